@@ -1,0 +1,40 @@
+# pvbench. `make` builds everything into build/; `make check` runs the tests; `make bench` the
+# benchmarks; `make setup` installs the Debian packages pvbench needs (idempotent).
+CC      ?= gcc
+O       := build
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads -Iharness
+SAN     ?=
+LDLIBS_H := -lcjson -lsqlite3 -linih -lm -lpthread
+
+# The guest kernel: freestanding, no FPU/SSE in ring 0, nothing the kvm_pvm emulator rejects
+# (baseline x86-64 has no cmpxchg16b; no xsave). Workloads linked into it run in ring 3.
+GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreestanding \
+	   -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only -march=x86-64 -mtune=generic \
+	   -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
+	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads
+GK      := impl/guest-kernel
+WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/registry.c
+GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c impl/proto/record.c $(WORKLOADS)
+GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
+
+all: $(O)/pvbench-guest.elf $(O)/pvb-linux $(O)/pvbench
+
+$(O)/guest/%.S.o: %.S $(GK)/layout.h
+	@mkdir -p $(dir $@)
+	$(CC) $(GCFLAGS) -c $< -o $@
+
+$(O)/guest/%.c.o: %.c $(wildcard $(GK)/*.h) impl/proto/pvb_record.h workloads/pvb.h
+	@mkdir -p $(dir $@)
+	$(CC) $(GCFLAGS) -c $< -o $@
+
+# The image, plus a note counting the instructions of the ring-0 wake-up path (objdump between
+# the labels in entry.S): the harness stores that count with every run.
+$(O)/pvbench-guest.elf: $(GUEST_OBJ) $(GK)/guest.ld scripts/r0-count
+	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,$(GK)/guest.ld -o $@.tmp $(GUEST_OBJ) -lgcc
+	scripts/r0-count $@.tmp > $(O)/r0-path.txt
+	objcopy --add-section .pvb.r0path=$(O)/r0-path.txt --set-section-flags .pvb.r0path=noload,readonly $@.tmp $@
+	@rm -f $@.tmp
+
+.PHONY: all

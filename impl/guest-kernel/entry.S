@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Ring-0 entry paths. The wake-up path (SYS_SLEEP then the timer) is the hot one: every
+ * instruction of it costs ~1 us under kvm_pvm, so it is straight-line code between labels the
+ * build counts (gk_r0_sleep_* and gk_r0_timer_*; see the Makefile's r0-path rule).
+ */
+#include "layout.h"
+
+	.text
+	.code64
+
+	/* int3 from ring 3 (interrupt gate, DPL 3): rax = system call number */
+	.globl gk_sys_entry, gk_r0_sleep_begin, gk_r0_sleep_end
+gk_sys_entry:
+gk_r0_sleep_begin:
+	test %eax, %eax
+	jnz sys_other
+	mov %edi, %eax                  /* SYS_SLEEP: IA32_TSC_DEADLINE = rdi */
+	mov %rdi, %rdx
+	shr $32, %rdx
+	mov $MSR_TSC_DEADLINE, %ecx
+	wrmsr
+	sti
+1:	hlt                             /* the timer handler returns to ring 3 from this frame */
+gk_r0_sleep_end:
+	jmp 1b                          /* any other interrupt: keep sleeping */
+
+	/* Timer, x2APIC: EOI by MSR, then leave through the int3 frame below ours, to ring 3. */
+	.globl gk_timer_x2apic, gk_r0_timer_begin, gk_r0_timer_end
+gk_timer_x2apic:
+gk_r0_timer_begin:
+	testb $3, 8(%rsp)               /* interrupted ring 3 (no sleep in progress)? */
+	jnz 2f
+	xor %eax, %eax
+	xor %edx, %edx
+	mov $MSR_X2APIC_EOI, %ecx
+	wrmsr
+	mov 24(%rsp), %rsp              /* saved RSP = the int3 frame (the CPU 16-aligned ours) */
+	iretq
+gk_r0_timer_end:
+2:	push %rax
+	push %rcx
+	push %rdx
+	xor %eax, %eax
+	xor %edx, %edx
+	mov $MSR_X2APIC_EOI, %ecx
+	wrmsr
+	pop %rdx
+	pop %rcx
+	pop %rax
+	iretq
+
+	/* Timer, xAPIC: EOI by MMIO (no x2APIC, e.g. QEMU TCG). */
+	.globl gk_timer_xapic
+gk_timer_xapic:
+	testb $3, 8(%rsp)
+	jnz 3f
+	mov $XAPIC_BASE + 0xb0, %eax
+	movl $0, (%rax)
+	mov 24(%rsp), %rsp
+	iretq
+3:	push %rax
+	mov $XAPIC_BASE + 0xb0, %eax
+	movl $0, (%rax)
+	pop %rax
+	iretq
+
+	.globl gk_spurious
+gk_spurious:
+	iretq
+
+sys_other:
+	cmp $SYS_WRITE, %eax
+	je sys_write
+	cmp $SYS_NULL, %eax
+	je sys_null
+	cmp $SYS_EXIT, %eax
+	je sys_exit
+	cmp $SYS_R0FAULT, %eax
+	je sys_r0fault
+	mov $-1, %rax
+	iretq
+sys_null:
+	iretq
+sys_write:
+	mov %rsi, %rcx
+	mov %rdi, %rsi
+	mov $0x3f8, %edx
+	rep outsb
+	iretq
+sys_exit:
+	mov %edi, %eax
+	out %al, $GK_EXIT_PORT
+4:	cli                             /* no exit device: stop here, the host's watchdog ends it */
+	hlt
+	jmp 4b
+sys_r0fault:
+	ud2
+
+	/* enter_user(rip, rsp, arg0, arg1): iretq to ring 3 with interrupts on */
+	.globl gk_enter_user
+gk_enter_user:
+	push $SEL_UDATA
+	push %rsi
+	push $0x202
+	push $SEL_UCODE
+	push %rdi
+	mov %rdx, %rdi
+	mov %rcx, %rsi
+	iretq
+
+	/* Exceptions: push a zero error code where the CPU pushes none, then the vector. */
+	.macro exc vec
+	.globl gk_exc\vec
+gk_exc\vec:
+	.if (\vec == 8) || (\vec >= 10 && \vec <= 14) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
+	.else
+	push $0
+	.endif
+	push $\vec
+	jmp exc_common
+	.endm
+
+	.irp v, 0,1,2,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	exc \v
+	.endr
+
+exc_common:
+	mov %rsp, %rdi                  /* struct gk_exc_frame * */
+	and $-16, %rsp
+	call gk_crash
+5:	cli
+	hlt
+	jmp 5b
+
+	.section .rodata
+	.balign 8
+	.globl gk_exc_table
+gk_exc_table:
+	.quad gk_exc0, gk_exc1, gk_exc2, 0, gk_exc4, gk_exc5, gk_exc6, gk_exc7
+	.quad gk_exc8, gk_exc9, gk_exc10, gk_exc11, gk_exc12, gk_exc13, gk_exc14, gk_exc15
+	.quad gk_exc16, gk_exc17, gk_exc18, gk_exc19, gk_exc20, gk_exc21, gk_exc22, gk_exc23
+	.quad gk_exc24, gk_exc25, gk_exc26, gk_exc27, gk_exc28, gk_exc29, gk_exc30, gk_exc31
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* Guest kernel internals shared by ring 0 (kernel.c) and the ring-3 runtime (user.c). */
+#ifndef GK_GUEST_H
+#define GK_GUEST_H
+
+#include <stdint.h>
+
+/* Filled by ring 0 at boot (cmdline, CPU features) and by ring 3 (out area), read by both. */
+struct gk_shared {
+	const char *cmdline;
+	int x2apic, tsc_deadline;
+	uint64_t r0_done_tsc;         /* BSP leaves ring 0 for the first time */
+	void *out_rec;                /* where a crash writes its record (set by ring 3) */
+	uint32_t out_rec_cap;
+	uint32_t nr_cpus;
+	int crashed;
+};
+
+extern struct gk_shared gk_shared;
+extern uint64_t gk_boot_tsc;
+extern char __image_start[], __image_end[];
+
+void gk_user_main(unsigned cpu, const char *cmdline);
+
+/* Ring-3 system calls (int3; see layout.h). */
+static inline void gk_sys_sleep(uint64_t tsc_deadline)
+{
+	uint64_t a = 0;
+	__asm__ volatile("int3" : "+a"(a) : "D"(tsc_deadline) : "rcx", "rdx", "memory");
+}
+
+static inline void gk_sys_null(void)
+{
+	uint64_t a = 3;
+	__asm__ volatile("int3" : "+a"(a) :: "rcx", "rdx", "memory");
+}
+
+static inline void gk_sys_write(const char *s, uint64_t n)
+{
+	uint64_t a = 1;
+	__asm__ volatile("int3" : "+a"(a), "+D"(s), "+S"(n) :: "rcx", "rdx", "memory");
+}
+
+__attribute__((noreturn)) static inline void gk_sys_exit(uint64_t v)
+{
+	uint64_t a = 2;
+	__asm__ volatile("int3" : "+a"(a) : "D"(v) : "rcx", "rdx", "memory");
+	__builtin_unreachable();
+}
+
+static inline void gk_sys_r0fault(void)
+{
+	uint64_t a = 4;
+	__asm__ volatile("int3" : "+a"(a) :: "rcx", "rdx", "memory");
+}
+
+static inline uint64_t gk_rdtsc(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Guest kernel constants shared by assembly and C. */
+#ifndef GK_LAYOUT_H
+#define GK_LAYOUT_H
+
+#define GK_MAX_CPUS      16
+#define GK_KSTACK_SIZE   4096        /* ring-0 stack per CPU: handlers only, a few frames */
+#define GK_USTACK_SIZE   65536       /* ring-3 stack per CPU */
+#define GK_TRAMPOLINE    0x8000      /* AP real-mode start page (SIPI vector 0x08) */
+
+/* GDT selectors */
+#define SEL_KCODE32      0x08
+#define SEL_KCODE64      0x10
+#define SEL_KDATA        0x18
+#define SEL_UDATA        0x23        /* 0x20 | RPL 3 */
+#define SEL_UCODE        0x2b        /* 0x28 | RPL 3 */
+#define SEL_TSS0         0x30        /* 16 bytes per CPU from here */
+
+/* Interrupt vectors */
+#define VEC_SYSCALL      3           /* int3, DPL 3: the one way from ring 3 into ring 0 */
+#define VEC_TIMER        0x20
+#define VEC_SPURIOUS     0xff
+
+/* System calls: int3 with rax = number; arguments in rdi, rsi; clobbers rax, rcx, rdx, rsi */
+#define SYS_SLEEP        0           /* rdi = absolute TSC deadline; returns on the timer */
+#define SYS_WRITE        1           /* rdi = buf, rsi = len: to the serial console */
+#define SYS_EXIT         2           /* rdi = isa-debug-exit value; does not return */
+#define SYS_NULL         3           /* enter and leave: calibration */
+#define SYS_R0FAULT      4           /* execute ud2 in ring 0: a test of the crash path */
+
+/* isa-debug-exit at port 0xf4; QEMU exits with (value << 1) | 1 */
+#define GK_EXIT_PORT     0xf4
+#define GK_EXIT_BASE     0x20        /* value = GK_EXIT_BASE + enum pvb_status */
+
+#define MSR_APIC_BASE    0x1b
+#define MSR_EFER         0xc0000080
+#define MSR_TSC_DEADLINE 0x6e0
+#define MSR_X2APIC_EOI   0x80b
+#define MSR_X2APIC_SVR   0x80f
+#define MSR_X2APIC_ICR   0x830
+#define MSR_X2APIC_LVTT  0x832
+#define XAPIC_BASE       0xfee00000
+
+#endif

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest kernel's ring-3 runtime: parses the job, times boot and its own ring-0 cost, runs the
+ * workload on every vCPU and writes the result record. Ring 3 runs natively on every KVM backend,
+ * so everything that is not a privileged operation lives here rather than in kernel.c.
+ *
+ * Command line (space-separated key=value, set by the host):
+ *   out=ADDR,SIZE   guest-physical result area (pvb_record.h), required
+ *   tsc_khz=N       TSC frequency from the host (CPUID 0x15/0x16 may be 0), required
+ *   cpus=N          vCPUs the VM has (all must come up), default 1
+ *   workload=NAME   see workloads/registry.c; its keys follow
+ */
+#include <stdint.h>
+#include "guest.h"
+#include "layout.h"
+#include "pvb.h"
+#include "pvb_record.h"
+
+#define MAX_ARGS 48
+#define CALIB_N  15
+
+static struct {
+	char line[1024];
+	const char *key[MAX_ARGS], *val[MAX_ARGS];
+	int nr;
+} args;
+
+static uint64_t tsc_khz, mult_ns, mult_tsc;  /* ns = tsc * mult_ns >> 32; tsc = ns * mult_tsc >> 32 */
+static uint8_t *heap, *heap_end;
+static char fail_msg[200];
+static int failed;
+static unsigned nr_cpus = 1;
+static struct pvb_live *live;
+static struct pvb_rec_writer rec;
+static const struct pvb_workload *wl;
+static volatile int go;
+static unsigned online, barrier_count, barrier_sense;
+
+/* gcc may emit calls to these even in freestanding code */
+void *memset(void *d, int c, size_t n)
+{
+	uint8_t *p = d;
+	while (n--)
+		*p++ = (uint8_t)c;
+	return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+	uint8_t *p = d;
+	const uint8_t *q = s;
+	while (n--)
+		*p++ = *q++;
+	return d;
+}
+
+static size_t slen(const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+static int seq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+static void console(const char *s)
+{
+	gk_sys_write(s, slen(s));
+}
+
+uint64_t pvb_now(void)
+{
+	return gk_rdtsc();
+}
+
+void pvb_sleep_until(uint64_t t)
+{
+	gk_sys_sleep(t);
+}
+
+uint64_t pvb_ticks_to_ns(uint64_t t)
+{
+	return (uint64_t)(((unsigned __int128)t * mult_ns) >> 32);
+}
+
+uint64_t pvb_ns_to_ticks(uint64_t ns)
+{
+	return (uint64_t)(((unsigned __int128)ns * mult_tsc + 0xffffffffu) >> 32);
+}
+
+const char *pvb_arg(const char *key)
+{
+	for (int i = 0; i < args.nr; i++)
+		if (seq(args.key[i], key))
+			return args.val[i];
+	return NULL;
+}
+
+void pvb_fail(const char *why)
+{
+	size_t i = 0;
+
+	if (failed++)
+		return;
+	for (; why[i] && i + 1 < sizeof(fail_msg); i++)
+		fail_msg[i] = why[i];
+	fail_msg[i] = 0;
+}
+
+int pvb_failed(void)
+{
+	return failed;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int base = 10;
+
+	if (s[0] == '0' && s[1] == 'x')
+		base = 16, s += 2;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		unsigned d;
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else
+			return -1;
+		if (v > (UINT64_MAX - d) / (unsigned)base)
+			return -1;
+		v = v * (unsigned)base + d;
+	}
+	*out = v;
+	return 0;
+}
+
+uint64_t pvb_arg_u64(const char *key, uint64_t def)
+{
+	const char *s = pvb_arg(key);
+	uint64_t v;
+	char msg[96];
+
+	if (!s)
+		return def;
+	if (parse_u64(s, &v) == 0)
+		return v;
+	/* "job: KEY: not a number" */
+	size_t n = 0;
+	for (const char *p = "job: "; *p; p++)
+		msg[n++] = *p;
+	for (size_t i = 0; key[i] && n < 60; i++)
+		msg[n++] = key[i];
+	for (const char *p = ": not a number"; *p; p++)
+		msg[n++] = *p;
+	msg[n] = 0;
+	pvb_fail(msg);
+	return def;
+}
+
+void *pvb_alloc(size_t n)
+{
+	uint8_t *p = heap;
+
+	n = (n + 63) & ~(size_t)63;
+	if (n > (size_t)(heap_end - heap)) {
+		pvb_fail("guest: out of memory (raise the VM's memory)");
+		return NULL;
+	}
+	heap += n;
+	memset(p, 0, n); /* touch now: first-touch faults are slow under shadow paging */
+	return p;
+}
+
+void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value)
+{
+	pvb_rec_metric(&rec, (uint16_t)cpu, name, unit, value);
+}
+
+void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,
+	      uint32_t nr_buckets, uint64_t overflow)
+{
+	pvb_rec_hist(&rec, (uint16_t)cpu, name, bucket_ns, counts, nr_buckets, overflow);
+}
+
+void pvb_platform_fault(int in_kernel)
+{
+	if (in_kernel)
+		gk_sys_r0fault();
+	__asm__ volatile("ud2");
+}
+
+static void parse_cmdline(const char *cmdline)
+{
+	size_t n = slen(cmdline);
+	char *p = args.line;
+
+	if (n >= sizeof(args.line))
+		n = sizeof(args.line) - 1;
+	memcpy(args.line, cmdline, n);
+	args.line[n] = 0;
+	while (*p) {
+		while (*p == ' ')
+			*p++ = 0;
+		if (!*p)
+			break;
+		char *k = p, *v = NULL;
+		while (*p && *p != ' ') {
+			if (*p == '=' && !v) {
+				*p = 0;
+				v = p + 1;
+			}
+			p++;
+		}
+		if (*p)
+			*p++ = 0;
+		if (args.nr < MAX_ARGS) {
+			args.key[args.nr] = k;
+			args.val[args.nr] = v ? v : "";
+			args.nr++;
+		}
+	}
+}
+
+static void barrier(void)
+{
+	unsigned sense = __atomic_load_n(&barrier_sense, __ATOMIC_ACQUIRE);
+
+	if (__atomic_add_fetch(&barrier_count, 1, __ATOMIC_ACQ_REL) == nr_cpus) {
+		__atomic_store_n(&barrier_count, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&barrier_sense, sense + 1, __ATOMIC_RELEASE);
+	} else {
+		while (__atomic_load_n(&barrier_sense, __ATOMIC_ACQUIRE) == sense)
+			__builtin_ia32_pause();
+	}
+}
+
+static uint64_t median(uint64_t *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			uint64_t t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return v[n / 2];
+}
+
+/* Ring-0 cost as ring 3 sees it: a null system call, and a sleep whose deadline has passed (the
+ * whole wake-up path: int3, wrmsr, sti/hlt, timer interrupt, EOI, iretq, minus the wait). */
+static void calibrate(void)
+{
+	uint64_t t[CALIB_N], c;
+
+	for (int i = 0; i < CALIB_N; i++) {
+		c = gk_rdtsc();
+		gk_sys_null();
+		t[i] = gk_rdtsc() - c;
+	}
+	pvb_metric(PVB_CPU_VM, "r0.null_syscall", "ns", (int64_t)pvb_ticks_to_ns(median(t, CALIB_N)));
+	for (int i = 0; i < CALIB_N; i++) {
+		c = gk_rdtsc();
+		gk_sys_sleep(1);
+		t[i] = gk_rdtsc() - c;
+	}
+	pvb_metric(PVB_CPU_VM, "r0.wake_path", "ns", (int64_t)pvb_ticks_to_ns(median(t, CALIB_N)));
+}
+
+__attribute__((noreturn)) static void finish(uint32_t status)
+{
+	if (failed) {
+		status = PVB_STATUS_FAILED;
+		pvb_rec_text(&rec, PVB_CPU_VM, fail_msg);
+		console("pvbench guest: failed: ");
+		console(fail_msg);
+		console("\n");
+	}
+	if (rec.buf) {
+		pvb_rec_seal(&rec, status, nr_cpus);
+		__atomic_store_n(&live->phase, PVB_PHASE_DONE, __ATOMIC_RELEASE);
+	}
+	gk_sys_exit(GK_EXIT_BASE + status);
+}
+
+static int setup_job(void)
+{
+	const char *out = pvb_arg("out"), *p;
+	uint64_t addr = 0, size = 0, v;
+	char num[24];
+	size_t n = 0;
+
+	if (!out) {
+		pvb_fail("job: out=ADDR,SIZE missing");
+		return -1;
+	}
+	for (p = out; *p && *p != ',' && n + 1 < sizeof(num); p++)
+		num[n++] = *p;
+	num[n] = 0;
+	if (*p != ',' || parse_u64(num, &addr) || parse_u64(p + 1, &size) ||
+	    size < PVB_REC_OFFSET + 4096 || addr + size > (1ull << 32) ||
+	    addr < (uint64_t)(uintptr_t)__image_end) {
+		pvb_fail("job: out=ADDR,SIZE malformed or overlapping the kernel");
+		return -1;
+	}
+	live = (struct pvb_live *)(uintptr_t)addr;
+	pvb_rec_begin(&rec, (uint8_t *)(uintptr_t)addr + PVB_REC_OFFSET,
+		      (uint32_t)(size - PVB_REC_OFFSET));
+	gk_shared.out_rec = rec.buf;
+	gk_shared.out_rec_cap = rec.cap;
+	heap = (uint8_t *)(((uintptr_t)__image_end + 4095) & ~(uintptr_t)4095);
+	heap_end = (uint8_t *)(uintptr_t)addr;
+	live->cpus_online = 1;
+	live->phase = PVB_PHASE_RING3;
+	__atomic_store_n(&live->magic, PVB_LIVE_MAGIC, __ATOMIC_RELEASE);
+
+	tsc_khz = pvb_arg_u64("tsc_khz", 0);
+	v = pvb_arg_u64("cpus", 1);
+	if (failed)
+		return -1;
+	if (tsc_khz < 1000 || tsc_khz > 100000000) {
+		pvb_fail("job: tsc_khz=N missing or out of range");
+		return -1;
+	}
+	if (v < 1 || v > GK_MAX_CPUS) {
+		pvb_fail("job: cpus out of range");
+		return -1;
+	}
+	nr_cpus = (unsigned)v;
+	gk_shared.nr_cpus = nr_cpus;
+	mult_ns = (1000000ull << 32) / tsc_khz;
+	mult_tsc = (tsc_khz << 32) / 1000000ull;
+	if (!gk_shared.tsc_deadline) {
+		pvb_fail("guest: no TSC-deadline timer (run QEMU with -cpu host)");
+		return -1;
+	}
+	wl = pvb_find_workload(pvb_arg("workload") ? pvb_arg("workload") : "");
+	if (!wl) {
+		pvb_fail("job: workload= unknown or missing");
+		return -1;
+	}
+	return 0;
+}
+
+void gk_user_main(unsigned cpu, const char *cmdline)
+{
+	struct pvb_ctx ctx = { .cpu = cpu };
+	uint64_t t_ring3 = gk_rdtsc(), t_work, limit;
+
+	if (cpu != 0) {
+		__atomic_add_fetch(&online, 1, __ATOMIC_ACQ_REL);
+		while (!go)
+			__builtin_ia32_pause();
+		ctx.nr_cpus = nr_cpus;
+		if (go > 0)
+			wl->run(&ctx);
+		barrier();
+		for (;;)
+			gk_sys_sleep(~0ull);
+	}
+
+	pvb_crc32_init();
+	parse_cmdline(cmdline);
+	if (setup_job())
+		finish(PVB_STATUS_FAILED);
+	console("pvbench guest: ");
+	console(wl->name);
+	console("\n");
+
+	/* APs were sent INIT/SIPI from ring 0; give them 1 s (they need ~0.5 ms) */
+	limit = gk_rdtsc() + pvb_ns_to_ticks(1000000000);
+	while (__atomic_load_n(&online, __ATOMIC_ACQUIRE) + 1 < nr_cpus && gk_rdtsc() < limit)
+		__builtin_ia32_pause();
+	live->cpus_online = online + 1;
+	if (online + 1 != nr_cpus) {
+		pvb_fail("guest: not every vCPU came up (INIT/SIPI)");
+		finish(PVB_STATUS_FAILED);
+	}
+
+	calibrate();
+	if (wl->setup && wl->setup(nr_cpus)) {
+		if (!failed)
+			pvb_fail("workload setup failed");
+		go = -1;
+		finish(PVB_STATUS_FAILED);
+	}
+	t_work = gk_rdtsc();
+	__atomic_store_n(&live->phase, PVB_PHASE_WORKLOAD, __ATOMIC_RELEASE);
+	go = 1;
+	ctx.nr_cpus = nr_cpus;
+	if (wl->run(&ctx) && !failed)
+		pvb_fail("workload run failed");
+	barrier();
+	wl->finish(nr_cpus);
+	pvb_metric(PVB_CPU_VM, "boot.ring0", "ns",
+		   (int64_t)pvb_ticks_to_ns(gk_shared.r0_done_tsc - gk_boot_tsc));
+	pvb_metric(PVB_CPU_VM, "boot.to_ring3", "ns", (int64_t)pvb_ticks_to_ns(t_ring3 - gk_boot_tsc));
+	pvb_metric(PVB_CPU_VM, "boot.to_workload", "ns", (int64_t)pvb_ticks_to_ns(t_work - gk_boot_tsc));
+	pvb_metric(PVB_CPU_VM, "tsc_khz", "kHz", (int64_t)tsc_khz);
+	pvb_metric(PVB_CPU_VM, "x2apic", "bool", gk_shared.x2apic);
+	console("pvbench guest: done\n");
+	finish(PVB_STATUS_OK);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The portable workload API. A workload is written once against this header and built twice:
+ * for the guest kernel (impl/guest-kernel/user.c implements it with rdtsc and a TSC-deadline
+ * sleep) and for Linux user space (workloads/linux/pvb_linux.c: clock_gettime and
+ * clock_nanosleep). Both builds return the same result record (impl/proto/pvb_record.h).
+ *
+ * Time is in ticks of the platform clock (TSC cycles in the guest, ns on Linux): deadlines are
+ * computed in ticks so no conversion rounding moves a wake-up; convert only what is reported.
+ */
+#ifndef PVB_H
+#define PVB_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+struct pvb_ctx {
+	unsigned cpu;            /* 0 .. nr_cpus-1 */
+	unsigned nr_cpus;
+};
+
+uint64_t pvb_now(void);                         /* ticks */
+void pvb_sleep_until(uint64_t ticks);           /* absolute; may return early (count it) */
+uint64_t pvb_ns_to_ticks(uint64_t ns);
+uint64_t pvb_ticks_to_ns(uint64_t ticks);
+
+/* Job parameters (key=value). pvb_arg_u64 returns def when absent; a malformed value fails the
+ * job with a message naming the key. */
+const char *pvb_arg(const char *key);
+uint64_t pvb_arg_u64(const char *key, uint64_t def);
+
+void *pvb_alloc(size_t n);                      /* zeroed and touched; setup() only */
+void pvb_fail(const char *why);                 /* marks the job failed; the text is reported */
+int pvb_failed(void);
+
+/* Results, called from finish() (one CPU, after all run() returned). cpu may be PVB_CPU_ALL. */
+void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value);
+void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,
+	      uint32_t nr_buckets, uint64_t overflow);
+
+struct pvb_workload {
+	const char *name;
+	const char *help;                       /* one line: what it does, its keys */
+	int (*setup)(unsigned nr_cpus);         /* one CPU, before the others start; 0 = ok */
+	int (*run)(const struct pvb_ctx *ctx);  /* on every CPU at once; 0 = ok */
+	void (*finish)(unsigned nr_cpus);       /* one CPU, after all run() returned */
+};
+
+/* The catalogue (workloads/registry.c). */
+extern const struct pvb_workload *const pvb_workloads[];
+const struct pvb_workload *pvb_find_workload(const char *name);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Subcommands (one per cmd_*.c) and the small parsing helpers they share. */
+#ifndef PVB_CLI_H
+#define PVB_CLI_H
+
+#include <stdint.h>
+
+int cmd_guest(int argc, char **argv);
+
+/* "5s", "500ms", "2m", "90" (seconds) -> ms; -1 if malformed. */
+long long parse_duration_ms(const char *s);
+/* Decimal integer in [lo, hi]; -1 with a message on stderr naming what. */
+int parse_int(const char *what, const char *s, long long lo, long long hi, long long *out);
+/* mkdir -p; 0 or -1 (errno set). */
+int mkdir_p(const char *path);
+
+/* Process exit codes shared by the subcommands that run guests. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,          /* usage, host error, rejected record */
+	EXIT_FAILED = 2,         /* the workload failed */
+	EXIT_CRASHED = 3,        /* the guest crashed */
+	EXIT_TIMEOUT = 4,        /* the guest hung and was killed */
+	EXIT_INTERRUPTED = 130,
+};
+
+#endif

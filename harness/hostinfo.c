@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include "hostinfo.h"
+#include "pvb_record.h"
+
+#ifndef PVB_GIT
+#define PVB_GIT "unknown"
+#endif
+
+static unsigned kvm_tsc_khz(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm = -1, vcpu = -1;
+	int khz = 0;
+
+	if (kvm < 0)
+		return 0;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm >= 0)
+		vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	if (vcpu >= 0)
+		khz = ioctl(vcpu, KVM_GET_TSC_KHZ, 0);
+	if (vcpu >= 0)
+		close(vcpu);
+	if (vm >= 0)
+		close(vm);
+	close(kvm);
+	return khz > 0 ? (unsigned)khz : 0;
+}
+
+int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
+{
+	static const char *const backends[] = { "kvm_pvm", "kvm_intel", "kvm_amd" };
+	struct utsname u;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->kvm_backend, sizeof(h->kvm_backend), "none");
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/sys/module/%s", backends[i]);
+		if (access(p, F_OK) == 0) {
+			snprintf(h->kvm_backend, sizeof(h->kvm_backend), "%s", backends[i]);
+			break;
+		}
+	}
+	if (uname(&u) == 0)
+		snprintf(h->host_kernel, sizeof(h->host_kernel), "%s", u.release);
+	snprintf(h->pvbench_commit, sizeof(h->pvbench_commit), "%s", PVB_GIT);
+	if (access("/dev/kvm", R_OK | W_OK) != 0) {
+		snprintf(err, errlen, "/dev/kvm: %s (pvbench runs guests under KVM)", strerror(errno));
+		return -1;
+	}
+	h->tsc_khz = kvm_tsc_khz();
+	if (!h->tsc_khz) {
+		snprintf(err, errlen, "KVM_GET_TSC_KHZ failed: the guest cannot be told its TSC rate");
+		return -1;
+	}
+	return 0;
+}
+
+static int read_file(const char *path, unsigned char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	*buf = mmap(NULL, *len ? *len : 1, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	return *buf == MAP_FAILED ? -1 : 0;
+}
+
+int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t errlen)
+{
+	unsigned char *b;
+	size_t len;
+	const Elf64_Ehdr *eh;
+
+	memset(g, 0, sizeof(*g));
+	if (read_file(elf_path, &b, &len) < 0) {
+		snprintf(err, errlen, "%s: %s (run make)", elf_path, strerror(errno));
+		return -1;
+	}
+	eh = (const void *)b;
+	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shoff > len ||
+	    eh->e_shnum * (size_t)sizeof(Elf64_Shdr) > len - eh->e_shoff ||
+	    eh->e_shstrndx >= eh->e_shnum) {
+		snprintf(err, errlen, "%s: not a 64-bit ELF", elf_path);
+		munmap(b, len);
+		return -1;
+	}
+	snprintf(g->build_id, sizeof(g->build_id), "%.12s-%08x", PVB_GIT, pvb_crc32(0, b, len));
+	const Elf64_Shdr *sh = (const void *)(b + eh->e_shoff);
+	const Elf64_Shdr *strs = &sh[eh->e_shstrndx];
+	for (int i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_name >= strs->sh_size || strs->sh_offset + strs->sh_size > len ||
+		    sh[i].sh_offset + sh[i].sh_size > len)
+			continue;
+		const char *name = (const char *)b + strs->sh_offset + sh[i].sh_name;
+		if (strncmp(name, ".pvb.r0path", strs->sh_size - sh[i].sh_name))
+			continue;
+		char text[256] = "";
+		size_t n = sh[i].sh_size < sizeof(text) - 1 ? sh[i].sh_size : sizeof(text) - 1;
+		memcpy(text, b + sh[i].sh_offset, n);
+		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+			sscanf(line, "sleep_path_insn=%d", &g->sleep_path_insn);
+			sscanf(line, "timer_path_insn=%d", &g->timer_path_insn);
+			sscanf(line, "wake_path_insn=%d", &g->wake_path_insn);
+		}
+	}
+	munmap(b, len);
+	if (!g->wake_path_insn) {
+		snprintf(err, errlen, "%s: no .pvb.r0path section (not built by pvbench's Makefile?)",
+			 elf_path);
+		return -1;
+	}
+	return 0;
+}
+
+const char *pvb_build_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("PVBENCH_BUILD");
+
+	if (env && *env)
+		return env;
+	if (!dir[0]) {
+		ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+		if (n <= 0)
+			return "build";
+		dir[n] = 0;
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+	}
+	return dir;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* What a run records about where it ran. */
+#ifndef PVB_HOSTINFO_H
+#define PVB_HOSTINFO_H
+
+struct hostinfo {
+	char kvm_backend[16];    /* kvm_pvm, kvm_intel, kvm_amd, or "none" */
+	char host_kernel[128];   /* uname -r */
+	unsigned tsc_khz;        /* KVM_GET_TSC_KHZ of a fresh vCPU; 0 if unavailable */
+	char pvbench_commit[48]; /* git revision pvbench was built from */
+};
+
+struct guestinfo {
+	char build_id[64];       /* <pvbench commit>-<crc32 of the guest ELF> */
+	int sleep_path_insn, timer_path_insn, wake_path_insn; /* ring-0 instructions per wake-up */
+};
+
+/* Fills h; returns 0, or -1 with a sentence in err (only for what a run cannot do without). */
+int hostinfo_read(struct hostinfo *h, char *err, size_t errlen);
+int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t errlen);
+
+/* Directory holding the pvbench binary's build outputs (the guest ELF, pvb-linux). */
+const char *pvb_build_dir(void);
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* pvbench: guest/host cooperative scheduling benchmarks for KVM. One subcommand per cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+#include "child.h"
+#include "cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} cmds[] = {
+	{ "guest", cmd_guest, "guest run: boot one guest, run one job, print its table" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pvbench COMMAND [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\n'pvbench COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_ERROR : EXIT_OK;
+	}
+	child_signals_install();
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "pvbench: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return EXIT_ERROR;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics.h"
+#include "pvb_record.h"
+
+void metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		struct metric *m = realloc(s->m, cap * sizeof(*m));
+		if (!m)
+			return;
+		s->m = m;
+		s->cap = cap;
+	}
+	struct metric *m = &s->m[s->n++];
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->unit, sizeof(m->unit), "%s", unit);
+	m->cpu = cpu;
+	m->value = v;
+}
+
+const struct metric *metrics_find(const struct metric_set *s, const char *name, int cpu)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->m[i].cpu == cpu && !strcmp(s->m[i].name, name))
+			return &s->m[i];
+	return NULL;
+}
+
+void metrics_free(struct metric_set *s)
+{
+	free(s->m);
+	memset(s, 0, sizeof(*s));
+}
+
+double hist_quantile_ns(const unsigned *counts, unsigned nr, unsigned long long overflow,
+			unsigned bucket_ns, double q)
+{
+	unsigned long long total = overflow, rank, acc = 0;
+
+	for (unsigned i = 0; i < nr; i++)
+		total += counts[i];
+	if (!total)
+		return -1;
+	rank = (unsigned long long)ceil(q * (double)total);
+	if (rank < 1)
+		rank = 1;
+	for (unsigned i = 0; i < nr; i++) {
+		acc += counts[i];
+		if (acc >= rank)
+			return (double)i * bucket_ns;
+	}
+	return (double)nr * bucket_ns;
+}
+
+static int sec_cpu(const struct pvb_sec *s)
+{
+	return s->cpu == PVB_CPU_ALL ? METRIC_CPU_ALL : s->cpu == PVB_CPU_VM ? METRIC_CPU_VM : s->cpu;
+}
+
+int metrics_from_record(const void *rec, struct metric_set *out)
+{
+	const struct pvb_sec *s = NULL;
+	static const struct { const char *suffix; double q; } qs[] = {
+		{ "p50", 0.50 }, { "p99", 0.99 }, { "p99.9", 0.999 },
+	};
+
+	memset(out, 0, sizeof(*out));
+	while ((s = pvb_rec_next(rec, s))) {
+		if (s->type == PVB_SEC_METRIC) {
+			const struct pvb_metric *m = (const void *)(s + 1);
+			metrics_add(out, m->name, m->unit, sec_cpu(s), (double)m->value);
+		} else if (s->type == PVB_SEC_TEXT) {
+			snprintf(out->text, sizeof(out->text), "%s", (const char *)(s + 1));
+		}
+	}
+	/* histograms after metrics so the exact min/max are known for clamping */
+	s = NULL;
+	while ((s = pvb_rec_next(rec, s))) {
+		if (s->type != PVB_SEC_HIST)
+			continue;
+		const struct pvb_hist *h = (const void *)(s + 1);
+		char name[64], mn[48];
+		const struct metric *lo, *hi;
+		snprintf(mn, sizeof(mn), "%s_min", h->name);
+		lo = metrics_find(out, mn, sec_cpu(s));
+		snprintf(mn, sizeof(mn), "%s_max", h->name);
+		hi = metrics_find(out, mn, sec_cpu(s));
+		double lov = lo ? lo->value : -INFINITY, hiv = hi ? hi->value : INFINITY;
+		for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+			double v = hist_quantile_ns(h->counts, h->nr_buckets, h->overflow, h->bucket_ns,
+						    qs[i].q);
+			if (v < 0)
+				continue;
+			v = v < lov ? lov : v > hiv ? hiv : v;
+			snprintf(name, sizeof(name), "%s_%s", h->name, qs[i].suffix);
+			metrics_add(out, name, "ns", sec_cpu(s), v);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* A validated result record flattened into metrics: what the store keeps and tables show. */
+#ifndef PVB_METRICS_H
+#define PVB_METRICS_H
+
+#include <stddef.h>
+
+#define METRIC_CPU_ALL -1
+#define METRIC_CPU_VM  -2
+
+struct metric {
+	char name[40];           /* "lat_avg", "lat_p99", "boot.to_workload" */
+	char unit[8];            /* "ns", "count", ... */
+	int cpu;                 /* vCPU, METRIC_CPU_ALL or METRIC_CPU_VM */
+	double value;
+};
+
+struct metric_set {
+	struct metric *m;
+	size_t n, cap;
+	char text[512];          /* the record's message, if any */
+};
+
+/* Percentiles derived from every histogram: <hist>_p50, _p99, _p99.9 (ns), clamped into the
+ * exact [<hist>_min, <hist>_max] when the record has them. */
+int metrics_from_record(const void *rec, struct metric_set *out);
+void metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v);
+const struct metric *metrics_find(const struct metric_set *s, const char *name, int cpu);
+void metrics_free(struct metric_set *s);
+
+/* The value at quantile q (0..1) of a 1-bucket-per-bucket_ns histogram, in ns: the lower edge of
+ * the bucket holding the ceil(q * n)-th value (as cyclictest's histogram reads). Overflowed
+ * values count as the histogram's upper edge. Returns -1 for an empty histogram. */
+double hist_quantile_ns(const unsigned *counts, unsigned nr, unsigned long long overflow,
+			unsigned bucket_ns, double q);
+
+#endif

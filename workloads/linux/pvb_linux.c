@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Linux user-space build of the workload API: ticks are CLOCK_MONOTONIC ns, sleeps are
+ * clock_nanosleep(TIMER_ABSTIME) (cyclictest's method), one thread per "CPU", each pinned to
+ * host CPU (i mod online CPUs). The result record is the guest's, written to out=FILE.
+ *
+ *   pvb-linux workload=cyclic cpus=1 prio=0 interval_us=1000 duration_ms=5000 out=rec.bin
+ *
+ * prio=N > 0 runs the threads SCHED_FIFO N (as cyclictest -p N); 0 keeps SCHED_OTHER.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "pvb.h"
+#include "pvb_record.h"
+
+#define MAX_ARGS 48
+#define MAX_THREADS 64
+
+static const char *keys[MAX_ARGS], *vals[MAX_ARGS];
+static int nr_args;
+static char fail_msg[256];
+static int failed;
+static struct pvb_rec_writer rec;
+static const struct pvb_workload *wl;
+static pthread_barrier_t start_barrier;
+static int prio;
+
+uint64_t pvb_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void pvb_sleep_until(uint64_t t)
+{
+	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000ull),
+			       .tv_nsec = (long)(t % 1000000000ull) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+uint64_t pvb_ns_to_ticks(uint64_t ns) { return ns; }
+uint64_t pvb_ticks_to_ns(uint64_t t) { return t; }
+
+const char *pvb_arg(const char *key)
+{
+	for (int i = 0; i < nr_args; i++)
+		if (!strcmp(keys[i], key))
+			return vals[i];
+	return NULL;
+}
+
+uint64_t pvb_arg_u64(const char *key, uint64_t def)
+{
+	const char *s = pvb_arg(key);
+	char *end;
+	unsigned long long v;
+
+	if (!s)
+		return def;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-') {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "job: %s: not a number", key);
+		pvb_fail(msg);
+		return def;
+	}
+	return v;
+}
+
+void *pvb_alloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+	if (!p)
+		pvb_fail("out of memory");
+	else
+		memset(p, 0, n); /* touch, as the guest does */
+	return p;
+}
+
+void pvb_fail(const char *why)
+{
+	if (!failed++)
+		snprintf(fail_msg, sizeof(fail_msg), "%s", why);
+}
+
+int pvb_failed(void) { return failed; }
+
+void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value)
+{
+	pvb_rec_metric(&rec, (uint16_t)cpu, name, unit, value);
+}
+
+void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,
+	      uint32_t nr_buckets, uint64_t overflow)
+{
+	pvb_rec_hist(&rec, (uint16_t)cpu, name, bucket_ns, counts, nr_buckets, overflow);
+}
+
+void pvb_platform_fault(int in_kernel)
+{
+	(void)in_kernel;
+	__builtin_trap();
+}
+
+static void *thread_main(void *arg)
+{
+	struct pvb_ctx *ctx = arg;
+	cpu_set_t set;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	CPU_ZERO(&set);
+	CPU_SET((int)(ctx->cpu % (unsigned)(ncpu > 0 ? ncpu : 1)), &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (prio > 0) {
+		struct sched_param sp = { .sched_priority = prio };
+		int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+		if (e) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "SCHED_FIFO %d: %s", prio, strerror(e));
+			pvb_fail(msg);
+		}
+	}
+	pthread_barrier_wait(&start_barrier);
+	if (!failed && wl->run(ctx))
+		pvb_fail("workload run failed");
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t buf[4 << 20];
+	pthread_t th[MAX_THREADS];
+	struct pvb_ctx ctx[MAX_THREADS];
+	const char *out, *name;
+	unsigned nr;
+	uint32_t status = PVB_STATUS_OK;
+	FILE *f;
+
+	for (int i = 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		if (!eq || nr_args == MAX_ARGS || !strcmp(argv[i], "--help")) {
+			fprintf(stderr, "usage: pvb-linux workload=NAME [cpus=N] [prio=P] out=FILE [KEY=VALUE...]\n");
+			for (int w = 0; pvb_workloads[w]; w++)
+				fprintf(stderr, "  %-8s %s\n", pvb_workloads[w]->name, pvb_workloads[w]->help);
+			return eq ? 0 : 1;
+		}
+		*eq = 0;
+		keys[nr_args] = argv[i];
+		vals[nr_args++] = eq + 1;
+	}
+	out = pvb_arg("out");
+	name = pvb_arg("workload");
+	if (!out || !name) {
+		fprintf(stderr, "pvb-linux: workload= and out= are required\n");
+		return 1;
+	}
+	wl = pvb_find_workload(name);
+	if (!wl) {
+		fprintf(stderr, "pvb-linux: unknown workload \"%s\"\n", name);
+		return 1;
+	}
+	nr = (unsigned)pvb_arg_u64("cpus", 1);
+	prio = (int)pvb_arg_u64("prio", 0);
+	if (nr < 1 || nr > MAX_THREADS || prio < 0 || prio > 99)
+		pvb_fail("job: cpus must be 1..64 and prio 0..99");
+	pvb_rec_begin(&rec, buf, sizeof(buf));
+	if (!failed && wl->setup && wl->setup(nr) && !failed)
+		pvb_fail("workload setup failed");
+	if (!failed) {
+		pthread_barrier_init(&start_barrier, NULL, nr);
+		for (unsigned i = 0; i < nr; i++) {
+			ctx[i] = (struct pvb_ctx){ .cpu = i, .nr_cpus = nr };
+			pthread_create(&th[i], NULL, thread_main, &ctx[i]);
+		}
+		for (unsigned i = 0; i < nr; i++)
+			pthread_join(th[i], NULL);
+		if (!failed)
+			wl->finish(nr);
+	}
+	if (failed) {
+		status = PVB_STATUS_FAILED;
+		pvb_rec_text(&rec, PVB_CPU_VM, fail_msg);
+		fprintf(stderr, "pvb-linux: %s\n", fail_msg);
+	}
+	uint32_t len = pvb_rec_seal(&rec, status, nr);
+	f = fopen(out, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
+		perror(out);
+		return 1;
+	}
+	return failed ? 2 : 0;
+}

@@ -6,7 +6,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
 CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads -Iharness
 SAN     ?=
-LDLIBS_H := -lcjson -lsqlite3 -linih -lm -lpthread
+LDLIBS_H := -lcjson -lm -lpthread
 
 # The guest kernel: freestanding, no FPU/SSE in ring 0, nothing the kvm_pvm emulator rejects
 # (baseline x86-64 has no cmpxchg16b; no xsave). Workloads linked into it run in ring 3.
@@ -57,3 +57,39 @@ $(O)/pvbench: $(O)/host/harness/main.o $(O)/libpvbench.a
 
 $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c workloads/pvb.h impl/proto/pvb_record.h
 	$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
+
+# ---- tests ----
+UNIT_TESTS := test_record test_qmp test_cli
+KVM_TESTS  := test_guest test_host_cyclic
+TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
+
+$(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HCFLAGS) -Itests -o $@ $< $(O)/libpvbench.a -lcmocka $(LDLIBS_H)
+
+tests: $(TEST_BINS)
+
+# Everything, the KVM integration tests included, then the unit tests under ASan/UBSan.
+check: setup all tests
+	PVBENCH_BUILD=$(O) tests/run $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
+	$(MAKE) --no-print-directory check-asan
+
+check-asan:
+	$(MAKE) --no-print-directory O=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		$(patsubst %,build-asan/tests/%,$(UNIT_TESTS))
+	ASAN_OPTIONS=detect_leaks=1 tests/run $(patsubst %,build-asan/tests/%,$(UNIT_TESTS))
+
+setup:
+	@scripts/setup
+
+# The main job on a small default, after setup and build: README's first command.
+run: setup all
+	$(O)/pvbench guest run --vcpus 2 --duration 5s
+
+bench: setup all
+	scripts/bench-guest $(O)
+
+clean:
+	rm -rf $(O) build-asan
+
+.PHONY: tests check check-asan setup run bench clean

@@ -7,8 +7,12 @@
  *   pvb-linux workload=cyclic cpus=1 prio=0 interval_us=1000 duration_ms=5000 out=rec.bin
  *
  * prio=N > 0 runs the threads SCHED_FIFO N (as cyclictest -p N); 0 keeps SCHED_OTHER.
+ * dma_latency_us=N (default 0) holds /dev/cpu_dma_latency at N while running, as cyclictest does
+ * unless --laptop: with a polling cpuidle driver (haltpoll in KVM guests) it halves wake-up
+ * latency, so leaving it out would measure a different thing. -1 leaves it alone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -173,6 +177,15 @@ int main(int argc, char **argv)
 	if (nr < 1 || nr > MAX_THREADS || prio < 0 || prio > 99)
 		pvb_fail("job: cpus must be 1..64 and prio 0..99");
 	pvb_rec_begin(&rec, buf, sizeof(buf));
+	if (pvb_arg("dma_latency_us") && !strcmp(pvb_arg("dma_latency_us"), "-1")) {
+		/* left alone */
+	} else {
+		int32_t lat = (int32_t)pvb_arg_u64("dma_latency_us", 0);
+		int fd = open("/dev/cpu_dma_latency", O_RDWR | O_CLOEXEC); /* held until exit */
+		if (fd < 0 || write(fd, &lat, sizeof(lat)) != sizeof(lat))
+			fprintf(stderr, "pvb-linux: warning: /dev/cpu_dma_latency: %s\n", strerror(errno));
+		pvb_metric(PVB_CPU_VM, "dma_latency", "us", fd < 0 ? -1 : lat);
+	}
 	if (!failed && wl->setup && wl->setup(nr) && !failed)
 		pvb_fail("workload setup failed");
 	if (!failed) {

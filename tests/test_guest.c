@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/* The guest kernel under real QEMU on the real /dev/kvm: boots, runs cyclic, fails, crashes,
+ * hangs and is interrupted the way pvbench promises. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <cmocka.h>
+#include "child.h"
+#include "cli.h"
+#include "hostinfo.h"
+#include "metrics.h"
+#include "pvb_record.h"
+#include "testlib.h"
+#include "vm.h"
+
+static struct hostinfo host;
+static char kernel[512], rundir[256];
+
+static int run_guest(const char *job, int vcpus, int timeout_ms, struct vm_result *r)
+{
+	static int seq;
+	char err[256];
+
+	snprintf(rundir, sizeof(rundir), "/tmp/pvbench-test-%d-%d", (int)getpid(), ++seq);
+	assert_int_equal(mkdir_p(rundir), 0);
+	struct vm_spec s = { .kernel = kernel, .vcpus = vcpus, .job = job, .timeout_ms = timeout_ms,
+			     .run_dir = rundir, .tsc_khz = host.tsc_khz };
+	if (!host.tsc_khz)
+		assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0), s.tsc_khz = host.tsc_khz;
+	return vm_run_qemu(&s, NULL, r);
+}
+
+/* The histogram of one CPU, straight from the record. */
+static const struct pvb_hist *hist_of(const void *rec, unsigned cpu)
+{
+	const struct pvb_sec *s = NULL;
+	while ((s = pvb_rec_next(rec, s)))
+		if (s->type == PVB_SEC_HIST && s->cpu == cpu)
+			return (const void *)(s + 1);
+	return NULL;
+}
+
+static void check_cyclic_cpu(const struct vm_result *r, const struct metric_set *ms, int cpu,
+			     double periods)
+{
+	double samples = metrics_find(ms, "samples", cpu)->value;
+	double early = metrics_find(ms, "early_wakes", cpu)->value;
+	double over = metrics_find(ms, "overruns", cpu)->value;
+	double mn = metrics_find(ms, "lat_min", cpu)->value, avg = metrics_find(ms, "lat_avg", cpu)->value;
+	double mx = metrics_find(ms, "lat_max", cpu)->value;
+	double p50 = metrics_find(ms, "lat_p50", cpu)->value, p99 = metrics_find(ms, "lat_p99", cpu)->value;
+	const struct pvb_hist *h = hist_of(r->record, (unsigned)cpu);
+	unsigned long long sum = 0;
+
+	/* every period is a sample, an early wake or a skipped overrun; a slow wake past the end
+	 * may skip a few periods beyond it */
+	assert_true(samples + early + over >= periods);
+	assert_true(samples + early + over <= periods + 50);
+	/* a noisy host may skip periods, but not one in ten */
+	assert_true(samples >= 0.9 * periods);
+	assert_true(avg > 0);
+	assert_true(mx >= p99 && p99 >= p50 && p50 >= mn && mn >= 0);
+	assert_true(avg >= mn && avg <= mx);
+	assert_non_null(h);
+	for (unsigned i = 0; i < h->nr_buckets; i++)
+		sum += h->counts[i];
+	assert_true(sum + h->overflow == (unsigned long long)samples);
+}
+
+static void cyclic_runs(int vcpus)
+{
+	struct vm_result r;
+	struct metric_set ms;
+
+	assert_int_equal(run_guest("workload=cyclic interval_us=1000 duration_ms=1000", vcpus, 30000, &r), 0);
+	assert_int_equal(r.outcome, VM_OK);
+	assert_int_equal(r.nr_tids, vcpus);
+	assert_true(r.boot_to_workload_ms > 0);
+	metrics_from_record(r.record, &ms);
+	for (int cpu = 0; cpu < vcpus; cpu++)
+		check_cyclic_cpu(&r, &ms, cpu, 1000);
+	assert_true(metrics_find(&ms, "samples", METRIC_CPU_ALL)->value ==
+		    metrics_find(&ms, "samples", 0)->value +
+			    (vcpus > 1 ? metrics_find(&ms, "samples", 1)->value : 0));
+	assert_true(metrics_find(&ms, "r0.wake_path", METRIC_CPU_VM)->value > 0);
+	metrics_free(&ms);
+	vm_result_free(&r);
+}
+
+static void cyclic_on_one_vcpu(void **state)
+{
+	REQUIRE_KVM();
+	cyclic_runs(1);
+}
+
+static void cyclic_on_two_vcpus(void **state)
+{
+	REQUIRE_KVM();
+	cyclic_runs(2);
+}
+
+static void unknown_workload_is_a_failed_job(void **state)
+{
+	struct vm_result r;
+
+	REQUIRE_KVM();
+	run_guest("workload=nope", 1, 20000, &r);
+	assert_int_equal(r.outcome, VM_FAILED);
+	assert_non_null(strstr(r.reason, "workload= unknown"));
+	vm_result_free(&r);
+}
+
+static void bad_value_names_its_key(void **state)
+{
+	struct vm_result r;
+
+	REQUIRE_KVM();
+	run_guest("workload=cyclic interval_us=fast", 1, 20000, &r);
+	assert_int_equal(r.outcome, VM_FAILED);
+	assert_non_null(strstr(r.reason, "interval_us"));
+	vm_result_free(&r);
+}
+
+static void crash(const char *job, int vcpus, const char *ring)
+{
+	struct vm_result r;
+	struct metric_set ms;
+
+	run_guest(job, vcpus, 20000, &r);
+	assert_int_equal(r.outcome, VM_CRASHED);
+	assert_non_null(strstr(r.reason, "#UD at RIP 0x"));
+	assert_non_null(strstr(r.reason, ring));
+	assert_non_null(r.record);
+	metrics_from_record(r.record, &ms);
+	assert_true(metrics_find(&ms, "crash.vector", METRIC_CPU_VM)->value == 6);
+	assert_true(metrics_find(&ms, "crash.rip", METRIC_CPU_VM)->value > 0x100000);
+	assert_true(metrics_find(&ms, "crash.cpu", METRIC_CPU_VM)->value == vcpus - 1);
+	metrics_free(&ms);
+	vm_result_free(&r);
+}
+
+static void ring3_fault_is_a_crash_with_rip(void **state)
+{
+	REQUIRE_KVM();
+	crash("workload=fault", 2, "(ring 3)");
+}
+
+static void ring0_fault_is_a_crash_with_rip(void **state)
+{
+	REQUIRE_KVM();
+	crash("workload=fault where=kernel", 1, "(ring 0)");
+}
+
+static void hung_guest_is_killed_at_its_timeout(void **state)
+{
+	struct vm_result r;
+	struct timespec a, b;
+
+	REQUIRE_KVM();
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	run_guest("workload=hang", 1, 2000, &r);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_int_equal(r.outcome, VM_TIMEOUT);
+	assert_non_null(strstr(r.reason, "2000 ms timeout"));
+	assert_true(b.tv_sec - a.tv_sec < 10);
+	assert_int_equal(procs_matching(rundir), 0);
+	vm_result_free(&r);
+}
+
+static void sigint_leaves_no_qemu(void **state)
+{
+	char bin[512], dir[256];
+	struct child pv;
+	char err[256];
+	int qemu_seen = 0;
+
+	REQUIRE_KVM();
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	snprintf(dir, sizeof(dir), "/tmp/pvbench-test-sigint-%d", (int)getpid());
+	char *argv[] = { bin, "guest", "run", "--duration", "60s", "--run-dir", dir, NULL };
+	assert_int_equal(child_spawn(&pv, argv, NULL, err, sizeof(err)), 0);
+	for (int i = 0; i < 100 && !qemu_seen; i++) {
+		usleep(50000);
+		qemu_seen = procs_matching("console.log") && procs_matching(dir) > 1;
+	}
+	assert_true(qemu_seen);
+	usleep(300000); /* let the guest reach its workload */
+	kill(pv.pid, SIGINT);
+	assert_true(child_wait(&pv, 5000));
+	assert_true(WIFEXITED(pv.status));
+	assert_int_equal(WEXITSTATUS(pv.status), EXIT_INTERRUPTED);
+	assert_int_equal(procs_matching(dir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(cyclic_on_one_vcpu),
+		cmocka_unit_test(cyclic_on_two_vcpus),
+		cmocka_unit_test(unknown_workload_is_a_failed_job),
+		cmocka_unit_test(bad_value_names_its_key),
+		cmocka_unit_test(ring3_fault_is_a_crash_with_rip),
+		cmocka_unit_test(ring0_fault_is_a_crash_with_rip),
+		cmocka_unit_test(hung_guest_is_killed_at_its_timeout),
+		cmocka_unit_test(sigint_leaves_no_qemu),
+	};
+	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
+	child_signals_install();
+	return cmocka_run_group_tests_name("guest", tests, NULL, NULL);
+}

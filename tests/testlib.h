@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the integration tests: KVM preconditions and finding leftover processes. */
+#ifndef PVB_TESTLIB_H
+#define PVB_TESTLIB_H
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Skips without /dev/kvm, unless PVBENCH_REQUIRE_KVM=1 (CI on KVM hosts): then it fails. */
+#define REQUIRE_KVM()                                                                     \
+	do {                                                                              \
+		if (access("/dev/kvm", R_OK | W_OK) != 0) {                               \
+			if (getenv("PVBENCH_REQUIRE_KVM") &&                              \
+			    !strcmp(getenv("PVBENCH_REQUIRE_KVM"), "1"))                  \
+				fail_msg("/dev/kvm unusable but PVBENCH_REQUIRE_KVM=1");  \
+			skip();                                                           \
+		}                                                                         \
+	} while (0)
+
+static inline const char *build_dir(void)
+{
+	const char *b = getenv("PVBENCH_BUILD");
+	return b && *b ? b : "build";
+}
+
+/* Number of live processes whose command line contains needle (a test's unique run dir). */
+static inline int procs_matching(const char *needle)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[8192];
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		ssize_t len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0) /* zombies and kernel threads have no command line */
+			continue;
+		for (ssize_t i = 0; i < len; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[len] = 0;
+		if (strstr(buf, needle) && atoi(e->d_name) != getpid())
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+#endif

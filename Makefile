@@ -23,40 +23,52 @@ all: $(O)/pvbench-guest.elf $(O)/pvb-linux $(O)/pvbench
 
 $(O)/guest/%.S.o: %.S $(GK)/layout.h
 	@mkdir -p $(dir $@)
-	$(CC) $(GCFLAGS) -c $< -o $@
+	@echo '  CC(guest) $<'
+	@$(CC) $(GCFLAGS) -c $< -o $@
 
 $(O)/guest/%.c.o: %.c $(wildcard $(GK)/*.h) impl/proto/pvb_record.h workloads/pvb.h
 	@mkdir -p $(dir $@)
-	$(CC) $(GCFLAGS) -c $< -o $@
+	@echo '  CC(guest) $<'
+	@$(CC) $(GCFLAGS) -c $< -o $@
 
 # The image, plus a note counting the instructions of the ring-0 wake-up path (objdump between
 # the labels in entry.S): the harness stores that count with every run.
 $(O)/pvbench-guest.elf: $(GUEST_OBJ) $(GK)/guest.ld scripts/r0-count
-	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,$(GK)/guest.ld -o $@.tmp $(GUEST_OBJ) -lgcc
-	scripts/r0-count $@.tmp > $(O)/r0-path.txt
-	objcopy --add-section .pvb.r0path=$(O)/r0-path.txt --set-section-flags .pvb.r0path=noload,readonly $@.tmp $@
+	@echo '  LD        $@'
+	@$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,$(GK)/guest.ld -o $@.tmp $(GUEST_OBJ) -lgcc
+	@scripts/r0-count $@.tmp > $(O)/r0-path.txt
+	@objcopy --add-section .pvb.r0path=$(O)/r0-path.txt --set-section-flags .pvb.r0path=noload,readonly $@.tmp $@
 	@rm -f $@.tmp
 
 .PHONY: all
 
 # ---- host side ----
-PVB_GIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+PVB_GIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+
+# The commit is compiled into hostinfo.o; rebuild it only when the commit changes.
+$(O)/git-rev: FORCE
+	@mkdir -p $(O); echo '$(PVB_GIT)' | cmp -s - $@ || echo '$(PVB_GIT)' > $@
+$(O)/host/harness/hostinfo.o: $(O)/git-rev
+FORCE:
 HCFLAGS := $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -DPVB_GIT='"$(PVB_GIT)"'
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) impl/proto/record.c impl/proto/record_check.c
 HARNESS_OBJ := $(patsubst %.c,$(O)/host/%.o,$(HARNESS_SRC))
 
 $(O)/host/%.o: %.c $(wildcard harness/*.h) impl/proto/pvb_record.h workloads/pvb.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HCFLAGS) -c $< -o $@
+	@echo '  CC        $<'
+	@$(CC) $(HCFLAGS) -c $< -o $@
 
 $(O)/libpvbench.a: $(HARNESS_OBJ)
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(O)/pvbench: $(O)/host/harness/main.o $(O)/libpvbench.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_H)
+	@echo '  LD        $@'
+	@$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_H)
 
 $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c workloads/pvb.h impl/proto/pvb_record.h
-	$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
+	@echo '  LD        $@'
+	@$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
 
 # ---- tests ----
 UNIT_TESTS := test_record test_qmp test_cli
@@ -65,9 +77,10 @@ TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 
 $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
 	@mkdir -p $(dir $@)
-	$(CC) $(HCFLAGS) -Itests -o $@ $< $(O)/libpvbench.a -lcmocka $(LDLIBS_H)
+	@echo '  LD        $@'
+	@$(CC) $(HCFLAGS) -Itests -o $@ $< $(O)/libpvbench.a -lcmocka $(LDLIBS_H)
 
-tests: $(TEST_BINS)
+tests: $(TEST_BINS) $(O)/tests/bench_guest
 
 # Everything, the KVM integration tests included, then the unit tests under ASan/UBSan.
 check: setup all tests
@@ -86,8 +99,8 @@ setup:
 run: setup all
 	$(O)/pvbench guest run --vcpus 2 --duration 5s
 
-bench: setup all
-	scripts/bench-guest $(O)
+bench: setup all tests
+	PVBENCH_BUILD=$(O) $(O)/tests/bench_guest
 
 clean:
 	rm -rf $(O) build-asan

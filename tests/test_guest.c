@@ -155,6 +155,24 @@ static void ring0_fault_is_a_crash_with_rip(void **state)
 	crash("workload=fault where=kernel", 1, "(ring 0)");
 }
 
+/* kvm_pvm cannot emulate lock cmpxchg16b in ring 0: QEMU stops in internal-error and stays up;
+ * the host must notice, name the RIP and end it. Hardware KVM runs it and takes the ud2. */
+static void emulation_failure_ends_the_run_with_rip(void **state)
+{
+	struct vm_result r;
+
+	REQUIRE_KVM();
+	if (access("/sys/module/kvm_pvm", F_OK) != 0) {
+		crash("workload=fault where=emulation", 1, "(ring 0)");
+		return;
+	}
+	run_guest("workload=fault where=emulation", 1, 20000, &r);
+	assert_int_equal(r.outcome, VM_CRASHED);
+	assert_non_null(strstr(r.reason, "emulation failure at RIP 0x"));
+	assert_int_equal(procs_matching(rundir), 0);
+	vm_result_free(&r);
+}
+
 static void hung_guest_is_killed_at_its_timeout(void **state)
 {
 	struct vm_result r;
@@ -205,6 +223,7 @@ int main(void)
 		cmocka_unit_test(bad_value_names_its_key),
 		cmocka_unit_test(ring3_fault_is_a_crash_with_rip),
 		cmocka_unit_test(ring0_fault_is_a_crash_with_rip),
+		cmocka_unit_test(emulation_failure_ends_the_run_with_rip),
 		cmocka_unit_test(hung_guest_is_killed_at_its_timeout),
 		cmocka_unit_test(sigint_leaves_no_qemu),
 	};

@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fault and hang: test jobs for the failure paths. fault raises an exception on the last CPU
- * (where=user: ud2 in the workload; where=kernel: the guest kernel's ud2 in ring 0, guest build
- * only); hang never returns. On Linux fault dies by SIGILL and hang spins: the host must cope.
+ * fault and hang: test jobs for the failure paths. fault raises an exception on the last CPU:
+ * where=user: ud2 in the workload; where=kernel: ud2 in the guest kernel's ring 0;
+ * where=emulation: lock cmpxchg16b in ring 0 first, which kvm_pvm cannot emulate (hardware KVM
+ * runs it, then takes the ud2). Guest build only; on Linux fault dies by SIGILL.
+ * hang sleeps forever: the host's timeout must end it.
  */
 #include "pvb.h"
 
-void pvb_platform_fault(int in_kernel);
+void pvb_platform_fault(int where); /* 0 user, 1 kernel, 2 emulation */
 
 static int fault_run(const struct pvb_ctx *ctx)
 {
 	const char *where = pvb_arg("where");
 
 	if (ctx->cpu + 1 == ctx->nr_cpus)
-		pvb_platform_fault(where && where[0] == 'k');
+		pvb_platform_fault(!where ? 0 : where[0] == 'k' ? 1 : where[0] == 'e' ? 2 : 0);
 	return 0;
 }
 
@@ -32,7 +34,7 @@ static int hang_run(const struct pvb_ctx *ctx)
 
 const struct pvb_workload pvb_wl_fault = {
 	.name = "fault",
-	.help = "test job: an exception on the last CPU; where=user|kernel",
+	.help = "test job: an exception on the last CPU; where=user|kernel|emulation",
 	.run = fault_run,
 	.finish = nothing,
 };

@@ -94,8 +94,14 @@ sys_exit:
 4:	cli                             /* no exit device: stop here, the host's watchdog ends it */
 	hlt
 	jmp 4b
-sys_r0fault:
-	ud2
+sys_r0fault:                            /* rdi = 1: first an instruction kvm_pvm cannot emulate */
+	test %edi, %edi
+	jz 6f
+	lea r0fault_scratch(%rip), %rsi
+	xor %eax, %eax
+	xor %edx, %edx
+	lock cmpxchg16b (%rsi)
+6:	ud2
 
 	/* enter_user(rip, rsp, arg0, arg1): iretq to ring 3 with interrupts on */
 	.globl gk_enter_user
@@ -132,6 +138,11 @@ exc_common:
 5:	cli
 	hlt
 	jmp 5b
+
+	.section .bss
+	.balign 16
+r0fault_scratch:
+	.fill 16, 1, 0
 
 	.section .rodata
 	.balign 8

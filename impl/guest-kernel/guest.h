@@ -48,10 +48,10 @@ __attribute__((noreturn)) static inline void gk_sys_exit(uint64_t v)
 	__builtin_unreachable();
 }
 
-static inline void gk_sys_r0fault(void)
+static inline void gk_sys_r0fault(int emulation)
 {
 	uint64_t a = 4;
-	__asm__ volatile("int3" : "+a"(a) :: "rcx", "rdx", "memory");
+	__asm__ volatile("int3" : "+a"(a) : "D"((uint64_t)emulation) : "rcx", "rdx", "rsi", "memory");
 }
 
 static inline uint64_t gk_rdtsc(void)

@@ -26,7 +26,7 @@
 #define SYS_WRITE        1           /* rdi = buf, rsi = len: to the serial console */
 #define SYS_EXIT         2           /* rdi = isa-debug-exit value; does not return */
 #define SYS_NULL         3           /* enter and leave: calibration */
-#define SYS_R0FAULT      4           /* execute ud2 in ring 0: a test of the crash path */
+#define SYS_R0FAULT      4           /* ud2 in ring 0 (rdi = 1: lock cmpxchg16b first): crash tests */
 
 /* isa-debug-exit at port 0xf4; QEMU exits with (value << 1) | 1 */
 #define GK_EXIT_PORT     0xf4

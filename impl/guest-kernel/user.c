@@ -191,10 +191,10 @@ void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t
 	pvb_rec_hist(&rec, (uint16_t)cpu, name, bucket_ns, counts, nr_buckets, overflow);
 }
 
-void pvb_platform_fault(int in_kernel)
+void pvb_platform_fault(int where)
 {
-	if (in_kernel)
-		gk_sys_r0fault();
+	if (where)
+		gk_sys_r0fault(where == 2);
 	__asm__ volatile("ud2");
 }
 

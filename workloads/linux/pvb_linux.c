@@ -109,9 +109,9 @@ void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t
 	pvb_rec_hist(&rec, (uint16_t)cpu, name, bucket_ns, counts, nr_buckets, overflow);
 }
 
-void pvb_platform_fault(int in_kernel)
+void pvb_platform_fault(int where)
 {
-	(void)in_kernel;
+	(void)where;
 	__builtin_trap();
 }
 

@@ -6,7 +6,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
 CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads -Iharness
 SAN     ?=
-LDLIBS_H := -lcjson -lm -lpthread
+LDLIBS_H := -lcjson -lsqlite3 -linih -lm -lpthread
 
 # The guest kernel: freestanding, no FPU/SSE in ring 0, nothing the kvm_pvm emulator rejects
 # (baseline x86-64 has no cmpxchg16b; no xsave). Workloads linked into it run in ring 3.
@@ -26,7 +26,7 @@ $(O)/guest/%.S.o: %.S $(GK)/layout.h
 	@echo '  CC(guest) $<'
 	@$(CC) $(GCFLAGS) -c $< -o $@
 
-$(O)/guest/%.c.o: %.c $(wildcard $(GK)/*.h) impl/proto/pvb_record.h workloads/pvb.h
+$(O)/guest/%.c.o: %.c $(wildcard $(GK)/*.h) impl/proto/pvb_record.h workloads/pvb.h workloads/list.h
 	@mkdir -p $(dir $@)
 	@echo '  CC(guest) $<'
 	@$(CC) $(GCFLAGS) -c $< -o $@
@@ -71,7 +71,7 @@ $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c wor
 	@$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
 
 # ---- tests ----
-UNIT_TESTS := test_record test_qmp test_cli
+UNIT_TESTS := test_record test_qmp test_cli test_stats
 KVM_TESTS  := test_guest test_host_cyclic
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 

@@ -10,6 +10,8 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
+	{ "run", cmd_run, "run an experiment file: matrix, store, comparison tables" },
+	{ "compare", cmd_compare, "print an experiment's stored runs as comparison tables" },
 	{ "guest", cmd_guest, "guest run: boot one guest, run one job, print its table" },
 };
 

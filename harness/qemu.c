@@ -79,6 +79,18 @@ static void internal_error_reason(struct qmp *q, struct vm_result *r)
 		   rip);
 }
 
+/* QEMU option values separate with commas: a literal comma is written twice. */
+static void qemu_escape(char *out, size_t n, const char *in)
+{
+	size_t o = 0;
+	for (; *in && o + 2 < n; in++) {
+		out[o++] = *in;
+		if (*in == ',')
+			out[o++] = ',';
+	}
+	out[o] = 0;
+}
+
 static void read_record(const unsigned char *mem, size_t mem_size, struct vm_result *r)
 {
 	const unsigned char *rec = mem + mem_size - OUT_SIZE + PVB_REC_OFFSET;
@@ -130,7 +142,11 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 		 "memory-backend-file,id=mem,share=on,mem-path=/proc/self/fd/%d,size=%dM", memfd,
 		 mem_mb);
 	snprintf(a_qmp, sizeof(a_qmp), "socket,id=qmp,fd=%d", sv[1]);
-	snprintf(a_con, sizeof(a_con), "file,id=con,path=%s/console.log", s->run_dir);
+	{
+		char esc[520];
+		qemu_escape(esc, sizeof(esc), s->run_dir);
+		snprintf(a_con, sizeof(a_con), "file,id=con,path=%s/console.log", esc);
+	}
 	snprintf(a_smp, sizeof(a_smp), "%d", s->vcpus);
 	snprintf(a_mem, sizeof(a_mem), "%dM", mem_mb);
 	snprintf(append, sizeof(append), "out=0x%zx,0x%x tsc_khz=%u cpus=%d %s",

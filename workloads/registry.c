@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* The workload catalogue: one line per workload file. */
 #include "pvb.h"
 
-extern const struct pvb_workload pvb_wl_cyclic, pvb_wl_fault, pvb_wl_hang;
+#define PVB_WORKLOAD(n) extern const struct pvb_workload pvb_wl_##n;
+#include "list.h"
+#undef PVB_WORKLOAD
 
 const struct pvb_workload *const pvb_workloads[] = {
-	&pvb_wl_cyclic,
-	&pvb_wl_fault,
-	&pvb_wl_hang,
+#define PVB_WORKLOAD(n) &pvb_wl_##n,
+#include "list.h"
+#undef PVB_WORKLOAD
 	NULL,
 };
 

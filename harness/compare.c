@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "compare.h"
+#include "stats.h"
+
+#define MAXV 32                      /* distinct values per key */
+#define MAXK 32                      /* swept keys */
+
+/* ---- input ---- */
+
+struct cmp_run *cmp_add_run(struct cmp_input *in, long long id)
+{
+	struct cmp_run *r = realloc(in->runs, (in->n + 1) * sizeof(*r));
+	if (!r)
+		abort();
+	in->runs = r;
+	r = &in->runs[in->n++];
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	return r;
+}
+
+void cmp_add_param(struct cmp_run *r, const char *key, const char *value)
+{
+	struct cmp_param *p = realloc(r->p, (r->np + 1) * sizeof(*p));
+	if (!p)
+		abort();
+	r->p = p;
+	snprintf(p[r->np].key, sizeof(p->key), "%s", key);
+	snprintf(p[r->np].value, sizeof(p->value), "%s", value);
+	r->np++;
+}
+
+void cmp_add_metric(struct cmp_run *r, const char *side, int cpu, const char *name, double v,
+		    const char *unit)
+{
+	struct cmp_metric *m = realloc(r->m, (r->nm + 1) * sizeof(*m));
+	if (!m)
+		abort();
+	r->m = m;
+	m = &m[r->nm++];
+	snprintf(m->side, sizeof(m->side), "%s", side);
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->unit, sizeof(m->unit), "%s", unit);
+	m->cpu = cpu;
+	m->value = v;
+}
+
+void cmp_input_free(struct cmp_input *in)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		free(in->runs[i].p);
+		free(in->runs[i].m);
+	}
+	free(in->runs);
+	memset(in, 0, sizeof(*in));
+}
+
+static struct cmp_run *by_id(struct cmp_input *in, long long id)
+{
+	for (size_t i = in->n; i-- > 0;) /* rows arrive in id order: the last run is likeliest */
+		if (in->runs[i].id == id)
+			return &in->runs[i];
+	return NULL;
+}
+
+static void v_run(void *a, long long id, const char *variant, int rep)
+{
+	(void)variant;
+	(void)rep;
+	cmp_add_run(a, id);
+}
+
+static void v_param(void *a, long long id, const char *k, const char *v)
+{
+	struct cmp_run *r = by_id(a, id);
+	if (r)
+		cmp_add_param(r, k, v);
+}
+
+static void v_metric(void *a, long long id, const char *side, int cpu, const char *name, double v,
+		     const char *unit)
+{
+	struct cmp_run *r = by_id(a, id);
+	if (r)
+		cmp_add_metric(r, side, cpu, name, v, unit);
+}
+
+int compare_load(struct store *s, const char *experiment, struct cmp_input *in, char *err,
+		 size_t errlen)
+{
+	struct store_visitor v = { .arg = in, .run = v_run, .param = v_param, .metric = v_metric };
+
+	memset(in, 0, sizeof(*in));
+	snprintf(in->experiment, sizeof(in->experiment), "%s", experiment);
+	return store_visit(s, experiment, &v, err, errlen);
+}
+
+int compare_parse_format(const char *s, enum cmp_format *f)
+{
+	static const char *const names[] = { "text", "md", "csv", "json" };
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, names[i])) {
+			*f = (enum cmp_format)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* ---- analysis ---- */
+
+static const char *param(const struct cmp_run *r, const char *key)
+{
+	for (size_t i = 0; i < r->np; i++)
+		if (!strcmp(r->p[i].key, key))
+			return r->p[i].value;
+	return "";
+}
+
+/* the whole-VM value: all CPUs (-1), else the VM-level one (-2) */
+static const struct cmp_metric *metric(const struct cmp_run *r, const char *side, const char *name)
+{
+	const struct cmp_metric *vm = NULL;
+	for (size_t i = 0; i < r->nm; i++)
+		if (!strcmp(r->m[i].side, side) && !strcmp(r->m[i].name, name)) {
+			if (r->m[i].cpu == -1)
+				return &r->m[i];
+			vm = &r->m[i];
+		}
+	return vm;
+}
+
+struct axis {
+	char key[32];
+	char vals[MAXV][128];
+	int n;
+};
+
+static int numeric(const char *s)
+{
+	char *end;
+	strtod(s, &end);
+	return *s && !*end;
+}
+
+static int find_val(const struct axis *a, const char *v)
+{
+	for (int i = 0; i < a->n; i++)
+		if (!strcmp(a->vals[i], v))
+			return i;
+	return -1;
+}
+
+static void sort_axis(struct axis *a)
+{
+	int all = 1;
+	for (int i = 0; i < a->n; i++)
+		all &= numeric(a->vals[i]);
+	if (!all)
+		return; /* order of first appearance */
+	for (int i = 1; i < a->n; i++)
+		for (int j = i; j > 0 && atof(a->vals[j - 1]) > atof(a->vals[j]); j--) {
+			char t[128];
+			memcpy(t, a->vals[j], 128);
+			memcpy(a->vals[j], a->vals[j - 1], 128);
+			memcpy(a->vals[j - 1], t, 128);
+		}
+}
+
+struct cell { double mean, sd, delta, p; int n; double *v; };
+
+struct plan {
+	struct axis axes[MAXK];
+	int na;
+	int col, row;                    /* axis indexes, -1 if none */
+	int base;                        /* baseline index in the column axis */
+	char metrics[16][40];
+	int nm;
+	const char *sides[4];
+	int nsides;
+};
+
+static const char *title_of(const char *name)
+{
+	static const char *const t[][2] = {
+		{ "lat_avg", "Avg Latency" }, { "lat_max", "Max Latency" }, { "lat_min", "Min Latency" },
+		{ "lat_p50", "Median Latency" }, { "lat_p99", "p99 Latency" }, { "lat_p99.9", "p99.9 Latency" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(t[i][0], name))
+			return t[i][1];
+	return name;
+}
+
+static int build_plan(const struct cmp_input *in, const struct cmp_opts *o, struct plan *pl,
+		      char *err, size_t errlen)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->col = pl->row = -1;
+	/* swept keys: more than one value across runs */
+	for (size_t r = 0; r < in->n; r++)
+		for (size_t i = 0; i < in->runs[r].np; i++) {
+			const struct cmp_param *p = &in->runs[r].p[i];
+			int a;
+			for (a = 0; a < pl->na && strcmp(pl->axes[a].key, p->key); a++)
+				;
+			if (a == pl->na) {
+				if (pl->na == MAXK)
+					continue;
+				snprintf(pl->axes[pl->na++].key, 32, "%s", p->key);
+			}
+			if (find_val(&pl->axes[a], p->value) < 0 && pl->axes[a].n < MAXV)
+				snprintf(pl->axes[a].vals[pl->axes[a].n++], 128, "%s", p->value);
+		}
+	for (int a = 0; a < pl->na;) {
+		if (pl->axes[a].n < 2) {
+			memmove(&pl->axes[a], &pl->axes[a + 1], (size_t)(pl->na - a - 1) * sizeof(struct axis));
+			pl->na--;
+		} else {
+			sort_axis(&pl->axes[a++]);
+		}
+	}
+	for (int a = 0; a < pl->na; a++) {
+		if (o->columns ? !strcmp(pl->axes[a].key, o->columns) : !strcmp(pl->axes[a].key, "policy"))
+			pl->col = a;
+	}
+	if (o->columns && pl->col < 0) {
+		snprintf(err, errlen, "--columns %s: not a swept key of this experiment", o->columns);
+		return -1;
+	}
+	if (pl->col < 0 && pl->na)
+		pl->col = 0;
+	for (int a = 0; a < pl->na; a++)
+		if (a != pl->col && (o->rows ? !strcmp(pl->axes[a].key, o->rows) : !strcmp(pl->axes[a].key, "interval_us")))
+			pl->row = a;
+	if (o->rows && pl->row < 0) {
+		snprintf(err, errlen, "--rows %s: not a swept key (other than the columns)", o->rows);
+		return -1;
+	}
+	for (int a = 0; a < pl->na && pl->row < 0; a++)
+		if (a != pl->col)
+			pl->row = a;
+	/* baseline: --baseline, else the runs' own "baseline" key, else the first value */
+	const char *b = o->baseline;
+	if (!b && in->n && *param(&in->runs[0], "baseline"))
+		b = param(&in->runs[0], "baseline");
+	if (b && pl->col >= 0) {
+		const char *eq = strchr(b, '=');
+		if (eq && (strncmp(b, pl->axes[pl->col].key, (size_t)(eq - b)) ||
+			   strlen(pl->axes[pl->col].key) != (size_t)(eq - b))) {
+			snprintf(err, errlen, "--baseline %s: the columns are %s", b, pl->axes[pl->col].key);
+			return -1;
+		}
+		pl->base = find_val(&pl->axes[pl->col], eq ? eq + 1 : b);
+		if (pl->base < 0) {
+			snprintf(err, errlen, "baseline %s: no such %s", b, pl->axes[pl->col].key);
+			return -1;
+		}
+		/* baseline first */
+		char t[128];
+		memcpy(t, pl->axes[pl->col].vals[pl->base], 128);
+		memmove(pl->axes[pl->col].vals[1], pl->axes[pl->col].vals[0], (size_t)pl->base * 128);
+		memcpy(pl->axes[pl->col].vals[0], t, 128);
+		pl->base = 0;
+	}
+	/* metrics */
+	if (o->metrics) {
+		char buf[512], *save = NULL;
+		snprintf(buf, sizeof(buf), "%s", o->metrics);
+		for (char *t = strtok_r(buf, ",", &save); t && pl->nm < 16; t = strtok_r(NULL, ",", &save))
+			snprintf(pl->metrics[pl->nm++], 40, "%s", t);
+	} else {
+		int lat = 0;
+		for (size_t r = 0; r < in->n && !lat; r++)
+			lat = metric(&in->runs[r], "guest", "lat_avg") || metric(&in->runs[r], "host", "lat_avg");
+		if (lat) {
+			static const char *const d[] = { "lat_avg", "lat_max", "lat_p99" };
+			for (int i = 0; i < 3; i++)
+				snprintf(pl->metrics[pl->nm++], 40, "%s", d[i]);
+		} else {
+			for (size_t r = 0; r < in->n; r++)
+				for (size_t i = 0; i < in->runs[r].nm && pl->nm < 16; i++) {
+					const struct cmp_metric *m = &in->runs[r].m[i];
+					int seen = 0;
+					if (strcmp(m->side, "guest") || m->cpu != -1)
+						continue;
+					for (int k = 0; k < pl->nm; k++)
+						seen |= !strcmp(pl->metrics[k], m->name);
+					if (!seen)
+						snprintf(pl->metrics[pl->nm++], 40, "%s", m->name);
+				}
+		}
+	}
+	if (!pl->nm) {
+		snprintf(err, errlen, "no metrics to compare");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *axis_val(const struct plan *pl, int a, int i)
+{
+	return a < 0 ? "" : pl->axes[a].vals[i];
+}
+
+static int axis_n(const struct plan *pl, int a)
+{
+	return a < 0 ? 1 : pl->axes[a].n;
+}
+
+/* Runs matching the split values (every axis but rows and columns), the row and the column. */
+static int matches(const struct plan *pl, const struct cmp_run *r, const int *split, int row, int col)
+{
+	for (int a = 0; a < pl->na; a++) {
+		int want = a == pl->row ? row : a == pl->col ? col : split[a];
+		if (strcmp(param(r, pl->axes[a].key), pl->axes[a].vals[want]))
+			return 0;
+	}
+	return 1;
+}
+
+static void fill(const struct cmp_input *in, const struct plan *pl, const int *split, int row,
+		 int col, const char *side, const char *name, struct cell *c, char *unit)
+{
+	memset(c, 0, sizeof(*c));
+	c->v = calloc(in->n ? in->n : 1, sizeof(double));
+	for (size_t r = 0; r < in->n; r++) {
+		const struct cmp_metric *m;
+		if (!matches(pl, &in->runs[r], split, row, col))
+			continue;
+		m = metric(&in->runs[r], side, name);
+		if (!m)
+			continue;
+		c->v[c->n++] = !strcmp(m->unit, "ns") ? m->value / 1000 : m->value;
+		snprintf(unit, 8, "%s", !strcmp(m->unit, "ns") ? "us" : m->unit);
+	}
+	c->mean = stats_mean(c->v, (size_t)c->n);
+	c->sd = stats_sd(c->v, (size_t)c->n);
+	c->delta = c->p = NAN;
+}
+
+static int significant(const struct cell *c, const struct cell *base)
+{
+	return c->n >= STATS_MIN_N && base->n >= STATS_MIN_N && c->p < 0.05;
+}
+
+/* ---- output ---- */
+
+static void json_num(FILE *f, double v)
+{
+	if (isnan(v))
+		fputs("null", f);
+	else
+		fprintf(f, "%.6g", v);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void cell_text(char *buf, size_t n, const struct cell *c)
+{
+	if (!c->n)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.1f±%.1f (%d)", c->mean, c->sd, c->n);
+}
+
+static void delta_text(char *buf, size_t n, const struct cell *c, const struct cell *base)
+{
+	if (isnan(c->delta))
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%+.1f%%%s", c->delta, significant(c, base) ? "*" : "");
+}
+
+int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f, char *err,
+		   size_t errlen)
+{
+	struct plan pl;
+	int split[MAXK] = { 0 }, first_table = 1, ncol, nrow;
+
+	if (!in->n) {
+		snprintf(err, errlen, "experiment \"%s\": no successful runs stored", in->experiment);
+		return -1;
+	}
+	if (build_plan(in, o, &pl, err, errlen))
+		return -1;
+	ncol = axis_n(&pl, pl.col);
+	nrow = axis_n(&pl, pl.row);
+	const char *colkey = pl.col >= 0 ? pl.axes[pl.col].key : "";
+	const char *rowkey = pl.row >= 0 ? pl.axes[pl.row].key : "";
+
+	if (o->format == CMP_JSON) {
+		fprintf(f, "{\"schema\": \"%s\", \"experiment\": ", COMPARE_JSON_SCHEMA);
+		json_str(f, in->experiment);
+		fprintf(f, ", \"columns\": ");
+		json_str(f, colkey);
+		fprintf(f, ", \"rows\": ");
+		json_str(f, rowkey);
+		fprintf(f, ", \"baseline\": ");
+		json_str(f, axis_val(&pl, pl.col, 0));
+		fprintf(f, ",\n \"test\": \"mann-whitney-u, two-sided, per-run values, significant if p < 0.05 and n >= %d on both sides\",\n \"tables\": [", STATS_MIN_N);
+	} else if (o->format == CMP_CSV) {
+		fprintf(f, "experiment,metric,unit,split,%s,side,%s,mean,sd,n,delta_pct,p_value,significant\n",
+			*rowkey ? rowkey : "row", *colkey ? colkey : "column");
+	}
+
+	for (;;) { /* every combination of split values */
+		for (int mi = 0; mi < pl.nm; mi++) {
+			const char *name = pl.metrics[mi];
+			char unit[8] = "", splitdesc[256] = "";
+			/* sides with data for this metric */
+			const char *sides[4];
+			int ns = 0;
+			struct cell *cells = calloc((size_t)(nrow * 4 * ncol), sizeof(struct cell));
+#define CELL(r, s, c) cells[((r) * 4 + (s)) * ncol + (c)]
+			for (int a = 0; a < pl.na; a++)
+				if (a != pl.row && a != pl.col)
+					snprintf(splitdesc + strlen(splitdesc), sizeof(splitdesc) - strlen(splitdesc),
+						 "%s%s=%s", splitdesc[0] ? " " : "", pl.axes[a].key, pl.axes[a].vals[split[a]]);
+			for (int s = 0; s < 4; s++) {
+				int any = 0;
+				for (int r = 0; r < nrow; r++)
+					for (int c = 0; c < ncol; c++) {
+						fill(in, &pl, split, r, c, store_sides[s], name, &CELL(r, ns, c), unit);
+						any |= CELL(r, ns, c).n > 0;
+					}
+				if (any)
+					sides[ns++] = store_sides[s];
+				else
+					for (int r = 0; r < nrow; r++)
+						for (int c = 0; c < ncol; c++)
+							free(CELL(r, ns, c).v);
+			}
+			for (int r = 0; r < nrow; r++)
+				for (int s = 0; s < ns; s++)
+					for (int c = 1; c < ncol; c++) {
+						struct cell *b = &CELL(r, s, 0), *x = &CELL(r, s, c);
+						if (b->n && x->n && b->mean != 0)
+							x->delta = (x->mean - b->mean) / fabs(b->mean) * 100;
+						if (b->n && x->n)
+							x->p = stats_mann_whitney_p(x->v, (size_t)x->n, b->v, (size_t)b->n);
+					}
+			char title[96];
+			snprintf(title, sizeof(title), "%s (%s)", title_of(name), unit[0] ? unit : "?");
+
+			if (o->format == CMP_TEXT || o->format == CMP_MD) {
+				/* the grid of strings, then widths */
+				int ncols = 1 + ns * (2 * ncol - 1);
+				char (*g)[48] = calloc((size_t)((nrow + 2) * ncols), 48);
+				int *w = calloc((size_t)ncols, sizeof(int));
+#define G(r, c) g[(r) * ncols + (c)]
+				snprintf(G(0, 0), 48, "%s", "");
+				snprintf(G(1, 0), 48, "%s", *rowkey ? rowkey : "");
+				for (int s = 0; s < ns; s++)
+					for (int c = 0; c < ncol; c++) {
+						int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
+						snprintf(G(0, k), 48, "%s", c == 0 ? sides[s] : "");
+						snprintf(G(1, k), 48, "%s", *colkey ? axis_val(&pl, pl.col, c) : sides[s]);
+						if (c)
+							snprintf(G(1, k + 1), 48, "Δ%%");
+					}
+				for (int r = 0; r < nrow; r++) {
+					snprintf(G(r + 2, 0), 48, "%s", *rowkey ? axis_val(&pl, pl.row, r) : "all");
+					for (int s = 0; s < ns; s++)
+						for (int c = 0; c < ncol; c++) {
+							int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
+							cell_text(G(r + 2, k), 48, &CELL(r, s, c));
+							if (c)
+								delta_text(G(r + 2, k + 1), 48, &CELL(r, s, c), &CELL(r, s, 0));
+						}
+				}
+				for (int r = 0; r < nrow + 2; r++)
+					for (int c = 0; c < ncols; c++) {
+						int len = 0;
+						for (const unsigned char *p = (const unsigned char *)G(r, c); *p; p++)
+							len += (*p & 0xc0) != 0x80; /* count UTF-8 characters */
+						if (len > w[c])
+							w[c] = len;
+					}
+				if (o->format == CMP_TEXT) {
+					fprintf(f, "%s%s%s%s\n", first_table ? "" : "\n", title,
+						splitdesc[0] ? ", " : "", splitdesc);
+					for (int r = 0; r < nrow + 2; r++) {
+						for (int c = 0; c < ncols; c++) {
+							int len = 0;
+							for (const unsigned char *p = (const unsigned char *)G(r, c); *p; p++)
+								len += (*p & 0xc0) != 0x80;
+							int sep = c > 0 && (c - 1) % (2 * ncol - 1) == 0;
+							fprintf(f, "%s%s%*s", c ? (sep ? "  | " : "  ") : "", G(r, c),
+								c == ncols - 1 ? 0 : w[c] - len, "");
+						}
+						fprintf(f, "\n");
+					}
+				} else {
+					fprintf(f, "%s**%s**%s%s\n\n", first_table ? "" : "\n", title,
+						splitdesc[0] ? ", " : "", splitdesc);
+					for (int r = 1; r < nrow + 2; r++) {
+						fprintf(f, "|");
+						for (int c = 0; c < ncols; c++) {
+							char h[100];
+							if (r == 1 && c > 0) {
+								int s = (c - 1) / (2 * ncol - 1);
+								snprintf(h, sizeof(h), "%s %s", sides[s], G(1, c));
+							} else {
+								snprintf(h, sizeof(h), "%s", G(r, c));
+							}
+							fprintf(f, " %s |", h);
+						}
+						fprintf(f, "\n");
+						if (r == 1) {
+							fprintf(f, "|");
+							for (int c = 0; c < ncols; c++)
+								fprintf(f, "%s|", c ? "---:" : "---");
+							fprintf(f, "\n");
+						}
+					}
+				}
+				free(g);
+				free(w);
+			} else if (o->format == CMP_CSV) {
+				for (int r = 0; r < nrow; r++)
+					for (int s = 0; s < ns; s++)
+						for (int c = 0; c < ncol; c++) {
+							const struct cell *x = &CELL(r, s, c);
+							fprintf(f, "%s,%s,%s,%s,%s,%s,%s,", in->experiment, name, unit,
+								splitdesc, axis_val(&pl, pl.row, r), sides[s],
+								axis_val(&pl, pl.col, c));
+							if (x->n)
+								fprintf(f, "%.6g,%.6g,%d,", x->mean, x->sd, x->n);
+							else
+								fprintf(f, ",,0,");
+							if (isnan(x->delta))
+								fprintf(f, ",");
+							else
+								fprintf(f, "%.6g,", x->delta);
+							if (isnan(x->p))
+								fprintf(f, ",");
+							else
+								fprintf(f, "%.6g,", x->p);
+							fprintf(f, "%d\n", c ? significant(x, &CELL(r, s, 0)) : 0);
+						}
+			} else {
+				fprintf(f, "%s\n  {\"metric\": ", first_table ? "" : ",");
+				json_str(f, name);
+				fprintf(f, ", \"title\": ");
+				json_str(f, title_of(name));
+				fprintf(f, ", \"unit\": ");
+				json_str(f, unit);
+				fprintf(f, ", \"split\": {");
+				int firstk = 1;
+				for (int a = 0; a < pl.na; a++)
+					if (a != pl.row && a != pl.col) {
+						fprintf(f, "%s", firstk ? "" : ", ");
+						json_str(f, pl.axes[a].key);
+						fprintf(f, ": ");
+						json_str(f, pl.axes[a].vals[split[a]]);
+						firstk = 0;
+					}
+				fprintf(f, "}, \"rows\": [");
+				for (int r = 0; r < nrow; r++) {
+					fprintf(f, "%s\n    {\"row\": ", r ? "," : "");
+					json_str(f, axis_val(&pl, pl.row, r));
+					fprintf(f, ", \"cells\": [");
+					int firstc = 1;
+					for (int s = 0; s < ns; s++)
+						for (int c = 0; c < ncol; c++) {
+							const struct cell *x = &CELL(r, s, c);
+							fprintf(f, "%s\n      {\"side\": ", firstc ? "" : ",");
+							firstc = 0;
+							json_str(f, sides[s]);
+							fprintf(f, ", \"column\": ");
+							json_str(f, axis_val(&pl, pl.col, c));
+							fprintf(f, ", \"n\": %d, \"mean\": ", x->n);
+							json_num(f, x->n ? x->mean : NAN);
+							fprintf(f, ", \"sd\": ");
+							json_num(f, x->n ? x->sd : NAN);
+							fprintf(f, ", \"delta_pct\": ");
+							json_num(f, x->delta);
+							fprintf(f, ", \"p_value\": ");
+							json_num(f, x->p);
+							fprintf(f, ", \"significant\": %s}",
+								c && significant(x, &CELL(r, s, 0)) ? "true" : "false");
+						}
+					fprintf(f, "]}");
+				}
+				fprintf(f, "]}");
+			}
+			first_table = 0;
+			for (int r = 0; r < nrow; r++)
+				for (int s = 0; s < ns; s++)
+					for (int c = 0; c < ncol; c++)
+						free(CELL(r, s, c).v);
+			free(cells);
+#undef CELL
+		}
+		/* next split combination */
+		int a;
+		for (a = pl.na - 1; a >= 0; a--) {
+			if (a == pl.row || a == pl.col)
+				continue;
+			if (++split[a] < pl.axes[a].n)
+				break;
+			split[a] = 0;
+		}
+		if (a < 0)
+			break;
+	}
+	if (o->format == CMP_JSON)
+		fprintf(f, "\n]}\n");
+	else if (o->format == CMP_TEXT)
+		fprintf(f, "\nmean±sd (n runs); Δ%% against %s=%s; * Mann-Whitney U, two-sided p < 0.05 over per-run values (needs n >= %d per side)\n",
+			colkey, axis_val(&pl, pl.col, 0), STATS_MIN_N);
+	else if (o->format == CMP_MD)
+		fprintf(f, "\nmean±sd (n runs); Δ%% against %s=%s; * Mann-Whitney U, two-sided p < 0.05 over per-run values (needs n >= %d per side)\n",
+			colkey, axis_val(&pl, pl.col, 0), STATS_MIN_N);
+	return 0;
+}

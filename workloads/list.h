@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* The workload catalogue, one line per workload file. Included by registry.c (for the guest and
+ * pvb-linux) and by the harness (for names only). */
+PVB_WORKLOAD(cyclic)
+PVB_WORKLOAD(fault)
+PVB_WORKLOAD(hang)

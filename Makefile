@@ -71,8 +71,8 @@ $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c wor
 	@$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
 
 # ---- tests ----
-UNIT_TESTS := test_record test_qmp test_cli test_stats
-KVM_TESTS  := test_guest test_host_cyclic
+UNIT_TESTS := test_record test_qmp test_cli test_stats test_config test_store test_compare
+KVM_TESTS  := test_guest test_host_cyclic test_harness
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 
 $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
@@ -80,7 +80,7 @@ $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
 	@echo '  LD        $@'
 	@$(CC) $(HCFLAGS) -Itests -o $@ $< $(O)/libpvbench.a -lcmocka $(LDLIBS_H)
 
-tests: $(TEST_BINS) $(O)/tests/bench_guest
+tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness
 
 # Everything, the KVM integration tests included, then the unit tests under ASan/UBSan.
 check: setup all tests
@@ -97,10 +97,11 @@ setup:
 
 # The main job on a small default, after setup and build: README's first command.
 run: setup all
-	$(O)/pvbench guest run --vcpus 2 --duration 5s
+	$(O)/pvbench run configs/quick.ini
 
 bench: setup all tests
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_guest
+	PVBENCH_BUILD=$(O) $(O)/tests/bench_harness
 
 clean:
 	rm -rf $(O) build-asan

@@ -173,3 +173,12 @@ void child_kill(struct child *c)
 	c->exited = 1;
 	track(c->pid, 0);
 }
+
+void child_terminate(struct child *c, int grace_ms)
+{
+	if (c->pid <= 0 || c->exited)
+		return;
+	kill(-c->pid, SIGTERM);
+	if (!child_wait(c, grace_ms))
+		child_kill(c);
+}

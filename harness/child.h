@@ -33,6 +33,8 @@ int child_spawn(struct child *c, char *const argv[], const struct child_io *io, 
 int child_poll(struct child *c);            /* 1 if it has exited (reaped), else 0 */
 int child_wait(struct child *c, int timeout_ms); /* 1 if exited in time */
 void child_kill(struct child *c);           /* SIGKILL to the whole group, then reap */
+/* SIGTERM to the group, so a parent (stress-ng) reaps its own workers; SIGKILL after grace_ms. */
+void child_terminate(struct child *c, int grace_ms);
 void child_kill_all(void);                  /* every running child: for exit paths */
 
 #endif

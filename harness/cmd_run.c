@@ -113,22 +113,22 @@ int cmd_run(int argc, char **argv)
 			metrics_free(&ms);
 		}
 	}
-	{
-		char dir[1024];
-		snprintf(dir, sizeof(dir), "%s", db);
-		char *slash = strrchr(dir, '/');
-		if (slash) {
-			*slash = 0;
-			mkdir_p(dir);
-		}
-	}
+	/* run directories live next to the store: results/pvbench.db -> results/runs/ */
+	char dbdir[1024], runs_root[1100];
+	snprintf(dbdir, sizeof(dbdir), "%s", db);
+	if (strrchr(dbdir, '/'))
+		*strrchr(dbdir, '/') = 0;
+	else
+		snprintf(dbdir, sizeof(dbdir), ".");
+	snprintf(runs_root, sizeof(runs_root), "%s/runs", dbdir);
+	mkdir_p(dbdir);
 	st = store_open(db, err, sizeof(err));
 	if (!st) {
 		fprintf(stderr, "pvbench: %s\n", err);
 		free(runs);
 		return EXIT_ERROR;
 	}
-	struct runner_env env = { .host = &host, .guest = &gi, .kernel = kernel, .runs_root = "results/runs" };
+	struct runner_env env = { .host = &host, .guest = &gi, .kernel = kernel, .runs_root = runs_root };
 	t0 = now_s();
 	fprintf(stderr, "pvbench: %s: %d runs (%s, guest %s) into %s\n", e.name, nr, host.kvm_backend,
 		gi.build_id, db);

@@ -495,15 +495,20 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 					fprintf(f, "%s%s%s%s\n", first_table ? "" : "\n", title,
 						splitdesc[0] ? ", " : "", splitdesc);
 					for (int r = 0; r < nrow + 2; r++) {
-						for (int c = 0; c < ncols; c++) {
+						char line[2048];
+						size_t at = 0;
+						for (int c = 0; c < ncols && at < sizeof(line); c++) {
 							int len = 0;
 							for (const unsigned char *p = (const unsigned char *)G(r, c); *p; p++)
 								len += (*p & 0xc0) != 0x80;
 							int sep = c > 0 && (c - 1) % (2 * ncol - 1) == 0;
-							fprintf(f, "%s%s%*s", c ? (sep ? "  | " : "  ") : "", G(r, c),
-								c == ncols - 1 ? 0 : w[c] - len, "");
+							at += (size_t)snprintf(line + at, sizeof(line) - at, "%s%s%*s",
+									      c ? (sep ? "  | " : "  ") : "", G(r, c),
+									      w[c] - len, "");
 						}
-						fprintf(f, "\n");
+						while (at > 0 && at <= sizeof(line) && line[at - 1] == ' ')
+							at--;
+						fprintf(f, "%.*s\n", (int)(at < sizeof(line) ? at : sizeof(line) - 1), line);
 					}
 				} else {
 					fprintf(f, "%s**%s**%s%s\n\n", first_table ? "" : "\n", title,

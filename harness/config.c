@@ -206,9 +206,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		cv->n = 1;
 		return 1;
 	}
-	char *save = NULL;
 	int empty = 0;
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (char *rest = buf, *tok; (tok = strsep(&rest, ",")) != NULL;) {
 		tok = trim(tok);
 		if (!*tok) {
 			empty = 1;

@@ -75,6 +75,6 @@ int hostload_start(struct hostload *l, const char *name, char *err, size_t errle
 void hostload_stop(struct hostload *l)
 {
 	if (l->c.pid > 0)
-		child_kill(&l->c);
+		child_terminate(&l->c, 2000);
 	l->c.pid = 0;
 }

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* Comparison tables from a fixed synthetic data set: all four formats against golden files
+ * (tests/golden/compare.*; PVBENCH_UPDATE_GOLDEN=1 rewrites them), and the statistics marks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "compare.h"
+
+/* policy x interval_us x host_load, n runs each; static halves the guest's latency on a busy
+ * host and costs the host 10%; vanilla and static are equal on an idle host */
+static void make_input(struct cmp_input *in, int n)
+{
+	static const char *const pol[] = { "vanilla", "static" }, *const iv[] = { "500", "1000" },
+			  *const load[] = { "idle", "busy" };
+	long long id = 1;
+
+	memset(in, 0, sizeof(*in));
+	snprintf(in->experiment, sizeof(in->experiment), "synthetic");
+	for (int rep = 0; rep < n; rep++)
+		for (int p = 0; p < 2; p++)
+			for (int i = 0; i < 2; i++)
+				for (int l = 0; l < 2; l++) {
+					struct cmp_run *r = cmp_add_run(in, id++);
+					double g = (l ? 200.0 : 100.0) * (p && l ? 0.5 : 1) + 3 * rep + 10 * i;
+					double h = 50.0 * (p ? 1.1 : 1) + 2 * rep + (i ? 1 : 0);
+					cmp_add_param(r, "workload", "cyclic");
+					cmp_add_param(r, "policy", pol[p]);
+					cmp_add_param(r, "interval_us", iv[i]);
+					cmp_add_param(r, "host_load", load[l]);
+					cmp_add_param(r, "baseline", "policy=vanilla");
+					cmp_add_metric(r, "guest", -1, "lat_avg", g * 1000, "ns");
+					cmp_add_metric(r, "guest", -1, "lat_max", g * 20000, "ns");
+					cmp_add_metric(r, "host", -1, "lat_avg", h * 1000, "ns");
+					cmp_add_metric(r, "host", -1, "lat_max", h * 30000, "ns");
+					cmp_add_metric(r, "guest", 0, "lat_avg", 1, "ns"); /* per-CPU: not shown */
+				}
+}
+
+static void check_golden(enum cmp_format fmt, const char *name)
+{
+	struct cmp_input in;
+	struct cmp_opts o = { .format = fmt, .metrics = "lat_avg,lat_max" };
+	char *buf = NULL, path[256], err[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	make_input(&in, 5);
+	assert_int_equal(compare_render(&in, &o, f, err, sizeof(err)), 0);
+	fclose(f);
+	cmp_input_free(&in);
+	snprintf(path, sizeof(path), "tests/golden/%s", name);
+	if (getenv("PVBENCH_UPDATE_GOLDEN")) {
+		f = fopen(path, "w");
+		fwrite(buf, 1, len, f);
+		fclose(f);
+	}
+	f = fopen(path, "r");
+	assert_non_null(f);
+	char *want = calloc(1, len + 2);
+	size_t n = fread(want, 1, len + 1, f);
+	fclose(f);
+	if (n != len || memcmp(want, buf, len))
+		fail_msg("%s differs from the output:\n%s", path, buf);
+	free(want);
+	free(buf);
+}
+
+static void text_matches_golden(void **state) { check_golden(CMP_TEXT, "compare.txt"); }
+static void markdown_matches_golden(void **state) { check_golden(CMP_MD, "compare.md"); }
+static void csv_matches_golden(void **state) { check_golden(CMP_CSV, "compare.csv"); }
+static void json_matches_golden(void **state) { check_golden(CMP_JSON, "compare.json"); }
+
+static char *render(int n, const struct cmp_opts *o, int *rc)
+{
+	struct cmp_input in;
+	char *buf = NULL, err[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	make_input(&in, n);
+	*rc = compare_render(&in, o, f, err, sizeof(err));
+	if (*rc)
+		fprintf(f, "%s", err);
+	fclose(f);
+	cmp_input_free(&in);
+	return buf;
+}
+
+static void significance_needs_five_runs(void **state)
+{
+	struct cmp_opts o = { .format = CMP_CSV, .metrics = "lat_avg" };
+	int rc;
+	char *five = render(5, &o, &rc), *three;
+
+	/* busy host, guest side: static is 50% lower in every run -> significant with n = 5 */
+	assert_non_null(strstr(five, "synthetic,lat_avg,us,host_load=busy,500,guest,static,"));
+	assert_non_null(strstr(five, ",-48.5437,0.00793651,1\n"));
+	three = render(3, &o, &rc);
+	assert_null(strstr(three, ",1\n")); /* the same effect with 3 runs: no mark */
+	free(five);
+	free(three);
+}
+
+static void bad_options_are_explained(void **state)
+{
+	struct cmp_opts o = { .format = CMP_TEXT, .columns = "nosuch" };
+	int rc;
+	char *out = render(2, &o, &rc);
+
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(out, "--columns nosuch: not a swept key"));
+	free(out);
+	o = (struct cmp_opts){ .format = CMP_TEXT, .baseline = "turbo" };
+	out = render(2, &o, &rc);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(out, "baseline turbo: no such policy"));
+	free(out);
+	o = (struct cmp_opts){ .format = CMP_TEXT, .baseline = "static", .rows = "host_load" };
+	out = render(2, &o, &rc); /* static as the baseline, rows swapped */
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "Δ% against policy=static"));
+	assert_non_null(strstr(out, ", interval_us=500"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(text_matches_golden),
+		cmocka_unit_test(markdown_matches_golden),
+		cmocka_unit_test(csv_matches_golden),
+		cmocka_unit_test(json_matches_golden),
+		cmocka_unit_test(significance_needs_five_runs),
+		cmocka_unit_test(bad_options_are_explained),
+	};
+	return cmocka_run_group_tests_name("compare", tests, NULL, NULL);
+}

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/* pvbench run end to end on the real /dev/kvm: quick.ini into a temporary store, the static
+ * policy seen from outside, a hung guest, and Ctrl-C in the middle of a run. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <sched.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include "child.h"
+#include "cli.h"
+#include "hostinfo.h"
+#include "policy.h"
+#include "testlib.h"
+#include "vm.h"
+
+static char tmp[256];
+
+static int setup(void **state)
+{
+	static int n;
+	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-harness-%d-%d", (int)getpid(), ++n);
+	return mkdir_p(tmp);
+}
+
+static int pvbench(char **args, int timeout_ms, char *out_path)
+{
+	char bin[512], err[256];
+	char *argv[16] = { bin };
+	struct child c;
+	struct child_io io = { .stdout_path = out_path, .stderr_path = NULL };
+
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	for (int i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	assert_int_equal(child_spawn(&c, argv, &io, err, sizeof(err)), 0);
+	assert_true(child_wait(&c, timeout_ms));
+	return WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+}
+
+static int count_runs(const char *db, const char *where)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	char sql[256];
+	int n = -1;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM runs WHERE %s", where);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+static void quick_ini_end_to_end(void **state)
+{
+	char db[300], out[300], line[512];
+	int tables = 0;
+	FILE *f;
+
+	REQUIRE_KVM();
+	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
+	snprintf(out, sizeof(out), "%s/out.txt", tmp);
+	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "configs/quick.ini", NULL }, 300000, out), 0);
+	assert_int_equal(count_runs(db, "experiment='quick' AND status='ok'"), 8);
+	/* the same tables come back from compare */
+	snprintf(out, sizeof(out), "%s/compare.txt", tmp);
+	assert_int_equal(pvbench((char *[]){ "compare", "--db", db, "quick", NULL }, 20000, out), 0);
+	f = fopen(out, "r");
+	while (fgets(line, sizeof(line), f))
+		tables += !strncmp(line, "Avg Latency (us)", 16) || !strncmp(line, "Max Latency (us)", 16) ||
+			  !strncmp(line, "p99 Latency (us)", 16);
+	fclose(f);
+	assert_int_equal(tables, 3);
+	/* a second run finds everything stored and runs nothing */
+	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "configs/quick.ini", NULL }, 20000, NULL), 0);
+	assert_int_equal(count_runs(db, "1"), 8);
+}
+
+struct watch {
+	struct policy pol;
+	int fifo_seen[VM_MAX_VCPUS], nr;
+	int tids[VM_MAX_VCPUS];
+};
+
+static int w_started(void *arg, const int *tids, int nr, char *err, size_t n)
+{
+	struct watch *w = arg;
+	w->nr = nr;
+	memcpy(w->tids, tids, (size_t)nr * sizeof(int));
+	return w->pol.ops->start(&w->pol, tids, nr, err, n);
+}
+
+static int w_tick(void *arg, char *err, size_t n)
+{
+	struct watch *w = arg;
+	for (int i = 0; i < w->nr; i++) {
+		int prio = 0;
+		if (sched_policy_of(w->tids[i], &prio) == SCHED_FIFO && prio == 42)
+			w->fifo_seen[i] = 1;
+	}
+	return 0;
+}
+
+static void static_policy_makes_vcpu_threads_fifo(void **state)
+{
+	struct hostinfo host;
+	char err[256], kernel[512];
+	struct vm_result r;
+	struct watch w = { .pol = { .ops = policy_find("static"), .params.static_prio = 42 } };
+
+	REQUIRE_KVM();
+	assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0);
+	assert_int_equal(w.pol.ops->prepare(&w.pol, err, sizeof(err)), 0);
+	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
+	struct vm_spec s = { .kernel = kernel, .vcpus = 2, .job = "workload=cyclic duration_ms=1000",
+			     .timeout_ms = 20000, .run_dir = tmp, .tsc_khz = host.tsc_khz };
+	struct vm_hooks h = { .arg = &w, .started = w_started, .tick = w_tick };
+	assert_int_equal(vm_run_qemu(&s, &h, &r), 0);
+	w.pol.ops->stop(&w.pol);
+	assert_int_equal(w.nr, 2);
+	assert_true(w.fifo_seen[0] && w.fifo_seen[1]);
+	vm_result_free(&r);
+	struct metric_set ms = { 0 };
+	w.pol.ops->counters(&w.pol, &ms);
+	assert_true(metrics_find(&ms, "policy.boosted_vcpus", METRIC_CPU_VM)->value == 2);
+	metrics_free(&ms);
+}
+
+static volatile int stop_threads;
+static void *sleeper(void *arg)
+{
+	*(int *)arg = (int)syscall(SYS_gettid);
+	while (!stop_threads)
+		usleep(1000);
+	return NULL;
+}
+
+static void static_policy_restores_what_it_changed(void **state)
+{
+	pthread_t th[2];
+	int tids[2] = { 0, 0 }, prio;
+	char err[256];
+	struct policy p = { .ops = policy_find("static"), .params.static_prio = 33 };
+
+	stop_threads = 0;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, sleeper, &tids[i]);
+	while (!tids[0] || !tids[1])
+		usleep(1000);
+	if (p.ops->prepare(&p, err, sizeof(err)))
+		skip(); /* no RT scheduling here: the policy refuses, as it should */
+	assert_int_equal(p.ops->start(&p, tids, 2, err, sizeof(err)), 0);
+	assert_int_equal(sched_policy_of(tids[1], &prio), SCHED_FIFO);
+	assert_int_equal(prio, 33);
+	p.ops->stop(&p);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sched_policy_of(tids[i], &prio), SCHED_OTHER);
+		assert_int_equal(prio, 0);
+	}
+	struct metric_set ms = { 0 };
+	p.ops->counters(&p, &ms);
+	metrics_free(&ms);
+	stop_threads = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void hung_guest_is_stored_as_failed_and_the_matrix_goes_on(void **state)
+{
+	char db[300];
+
+	REQUIRE_KVM();
+	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
+	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "tests/configs/hang.ini", NULL }, 60000, NULL),
+			 EXIT_FAILED);
+	assert_int_equal(count_runs(db, "variant='workload=hang' AND status='timeout'"), 1);
+	assert_int_equal(count_runs(db, "variant='workload=cyclic' AND status='ok'"), 1);
+	assert_int_equal(count_runs(db, "reason LIKE '%4000 ms timeout%'"), 1);
+}
+
+/* processes of a process group that are not zombies (a zombie runs nothing) */
+static int live_in_group(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[512];
+		FILE *f;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(buf, sizeof(buf), f)) {
+			char *r = strrchr(buf, ')'), state = 0;
+			int ppid, pg = 0;
+			if (r && sscanf(r + 2, "%c %d %d", &state, &ppid, &pg) == 3 && pg == pgid && state != 'Z')
+				n++;
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* children of pid, by command name */
+static int children_named(pid_t parent, const char *comm, pid_t *out, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[512];
+		FILE *f;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(buf, sizeof(buf), f)) {
+			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+			int ppid = 0;
+			if (l && r && sscanf(r + 2, "%*c %d", &ppid) == 1 && ppid == parent &&
+			    !strncmp(l + 1, comm, strlen(comm)) && n < max)
+				out[n++] = atoi(e->d_name);
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void sigint_mid_run_leaves_nothing_behind(void **state)
+{
+	char bin[512], db[300], err[256];
+	struct child pv;
+	pid_t qemu[4], stress[4], ct[4];
+	int nq = 0, ns = 0, nc = 0;
+
+	REQUIRE_KVM();
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
+	char *argv[] = { bin, "run", "--db", db, "tests/configs/sigint.ini", NULL };
+	assert_int_equal(child_spawn(&pv, argv, NULL, err, sizeof(err)), 0);
+	for (int i = 0; i < 200 && !(nq && ns && nc); i++) {
+		usleep(50000);
+		nq = children_named(pv.pid, "qemu-system", qemu, 4);
+		ns = children_named(pv.pid, "stress-ng", stress, 4);
+		nc = children_named(pv.pid, "cyclictest", ct, 4);
+	}
+	assert_true(nq == 1 && ns == 1 && nc == 1);
+	usleep(500000); /* the policy has boosted the vCPUs by now */
+	kill(pv.pid, SIGINT);
+	assert_true(child_wait(&pv, 10000));
+	assert_int_equal(WEXITSTATUS(pv.status), EXIT_INTERRUPTED);
+	usleep(100000);
+	/* gone: QEMU (and with it its SCHED_FIFO vCPU threads), stress-ng and its workers, cyclictest */
+	assert_int_equal(kill(qemu[0], 0), -1);
+	assert_int_equal(live_in_group(stress[0]), 0);
+	assert_int_equal(kill(ct[0], 0), -1);
+	/* the store is intact and holds no half or interrupted run */
+	assert_int_equal(count_runs(db, "1"), 0);
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(static_policy_restores_what_it_changed, setup),
+		cmocka_unit_test_setup(static_policy_makes_vcpu_threads_fifo, setup),
+		cmocka_unit_test_setup(hung_guest_is_stored_as_failed_and_the_matrix_goes_on, setup),
+		cmocka_unit_test_setup(sigint_mid_run_leaves_nothing_behind, setup),
+		cmocka_unit_test_setup(quick_ini_end_to_end, setup),
+	};
+	child_signals_install();
+	return cmocka_run_group_tests_name("harness", tests, NULL, NULL);
+}

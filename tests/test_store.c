@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* The result store: migrations, "done?", replacement, and a writer killed mid-transaction. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include "store.h"
+
+static char path[128];
+
+static int setup(void **state)
+{
+	snprintf(path, sizeof(path), "/tmp/pvbench-test-store-%d.db", (int)getpid());
+	unlink(path);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char p[160];
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	return 0;
+}
+
+static int query_int(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static int integrity_ok(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int ok = 0;
+
+	sqlite3_open(path, &db);
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		ok = !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ok;
+}
+
+static int put(struct store *s, int rep, const char *status, double value)
+{
+	struct metric_set g = { 0 };
+	static const char *const k[] = { "policy" }, *const v[] = { "static" };
+	char err[256];
+	int rc;
+
+	metrics_add(&g, "lat_avg", "ns", -1, value);
+	struct store_run r = { .experiment = "exp", .variant = "policy=static", .rep = rep,
+			       .nr_params = 1, .param_keys = k, .param_values = v, .status = status,
+			       .started_at = "t0", .ended_at = "t1", .sets = { &g } };
+	rc = store_put_run(s, &r, err, sizeof(err));
+	metrics_free(&g);
+	return rc;
+}
+
+static void fresh_store_is_migrated_and_reopens(void **state)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+
+	assert_non_null(s);
+	store_close(s);
+	assert_int_equal(query_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	s = store_open(path, err, sizeof(err)); /* idempotent */
+	assert_non_null(s);
+	store_close(s);
+	assert_int_equal(query_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+}
+
+static void newer_schema_is_refused(void **state)
+{
+	char err[256];
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	assert_null(store_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "newer than this pvbench"));
+}
+
+static void only_ok_runs_are_done_and_reruns_replace(void **state)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+
+	assert_non_null(s);
+	assert_false(store_run_done(s, "exp", "policy=static", 1));
+	assert_int_equal(put(s, 1, "timeout", 0), 0);
+	assert_false(store_run_done(s, "exp", "policy=static", 1)); /* a failed run is redone */
+	assert_int_equal(put(s, 1, "ok", 5000), 0);
+	assert_true(store_run_done(s, "exp", "policy=static", 1));
+	assert_false(store_run_done(s, "exp", "policy=static", 2));
+	store_close(s);
+	assert_int_equal(query_int("SELECT count(*) FROM runs"), 1);
+	assert_int_equal(query_int("SELECT count(*) FROM metrics"), 1);
+	assert_int_equal(query_int("SELECT value FROM metrics"), 5000);
+	assert_int_equal(query_int("SELECT count(*) FROM run_params"), 1);
+}
+
+/* A writer SIGKILLed in the middle of a run's transaction: the next open sees whole runs only. */
+static void killed_writer_leaves_whole_runs(void **state)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	pid_t pid;
+	int status;
+
+	assert_int_equal(put(s, 1, "ok", 1), 0);
+	store_close(s);
+	pid = fork();
+	if (pid == 0) {
+		sqlite3 *db;
+		sqlite3_open(path, &db);
+		sqlite3_exec(db, "BEGIN IMMEDIATE;"
+				 "INSERT INTO runs(experiment, variant, rep, status, started_at, ended_at)"
+				 " VALUES('exp', 'half', 1, 'ok', 'a', 'b');"
+				 "INSERT INTO metrics VALUES(last_insert_rowid(), 'guest', -1, 'x', 1, 'ns');",
+			     NULL, NULL, NULL);
+		raise(SIGKILL); /* before COMMIT */
+	}
+	waitpid(pid, &status, 0);
+	assert_true(WIFSIGNALED(status));
+	s = store_open(path, err, sizeof(err));
+	assert_non_null(s);
+	assert_false(store_run_done(s, "exp", "half", 1));
+	assert_true(store_run_done(s, "exp", "policy=static", 1));
+	assert_int_equal(put(s, 2, "ok", 2), 0); /* and it is writable */
+	store_close(s);
+	assert_int_equal(query_int("SELECT count(*) FROM runs"), 2);
+	assert_int_equal(query_int("SELECT count(*) FROM metrics"), 2);
+	assert_true(integrity_ok());
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(fresh_store_is_migrated_and_reopens, setup, teardown),
+		cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(only_ok_runs_are_done_and_reruns_replace, setup, teardown),
+		cmocka_unit_test_setup_teardown(killed_writer_leaves_whole_runs, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}

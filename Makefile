@@ -4,7 +4,7 @@ CC      ?= gcc
 O       := build
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
-CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads -Iharness
+CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads -Iharness -Iimpl/vmm
 SAN     ?=
 LDLIBS_H := -lcjson -lsqlite3 -linih -lm -lpthread
 
@@ -51,10 +51,10 @@ $(O)/git-rev: FORCE
 $(O)/host/harness/hostinfo.o: $(O)/git-rev
 FORCE:
 HCFLAGS := $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -DPVB_GIT='"$(PVB_GIT)"'
-HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) impl/proto/record.c impl/proto/record_check.c
+HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) impl/proto/record.c impl/proto/record_check.c $(wildcard impl/vmm/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(O)/host/%.o,$(HARNESS_SRC))
 
-$(O)/host/%.o: %.c $(wildcard harness/*.h) impl/proto/pvb_record.h workloads/pvb.h
+$(O)/host/%.o: %.c $(wildcard harness/*.h) $(wildcard impl/vmm/*.h) impl/proto/pvb_record.h workloads/pvb.h
 	@mkdir -p $(dir $@)
 	@echo '  CC        $<'
 	@$(CC) $(HCFLAGS) -c $< -o $@
@@ -72,7 +72,7 @@ $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c wor
 
 # ---- tests ----
 UNIT_TESTS := test_record test_qmp test_cli test_stats test_config test_store test_compare
-KVM_TESTS  := test_guest test_host_cyclic test_harness
+KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 
 $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a

@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"  --mem MIB           guest memory (default 64)\n"
 		"  --timeout D         kill the guest after D (default: duration + 30s)\n"
 		"  --run-dir DIR       console.log, qemu.log, record.bin (default results/runs/guest-...)\n"
-		"  --kernel ELF        guest kernel (default: next to the pvbench binary)\n");
+		"  --kernel ELF        guest kernel (default: next to the pvbench binary)\n"
+		"  --vmm NAME          qemu (default) or pvbench (pvbench's own VMM, impl/vmm)\n");
 }
 
 static void print_value(const struct metric *m, int width)
@@ -97,9 +98,9 @@ static int guest_run(int argc, char **argv)
 		{ "workload", 1, 0, 'w' }, { "vcpus", 1, 0, 'c' }, { "interval-us", 1, 0, 'i' },
 		{ "duration", 1, 0, 'd' }, { "set", 1, 0, 's' }, { "mem", 1, 0, 'm' },
 		{ "timeout", 1, 0, 't' }, { "run-dir", 1, 0, 'r' }, { "kernel", 1, 0, 'k' },
-		{ "help", 0, 0, 'h' }, { 0 },
+		{ "vmm", 1, 0, 'V' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	const char *workload = "cyclic", *run_dir = NULL, *kernel = NULL;
+	const char *workload = "cyclic", *run_dir = NULL, *kernel = NULL, *vmm = "qemu";
 	long long vcpus = 1, interval_us = 1000, duration_ms = 5000, timeout_ms = -1, mem = 64;
 	char extra[1024] = "", job[1400], dir[512], kpath[1024], err[512];
 	struct hostinfo host;
@@ -139,6 +140,13 @@ static int guest_run(int argc, char **argv)
 			break;
 		case 'r': run_dir = optarg; break;
 		case 'k': kernel = optarg; break;
+		case 'V':
+			if (strcmp(optarg, "qemu") && strcmp(optarg, "pvbench")) {
+				fprintf(stderr, "pvbench: --vmm: \"%s\" is not qemu or pvbench\n", optarg);
+				return EXIT_ERROR;
+			}
+			vmm = optarg;
+			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_ERROR;
 		}
@@ -175,15 +183,15 @@ static int guest_run(int argc, char **argv)
 		.kernel = kernel, .vcpus = (int)vcpus, .mem_mb = (int)mem, .job = job,
 		.timeout_ms = (int)timeout_ms, .run_dir = run_dir, .tsc_khz = host.tsc_khz,
 	};
-	fprintf(stderr, "pvbench: booting %s on %lld vCPU(s) for %.1f s ...\n", workload, vcpus,
-		duration_ms / 1000.0);
-	vm_run_qemu(&spec, NULL, &res);
+	fprintf(stderr, "pvbench: booting %s on %lld vCPU(s) for %.1f s under %s ...\n", workload,
+		vcpus, duration_ms / 1000.0, vmm);
+	vm_run(vmm, &spec, NULL, &res);
 	if (res.record)
 		write_file(run_dir, "record.bin", res.record, res.record_len);
 
 	printf("pvbench guest run: %s, %lld vCPU(s), interval %lld us, %.1f s: %s\n", workload,
 	       vcpus, interval_us, duration_ms / 1000.0, vm_outcome_name(res.outcome));
-	printf("host:  %s, kernel %s, TSC %u kHz, QEMU %s\n", host.kvm_backend, host.host_kernel,
+	printf("host:  %s, kernel %s, TSC %u kHz, VMM %s\n", host.kvm_backend, host.host_kernel,
 	       host.tsc_khz, res.qemu_version[0] ? res.qemu_version : "?");
 	printf("guest: build %s, ring-0 wake-up path %d instructions\n", gi.build_id,
 	       gi.wake_path_insn);

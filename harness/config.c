@@ -10,7 +10,7 @@
 #include "hostload.h"
 #include "policy.h"
 
-enum type { T_STRING, T_INT, T_DURATION, T_BOOL, T_WORKLOAD, T_POLICY, T_LOAD, T_TIMEOUT };
+enum type { T_STRING, T_INT, T_DURATION, T_BOOL, T_WORKLOAD, T_POLICY, T_LOAD, T_TIMEOUT, T_VMM };
 
 static const struct keydef {
 	const char *name;
@@ -43,6 +43,8 @@ static const struct keydef {
 			 "compare's default baseline column, e.g. policy=vanilla" },
 	[K_JOB_ARGS] = { "job_args", T_STRING, 0, 0, 1, "",
 			 "extra workload keys passed to the guest, \"key=value key=value\"" },
+	[K_VMM] = { "vmm", T_VMM, 0, 0, 1, "qemu",
+		    "qemu (microvm) or pvbench (pvbench's own VMM, impl/vmm)" },
 };
 
 const char *cfg_key_name(enum cfg_key k) { return keys[k].name; }
@@ -125,6 +127,11 @@ static const char *check_value(const struct keydef *d, const char *v, char *why,
 		for (int i = 0; policies[i]; i++)
 			snprintf(why + strlen(why), n - strlen(why), "%s%s", i ? ", " : "", policies[i]->name);
 		snprintf(why + strlen(why), n - strlen(why), ")");
+		return why;
+	case T_VMM:
+		if (!strcmp(v, "qemu") || !strcmp(v, "pvbench"))
+			return NULL;
+		snprintf(why, n, "unknown VMM \"%s\" (qemu, pvbench)", v);
 		return why;
 	case T_LOAD:
 		if (hostload_known(v))

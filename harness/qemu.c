@@ -20,28 +20,12 @@
 #include "qmp.h"
 #include "vm.h"
 
-#define OUT_SIZE (2u << 20)      /* result area at the top of guest RAM */
-
-const char *vm_outcome_name(enum vm_outcome o)
-{
-	static const char *const n[] = { "ok", "failed", "crashed", "timeout", "error",
-					 "interrupted" };
-	return o <= VM_INTERRUPTED ? n[o] : "?";
-}
 
 static double mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void set_reason(struct vm_result *r, enum vm_outcome o, const char *fmt, const char *s)
-{
-	if (r->outcome != VM_OK) /* the first reason wins */
-		return;
-	r->outcome = o;
-	snprintf(r->reason, sizeof(r->reason), fmt, s);
 }
 
 /* The last non-empty line of QEMU's log: its error message, if it printed one. */
@@ -75,7 +59,7 @@ static void internal_error_reason(struct qmp *q, struct vm_result *r)
 			snprintf(rip, sizeof(rip), "0x%.16s", p + 4);
 	}
 	cJSON_Delete(ret);
-	set_reason(r, VM_CRASHED, "KVM emulation failure at RIP %s (QEMU status internal-error)",
+	vm_set_reason(r, VM_CRASHED, "KVM emulation failure at RIP %s (QEMU status internal-error)",
 		   rip);
 }
 
@@ -89,27 +73,6 @@ static void qemu_escape(char *out, size_t n, const char *in)
 			out[o++] = ',';
 	}
 	out[o] = 0;
-}
-
-static void read_record(const unsigned char *mem, size_t mem_size, struct vm_result *r)
-{
-	const unsigned char *rec = mem + mem_size - OUT_SIZE + PVB_REC_OFFSET;
-	char err[256];
-
-	if (pvb_rec_validate(rec, OUT_SIZE - PVB_REC_OFFSET, err, sizeof(err)) < 0) {
-		/* a crash may leave no record; anything that claims to have finished must */
-		if (r->outcome == VM_OK || r->outcome == VM_FAILED) {
-			r->outcome = VM_ERROR;
-			snprintf(r->reason, sizeof(r->reason), "result record rejected: %s", err);
-		}
-		return;
-	}
-	const struct pvb_rec_hdr *h = (const void *)rec;
-	r->record = malloc(h->length);
-	if (r->record) {
-		memcpy(r->record, rec, h->length);
-		r->record_len = h->length;
-	}
 }
 
 int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
@@ -128,14 +91,14 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
 	r->exit_code = -1;
 	if (s->vcpus < 1 || s->vcpus > VM_MAX_VCPUS || mem_mb < 16 || mem_mb > 3072) {
-		set_reason(r, VM_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
+		vm_set_reason(r, VM_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
 		return -1;
 	}
 	memfd = memfd_create("pvbench-guest-ram", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, (off_t)mem_size) < 0 ||
 	    (mem = mmap(NULL, mem_size, PROT_READ, MAP_SHARED, memfd, 0)) == MAP_FAILED ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		set_reason(r, VM_ERROR, "guest memory or QMP socket: %s", strerror(errno));
+		vm_set_reason(r, VM_ERROR, "guest memory or QMP socket: %s", strerror(errno));
 		goto out;
 	}
 	snprintf(a_obj, sizeof(a_obj),
@@ -149,8 +112,7 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 	}
 	snprintf(a_smp, sizeof(a_smp), "%d", s->vcpus);
 	snprintf(a_mem, sizeof(a_mem), "%dM", mem_mb);
-	snprintf(append, sizeof(append), "out=0x%zx,0x%x tsc_khz=%u cpus=%d %s",
-		 mem_size - OUT_SIZE, OUT_SIZE, s->tsc_khz, s->vcpus, s->job);
+	vm_cmdline(s, mem_size, append, sizeof(append));
 	snprintf(log_path, sizeof(log_path), "%s/qemu.log", s->run_dir);
 
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
@@ -173,7 +135,7 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 
 	t0 = mono_ms();
 	if (child_spawn(&qemu, argv, &io, err, sizeof(err)) < 0) {
-		set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto out;
 	}
 	close(sv[1]);
@@ -184,34 +146,34 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 		child_wait(&qemu, 200);
 		char line[400];
 		last_log_line(log_path, line, sizeof(line));
-		set_reason(r, VM_ERROR, "QEMU did not start: %s", line);
+		vm_set_reason(r, VM_ERROR, "QEMU did not start: %s", line);
 		goto reap;
 	}
 	snprintf(r->qemu_version, sizeof(r->qemu_version), "%s", qmp_version(q));
 	r->nr_tids = qmp_vcpu_tids(q, r->tids, VM_MAX_VCPUS, err, sizeof(err));
 	if (r->nr_tids != s->vcpus) {
-		set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");
+		vm_set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");
 		goto reap;
 	}
 	if (hooks && hooks->started && hooks->started(hooks->arg, r->tids, r->nr_tids, err, sizeof(err))) {
-		set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto reap;
 	}
 
-	const volatile struct pvb_live *live = (const void *)(mem + mem_size - OUT_SIZE);
+	const volatile struct pvb_live *live = (const void *)(mem + mem_size - VM_OUT_SIZE);
 	for (;;) {
 		double now = mono_ms();
 
 		if (child_poll(&qemu))
 			break;
 		if (pvb_interrupted) {
-			set_reason(r, VM_INTERRUPTED, "%s", "interrupted (signal)");
+			vm_set_reason(r, VM_INTERRUPTED, "%s", "interrupted (signal)");
 			break;
 		}
 		if (now - t0 > s->timeout_ms) {
 			snprintf(err, sizeof(err), "guest still running after its %d ms timeout%s",
 				 s->timeout_ms, phase < PVB_PHASE_WORKLOAD ? " (it never started the workload)" : "");
-			set_reason(r, VM_TIMEOUT, "%s", err);
+			vm_set_reason(r, VM_TIMEOUT, "%s", err);
 			break;
 		}
 		/* progress word: written by the untrusted guest, only compared */
@@ -234,7 +196,7 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 		if (hooks && hooks->tick && now >= next_tick) {
 			next_tick = now + 10;
 			if (hooks->tick(hooks->arg, err, sizeof(err))) {
-				set_reason(r, VM_ERROR, "%s", err);
+				vm_set_reason(r, VM_ERROR, "%s", err);
 				break;
 			}
 		}
@@ -250,38 +212,24 @@ reap:
 	if (!killed && WIFEXITED(qemu.status)) {
 		int code = WEXITSTATUS(qemu.status);
 		r->exit_code = code;
-		if (code == ((0x20 + PVB_STATUS_OK) << 1 | 1))
-			;
-		else if (code == ((0x20 + PVB_STATUS_FAILED) << 1 | 1))
-			set_reason(r, VM_FAILED, "%s", "the workload failed");
-		else if (code == ((0x20 + PVB_STATUS_CRASHED) << 1 | 1))
-			set_reason(r, VM_CRASHED, "%s", "guest exception");
-		else if (code == 0)
-			set_reason(r, VM_CRASHED, "%s",
-				   "the guest reset or powered off without an exit status (triple fault?)");
-		else {
+		if (code & 1) { /* isa-debug-exit: (value << 1) | 1 */
+			enum vm_outcome o = vm_outcome_of_exit_value(code >> 1, err, sizeof(err));
+			if (o != VM_OK)
+				vm_set_reason(r, o, "%s", err);
+		} else if (code == 0) {
+			vm_set_reason(r, VM_CRASHED, "%s",
+				      "the guest reset or powered off without an exit status (triple fault?)");
+		} else {
 			char line[400];
 			last_log_line(log_path, line, sizeof(line));
 			snprintf(err, sizeof(err), "QEMU exited with status %d: %s", code, line);
-			set_reason(r, VM_ERROR, "%s", err);
+			vm_set_reason(r, VM_ERROR, "%s", err);
 		}
 	} else if (!killed && WIFSIGNALED(qemu.status)) {
 		snprintf(err, sizeof(err), "QEMU died by signal %d", WTERMSIG(qemu.status));
-		set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, VM_ERROR, "%s", err);
 	}
-	read_record(mem, mem_size, r);
-	if (r->record) {
-		const struct pvb_rec_hdr *h = r->record;
-		const struct pvb_sec *sec = NULL;
-		/* the guest's own words on a failure or crash are the best reason */
-		while ((sec = pvb_rec_next(r->record, sec)))
-			if (sec->type == PVB_SEC_TEXT && (r->outcome == VM_FAILED || r->outcome == VM_CRASHED)) {
-				snprintf(r->reason, sizeof(r->reason), "%s", (const char *)(sec + 1));
-				break;
-			}
-		if (r->outcome == VM_OK && h->status != PVB_STATUS_OK)
-			set_reason(r, VM_ERROR, "%s", "the record's status disagrees with the exit status");
-	}
+	vm_take_record(mem, mem_size, r);
 out:
 	qmp_close(q);
 	if (sv[0] >= 0)
@@ -293,10 +241,4 @@ out:
 	if (memfd >= 0)
 		close(memfd);
 	return r->outcome == VM_OK ? 0 : -1;
-}
-
-void vm_result_free(struct vm_result *r)
-{
-	free(r->record);
-	r->record = NULL;
 }

@@ -128,7 +128,7 @@ enum vm_outcome runner_run(const struct runner_env *env, const struct experiment
 		.run_dir = dir, .tsc_khz = env->host->tsc_khz,
 	};
 	struct vm_hooks hooks = { .arg = &c, .started = on_started, .tick = on_tick };
-	vm_run_qemu(&vs, &hooks, &res);
+	vm_run(spec->val[K_VMM], &vs, &hooks, &res);
 	outcome = res.outcome;
 stop:
 	if (c.pol.ops->stop)

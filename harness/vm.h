@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #define VM_MAX_VCPUS 16
+#define VM_OUT_SIZE (2u << 20)   /* result area at the top of guest RAM */
 
 enum vm_outcome {
 	VM_OK,           /* the guest ran the job and returned a valid record */
@@ -52,6 +53,22 @@ struct vm_result {
 };
 
 int vm_run_qemu(const struct vm_spec *spec, const struct vm_hooks *hooks, struct vm_result *res);
+/* The same run on pvbench's own VMM (impl/vmm): no firmware, long mode from the first
+ * instruction, vCPU threads in this process. */
+int vm_run_pvbench(const struct vm_spec *spec, const struct vm_hooks *hooks, struct vm_result *res);
+/* by name: "qemu" or "pvbench" */
+int vm_run(const char *vmm, const struct vm_spec *spec, const struct vm_hooks *hooks,
+	   struct vm_result *res);
 void vm_result_free(struct vm_result *res);
+
+/* ---- shared by the implementations (vm.c) ---- */
+/* The guest kernel's command line: out area, TSC rate, vCPUs, then the job. */
+void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len);
+/* The guest's isa-debug-exit value -> outcome (VM_OK for ok); anything unknown is VM_ERROR. */
+enum vm_outcome vm_outcome_of_exit_value(int value, char *reason, size_t len);
+/* Validates and copies the record from guest RAM, and reconciles it with the outcome so far. */
+void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result *r);
+/* Sets outcome and reason unless an earlier one is set. */
+void vm_set_reason(struct vm_result *r, enum vm_outcome o, const char *fmt, const char *s);
 
 #endif

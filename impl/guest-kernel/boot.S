@@ -27,6 +27,7 @@ pvh_entry32:
 	mov %eax, gk_boot_tsc
 	mov %edx, gk_boot_tsc+4
 	mov %ebx, %esi                  /* start_info survives into kmain */
+	mov $gk_kstacks + GK_KSTACK_SIZE, %esp  /* PVH promises no stack */
 	mov $bsp64, %edi
 	jmp long_mode32
 
@@ -36,6 +37,14 @@ ap_entry32:
 	mov %eax, %ds
 	mov %eax, %es
 	mov %eax, %ss
+	mov $1, %eax
+	cpuid                           /* initial APIC ID in ebx[31:24] = CPU index under KVM */
+	shr $24, %ebx
+	cmp $GK_MAX_CPUS, %ebx
+	jae 3f
+	inc %ebx
+	shl $12, %ebx                   /* ebx = (cpu + 1) * GK_KSTACK_SIZE, kept into ap64 */
+	lea gk_kstacks(%ebx), %esp
 	mov $ap64, %edi
 
 	/* edi = 64-bit continuation */
@@ -54,6 +63,9 @@ long_mode32:
 	push $SEL_KCODE64
 	push %edi
 	lret                            /* into 64-bit mode at edi */
+3:	cli
+	hlt
+	jmp 3b
 
 	.code64
 	.globl entry64
@@ -62,6 +74,7 @@ entry64:
 	mov %eax, gk_boot_tsc(%rip)
 	mov %edx, gk_boot_tsc+4(%rip)
 	mov %ebx, %esi
+	lea gk_kstacks+GK_KSTACK_SIZE(%rip), %rsp  /* our own stack: the VMM's rsp is not ours */
 	lgdt gdt_desc(%rip)
 	mov $pml4, %eax
 	mov %rax, %cr3
@@ -81,17 +94,10 @@ bsp64:
 1:	hlt
 	jmp 1b
 
-ap64:
-	mov $1, %eax
-	cpuid                           /* initial APIC ID in ebx[31:24] = CPU index under QEMU/KVM */
-	shr $24, %ebx
-	cmp $GK_MAX_CPUS, %ebx
-	jae 2f
+ap64:                                   /* rsp set in ap_entry32; cpu = ebx / 4096 - 1 */
 	mov %ebx, %edi
-	inc %ebx
-	shl $12, %rbx                   /* * GK_KSTACK_SIZE */
-	lea gk_kstacks(%rip), %rsp
-	add %rbx, %rsp
+	shr $12, %edi
+	dec %edi
 	call ap_main
 2:	cli
 	hlt

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvbench's own VMM: a small library over /dev/kvm (in the spirit of kvmtool and the KVM
+ * selftests). It creates a VM with the in-kernel irqchip, maps guest memory, loads the guest
+ * kernel ELF, starts vCPU 0 in long mode at the ELF entry (the guest kernel's entry64) and lets the
+ * guest bring up the others with INIT/SIPI, runs one thread per vCPU and handles the exits the
+ * guest kernel makes. Every ioctl failure reads as "IOCTL_NAME: strerror (context)".
+ * Arch-specific code (long mode, CPUID, page tables) is in x86.c.
+ */
+#ifndef PVB_VMM_H
+#define PVB_VMM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define VMM_MAX_VCPUS 16
+#define VMM_MAX_SLOTS 4
+
+enum vmm_state {
+	VMM_RUNNING,
+	VMM_EXITED,              /* the guest wrote its exit port: exit_value */
+	VMM_SHUTDOWN,            /* triple fault */
+	VMM_EMULATION_FAILURE,   /* KVM_EXIT_INTERNAL_ERROR: rip */
+	VMM_UNEXPECTED,          /* an exit the VMM does not handle: why */
+	VMM_STOPPED,             /* vmm_stop(): timeout, signal, the caller */
+};
+
+struct vmm;
+struct vmm_vcpu {
+	struct vmm *vm;
+	int index, fd, tid;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	uint64_t kvm_runs;                       /* KVM_RUN returns: exits seen by the VMM */
+	uint64_t exits[64];                      /* by exit reason */
+};
+
+/* A device in the VMM: a handler for port I/O or MMIO exits in [base, base + len). Returns 0 if
+ * handled. data is the exit's data buffer (size * count bytes for port I/O). */
+struct vmm_device {
+	int is_mmio;
+	uint64_t base, len;
+	int (*handle)(struct vmm_vcpu *c, uint64_t addr, int is_write, void *data, int size,
+		      int count, void *arg);
+	void *arg;
+};
+
+struct vmm_slot {
+	uint64_t gpa, size;
+	uint8_t *host;
+	void *map;                               /* the mapping host lies in (2 MiB aligned) */
+	size_t map_len;
+	int dirty_log;
+};
+
+struct vmm {
+	int kvm, fd;
+	uint8_t *mem;                            /* slot 0: [0, mem_size) */
+	uint64_t mem_size;
+	struct vmm_slot slots[VMM_MAX_SLOTS];
+	int nr_slots;
+	struct vmm_vcpu vcpu[VMM_MAX_VCPUS];
+	int nr_vcpus;
+	struct vmm_device dev[16];
+	int nr_dev;
+	uint64_t entry;
+	FILE *console;                           /* serial port 0x3f8 output, or NULL */
+	pthread_mutex_t lock;
+	volatile int state;                      /* enum vmm_state; first change wins */
+	int exit_value;
+	uint64_t fail_rip;
+	char why[256];
+	int dirty_ring_bytes;                    /* 0: bitmap dirty logging */
+};
+
+/* ioctl with a sentence on failure: returns the ioctl's value, or -1 with err filled */
+int vmm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char *ctx, char *err,
+	      size_t errlen);
+#define VMM_IOCTL(fd, req, arg, ctx, err, n) vmm_ioctl(fd, req, arg, #req, ctx, err, n)
+
+/* Memory flags for vmm_add_slot */
+#define VMM_MEM_POPULATE 1   /* MAP_POPULATE: host pages present before the guest runs */
+#define VMM_MEM_THP      2   /* madvise(MADV_HUGEPAGE) on 2 MiB-aligned backing */
+#define VMM_MEM_HUGETLB  4   /* MAP_HUGETLB (needs reserved hugetlbfs pages) */
+#define VMM_MEM_DIRTYLOG 8   /* KVM_MEM_LOG_DIRTY_PAGES */
+
+int vmm_create(struct vmm *v, uint64_t mem_size, int dirty_ring_bytes, char *err, size_t errlen);
+int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *err, size_t errlen);
+int vmm_load_elf(struct vmm *v, const char *path, char *err, size_t errlen);
+int vmm_add_vcpus(struct vmm *v, int n, const char *cmdline, char *err, size_t errlen);
+void vmm_add_device(struct vmm *v, const struct vmm_device *d);
+int vmm_start(struct vmm *v, char *err, size_t errlen);
+/* Waits until the guest ends or timeout_ms passes (then stops it: VMM_STOPPED), calling tick
+ * between sleeps; tick sets how long to sleep next (us) and returns non-zero to stop the VM.
+ * Then joins the vCPU threads. Returns the final state. */
+int vmm_wait(struct vmm *v, int timeout_ms, int (*tick)(void *arg, int *next_us), void *arg);
+void vmm_stop(struct vmm *v, int state, const char *why);
+void vmm_destroy(struct vmm *v);
+
+/* guest TSC minus host TSC, from the vCPU's IA32_TSC (vCPUs must not be running KVM_RUN...
+ * it is read through KVM_GET_MSRS, which KVM serves at any time) */
+int vmm_tsc_offset(struct vmm *v, int64_t *off, char *err, size_t errlen);
+
+/* ---- x86.c ---- */
+int x86_setup_cpuid(struct vmm *v, struct vmm_vcpu *c, char *err, size_t errlen);
+int x86_setup_boot(struct vmm *v, const char *cmdline, char *err, size_t errlen);
+uint64_t x86_get_rip(struct vmm_vcpu *c);
+
+#endif

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* pvbench's own VMM on the real /dev/kvm: the same guest kernel, job and result record as under
+ * QEMU, the exits it is expected to make, and its failure paths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "cli.h"
+#include "hostinfo.h"
+#include "metrics.h"
+#include "testlib.h"
+#include "vm.h"
+#include "vmm.h"
+
+static struct hostinfo host;
+static char kernel[512], dir[256];
+
+static void run(const char *vmm, const char *job, int vcpus, int timeout_ms, struct vm_result *r)
+{
+	char err[256];
+
+	if (!host.tsc_khz)
+		assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0);
+	snprintf(dir, sizeof(dir), "/tmp/pvbench-test-vmm-%d", (int)getpid());
+	mkdir_p(dir);
+	struct vm_spec s = { .kernel = kernel, .vcpus = vcpus, .job = job, .timeout_ms = timeout_ms,
+			     .run_dir = dir, .tsc_khz = host.tsc_khz };
+	vm_run(vmm, &s, NULL, r);
+}
+
+static void same_job_same_record_as_qemu(void **state)
+{
+	struct vm_result a, b;
+	struct metric_set ma, mb;
+
+	REQUIRE_KVM();
+	run("pvbench", "workload=cyclic duration_ms=500", 2, 20000, &a);
+	assert_int_equal(a.outcome, VM_OK);
+	assert_int_equal(a.nr_tids, 2);
+	run("qemu", "workload=cyclic duration_ms=500", 2, 20000, &b);
+	assert_int_equal(b.outcome, VM_OK);
+	metrics_from_record(a.record, &ma);
+	metrics_from_record(b.record, &mb);
+	assert_int_equal(ma.n, mb.n); /* the same metrics, in the same order, for the same CPUs */
+	for (size_t i = 0; i < ma.n; i++) {
+		assert_string_equal(ma.m[i].name, mb.m[i].name);
+		assert_int_equal(ma.m[i].cpu, mb.m[i].cpu);
+	}
+	assert_true(metrics_find(&ma, "samples", 1)->value > 400);
+	metrics_free(&ma);
+	metrics_free(&mb);
+	vm_result_free(&a);
+	vm_result_free(&b);
+}
+
+/* Drive the library directly: a 1-vCPU cyclic job exits only through port I/O (console, then the
+ * exit port), says exactly its two console lines, and ends with the ok value. */
+static void expected_exit_sequence(void **state)
+{
+	static struct vmm v;
+	char err[256], cmd[512], path[300], text[256] = "";
+	FILE *con;
+
+	REQUIRE_KVM();
+	if (!host.tsc_khz)
+		assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "/tmp/pvbench-test-vmm-%d.log", (int)getpid());
+	con = fopen(path, "w+");
+	snprintf(cmd, sizeof(cmd), "out=0x%x,0x%x tsc_khz=%u cpus=1 workload=cyclic duration_ms=100",
+		 (64u << 20) - VM_OUT_SIZE, VM_OUT_SIZE, host.tsc_khz);
+	assert_int_equal(vmm_create(&v, 64u << 20, 0, err, sizeof(err)), 0);
+	assert_int_equal(vmm_load_elf(&v, kernel, err, sizeof(err)), 0);
+	assert_int_equal(vmm_add_vcpus(&v, 1, cmd, err, sizeof(err)), 0);
+	v.console = con;
+	assert_int_equal(vmm_start(&v, err, sizeof(err)), 0);
+	assert_int_equal(vmm_wait(&v, 10000, NULL, NULL), VMM_EXITED);
+	assert_int_equal(v.exit_value, 0x20);
+	for (int r = 0; r < 64; r++)
+		if (r != KVM_EXIT_IO && r != KVM_EXIT_INTR)
+			assert_int_equal(v.vcpu[0].exits[r], 0);
+	assert_true(v.vcpu[0].exits[KVM_EXIT_IO] >= 3); /* two console writes and the exit port */
+	rewind(con);
+	size_t n = fread(text, 1, sizeof(text) - 1, con);
+	text[n] = 0;
+	fclose(con);
+	unlink(path);
+	assert_string_equal(text, "pvbench guest: cyclic\npvbench guest: done\n");
+	vmm_destroy(&v);
+}
+
+static void failures_end_the_run_with_a_reason(void **state)
+{
+	struct vm_result r;
+
+	REQUIRE_KVM();
+	run("pvbench", "workload=fault", 2, 20000, &r);
+	assert_int_equal(r.outcome, VM_CRASHED);
+	assert_non_null(strstr(r.reason, "#UD at RIP 0x"));
+	vm_result_free(&r);
+	run("pvbench", "workload=hang", 1, 1500, &r);
+	assert_int_equal(r.outcome, VM_TIMEOUT);
+	assert_non_null(strstr(r.reason, "1500 ms timeout"));
+	vm_result_free(&r);
+	if (access("/sys/module/kvm_pvm", F_OK) == 0) {
+		run("pvbench", "workload=fault where=emulation", 1, 20000, &r);
+		assert_int_equal(r.outcome, VM_CRASHED);
+		assert_non_null(strstr(r.reason, "emulation failure at RIP 0x"));
+		vm_result_free(&r);
+	}
+}
+
+static void ioctl_errors_read_as_sentences(void **state)
+{
+	static struct vmm v;
+	char err[256];
+
+	REQUIRE_KVM();
+	assert_int_equal(vmm_create(&v, 64u << 20, 0, err, sizeof(err)), 0);
+	/* a second slot overlapping the first */
+	assert_int_equal(vmm_add_slot(&v, 0x100000, 2u << 20, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "KVM_SET_USER_MEMORY_REGION: "));
+	assert_non_null(strstr(err, "(slot 1, 2 MiB at 0x100000)"));
+	assert_int_equal(vmm_load_elf(&v, "/nonexistent.elf", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent.elf: No such file"));
+	vmm_destroy(&v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(same_job_same_record_as_qemu),
+		cmocka_unit_test(expected_exit_sequence),
+		cmocka_unit_test(failures_end_the_run_with_a_reason),
+		cmocka_unit_test(ioctl_errors_read_as_sentences),
+	};
+	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
+	return cmocka_run_group_tests_name("vmm", tests, NULL, NULL);
+}

@@ -15,7 +15,7 @@ GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreesta
 	   -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
 	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads
 GK      := impl/guest-kernel
-WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/registry.c
+WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/registry.c
 GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 

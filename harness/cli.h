@@ -8,6 +8,7 @@
 int cmd_guest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_channels(int argc, char **argv);
 
 /* "5s", "500ms", "2m", "90" (seconds) -> ms; -1 if malformed. */
 long long parse_duration_ms(const char *s);

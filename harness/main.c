@@ -12,6 +12,7 @@ static const struct {
 } cmds[] = {
 	{ "run", cmd_run, "run an experiment file: matrix, store, comparison tables" },
 	{ "compare", cmd_compare, "print an experiment's stored runs as comparison tables" },
+	{ "channels", cmd_channels, "cost of each guest->host notification channel (own VMM)" },
 	{ "guest", cmd_guest, "guest run: boot one guest, run one job, print its table" },
 };
 

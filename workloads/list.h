@@ -4,3 +4,4 @@
 PVB_WORKLOAD(cyclic)
 PVB_WORKLOAD(fault)
 PVB_WORKLOAD(hang)
+PVB_WORKLOAD(channel)

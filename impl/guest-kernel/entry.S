@@ -5,6 +5,7 @@
  * build counts (gk_r0_sleep_* and gk_r0_timer_*; see the Makefile's r0-path rule).
  */
 #include "layout.h"
+#include "pvb_channels.h"
 
 	.text
 	.code64
@@ -78,6 +79,8 @@ sys_other:
 	je sys_exit
 	cmp $SYS_R0FAULT, %eax
 	je sys_r0fault
+	cmp $SYS_CHANNEL, %eax
+	je sys_channel
 	mov $-1, %rax
 	iretq
 sys_null:
@@ -102,6 +105,90 @@ sys_r0fault:                            /* rdi = 1: first an instruction kvm_pvm
 	xor %edx, %edx
 	lock cmpxchg16b (%rsi)
 6:	ud2
+
+	/*
+	 * One notification from ring 0, timed with rdtsc around it: t0, slot.tsc = t0, slot.seq++,
+	 * the channel's instruction(s), then rax = rdtsc - t0. rdi = channel, rsi = slot.
+	 */
+sys_channel:
+	push %rbx
+	push %r8
+	cmp $PVB_CH_AMD + PVB_CH_COUNT, %rdi
+	jae 9f
+	jmp *channel_table(,%rdi,8)
+9:	mov $-1, %rax
+	jmp ch_out
+
+	.macro ch_begin
+	rdtsc
+	shl $32, %rdx
+	or %rdx, %rax
+	mov %rax, %r8
+	mov %rax, 8(%rsi)
+	incq (%rsi)
+	.endm
+	.macro ch_end
+	rdtsc
+	shl $32, %rdx
+	or %rdx, %rax
+	sub %r8, %rax
+	jmp ch_out
+	.endm
+
+ch_none:
+	ch_begin
+	ch_end
+ch_hc_kvm_intel:
+	ch_begin
+	mov $PVB_HC_VAPIC_POLL_IRQ, %eax
+	vmcall
+	ch_end
+ch_hc_kvm_amd:
+	ch_begin
+	mov $PVB_HC_VAPIC_POLL_IRQ, %eax
+	vmmcall
+	ch_end
+ch_hc_exit_intel:
+	ch_begin
+	mov $PVB_HC_MAP_GPA_RANGE, %eax
+	mov $PVB_CH_SLOT_GPA, %ebx
+	mov $1, %ecx
+	xor %edx, %edx
+	vmcall
+	ch_end
+ch_hc_exit_amd:
+	ch_begin
+	mov $PVB_HC_MAP_GPA_RANGE, %eax
+	mov $PVB_CH_SLOT_GPA, %ebx
+	mov $1, %ecx
+	xor %edx, %edx
+	vmmcall
+	ch_end
+ch_pio:
+	ch_begin
+	mov $PVB_CH_PIO_PORT, %edx
+	out %al, %dx
+	ch_end
+ch_mmio:
+	ch_begin
+	mov $PVB_CH_MMIO_ADDR, %ecx
+	movl %eax, (%rcx)
+	ch_end
+ch_eventfd_pio:
+ch_shm_doorbell:
+	ch_begin
+	mov $PVB_CH_EVENTFD_PORT, %edx
+	out %al, %dx
+	ch_end
+ch_eventfd_mmio:
+	ch_begin
+	mov $PVB_CH_EVENTFD_MMIO_ADDR, %ecx
+	movl %eax, (%rcx)
+	ch_end
+ch_out:
+	pop %r8
+	pop %rbx
+	iretq
 
 	/* enter_user(rip, rsp, arg0, arg1): iretq to ring 3 with interrupts on */
 	.globl gk_enter_user
@@ -145,6 +232,16 @@ r0fault_scratch:
 	.fill 16, 1, 0
 
 	.section .rodata
+	.balign 8
+channel_table:                          /* by channel number; + PVB_CH_AMD for vmmcall */
+	.quad ch_none, ch_hc_kvm_intel, ch_hc_exit_intel, ch_pio, ch_mmio, ch_eventfd_pio
+	.quad ch_eventfd_mmio, ch_none, ch_shm_doorbell
+	.rept PVB_CH_AMD - PVB_CH_COUNT
+	.quad ch_none
+	.endr
+	.quad ch_none, ch_hc_kvm_amd, ch_hc_exit_amd, ch_pio, ch_mmio, ch_eventfd_pio
+	.quad ch_eventfd_mmio, ch_none, ch_shm_doorbell
+
 	.balign 8
 	.globl gk_exc_table
 gk_exc_table:

@@ -4,9 +4,11 @@
  * Everything here is emulated under kvm_pvm (~1 us per instruction), so it runs once per CPU at
  * boot, or on a crash; the per-event paths are the few instructions in entry.S.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include "layout.h"
 #include "guest.h"
+#include "pvb_channels.h"
 #include "pvb_record.h"
 
 struct idt_gate {
@@ -16,12 +18,19 @@ struct idt_gate {
 	uint32_t off2, zero;
 };
 
+/* I/O permission bitmap up to the channel ports: ring 3 may use exactly the two channel ports
+ * (pvb_channels.h), nothing else (the exit port and the console stay ring-0 only). */
+#define IOBM_BYTES (PVB_CH_EVENTFD_PORT / 8 + 1)
+_Static_assert(PVB_CH_PIO_PORT / 8 + 2 == PVB_CH_EVENTFD_PORT / 8, "bitmap layout below");
+
 struct tss {
 	uint32_t r0;
 	uint64_t rsp0, rsp1, rsp2, r1;
 	uint64_t ist[7];
 	uint64_t r2;
 	uint16_t r3, iomap;
+	uint8_t iobitmap[IOBM_BYTES];
+	uint8_t iobitmap_end;            /* the CPU reads one byte past the last port's */
 } __attribute__((packed));
 
 struct gk_exc_frame {
@@ -36,7 +45,19 @@ extern void (*const gk_exc_table[32])(void);
 extern void gk_enter_user(uint64_t rip, uint64_t rsp, uint64_t a0, uint64_t a1);
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
-static struct tss tss[GK_MAX_CPUS] __attribute__((aligned(16)));
+/* initialized here, not at boot: every ring-0 instruction counts */
+static struct tss tss[GK_MAX_CPUS] __attribute__((aligned(16))) = {
+	[0 ... GK_MAX_CPUS - 1] = {
+		.iomap = offsetof(struct tss, iobitmap),
+		.iobitmap = {
+			[0 ... PVB_CH_PIO_PORT / 8 - 1] = 0xff,
+			[PVB_CH_PIO_PORT / 8] = 0xff & ~(1 << PVB_CH_PIO_PORT % 8),
+			[PVB_CH_PIO_PORT / 8 + 1] = 0xff,
+			[PVB_CH_EVENTFD_PORT / 8] = 0xff & ~(1 << PVB_CH_EVENTFD_PORT % 8),
+		},
+		.iobitmap_end = 0xff,
+	},
+};
 static char ustacks[GK_MAX_CPUS][GK_USTACK_SIZE] __attribute__((aligned(16)));
 static int use_x2apic;
 
@@ -78,7 +99,6 @@ static void cpu_tables(unsigned cpu)
 	uint64_t t = (uint64_t)&tss[cpu];
 
 	tss[cpu].rsp0 = (uint64_t)gk_kstacks + (cpu + 1) * GK_KSTACK_SIZE;
-	tss[cpu].iomap = sizeof(struct tss); /* no I/O bitmap: ring 3 has no ports */
 	gdt_tss[2 * cpu] = (sizeof(struct tss) - 1) | ((t & 0xffffff) << 16) | (0x89ull << 40) |
 			   ((t >> 24 & 0xff) << 56);
 	gdt_tss[2 * cpu + 1] = t >> 32;

@@ -27,6 +27,8 @@
 #define SYS_EXIT         2           /* rdi = isa-debug-exit value; does not return */
 #define SYS_NULL         3           /* enter and leave: calibration */
 #define SYS_R0FAULT      4           /* ud2 in ring 0 (rdi = 1: lock cmpxchg16b first): crash tests */
+#define SYS_CHANNEL      5           /* rdi = channel, rsi = slot: one notification from ring 0,
+				        returns its TSC cycles (pvb_channels.h) */
 
 /* isa-debug-exit at port 0xf4; QEMU exits with (value << 1) | 1 */
 #define GK_EXIT_PORT     0xf4

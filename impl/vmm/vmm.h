@@ -74,6 +74,7 @@ struct vmm {
 	uint64_t fail_rip;
 	char why[256];
 	int dirty_ring_bytes;                    /* 0: bitmap dirty logging */
+	uint64_t tsc_offset_window;              /* host cycles around the best offset reading */
 };
 
 /* ioctl with a sentence on failure: returns the ioctl's value, or -1 with err filled */
@@ -103,6 +104,10 @@ void vmm_destroy(struct vmm *v);
 /* guest TSC minus host TSC, from the vCPU's IA32_TSC (vCPUs must not be running KVM_RUN...
  * it is read through KVM_GET_MSRS, which KVM serves at any time) */
 int vmm_tsc_offset(struct vmm *v, int64_t *off, char *err, size_t errlen);
+
+/* A vCPU statistic from KVM_GET_STATS_FD ("exits", "hypercalls", "io_exits", ...): 0, or -1 if
+ * the kernel has no such statistic. */
+int vmm_vcpu_stat(struct vmm_vcpu *c, const char *name, uint64_t *val);
 
 /* ---- x86.c ---- */
 int x86_setup_cpuid(struct vmm *v, struct vmm_vcpu *c, char *err, size_t errlen);

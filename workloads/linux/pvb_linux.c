@@ -115,6 +115,13 @@ void pvb_platform_fault(int where)
 	__builtin_trap();
 }
 
+uint64_t pvb_platform_notify(int ch, int ring, void *slot)
+{
+	(void)ch, (void)ring, (void)slot;
+	pvb_fail("the channel workload runs in the guest kernel only");
+	return 0;
+}
+
 static void *thread_main(void *arg)
 {
 	struct pvb_ctx *ctx = arg;

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include "channels.h"
+#include "pvb_channels.h"
+
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static const volatile struct pvb_chan_slot *slot_of(struct chan_host *h)
+{
+	return (const volatile void *)(h->v->mem + PVB_CH_SLOT_GPA);
+}
+
+/* one delivery seen now: latency against the guest's time stamp (untrusted: implausible values,
+ * e.g. a stamp from the future or hours old, are not recorded) */
+static void seen(struct chan_host *h, uint64_t now_host)
+{
+	uint64_t g = slot_of(h)->tsc, now_guest = now_host + (uint64_t)h->tsc_offset;
+
+	pthread_mutex_lock(&h->lock);
+	if (now_guest >= g && now_guest - g < (1ull << 40) && h->nlat < h->cap)
+		h->lat[h->nlat++] = now_guest - g;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static int on_exit_device(struct vmm_vcpu *c, uint64_t addr, int wr, void *data, int size, int count,
+			  void *arg)
+{
+	struct chan_host *h = arg;
+	uint64_t t = rdtsc();
+
+	(void)c, (void)addr, (void)wr, (void)size, (void)count;
+	if (addr == PVB_HC_MAP_GPA_RANGE && size == 8)
+		((uint64_t *)data)[7] = 0; /* kvm_run.hypercall.ret: success */
+	__atomic_add_fetch(&h->delivered, 1, __ATOMIC_RELAXED);
+	seen(h, t);
+	return 0;
+}
+
+static void *waiter(void *arg)
+{
+	struct chan_host *h = arg;
+	int fd = h->channel == PVB_CH_EVENTFD_MMIO ? h->efd_mmio : h->efd_pio;
+
+	for (;;) {
+		uint64_t n;
+		if (read(fd, &n, sizeof(n)) != sizeof(n)) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		uint64_t t = rdtsc();
+		if (h->stop)
+			break;
+		__atomic_add_fetch(&h->delivered, n, __ATOMIC_RELAXED);
+		if (n == 1) /* several coalesced: the stamp is the last one's */
+			seen(h, t);
+	}
+	return NULL;
+}
+
+static void *poller(void *arg)
+{
+	struct chan_host *h = arg;
+	uint64_t last = slot_of(h)->seq;
+
+	while (!h->stop) {
+		uint64_t s = slot_of(h)->seq;
+		if (s != last) {
+			uint64_t t = rdtsc();
+			if (s == last + 1)
+				seen(h, t);
+			h->delivered = s;
+			last = s;
+		}
+		if (h->poll_us)
+			nanosleep(&(struct timespec){ 0, h->poll_us * 1000L }, NULL);
+		else
+			__builtin_ia32_pause();
+	}
+	return NULL;
+}
+
+static int add_eventfd(struct vmm *v, int pio, uint64_t addr, int *fd, char *err, size_t errlen)
+{
+	struct kvm_ioeventfd io = { .addr = addr, .len = pio ? 1 : 4 };
+
+	*fd = eventfd(0, EFD_CLOEXEC);
+	if (*fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	io.fd = *fd;
+	io.flags = pio ? KVM_IOEVENTFD_FLAG_PIO : 0;
+	return VMM_IOCTL(v->fd, KVM_IOEVENTFD, &io, pio ? "port 0x520" : "MMIO 0xd0001000", err, errlen) < 0
+		       ? -1 : 0;
+}
+
+int chan_enable_exit_hypercall(struct vmm *v, char *err, size_t errlen)
+{
+	int mask = ioctl(v->kvm, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_HYPERCALL);
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_HYPERCALL,
+				      .args = { 1ull << PVB_HC_MAP_GPA_RANGE } };
+
+	if (mask <= 0 || !(mask & (1 << PVB_HC_MAP_GPA_RANGE))) {
+		snprintf(err, errlen, "unsupported: KVM_CAP_EXIT_HYPERCALL is 0x%x, no KVM_HC_MAP_GPA_RANGE",
+			 mask < 0 ? 0 : mask);
+		return -1;
+	}
+	return VMM_IOCTL(v->fd, KVM_ENABLE_CAP, &cap, "KVM_CAP_EXIT_HYPERCALL", err, errlen) < 0 ? -1 : 0;
+}
+
+int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us, char *err,
+		    size_t errlen)
+{
+	memset(h, 0, sizeof(*h));
+	h->v = v;
+	h->channel = channel;
+	h->poll_us = poll_us;
+	h->efd_pio = h->efd_mmio = -1;
+	h->cap = 1 << 20;
+	h->lat = calloc(h->cap, sizeof(uint64_t));
+	pthread_mutex_init(&h->lock, NULL);
+	if (!h->lat || vmm_tsc_offset(v, &h->tsc_offset, err, errlen) < 0)
+		return -1;
+	/* the exit channels' devices (a device with no traffic costs nothing) */
+	struct vmm_device d[] = {
+		{ .is_mmio = 0, .base = PVB_CH_PIO_PORT, .len = 1, .handle = on_exit_device, .arg = h },
+		{ .is_mmio = 1, .base = PVB_CH_MMIO_ADDR, .len = 4, .handle = on_exit_device, .arg = h },
+		{ .is_mmio = 2, .base = PVB_HC_MAP_GPA_RANGE, .len = 1, .handle = on_exit_device, .arg = h },
+	};
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		vmm_add_device(v, &d[i]);
+	if (channel == PVB_CH_EVENTFD_PIO || channel == PVB_CH_SHM_DOORBELL)
+		if (add_eventfd(v, 1, PVB_CH_EVENTFD_PORT, &h->efd_pio, err, errlen))
+			return -1;
+	if (channel == PVB_CH_EVENTFD_MMIO)
+		if (add_eventfd(v, 0, PVB_CH_EVENTFD_MMIO_ADDR, &h->efd_mmio, err, errlen))
+			return -1;
+	void *(*fn)(void *) = channel == PVB_CH_SHM ? poller :
+			      (channel == PVB_CH_EVENTFD_PIO || channel == PVB_CH_EVENTFD_MMIO ||
+			       channel == PVB_CH_SHM_DOORBELL) ? waiter : NULL;
+	if (fn) {
+		if (pthread_create(&h->thread, NULL, fn, h)) {
+			snprintf(err, errlen, "pthread_create: %s", strerror(errno));
+			return -1;
+		}
+		h->has_thread = 1;
+	}
+	return 0;
+}
+
+void chan_host_stop(struct chan_host *h)
+{
+	uint64_t one = 1;
+
+	h->stop = 1;
+	if (h->has_thread) {
+		/* wake the waiter; it sees stop and does not count this */
+		int fd = h->efd_pio >= 0 ? h->efd_pio : h->efd_mmio;
+		if (fd >= 0 && write(fd, &one, sizeof(one)) != sizeof(one))
+			pthread_cancel(h->thread);
+		pthread_join(h->thread, NULL);
+		h->has_thread = 0;
+	}
+	if (h->efd_pio >= 0)
+		close(h->efd_pio);
+	if (h->efd_mmio >= 0)
+		close(h->efd_mmio);
+	h->efd_pio = h->efd_mmio = -1;
+}

@@ -15,7 +15,7 @@ GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreesta
 	   -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
 	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads
 GK      := impl/guest-kernel
-WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/registry.c
+WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/registry.c
 GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 
@@ -102,6 +102,8 @@ run: setup all
 bench: setup all tests
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_guest
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_harness
+	$(O)/pvbench channels configs/channels.ini
+	$(O)/pvbench memory configs/memory.ini
 
 clean:
 	rm -rf $(O) build-asan

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <ini.h>
 #include "cli.h"
 
 long long parse_duration_ms(const char *s)
@@ -66,4 +67,44 @@ int mkdir_p(const char *path)
 		*p = '/';
 	}
 	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+struct ini_opts {
+	int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen);
+	void *arg;
+	char why[256], key[64];
+};
+
+static int ini_opt(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_opts *c = user;
+
+	if (!name)
+		return 1;
+	snprintf(c->key, sizeof(c->key), "%s", name);
+	if (strcmp(section, "global")) {
+		snprintf(c->why, sizeof(c->why), "in [%s]: only [global] is read", section);
+		return 0;
+	}
+	if (!strcmp(name, "description"))
+		return 1;
+	return c->set(c->arg, name, value, c->why, sizeof(c->why)) == 0;
+}
+
+int cli_ini_options(const char *path, int (*set)(void *arg, const char *key, const char *value,
+						 char *why, size_t whylen),
+		    void *arg, char *err, size_t errlen)
+{
+	struct ini_opts c = { .set = set, .arg = arg };
+	int line = ini_parse(path, ini_opt, &c);
+
+	if (line == 0)
+		return 0;
+	if (line < 0)
+		snprintf(err, errlen, "%s: %s", path, line == -1 ? strerror(errno) : "out of memory");
+	else if (c.why[0])
+		snprintf(err, errlen, "%s:%d: %s: %s", path, line, c.key, c.why);
+	else
+		snprintf(err, errlen, "%s:%d: not INI syntax", path, line);
+	return -1;
 }

@@ -9,11 +9,17 @@ int cmd_guest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_channels(int argc, char **argv);
+int cmd_memory(int argc, char **argv);
 
 /* "5s", "500ms", "2m", "90" (seconds) -> ms; -1 if malformed. */
 long long parse_duration_ms(const char *s);
 /* Decimal integer in [lo, hi]; -1 with a message on stderr naming what. */
 int parse_int(const char *what, const char *s, long long lo, long long hi, long long *out);
+/* Reads an experiment file whose [global] keys are a command's options: set() gets each key and
+ * value and says why it refuses one. 0, or -1 with "file:line: key: why" in err. */
+int cli_ini_options(const char *path, int (*set)(void *arg, const char *key, const char *value,
+						 char *why, size_t whylen),
+		    void *arg, char *err, size_t errlen);
 /* mkdir -p; 0 or -1 (errno set). */
 int mkdir_p(const char *path);
 

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <ini.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -174,49 +173,41 @@ static void probe(const struct opts *o, const struct row *rw, int ring, struct p
 	close(fds[0]);
 }
 
-/* configs/channels.ini: the options as [global] keys (count, pace_us, poll_us, timeout, repeat) */
-struct ini_ctx { struct opts *o; int *repeat; char err[256]; };
-static int ini_key(void *user, const char *section, const char *name, const char *value)
+/* configs/channels.ini: [global] count, pace_us, poll_us, timeout, repeat */
+struct ini_target { struct opts *o; int *repeat; };
+static int set_key(void *arg, const char *key, const char *value, char *why, size_t n)
 {
-	struct ini_ctx *c = user;
+	struct ini_target *t = arg;
 	long long v;
 	char *end;
 
-	if (!name)
-		return 1;
-	if (strcmp(section, "global")) {
-		snprintf(c->err, sizeof(c->err), "[%s]: only [global] is read", section);
-		return 0;
-	}
-	if (!strcmp(name, "description"))
-		return 1;
-	if (!strcmp(name, "timeout")) {
+	if (!strcmp(key, "timeout")) {
 		v = parse_duration_ms(value);
 		if (v <= 0) {
-			snprintf(c->err, sizeof(c->err), "timeout: \"%s\" is not a duration", value);
-			return 0;
+			snprintf(why, n, "\"%s\" is not a duration", value);
+			return -1;
 		}
-		c->o->timeout_ms = (int)v;
-		return 1;
+		t->o->timeout_ms = (int)v;
+		return 0;
 	}
 	v = strtoll(value, &end, 10);
-	if (*end || end == value || v < 1 || v > 1000000) {
-		snprintf(c->err, sizeof(c->err), "%s: \"%s\" is not a number in [1, 1000000]", name, value);
-		return 0;
+	if (*end || end == value || v < 1 || v > 100000) {
+		snprintf(why, n, "\"%s\" is not a number in [1, 100000]", value);
+		return -1;
 	}
-	if (!strcmp(name, "count"))
-		c->o->count = (int)v;
-	else if (!strcmp(name, "pace_us"))
-		c->o->pace_us = (int)v;
-	else if (!strcmp(name, "poll_us"))
-		c->o->poll_us = (int)v;
-	else if (!strcmp(name, "repeat") && v <= 100)
-		*c->repeat = (int)v;
+	if (!strcmp(key, "count"))
+		t->o->count = (int)v;
+	else if (!strcmp(key, "pace_us"))
+		t->o->pace_us = (int)v;
+	else if (!strcmp(key, "poll_us"))
+		t->o->poll_us = (int)v;
+	else if (!strcmp(key, "repeat") && v <= 100)
+		*t->repeat = (int)v;
 	else {
-		snprintf(c->err, sizeof(c->err), "%s: unknown key (count, pace_us, poll_us, timeout, repeat)", name);
-		return 0;
+		snprintf(why, n, "unknown key (count, pace_us, poll_us, timeout, repeat)");
+		return -1;
 	}
-	return 1;
+	return 0;
 }
 
 static void usage(FILE *f)
@@ -276,11 +267,9 @@ int cmd_channels(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		struct ini_ctx c = { .o = &o, .repeat = &repeat };
-		int line = ini_parse(argv[optind], ini_key, &c);
-		if (line) {
-			fprintf(stderr, "pvbench: %s:%d: %s\n", argv[optind], line > 0 ? line : 0,
-				c.err[0] ? c.err : "cannot read");
+		struct ini_target t = { .o = &o, .repeat = &repeat };
+		if (cli_ini_options(argv[optind], set_key, &t, err, sizeof(err))) {
+			fprintf(stderr, "pvbench: %s\n", err);
 			return EXIT_ERROR;
 		}
 	}

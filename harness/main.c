@@ -13,6 +13,7 @@ static const struct {
 	{ "run", cmd_run, "run an experiment file: matrix, store, comparison tables" },
 	{ "compare", cmd_compare, "print an experiment's stored runs as comparison tables" },
 	{ "channels", cmd_channels, "cost of each guest->host notification channel (own VMM)" },
+	{ "memory", cmd_memory, "time for N vCPUs to write all memory: demand vs prepared (own VMM)" },
 	{ "guest", cmd_guest, "guest run: boot one guest, run one job, print its table" },
 };
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/wait.h>
+#include "child.h"
 #include "cli.h"
 #include "hostinfo.h"
 #include "metrics.h"
@@ -126,6 +128,80 @@ static void ioctl_errors_read_as_sentences(void **state)
 	vmm_destroy(&v);
 }
 
+static int pvbench_out(char **args, const char *out)
+{
+	char bin[512], err[256];
+	char *argv[16] = { bin };
+	struct child c;
+	struct child_io io = { .stdout_path = out };
+
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	for (int i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	assert_int_equal(child_spawn(&c, argv, &io, err, sizeof(err)), 0);
+	assert_true(child_wait(&c, 240000));
+	return WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+}
+
+/* Every channel that reaches the host delivers exactly what the guest sent, from both rings;
+ * the hypercall rows end (measured, rejected, or "hangs") instead of hanging pvbench. */
+static void every_channel_delivers_exactly_what_was_sent(void **state)
+{
+	static const char *const delivering[] = {
+		"port I/O exit", "MMIO exit", "PIO ioeventfd", "MMIO ioeventfd",
+		"shared memory, busy poll", "shared memory, timed poll", "shared memory + doorbell",
+	};
+	char out[300], line[512];
+	int exact = 0, hc = 0;
+	FILE *f;
+
+	REQUIRE_KVM();
+	snprintf(out, sizeof(out), "/tmp/pvbench-test-channels-%d.txt", (int)getpid());
+	assert_int_equal(pvbench_out((char *[]){ "channels", "--no-store", "--count", "200", "--pace-us", "50",
+						 "--timeout", "3s", NULL }, out), 0);
+	f = fopen(out, "r");
+	while (fgets(line, sizeof(line), f)) {
+		for (size_t i = 0; i < sizeof(delivering) / sizeof(delivering[0]); i++)
+			if (!strncmp(line, delivering[i], strlen(delivering[i])) &&
+			    line[strlen(delivering[i])] == ' ') {
+				if (!strstr(line, " 200 of 200\n"))
+					fail_msg("not every notification arrived: %s", line);
+				exact++;
+			}
+		hc += !strncmp(line, "hypercall", 9);
+	}
+	fclose(f);
+	unlink(out);
+	assert_int_equal(exact, 14); /* 7 channels x 2 rings */
+	assert_int_equal(hc, 4);
+}
+
+/* Demand faults, host-populated, the pre-pass and dirty logging all leave every page holding
+ * what the last pass wrote: pvbench memory checks each from the host and fails otherwise. */
+static void memory_paths_leave_every_page_written(void **state)
+{
+	char out[300], line[512];
+	int rows = 0;
+	FILE *f;
+
+	REQUIRE_KVM();
+	snprintf(out, sizeof(out), "/tmp/pvbench-test-memory-%d.txt", (int)getpid());
+	assert_int_equal(pvbench_out((char *[]){ "memory", "--no-store", "--size", "16", "--repeat", "1",
+						 "--vcpus", "1,2", NULL }, out), 0);
+	f = fopen(out, "r");
+	while (fgets(line, sizeof(line), f)) {
+		assert_null(strstr(line, "failed (below)"));
+		if (!strncmp(line, "demand faults", 13) || !strncmp(line, "host-populated", 14) ||
+		    !strncmp(line, "one-vCPU pre-pass", 17) || !strncmp(line, "dirty pass", 10)) {
+			assert_null(strstr(line, "unavailable"));
+			rows++;
+		}
+	}
+	fclose(f);
+	unlink(out);
+	assert_int_equal(rows, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +209,8 @@ int main(void)
 		cmocka_unit_test(expected_exit_sequence),
 		cmocka_unit_test(failures_end_the_run_with_a_reason),
 		cmocka_unit_test(ioctl_errors_read_as_sentences),
+		cmocka_unit_test(every_channel_delivers_exactly_what_was_sent),
+		cmocka_unit_test(memory_paths_leave_every_page_written),
 	};
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
 	return cmocka_run_group_tests_name("vmm", tests, NULL, NULL);

@@ -30,6 +30,10 @@ const char *pvb_arg(const char *key);
 uint64_t pvb_arg_u64(const char *key, uint64_t def);
 
 void *pvb_alloc(size_t n);                      /* zeroed and touched; setup() only */
+void pvb_barrier(void);                         /* every CPU's run() waits for all */
+/* The measured memory region: the guest's region=ADDR,SIZE (guest-physical, identity-mapped,
+ * provided by the VMM), or on Linux an untouched anonymous mapping of size=SIZE. NULL: none. */
+void *pvb_platform_region(uint64_t *size);
 void pvb_fail(const char *why);                 /* marks the job failed; the text is reported */
 int pvb_failed(void);
 

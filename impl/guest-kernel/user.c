@@ -36,6 +36,9 @@ static struct pvb_rec_writer rec;
 static const struct pvb_workload *wl;
 static volatile int go;
 static unsigned online, barrier_count, barrier_sense;
+static uint64_t ram_end;       /* the out area ends the RAM the kernel uses */
+
+static void barrier(void);
 
 /* gcc may emit calls to these even in freestanding code */
 void *memset(void *d, int c, size_t n)
@@ -254,6 +257,32 @@ uint64_t pvb_platform_notify(int ch, int ring, void *slot_p)
 	return rdtsc_ordered() - t0;
 }
 
+void pvb_barrier(void)
+{
+	barrier();
+}
+
+void *pvb_platform_region(uint64_t *size)
+{
+	const char *r = pvb_arg("region");
+	char num[24];
+	uint64_t addr, sz;
+	size_t n = 0;
+
+	if (!r)
+		return NULL;
+	for (; *r && *r != ',' && n + 1 < sizeof(num); r++)
+		num[n++] = *r;
+	num[n] = 0;
+	if (*r != ',' || parse_u64(num, &addr) || parse_u64(r + 1, &sz) || addr + sz > (1ull << 32) ||
+	    addr < ram_end) {
+		pvb_fail("job: region=ADDR,SIZE malformed, above 4 GiB or overlapping RAM");
+		return NULL;
+	}
+	*size = sz;
+	return (void *)(uintptr_t)addr;
+}
+
 static void parse_cmdline(const char *cmdline)
 {
 	size_t n = slen(cmdline);
@@ -367,6 +396,7 @@ static int setup_job(void)
 		return -1;
 	}
 	live = (struct pvb_live *)(uintptr_t)addr;
+	ram_end = addr + size;
 	pvb_rec_begin(&rec, (uint8_t *)(uintptr_t)addr + PVB_REC_OFFSET,
 		      (uint32_t)(size - PVB_REC_OFFSET));
 	gk_shared.out_rec = rec.buf;

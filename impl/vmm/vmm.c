@@ -78,8 +78,8 @@ int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *er
 	s = &v->slots[v->nr_slots];
 	if (flags & VMM_MEM_POPULATE)
 		mflags |= MAP_POPULATE;
-	if (flags & VMM_MEM_HUGETLB)
-		mflags |= MAP_HUGETLB;
+	if (flags & VMM_MEM_HUGETLB) /* reserved up front: a fault with no huge page left stalls KVM_RUN */
+		mflags = (mflags | MAP_HUGETLB) & ~MAP_NORESERVE;
 	/* 2 MiB alignment so THP (and the guest's 2 MiB pages) can line up */
 	p = mmap(NULL, size + (2u << 20), PROT_READ | PROT_WRITE, mflags & ~MAP_POPULATE, -1, 0);
 	if (p == MAP_FAILED) {
@@ -110,6 +110,22 @@ int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *er
 		v->mem = aligned;
 		v->mem_size = size;
 	}
+	return 0;
+}
+
+int vmm_slot_flags(struct vmm *v, int slot, uint32_t flags, char *err, size_t errlen)
+{
+	struct vmm_slot *s = &v->slots[slot];
+	struct kvm_userspace_memory_region r = {
+		.slot = (uint32_t)slot, .flags = flags, .guest_phys_addr = s->gpa,
+		.memory_size = s->size, .userspace_addr = (uintptr_t)s->host,
+	};
+	char ctx[64];
+
+	snprintf(ctx, sizeof(ctx), "slot %d flags 0x%x", slot, flags);
+	if (VMM_IOCTL(v->fd, KVM_SET_USER_MEMORY_REGION, &r, ctx, err, errlen) < 0)
+		return -1;
+	s->dirty_log = !!(flags & KVM_MEM_LOG_DIRTY_PAGES);
 	return 0;
 }
 

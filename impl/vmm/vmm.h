@@ -90,6 +90,8 @@ int vmm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char
 
 int vmm_create(struct vmm *v, uint64_t mem_size, int dirty_ring_bytes, char *err, size_t errlen);
 int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *err, size_t errlen);
+/* Changes a slot's flags (0 or KVM_MEM_LOG_DIRTY_PAGES) in place. */
+int vmm_slot_flags(struct vmm *v, int slot, uint32_t flags, char *err, size_t errlen);
 int vmm_load_elf(struct vmm *v, const char *path, char *err, size_t errlen);
 int vmm_add_vcpus(struct vmm *v, int n, const char *cmdline, char *err, size_t errlen);
 void vmm_add_device(struct vmm *v, const struct vmm_device *d);

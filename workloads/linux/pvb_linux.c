@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include "pvb.h"
@@ -32,7 +33,7 @@ static char fail_msg[256];
 static int failed;
 static struct pvb_rec_writer rec;
 static const struct pvb_workload *wl;
-static pthread_barrier_t start_barrier;
+static pthread_barrier_t start_barrier, run_barrier;
 static int prio;
 
 uint64_t pvb_now(void)
@@ -122,6 +123,25 @@ uint64_t pvb_platform_notify(int ch, int ring, void *slot)
 	return 0;
 }
 
+void pvb_barrier(void)
+{
+	pthread_barrier_wait(&run_barrier);
+}
+
+void *pvb_platform_region(uint64_t *size)
+{
+	uint64_t sz = pvb_arg_u64("size", 0);
+	void *p;
+
+	if (!sz)
+		return NULL;
+	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*size = sz;
+	return p;
+}
+
 static void *thread_main(void *arg)
 {
 	struct pvb_ctx *ctx = arg;
@@ -197,6 +217,7 @@ int main(int argc, char **argv)
 		pvb_fail("workload setup failed");
 	if (!failed) {
 		pthread_barrier_init(&start_barrier, NULL, nr);
+		pthread_barrier_init(&run_barrier, NULL, nr);
 		for (unsigned i = 0; i < nr; i++) {
 			ctx[i] = (struct pvb_ctx){ .cpu = i, .nr_cpus = nr };
 			pthread_create(&th[i], NULL, thread_main, &ctx[i]);

@@ -6,6 +6,7 @@
  * and with dirty logging on. On pvbench's own VMM; every page is checked from the host after.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,7 +35,9 @@ struct kvm_pre_fault_memory { __u64 gpa, size, flags, padding[5]; };
 
 #define REGION_GPA 0x40000000ull
 
-enum variant { DEMAND, POPULATED, PREFAULT, PREPASS, THP, HUGETLB, DIRTYLOG, NR_VARIANTS };
+enum variant { DEMAND, POPULATED, PREFAULT, PREPASS, THP, HUGETLB, DIRTYLOG, DIRTYRING, NR_VARIANTS };
+
+#define DIRTY_RING_BYTES (4096 * 16)     /* 4096 entries per vCPU, QEMU's usual size */
 
 static const struct {
 	const char *key, *name, *help;
@@ -46,6 +49,7 @@ static const struct {
 	[THP] = { "thp", "2 MiB (THP)", "MADV_HUGEPAGE on 2 MiB-aligned backing, demand faults" },
 	[HUGETLB] = { "hugetlb", "2 MiB (hugetlbfs)", "MAP_HUGETLB backing, demand faults" },
 	[DIRTYLOG] = { "dirtylog", "dirty logging", "pass 1 populates; logging on; pass 2 dirties (write-protect faults); KVM_GET_DIRTY_LOG" },
+	[DIRTYRING] = { "dirtyring", "dirty ring", "the same with KVM_CAP_DIRTY_LOG_RING (4096 entries per vCPU): full rings harvested by the vCPU thread" },
 };
 
 struct result {
@@ -53,7 +57,7 @@ struct result {
 	char why[256];
 	double wall_ms[3], extra_ms;     /* pass walls; prepass or pre-fault time */
 	double getlog_ms, enable_ms;     /* dirty logging */
-	uint64_t dirty_pages, pages, bad_pages;
+	uint64_t dirty_pages, pages, bad_pages, ring_full_exits;
 };
 
 struct mem_opts {
@@ -95,6 +99,22 @@ static int dirty_tick(void *arg, int *next_us)
 		if (vmm_slot_flags(d->v, 1, KVM_MEM_LOG_DIRTY_PAGES, d->err, sizeof(d->err)))
 			return 1;
 		d->r->enable_ms = now_ms() - t;
+	} else if (done == 2 && d->v->dirty_ring_bytes) {
+		/* what the vCPU threads harvested on full rings, plus the rest now */
+		double t = now_ms();
+		pthread_mutex_lock(&d->v->lock);
+		for (int i = 0; i < d->v->nr_vcpus; i++) {
+			struct vmm_vcpu *c = &d->v->vcpu[i];
+			c->harvested += vmm_harvest_dirty_ring(c);
+			d->r->ring_full_exits += c->ring_full_exits;
+		}
+		int rc = vmm_reset_dirty_rings(d->v, d->err, sizeof(d->err));
+		pthread_mutex_unlock(&d->v->lock);
+		if (rc)
+			return 1;
+		d->r->getlog_ms = now_ms() - t;
+		for (uint64_t i = 0; i < d->r->pages / 64 + 1; i++) /* distinct pages */
+			d->r->dirty_pages += (uint64_t)__builtin_popcountll(d->bitmap[i]);
 	} else if (done == 2) {
 		struct kvm_dirty_log log = { .slot = 1, .dirty_bitmap = d->bitmap };
 		double t = now_ms();
@@ -114,7 +134,8 @@ static void run_variant(const struct mem_opts *o, enum variant var, int vcpus, s
 	static struct vmm v;
 	char err[256], job[256], cmd[1024];
 	size_t mem = 64u << 20;
-	int passes = var == DEMAND || var == DIRTYLOG ? 2 : 1;
+	int dirty = var == DIRTYLOG || var == DIRTYRING;
+	int passes = var == DEMAND || dirty ? 2 : 1;
 	int flags = var == POPULATED ? VMM_MEM_POPULATE : var == THP ? VMM_MEM_THP :
 		    var == HUGETLB ? VMM_MEM_HUGETLB : 0;
 	struct dirty_ctx d = { .v = &v, .r = r };
@@ -122,8 +143,7 @@ static void run_variant(const struct mem_opts *o, enum variant var, int vcpus, s
 	memset(r, 0, sizeof(*r));
 	r->pages = o->size / PVB_MT_PAGE;
 	snprintf(job, sizeof(job), "workload=memtouch region=0x%llx,0x%llx passes=%d prepass=%d sync=%d",
-		 (unsigned long long)REGION_GPA, (unsigned long long)o->size, passes, var == PREPASS,
-		 var == DIRTYLOG);
+		 (unsigned long long)REGION_GPA, (unsigned long long)o->size, passes, var == PREPASS, dirty);
 	struct vm_spec s = { .vcpus = vcpus, .job = job, .tsc_khz = o->tsc_khz };
 	vm_cmdline(&s, mem, cmd, sizeof(cmd));
 
@@ -155,7 +175,15 @@ static void run_variant(const struct mem_opts *o, enum variant var, int vcpus, s
 			return;
 		}
 	}
-	if (vmm_create(&v, mem, 0, err, sizeof(err)) || vmm_load_elf(&v, o->kernel, err, sizeof(err)) ||
+	if (var == DIRTYRING) {
+		int max = ioctl(open("/dev/kvm", O_RDWR | O_CLOEXEC), KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING);
+		if (max < DIRTY_RING_BYTES) {
+			snprintf(r->why, sizeof(r->why), "unavailable: KVM_CAP_DIRTY_LOG_RING = %d bytes", max);
+			return;
+		}
+	}
+	if (vmm_create(&v, mem, var == DIRTYRING ? DIRTY_RING_BYTES : 0, err, sizeof(err)) ||
+	    vmm_load_elf(&v, o->kernel, err, sizeof(err)) ||
 	    vmm_add_slot(&v, REGION_GPA, o->size, flags, err, sizeof(err)))
 		goto fail;
 	if (vmm_add_vcpus(&v, vcpus, cmd, err, sizeof(err)))
@@ -179,11 +207,15 @@ static void run_variant(const struct mem_opts *o, enum variant var, int vcpus, s
 			}
 		r->extra_ms = now_ms() - t;
 	}
-	if (var == DIRTYLOG)
+	if (dirty) {
 		d.bitmap = calloc(r->pages / 64 + 1, sizeof(uint64_t));
+		v.dirty_bitmap = d.bitmap; /* the dirty ring harvests into it */
+		v.dirty_slot = 1;
+	}
 	if (vmm_start(&v, err, sizeof(err)))
 		goto fail;
-	int st = vmm_wait(&v, o->timeout_ms, var == DIRTYLOG ? dirty_tick : NULL, &d);
+	int st = vmm_wait(&v, o->timeout_ms, dirty ? dirty_tick : NULL, &d);
+	v.dirty_bitmap = NULL;
 	free(d.bitmap);
 	if (st != VMM_EXITED || v.exit_value != 0x20) {
 		snprintf(err, sizeof(err), "%s", d.err[0] ? d.err : v.why[0] ? v.why : "the guest failed");
@@ -348,10 +380,13 @@ int cmd_memory(int argc, char **argv)
 					if (x->extra_ms > 0)
 						metrics_add(&hv, i == PREPASS ? "prepass" : "prefault", "ns", -2, x->extra_ms * 1e6);
 					metrics_add(&hv, "total", "ns", -2, (x->wall_ms[0] + x->extra_ms) * 1e6);
-					if (i == DIRTYLOG) {
-						metrics_add(&hv, "get_dirty_log", "ns", -2, x->getlog_ms * 1e6);
+					if (i == DIRTYLOG || i == DIRTYRING) {
+						metrics_add(&hv, i == DIRTYLOG ? "get_dirty_log" : "harvest_reset", "ns", -2,
+							    x->getlog_ms * 1e6);
 						metrics_add(&hv, "dirty_pages", "count", -2, (double)x->dirty_pages);
 					}
+					if (i == DIRTYRING)
+						metrics_add(&hv, "ring_full_exits", "count", -2, (double)x->ring_full_exits);
 					metrics_add(&hv, "pages_checked", "count", -2, (double)x->pages);
 				}
 				struct store_run sr = {
@@ -387,12 +422,15 @@ int cmd_memory(int argc, char **argv)
 	char notes[8][300];
 	int nnotes = 0;
 	for (int i = 0; i < NR_VARIANTS; i++) {
-		for (int line = 0; line < (i == DEMAND || i == DIRTYLOG ? 2 : 1); line++) {
+		int two = i == DEMAND || i == DIRTYLOG || i == DIRTYRING;
+		for (int line = 0; line < (two ? 2 : 1); line++) {
 			const char *label = variants[i].name;
 			if (i == DEMAND && line == 1)
 				label = "  second pass (floor)";
 			if (i == DIRTYLOG)
-				label = line == 0 ? "dirty pass (logging on)" : "  KVM_GET_DIRTY_LOG";
+				label = line == 0 ? "dirty pass (bitmap)" : "  KVM_GET_DIRTY_LOG";
+			if (i == DIRTYRING)
+				label = line == 0 ? "dirty pass (dirty ring)" : "  harvest + reset";
 			printf("%-24s", label);
 			for (int c = 0; c < nvc; c++) {
 				double tot[100], lo = INFINITY, hi = -INFINITY;
@@ -404,7 +442,7 @@ int cmd_memory(int argc, char **argv)
 						why = x->why;
 						continue;
 					}
-					double val = i == DIRTYLOG ? (line ? x->getlog_ms : x->wall_ms[1]) :
+					double val = i == DIRTYLOG || i == DIRTYRING ? (line ? x->getlog_ms : x->wall_ms[1]) :
 						     line ? x->wall_ms[1] : x->wall_ms[0] + x->extra_ms;
 					tot[k++] = val;
 					lo = val < lo ? val : lo;
@@ -422,7 +460,7 @@ int cmd_memory(int argc, char **argv)
 					if (i == DEMAND && line == 0)
 						base[c] = m;
 					int n2 = snprintf(cell, sizeof(cell), "%.1f [%.0f..%.0f]", m, lo, hi);
-					if (!(i == DEMAND && line == 0) && !(i == DIRTYLOG && line == 1) && !isnan(base[c]))
+					if (!(i == DEMAND && line == 0) && !(two && i != DEMAND && line == 1) && !isnan(base[c]))
 						snprintf(cell + n2, sizeof(cell) - (size_t)n2, " %+.0f%%", (m - base[c]) / base[c] * 100);
 				}
 				printf("  %-26s", cell);
@@ -435,14 +473,22 @@ int cmd_memory(int argc, char **argv)
 	printf("\n%% against demand faults at the same vCPU count. For the pre-pass and the pre-fault\n"
 	       "ioctl the time includes the preparation. Dirty logging: pass 1 populates, logging is\n"
 	       "switched on, pass 2 writes every page again (shown), then KVM_GET_DIRTY_LOG fetches and\n"
-	       "re-protects the bitmap (shown; it must report every page dirty).\n");
-	for (int c = 0; c < nvc; c++)
-		for (int r = 0; r < repeat; r++)
-			if (res[DIRTYLOG][c][r].ok && res[DIRTYLOG][c][r].dirty_pages != res[DIRTYLOG][c][r].pages) {
-				printf("dirty log: %llu of %llu pages reported dirty (%d vCPUs, run %d)\n",
-				       (unsigned long long)res[DIRTYLOG][c][r].dirty_pages,
-				       (unsigned long long)res[DIRTYLOG][c][r].pages, vc[c], r + 1);
-				bad++;
+	       "re-protects the bitmap, or the rings are harvested and reset (shown; every page must be\n"
+	       "reported dirty, or the run fails).\n");
+	for (int k = DIRTYLOG; k <= DIRTYRING; k++)
+		for (int c = 0; c < nvc; c++)
+			for (int r = 0; r < repeat; r++) {
+				struct result *x = &res[k][c][r];
+				if (x->ok && x->dirty_pages != x->pages) {
+					printf("%s: %llu of %llu pages reported dirty (%d vCPUs, run %d)\n",
+					       variants[k].name, (unsigned long long)x->dirty_pages,
+					       (unsigned long long)x->pages, vc[c], r + 1);
+					bad++;
+				}
 			}
+	for (int c = 0; c < nvc; c++)
+		if (res[DIRTYRING][c][0].ok)
+			printf("dirty ring, %d vCPU(s): %llu full-ring exits harvested by the vCPU threads\n", vc[c],
+			       (unsigned long long)res[DIRTYRING][c][0].ring_full_exits);
 	return pvb_interrupted ? EXIT_INTERRUPTED : bad ? EXIT_FAILED : EXIT_OK;
 }

@@ -198,6 +198,15 @@ int vmm_add_vcpus(struct vmm *v, int n, const char *cmdline, char *err, size_t e
 			return -1;
 		}
 		c->run_size = (size_t)mmap_size;
+		if (v->dirty_ring_bytes) {
+			c->ring = mmap(NULL, (size_t)v->dirty_ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+				       c->fd, KVM_DIRTY_LOG_PAGE_OFFSET * sysconf(_SC_PAGESIZE));
+			if (c->ring == MAP_FAILED) {
+				c->ring = NULL;
+				snprintf(err, errlen, "mmap of the dirty ring: %s (vcpu %d)", strerror(errno), i);
+				return -1;
+			}
+		}
 		v->nr_vcpus = i + 1;
 		if (x86_setup_cpuid(v, c, err, errlen))
 			return -1;
@@ -316,7 +325,16 @@ static void *vcpu_main(void *arg)
 		case KVM_EXIT_INTR:
 			break;
 		case KVM_EXIT_DIRTY_RING_FULL:
-			break; /* the harvester resets the ring; KVM_RUN resumes */
+			c->ring_full_exits++;
+			pthread_mutex_lock(&v->lock);
+			c->harvested += vmm_harvest_dirty_ring(c);
+			if (vmm_reset_dirty_rings(v, err, sizeof(err)) < 0) {
+				pthread_mutex_unlock(&v->lock);
+				vmm_stop(v, VMM_UNEXPECTED, err);
+				break;
+			}
+			pthread_mutex_unlock(&v->lock);
+			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			snprintf(why, sizeof(why), "KVM_EXIT_FAIL_ENTRY: hardware reason 0x%llx (vcpu %d)",
 				 (unsigned long long)run->fail_entry.hardware_entry_failure_reason, c->index);
@@ -424,6 +442,32 @@ int vmm_tsc_offset(struct vmm *v, int64_t *off, char *err, size_t errlen)
 	return 0;
 }
 
+uint64_t vmm_harvest_dirty_ring(struct vmm_vcpu *c)
+{
+	uint32_t n = (uint32_t)c->vm->dirty_ring_bytes / sizeof(struct kvm_dirty_gfn);
+	uint64_t got = 0;
+
+	if (!c->ring)
+		return 0;
+	for (;;) {
+		struct kvm_dirty_gfn *e = &c->ring[c->ring_next % n];
+		if (!(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
+			break;
+		struct vmm *v = c->vm;
+		if (v->dirty_bitmap && e->slot == v->dirty_slot && e->offset < v->slots[v->dirty_slot].size / 4096)
+			v->dirty_bitmap[e->offset / 64] |= 1ull << (e->offset % 64);
+		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
+		c->ring_next++;
+		got++;
+	}
+	return got;
+}
+
+int vmm_reset_dirty_rings(struct vmm *v, char *err, size_t errlen)
+{
+	return VMM_IOCTL(v->fd, KVM_RESET_DIRTY_RINGS, 0, NULL, err, errlen) < 0 ? -1 : 0;
+}
+
 void vmm_destroy(struct vmm *v)
 {
 	if (v->nr_vcpus && v->state == VMM_RUNNING) {
@@ -433,6 +477,8 @@ void vmm_destroy(struct vmm *v)
 	for (int i = 0; i < v->nr_vcpus; i++) {
 		if (v->vcpu[i].run && v->vcpu[i].run != MAP_FAILED)
 			munmap(v->vcpu[i].run, v->vcpu[i].run_size);
+		if (v->vcpu[i].ring)
+			munmap(v->vcpu[i].ring, (size_t)v->dirty_ring_bytes);
 		if (v->vcpu[i].fd >= 0)
 			close(v->vcpu[i].fd);
 	}

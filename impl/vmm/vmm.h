@@ -35,6 +35,9 @@ struct vmm_vcpu {
 	size_t run_size;
 	pthread_t thread;
 	uint64_t kvm_runs;                       /* KVM_RUN returns: exits seen by the VMM */
+	struct kvm_dirty_gfn *ring;              /* its dirty ring, when the VM has them */
+	uint32_t ring_next;                      /* next entry to harvest */
+	uint64_t harvested, ring_full_exits;
 	uint64_t exits[64];                      /* by exit reason */
 };
 
@@ -75,6 +78,8 @@ struct vmm {
 	char why[256];
 	int dirty_ring_bytes;                    /* 0: bitmap dirty logging */
 	uint64_t tsc_offset_window;              /* host cycles around the best offset reading */
+	uint64_t *dirty_bitmap;                  /* dirty ring harvests land here (caller's) */
+	uint32_t dirty_slot;
 };
 
 /* ioctl with a sentence on failure: returns the ioctl's value, or -1 with err filled */
@@ -106,6 +111,13 @@ void vmm_destroy(struct vmm *v);
 /* guest TSC minus host TSC, from the vCPU's IA32_TSC (vCPUs must not be running KVM_RUN...
  * it is read through KVM_GET_MSRS, which KVM serves at any time) */
 int vmm_tsc_offset(struct vmm *v, int64_t *off, char *err, size_t errlen);
+
+/* Dirty ring (vmm_create with dirty_ring_bytes): collects the vCPU's dirty entries into
+ * v->dirty_bitmap (pages of slot v->dirty_slot; the same page may come twice) and marks them
+ * harvested; returns the entries taken. vmm_reset_dirty_rings then lets KVM reuse them. A full
+ * ring (KVM_EXIT_DIRTY_RING_FULL) is harvested and reset by the vCPU thread itself. */
+uint64_t vmm_harvest_dirty_ring(struct vmm_vcpu *c);
+int vmm_reset_dirty_rings(struct vmm *v, char *err, size_t errlen);
 
 /* A vCPU statistic from KVM_GET_STATS_FD ("exits", "hypercalls", "io_exits", ...): 0, or -1 if
  * the kernel has no such statistic. */

@@ -233,7 +233,7 @@ static double ns(double cycles, unsigned khz)
 
 int cmd_channels(int argc, char **argv)
 {
-	static const struct option lo[] = {
+	static const struct option longopts[] = {
 		{ "count", 1, 0, 'c' }, { "pace-us", 1, 0, 'p' }, { "poll-us", 1, 0, 'P' },
 		{ "timeout", 1, 0, 't' }, { "repeat", 1, 0, 'r' }, { "db", 1, 0, 'd' },
 		{ "no-store", 0, 0, 'n' }, { "help", 0, 0, 'h' }, { 0 },
@@ -247,7 +247,7 @@ int cmd_channels(int argc, char **argv)
 	int opt, repeat = 1, nostore = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': if (parse_int("--count", optarg, 1, 100000, &v)) return EXIT_ERROR; o.count = (int)v; break;
 		case 'p': if (parse_int("--pace-us", optarg, 1, 100000, &v)) return EXIT_ERROR; o.pace_us = (int)v; break;
@@ -318,7 +318,8 @@ int cmd_channels(int argc, char **argv)
 				const char *keys[] = { "channel", "ring", "vmm" }, *vals[] = { rows[i].key, repbuf, "pvbench" };
 				struct metric_set g = { 0 }, hs = { 0 }, hv = { 0 };
 				if (p->status == 0) {
-					metrics_add(&g, "cost_p50", "ns", -2, ns(p->cost[1], o.tsc_khz) * 1);
+					metrics_add(&g, "cost_p50", "ns", -2, ns(p->cost[1], o.tsc_khz));
+					metrics_add(&g, "cost_p50_cycles", "cycles", -2, p->cost[1]);
 					metrics_add(&g, "cost_p99", "ns", -2, ns(p->cost[2], o.tsc_khz));
 					metrics_add(&g, "cost_p99.9", "ns", -2, ns(p->cost[3], o.tsc_khz));
 					metrics_add(&g, "notifications", "count", -2, (double)p->sent);
@@ -355,14 +356,15 @@ int cmd_channels(int argc, char **argv)
 	store_close(st);
 
 	/* the table: medians over repeats of each run's own percentile */
-	printf("pvbench channels: %s, %s, TSC %u kHz, %d notifications per row, one every %d us, %d run(s)\n",
-	       host.kvm_backend, host.host_kernel, host.tsc_khz, o.count, o.pace_us, repeat);
+	printf("pvbench channels: %s, %s, TSC %u kHz, %d notifications per row, one every %d us, %d run(s)\n"
+	       "clocks: the guest's TSC (rdtsc) and the host's TSC; host clocksource %s\n",
+	       host.kvm_backend, host.host_kernel, host.tsc_khz, o.count, o.pace_us, repeat, host.clocksource);
 	printf("guest cost: TSC cycles around the notification as the guest sees it, in ns; net = p50 minus\n"
 	       "the baseline's p50 in the same ring. host sees it after: host TSC when the VMM or its thread\n"
 	       "gets it, minus the guest's TSC before sending. exits/op: KVM_RUN returns seen by the VMM,\n"
 	       "and KVM's own vCPU \"exits\" statistic (KVM_GET_STATS_FD), per notification.\n\n");
-	printf("%-26s %4s  %9s %9s %9s %9s  %9s %9s  %7s %7s  %s\n", "channel", "ring", "cost p50", "p99",
-	       "p99.9", "net p50", "seen p50", "p99", "VMM/op", "KVM/op", "delivered");
+	printf("%-26s %4s  %9s %9s %9s %9s %9s %6s  %9s %9s  %7s %7s  %s\n", "channel", "ring", "cycles p50",
+	       "cost p50", "p99", "p99.9", "net p50", "spread", "seen p50", "p99", "VMM/op", "KVM/op", "delivered");
 	double base[2] = { NAN, NAN };
 	for (size_t i = 0; i < NR_ROWS; i++)
 		for (int k = 0; k < 2; k++) {
@@ -390,8 +392,20 @@ int cmd_channels(int argc, char **argv)
 			if (rows[i].ch == PVB_CH_NONE)
 				base[k] = c[1];
 			const struct probe *b0 = res[0][k][0].status ? NULL : &res[0][k][0];
-			printf("%9.0f %9.0f %9.0f %9.0f  ", ns(c[1], o.tsc_khz), ns(c[2], o.tsc_khz),
-			       ns(c[3], o.tsc_khz), isnan(base[k]) ? NAN : ns(c[1] - base[k], o.tsc_khz));
+			/* spread: the per-run p50s' range over their median */
+			double lo = INFINITY, hi = -INFINITY;
+			for (int r = 0; r < repeat; r++)
+				if (!res[i][k][r].status) {
+					lo = res[i][k][r].cost[1] < lo ? res[i][k][r].cost[1] : lo;
+					hi = res[i][k][r].cost[1] > hi ? res[i][k][r].cost[1] : hi;
+				}
+			char spread[16];
+			if (repeat > 1 && c[1] > 0)
+				snprintf(spread, sizeof(spread), "%.0f%%", (hi - lo) / c[1] * 100);
+			else
+				snprintf(spread, sizeof(spread), "-");
+			printf("%10.0f %9.0f %9.0f %9.0f %9.0f %6s  ", c[1], ns(c[1], o.tsc_khz), ns(c[2], o.tsc_khz),
+			       ns(c[3], o.tsc_khz), isnan(base[k]) ? NAN : ns(c[1] - base[k], o.tsc_khz), spread);
 			if (q->nlat)
 				printf("%9.1f %9.1f  ", ns(l[0], o.tsc_khz) / 1000, ns(l[1], o.tsc_khz) / 1000);
 			else
@@ -409,7 +423,8 @@ int cmd_channels(int argc, char **argv)
 			else
 				printf("%llu of %llu\n", (unsigned long long)q->delivered, (unsigned long long)q->sent);
 		}
-	printf("\nguest/host TSC offset known to +-%.1f us (half the tightest KVM_GET_MSRS window)\n",
+	printf("\nspread: the range of the per-run p50 costs over their median.\n");
+	printf("guest/host TSC offset known to +-%.1f us (half the tightest KVM_GET_MSRS window)\n",
 	       ns((double)res[0][0][0].offset_window / 2, o.tsc_khz) / 1000);
 	printf("seen p50/p99 in us; cost in ns. Where the guest's notification never reaches the host the\n"
 	       "row says so: \"delivered 0\" means KVM rejected it (e.g. a hypercall from ring 3).\n");

@@ -407,8 +407,9 @@ int cmd_memory(int argc, char **argv)
 		fprintf(stderr, "\r\033[K");
 	store_close(st);
 
-	printf("pvbench memory: %llu MiB region, 4 KiB guest pages, %s (%s), %d run(s) per cell; every page checked\n",
-	       (unsigned long long)(o.size >> 20), host.kvm_backend, host.host_kernel, repeat);
+	printf("pvbench memory: %llu MiB region, 4 KiB guest pages, %s (%s), %d run(s) per cell; every page checked\n"
+	       "clocks: the guest's TSC for the passes, host CLOCK_MONOTONIC (clocksource %s) for host steps\n",
+	       (unsigned long long)(o.size >> 20), host.kvm_backend, host.host_kernel, repeat, host.clocksource);
 	printf("time for the vCPUs to write every page once: common start to the last vCPU done, ms,\n"
 	       "median [min..max] over runs; a preparation step's time is added (and shown apart)\n\n");
 	printf("%-24s", "variant");

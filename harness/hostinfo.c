@@ -57,6 +57,15 @@ int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 	if (uname(&u) == 0)
 		snprintf(h->host_kernel, sizeof(h->host_kernel), "%s", u.release);
 	snprintf(h->pvbench_commit, sizeof(h->pvbench_commit), "%s", PVB_GIT);
+	{
+		FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+		snprintf(h->clocksource, sizeof(h->clocksource), "?");
+		if (f) {
+			if (fgets(h->clocksource, sizeof(h->clocksource), f))
+				h->clocksource[strcspn(h->clocksource, "\n")] = 0;
+			fclose(f);
+		}
+	}
 	if (access("/dev/kvm", R_OK | W_OK) != 0) {
 		snprintf(err, errlen, "/dev/kvm: %s (pvbench runs guests under KVM)", strerror(errno));
 		return -1;

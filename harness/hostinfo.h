@@ -8,6 +8,7 @@ struct hostinfo {
 	char host_kernel[128];   /* uname -r */
 	unsigned tsc_khz;        /* KVM_GET_TSC_KHZ of a fresh vCPU; 0 if unavailable */
 	char pvbench_commit[48]; /* git revision pvbench was built from */
+	char clocksource[32];    /* the host kernel's, behind CLOCK_MONOTONIC */
 };
 
 struct guestinfo {

@@ -182,3 +182,24 @@ void child_terminate(struct child *c, int grace_ms)
 	if (!child_wait(c, grace_ms))
 		child_kill(c);
 }
+
+int proc_stat(int pid, char *state, int *ppid, int *pgid, char *comm, size_t commlen)
+{
+	char path[64], buf[512];
+	FILE *f;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f)) {
+		char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+		if (l && r && sscanf(r + 2, "%c %d %d", state, ppid, pgid) == 3) {
+			snprintf(comm, commlen, "%.*s", (int)(r - l - 1), l + 1);
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}

@@ -37,4 +37,8 @@ void child_kill(struct child *c);           /* SIGKILL to the whole group, then 
 void child_terminate(struct child *c, int grace_ms);
 void child_kill_all(void);                  /* every running child: for exit paths */
 
+/* From /proc/PID/stat: state ('R', 'S', 'Z', ...), parent, process group and command name.
+ * 0, or -1 if there is no such process. */
+int proc_stat(int pid, char *state, int *ppid, int *pgid, char *comm, size_t commlen);
+
 #endif

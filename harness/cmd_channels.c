@@ -332,19 +332,14 @@ int cmd_channels(int argc, char **argv)
 					if (p->stat_exits >= 0)
 						metrics_add(&hv, "kvm_exits", "count", -2, (double)p->stat_exits);
 				}
-				char started[32];
-				time_t t = time(NULL);
-				strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+				char stamp[32];
 				struct store_run sr = {
 					.experiment = "channels", .variant = variant, .rep = r + 1, .nr_params = 3,
 					.param_keys = keys, .param_values = vals,
 					.status = p->status == 0 ? "ok" : p->status == 1 ? "error" : "crashed",
-					.reason = p->why, .started_at = started, .ended_at = started,
-					.host_kernel = host.host_kernel, .kvm_backend = host.kvm_backend,
-					.qemu_version = "pvbench-vmm", .guest_build = gi.build_id,
-					.pvbench_commit = host.pvbench_commit, .tsc_khz = host.tsc_khz,
-					.sets = { &g, &hs, NULL, &hv },
+					.reason = p->why, .qemu_version = "pvbench-vmm", .sets = { &g, &hs, NULL, &hv },
 				};
+				hostinfo_fill_run(&sr, &host, &gi, stamp, sizeof(stamp));
 				if (store_put_run(st, &sr, err, sizeof(err)))
 					fprintf(stderr, "pvbench: %s\n", err);
 				metrics_free(&g);

@@ -366,9 +366,7 @@ int cmd_memory(int argc, char **argv)
 				bad += !x->ok && strncmp(x->why, "unavailable", 11);
 				if (!st)
 					continue;
-				char variant[64], vcb[8], started[32];
-				time_t t = time(NULL);
-				strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+				char variant[64], vcb[8], stamp[32];
 				snprintf(vcb, sizeof(vcb), "%d", vc[c]);
 				snprintf(variant, sizeof(variant), "backing=%s vcpus=%d", variants[i].key, vc[c]);
 				const char *keys[] = { "backing", "vcpus", "vmm" }, *vals[] = { variants[i].key, vcb, "pvbench" };
@@ -391,13 +389,10 @@ int cmd_memory(int argc, char **argv)
 				}
 				struct store_run sr = {
 					.experiment = "memory", .variant = variant, .rep = r + 1, .nr_params = 3,
-					.param_keys = keys, .param_values = vals,
-					.status = x->ok ? "ok" : "error", .reason = x->why,
-					.started_at = started, .ended_at = started, .host_kernel = host.host_kernel,
-					.kvm_backend = host.kvm_backend, .qemu_version = "pvbench-vmm",
-					.guest_build = gi.build_id, .pvbench_commit = host.pvbench_commit,
-					.tsc_khz = host.tsc_khz, .sets = { &g, NULL, NULL, &hv },
+					.param_keys = keys, .param_values = vals, .status = x->ok ? "ok" : "error",
+					.reason = x->why, .qemu_version = "pvbench-vmm", .sets = { &g, NULL, NULL, &hv },
 				};
+				hostinfo_fill_run(&sr, &host, &gi, stamp, sizeof(stamp));
 				if (store_put_run(st, &sr, err, sizeof(err)))
 					fprintf(stderr, "pvbench: %s\n", err);
 				metrics_free(&g);

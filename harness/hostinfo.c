@@ -13,7 +13,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 #include "hostinfo.h"
+#include <time.h>
 #include "pvb_record.h"
+#include "store.h"
 
 #ifndef PVB_GIT
 #define PVB_GIT "unknown"
@@ -159,4 +161,18 @@ const char *pvb_build_dir(void)
 			*slash = 0;
 	}
 	return dir;
+}
+
+void hostinfo_fill_run(struct store_run *r, const struct hostinfo *h, const struct guestinfo *g,
+		       char *stamp, size_t stamplen)
+{
+	time_t t = time(NULL);
+
+	strftime(stamp, stamplen, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	r->started_at = r->ended_at = stamp;
+	r->host_kernel = h->host_kernel;
+	r->kvm_backend = h->kvm_backend;
+	r->pvbench_commit = h->pvbench_commit;
+	r->tsc_khz = h->tsc_khz;
+	r->guest_build = g->build_id;
 }

@@ -20,6 +20,12 @@ struct guestinfo {
 int hostinfo_read(struct hostinfo *h, char *err, size_t errlen);
 int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t errlen);
 
+/* The where-and-when part of a stored run: host, KVM backend, guest build, commit, TSC rate,
+ * and started/ended = now (stamp holds the text). */
+struct store_run;
+void hostinfo_fill_run(struct store_run *r, const struct hostinfo *h, const struct guestinfo *g,
+		       char *stamp, size_t stamplen);
+
 /* Directory holding the pvbench binary's build outputs (the guest ELF, pvb-linux). */
 const char *pvb_build_dir(void);
 

@@ -20,23 +20,12 @@ static int busy_workers(pid_t pgid)
 	int n = 0;
 
 	while (d && (e = readdir(d))) {
-		char path[300], buf[512];
-		FILE *f;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(buf, sizeof(buf), f)) {
-			const char *p = strrchr(buf, ')');
-			char state;
-			int ppid, pg;
-			if (p && sscanf(p + 2, "%c %d %d", &state, &ppid, &pg) == 3 && pg == pgid &&
-			    state == 'R')
-				n++;
-		}
-		fclose(f);
+		char state, comm[32];
+		int ppid, pg;
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
+		    proc_stat(atoi(e->d_name), &state, &ppid, &pg, comm, sizeof(comm)) == 0 &&
+		    pg == pgid && state == 'R')
+			n++;
 	}
 	if (d)
 		closedir(d);

@@ -186,57 +186,24 @@ static void hung_guest_is_stored_as_failed_and_the_matrix_goes_on(void **state)
 	assert_int_equal(count_runs(db, "reason LIKE '%4000 ms timeout%'"), 1);
 }
 
-/* processes of a process group that are not zombies (a zombie runs nothing) */
-static int live_in_group(pid_t pgid)
+/* processes of a process group that are not zombies (a zombie runs nothing), or children of a
+ * process by command name (group = 0) */
+static int procs_where(pid_t group, pid_t parent, const char *comm, pid_t *out, int max)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	int n = 0;
 
 	while (d && (e = readdir(d))) {
-		char path[300], buf[512];
-		FILE *f;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+		char state, name[64];
+		int ppid, pg, pid = atoi(e->d_name);
+		if (pid <= 0 || proc_stat(pid, &state, &ppid, &pg, name, sizeof(name)))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if (!(f = fopen(path, "r")))
-			continue;
-		if (fgets(buf, sizeof(buf), f)) {
-			char *r = strrchr(buf, ')'), state = 0;
-			int ppid, pg = 0;
-			if (r && sscanf(r + 2, "%c %d %d", &state, &ppid, &pg) == 3 && pg == pgid && state != 'Z')
-				n++;
+		if (group ? (pg == group && state != 'Z') : (ppid == parent && !strncmp(name, comm, strlen(comm)))) {
+			if (out && n < max)
+				out[n] = pid;
+			n++;
 		}
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
-/* children of pid, by command name */
-static int children_named(pid_t parent, const char *comm, pid_t *out, int max)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-
-	while (d && (e = readdir(d))) {
-		char path[300], buf[512];
-		FILE *f;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if (!(f = fopen(path, "r")))
-			continue;
-		if (fgets(buf, sizeof(buf), f)) {
-			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-			int ppid = 0;
-			if (l && r && sscanf(r + 2, "%*c %d", &ppid) == 1 && ppid == parent &&
-			    !strncmp(l + 1, comm, strlen(comm)) && n < max)
-				out[n++] = atoi(e->d_name);
-		}
-		fclose(f);
 	}
 	if (d)
 		closedir(d);
@@ -257,9 +224,9 @@ static void sigint_mid_run_leaves_nothing_behind(void **state)
 	assert_int_equal(child_spawn(&pv, argv, NULL, err, sizeof(err)), 0);
 	for (int i = 0; i < 200 && !(nq && ns && nc); i++) {
 		usleep(50000);
-		nq = children_named(pv.pid, "qemu-system", qemu, 4);
-		ns = children_named(pv.pid, "stress-ng", stress, 4);
-		nc = children_named(pv.pid, "cyclictest", ct, 4);
+		nq = procs_where(0, pv.pid, "qemu-system", qemu, 4);
+		ns = procs_where(0, pv.pid, "stress-ng", stress, 4);
+		nc = procs_where(0, pv.pid, "cyclictest", ct, 4);
 	}
 	assert_true(nq == 1 && ns == 1 && nc == 1);
 	usleep(500000); /* the policy has boosted the vCPUs by now */
@@ -269,7 +236,7 @@ static void sigint_mid_run_leaves_nothing_behind(void **state)
 	usleep(100000);
 	/* gone: QEMU (and with it its SCHED_FIFO vCPU threads), stress-ng and its workers, cyclictest */
 	assert_int_equal(kill(qemu[0], 0), -1);
-	assert_int_equal(live_in_group(stress[0]), 0);
+	assert_int_equal(procs_where(stress[0], 0, NULL, NULL, 0), 0);
 	assert_int_equal(kill(ct[0], 0), -1);
 	/* the store is intact and holds no half or interrupted run */
 	assert_int_equal(count_runs(db, "1"), 0);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -51,20 +52,23 @@ static void *waiter(void *arg)
 {
 	struct chan_host *h = arg;
 	int fd = h->channel == PVB_CH_EVENTFD_MMIO ? h->efd_mmio : h->efd_pio;
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = h->efd_stop, .events = POLLIN } };
 
 	for (;;) {
 		uint64_t n;
-		if (read(fd, &n, sizeof(n)) != sizeof(n)) {
-			if (errno == EINTR)
-				continue;
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
+		if (p[0].revents & POLLIN) {
+			if (read(fd, &n, sizeof(n)) == sizeof(n)) {
+				uint64_t t = rdtsc();
+				__atomic_add_fetch(&h->delivered, n, __ATOMIC_RELAXED);
+				if (n == 1) /* several coalesced: the stamp is the last one's */
+					seen(h, t);
+			}
+			continue; /* drain before looking at stop */
 		}
-		uint64_t t = rdtsc();
-		if (h->stop)
+		if (p[1].revents & POLLIN)
 			break;
-		__atomic_add_fetch(&h->delivered, n, __ATOMIC_RELAXED);
-		if (n == 1) /* several coalesced: the stamp is the last one's */
-			seen(h, t);
 	}
 	return NULL;
 }
@@ -88,6 +92,7 @@ static void *poller(void *arg)
 		else
 			__builtin_ia32_pause();
 	}
+	h->delivered = slot_of(h)->seq; /* a last look: what was written and not yet seen */
 	return NULL;
 }
 
@@ -95,7 +100,7 @@ static int add_eventfd(struct vmm *v, int pio, uint64_t addr, int *fd, char *err
 {
 	struct kvm_ioeventfd io = { .addr = addr, .len = pio ? 1 : 4 };
 
-	*fd = eventfd(0, EFD_CLOEXEC);
+	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (*fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		return -1;
@@ -128,6 +133,7 @@ int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us
 	h->channel = channel;
 	h->poll_us = poll_us;
 	h->efd_pio = h->efd_mmio = -1;
+	h->efd_stop = eventfd(0, EFD_CLOEXEC);
 	h->cap = 1 << 20;
 	h->lat = calloc(h->cap, sizeof(uint64_t));
 	pthread_mutex_init(&h->lock, NULL);
@@ -166,9 +172,8 @@ void chan_host_stop(struct chan_host *h)
 
 	h->stop = 1;
 	if (h->has_thread) {
-		/* wake the waiter; it sees stop and does not count this */
-		int fd = h->efd_pio >= 0 ? h->efd_pio : h->efd_mmio;
-		if (fd >= 0 && write(fd, &one, sizeof(one)) != sizeof(one))
+		/* the poller sees stop; the waiter is woken by its own eventfd, drains, and ends */
+		if (h->efd_stop < 0 || write(h->efd_stop, &one, sizeof(one)) != sizeof(one))
 			pthread_cancel(h->thread);
 		pthread_join(h->thread, NULL);
 		h->has_thread = 0;
@@ -177,5 +182,7 @@ void chan_host_stop(struct chan_host *h)
 		close(h->efd_pio);
 	if (h->efd_mmio >= 0)
 		close(h->efd_mmio);
-	h->efd_pio = h->efd_mmio = -1;
+	if (h->efd_stop >= 0)
+		close(h->efd_stop);
+	h->efd_pio = h->efd_mmio = h->efd_stop = -1;
 }

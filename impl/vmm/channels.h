@@ -16,6 +16,7 @@ struct chan_host {
 	int channel;             /* PVB_CH_*, without PVB_CH_AMD */
 	int poll_us;             /* shared memory: 0 = busy poll, else sleep this long between polls */
 	int efd_pio, efd_mmio;
+	int efd_stop;            /* wakes the waiter; never counted */
 	pthread_t thread;
 	int has_thread;
 	volatile int stop;

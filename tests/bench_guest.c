@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	double *wake = calloc((size_t)boots, sizeof(double)), *nul = calloc((size_t)boots, sizeof(double));
 	for (int i = 0; i < boots && !pvb_interrupted; i++) {
 		struct metric_set ms;
-		fprintf(stderr, "\rboot %d of %d", i + 1, boots);
+		fprintf(stderr, isatty(2) ? "\rboot %d of %d" : "boot %d of %d\n", i + 1, boots);
 		if (guest_cyclic(1, iv, 20, &ms, &boot[i]) < 0)
 			return 1;
 		inner[i] = metrics_find(&ms, "boot.to_workload", METRIC_CPU_VM)->value / 1e6;
@@ -116,7 +116,8 @@ int main(int argc, char **argv)
 		nul[i] = metrics_find(&ms, "r0.null_syscall", METRIC_CPU_VM)->value / 1e3;
 		metrics_free(&ms);
 	}
-	fprintf(stderr, "\n");
+	if (isatty(2))
+		fprintf(stderr, "\n");
 	double m, lo, hi;
 	printf("\n%-40s %10s %10s %10s   (n=%d, 1 vCPU, microvm)\n", "", "median", "p10", "p90", boots);
 	spread(boot, boots, &m, &lo, &hi);
@@ -148,7 +149,8 @@ int main(int argc, char **argv)
 		for (int r = 0; r < reps && r < 16 && !pvb_interrupted; r++) {
 			for (int side = 0; side < 2; side++) {
 				struct metric_set ms;
-				fprintf(stderr, "\r%s host, run %d of %d, %s   ", hl.name, r + 1, reps, side ? "host" : "guest");
+				fprintf(stderr, isatty(2) ? "\r%s host, run %d of %d, %s   " : "%s host, run %d of %d, %s\n",
+					hl.name, r + 1, reps, side ? "host" : "guest");
 				if ((side ? host_cyclictest(secs, iv, &ms) : guest_cyclic(secs, iv, 0, &ms, NULL)) < 0) {
 					hostload_stop(&hl);
 					return 1;
@@ -159,7 +161,8 @@ int main(int argc, char **argv)
 			}
 		}
 		hostload_stop(&hl);
-		fprintf(stderr, "\r%40s\r", "");
+		if (isatty(2))
+			fprintf(stderr, "\r%40s\r", "");
 		for (int side = 0; side < 2; side++) {
 			printf("%-6s %-6s", hl.name, side ? "host" : "guest");
 			for (int k = 0; k < 4; k++) {

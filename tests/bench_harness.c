@@ -100,7 +100,8 @@ int main(int argc, char **argv)
 		for (int with = 0; with < 2; with++) { /* interleaved: alone, with pvbench, alone, ... */
 			struct guest_arg g = { 0 };
 			pthread_t th;
-			fprintf(stderr, "\rrun %d of %d, %s   ", r + 1, reps, with ? "with pvbench" : "alone");
+			fprintf(stderr, isatty(2) ? "\rrun %d of %d, %s   " : "run %d of %d, %s\n", r + 1, reps,
+				with ? "with pvbench" : "alone");
 			if (with)
 				pthread_create(&th, NULL, watch_guest, &g);
 			if (cyclictest(&avg[with][r], &p99[with][r]) < 0) {
@@ -117,7 +118,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	fprintf(stderr, "\r%40s\r", "");
+	if (isatty(2))
+		fprintf(stderr, "\r%40s\r", "");
 	printf("\n# harness benchmark: %d s per run, %d runs each, interleaved; median [min..max]\n", secs, reps);
 	double m = stats_median(share, (size_t)reps);
 	double lo = share[0], hi = share[0];

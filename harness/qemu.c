@@ -149,7 +149,7 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 		vm_set_reason(r, VM_ERROR, "QEMU did not start: %s", line);
 		goto reap;
 	}
-	snprintf(r->qemu_version, sizeof(r->qemu_version), "%s", qmp_version(q));
+	snprintf(r->qemu_version, sizeof(r->qemu_version), "QEMU %s", qmp_version(q));
 	r->nr_tids = qmp_vcpu_tids(q, r->tids, VM_MAX_VCPUS, err, sizeof(err));
 	if (r->nr_tids != s->vcpus) {
 		vm_set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <ini.h>
 #include "cli.h"
 
@@ -107,4 +109,61 @@ int cli_ini_options(const char *path, int (*set)(void *arg, const char *key, con
 	else
 		snprintf(err, errlen, "%s:%d: not INI syntax", path, line);
 	return -1;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void hms(char *b, size_t n, double s)
+{
+	int t = (int)(s + 0.5);
+	snprintf(b, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+}
+
+void progress_init(struct progress *p, int total)
+{
+	memset(p, 0, sizeof(*p));
+	p->total = total;
+	p->tty = isatty(2);
+	p->t0 = mono_s();
+}
+
+static void line(const struct progress *p, int i, const char *what, const char *why, double took)
+{
+	char el[16], eta[16] = "?";
+
+	hms(el, sizeof(el), mono_s() - p->t0);
+	if (p->done)
+		hms(eta, sizeof(eta), p->busy / p->done * (p->total - i - (took >= 0)));
+	fprintf(stderr, "%s[%d/%d] %s", p->tty ? "\r\033[K" : "", i + 1, p->total, what);
+	if (took >= 0)
+		fprintf(stderr, ": %s (%.1f s)", why ? why : "ok", took);
+	fprintf(stderr, "  elapsed %s  ETA %s%s", el, eta, p->tty && took < 0 ? "" : "\n");
+}
+
+void progress_begin(struct progress *p, int i, const char *what)
+{
+	p->item0 = mono_s();
+	if (p->tty)
+		line(p, i, what, NULL, -1);
+}
+
+void progress_end(struct progress *p, int i, const char *what, const char *why)
+{
+	double took = mono_s() - p->item0;
+
+	p->busy += took;
+	p->done++;
+	if (!p->tty || why)
+		line(p, i, what, why, took);
+}
+
+void progress_finish(struct progress *p)
+{
+	if (p->tty)
+		fprintf(stderr, "\r\033[K");
 }

@@ -20,6 +20,19 @@ int parse_int(const char *what, const char *s, long long lo, long long hi, long 
 int cli_ini_options(const char *path, int (*set)(void *arg, const char *key, const char *value,
 						 char *why, size_t whylen),
 		    void *arg, char *err, size_t errlen);
+/* Progress of a long loop on stderr: "[i/N] what  elapsed h:mm:ss  ETA h:mm:ss" -- a live line on a
+ * terminal, one line per item otherwise (nightly logs), and always a line for a failure.
+ * The ETA is the mean time of the items done so far times the items left. */
+struct progress {
+	int total, done, tty;
+	double t0, busy, item0;
+};
+void progress_init(struct progress *p, int total);
+void progress_begin(struct progress *p, int i, const char *what);
+/* why: NULL when the item went fine, else the outcome and reason to print */
+void progress_end(struct progress *p, int i, const char *what, const char *why);
+void progress_finish(struct progress *p);
+
 /* mkdir -p; 0 or -1 (errno set). */
 int mkdir_p(const char *path);
 

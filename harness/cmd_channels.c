@@ -302,14 +302,18 @@ int cmd_channels(int argc, char **argv)
 
 	static struct probe res[NR_ROWS][2][100];
 	int total = (int)NR_ROWS * 2 * repeat, done = 0;
+	struct progress pg;
+	progress_init(&pg, total);
 	for (int r = 0; r < repeat && !pvb_interrupted; r++)
 		for (size_t i = 0; i < NR_ROWS && !pvb_interrupted; i++)
 			for (int k = 0; k < 2 && !pvb_interrupted; k++) { /* ring 0, ring 3 */
 				int ring = k ? 3 : 0;
 				struct probe *p = &res[i][k][r];
-				fprintf(stderr, "%s[%d/%d] %s, ring %d%s", isatty(2) ? "\r\033[K" : "", ++done, total,
-					rows[i].name, ring, isatty(2) ? "" : "\n");
+				char what[96];
+				snprintf(what, sizeof(what), "%s, ring %d", rows[i].name, ring);
+				progress_begin(&pg, done, what);
 				probe(&o, &rows[i], ring, p);
+				progress_end(&pg, done++, what, p->status ? p->why : NULL);
 				if (!st)
 					continue;
 				char variant[96], repbuf[8];
@@ -346,8 +350,7 @@ int cmd_channels(int argc, char **argv)
 				metrics_free(&hs);
 				metrics_free(&hv);
 			}
-	if (isatty(2))
-		fprintf(stderr, "\r\033[K");
+	progress_finish(&pg);
 	store_close(st);
 
 	/* the table: medians over repeats of each run's own percentile */

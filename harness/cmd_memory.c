@@ -356,14 +356,18 @@ int cmd_memory(int argc, char **argv)
 
 	static struct result res[NR_VARIANTS][4][100];
 	int total = NR_VARIANTS * nvc * repeat, n = 0, bad = 0;
+	struct progress pg;
+	progress_init(&pg, total);
 	for (int r = 0; r < repeat && !pvb_interrupted; r++)
 		for (int c = 0; c < nvc && !pvb_interrupted; c++)
 			for (int i = 0; i < NR_VARIANTS && !pvb_interrupted; i++) { /* interleaved */
 				struct result *x = &res[i][c][r];
-				fprintf(stderr, "%s[%d/%d] %s, %d vCPU(s), run %d%s", isatty(2) ? "\r\033[K" : "", ++n,
-					total, variants[i].name, vc[c], r + 1, isatty(2) ? "" : "\n");
+				char what[96];
+				snprintf(what, sizeof(what), "%s, %d vCPU(s), run %d", variants[i].name, vc[c], r + 1);
+				progress_begin(&pg, n, what);
 				run_variant(&o, (enum variant)i, vc[c], x);
 				bad += !x->ok && strncmp(x->why, "unavailable", 11);
+				progress_end(&pg, n++, what, x->ok ? NULL : x->why);
 				if (!st)
 					continue;
 				char variant[64], vcb[8], stamp[32];
@@ -398,8 +402,7 @@ int cmd_memory(int argc, char **argv)
 				metrics_free(&g);
 				metrics_free(&hv);
 			}
-	if (isatty(2))
-		fprintf(stderr, "\r\033[K");
+	progress_finish(&pg);
 	store_close(st);
 
 	printf("pvbench memory: %llu MiB region, 4 KiB guest pages, %s (%s), %d run(s) per cell; every page checked\n"

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include "child.h"
 #include "cli.h"
 #include "compare.h"
@@ -28,19 +26,6 @@ static void usage(FILE *f)
 		"130 interrupted (completed runs are stored).\n");
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void hms(char *b, size_t n, double s)
-{
-	int t = (int)(s + 0.5);
-	snprintf(b, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
-}
-
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -48,7 +33,7 @@ int cmd_run(int argc, char **argv)
 		{ "keys", 0, 0, 'k' }, { "format", 1, 0, 'F' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	const char *db = "results/pvbench.db";
-	int force = 0, dry = 0, opt, nr, failed = 0, done = 0, skipped = 0, tty = isatty(2);
+	int force = 0, dry = 0, opt, nr, failed = 0, done = 0, skipped = 0;
 	struct cmp_opts co = { .format = CMP_TEXT };
 	static struct experiment e;
 	struct run_spec *runs;
@@ -56,7 +41,6 @@ int cmd_run(int argc, char **argv)
 	struct hostinfo host;
 	struct guestinfo gi;
 	struct store *st;
-	double t0, busy = 0;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -129,39 +113,26 @@ int cmd_run(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	struct runner_env env = { .host = &host, .guest = &gi, .kernel = kernel, .runs_root = runs_root };
-	t0 = now_s();
+	struct progress pg;
+	progress_init(&pg, nr);
 	fprintf(stderr, "pvbench: %s: %d runs (%s, guest %s) into %s\n", e.name, nr, host.kvm_backend,
 		gi.build_id, db);
 	for (int i = 0; i < nr && !pvb_interrupted; i++) {
-		char el[16], eta[16];
+		char what[300], why[600];
 		if (!force && store_run_done(st, e.name, runs[i].variant, runs[i].rep)) {
 			skipped++;
 			continue;
 		}
-		hms(el, sizeof(el), now_s() - t0);
-		if (done)
-			hms(eta, sizeof(eta), busy / done * (nr - i));
-		else
-			snprintf(eta, sizeof(eta), "?");
-		if (tty)
-			fprintf(stderr, "\r\033[K[%d/%d] %s rep %d  elapsed %s  ETA %s", i + 1, nr,
-				runs[i].variant, runs[i].rep, el, eta);
-		double r0 = now_s();
+		snprintf(what, sizeof(what), "%s rep %d", runs[i].variant, runs[i].rep);
+		progress_begin(&pg, i, what);
 		enum vm_outcome o = runner_run(&env, &e, &runs[i], st, err, sizeof(err));
-		busy += now_s() - r0;
 		done++;
 		if (o != VM_OK && o != VM_INTERRUPTED)
 			failed++;
-		if (!tty || o != VM_OK) {
-			hms(el, sizeof(el), now_s() - t0);
-			fprintf(stderr, "%s[%d/%d] %s rep %d: %s%s%s (%.1f s)  elapsed %s  ETA %s\n",
-				tty ? "\r\033[K" : "", i + 1, nr, runs[i].variant, runs[i].rep,
-				vm_outcome_name(o), o != VM_OK ? ": " : "", o != VM_OK ? err : "",
-				now_s() - r0, el, eta);
-		}
+		snprintf(why, sizeof(why), "%s: %s", vm_outcome_name(o), err);
+		progress_end(&pg, i, what, o == VM_OK ? NULL : why);
 	}
-	if (tty)
-		fprintf(stderr, "\r\033[K");
+	progress_finish(&pg);
 	fprintf(stderr, "pvbench: %d runs done (%d failed), %d already stored%s\n", done, failed,
 		skipped, pvb_interrupted ? ", interrupted" : "");
 	free(runs);

@@ -40,9 +40,9 @@ static int on_exit_device(struct vmm_vcpu *c, uint64_t addr, int wr, void *data,
 	struct chan_host *h = arg;
 	uint64_t t = rdtsc();
 
-	(void)c, (void)addr, (void)wr, (void)size, (void)count;
-	if (addr == PVB_HC_MAP_GPA_RANGE && size == 8)
-		((uint64_t *)data)[7] = 0; /* kvm_run.hypercall.ret: success */
+	(void)addr, (void)data, (void)wr, (void)size, (void)count;
+	if (c->run->exit_reason == KVM_EXIT_HYPERCALL)
+		c->run->hypercall.ret = 0; /* success */
 	__atomic_add_fetch(&h->delivered, 1, __ATOMIC_RELAXED);
 	seen(h, t);
 	return 0;
@@ -141,9 +141,9 @@ int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us
 		return -1;
 	/* the exit channels' devices (a device with no traffic costs nothing) */
 	struct vmm_device d[] = {
-		{ .is_mmio = 0, .base = PVB_CH_PIO_PORT, .len = 1, .handle = on_exit_device, .arg = h },
-		{ .is_mmio = 1, .base = PVB_CH_MMIO_ADDR, .len = 4, .handle = on_exit_device, .arg = h },
-		{ .is_mmio = 2, .base = PVB_HC_MAP_GPA_RANGE, .len = 1, .handle = on_exit_device, .arg = h },
+		{ .kind = VMM_DEV_PIO, .base = PVB_CH_PIO_PORT, .len = 1, .handle = on_exit_device, .arg = h },
+		{ .kind = VMM_DEV_MMIO, .base = PVB_CH_MMIO_ADDR, .len = 4, .handle = on_exit_device, .arg = h },
+		{ .kind = VMM_DEV_HYPERCALL, .base = PVB_HC_MAP_GPA_RANGE, .len = 1, .handle = on_exit_device, .arg = h },
 	};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		vmm_add_device(v, &d[i]);

@@ -97,9 +97,8 @@ int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *er
 	s->host = aligned;
 	s->map = p;
 	s->map_len = size + (2u << 20);
-	s->dirty_log = !!(flags & VMM_MEM_DIRTYLOG);
 	struct kvm_userspace_memory_region r = {
-		.slot = (uint32_t)v->nr_slots, .flags = s->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.slot = (uint32_t)v->nr_slots,
 		.guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)aligned,
 	};
 	snprintf(ctx, sizeof(ctx), "slot %d, %llu MiB at 0x%llx", v->nr_slots,
@@ -123,10 +122,7 @@ int vmm_slot_flags(struct vmm *v, int slot, uint32_t flags, char *err, size_t er
 	char ctx[64];
 
 	snprintf(ctx, sizeof(ctx), "slot %d flags 0x%x", slot, flags);
-	if (VMM_IOCTL(v->fd, KVM_SET_USER_MEMORY_REGION, &r, ctx, err, errlen) < 0)
-		return -1;
-	s->dirty_log = !!(flags & KVM_MEM_LOG_DIRTY_PAGES);
-	return 0;
+	return VMM_IOCTL(v->fd, KVM_SET_USER_MEMORY_REGION, &r, ctx, err, errlen) < 0 ? -1 : 0;
 }
 
 int vmm_load_elf(struct vmm *v, const char *path, char *err, size_t errlen)
@@ -236,14 +232,14 @@ void vmm_stop(struct vmm *v, int state, const char *why)
 	}
 }
 
-static int device_exit(struct vmm_vcpu *c, int mmio, uint64_t addr, int wr, void *data, int size,
-		       int count)
+static int device_exit(struct vmm_vcpu *c, enum vmm_dev_kind kind, uint64_t addr, int wr, void *data,
+		       int size, int count)
 {
 	struct vmm *v = c->vm;
 
 	for (int i = 0; i < v->nr_dev; i++) {
 		struct vmm_device *d = &v->dev[i];
-		if (d->is_mmio == mmio && addr >= d->base && addr < d->base + d->len)
+		if (d->kind == kind && addr >= d->base && addr < d->base + d->len)
 			return d->handle(c, addr, wr, data, size, count, d->arg);
 	}
 	return -1;
@@ -286,7 +282,7 @@ static void *vcpu_main(void *arg)
 					fwrite(data, (size_t)run->io.size, run->io.count, v->console);
 					pthread_mutex_unlock(&v->lock);
 				}
-			} else if (device_exit(c, 0, run->io.port, wr, data, run->io.size, (int)run->io.count)) {
+			} else if (device_exit(c, VMM_DEV_PIO, run->io.port, wr, data, run->io.size, (int)run->io.count)) {
 				snprintf(why, sizeof(why), "unexpected port %s 0x%x (size %d) at RIP 0x%llx",
 					 wr ? "write to" : "read from", run->io.port, run->io.size,
 					 (unsigned long long)x86_get_rip(c));
@@ -295,7 +291,7 @@ static void *vcpu_main(void *arg)
 			break;
 		}
 		case KVM_EXIT_MMIO:
-			if (device_exit(c, 1, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
+			if (device_exit(c, VMM_DEV_MMIO, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
 					(int)run->mmio.len, 1)) {
 				snprintf(why, sizeof(why), "unexpected MMIO %s 0x%llx at RIP 0x%llx",
 					 run->mmio.is_write ? "write to" : "read from",
@@ -304,8 +300,7 @@ static void *vcpu_main(void *arg)
 			}
 			break;
 		case KVM_EXIT_HYPERCALL:
-			/* answered by a device at "address" = hypercall number, if one is registered */
-			if (device_exit(c, 2, run->hypercall.nr, 1, &run->hypercall, 8, 1)) {
+			if (device_exit(c, VMM_DEV_HYPERCALL, run->hypercall.nr, 1, &run->hypercall, 8, 1)) {
 				snprintf(why, sizeof(why), "unexpected hypercall %llu",
 					 (unsigned long long)run->hypercall.nr);
 				vmm_stop(v, VMM_UNEXPECTED, why);

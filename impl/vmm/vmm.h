@@ -41,10 +41,13 @@ struct vmm_vcpu {
 	uint64_t exits[64];                      /* by exit reason */
 };
 
-/* A device in the VMM: a handler for port I/O or MMIO exits in [base, base + len). Returns 0 if
- * handled. data is the exit's data buffer (size * count bytes for port I/O). */
+/* A device in the VMM: a handler for exits of one kind whose address (port, guest-physical
+ * address, or hypercall number) is in [base, base + len). Returns 0 if handled. data is the exit's
+ * data (size * count bytes for port I/O; struct kvm_run's hypercall member, size 8, for hypercalls). */
+enum vmm_dev_kind { VMM_DEV_PIO, VMM_DEV_MMIO, VMM_DEV_HYPERCALL };
+
 struct vmm_device {
-	int is_mmio;
+	enum vmm_dev_kind kind;
 	uint64_t base, len;
 	int (*handle)(struct vmm_vcpu *c, uint64_t addr, int is_write, void *data, int size,
 		      int count, void *arg);
@@ -56,7 +59,6 @@ struct vmm_slot {
 	uint8_t *host;
 	void *map;                               /* the mapping host lies in (2 MiB aligned) */
 	size_t map_len;
-	int dirty_log;
 };
 
 struct vmm {
@@ -91,7 +93,6 @@ int vmm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char
 #define VMM_MEM_POPULATE 1   /* MAP_POPULATE: host pages present before the guest runs */
 #define VMM_MEM_THP      2   /* madvise(MADV_HUGEPAGE) on 2 MiB-aligned backing */
 #define VMM_MEM_HUGETLB  4   /* MAP_HUGETLB (needs reserved hugetlbfs pages) */
-#define VMM_MEM_DIRTYLOG 8   /* KVM_MEM_LOG_DIRTY_PAGES */
 
 int vmm_create(struct vmm *v, uint64_t mem_size, int dirty_ring_bytes, char *err, size_t errlen);
 int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *err, size_t errlen);

@@ -167,3 +167,19 @@ void progress_finish(struct progress *p)
 	if (p->tty)
 		fprintf(stderr, "\r\033[K");
 }
+
+int cli_set_option(const char *longname, const char *value,
+		   int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen),
+		   void *arg)
+{
+	char key[64], why[256] = "";
+	size_t i;
+
+	for (i = 0; longname[i] && i + 1 < sizeof(key); i++)
+		key[i] = longname[i] == '-' ? '_' : longname[i];
+	key[i] = 0;
+	if (set(arg, key, value, why, sizeof(why)) == 0)
+		return 0;
+	fprintf(stderr, "pvbench: --%s: %s\n", longname, why);
+	return -1;
+}

@@ -33,6 +33,12 @@ void progress_begin(struct progress *p, int i, const char *what);
 void progress_end(struct progress *p, int i, const char *what, const char *why);
 void progress_finish(struct progress *p);
 
+/* A command-line option that is also an experiment-file key: --pace-us V goes to the same set()
+ * as "pace_us = V" in cli_ini_options. 0, or -1 after "pvbench: --pace-us: why" on stderr. */
+int cli_set_option(const char *longname, const char *value,
+		   int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen),
+		   void *arg);
+
 /* mkdir -p; 0 or -1 (errno set). */
 int mkdir_p(const char *path);
 

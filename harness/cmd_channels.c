@@ -190,24 +190,23 @@ static int set_key(void *arg, const char *key, const char *value, char *why, siz
 		t->o->timeout_ms = (int)v;
 		return 0;
 	}
-	v = strtoll(value, &end, 10);
-	if (*end || end == value || v < 1 || v > 100000) {
-		snprintf(why, n, "\"%s\" is not a number in [1, 100000]", value);
-		return -1;
+	const struct { const char *key; long long hi; int *dst; } keys[] = {
+		{ "count", 100000, &t->o->count }, { "pace_us", 100000, &t->o->pace_us },
+		{ "poll_us", 1000000, &t->o->poll_us }, { "repeat", 100, t->repeat },
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(key, keys[i].key))
+			continue;
+		v = strtoll(value, &end, 10);
+		if (*end || end == value || v < 1 || v > keys[i].hi) {
+			snprintf(why, n, "\"%s\" is not a number in [1, %lld]", value, keys[i].hi);
+			return -1;
+		}
+		*keys[i].dst = (int)v;
+		return 0;
 	}
-	if (!strcmp(key, "count"))
-		t->o->count = (int)v;
-	else if (!strcmp(key, "pace_us"))
-		t->o->pace_us = (int)v;
-	else if (!strcmp(key, "poll_us"))
-		t->o->poll_us = (int)v;
-	else if (!strcmp(key, "repeat") && v <= 100)
-		*t->repeat = (int)v;
-	else {
-		snprintf(why, n, "unknown key (count, pace_us, poll_us, timeout, repeat)");
-		return -1;
-	}
-	return 0;
+	snprintf(why, n, "unknown key (count, pace_us, poll_us, timeout, repeat)");
+	return -1;
 }
 
 static void usage(FILE *f)
@@ -233,9 +232,10 @@ static double ns(double cycles, unsigned khz)
 
 int cmd_channels(int argc, char **argv)
 {
+	/* 'k': the option is an experiment-file key too, set through set_key */
 	static const struct option longopts[] = {
-		{ "count", 1, 0, 'c' }, { "pace-us", 1, 0, 'p' }, { "poll-us", 1, 0, 'P' },
-		{ "timeout", 1, 0, 't' }, { "repeat", 1, 0, 'r' }, { "db", 1, 0, 'd' },
+		{ "count", 1, 0, 'k' }, { "pace-us", 1, 0, 'k' }, { "poll-us", 1, 0, 'k' },
+		{ "timeout", 1, 0, 'k' }, { "repeat", 1, 0, 'k' }, { "db", 1, 0, 'd' },
 		{ "no-store", 0, 0, 'n' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	struct opts o = { .count = 1000, .pace_us = 100, .poll_us = 100, .timeout_ms = 5000 };
@@ -243,22 +243,15 @@ int cmd_channels(int argc, char **argv)
 	char kernel[1024], err[512];
 	struct hostinfo host;
 	struct guestinfo gi;
-	long long v;
-	int opt, repeat = 1, nostore = 0;
+	int opt, idx, repeat = 1, nostore = 0;
+	struct ini_target t = { .o = &o, .repeat = &repeat };
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		switch (opt) {
-		case 'c': if (parse_int("--count", optarg, 1, 100000, &v)) return EXIT_ERROR; o.count = (int)v; break;
-		case 'p': if (parse_int("--pace-us", optarg, 1, 100000, &v)) return EXIT_ERROR; o.pace_us = (int)v; break;
-		case 'P': if (parse_int("--poll-us", optarg, 1, 1000000, &v)) return EXIT_ERROR; o.poll_us = (int)v; break;
-		case 'r': if (parse_int("--repeat", optarg, 1, 100, &v)) return EXIT_ERROR; repeat = (int)v; break;
-		case 't':
-			o.timeout_ms = (int)parse_duration_ms(optarg);
-			if (o.timeout_ms <= 0) {
-				fprintf(stderr, "pvbench: --timeout: \"%s\" is not a duration\n", optarg);
+		case 'k':
+			if (cli_set_option(longopts[idx].name, optarg, set_key, &t))
 				return EXIT_ERROR;
-			}
 			break;
 		case 'd': db = optarg; break;
 		case 'n': nostore = 1; break;
@@ -266,8 +259,7 @@ int cmd_channels(int argc, char **argv)
 		default: usage(stderr); return EXIT_ERROR;
 		}
 	}
-	if (optind < argc) {
-		struct ini_target t = { .o = &o, .repeat = &repeat };
+	if (optind < argc) { /* the file's keys, after the options (as before) */
 		if (cli_ini_options(argv[optind], set_key, &t, err, sizeof(err))) {
 			fprintf(stderr, "pvbench: %s\n", err);
 			return EXIT_ERROR;

@@ -248,7 +248,7 @@ fail:
 	vmm_destroy(&v);
 }
 
-/* configs/memory.ini: [global] size_mib, vcpus (a list), repeat */
+/* configs/memory.ini: [global] size_mib, vcpus (a list), repeat; also the options --size-mib ... */
 struct ini_target { struct mem_opts *o; int *vc, *nvc, *repeat; };
 static int set_key(void *arg, const char *key, const char *value, char *why, size_t n)
 {
@@ -267,21 +267,24 @@ static int set_key(void *arg, const char *key, const char *value, char *why, siz
 			}
 			t->vc[(*t->nvc)++] = (int)v;
 		}
+		if (!*t->nvc)
+			snprintf(why, n, "empty list");
 		return *t->nvc ? 0 : -1;
 	}
+	if (strcmp(key, "size_mib") && strcmp(key, "repeat")) {
+		snprintf(why, n, "unknown key (size_mib, vcpus, repeat)");
+		return -1;
+	}
+	long long hi = !strcmp(key, "size_mib") ? 2048 : 100;
 	v = strtoll(value, &end, 10);
-	if (*end || end == value || v < 1) {
-		snprintf(why, n, "\"%s\" is not a positive number", value);
+	if (*end || end == value || v < 1 || v > hi) {
+		snprintf(why, n, "\"%s\" is not a number in [1, %lld]", value, hi);
 		return -1;
 	}
-	if (!strcmp(key, "size_mib") && v <= 2048)
+	if (!strcmp(key, "size_mib"))
 		t->o->size = (uint64_t)v << 20;
-	else if (!strcmp(key, "repeat") && v <= 100)
+	else
 		*t->repeat = (int)v;
-	else {
-		snprintf(why, n, "unknown key or out of range (size_mib <= 2048, vcpus, repeat <= 100)");
-		return -1;
-	}
 	return 0;
 }
 
@@ -292,7 +295,7 @@ static void usage(FILE *f)
 		   "under each way of preparing guest memory. Results go to the store as \"memory\".\n\n");
 	for (int i = 0; i < NR_VARIANTS; i++)
 		fprintf(f, "  %-22s %s\n", variants[i].name, variants[i].help);
-	fprintf(f, "\n  --size MIB       region size (default 256)\n"
+	fprintf(f, "\n  --size-mib N     region size (default 256)\n"
 		   "  --vcpus LIST     e.g. 1,2 (default)\n"
 		   "  --repeat N       runs per cell, interleaved (default 3)\n"
 		   "  --db PATH        result store (default results/pvbench.db); --no-store to skip\n");
@@ -300,42 +303,33 @@ static void usage(FILE *f)
 
 int cmd_memory(int argc, char **argv)
 {
+	/* 'k': the option is an experiment-file key too, set through set_key */
 	static const struct option longopts[] = {
-		{ "size", 1, 0, 's' }, { "vcpus", 1, 0, 'c' }, { "repeat", 1, 0, 'r' },
+		{ "size-mib", 1, 0, 'k' }, { "vcpus", 1, 0, 'k' }, { "repeat", 1, 0, 'k' },
 		{ "db", 1, 0, 'd' }, { "no-store", 0, 0, 'n' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	struct mem_opts o = { .size = 256ull << 20, .timeout_ms = 60000 };
 	const char *db = "results/pvbench.db";
-	int vc[4] = { 1, 2 }, nvc = 2, repeat = 3, nostore = 0, opt;
+	int vc[4] = { 1, 2 }, nvc = 2, repeat = 3, nostore = 0, opt, idx;
 	char kernel[1024], err[512];
 	struct hostinfo host;
 	struct guestinfo gi;
-	long long v;
+	struct ini_target t = { .o = &o, .vc = vc, .nvc = &nvc, .repeat = &repeat };
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		switch (opt) {
-		case 's': if (parse_int("--size", optarg, 1, 2048, &v)) return EXIT_ERROR; o.size = (uint64_t)v << 20; break;
-		case 'r': if (parse_int("--repeat", optarg, 1, 100, &v)) return EXIT_ERROR; repeat = (int)v; break;
-		case 'c': {
-			char buf[64], *save = NULL;
-			nvc = 0;
-			snprintf(buf, sizeof(buf), "%s", optarg);
-			for (char *t = strtok_r(buf, ",", &save); t && nvc < 4; t = strtok_r(NULL, ",", &save)) {
-				if (parse_int("--vcpus", t, 1, VMM_MAX_VCPUS, &v))
-					return EXIT_ERROR;
-				vc[nvc++] = (int)v;
-			}
+		case 'k':
+			if (cli_set_option(longopts[idx].name, optarg, set_key, &t))
+				return EXIT_ERROR;
 			break;
-		}
 		case 'd': db = optarg; break;
 		case 'n': nostore = 1; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_ERROR;
 		}
 	}
-	if (optind < argc) {
-		struct ini_target t = { .o = &o, .vc = vc, .nvc = &nvc, .repeat = &repeat };
+	if (optind < argc) { /* the file's keys, after the options */
 		if (cli_ini_options(argv[optind], set_key, &t, err, sizeof(err))) {
 			fprintf(stderr, "pvbench: %s\n", err);
 			return EXIT_ERROR;

@@ -186,7 +186,7 @@ static void memory_paths_leave_every_page_written(void **state)
 
 	REQUIRE_KVM();
 	snprintf(out, sizeof(out), "/tmp/pvbench-test-memory-%d.txt", (int)getpid());
-	assert_int_equal(pvbench_out((char *[]){ "memory", "--no-store", "--size", "16", "--repeat", "1",
+	assert_int_equal(pvbench_out((char *[]){ "memory", "--no-store", "--size-mib", "16", "--repeat", "1",
 						 "--vcpus", "1,2", NULL }, out), 0);
 	f = fopen(out, "r");
 	while (fgets(line, sizeof(line), f)) {

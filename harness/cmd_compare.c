@@ -43,10 +43,8 @@ int cmd_compare(int argc, char **argv)
 		case 'r': co.rows = optarg; break;
 		case 'm': co.metrics = optarg; break;
 		case 'F':
-			if (compare_parse_format(optarg, &co.format)) {
-				fprintf(stderr, "pvbench: --format: \"%s\" is not text, md, csv or json\n", optarg);
+			if (compare_format_option(optarg, &co.format))
 				return EXIT_ERROR;
-			}
 			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_ERROR;

@@ -50,10 +50,8 @@ int cmd_run(int argc, char **argv)
 		case 'n': dry = 1; break;
 		case 'k': cfg_print_keys(); return EXIT_OK;
 		case 'F':
-			if (compare_parse_format(optarg, &co.format)) {
-				fprintf(stderr, "pvbench: --format: \"%s\" is not text, md, csv or json\n", optarg);
+			if (compare_format_option(optarg, &co.format))
 				return EXIT_ERROR;
-			}
 			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_ERROR;

@@ -98,7 +98,7 @@ int compare_load(struct store *s, const char *experiment, struct cmp_input *in, 
 	return store_visit(s, experiment, &v, err, errlen);
 }
 
-int compare_parse_format(const char *s, enum cmp_format *f)
+int compare_format_option(const char *s, enum cmp_format *f)
 {
 	static const char *const names[] = { "text", "md", "csv", "json" };
 	for (int i = 0; i < 4; i++)
@@ -106,6 +106,7 @@ int compare_parse_format(const char *s, enum cmp_format *f)
 			*f = (enum cmp_format)i;
 			return 0;
 		}
+	fprintf(stderr, "pvbench: --format: \"%s\" is not text, md, csv or json\n", s);
 	return -1;
 }
 

@@ -53,6 +53,7 @@ void cmp_add_metric(struct cmp_run *r, const char *side, int cpu, const char *na
 
 int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *out, char *err,
 		   size_t errlen);
-int compare_parse_format(const char *s, enum cmp_format *f);
+/* --format's value: 0, or -1 after "pvbench: --format: ..." on stderr. */
+int compare_format_option(const char *s, enum cmp_format *f);
 
 #endif

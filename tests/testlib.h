@@ -4,19 +4,22 @@
 #define PVB_TESTLIB_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Skips without /dev/kvm, unless PVBENCH_REQUIRE_KVM=1 (CI on KVM hosts): then it fails. */
+/* Skips without /dev/kvm (and says why), unless PVBENCH_REQUIRE_KVM=1 (CI on a kernel that offers
+ * KVM): then it fails. */
 #define REQUIRE_KVM()                                                                     \
 	do {                                                                              \
 		if (access("/dev/kvm", R_OK | W_OK) != 0) {                               \
 			if (getenv("PVBENCH_REQUIRE_KVM") &&                              \
 			    !strcmp(getenv("PVBENCH_REQUIRE_KVM"), "1"))                  \
 				fail_msg("/dev/kvm unusable but PVBENCH_REQUIRE_KVM=1");  \
+			fprintf(stderr, "skip: /dev/kvm: %s\n", strerror(errno));         \
 			skip();                                                           \
 		}                                                                         \
 	} while (0)

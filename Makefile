@@ -3,8 +3,10 @@
 CC      ?= gcc
 O       := build
 CFLAGS  ?= -O2 -g
-WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
-CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads -Iharness -Iimpl/vmm
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
+# harness/: one folder per part (engine, experiment types, policies, VM backends, store, host)
+HARNESS_DIRS := harness harness/engine harness/types harness/policies harness/backends harness/store harness/host
+CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm
 SAN     ?=
 LDLIBS_H := -lcjson -lsqlite3 -linih -lm -lpthread
 
@@ -48,19 +50,19 @@ PVB_GIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo
 # The commit is compiled into hostinfo.o; rebuild it only when the commit changes.
 $(O)/git-rev: FORCE
 	@mkdir -p $(O); echo '$(PVB_GIT)' | cmp -s - $@ || echo '$(PVB_GIT)' > $@
-$(O)/host/harness/hostinfo.o: $(O)/git-rev
+$(O)/host/harness/host/hostinfo.o: $(O)/git-rev
 FORCE:
 HCFLAGS := $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -DPVB_GIT='"$(PVB_GIT)"'
-HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) impl/proto/record.c impl/proto/record_check.c $(wildcard impl/vmm/*.c)
+HARNESS_SRC := $(filter-out harness/main.c,$(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.c))) impl/proto/record.c impl/proto/record_check.c $(wildcard impl/vmm/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(O)/host/%.o,$(HARNESS_SRC))
 
-$(O)/host/%.o: %.c $(wildcard harness/*.h) $(wildcard impl/vmm/*.h) impl/proto/pvb_record.h workloads/pvb.h
+$(O)/host/%.o: %.c $(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.h)) $(wildcard impl/vmm/*.h) $(wildcard impl/proto/*.h) impl/proto/pvb_record.h workloads/pvb.h
 	@mkdir -p $(dir $@)
 	@echo '  CC        $<'
 	@$(CC) $(HCFLAGS) -c $< -o $@
 
 $(O)/libpvbench.a: $(HARNESS_OBJ)
-	@ar rcs $@ $^
+	@rm -f $@; ar rcs $@ $^
 
 $(O)/pvbench: $(O)/host/harness/main.o $(O)/libpvbench.a
 	@echo '  LD        $@'
@@ -95,6 +97,11 @@ check-asan:
 		$(patsubst %,build-asan/tests/%,$(ASAN_TESTS))
 	PVBENCH_BUILD=$(O) ASAN_OPTIONS=detect_leaks=1 tests/run $(patsubst %,build-asan/tests/%,$(ASAN_TESTS))
 
+# Rewrites tests/golden/ from the current compare output: review the diff before committing it.
+golden: $(O)/tests/test_compare
+	PVBENCH_UPDATE_GOLDEN=1 $(O)/tests/test_compare
+	git --no-pager diff --stat tests/golden
+
 setup:
 	@scripts/setup
 
@@ -111,4 +118,4 @@ bench: setup all tests
 clean:
 	rm -rf $(O) build-asan
 
-.PHONY: tests check check-asan setup run bench clean
+.PHONY: tests check check-asan setup run bench clean golden

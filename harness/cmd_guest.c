@@ -56,6 +56,10 @@ static void print_table(const struct metric_set *ms, int vcpus)
 		if (!seen)
 			cols[nc++] = ms->m[i].name;
 	}
+	if (!nc) { /* a valid record may carry no per-vCPU metric at all */
+		printf("(the record has no per-vCPU metrics)\n");
+		return;
+	}
 	printf("%-5s", "vCPU");
 	for (int c = 0; c < nc; c++) {
 		const struct metric *m = metrics_find(ms, cols[c], 0);
@@ -141,7 +145,7 @@ static int guest_run(int argc, char **argv)
 		case 'r': run_dir = optarg; break;
 		case 'k': kernel = optarg; break;
 		case 'V':
-			if (strcmp(optarg, "qemu") && strcmp(optarg, "pvbench")) {
+			if (!vm_backend_find(optarg)) {
 				fprintf(stderr, "pvbench: --vmm: \"%s\" is not qemu or pvbench\n", optarg);
 				return EXIT_ERROR;
 			}
@@ -192,7 +196,7 @@ static int guest_run(int argc, char **argv)
 	printf("pvbench guest run: %s, %lld vCPU(s), interval %lld us, %.1f s: %s\n", workload,
 	       vcpus, interval_us, duration_ms / 1000.0, vm_outcome_name(res.outcome));
 	printf("host:  %s, kernel %s, TSC %u kHz, VMM %s\n", host.kvm_backend, host.host_kernel,
-	       host.tsc_khz, res.qemu_version[0] ? res.qemu_version : "?");
+	       host.tsc_khz, res.vmm[0] ? res.vmm : "?");
 	printf("guest: build %s, ring-0 wake-up path %d instructions\n", gi.build_id,
 	       gi.wake_path_insn);
 	if (res.record) {

@@ -48,7 +48,7 @@ static void *watch_guest(void *p)
 	double c0 = cpu_s();
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	vm_run_qemu(&s, NULL, &r); /* ends at its timeout: that is the point */
+	vm_backend_qemu.run(&s, NULL, &r); /* ends at its timeout: that is the point */
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	g->cpu = cpu_s() - c0;
 	g->wall = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;

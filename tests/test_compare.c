@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
 #include "compare.h"
+#include "store.h"
 
 /* policy x interval_us x host_load, n runs each; static halves the guest's latency on a busy
  * host and costs the host 10%; vanilla and static are equal on an idle host */
@@ -91,19 +93,67 @@ static char *render(int n, const struct cmp_opts *o, int *rc)
 	return buf;
 }
 
-static void significance_needs_five_runs(void **state)
+/* The mark follows the exact test after Holm: 5 vs 5 complete separation (p = 0.0079) survives
+ * the table's comparisons; 3 vs 3 (p >= 0.1) cannot. */
+static void significance_follows_the_exact_test(void **state)
 {
 	struct cmp_opts o = { .format = CMP_CSV, .metrics = "lat_avg" };
 	int rc;
 	char *five = render(5, &o, &rc), *three;
 
-	/* busy host, guest side: static is 50% lower in every run -> significant with n = 5 */
+	/* busy host, guest side: static is 50% lower in every run */
 	assert_non_null(strstr(five, "synthetic,lat_avg,us,host_load=busy,500,guest,static,"));
-	assert_non_null(strstr(five, ",-48.5437,0.00793651,1\n"));
+	assert_non_null(strstr(five, ",-48.5437,0.00793651,0.031746,1\n"));
 	three = render(3, &o, &rc);
-	assert_null(strstr(three, ",1\n")); /* the same effect with 3 runs: no mark */
+	assert_null(strstr(three, ",1\n"));
 	free(five);
 	free(three);
+}
+
+/* From a real store: only the current definition's runs are in the tables; runs under an older
+ * definition are counted in one line, and what was skipped or failed says why. */
+static void compare_from_a_real_store(void **state)
+{
+	char path[128], err[256], *buf = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof(path), "/tmp/pvbench-test-compare-%d.db", (int)getpid());
+	unlink(path);
+	struct store *s = store_open(path, err, sizeof(err));
+	assert_non_null(s);
+	static const char *const ids[] = { "type=null ops=1 work_us=1", "type=null ops=1 work_us=2" };
+	static const char *const vars[] = { "work_us=1", "work_us=2" };
+	struct store_definition d = { .experiment = "x", .type = "null", .columns = "work_us",
+				      .metrics = "op_p50", .n = 2, .identity = ids, .variant = vars };
+	assert_int_equal(store_define(s, &d, err, sizeof(err)), 0);
+	for (int i = 0; i < 8; i++) {
+		struct metric_set m = { 0 };
+		const char *k[] = { "work_us" }, *v[] = { i % 2 ? "2" : "1" };
+		const char *id = i < 6 ? ids[i % 2] : "type=null ops=5 work_us=1";
+		metrics_add(&m, "op_p50", "ns", -2, (i % 2 + 1) * 1000.0 + i);
+		struct store_run r = { .experiment = "x", .variant = vars[i % 2], .identity = id,
+				       .rep = i < 6 ? i / 2 + 1 : i, .nr_params = 1, .param_keys = k, .param_values = v,
+				       .status = i == 5 ? "skipped" : "ok",
+				       .reason = i == 5 ? "unavailable: no reason at all" : "",
+				       .sets = { &m } };
+		assert_int_equal(store_put_run(s, &r, err, sizeof(err)), 0);
+		metrics_free(&m);
+	}
+	struct cmp_input in;
+	struct cmp_opts o = { .format = CMP_TEXT };
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(compare_load(s, "x", &in, err, sizeof(err)), 0);
+	assert_int_equal(in.n, 5);          /* 6 current, one of them skipped */
+	assert_int_equal(in.stale, 2);
+	assert_int_equal(compare_render(&in, &o, f, err, sizeof(err)), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "1.0±0.0 (3)"));
+	assert_non_null(strstr(buf, "(2)"));
+	assert_non_null(strstr(buf, "2 ok runs stored under an older definition of x are left out"));
+	assert_non_null(strstr(buf, "not in the tables: work_us=2: 1 skipped: unavailable: no reason at all"));
+	free(buf);
+	cmp_input_free(&in);
+	store_close(s);
+	unlink(path);
 }
 
 static void bad_options_are_explained(void **state)
@@ -135,7 +185,8 @@ int main(void)
 		cmocka_unit_test(markdown_matches_golden),
 		cmocka_unit_test(csv_matches_golden),
 		cmocka_unit_test(json_matches_golden),
-		cmocka_unit_test(significance_needs_five_runs),
+		cmocka_unit_test(significance_follows_the_exact_test),
+		cmocka_unit_test(compare_from_a_real_store),
 		cmocka_unit_test(bad_options_are_explained),
 	};
 	return cmocka_run_group_tests_name("compare", tests, NULL, NULL);

@@ -31,7 +31,7 @@ static int run_guest(const char *job, int vcpus, int timeout_ms, struct vm_resul
 			     .run_dir = rundir, .tsc_khz = host.tsc_khz };
 	if (!host.tsc_khz)
 		assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0), s.tsc_khz = host.tsc_khz;
-	return vm_run_qemu(&s, NULL, r);
+	return vm_backend_qemu.run(&s, NULL, r);
 }
 
 /* The histogram of one CPU, straight from the record. */

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include "child.h"
 #include "cli.h"
+#include "config.h"
 #include "hostinfo.h"
 #include "policy.h"
 #include "testlib.h"
@@ -90,12 +91,35 @@ struct watch {
 	int tids[VM_MAX_VCPUS];
 };
 
-static int w_started(void *arg, const int *tids, int nr, char *err, size_t n)
+/* A guest-type run's keys with static_prio = prio: what a policy reads its keys from. */
+static const struct run_spec *spec_with_prio(const char *prio)
+{
+	static struct experiment e;
+	static struct run_spec spec;
+	struct run_spec *r;
+	char err[256];
+	int n;
+
+	assert_int_equal(experiment_empty("t", "guest", &e, err, sizeof(err)), 0);
+	assert_int_equal(experiment_set(&e, "test", "static_prio", prio, err, sizeof(err)), 0);
+	assert_int_equal(experiment_matrix(&e, &r, &n, err, sizeof(err)), 0);
+	spec = r[0];
+	free(r);
+	return &spec;
+}
+
+static int w_started(void *arg, const struct vm_view *vm, char *err, size_t n)
 {
 	struct watch *w = arg;
-	w->nr = nr;
-	memcpy(w->tids, tids, (size_t)nr * sizeof(int));
-	return w->pol.ops->start(&w->pol, tids, nr, err, n);
+	w->nr = vm->nr_vcpus;
+	memcpy(w->tids, vm->tids, (size_t)vm->nr_vcpus * sizeof(int));
+	/* the policy's view of guest memory is the guest's RAM, writable */
+	if (!vm->mem || vm->mem_size < (16u << 20)) {
+		snprintf(err, n, "no guest memory view");
+		return -1;
+	}
+	vm->mem[0x7ff0] = vm->mem[0x7ff0];
+	return w->pol.ops->start(&w->pol, vm, err, n);
 }
 
 static int w_tick(void *arg, char *err, size_t n)
@@ -109,29 +133,35 @@ static int w_tick(void *arg, char *err, size_t n)
 	return 0;
 }
 
+/* On each VM backend: the policy sees the vCPU threads FIFO 42 during the run, restored after. */
 static void static_policy_makes_vcpu_threads_fifo(void **state)
 {
 	struct hostinfo host;
 	char err[256], kernel[512];
-	struct vm_result r;
-	struct watch w = { .pol = { .ops = policy_find("static"), .params.static_prio = 42 } };
 
 	REQUIRE_KVM();
 	assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0);
-	assert_int_equal(w.pol.ops->prepare(&w.pol, err, sizeof(err)), 0);
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
-	struct vm_spec s = { .kernel = kernel, .vcpus = 2, .job = "workload=cyclic duration_ms=1000",
-			     .timeout_ms = 20000, .run_dir = tmp, .tsc_khz = host.tsc_khz };
-	struct vm_hooks h = { .arg = &w, .started = w_started, .tick = w_tick };
-	assert_int_equal(vm_run_qemu(&s, &h, &r), 0);
-	w.pol.ops->stop(&w.pol);
-	assert_int_equal(w.nr, 2);
-	assert_true(w.fifo_seen[0] && w.fifo_seen[1]);
-	vm_result_free(&r);
-	struct metric_set ms = { 0 };
-	w.pol.ops->counters(&w.pol, &ms);
-	assert_true(metrics_find(&ms, "policy.boosted_vcpus", METRIC_CPU_VM)->value == 2);
-	metrics_free(&ms);
+	for (int b = 0; vm_backends[b]; b++) {
+		struct vm_result r;
+		struct watch w = { .pol = { .ops = policy_find("static"), .spec = spec_with_prio("42") } };
+		assert_int_equal(w.pol.ops->prepare(&w.pol, err, sizeof(err)), 0);
+		struct vm_spec s = { .kernel = kernel, .vcpus = 2, .job = "workload=cyclic duration_ms=1000",
+				     .timeout_ms = 20000, .run_dir = tmp, .tsc_khz = host.tsc_khz };
+		struct vm_hooks h = { .arg = &w, .started = w_started, .tick = w_tick };
+		if (vm_backends[b]->run(&s, &h, &r))
+			fail_msg("%s: %s", vm_backends[b]->name, r.reason);
+		w.pol.ops->stop(&w.pol);
+		assert_int_equal(w.nr, 2);
+		if (!w.fifo_seen[0] || !w.fifo_seen[1])
+			fail_msg("%s: vCPU threads not seen at FIFO 42", vm_backends[b]->name);
+		vm_result_free(&r);
+		struct metric_set ms = { 0 };
+		w.pol.ops->counters(&w.pol, &ms);
+		assert_true(metrics_find(&ms, "policy.boosted_vcpus", METRIC_CPU_VM)->value == 2);
+		metrics_free(&ms);
+		w.pol.ops->destroy(&w.pol);
+	}
 }
 
 static volatile int stop_threads;
@@ -148,7 +178,8 @@ static void static_policy_restores_what_it_changed(void **state)
 	pthread_t th[2];
 	int tids[2] = { 0, 0 }, prio;
 	char err[256];
-	struct policy p = { .ops = policy_find("static"), .params.static_prio = 33 };
+	struct policy p = { .ops = policy_find("static"), .spec = spec_with_prio("33") };
+	struct vm_view vm = { .tids = tids, .nr_vcpus = 2 };
 
 	stop_threads = 0;
 	for (int i = 0; i < 2; i++)
@@ -157,7 +188,7 @@ static void static_policy_restores_what_it_changed(void **state)
 		usleep(1000);
 	if (p.ops->prepare(&p, err, sizeof(err)))
 		skip(); /* no RT scheduling here: the policy refuses, as it should */
-	assert_int_equal(p.ops->start(&p, tids, 2, err, sizeof(err)), 0);
+	assert_int_equal(p.ops->start(&p, &vm, err, sizeof(err)), 0);
 	assert_int_equal(sched_policy_of(tids[1], &prio), SCHED_FIFO);
 	assert_int_equal(prio, 33);
 	p.ops->stop(&p);
@@ -168,6 +199,7 @@ static void static_policy_restores_what_it_changed(void **state)
 	struct metric_set ms = { 0 };
 	p.ops->counters(&p, &ms);
 	metrics_free(&ms);
+	p.ops->destroy(&p);
 	stop_threads = 1;
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);

@@ -72,7 +72,7 @@ static int put(struct store *s, int rep, const char *status, double value)
 	int rc;
 
 	metrics_add(&g, "lat_avg", "ns", -1, value);
-	struct store_run r = { .experiment = "exp", .variant = "policy=static", .rep = rep,
+	struct store_run r = { .experiment = "exp", .variant = "policy=static", .identity = "policy=static", .rep = rep,
 			       .nr_params = 1, .param_keys = k, .param_values = v, .status = status,
 			       .started_at = "t0", .ended_at = "t1", .sets = { &g } };
 	rc = store_put_run(s, &r, err, sizeof(err));
@@ -94,6 +94,7 @@ static void fresh_store_is_migrated_and_reopens(void **state)
 	assert_int_equal(query_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 }
 
+/* refused untouched: not even switched to WAL */
 static void newer_schema_is_refused(void **state)
 {
 	char err[256];
@@ -104,6 +105,76 @@ static void newer_schema_is_refused(void **state)
 	sqlite3_close(db);
 	assert_null(store_open(path, err, sizeof(err)));
 	assert_non_null(strstr(err, "newer than this pvbench"));
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void garbage_store_names_its_file(void **state)
+{
+	char err[512];
+	FILE *f = fopen(path, "w");
+	fputs("this is not a database, just text that is long enough to be a header......\n", f);
+	fclose(f);
+	assert_null(store_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "not a pvbench store"));
+}
+
+/* Processes that open a fresh store at once all get it, migrated once. */
+static void fresh_store_opened_by_many_at_once(void **state)
+{
+	pid_t kids[6];
+	for (int i = 0; i < 6; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			char err[256];
+			struct store *s = store_open(path, err, sizeof(err));
+			if (!s)
+				fprintf(stderr, "child %d: %s\n", i, err);
+			_exit(s ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 6; i++) {
+		int status;
+		waitpid(kids[i], &status, 0);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(query_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+}
+
+/* A version-1 store is migrated: its runs stay, under an identity no definition has. */
+static void schema_1_is_migrated(void **state)
+{
+	char err[256];
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE runs (id INTEGER PRIMARY KEY, experiment TEXT NOT NULL, variant TEXT NOT NULL,"
+		" rep INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+		" started_at TEXT NOT NULL, ended_at TEXT NOT NULL, host_kernel TEXT, kvm_backend TEXT,"
+		" qemu_version TEXT, guest_build TEXT, pvbench_commit TEXT, tsc_khz INTEGER, run_dir TEXT,"
+		" loadavg TEXT);"
+		"CREATE UNIQUE INDEX runs_key ON runs(experiment, variant, rep);"
+		"CREATE TABLE run_params (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+		" key TEXT NOT NULL, value TEXT NOT NULL);"
+		"CREATE TABLE metrics (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+		" side TEXT NOT NULL, cpu INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,"
+		" unit TEXT NOT NULL);"
+		"INSERT INTO runs(experiment, variant, rep, status, started_at, ended_at, qemu_version)"
+		" VALUES('exp', 'policy=static', 1, 'ok', 'a', 'b', 'QEMU 7.2');"
+		"PRAGMA user_version=1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct store *s = store_open(path, err, sizeof(err));
+	assert_non_null(s);
+	assert_false(store_run_done(s, "exp", "policy=static", 1)); /* an older identity */
+	store_close(s);
+	assert_int_equal(query_int("SELECT count(*) FROM runs WHERE vmm = 'QEMU 7.2'"), 1);
 }
 
 static void only_ok_runs_are_done_and_reruns_replace(void **state)
@@ -140,8 +211,8 @@ static void killed_writer_leaves_whole_runs(void **state)
 		sqlite3 *db;
 		sqlite3_open(path, &db);
 		sqlite3_exec(db, "BEGIN IMMEDIATE;"
-				 "INSERT INTO runs(experiment, variant, rep, status, started_at, ended_at)"
-				 " VALUES('exp', 'half', 1, 'ok', 'a', 'b');"
+				 "INSERT INTO runs(experiment, variant, identity, rep, status, started_at, ended_at)"
+				 " VALUES('exp', 'half', 'half', 1, 'ok', 'a', 'b');"
 				 "INSERT INTO metrics VALUES(last_insert_rowid(), 'guest', -1, 'x', 1, 'ns');",
 			     NULL, NULL, NULL);
 		raise(SIGKILL); /* before COMMIT */
@@ -163,6 +234,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(fresh_store_is_migrated_and_reopens, setup, teardown),
+		cmocka_unit_test_setup_teardown(garbage_store_names_its_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(fresh_store_opened_by_many_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_1_is_migrated, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(only_ok_runs_are_done_and_reruns_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_writer_leaves_whole_runs, setup, teardown),

@@ -10,13 +10,6 @@
 #include "channels.h"
 #include "pvb_channels.h"
 
-static uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-	return ((uint64_t)hi << 32) | lo;
-}
-
 static const volatile struct pvb_chan_slot *slot_of(struct chan_host *h)
 {
 	return (const volatile void *)(h->v->mem + PVB_CH_SLOT_GPA);
@@ -38,7 +31,7 @@ static int on_exit_device(struct vmm_vcpu *c, uint64_t addr, int wr, void *data,
 			  void *arg)
 {
 	struct chan_host *h = arg;
-	uint64_t t = rdtsc();
+	uint64_t t = x86_rdtsc();
 
 	(void)addr, (void)data, (void)wr, (void)size, (void)count;
 	if (c->run->exit_reason == KVM_EXIT_HYPERCALL)
@@ -60,7 +53,7 @@ static void *waiter(void *arg)
 			break;
 		if (p[0].revents & POLLIN) {
 			if (read(fd, &n, sizeof(n)) == sizeof(n)) {
-				uint64_t t = rdtsc();
+				uint64_t t = x86_rdtsc();
 				__atomic_add_fetch(&h->delivered, n, __ATOMIC_RELAXED);
 				if (n == 1) /* several coalesced: the stamp is the last one's */
 					seen(h, t);
@@ -81,7 +74,7 @@ static void *poller(void *arg)
 	while (!h->stop) {
 		uint64_t s = slot_of(h)->seq;
 		if (s != last) {
-			uint64_t t = rdtsc();
+			uint64_t t = x86_rdtsc();
 			if (s == last + 1)
 				seen(h, t);
 			h->delivered = s;
@@ -170,6 +163,8 @@ void chan_host_stop(struct chan_host *h)
 {
 	uint64_t one = 1;
 
+	if (!h->v) /* never started */
+		return;
 	h->stop = 1;
 	if (h->has_thread) {
 		/* the poller sees stop; the waiter is woken by its own eventfd, drains, and ends */

@@ -32,15 +32,32 @@ static void on_kick(int sig)
 	(void)sig; /* only interrupts KVM_RUN */
 }
 
+int vmm_check_cap(int cap, char *err, size_t errlen)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), r;
+
+	if (kvm < 0) {
+		snprintf(err, errlen, "/dev/kvm: %s", strerror(errno));
+		return -1;
+	}
+	r = ioctl(kvm, KVM_CHECK_EXTENSION, cap);
+	if (r < 0)
+		snprintf(err, errlen, "KVM_CHECK_EXTENSION(%d): %s", cap, strerror(errno));
+	close(kvm);
+	return r;
+}
+
 int vmm_create(struct vmm *v, uint64_t mem_size, int dirty_ring_bytes, char *err, size_t errlen)
 {
-	struct sigaction sa = { .sa_handler = on_kick };
+	struct sigaction old, sa = { .sa_handler = on_kick };
 
 	memset(v, 0, sizeof(*v));
 	v->kvm = v->fd = -1;
 	pthread_mutex_init(&v->lock, NULL);
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
+	if (sigaction(VMM_KICK_SIGNAL, NULL, &old) == 0 &&
+	    (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)) /* said in vmm.h */
+		sigaction(VMM_KICK_SIGNAL, &sa, NULL);
 	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v->kvm < 0) {
 		snprintf(err, errlen, "/dev/kvm: %s", strerror(errno));
@@ -228,7 +245,7 @@ void vmm_stop(struct vmm *v, int state, const char *why)
 		struct vmm_vcpu *c = &v->vcpu[i];
 		c->run->immediate_exit = 1;
 		if (c->thread && !pthread_equal(c->thread, pthread_self()))
-			pthread_kill(c->thread, SIGUSR1);
+			pthread_kill(c->thread, VMM_KICK_SIGNAL);
 	}
 }
 
@@ -277,11 +294,15 @@ static void *vcpu_main(void *arg)
 				pthread_mutex_unlock(&v->lock);
 				vmm_stop(v, VMM_EXITED, NULL);
 			} else if (run->io.port == 0x3f8 && wr) { /* serial console, output only */
-				if (v->console) {
-					pthread_mutex_lock(&v->lock);
-					fwrite(data, (size_t)run->io.size, run->io.count, v->console);
-					pthread_mutex_unlock(&v->lock);
-				}
+				size_t n = (size_t)run->io.size * run->io.count;
+				pthread_mutex_lock(&v->lock);
+				v->console_bytes += n;
+				int flood = v->console_max && v->console_bytes > v->console_max;
+				if (v->console && !flood)
+					fwrite(data, 1, n, v->console);
+				pthread_mutex_unlock(&v->lock);
+				if (flood) /* an untrusted guest does not get to fill the disk */
+					vmm_stop(v, VMM_UNEXPECTED, "the guest wrote more than its console limit");
 			} else if (device_exit(c, VMM_DEV_PIO, run->io.port, wr, data, run->io.size, (int)run->io.count)) {
 				snprintf(why, sizeof(why), "unexpected port %s 0x%x (size %d) at RIP 0x%llx",
 					 wr ? "write to" : "read from", run->io.port, run->io.size,
@@ -399,7 +420,7 @@ int vmm_wait(struct vmm *v, int timeout_ms, int (*tick)(void *arg, int *next_us)
 			ts.tv_nsec -= 1000000000;
 		}
 		while (pthread_timedjoin_np(v->vcpu[i].thread, NULL, &ts) == ETIMEDOUT) {
-			pthread_kill(v->vcpu[i].thread, SIGUSR1);
+			pthread_kill(v->vcpu[i].thread, VMM_KICK_SIGNAL);
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 50000000;
 			if (ts.tv_nsec >= 1000000000) {
@@ -416,18 +437,15 @@ int vmm_tsc_offset(struct vmm *v, int64_t *off, char *err, size_t errlen)
 {
 	struct { struct kvm_msrs h; struct kvm_msr_entry e; } m = { .h.nmsrs = 1, .e.index = 0x10 };
 	uint64_t best = UINT64_MAX;
-	uint32_t lo, hi;
 
 	/* the guest's IA32_TSC read between two host rdtsc: the tightest of 32 tries bounds the
 	 * error by half its window (reported by callers as the offset's uncertainty) */
 	for (int i = 0; i < 32; i++) {
 		uint64_t a, b;
-		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-		a = ((uint64_t)hi << 32) | lo;
+		a = x86_rdtsc();
 		if (VMM_IOCTL(v->vcpu[0].fd, KVM_GET_MSRS, &m, "IA32_TSC", err, errlen) != 1)
 			return -1;
-		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-		b = ((uint64_t)hi << 32) | lo;
+		b = x86_rdtsc();
 		if (b - a < best) {
 			best = b - a;
 			*off = (int64_t)(m.e.data - (a + (b - a) / 2));
@@ -456,6 +474,31 @@ uint64_t vmm_harvest_dirty_ring(struct vmm_vcpu *c)
 		got++;
 	}
 	return got;
+}
+
+int vmm_get_dirty_log(struct vmm *v, int slot, uint64_t *bitmap, char *err, size_t errlen)
+{
+	struct kvm_dirty_log log = { .slot = (uint32_t)slot, .dirty_bitmap = bitmap };
+	char ctx[32];
+
+	snprintf(ctx, sizeof(ctx), "slot %d", slot);
+	return VMM_IOCTL(v->fd, KVM_GET_DIRTY_LOG, &log, ctx, err, errlen) < 0 ? -1 : 0;
+}
+
+int vmm_prefault(struct vmm *v, uint64_t gpa, uint64_t size, char *err, size_t errlen)
+{
+	int cap = ioctl(v->kvm, KVM_CHECK_EXTENSION, KVM_CAP_PRE_FAULT_MEMORY);
+	struct kvm_pre_fault_memory pf = { .gpa = gpa, .size = size };
+
+	if (cap <= 0) {
+		snprintf(err, errlen, "KVM_CHECK_EXTENSION(KVM_CAP_PRE_FAULT_MEMORY) = %d", cap);
+		return -1;
+	}
+	while (pf.size) /* it returns after a part; gpa and size say what is left */
+		if (VMM_IOCTL(v->vcpu[0].fd, KVM_PRE_FAULT_MEMORY, &pf, "region", err, errlen) < 0 &&
+		    errno != EINTR && errno != EAGAIN)
+			return -1;
+	return 0;
 }
 
 int vmm_reset_dirty_rings(struct vmm *v, char *err, size_t errlen)

@@ -12,6 +12,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -73,6 +74,7 @@ struct vmm {
 	int nr_dev;
 	uint64_t entry;
 	FILE *console;                           /* serial port 0x3f8 output, or NULL */
+	uint64_t console_max, console_bytes;     /* past console_max bytes the VM is stopped (0: no cap) */
 	pthread_mutex_t lock;
 	volatile int state;                      /* enum vmm_state; first change wins */
 	int exit_value;
@@ -94,7 +96,14 @@ int vmm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char
 #define VMM_MEM_THP      2   /* madvise(MADV_HUGEPAGE) on 2 MiB-aligned backing */
 #define VMM_MEM_HUGETLB  4   /* MAP_HUGETLB (needs reserved hugetlbfs pages) */
 
+/* The VMM kicks a vCPU thread out of KVM_RUN with VMM_KICK_SIGNAL. vmm_create() makes sure the
+ * process has a handler for it: where the signal's disposition is the default (which would kill
+ * the process), it installs a no-op handler, process-wide. A caller that uses SIGUSR1 itself
+ * must give it a handler that returns (a no-op is enough) before creating a VM. */
+#define VMM_KICK_SIGNAL SIGUSR1
 int vmm_create(struct vmm *v, uint64_t mem_size, int dirty_ring_bytes, char *err, size_t errlen);
+/* KVM_CHECK_EXTENSION on /dev/kvm without a VM: the capability's value, or -1 with err. */
+int vmm_check_cap(int cap, char *err, size_t errlen);
 int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *err, size_t errlen);
 /* Changes a slot's flags (0 or KVM_MEM_LOG_DIRTY_PAGES) in place. */
 int vmm_slot_flags(struct vmm *v, int slot, uint32_t flags, char *err, size_t errlen);
@@ -120,6 +129,20 @@ int vmm_tsc_offset(struct vmm *v, int64_t *off, char *err, size_t errlen);
 uint64_t vmm_harvest_dirty_ring(struct vmm_vcpu *c);
 int vmm_reset_dirty_rings(struct vmm *v, char *err, size_t errlen);
 
+/* Dirty bitmap of a slot with KVM_MEM_LOG_DIRTY_PAGES (one bit per 4 KiB page, fetched and
+ * re-protected by KVM). */
+int vmm_get_dirty_log(struct vmm *v, int slot, uint64_t *bitmap, char *err, size_t errlen);
+
+/* KVM_PRE_FAULT_MEMORY (Linux 6.10) over [gpa, gpa + size) through vCPU 0, after vmm_add_vcpus:
+ * maps it in the second-level tables before the guest runs. 0, or -1 with err (the capability
+ * is missing, or the ioctl refused). */
+int vmm_prefault(struct vmm *v, uint64_t gpa, uint64_t size, char *err, size_t errlen);
+#ifndef KVM_CAP_PRE_FAULT_MEMORY /* Linux 6.10 ABI; Debian 12's headers predate it */
+#define KVM_CAP_PRE_FAULT_MEMORY 236
+struct kvm_pre_fault_memory { __u64 gpa, size, flags, padding[5]; };
+#define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
+#endif
+
 /* A vCPU statistic from KVM_GET_STATS_FD ("exits", "hypercalls", "io_exits", ...): 0, or -1 if
  * the kernel has no such statistic. */
 int vmm_vcpu_stat(struct vmm_vcpu *c, const char *name, uint64_t *val);
@@ -128,5 +151,8 @@ int vmm_vcpu_stat(struct vmm_vcpu *c, const char *name, uint64_t *val);
 int x86_setup_cpuid(struct vmm *v, struct vmm_vcpu *c, char *err, size_t errlen);
 int x86_setup_boot(struct vmm *v, const char *cmdline, char *err, size_t errlen);
 uint64_t x86_get_rip(struct vmm_vcpu *c);
+uint64_t x86_rdtsc(void);
+/* AMD and Hygon hosts: the hypercall instruction is vmmcall, not vmcall. */
+int x86_cpu_is_amd(void);
 
 #endif

@@ -24,6 +24,9 @@ static void track(pid_t pid, int on)
 		}
 }
 
+void child_track(pid_t pid) { track(pid, 1); }
+void child_untrack(pid_t pid) { track(pid, 0); }
+
 void child_kill_all(void)
 {
 	for (int i = 0; i < MAX_CHILDREN; i++)

@@ -9,6 +9,7 @@ struct hostinfo {
 	unsigned tsc_khz;        /* KVM_GET_TSC_KHZ of a fresh vCPU; 0 if unavailable */
 	char pvbench_commit[48]; /* git revision pvbench was built from */
 	char clocksource[32];    /* the host kernel's, behind CLOCK_MONOTONIC */
+	char no_kvm[160];        /* why KVM cannot run guests here; empty when it can */
 };
 
 struct guestinfo {
@@ -16,7 +17,8 @@ struct guestinfo {
 	int sleep_path_insn, timer_path_insn, wake_path_insn; /* ring-0 instructions per wake-up */
 };
 
-/* Fills h; returns 0, or -1 with a sentence in err (only for what a run cannot do without). */
+/* Fills h; returns 0, or -1 with a sentence in err when KVM cannot run guests here (h is filled
+ * all the same, h->no_kvm says why: runs that need no KVM can go on). */
 int hostinfo_read(struct hostinfo *h, char *err, size_t errlen);
 int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t errlen);
 

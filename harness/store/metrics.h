@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+/* Where a metric comes from. harness = pvbench's own cost; vmm = what the VMM saw (exits). */
+enum side { SIDE_GUEST, SIDE_HOST, SIDE_POLICY, SIDE_VMM, SIDE_HARNESS, NR_SIDES };
+extern const char *const side_names[NR_SIDES];
+
 #define METRIC_CPU_ALL -1
 #define METRIC_CPU_VM  -2
 
@@ -24,7 +28,9 @@ struct metric_set {
 /* Percentiles derived from every histogram: <hist>_p50, _p99, _p99.9 (ns), clamped into the
  * exact [<hist>_min, <hist>_max] when the record has them. */
 int metrics_from_record(const void *rec, struct metric_set *out);
-void metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v);
+/* Adds a metric; a value that is not finite (a NaN from a missing guest figure) is refused with
+ * -1, so that nothing downstream stores or averages it. */
+int metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v);
 const struct metric *metrics_find(const struct metric_set *s, const char *name, int cpu);
 void metrics_free(struct metric_set *s);
 

@@ -3,39 +3,52 @@
  * A host policy: what the host does to a VM's vCPU threads during a run. One file per policy
  * fills one struct policy_ops; policy_vanilla.c (does nothing) is the one to copy.
  *
- * Order: prepare (before the guest starts: check that the host allows it) -> start (vCPU thread
- * ids known) -> tick (about every 10 ms while the guest runs) -> stop (always, on every path,
- * also after a failed start: undo everything) -> counters (into the run's metrics).
+ * Order: prepare (before the guest starts: check that the host allows it) -> start (the VM is
+ * up: vCPU thread ids and a read/write view of guest memory) -> tick (every tick_ms while the
+ * guest runs) -> stop (always, on every path, also after a failed start: undo everything) ->
+ * counters (into the run's metrics) -> destroy (frees its state; also after a refused prepare).
  * Callbacks may be NULL. Errors are sentences in err; a failing prepare refuses the run.
+ * A policy's keys are experiment keys (listed by `pvbench run --keys`); it reads them from
+ * p->spec with spec_int()/spec_str().
  */
 #ifndef PVB_POLICY_H
 #define PVB_POLICY_H
 
 #include <stddef.h>
+#include "engine.h"
 #include "metrics.h"
 
-struct policy_params {
-	int static_prio;                 /* SCHED_FIFO priority for "static" */
+/* What a policy sees of a running VM. Guest memory is the guest's: anything read from it is
+ * untrusted and must be validated and clamped. */
+struct vm_view {
+	const int *tids;                 /* vCPU thread ids, by vCPU index */
+	int nr_vcpus;
+	unsigned char *mem;              /* guest RAM from guest-physical 0, read/write */
+	size_t mem_size;
 };
 
 struct policy {
 	const struct policy_ops *ops;
-	struct policy_params params;
+	const struct run_spec *spec;     /* the run's keys, the policy's own among them */
 	void *priv;                      /* the policy's own state */
 };
 
 struct policy_ops {
 	const char *name;
 	const char *help;                /* one line */
+	const struct key_def *keys;      /* its own keys, ending with { 0 }; may be NULL */
+	int tick_ms;                     /* how often tick runs; 0: every 10 ms */
 	int (*prepare)(struct policy *p, char *err, size_t errlen);
-	int (*start)(struct policy *p, const int *tids, int nr, char *err, size_t errlen);
+	int (*start)(struct policy *p, const struct vm_view *vm, char *err, size_t errlen);
 	int (*tick)(struct policy *p, char *err, size_t errlen);
 	void (*stop)(struct policy *p);
 	void (*counters)(struct policy *p, struct metric_set *out);
+	void (*destroy)(struct policy *p);
 };
 
 extern const struct policy_ops *const policies[];   /* NULL-terminated (policy.c) */
 const struct policy_ops *policy_find(const char *name);
+const char *policy_choice(int i);    /* the i-th policy's name, NULL past the last: a key's choices */
 
 /* Shared helpers for policies that change scheduling (policy.c). */
 struct sched_saved { int tid, saved; unsigned policy; unsigned long long flags; int nice, prio; };

@@ -35,6 +35,11 @@ const struct policy_ops *policy_find(const char *name)
 	return NULL;
 }
 
+const char *policy_choice(int i)
+{
+	return policies[i] ? policies[i]->name : NULL;
+}
+
 static int getattr(int tid, struct sched_attr *a)
 {
 	memset(a, 0, sizeof(*a));

@@ -16,17 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "child.h"
+#include "policy.h"
 #include "pvb_record.h"
 #include "qmp.h"
 #include "vm.h"
-
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* The last non-empty line of QEMU's log: its error message, if it printed one. */
 static void last_log_line(const char *path, char *out, size_t len)
@@ -75,7 +68,7 @@ static void qemu_escape(char *out, size_t n, const char *in)
 	out[o] = 0;
 }
 
-int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
+static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
 {
 	int mem_mb = s->mem_mb ? s->mem_mb : 64, memfd = -1, sv[2] = { -1, -1 };
 	size_t mem_size = (size_t)mem_mb << 20;
@@ -84,8 +77,9 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 		log_path[512], status[32];
 	struct child qemu;
 	struct qmp *q = NULL;
-	double t0, next_status = 0, next_tick = 0;
-	int phase = 0, killed = 0;
+	double next_status = 0;
+	int killed = 0;
+	struct vm_watch w;
 
 	memset(r, 0, sizeof(*r));
 	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
@@ -96,7 +90,7 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 	}
 	memfd = memfd_create("pvbench-guest-ram", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, (off_t)mem_size) < 0 ||
-	    (mem = mmap(NULL, mem_size, PROT_READ, MAP_SHARED, memfd, 0)) == MAP_FAILED ||
+	    (mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0)) == MAP_FAILED ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		vm_set_reason(r, VM_ERROR, "guest memory or QMP socket: %s", strerror(errno));
 		goto out;
@@ -133,7 +127,7 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 	struct child_io io = { .stdout_path = log_path, .stderr_path = log_path, .keep_fds = keep,
 			       .nr_keep_fds = 2 };
 
-	t0 = mono_ms();
+	vm_watch_begin(&w, s, mem, mem_size);
 	if (child_spawn(&qemu, argv, &io, err, sizeof(err)) < 0) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto out;
@@ -149,66 +143,38 @@ int vm_run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm
 		vm_set_reason(r, VM_ERROR, "QEMU did not start: %s", line);
 		goto reap;
 	}
-	snprintf(r->qemu_version, sizeof(r->qemu_version), "QEMU %s", qmp_version(q));
+	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s", qmp_version(q));
 	r->nr_tids = qmp_vcpu_tids(q, r->tids, VM_MAX_VCPUS, err, sizeof(err));
 	if (r->nr_tids != s->vcpus) {
 		vm_set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");
 		goto reap;
 	}
-	if (hooks && hooks->started && hooks->started(hooks->arg, r->tids, r->nr_tids, err, sizeof(err))) {
+	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = mem, .mem_size = mem_size };
+	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto reap;
 	}
 
-	const volatile struct pvb_live *live = (const void *)(mem + mem_size - VM_OUT_SIZE);
 	for (;;) {
-		double now = mono_ms();
-
-		if (child_poll(&qemu))
+		int sleep_us;
+		if (child_poll(&qemu) || vm_watch_step(&w, s, hooks, r, &sleep_us) >= 0)
 			break;
-		if (pvb_interrupted) {
-			vm_set_reason(r, VM_INTERRUPTED, "%s", "interrupted (signal)");
-			break;
-		}
-		if (now - t0 > s->timeout_ms) {
-			snprintf(err, sizeof(err), "guest still running after its %d ms timeout%s",
-				 s->timeout_ms, phase < PVB_PHASE_WORKLOAD ? " (it never started the workload)" : "");
-			vm_set_reason(r, VM_TIMEOUT, "%s", err);
-			break;
-		}
-		/* progress word: written by the untrusted guest, only compared */
-		if (live->magic == PVB_LIVE_MAGIC && live->phase > (unsigned)phase &&
-		    live->phase <= PVB_PHASE_DONE) {
-			phase = (int)live->phase;
-			if (phase >= PVB_PHASE_RING3 && r->boot_to_ring3_ms < 0)
-				r->boot_to_ring3_ms = now - t0;
-			if (phase >= PVB_PHASE_WORKLOAD && r->boot_to_workload_ms < 0)
-				r->boot_to_workload_ms = now - t0;
-		}
-		if (now >= next_status) {
-			next_status = now + 200;
+		if (vm_now_ms() >= next_status) {
+			next_status = vm_now_ms() + 200;
 			if (qmp_status(q, status, sizeof(status), err, sizeof(err)) == 0 &&
 			    !strcmp(status, "internal-error")) {
 				internal_error_reason(q, r);
 				break;
 			}
 		}
-		if (hooks && hooks->tick && now >= next_tick) {
-			next_tick = now + 10;
-			if (hooks->tick(hooks->arg, err, sizeof(err))) {
-				vm_set_reason(r, VM_ERROR, "%s", err);
-				break;
-			}
-		}
-		/* fine-grained until the workload starts (boot timing), then relaxed */
-		nanosleep(&(struct timespec){ 0, phase < PVB_PHASE_WORKLOAD ? 200000 : 5000000 }, NULL);
+		nanosleep(&(struct timespec){ 0, sleep_us * 1000L }, NULL);
 	}
 reap:
 	if (!qemu.exited) {
 		killed = 1;
 		child_kill(&qemu);
 	}
-	r->wall_ms = mono_ms() - t0;
+	r->wall_ms = vm_now_ms() - w.t0;
 	if (!killed && WIFEXITED(qemu.status)) {
 		int code = WEXITSTATUS(qemu.status);
 		r->exit_code = code;
@@ -242,3 +208,9 @@ out:
 		close(memfd);
 	return r->outcome == VM_OK ? 0 : -1;
 }
+
+const struct vm_backend vm_backend_qemu = {
+	.name = "qemu",
+	.help = "QEMU -M microvm under KVM: guest RAM is a memfd pvbench maps too, QMP over a socketpair",
+	.run = run_qemu,
+};

@@ -3,8 +3,9 @@
  * Seed-style comparison tables: one table per metric (and per value of any axis that is neither
  * rows nor columns), rows = one swept key, column groups = side (guest | host), columns = another
  * swept key (policy by default), each cell mean ± sd (n) over runs, a %delta against the
- * baseline column, and a mark where a Mann-Whitney U test over per-run values says p < 0.05
- * (only with >= 5 runs on both sides).
+ * baseline column, and a mark where a Mann-Whitney U test over per-run values (exact at these
+ * sizes, ties included) says p < 0.05 after Holm's correction for the table's comparisons.
+ * Only runs of the experiment's current definition count; the others are counted in one line.
  */
 #ifndef PVB_COMPARE_H
 #define PVB_COMPARE_H
@@ -12,7 +13,7 @@
 #include <stdio.h>
 #include "store.h"
 
-#define COMPARE_JSON_SCHEMA "pvbench.compare/1"
+#define COMPARE_JSON_SCHEMA "pvbench.compare/2"
 
 struct cmp_metric { char side[12], name[40], unit[8]; double value; int cpu; };
 struct cmp_param { char key[32], value[128]; };
@@ -25,20 +26,28 @@ struct cmp_run {
 	size_t nm;
 };
 
+/* Runs of the current definition that are not in the tables: one line per variant and status */
+struct cmp_note { char variant[256], status[16], reason[256]; int n; };
+
 struct cmp_input {
 	char experiment[64];
-	struct cmp_run *runs;
+	struct cmp_run *runs;            /* ok runs of the current definition */
 	size_t n;
+	int stale;                       /* ok runs stored under an older definition: left out */
+	struct cmp_note *notes;
+	size_t nnotes;
+	/* the experiment's default table (its type's, and the file's baseline) */
+	char def_baseline[128], def_rows[64], def_columns[64], def_metrics[256];
 };
 
 enum cmp_format { CMP_TEXT, CMP_MD, CMP_CSV, CMP_JSON };
 
 struct cmp_opts {
-	const char *baseline;    /* a value of the column key, or KEY=VALUE; NULL: the runs' own
-				    baseline key, else the first value */
-	const char *columns;     /* NULL: policy if swept, else the first swept key */
-	const char *rows;        /* NULL: interval_us if swept, else the next swept key */
-	const char *metrics;     /* comma list; NULL: lat_avg,lat_max,lat_p99 when present */
+	/* NULL: the experiment's defaults, else: */
+	const char *baseline;    /* a value of the column key, or KEY=VALUE; else the first value */
+	const char *columns;     /* else policy if swept, else the first swept key */
+	const char *rows;        /* else interval_us if swept, else the next swept key */
+	const char *metrics;     /* comma list; else lat_avg,lat_max,lat_p99 when present */
 	enum cmp_format format;
 };
 

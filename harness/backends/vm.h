@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* One guest run: what to boot, what came back. QEMU implements it (qemu.c); pvbench's own VMM
- * will be a second implementation of the same interface. */
+/* One guest run: what to boot, what came back. A VM backend (backend_*.c: QEMU, pvbench's own
+ * VMM) fills one struct vm_backend; both watch the guest with the same loop step (vm_watch). */
 #ifndef PVB_VM_H
 #define PVB_VM_H
 
 #include <stddef.h>
+#include "pvb_record.h"
+
+struct vm_view;
 
 #define VM_MAX_VCPUS 16
 #define VM_OUT_SIZE (2u << 20)   /* result area at the top of guest RAM */
@@ -30,12 +33,13 @@ struct vm_spec {
 	unsigned tsc_khz;
 };
 
-/* Called from the run loop: started() once the vCPU thread ids are known (a policy acts on
- * them), tick() about every 10 ms while the guest runs. A non-zero return ends the run as
- * VM_ERROR with the hook's message. */
+/* Called from the watch loop: started() once the VM is up (vCPU thread ids, guest memory: a
+ * policy acts on them), tick() every tick_ms (0: 10) while the guest runs. A non-zero return
+ * ends the run as VM_ERROR with the hook's message. */
 struct vm_hooks {
 	void *arg;
-	int (*started)(void *arg, const int *tids, int nr, char *err, size_t errlen);
+	int tick_ms;
+	int (*started)(void *arg, const struct vm_view *vm, char *err, size_t errlen);
 	int (*tick)(void *arg, char *err, size_t errlen);
 };
 
@@ -48,18 +52,39 @@ struct vm_result {
 	double boot_to_ring3_ms; /* host clock: QEMU started -> guest phase seen; -1 if never */
 	double boot_to_workload_ms;
 	double wall_ms;
-	char qemu_version[80];
+	char vmm[80];            /* "QEMU 7.2.22 ...", "pvbench-vmm <commit>" */
 	int exit_code;           /* QEMU's, -1 if killed */
 };
 
-int vm_run_qemu(const struct vm_spec *spec, const struct vm_hooks *hooks, struct vm_result *res);
-/* The same run on pvbench's own VMM (impl/vmm): no firmware, long mode from the first
- * instruction, vCPU threads in this process. */
-int vm_run_pvbench(const struct vm_spec *spec, const struct vm_hooks *hooks, struct vm_result *res);
-/* by name: "qemu" or "pvbench" */
+struct vm_backend {
+	const char *name;        /* the experiment key vmm's value */
+	const char *help;
+	int (*run)(const struct vm_spec *spec, const struct vm_hooks *hooks, struct vm_result *res);
+};
+extern const struct vm_backend vm_backend_qemu, vm_backend_pvbench;
+extern const struct vm_backend *const vm_backends[];   /* NULL-terminated (vm.c) */
+const struct vm_backend *vm_backend_find(const char *name);
+const char *vm_backend_choice(int i);                 /* the i-th name: a key's choices */
+/* Runs spec on the named backend (NULL: QEMU). */
 int vm_run(const char *vmm, const struct vm_spec *spec, const struct vm_hooks *hooks,
 	   struct vm_result *res);
 void vm_result_free(struct vm_result *res);
+
+/* The watch loop's step that both backends share: interrupt, timeout, the guest's progress
+ * word (boot timing), the console's size (a flooding guest is stopped), the hooks' tick.
+ * Returns the outcome to stop with (reason set in r), or -1 to go on; *sleep_us says how long
+ * to wait before the next step. */
+struct vm_watch {
+	double t0, next_tick;
+	int phase;
+	const volatile struct pvb_live *live;
+	const char *console_path;
+};
+void vm_watch_begin(struct vm_watch *w, const struct vm_spec *s, const void *mem, size_t mem_size);
+int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_hooks *h,
+		  struct vm_result *r, int *sleep_us);
+double vm_now_ms(void);
+#define VM_CONSOLE_MAX (1u << 20)    /* a guest's console beyond this is a flood: the run stops */
 
 /* ---- shared by the implementations (vm.c) ---- */
 /* The guest kernel's command line: out area, TSC rate, vCPUs, then the job. */

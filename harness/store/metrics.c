@@ -6,13 +6,17 @@
 #include "metrics.h"
 #include "pvb_record.h"
 
-void metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v)
+const char *const side_names[NR_SIDES] = { "guest", "host", "policy", "vmm", "harness" };
+
+int metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v)
 {
+	if (!isfinite(v))
+		return -1;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 32;
 		struct metric *m = realloc(s->m, cap * sizeof(*m));
 		if (!m)
-			return;
+			return -1;
 		s->m = m;
 		s->cap = cap;
 	}
@@ -21,6 +25,7 @@ void metrics_add(struct metric_set *s, const char *name, const char *unit, int c
 	snprintf(m->unit, sizeof(m->unit), "%s", unit);
 	m->cpu = cpu;
 	m->value = v;
+	return 0;
 }
 
 const struct metric *metrics_find(const struct metric_set *s, const char *name, int cpu)

@@ -68,13 +68,14 @@ int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 			fclose(f);
 		}
 	}
-	if (access("/dev/kvm", R_OK | W_OK) != 0) {
-		snprintf(err, errlen, "/dev/kvm: %s (pvbench runs guests under KVM)", strerror(errno));
-		return -1;
-	}
-	h->tsc_khz = kvm_tsc_khz();
-	if (!h->tsc_khz) {
-		snprintf(err, errlen, "KVM_GET_TSC_KHZ failed: the guest cannot be told its TSC rate");
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		snprintf(h->no_kvm, sizeof(h->no_kvm), "/dev/kvm: %s (pvbench runs guests under KVM)",
+			 strerror(errno));
+	else if (!(h->tsc_khz = kvm_tsc_khz()))
+		snprintf(h->no_kvm, sizeof(h->no_kvm),
+			 "KVM_GET_TSC_KHZ failed: the guest cannot be told its TSC rate");
+	if (h->no_kvm[0]) {
+		snprintf(err, errlen, "%s", h->no_kvm);
 		return -1;
 	}
 	return 0;

@@ -4,71 +4,43 @@
 #include <string.h>
 #include <time.h>
 #include "child.h"
+#include "policy.h"
 #include "pvb_record.h"
 #include "vm.h"
 #include "vmm.h"
 
+#ifndef PVB_GIT
+#define PVB_GIT "unknown"
+#endif
+
 struct watch {
-	struct vmm *v;
+	const struct vm_spec *s;
 	const struct vm_hooks *hooks;
 	struct vm_result *r;
-	const volatile struct pvb_live *live;
-	double t0, next_tick;
-	int phase;
-	char err[256];
-	enum vm_outcome why;
+	struct vm_watch w;
+	int stopped_by;          /* the outcome the step stopped with, or -1 */
 };
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int tick(void *arg, int *next_us)
 {
-	struct watch *w = arg;
-	double now = mono_ms();
-
-	if (pvb_interrupted) {
-		w->why = VM_INTERRUPTED;
-		snprintf(w->err, sizeof(w->err), "interrupted (signal)");
-		return 1;
-	}
-	/* the guest's progress word: untrusted, only compared */
-	if (w->live->magic == PVB_LIVE_MAGIC && w->live->phase > (unsigned)w->phase &&
-	    w->live->phase <= PVB_PHASE_DONE) {
-		w->phase = (int)w->live->phase;
-		if (w->phase >= PVB_PHASE_RING3 && w->r->boot_to_ring3_ms < 0)
-			w->r->boot_to_ring3_ms = now - w->t0;
-		if (w->phase >= PVB_PHASE_WORKLOAD && w->r->boot_to_workload_ms < 0)
-			w->r->boot_to_workload_ms = now - w->t0;
-	}
-	if (w->hooks && w->hooks->tick && now >= w->next_tick) {
-		w->next_tick = now + 10;
-		if (w->hooks->tick(w->hooks->arg, w->err, sizeof(w->err))) {
-			w->why = VM_ERROR;
-			return 1;
-		}
-	}
-	*next_us = w->phase < PVB_PHASE_WORKLOAD ? 200 : 5000;
-	return 0;
+	struct watch *x = arg;
+	x->stopped_by = vm_watch_step(&x->w, x->s, x->hooks, x->r, next_us);
+	return x->stopped_by >= 0;
 }
 
-int vm_run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
+static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
 {
 	static struct vmm v; /* large; one VM at a time per process */
 	int mem_mb = s->mem_mb ? s->mem_mb : 64;
 	size_t mem_size = (size_t)mem_mb << 20;
 	char err[512], cmd[2048], path[600];
-	struct watch w = { .v = &v, .hooks = hooks, .r = r };
+	struct watch w = { .s = s, .hooks = hooks, .r = r, .stopped_by = -1 };
 	FILE *console = NULL;
 
 	memset(r, 0, sizeof(*r));
 	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
 	r->exit_code = -1;
-	snprintf(r->qemu_version, sizeof(r->qemu_version), "pvbench-vmm");
+	snprintf(r->vmm, sizeof(r->vmm), "pvbench-vmm %.12s", PVB_GIT);
 	if (s->vcpus < 1 || s->vcpus > VM_MAX_VCPUS || mem_mb < 16 || mem_mb > 3072) {
 		vm_set_reason(r, VM_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
 		return -1;
@@ -83,8 +55,8 @@ int vm_run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct
 		goto out;
 	}
 	v.console = console;
-	w.live = (const void *)(v.mem + mem_size - VM_OUT_SIZE);
-	w.t0 = mono_ms();
+	v.console_max = VM_CONSOLE_MAX;
+	vm_watch_begin(&w.w, s, v.mem, mem_size);
 	if (vmm_start(&v, err, sizeof(err)) < 0) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		vmm_wait(&v, 0, NULL, NULL);
@@ -93,11 +65,13 @@ int vm_run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct
 	r->nr_tids = v.nr_vcpus;
 	for (int i = 0; i < v.nr_vcpus; i++)
 		r->tids[i] = v.vcpu[i].tid;
-	if (hooks && hooks->started && hooks->started(hooks->arg, r->tids, r->nr_tids, err, sizeof(err))) {
+	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = mem_size };
+	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		vmm_stop(&v, VMM_STOPPED, NULL);
 	}
-	switch (vmm_wait(&v, s->timeout_ms, tick, &w)) {
+	/* the watch step owns the timeout; vmm_wait's is a backstop */
+	switch (vmm_wait(&v, s->timeout_ms + 5000, tick, &w)) {
 	case VMM_EXITED: {
 		enum vm_outcome o = vm_outcome_of_exit_value(v.exit_value, err, sizeof(err));
 		r->exit_code = v.exit_value;
@@ -110,16 +84,11 @@ int vm_run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct
 	case VMM_UNEXPECTED:
 		vm_set_reason(r, VM_CRASHED, "%s", v.why);
 		break;
-	case VMM_STOPPED:
-		if (r->outcome == VM_OK) {
-			if (w.why == VM_INTERRUPTED || w.why == VM_ERROR)
-				vm_set_reason(r, w.why, "%s", w.err);
-			else
-				vm_set_reason(r, VM_TIMEOUT, "guest %s", v.why);
-		}
+	case VMM_STOPPED: /* by the watch step (reason set), or by the backstop */
+		vm_set_reason(r, VM_TIMEOUT, "guest %s", v.why);
 		break;
 	}
-	r->wall_ms = mono_ms() - w.t0;
+	r->wall_ms = vm_now_ms() - w.w.t0;
 	vm_take_record(v.mem, mem_size, r);
 out:
 	vmm_destroy(&v);
@@ -127,3 +96,9 @@ out:
 		fclose(console);
 	return r->outcome == VM_OK ? 0 : -1;
 }
+
+const struct vm_backend vm_backend_pvbench = {
+	.name = "pvbench",
+	.help = "pvbench's own VMM (impl/vmm): no firmware, long mode from the first instruction",
+	.run = run_pvbench,
+};

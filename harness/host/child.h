@@ -36,6 +36,9 @@ void child_kill(struct child *c);           /* SIGKILL to the whole group, then 
 /* SIGTERM to the group, so a parent (stress-ng) reaps its own workers; SIGKILL after grace_ms. */
 void child_terminate(struct child *c, int grace_ms);
 void child_kill_all(void);                  /* every running child: for exit paths */
+/* A child forked elsewhere (an isolated run) joins the set child_kill_all() kills. */
+void child_track(pid_t pid);
+void child_untrack(pid_t pid);
 
 /* From /proc/PID/stat: state ('R', 'S', 'Z', ...), parent, process group and command name.
  * 0, or -1 if there is no such process. */

@@ -55,6 +55,7 @@ void cmp_input_free(struct cmp_input *in)
 		free(in->runs[i].m);
 	}
 	free(in->runs);
+	free(in->notes);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -66,11 +67,44 @@ static struct cmp_run *by_id(struct cmp_input *in, long long id)
 	return NULL;
 }
 
-static void v_run(void *a, long long id, const char *variant, int rep)
+static void v_defaults(void *a, const char *baseline, const char *rows, const char *columns,
+		       const char *metrics)
 {
-	(void)variant;
+	struct cmp_input *in = a;
+	snprintf(in->def_baseline, sizeof(in->def_baseline), "%s", baseline ? baseline : "");
+	snprintf(in->def_rows, sizeof(in->def_rows), "%s", rows ? rows : "");
+	snprintf(in->def_columns, sizeof(in->def_columns), "%s", columns ? columns : "");
+	snprintf(in->def_metrics, sizeof(in->def_metrics), "%s", metrics ? metrics : "");
+}
+
+static void v_run(void *a, long long id, const char *variant, int rep, const char *status,
+		  const char *reason, int current)
+{
+	struct cmp_input *in = a;
 	(void)rep;
-	cmp_add_run(a, id);
+	if (!current) {
+		in->stale += !strcmp(status, "ok");
+		return;
+	}
+	if (!strcmp(status, "ok")) {
+		cmp_add_run(in, id);
+		return;
+	}
+	for (size_t i = 0; i < in->nnotes; i++) /* one line per variant, status and reason */
+		if (!strcmp(in->notes[i].variant, variant) && !strcmp(in->notes[i].status, status) &&
+		    !strcmp(in->notes[i].reason, reason)) {
+			in->notes[i].n++;
+			return;
+		}
+	struct cmp_note *n = realloc(in->notes, (in->nnotes + 1) * sizeof(*n));
+	if (!n)
+		abort();
+	in->notes = n;
+	n = &n[in->nnotes++];
+	snprintf(n->variant, sizeof(n->variant), "%s", variant);
+	snprintf(n->status, sizeof(n->status), "%s", status);
+	snprintf(n->reason, sizeof(n->reason), "%s", reason);
+	n->n = 1;
 }
 
 static void v_param(void *a, long long id, const char *k, const char *v)
@@ -91,7 +125,8 @@ static void v_metric(void *a, long long id, const char *side, int cpu, const cha
 int compare_load(struct store *s, const char *experiment, struct cmp_input *in, char *err,
 		 size_t errlen)
 {
-	struct store_visitor v = { .arg = in, .run = v_run, .param = v_param, .metric = v_metric };
+	struct store_visitor v = { .arg = in, .defaults = v_defaults, .run = v_run, .param = v_param,
+				   .metric = v_metric };
 
 	memset(in, 0, sizeof(*in));
 	snprintf(in->experiment, sizeof(in->experiment), "%s", experiment);
@@ -170,7 +205,7 @@ static void sort_axis(struct axis *a)
 		}
 }
 
-struct cell { double mean, sd, delta, p; int n; double *v; };
+struct cell { double mean, sd, delta, p, padj; int n; double *v; };
 
 struct plan {
 	struct axis axes[MAXK];
@@ -195,9 +230,20 @@ static const char *title_of(const char *name)
 	return name;
 }
 
-static int build_plan(const struct cmp_input *in, const struct cmp_opts *o, struct plan *pl,
+static const char *or_default(const char *opt, const char *def)
+{
+	return opt ? opt : def && *def ? def : NULL;
+}
+
+static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, struct plan *pl,
 		      char *err, size_t errlen)
 {
+	struct cmp_opts opts = *user, *o = &opts;
+
+	o->columns = or_default(user->columns, in->def_columns);
+	o->rows = or_default(user->rows, in->def_rows);
+	o->metrics = or_default(user->metrics, in->def_metrics);
+	o->baseline = or_default(user->baseline, in->def_baseline);
 	memset(pl, 0, sizeof(*pl));
 	pl->col = pl->row = -1;
 	/* swept keys: more than one value across runs */
@@ -227,7 +273,7 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *o, stru
 		if (o->columns ? !strcmp(pl->axes[a].key, o->columns) : !strcmp(pl->axes[a].key, "policy"))
 			pl->col = a;
 	}
-	if (o->columns && pl->col < 0) {
+	if (user->columns && pl->col < 0) {
 		snprintf(err, errlen, "--columns %s: not a swept key of this experiment", o->columns);
 		return -1;
 	}
@@ -236,17 +282,22 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *o, stru
 	for (int a = 0; a < pl->na; a++)
 		if (a != pl->col && (o->rows ? !strcmp(pl->axes[a].key, o->rows) : !strcmp(pl->axes[a].key, "interval_us")))
 			pl->row = a;
-	if (o->rows && pl->row < 0) {
+	if (user->rows && pl->row < 0) {
 		snprintf(err, errlen, "--rows %s: not a swept key (other than the columns)", o->rows);
 		return -1;
 	}
 	for (int a = 0; a < pl->na && pl->row < 0; a++)
 		if (a != pl->col)
 			pl->row = a;
-	/* baseline: --baseline, else the runs' own "baseline" key, else the first value */
+	/* baseline: --baseline, else the experiment's, else (stores of schema 1) the runs' own
+	 * "baseline" key, else the first value; an experiment's own baseline on a key that is not
+	 * the columns (after --columns) is ignored */
 	const char *b = o->baseline;
 	if (!b && in->n && *param(&in->runs[0], "baseline"))
 		b = param(&in->runs[0], "baseline");
+	if (b && !user->baseline && pl->col >= 0 && strchr(b, '=') &&
+	    strncmp(b, pl->axes[pl->col].key, strlen(pl->axes[pl->col].key)))
+		b = NULL;
 	if (b && pl->col >= 0) {
 		const char *eq = strchr(b, '=');
 		if (eq && (strncmp(b, pl->axes[pl->col].key, (size_t)(eq - b)) ||
@@ -298,6 +349,8 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *o, stru
 		snprintf(err, errlen, "no metrics to compare");
 		return -1;
 	}
+	if (!pl->na) /* one column: nothing to compare against */
+		pl->col = -1;
 	return 0;
 }
 
@@ -339,12 +392,12 @@ static void fill(const struct cmp_input *in, const struct plan *pl, const int *s
 	}
 	c->mean = stats_mean(c->v, (size_t)c->n);
 	c->sd = stats_sd(c->v, (size_t)c->n);
-	c->delta = c->p = NAN;
+	c->delta = c->p = c->padj = NAN;
 }
 
-static int significant(const struct cell *c, const struct cell *base)
+static int significant(const struct cell *c)
 {
-	return c->n >= STATS_MIN_N && base->n >= STATS_MIN_N && c->p < 0.05;
+	return !isnan(c->padj) && c->padj < 0.05;
 }
 
 /* ---- output ---- */
@@ -379,22 +432,26 @@ static void cell_text(char *buf, size_t n, const struct cell *c)
 		snprintf(buf, n, "%.1f±%.1f (%d)", c->mean, c->sd, c->n);
 }
 
-static void delta_text(char *buf, size_t n, const struct cell *c, const struct cell *base)
+static void delta_text(char *buf, size_t n, const struct cell *c)
 {
 	if (isnan(c->delta))
 		snprintf(buf, n, "-");
 	else
-		snprintf(buf, n, "%+.1f%%%s", c->delta, significant(c, base) ? "*" : "");
+		snprintf(buf, n, "%+.1f%%%s", c->delta, significant(c) ? "*" : "");
 }
 
 int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f, char *err,
 		   size_t errlen)
 {
 	struct plan pl;
-	int split[MAXK] = { 0 }, first_table = 1, ncol, nrow;
+	int split[MAXK] = { 0 }, first_table = 1, ncol, nrow, total_cmp = 0, max_cmp = 0;
 
 	if (!in->n) {
-		snprintf(err, errlen, "experiment \"%s\": no successful runs stored", in->experiment);
+		for (size_t i = 0; i < in->nnotes; i++)
+			fprintf(f, "not in the tables: %s: %d %s: %s\n", in->notes[i].variant, in->notes[i].n,
+				in->notes[i].status, in->notes[i].reason);
+		snprintf(err, errlen, "experiment \"%s\": no successful runs stored%s", in->experiment,
+			 in->stale ? " under its current definition" : "");
 		return -1;
 	}
 	if (build_plan(in, o, &pl, err, errlen))
@@ -413,9 +470,9 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 		json_str(f, rowkey);
 		fprintf(f, ", \"baseline\": ");
 		json_str(f, axis_val(&pl, pl.col, 0));
-		fprintf(f, ",\n \"test\": \"mann-whitney-u, two-sided, per-run values, significant if p < 0.05 and n >= %d on both sides\",\n \"tables\": [", STATS_MIN_N);
+		fprintf(f, ",\n \"test\": \"mann-whitney-u, two-sided, exact at up to %d runs per pair (ties at mid-ranks), per-run values; significant if the Holm-adjusted p over the table's comparisons is < 0.05\",\n \"stale_runs\": %d,\n \"tables\": [", STATS_EXACT_MAX_N, in->stale);
 	} else if (o->format == CMP_CSV) {
-		fprintf(f, "experiment,metric,unit,split,%s,side,%s,mean,sd,n,delta_pct,p_value,significant\n",
+		fprintf(f, "experiment,metric,unit,split,%s,side,%s,mean,sd,n,delta_pct,p_value,p_holm,significant\n",
 			*rowkey ? rowkey : "row", *colkey ? colkey : "column");
 	}
 
@@ -424,23 +481,25 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 			const char *name = pl.metrics[mi];
 			char unit[8] = "", splitdesc[256] = "";
 			/* sides with data for this metric */
-			const char *sides[4];
+			const char *sides[NR_SIDES];
 			int ns = 0;
-			struct cell *cells = calloc((size_t)(nrow * 4 * ncol), sizeof(struct cell));
-#define CELL(r, s, c) cells[((r) * 4 + (s)) * ncol + (c)]
+			struct cell *cells = calloc((size_t)(nrow * NR_SIDES * ncol), sizeof(struct cell));
+			for (int i = 0; i < nrow * NR_SIDES * ncol; i++)
+				cells[i].p = cells[i].padj = cells[i].delta = NAN;
+#define CELL(r, s, c) cells[((r) * NR_SIDES + (s)) * ncol + (c)]
 			for (int a = 0; a < pl.na; a++)
 				if (a != pl.row && a != pl.col)
 					snprintf(splitdesc + strlen(splitdesc), sizeof(splitdesc) - strlen(splitdesc),
 						 "%s%s=%s", splitdesc[0] ? " " : "", pl.axes[a].key, pl.axes[a].vals[split[a]]);
-			for (int s = 0; s < 4; s++) {
+			for (int s = 0; s < NR_SIDES; s++) {
 				int any = 0;
 				for (int r = 0; r < nrow; r++)
 					for (int c = 0; c < ncol; c++) {
-						fill(in, &pl, split, r, c, store_sides[s], name, &CELL(r, ns, c), unit);
+						fill(in, &pl, split, r, c, side_names[s], name, &CELL(r, ns, c), unit);
 						any |= CELL(r, ns, c).n > 0;
 					}
 				if (any)
-					sides[ns++] = store_sides[s];
+					sides[ns++] = side_names[s];
 				else
 					for (int r = 0; r < nrow; r++)
 						for (int c = 0; c < ncol; c++)
@@ -455,6 +514,23 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 						if (b->n && x->n)
 							x->p = stats_mann_whitney_p(x->v, (size_t)x->n, b->v, (size_t)b->n);
 					}
+			/* the table is one family: Holm over its comparisons */
+			int ncmp = 0;
+			{
+				double *raw = calloc((size_t)(nrow * NR_SIDES * ncol), sizeof(double));
+				double *adj = calloc((size_t)(nrow * NR_SIDES * ncol), sizeof(double));
+				for (int i = 0; i < nrow * NR_SIDES * ncol; i++) {
+					raw[i] = cells[i].p;
+					ncmp += !isnan(raw[i]);
+				}
+				stats_holm(raw, adj, (size_t)(nrow * NR_SIDES * ncol));
+				for (int i = 0; i < nrow * NR_SIDES * ncol; i++)
+					cells[i].padj = adj[i];
+				free(raw);
+				free(adj);
+			}
+			total_cmp += ncmp;
+			max_cmp = ncmp > max_cmp ? ncmp : max_cmp;
 			char title[96];
 			snprintf(title, sizeof(title), "%s (%s)", title_of(name), unit[0] ? unit : "?");
 
@@ -481,7 +557,7 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 							int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
 							cell_text(G(r + 2, k), 48, &CELL(r, s, c));
 							if (c)
-								delta_text(G(r + 2, k + 1), 48, &CELL(r, s, c), &CELL(r, s, 0));
+								delta_text(G(r + 2, k + 1), 48, &CELL(r, s, c));
 						}
 				}
 				for (int r = 0; r < nrow + 2; r++)
@@ -554,10 +630,10 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 							else
 								fprintf(f, "%.6g,", x->delta);
 							if (isnan(x->p))
-								fprintf(f, ",");
+								fprintf(f, ",,");
 							else
-								fprintf(f, "%.6g,", x->p);
-							fprintf(f, "%d\n", c ? significant(x, &CELL(r, s, 0)) : 0);
+								fprintf(f, "%.6g,%.6g,", x->p, x->padj);
+							fprintf(f, "%d\n", c ? significant(x) : 0);
 						}
 			} else {
 				fprintf(f, "%s\n  {\"metric\": ", first_table ? "" : ",");
@@ -598,8 +674,10 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 							json_num(f, x->delta);
 							fprintf(f, ", \"p_value\": ");
 							json_num(f, x->p);
+							fprintf(f, ", \"p_holm\": ");
+							json_num(f, x->padj);
 							fprintf(f, ", \"significant\": %s}",
-								c && significant(x, &CELL(r, s, 0)) ? "true" : "false");
+								c && significant(x) ? "true" : "false");
 						}
 					fprintf(f, "]}");
 				}
@@ -625,13 +703,33 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 		if (a < 0)
 			break;
 	}
-	if (o->format == CMP_JSON)
-		fprintf(f, "\n]}\n");
-	else if (o->format == CMP_TEXT)
-		fprintf(f, "\nmean±sd (n runs); Δ%% against %s=%s; * Mann-Whitney U, two-sided p < 0.05 over per-run values (needs n >= %d per side)\n",
-			colkey, axis_val(&pl, pl.col, 0), STATS_MIN_N);
-	else if (o->format == CMP_MD)
-		fprintf(f, "\nmean±sd (n runs); Δ%% against %s=%s; * Mann-Whitney U, two-sided p < 0.05 over per-run values (needs n >= %d per side)\n",
-			colkey, axis_val(&pl, pl.col, 0), STATS_MIN_N);
+	if (o->format == CMP_JSON) {
+		fprintf(f, "\n ],\n \"not_in_tables\": [");
+		for (size_t i = 0; i < in->nnotes; i++) {
+			fprintf(f, "%s\n  {\"variant\": ", i ? "," : "");
+			json_str(f, in->notes[i].variant);
+			fprintf(f, ", \"status\": ");
+			json_str(f, in->notes[i].status);
+			fprintf(f, ", \"runs\": %d, \"reason\": ", in->notes[i].n);
+			json_str(f, in->notes[i].reason);
+			fprintf(f, "}");
+		}
+		fprintf(f, "]}\n");
+		return 0;
+	}
+	if (o->format == CMP_CSV)
+		return 0;
+	if (ncol > 1)
+		fprintf(f, "\nmean±sd (n runs); Δ%% against %s=%s; * Mann-Whitney U (exact, two-sided) over "
+			"per-run values, p < 0.05 after Holm's correction for the table's comparisons "
+			"(up to %d per table, %d in all)\n", colkey, axis_val(&pl, pl.col, 0), max_cmp, total_cmp);
+	else
+		fprintf(f, "\nmean±sd (n runs)\n");
+	if (in->stale)
+		fprintf(f, "%d ok run%s stored under an older definition of %s %s left out\n", in->stale,
+			in->stale == 1 ? "" : "s", in->experiment, in->stale == 1 ? "is" : "are");
+	for (size_t i = 0; i < in->nnotes; i++)
+		fprintf(f, "not in the tables: %s: %d %s: %s\n", in->notes[i].variant, in->notes[i].n,
+			in->notes[i].status, in->notes[i].reason);
 	return 0;
 }

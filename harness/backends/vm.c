@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* What every guest run shares, whichever VMM runs it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "child.h"
+#include "pvb_record.h"
+#include "vm.h"
+
+const struct vm_backend *const vm_backends[] = { &vm_backend_qemu, &vm_backend_pvbench, NULL };
+
+const struct vm_backend *vm_backend_find(const char *name)
+{
+	for (int i = 0; vm_backends[i]; i++)
+		if (!strcmp(vm_backends[i]->name, name))
+			return vm_backends[i];
+	return NULL;
+}
+
+const char *vm_backend_choice(int i)
+{
+	return vm_backends[i] ? vm_backends[i]->name : NULL;
+}
+
+double vm_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void vm_watch_begin(struct vm_watch *w, const struct vm_spec *s, const void *mem, size_t mem_size)
+{
+	static char path[1024];
+	memset(w, 0, sizeof(*w));
+	w->t0 = vm_now_ms();
+	w->live = (const volatile void *)((const unsigned char *)mem + mem_size - VM_OUT_SIZE);
+	snprintf(path, sizeof(path), "%s/console.log", s->run_dir ? s->run_dir : ".");
+	w->console_path = path;
+}
+
+int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_hooks *h,
+		  struct vm_result *r, int *sleep_us)
+{
+	double now = vm_now_ms();
+	char err[512];
+	struct stat st;
+
+	if (pvb_interrupted) {
+		vm_set_reason(r, VM_INTERRUPTED, "%s", "interrupted (signal)");
+		return VM_INTERRUPTED;
+	}
+	if (now - w->t0 > s->timeout_ms) {
+		snprintf(err, sizeof(err), "guest still running after its %d ms timeout%s", s->timeout_ms,
+			 w->phase < PVB_PHASE_WORKLOAD ? " (it never started the workload)" : "");
+		vm_set_reason(r, VM_TIMEOUT, "%s", err);
+		return VM_TIMEOUT;
+	}
+	/* progress word: written by the untrusted guest, only compared */
+	if (w->live->magic == PVB_LIVE_MAGIC && w->live->phase > (unsigned)w->phase &&
+	    w->live->phase <= PVB_PHASE_DONE) {
+		w->phase = (int)w->live->phase;
+		if (w->phase >= PVB_PHASE_RING3 && r->boot_to_ring3_ms < 0)
+			r->boot_to_ring3_ms = now - w->t0;
+		if (w->phase >= PVB_PHASE_WORKLOAD && r->boot_to_workload_ms < 0)
+			r->boot_to_workload_ms = now - w->t0;
+	}
+	if (h && h->tick && now >= w->next_tick) {
+		w->next_tick = now + (h->tick_ms > 0 ? h->tick_ms : 10);
+		if (h->tick(h->arg, err, sizeof(err))) {
+			vm_set_reason(r, VM_ERROR, "%s", err);
+			return VM_ERROR;
+		}
+		if (stat(w->console_path, &st) == 0 && st.st_size > (off_t)VM_CONSOLE_MAX) {
+			vm_set_reason(r, VM_ERROR, "%s", "the guest wrote more than 1 MiB to its console: stopped");
+			return VM_ERROR;
+		}
+	}
+	/* fine-grained until the workload starts (boot timing), then relaxed */
+	*sleep_us = w->phase < PVB_PHASE_WORKLOAD ? 200 : 5000;
+	if (h && h->tick_ms > 0 && h->tick_ms * 1000 < *sleep_us)
+		*sleep_us = h->tick_ms * 1000;
+	return -1;
+}
+
+const char *vm_outcome_name(enum vm_outcome o)
+{
+	static const char *const n[] = { "ok", "failed", "crashed", "timeout", "error",
+					 "interrupted" };
+	return o <= VM_INTERRUPTED ? n[o] : "?";
+}
+
+int vm_run(const char *vmm, const struct vm_spec *spec, const struct vm_hooks *hooks,
+	   struct vm_result *res)
+{
+	const struct vm_backend *b = vm_backend_find(vmm ? vmm : "qemu");
+	if (!b) {
+		memset(res, 0, sizeof(*res));
+		vm_set_reason(res, VM_ERROR, "unknown VMM \"%s\"", vmm);
+		return -1;
+	}
+	return b->run(spec, hooks, res);
+}
+
+void vm_set_reason(struct vm_result *r, enum vm_outcome o, const char *fmt, const char *s)
+{
+	if (r->outcome != VM_OK) /* the first reason wins */
+		return;
+	r->outcome = o;
+	snprintf(r->reason, sizeof(r->reason), fmt, s);
+}
+
+void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len)
+{
+	snprintf(buf, len, "out=0x%zx,0x%x tsc_khz=%u cpus=%d %s", mem_size - VM_OUT_SIZE,
+		 VM_OUT_SIZE, s->tsc_khz, s->vcpus, s->job);
+}
+
+enum vm_outcome vm_outcome_of_exit_value(int value, char *reason, size_t len)
+{
+	switch (value) {
+	case 0x20 + PVB_STATUS_OK:
+		return VM_OK;
+	case 0x20 + PVB_STATUS_FAILED:
+		snprintf(reason, len, "the workload failed");
+		return VM_FAILED;
+	case 0x20 + PVB_STATUS_CRASHED:
+		snprintf(reason, len, "guest exception");
+		return VM_CRASHED;
+	default:
+		snprintf(reason, len, "the guest exited with unknown status 0x%x", value);
+		return VM_ERROR;
+	}
+}
+
+void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result *r)
+{
+	const unsigned char *rec = mem + mem_size - VM_OUT_SIZE + PVB_REC_OFFSET;
+	char err[256];
+
+	if (pvb_rec_validate(rec, VM_OUT_SIZE - PVB_REC_OFFSET, err, sizeof(err)) < 0) {
+		/* a crash may leave no record; anything that claims to have finished must */
+		if (r->outcome == VM_OK || r->outcome == VM_FAILED) {
+			r->outcome = VM_ERROR;
+			snprintf(r->reason, sizeof(r->reason), "result record rejected: %s", err);
+		}
+		return;
+	}
+	const struct pvb_rec_hdr *h = (const void *)rec;
+	r->record = malloc(h->length);
+	if (!r->record)
+		return;
+	memcpy(r->record, rec, h->length);
+	r->record_len = h->length;
+	/* the guest's own words on a failure or crash are the best reason */
+	const struct pvb_sec *sec = NULL;
+	while ((sec = pvb_rec_next(r->record, sec)))
+		if (sec->type == PVB_SEC_TEXT && (r->outcome == VM_FAILED || r->outcome == VM_CRASHED)) {
+			/* guest text reaches terminals and the store: printable ASCII only */
+			snprintf(r->reason, sizeof(r->reason), "%s", (const char *)(sec + 1));
+			for (char *c = r->reason; *c; c++)
+				if (*c < 0x20 || *c > 0x7e)
+					*c = '?';
+			break;
+		}
+	if (r->outcome == VM_OK && h->status != PVB_STATUS_OK)
+		vm_set_reason(r, VM_ERROR, "%s", "the record's status disagrees with the exit status");
+}
+
+void vm_result_free(struct vm_result *r)
+{
+	free(r->record);
+	r->record = NULL;
+}

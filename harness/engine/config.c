@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <ini.h>
+#include "cli.h"
+#include "config.h"
+
+/* libinih (Debian's build) reads lines into INI_MAX_LINE bytes and section and key names into
+ * 50: longer ones are cut and parsing carries on with the rest, so a long comment could turn
+ * its tail into a key. pvbench refuses them instead. */
+#define LINE_MAX_CHARS (INI_MAX_LINE - 2)
+#define NAME_MAX_CHARS 49
+
+const char *key_check(const struct key_def *d, const char *v, char *why, size_t n)
+{
+	long long x;
+	char *end;
+
+	if ((d->flags & KEY_AUTO) && !strcmp(v, "auto"))
+		return NULL;
+	switch (d->type) {
+	case KT_STRING:
+		return NULL;
+	case KT_INT:
+		errno = 0;
+		x = strtoll(v, &end, 10);
+		if (errno || end == v || *end) {
+			snprintf(why, n, "\"%s\" is not a number", v);
+			return why;
+		}
+		if (x < d->lo || x > d->hi) {
+			snprintf(why, n, "%lld is outside [%lld, %lld]", x, d->lo, d->hi);
+			return why;
+		}
+		return NULL;
+	case KT_DURATION:
+		x = parse_duration_ms(v);
+		if (x < 0) {
+			snprintf(why, n, "\"%s\" is not a duration (10s, 500ms, 2m)", v);
+			return why;
+		}
+		if (x < d->lo || x > d->hi) {
+			snprintf(why, n, "%s is outside [%gs, %gs]", v, d->lo / 1000.0, d->hi / 1000.0);
+			return why;
+		}
+		return NULL;
+	case KT_BOOL:
+		if (strcmp(v, "on") && strcmp(v, "off") && strcmp(v, "1") && strcmp(v, "0")) {
+			snprintf(why, n, "\"%s\" is not on/off", v);
+			return why;
+		}
+		return NULL;
+	case KT_CHOICE:
+		for (int i = 0; d->choice(i); i++)
+			if (!strcmp(d->choice(i), v))
+				return NULL;
+		snprintf(why, n, "unknown %s \"%s\" (", d->name, v);
+		for (int i = 0; d->choice(i); i++)
+			snprintf(why + strlen(why), n - strlen(why), "%s%s", i ? ", " : "", d->choice(i));
+		snprintf(why + strlen(why), n - strlen(why), ")");
+		return why;
+	}
+	return NULL;
+}
+
+long long key_int(const struct key_def *d, const char *v)
+{
+	if ((d->flags & KEY_AUTO) && !strcmp(v, "auto"))
+		return -1;
+	if (d->type == KT_DURATION)
+		return parse_duration_ms(v);
+	if (d->type == KT_BOOL)
+		return !strcmp(v, "on") || !strcmp(v, "1");
+	return atoll(v);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = 0;
+	return s;
+}
+
+/* ---- pass 1: the file into (section, key, value, line) entries ---- */
+
+struct entry {
+	char section[64], key[64];
+	char *value;
+	int line;
+};
+
+struct reader {
+	const char *path;
+	FILE *f;
+	int line;
+	char *buf;
+	size_t cap;
+	char err[512];            /* the first mistake pass 1 found */
+	int err_line;
+	struct entry *ent;
+	int nent, cap_ent;
+	char sections[CFG_MAX_JOBS + 1][64];
+	int section_line[CFG_MAX_JOBS + 1], nsections;
+};
+
+static void first_err(struct reader *r, int line, const char *fmt, const char *a, long long b)
+{
+	if (r->err[0] && r->err_line <= line)
+		return;
+	r->err_line = line;
+	int n = snprintf(r->err, sizeof(r->err), "%s:%d: ", r->path, line);
+	snprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, a, b);
+}
+
+/* inih's line source: whole lines are read here, so an over-long one is seen and refused */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct reader *r = stream;
+	ssize_t len = getline(&r->buf, &r->cap, r->f);
+
+	if (len < 0)
+		return NULL;
+	r->line++;
+	if (len > 0 && r->buf[len - 1] == '\n')
+		r->buf[--len] = 0;
+	if (len > 0 && r->buf[len - 1] == '\r')
+		r->buf[--len] = 0;
+	if (len > LINE_MAX_CHARS || len >= num) {
+		first_err(r, r->line, "%sline is %lld characters long; at most 198 are read", "", len);
+		str[0] = 0; /* the parse goes on, so that an earlier mistake still wins */
+		return str;
+	}
+	char *t = trim(r->buf);
+	if (*t == '[') {
+		size_t n = strcspn(t + 1, "]");
+		if (n > NAME_MAX_CHARS)
+			first_err(r, r->line, "section name \"%s\" is longer than %lld characters", t + 1,
+				  NAME_MAX_CHARS);
+		else if (t[1 + n] == ']' && r->nsections <= CFG_MAX_JOBS) {
+			snprintf(r->sections[r->nsections], sizeof(r->sections[0]), "%.*s", (int)n, t + 1);
+			r->section_line[r->nsections++] = r->line;
+		}
+	} else if (*t && *t != ';' && *t != '#') {
+		size_t n = strcspn(t, "=:");
+		while (n > 0 && isspace((unsigned char)t[n - 1]))
+			n--;
+		if (n > NAME_MAX_CHARS)
+			first_err(r, r->line, "key \"%s\" is longer than %lld characters", t, NAME_MAX_CHARS);
+	}
+	snprintf(str, (size_t)num, "%s", r->buf);
+	return str;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct reader *r = user;
+
+	if (!name)
+		return 1;
+	if (r->nent == r->cap_ent) {
+		int cap = r->cap_ent ? r->cap_ent * 2 : 32;
+		struct entry *e = realloc(r->ent, (size_t)cap * sizeof(*e));
+		if (!e)
+			return 0;
+		r->ent = e;
+		r->cap_ent = cap;
+	}
+	struct entry *e = &r->ent[r->nent++];
+	snprintf(e->section, sizeof(e->section), "%s", section);
+	snprintf(e->key, sizeof(e->key), "%s", name);
+	e->value = strdup(value ? value : "");
+	e->line = r->line;
+	return 1;
+}
+
+/* ---- pass 2: entries against the type's keys ---- */
+
+static int find_key(const struct experiment *e, const char *name)
+{
+	for (int k = 0; k < e->nkeys; k++)
+		if (!strcmp(e->keys[k]->name, name))
+			return k;
+	return -1;
+}
+
+static struct cfg_job *job_of(struct experiment *e, const char *section, int line)
+{
+	if (!strcmp(section, "global"))
+		return &e->global;
+	for (int i = 0; i < e->nr_jobs; i++)
+		if (!strcmp(e->jobs[i].name, section))
+			return &e->jobs[i];
+	if (e->nr_jobs == CFG_MAX_JOBS)
+		return NULL;
+	struct cfg_job *j = &e->jobs[e->nr_jobs++];
+	snprintf(j->name, sizeof(j->name), "%s", section);
+	j->line = line;
+	return j;
+}
+
+/* One key = value into a job; 0, or -1 with "where: key: why" in err. */
+static int set_value(struct experiment *e, struct cfg_job *job, const char *where, int line,
+		     const char *name, const char *value, char *err, size_t errlen)
+{
+	char buf[2048], why[300];
+	int k = find_key(e, name);
+
+#define FAIL(...) do { int o_ = snprintf(err, errlen, "%s: %s: ", where, name); \
+		snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__); return -1; } while (0)
+	if (k < 0)
+		FAIL("unknown key for type %s (pvbench run --keys --type %s lists them)", e->type->name,
+		     e->type->name);
+	const struct key_def *d = e->keys[k];
+	struct cfg_values *cv = &job->vals[k];
+	if (!strcmp(name, "type") && job != &e->global)
+		FAIL("set it in [global]: one experiment file is one type");
+	if ((d->flags & KEY_GLOBAL) && job != &e->global)
+		FAIL("set it in [global]: it belongs to the experiment, not a job");
+	if (cv->n && line)
+		FAIL("set twice in [%s] (first at line %d)", job->name, cv->line);
+	cv->n = 0;
+	cv->line = line;
+	snprintf(buf, sizeof(buf), "%s", value);
+	if (d->type == KT_STRING && !(d->flags & KEY_LIST)) { /* free text: no list */
+		char *t = trim(buf);
+		if (strlen(t) >= CFG_VAL_LEN)
+			FAIL("longer than %d characters", CFG_VAL_LEN - 1);
+		snprintf(cv->v[0], CFG_VAL_LEN, "%s", t);
+		cv->n = 1;
+		return 0;
+	}
+	int empty = 0;
+	for (char *rest = buf, *tok; (tok = strsep(&rest, ",")) != NULL;) {
+		tok = trim(tok);
+		if (!*tok) {
+			empty = 1;
+			continue;
+		}
+		if (cv->n == CFG_MAX_VALUES)
+			FAIL("more than %d values", CFG_MAX_VALUES);
+		if (strlen(tok) >= CFG_VAL_LEN)
+			FAIL("value longer than %d characters", CFG_VAL_LEN - 1);
+		if (key_check(d, tok, why, sizeof(why)))
+			FAIL("%s", why);
+		for (int i = 0; i < cv->n; i++)
+			if (!strcmp(cv->v[i], tok))
+				FAIL("\"%s\" listed twice", tok);
+		snprintf(cv->v[cv->n++], CFG_VAL_LEN, "%s", tok);
+	}
+	if (!cv->n || empty) {
+		int had = cv->n;
+		cv->n = 0;
+		FAIL("empty value%s", had ? " in the list" : "");
+	}
+	if (cv->n > 1 && !(d->flags & KEY_LIST)) {
+		cv->n = 0;
+		FAIL("takes one value, not a list");
+	}
+#undef FAIL
+	return 0;
+}
+
+static int init_keys(struct experiment *e, const char *type, char *err, size_t errlen)
+{
+	e->type = exp_type_find(type);
+	if (!e->type) {
+		snprintf(err, errlen, "unknown type \"%s\" (", type);
+		for (int i = 0; exp_types[i]; i++)
+			snprintf(err + strlen(err), errlen - strlen(err), "%s%s", i ? ", " : "",
+				 exp_types[i]->name);
+		snprintf(err + strlen(err), errlen - strlen(err), ")");
+		return -1;
+	}
+	e->nkeys = engine_keys(e->type, e->keys, ENGINE_MAX_KEYS);
+	if (e->nkeys < 0) {
+		snprintf(err, errlen, "type %s: more than %d keys", type, ENGINE_MAX_KEYS);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks that every run can work at all (the type's own rule), before anything starts. */
+static int check_runs(const struct experiment *e, char *err, size_t errlen)
+{
+	struct run_spec *runs;
+	int nr;
+	char why[512];
+
+	if (experiment_matrix(e, &runs, &nr, err, errlen))
+		return -1;
+	for (int i = 0; i < nr && e->type->check; i++)
+		if (e->type->check(&runs[i], why, sizeof(why))) {
+			snprintf(err, errlen, "%s: %s%s%s", e->path, e->nr_jobs > 1 ? "[" : "",
+				 e->nr_jobs > 1 ? e->jobs[runs[i].job].name : "", e->nr_jobs > 1 ? "]: " : "");
+			snprintf(err + strlen(err), errlen - strlen(err), "%s", why);
+			free(runs);
+			return -1;
+		}
+	free(runs);
+	return 0;
+}
+
+/* Every key the file leaves unset gets its default in [global] (line 0: a --set may replace it),
+ * so a default may be a list too, and every value lives in the experiment. */
+static int fill_defaults(struct experiment *e, char *err, size_t errlen)
+{
+	for (int k = 0; k < e->nkeys; k++)
+		if (!e->global.vals[k].n &&
+		    set_value(e, &e->global, "default", 0, e->keys[k]->name,
+			      !strcmp(e->keys[k]->name, "type") ? e->type->name :
+			      e->keys[k]->def ? e->keys[k]->def : "", err, errlen) &&
+		    e->keys[k]->type != KT_STRING)
+			return -1;
+	return 0;
+}
+
+int experiment_empty(const char *name, const char *type, struct experiment *e, char *err,
+		     size_t errlen)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	snprintf(e->path, sizeof(e->path), "(command line)");
+	snprintf(e->global.name, sizeof(e->global.name), "global");
+	if (init_keys(e, type, err, errlen) || fill_defaults(e, err, errlen))
+		return -1;
+	e->jobs[0] = e->global;
+	snprintf(e->jobs[0].name, sizeof(e->jobs[0].name), "%s", name);
+	e->nr_jobs = 1;
+	return 0;
+}
+
+int experiment_set(struct experiment *e, const char *origin, const char *key, const char *value,
+		   char *err, size_t errlen)
+{
+	if (!strcmp(key, "type")) {
+		if (strcmp(value, e->type->name)) {
+			snprintf(err, errlen, "%s: type: this experiment is of type %s", origin, e->type->name);
+			return -1;
+		}
+		return 0;
+	}
+	if (set_value(e, &e->global, origin, 0, key, value, err, errlen))
+		return -1;
+	/* a job that set the key itself keeps its own value; one that inherits gets this one */
+	int k = find_key(e, key);
+	for (int j = 0; j < e->nr_jobs; j++)
+		if (!e->jobs[j].vals[k].line)
+			e->jobs[j].vals[k] = e->global.vals[k];
+	return check_runs(e, err, errlen);
+}
+
+int experiment_load(const char *path, struct experiment *e, char *err, size_t errlen)
+{
+	struct reader r = { .path = path };
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	struct stat st;
+	int rc = -1;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	snprintf(e->name, sizeof(e->name), "%.*s", (int)strcspn(base, "."), base);
+	snprintf(e->global.name, sizeof(e->global.name), "global");
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not an experiment file (%s)", path,
+			 S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+		return -1;
+	}
+	r.f = fopen(path, "r");
+	if (!r.f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int syntax = ini_parse_stream(read_line, &r, on_entry, &r);
+	fclose(r.f);
+	free(r.buf);
+	if (syntax > 0)
+		first_err(&r, syntax, "%snot INI syntax (expected [section] or key = value)", "", 0);
+	else if (syntax < 0)
+		first_err(&r, r.line, "%sout of memory", "", 0);
+
+	/* the type first: it decides which keys exist */
+	const char *type = "guest";
+	int type_line = 0;
+	for (int i = 0; i < r.nent; i++)
+		if (!strcmp(r.ent[i].key, "type") && !strcmp(r.ent[i].section, "global")) {
+			type = trim(r.ent[i].value);
+			type_line = r.ent[i].line;
+		}
+	char why[512];
+	if (init_keys(e, type, why, sizeof(why))) {
+		first_err(&r, type_line, "type: %s", why, 0);
+		snprintf(err, errlen, "%s", r.err);
+		goto out;
+	}
+	for (int s = 0; s < r.nsections; s++)
+		if (strcmp(r.sections[s], "global") && !job_of(e, r.sections[s], r.section_line[s]))
+			first_err(&r, r.section_line[s], "[%s]: more than 16 jobs", r.sections[s], 0);
+	for (int i = 0; i < r.nent; i++) {
+		struct entry *x = &r.ent[i];
+		char where[600];
+		if (r.err[0] && r.err_line <= x->line)
+			break; /* entries come in line order: nothing later can be first */
+		snprintf(where, sizeof(where), "%s:%d", path, x->line);
+		if (!x->section[0]) {
+			first_err(&r, x->line, "%s: set outside a section (start with [global])", x->key, 0);
+			break;
+		}
+		struct cfg_job *job = job_of(e, x->section, x->line);
+		if (!job) {
+			first_err(&r, x->line, "[%s]: more than 16 jobs", x->section, 0);
+			break;
+		}
+		if (set_value(e, job, where, x->line, x->key, x->value, why, sizeof(why))) {
+			first_err(&r, x->line, "%s", why + strlen(where) + 2, 0);
+			break;
+		}
+	}
+	if (r.err[0]) {
+		snprintf(err, errlen, "%s", r.err);
+		goto out;
+	}
+	if (!r.nsections) {
+		snprintf(err, errlen, "%s: no [global] or job section: nothing to run", path);
+		goto out;
+	}
+	if (fill_defaults(e, err, errlen))
+		goto out;
+	if (!e->nr_jobs) { /* a file with only [global] is one job */
+		e->jobs[0] = e->global;
+		snprintf(e->jobs[0].name, sizeof(e->jobs[0].name), "%s", e->name);
+		e->jobs[0].line = 0;
+		for (int k = 0; k < e->nkeys; k++)
+			e->jobs[0].vals[k].line = 0; /* inherited: a later --set may replace it */
+		e->nr_jobs = 1;
+	}
+	rc = check_runs(e, err, errlen);
+out:
+	for (int i = 0; i < r.nent; i++)
+		free(r.ent[i].value);
+	free(r.ent);
+	return rc;
+}
+
+/* The job's values for key k, else [global]'s; NULL: the key's default */
+static const struct cfg_values *resolved(const struct experiment *e, const struct cfg_job *j, int k)
+{
+	if (j->vals[k].n)
+		return &j->vals[k];
+	if (e->global.vals[k].n)
+		return &e->global.vals[k];
+	return NULL;
+}
+
+const char *experiment_global(const struct experiment *e, const char *key)
+{
+	int k = find_key(e, key);
+	if (k < 0)
+		return "";
+	return e->global.vals[k].n ? e->global.vals[k].v[0] : e->keys[k]->def ? e->keys[k]->def : "";
+}
+
+static int cmp_keyname(const void *a, const void *b)
+{
+	return strcmp((*(const struct key_def *const *)a)->name, (*(const struct key_def *const *)b)->name);
+}
+
+/* "type=guest duration=10s interval_us=500 ...": every key that can change the result, sorted */
+static void make_identity(const struct experiment *e, struct run_spec *s)
+{
+	const struct key_def *sorted[ENGINE_MAX_KEYS];
+	size_t at;
+
+	memcpy(sorted, e->keys, (size_t)e->nkeys * sizeof(sorted[0]));
+	qsort(sorted, (size_t)e->nkeys, sizeof(sorted[0]), cmp_keyname);
+	at = (size_t)snprintf(s->identity, sizeof(s->identity), "type=%s", e->type->name);
+	if (e->nr_jobs > 1)
+		at += (size_t)snprintf(s->identity + at, sizeof(s->identity) - at, " job=%s",
+				       e->jobs[s->job].name);
+	for (int i = 0; i < e->nkeys && at < sizeof(s->identity); i++) {
+		if (sorted[i]->flags & KEY_BOOKKEEPING || !strcmp(sorted[i]->name, "type"))
+			continue;
+		at += (size_t)snprintf(s->identity + at, sizeof(s->identity) - at, " %s=%s",
+				       sorted[i]->name, spec_str(s, sorted[i]->name));
+	}
+}
+
+int experiment_matrix(const struct experiment *e, struct run_spec **out, int *nr, char *err,
+		      size_t errlen)
+{
+	size_t cap = 64, n = 0;
+	struct run_spec *runs = malloc(cap * sizeof(*runs));
+
+	if (!runs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int j = 0; j < e->nr_jobs; j++) {
+		const struct cfg_job *job = &e->jobs[j];
+		const struct cfg_values *v[ENGINE_MAX_KEYS];
+		long long nv = 1, reps = 1;
+		for (int k = 0; k < e->nkeys; k++) {
+			v[k] = resolved(e, job, k);
+			nv *= v[k] ? v[k]->n : 1;
+			if (!strcmp(e->keys[k]->name, "repeat"))
+				reps = atoll(v[k] ? v[k]->v[0] : e->keys[k]->def);
+		}
+		if (nv * reps > 100000) {
+			snprintf(err, errlen, "%s: [%s]: %lld runs: too many", e->path, job->name, nv * reps);
+			free(runs);
+			return -1;
+		}
+		for (long long r = 0; r < reps; r++) {
+			for (long long i = 0; i < nv; i++) {
+				long long idx = (i + r) % nv, rest = idx; /* rotate per repetition */
+				struct run_spec *s;
+				if (n == cap) {
+					struct run_spec *bigger = realloc(runs, (cap *= 2) * sizeof(*runs));
+					if (!bigger) {
+						free(runs);
+						snprintf(err, errlen, "out of memory");
+						return -1;
+					}
+					runs = bigger;
+				}
+				s = &runs[n++];
+				memset(s, 0, sizeof(*s));
+				s->type = e->type;
+				s->job = j;
+				s->rep = (int)r + 1;
+				s->variant_idx = (int)idx;
+				s->nkeys = e->nkeys;
+				memcpy(s->keys, e->keys, (size_t)e->nkeys * sizeof(s->keys[0]));
+				if (e->nr_jobs > 1)
+					snprintf(s->variant, sizeof(s->variant), "job=%s", job->name);
+				for (int k = e->nkeys - 1; k >= 0; k--) { /* last key varies fastest */
+					if (!v[k]) {
+						s->val[k] = e->keys[k]->def ? e->keys[k]->def : "";
+						continue;
+					}
+					s->val[k] = v[k]->v[rest % v[k]->n];
+					rest /= v[k]->n;
+				}
+				for (int k = 0; k < e->nkeys; k++)
+					if (v[k] && v[k]->n > 1)
+						snprintf(s->variant + strlen(s->variant),
+							 sizeof(s->variant) - strlen(s->variant), "%s%s=%s",
+							 s->variant[0] ? " " : "", e->keys[k]->name, s->val[k]);
+				if (!s->variant[0])
+					snprintf(s->variant, sizeof(s->variant), "default");
+				make_identity(e, s);
+			}
+		}
+	}
+	if (!n) {
+		snprintf(err, errlen, "%s: the matrix is empty", e->path);
+		free(runs);
+		return -1;
+	}
+	*out = runs;
+	*nr = (int)n;
+	return 0;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Experiment files: fio-style INI. [global] sets defaults and the experiment's `type`; every
+ * other [section] is a job that inherits them. A key marked KEY_LIST takes a comma list, which
+ * makes it an axis: the job runs once per combination (its variants), `repeat` times,
+ * interleaved. The keys are the engine's and the type's (engine_keys); `pvbench run --keys`
+ * prints them. A file is read whole before anything is checked, and the first mistake in it is
+ * the one reported, as "file:line: key: why".
+ */
+#ifndef PVB_CONFIG_H
+#define PVB_CONFIG_H
+
+#include <stddef.h>
+#include "engine.h"
+
+#define CFG_MAX_VALUES 16
+#define CFG_MAX_JOBS 16
+#define CFG_VAL_LEN 128
+
+struct cfg_values {
+	char v[CFG_MAX_VALUES][CFG_VAL_LEN];
+	int n;                   /* 0: not set here */
+	int line;
+};
+
+struct cfg_job {
+	char name[64];
+	int line;
+	struct cfg_values vals[ENGINE_MAX_KEYS];  /* by index into experiment.keys */
+};
+
+struct experiment {
+	char name[64];           /* file name without directory and .ini */
+	char path[512];
+	const struct exp_type *type;
+	int nkeys;
+	const struct key_def *keys[ENGINE_MAX_KEYS];
+	struct cfg_job global;
+	struct cfg_job jobs[CFG_MAX_JOBS];
+	int nr_jobs;
+};
+
+/* Parses and validates the file. 0, or -1 with "file:line: key: why" in err. */
+int experiment_load(const char *path, struct experiment *e, char *err, size_t errlen);
+/* An experiment with no file: [global] only, of type `type`, named name. */
+int experiment_empty(const char *name, const char *type, struct experiment *e, char *err,
+		     size_t errlen);
+/* Sets a [global] key after the file (a command-line option); "origin" names it in errors. */
+int experiment_set(struct experiment *e, const char *origin, const char *key, const char *value,
+		   char *err, size_t errlen);
+
+/* Expands every job into variants x repeat, interleaved: repetition r runs every variant once,
+ * starting one variant later than repetition r-1. *runs is malloc'd. 0 or -1 (err). */
+int experiment_matrix(const struct experiment *e, struct run_spec **runs, int *nr, char *err,
+		      size_t errlen);
+
+/* The value of a [global]-only bookkeeping key (description, baseline), resolved. */
+const char *experiment_global(const struct experiment *e, const char *key);
+
+/* Checks one value against its key; NULL if fine, else why (in why). */
+const char *key_check(const struct key_def *d, const char *v, char *why, size_t n);
+long long key_int(const struct key_def *d, const char *v);
+
+#endif

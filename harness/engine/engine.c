@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "child.h"
+#include "cli.h"
+#include "compare.h"
+#include "config.h"
+#include "engine.h"
+#include "hostinfo.h"
+#include "policy.h"
+#include "store.h"
+
+/* ---- keys every type has ---- */
+static const char *type_choice(int i)
+{
+	return exp_types[i] ? exp_types[i]->name : NULL;
+}
+
+static const struct key_def engine_common[] = {
+	{ "type", KT_CHOICE, 0, 0, KEY_GLOBAL, "guest", "experiment type (pvbench run --types)",
+	  .choice = type_choice },
+	{ "description", KT_STRING, 0, 0, KEY_BOOKKEEPING | KEY_GLOBAL, "", "what the experiment reproduces" },
+	{ "baseline", KT_STRING, 0, 0, KEY_BOOKKEEPING | KEY_GLOBAL, "",
+	  "compare's baseline column, e.g. policy=vanilla (default: the type's)" },
+	{ "repeat", KT_INT, 1, 1000, KEY_BOOKKEEPING, "1", "runs per variant, interleaved" },
+	{ "timeout", KT_DURATION, 100, 86400000, KEY_BOOKKEEPING | KEY_AUTO, "auto",
+	  "kill a run after this long (auto: the type's own bound)" },
+	{ 0 },
+};
+
+int engine_keys(const struct exp_type *t, const struct key_def **out, int max)
+{
+	int n = 0;
+#define ADD(d) do { if (n == max) return -1; out[n++] = (d); } while (0)
+	for (const struct key_def *d = engine_common; d->name; d++)
+		ADD(d);
+	for (const struct key_def *d = t->keys; d && d->name; d++)
+		ADD(d);
+	for (int p = 0; t->with_policies && policies[p]; p++)
+		for (const struct key_def *d = policies[p]->keys; d && d->name; d++)
+			ADD(d);
+#undef ADD
+	return n;
+}
+
+void engine_print_keys(const struct exp_type *t)
+{
+	const struct key_def *k[ENGINE_MAX_KEYS];
+	int n = engine_keys(t, k, ENGINE_MAX_KEYS);
+
+	printf("type %s: %s\n\n%-22s %-5s %-9s %s\n", t->name, t->help, "key", "list", "default", "meaning");
+	for (int i = 0; i < n; i++)
+		printf("%-22s %-5s %-9s %s%s\n", k[i]->name, k[i]->flags & KEY_LIST ? "yes" : "no",
+		       k[i]->def && *k[i]->def ? k[i]->def : "-", k[i]->help,
+		       k[i]->flags & KEY_BOOKKEEPING ? " [bookkeeping: not part of a run's identity]" : "");
+}
+
+const struct exp_type *exp_type_find(const char *name)
+{
+	for (int i = 0; exp_types[i]; i++)
+		if (!strcmp(exp_types[i]->name, name))
+			return exp_types[i];
+	return NULL;
+}
+
+static int spec_index(const struct run_spec *r, const char *key)
+{
+	for (int k = 0; k < r->nkeys; k++)
+		if (!strcmp(r->keys[k]->name, key))
+			return k;
+	fprintf(stderr, "pvbench: bug: type %s asked for key \"%s\", which it does not declare\n",
+		r->type ? r->type->name : "?", key);
+	abort();
+}
+
+const char *spec_str(const struct run_spec *r, const char *key)
+{
+	return r->val[spec_index(r, key)];
+}
+
+long long spec_int(const struct run_spec *r, const char *key)
+{
+	int k = spec_index(r, key);
+	return key_int(r->keys[k], r->val[k]);
+}
+
+const char *run_status_name(enum run_status s)
+{
+	static const char *const n[RUN__COUNT] = { "ok", "failed", "crashed", "timeout", "error",
+						   "skipped", "interrupted" };
+	return s < RUN__COUNT ? n[s] : "?";
+}
+
+void run_fail(struct run_result *r, enum run_status s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->status != RUN_OK)
+		return;
+	r->status = s;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
+
+void run_result_free(struct run_result *r)
+{
+	for (int s = 0; s < NR_SIDES; s++)
+		metrics_free(&r->m[s]);
+}
+
+/* ---- isolated runs: a child process under a watchdog ---- */
+
+/* The child's result on a pipe: the fixed part, then each side's metrics. */
+struct wire_head {
+	int status;
+	char reason[512], vmm[80];
+	unsigned n[NR_SIDES];
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	for (const char *c = p; n;) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int read_all(int fd, void *p, size_t n, double deadline)
+{
+	for (char *c = p; n;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		double left = deadline - mono_ms();
+		if (pvb_interrupted)
+			return -2;
+		if (left <= 0)
+			return -1;
+		int r = poll(&pf, 1, left > 100 ? 100 : (int)left + 1); /* wake for Ctrl-C */
+		if (r <= 0)
+			continue;
+		ssize_t got = read(fd, c, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -3; /* the child died without a whole answer */
+		c += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+static void run_isolated(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
+			 struct run_result *out)
+{
+	int fds[2];
+	pid_t parent = getpid();
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		run_fail(out, RUN_ERROR, "pipe: %s", strerror(errno));
+		return;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		run_fail(out, RUN_ERROR, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) { /* the child: dies with pvbench, answers once */
+		struct wire_head h = { 0 };
+		setpgid(0, 0); /* its own group, as every child: child_kill_all() kills groups */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		close(fds[0]);
+		r->type->run(r, env, out);
+		h.status = out->status;
+		memcpy(h.reason, out->reason, sizeof(h.reason));
+		memcpy(h.vmm, out->vmm, sizeof(h.vmm));
+		for (int s = 0; s < NR_SIDES; s++)
+			h.n[s] = (unsigned)out->m[s].n;
+		int bad = write_all(fds[1], &h, sizeof(h));
+		for (int s = 0; s < NR_SIDES && !bad; s++)
+			bad = write_all(fds[1], out->m[s].m, out->m[s].n * sizeof(struct metric));
+		_exit(bad ? 1 : 0);
+	}
+	close(fds[1]);
+	setpgid(pid, pid);
+	child_track(pid);
+	struct wire_head h;
+	double deadline = mono_ms() + (double)timeout_ms;
+	int rc = read_all(fds[0], &h, sizeof(h), deadline);
+	for (int s = 0; s < NR_SIDES && rc == 0; s++) {
+		if (h.n[s] > 100000) {
+			rc = -3;
+			break;
+		}
+		struct metric *m = calloc(h.n[s] ? h.n[s] : 1, sizeof(*m));
+		rc = m ? read_all(fds[0], m, h.n[s] * sizeof(*m), deadline + 1000) : -3;
+		for (unsigned i = 0; m && rc == 0 && i < h.n[s]; i++) {
+			m[i].name[sizeof(m[i].name) - 1] = m[i].unit[sizeof(m[i].unit) - 1] = 0;
+			metrics_add(&out->m[s], m[i].name, m[i].unit, m[i].cpu, m[i].value);
+		}
+		free(m);
+	}
+	kill(pid, SIGKILL); /* a vCPU stuck in KVM_RUN never lets it exit by itself */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	child_untrack(pid);
+	close(fds[0]);
+	if (pvb_interrupted || rc == -2) {
+		out->status = RUN_INTERRUPTED;
+		snprintf(out->reason, sizeof(out->reason), "interrupted (signal)");
+	} else if (rc == -1) {
+		run_fail(out, RUN_TIMEOUT, "hangs: no result within the %lld ms watchdog; killed", timeout_ms);
+	} else if (rc != 0) {
+		run_fail(out, RUN_CRASHED, "the run's process died without a result");
+	} else {
+		h.reason[sizeof(h.reason) - 1] = h.vmm[sizeof(h.vmm) - 1] = 0;
+		out->status = h.status >= 0 && h.status < RUN__COUNT ? (enum run_status)h.status : RUN_ERROR;
+		memcpy(out->reason, h.reason, sizeof(out->reason));
+		memcpy(out->vmm, h.vmm, sizeof(out->vmm));
+	}
+}
+
+void engine_run_one(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
+		    struct run_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (r->type->needs_kvm && env->host->no_kvm[0])
+		run_fail(out, RUN_SKIPPED, "unavailable: %s", env->host->no_kvm);
+	else if (r->type->isolate)
+		run_isolated(r, env, timeout_ms, out);
+	else
+		r->type->run(r, env, out);
+	if (pvb_interrupted && out->status != RUN_INTERRUPTED) {
+		out->status = RUN_INTERRUPTED; /* whatever it measured, it was cut short */
+		snprintf(out->reason, sizeof(out->reason), "interrupted (signal)");
+	}
+}
+
+/* ---- the driver ---- */
+
+static void iso_now(char *buf, size_t n)
+{
+	time_t t = time(NULL);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
+static void read_loadavg(char *buf, size_t n)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	buf[0] = 0;
+	if (f) {
+		if (fgets(buf, (int)n, f))
+			buf[strcspn(buf, "\n")] = 0;
+		fclose(f);
+	}
+}
+
+static double cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static long long timeout_of(const struct run_spec *r)
+{
+	long long t = spec_int(r, "timeout");
+	if (t > 0)
+		return t;
+	return r->type->timeout_ms ? r->type->timeout_ms(r) : 60000;
+}
+
+/* One lock per experiment and store: a second `pvbench run` of it would run the same missing
+ * runs into the same directories. Held until the process ends. */
+static int lock_experiment(const char *runs_root, const char *name, char *err, size_t errlen)
+{
+	char path[1200];
+	snprintf(path, sizeof(path), "%s/%s", runs_root, name);
+	if (mkdir_p(path) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s/.lock", runs_root, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "experiment %s is being run by another pvbench (%s is locked)", name,
+			 path);
+		close(fd);
+		return -1;
+	}
+	return fd; /* left open: the lock lives as long as this process */
+}
+
+static void store_one(struct store *st, const struct experiment *e, const struct run_spec *r,
+		      const struct run_env *env, struct run_result *res, const char *started,
+		      const char *loadavg, char *err, size_t errlen)
+{
+	const char *keys[ENGINE_MAX_KEYS], *vals[ENGINE_MAX_KEYS];
+	char ended[32];
+	int n = 0;
+
+	/* bookkeeping keys are not results' parameters: they never become a table axis */
+	for (int k = 0; k < r->nkeys; k++)
+		if (!(r->keys[k]->flags & KEY_BOOKKEEPING)) {
+			keys[n] = r->keys[k]->name;
+			vals[n++] = r->val[k];
+		}
+	iso_now(ended, sizeof(ended));
+	struct store_run sr = {
+		.experiment = e->name, .variant = r->variant, .identity = r->identity, .rep = r->rep,
+		.nr_params = n, .param_keys = keys, .param_values = vals,
+		.status = run_status_name(res->status), .reason = res->reason,
+		.started_at = started, .ended_at = ended,
+		.host_kernel = env->host->host_kernel, .kvm_backend = env->host->kvm_backend,
+		.vmm = res->vmm, .guest_build = env->guest->build_id,
+		.pvbench_commit = env->host->pvbench_commit, .tsc_khz = env->host->tsc_khz,
+		.run_dir = env->run_dir, .loadavg = loadavg,
+	};
+	for (int s = 0; s < NR_SIDES; s++)
+		sr.sets[s] = &res->m[s];
+	if (store_put_run(st, &sr, err, errlen) < 0) {
+		res->status = RUN_ERROR;
+		snprintf(res->reason, sizeof(res->reason), "%s", err);
+	}
+}
+
+static int define(struct store *st, const struct experiment *e, const struct run_spec *runs, int nr,
+		  char *err, size_t errlen)
+{
+	const char **id = calloc((size_t)nr, sizeof(char *)), **var = calloc((size_t)nr, sizeof(char *));
+	int rc = -1;
+
+	if (id && var) {
+		for (int i = 0; i < nr; i++) {
+			id[i] = runs[i].identity;
+			var[i] = runs[i].variant;
+		}
+		const char *b = experiment_global(e, "baseline");
+		struct store_definition d = {
+			.experiment = e->name, .type = e->type->name, .path = e->path,
+			.description = experiment_global(e, "description"),
+			.baseline = *b ? b : e->type->baseline, .rows = e->type->rows,
+			.columns = e->type->columns, .metrics = e->type->metrics,
+			.n = nr, .identity = id, .variant = var,
+		};
+		rc = store_define(st, &d, err, errlen);
+	}
+	free(id);
+	free(var);
+	return rc;
+}
+
+int engine_run(const char *path, const struct engine_opts *o)
+{
+	static struct experiment e;
+	struct run_spec *runs = NULL;
+	char err[1024], kernel[1024], dbdir[1024], runs_root[1100];
+	struct hostinfo host;
+	struct guestinfo gi;
+	struct store *st = NULL;
+	int nr = 0, failed = 0, done = 0, skipped_stored = 0, skipped_host = 0, rc = EXIT_ERROR;
+
+	if (path ? experiment_load(path, &e, err, sizeof(err)) :
+		   experiment_empty(o->name, o->nsets && !strcmp(o->set_key[0], "type") ? o->set_val[0] : "guest",
+				    &e, err, sizeof(err)))
+		goto fail;
+	for (int i = 0; i < o->nsets; i++) {
+		char origin[80];
+		snprintf(origin, sizeof(origin), "--%s", o->set_key[i]);
+		for (char *c = origin; *c; c++)
+			*c = *c == '_' ? '-' : *c;
+		if (experiment_set(&e, origin, o->set_key[i], o->set_val[i], err, sizeof(err)))
+			goto fail;
+	}
+	if (experiment_matrix(&e, &runs, &nr, err, sizeof(err)))
+		goto fail;
+	if (o->dry_run) {
+		for (int i = 0; i < nr; i++)
+			printf("%3d  %s  rep %d\n", i + 1, runs[i].variant, runs[i].rep);
+		free(runs);
+		return EXIT_OK;
+	}
+	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", pvb_build_dir());
+	/* without KVM the types that need it skip their runs (and say why); the others run */
+	hostinfo_read(&host, err, sizeof(err)); /* host.no_kvm says why not */
+	if (guestinfo_read(kernel, &gi, err, sizeof(err)) < 0)
+		goto fail;
+	/* run directories live next to the store: results/pvbench.db -> results/runs/ */
+	snprintf(dbdir, sizeof(dbdir), "%s", o->db);
+	if (strrchr(dbdir, '/'))
+		*strrchr(dbdir, '/') = 0;
+	else
+		snprintf(dbdir, sizeof(dbdir), ".");
+	snprintf(runs_root, sizeof(runs_root), "%s/runs", dbdir);
+	if (mkdir_p(dbdir) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", dbdir, strerror(errno));
+		goto fail;
+	}
+	if (lock_experiment(runs_root, e.name, err, sizeof(err)) < 0)
+		goto fail;
+	st = store_open(o->db, err, sizeof(err));
+	if (!st || define(st, &e, runs, nr, err, sizeof(err)))
+		goto fail;
+
+	struct progress pg;
+	progress_init(&pg, nr);
+	fprintf(stderr, "pvbench: %s (%s): %d runs (%s, guest %s) into %s\n", e.name, e.type->name, nr,
+		host.kvm_backend, gi.build_id, o->db);
+	for (int i = 0; i < nr && !pvb_interrupted; i++) {
+		const struct run_spec *r = &runs[i];
+		char what[300], why[700], dir[1500], vdir[256], started[32], loadavg[128];
+		if (!o->force && store_run_done(st, e.name, r->identity, r->rep)) {
+			skipped_stored++;
+			continue;
+		}
+		snprintf(vdir, sizeof(vdir), "%s", r->variant);
+		for (char *p = vdir; *p; p++)
+			if (*p == ' ' || *p == '/')
+				*p = *p == ' ' ? '+' : '_';
+		snprintf(dir, sizeof(dir), "%s/%s/%s/rep%d", runs_root, e.name, vdir, r->rep);
+		snprintf(what, sizeof(what), "%s rep %d", r->variant, r->rep);
+		progress_begin(&pg, i, what);
+		struct run_env env = { .host = &host, .guest = &gi, .kernel = kernel, .run_dir = dir };
+		struct run_result res;
+		double cpu0 = cpu_ms(), t0 = mono_ms();
+		read_loadavg(loadavg, sizeof(loadavg));
+		iso_now(started, sizeof(started));
+		if (mkdir_p(dir) < 0) {
+			memset(&res, 0, sizeof(res));
+			run_fail(&res, RUN_ERROR, "%s: %s", dir, strerror(errno));
+		} else {
+			engine_run_one(r, &env, timeout_of(r), &res);
+		}
+		metrics_add(&res.m[SIDE_HARNESS], "wall", "ns", METRIC_CPU_VM, (mono_ms() - t0) * 1e6);
+		metrics_add(&res.m[SIDE_HARNESS], "harness_cpu", "ns", METRIC_CPU_VM, (cpu_ms() - cpu0) * 1e6);
+		if (res.status != RUN_INTERRUPTED) /* an interrupted run is not a result: redo it */
+			store_one(st, &e, r, &env, &res, started, loadavg, err, sizeof(err));
+		done++;
+		failed += res.status != RUN_OK && res.status != RUN_SKIPPED && res.status != RUN_INTERRUPTED;
+		skipped_host += res.status == RUN_SKIPPED;
+		snprintf(why, sizeof(why), "%s: %s", run_status_name(res.status), res.reason);
+		progress_end(&pg, i, what, res.status == RUN_OK ? NULL : why);
+		run_result_free(&res);
+	}
+	progress_finish(&pg);
+	fprintf(stderr, "pvbench: %d runs done (%d failed, %d skipped by the host), %d already stored%s\n",
+		done, failed, skipped_host, skipped_stored, pvb_interrupted ? ", interrupted" : "");
+
+	struct cmp_input in;
+	struct cmp_opts co = { .format = (enum cmp_format)o->format };
+	if (compare_load(st, e.name, &in, err, sizeof(err)) == 0) {
+		if (compare_render(&in, &co, stdout, err, sizeof(err)) < 0)
+			fprintf(stderr, "pvbench: compare: %s\n", err);
+		cmp_input_free(&in);
+	}
+	store_close(st);
+	free(runs);
+	if (pvb_interrupted)
+		return EXIT_INTERRUPTED;
+	return failed ? EXIT_FAILED : EXIT_OK;
+fail:
+	fprintf(stderr, "pvbench: %s\n", err);
+	store_close(st);
+	free(runs);
+	return rc;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The experiment engine. An experiment type (harness/types/type_*.c) is one small struct: its
+ * keys, a function that runs one run, and its default table. The engine owns everything around
+ * it: experiment files and command-line options (one key table for both), the matrix and its
+ * interleaving, progress, signals, a watchdog for types that run in a child process, run
+ * identity, the store and the comparison tables. types/type_null.c is the smallest whole type.
+ */
+#ifndef PVB_ENGINE_H
+#define PVB_ENGINE_H
+
+#include <stddef.h>
+#include "metrics.h"
+
+/* ---- keys ---- */
+enum key_type { KT_STRING, KT_INT, KT_DURATION, KT_BOOL, KT_CHOICE };
+
+#define KEY_LIST        1u  /* a comma list makes the key an axis of the matrix */
+#define KEY_BOOKKEEPING 2u  /* cannot change a result: never in a run's identity, never an axis */
+#define KEY_AUTO        4u  /* "auto" is a value too (the type decides) */
+#define KEY_GLOBAL      8u  /* belongs to the experiment: [global] only */
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	long long lo, hi;                /* KT_INT; KT_DURATION in ms */
+	unsigned flags;
+	const char *def;                 /* default, as a file would write it */
+	const char *help;
+	const char *(*choice)(int i);    /* KT_CHOICE: the i-th accepted value, NULL past the last */
+};
+
+/* ---- one run ---- */
+#define ENGINE_MAX_KEYS 48
+
+struct exp_type;
+struct run_spec {
+	const struct exp_type *type;
+	int job;
+	int rep;                         /* 1..repeat */
+	int variant_idx;                 /* within its job */
+	int nkeys;
+	const struct key_def *keys[ENGINE_MAX_KEYS];
+	const char *val[ENGINE_MAX_KEYS];
+	char variant[256];               /* the swept keys: "host_load=idle policy=static" */
+	char identity[1024];             /* every key that can change the result: the store's key */
+};
+
+/* A key's resolved value. Asking for a key the type does not declare is a bug: it aborts. */
+const char *spec_str(const struct run_spec *r, const char *key);
+/* As a number: durations in ms, bools 0/1, "auto" -1. */
+long long spec_int(const struct run_spec *r, const char *key);
+
+enum run_status {
+	RUN_OK,
+	RUN_FAILED,          /* the workload failed: it said so */
+	RUN_CRASHED,         /* guest exception, triple fault, emulation failure */
+	RUN_TIMEOUT,         /* it outlived its watchdog ("hangs") and was killed */
+	RUN_ERROR,           /* the host could not run it, or its result was rejected */
+	RUN_SKIPPED,         /* this host lacks what it needs: reason says what */
+	RUN_INTERRUPTED,     /* SIGINT/SIGTERM: never stored, the next run redoes it */
+	RUN__COUNT
+};
+const char *run_status_name(enum run_status s);
+
+struct run_result {
+	enum run_status status;
+	char reason[512];
+	struct metric_set m[NR_SIDES];
+	char vmm[80];                    /* what ran the guest: "QEMU 7.2.22 ...", "pvbench-vmm" */
+};
+/* Sets status and reason unless a failure is set already: the first cause wins. */
+void run_fail(struct run_result *r, enum run_status s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct hostinfo;
+struct guestinfo;
+struct run_env {
+	const struct hostinfo *host;
+	const struct guestinfo *guest;
+	const char *kernel;              /* the guest kernel ELF */
+	const char *run_dir;             /* this run's files (console, logs) */
+};
+
+/* ---- experiment types ---- */
+struct exp_type {
+	const char *name;
+	const char *help;                /* one line */
+	const struct key_def *keys;      /* this type's keys, ending with { 0 } */
+	int with_policies;               /* every host policy's keys are this type's keys too */
+	int isolate;                     /* run each run in a child process under a watchdog */
+	int needs_kvm;                   /* without a usable /dev/kvm its runs are skipped, with why */
+	/* the default table: row key, column key, metrics (comma list), baseline column value */
+	const char *rows, *columns, *metrics, *baseline;
+	/* Optional, before anything starts, once per run of the matrix: refuse what can never work
+	 * (0, or -1 with "key: why"). Host capabilities that are missing are skips, not refusals. */
+	int (*check)(const struct run_spec *r, char *err, size_t errlen);
+	/* The watchdog for isolated runs when timeout = auto. */
+	long long (*timeout_ms)(const struct run_spec *r);
+	/* Runs one. out starts zeroed with status RUN_OK. */
+	void (*run)(const struct run_spec *r, const struct run_env *env, struct run_result *out);
+};
+
+extern const struct exp_type *const exp_types[];   /* NULL-terminated (types/types.c) */
+const struct exp_type *exp_type_find(const char *name);
+
+/* The keys of a type: the engine's own (type, description, repeat, timeout, baseline), then the
+ * type's, then the policies' when it takes them. */
+int engine_keys(const struct exp_type *t, const struct key_def **out, int max);
+void engine_print_keys(const struct exp_type *t);
+
+/* ---- running ---- */
+struct engine_opts {
+	const char *db;                  /* results/pvbench.db */
+	int force, dry_run;
+	int format;                      /* enum cmp_format */
+	const char *name;                /* experiment name when not from a file (shorthands) */
+	/* command-line KEY=VALUE settings, applied to [global] after the file */
+	int nsets;
+	const char *set_key[ENGINE_MAX_KEYS], *set_val[ENGINE_MAX_KEYS];
+};
+
+/* pvbench run: load (path may be NULL with o->name and a type from the sets), expand, run what
+ * the store lacks, print the tables. Returns the process exit status. */
+int engine_run(const char *path, const struct engine_opts *o);
+
+/* One run of spec, with the watchdog and child process when the type wants them; for tests and
+ * for the engine. */
+void engine_run_one(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
+		    struct run_result *out);
+void run_result_free(struct run_result *r);
+
+#endif

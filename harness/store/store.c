@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "store.h"
+
+struct store {
+	sqlite3 *db;
+	char path[512];
+};
+
+/* migrations[i] takes the schema from version i to i + 1 */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  experiment TEXT NOT NULL, variant TEXT NOT NULL, rep INTEGER NOT NULL,"
+	"  status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+	"  started_at TEXT NOT NULL, ended_at TEXT NOT NULL,"
+	"  host_kernel TEXT, kvm_backend TEXT, qemu_version TEXT, guest_build TEXT,"
+	"  pvbench_commit TEXT, tsc_khz INTEGER, run_dir TEXT, loadavg TEXT);"
+	"CREATE UNIQUE INDEX runs_key ON runs(experiment, variant, rep);"
+	"CREATE TABLE run_params ("
+	"  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL, value TEXT NOT NULL);"
+	"CREATE INDEX run_params_run ON run_params(run_id);"
+	"CREATE TABLE metrics ("
+	"  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  side TEXT NOT NULL, cpu INTEGER NOT NULL, name TEXT NOT NULL,"
+	"  value REAL NOT NULL, unit TEXT NOT NULL);"
+	"CREATE INDEX metrics_run ON metrics(run_id);",
+	/* 2: runs are keyed by their identity (every result key), not by the swept keys alone;
+	 * version-1 runs keep an identity no current definition has ("v1: <variant>"). The VMM column
+	 * names what ran the guest, QEMU or not. Experiments record their current definition. */
+	"ALTER TABLE runs ADD COLUMN identity TEXT NOT NULL DEFAULT '';"
+	"UPDATE runs SET identity = 'v1: ' || variant;"
+	"DROP INDEX runs_key;"
+	"CREATE UNIQUE INDEX runs_identity ON runs(experiment, identity, rep);"
+	"ALTER TABLE runs RENAME COLUMN qemu_version TO vmm;"
+	"CREATE TABLE experiments ("
+	"  name TEXT PRIMARY KEY, type TEXT NOT NULL, path TEXT, description TEXT,"
+	"  baseline TEXT, rows_key TEXT, columns_key TEXT, metrics TEXT, defined_at TEXT);"
+	"CREATE TABLE experiment_variants ("
+	"  experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,"
+	"  identity TEXT NOT NULL, variant TEXT NOT NULL, PRIMARY KEY(experiment, identity));",
+};
+
+static int fail(struct store *s, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s%s%s", s->path, what ? what : "", what ? ": " : "",
+		 sqlite3_errmsg(s->db));
+	return -1;
+}
+
+static int exec(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		if (err)
+			snprintf(err, errlen, "%s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* COMMIT, and on failure ROLLBACK: a failed COMMIT must not leave the transaction open */
+static int commit(struct store *s, char *err, size_t errlen)
+{
+	if (exec(s, "COMMIT;", err, errlen) == 0)
+		return 0;
+	sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+	return -1;
+}
+
+static int user_version(struct store *s)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int v;
+
+	if (!s)
+		return NULL;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	/* read the version before writing anything: a newer store is refused untouched */
+	v = user_version(s);
+	if (v < 0) {
+		snprintf(err, errlen, "%s: not a pvbench store (%s)", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (v > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this pvbench's %d", path, v,
+			 STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
+		 err, errlen))
+		goto fail;
+	while (v < STORE_SCHEMA_VERSION) { /* each step whole or not at all */
+		char sql[64];
+		if (exec(s, "BEGIN IMMEDIATE;", err, errlen))
+			goto fail;
+		/* another process may have migrated while this one waited for the lock */
+		v = user_version(s);
+		if (v >= STORE_SCHEMA_VERSION) {
+			exec(s, "ROLLBACK;", NULL, 0);
+			break;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d;", v + 1);
+		if (exec(s, migrations[v], err, errlen) || exec(s, sql, err, errlen)) {
+			exec(s, "ROLLBACK;", NULL, 0);
+			goto fail;
+		}
+		if (commit(s, err, errlen))
+			goto fail;
+		v++;
+	}
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
+
+const char *store_path(const struct store *s)
+{
+	return s->path;
+}
+
+static sqlite3_stmt *prep(struct store *s, const char *sql, int n, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++) {
+		const char *t = va_arg(ap, const char *);
+		sqlite3_bind_text(st, i + 1, t ? t : "", -1, SQLITE_STATIC);
+	}
+	va_end(ap);
+	return st;
+}
+
+int store_define(struct store *s, const struct store_definition *d, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (exec(s, "BEGIN IMMEDIATE;", err, errlen))
+		return -1;
+	st = prep(s, "DELETE FROM experiments WHERE name=?1", 1, d->experiment);
+	if (!st || sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = prep(s, "INSERT INTO experiments(name, type, path, description, baseline, rows_key,"
+		  " columns_key, metrics, defined_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+		  " strftime('%Y-%m-%dT%H:%M:%SZ','now'))", 8, d->experiment, d->type, d->path,
+		  d->description, d->baseline, d->rows, d->columns, d->metrics);
+	if (!st || sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = prep(s, "INSERT OR IGNORE INTO experiment_variants VALUES(?1,?2,?3)", 0);
+	if (!st)
+		goto fail;
+	for (int i = 0; i < d->n; i++) {
+		sqlite3_bind_text(st, 1, d->experiment, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, d->identity[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, d->variant[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return commit(s, err, errlen);
+fail:
+	fail(s, err, errlen, "defining the experiment");
+	sqlite3_finalize(st);
+	sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+	return -1;
+}
+
+int store_run_done(struct store *s, const char *experiment, const char *identity, int rep)
+{
+	sqlite3_stmt *st = prep(s, "SELECT 1 FROM runs WHERE experiment=?1 AND identity=?2 AND rep=?3"
+				" AND status='ok'", 2, experiment, identity);
+	int done;
+
+	if (!st)
+		return 0;
+	sqlite3_bind_int(st, 3, rep);
+	done = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return done;
+}
+
+int store_put_run(struct store *s, const struct store_run *r, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	long long id;
+
+	if (exec(s, "BEGIN IMMEDIATE;", err, errlen))
+		return -1;
+	st = prep(s, "DELETE FROM runs WHERE experiment=?1 AND identity=?2 AND rep=?3", 2,
+		  r->experiment, r->identity);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int(st, 3, r->rep);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = prep(s, "INSERT INTO runs(experiment, variant, identity, status, reason, started_at,"
+		  " ended_at, host_kernel, kvm_backend, vmm, guest_build, pvbench_commit, run_dir,"
+		  " loadavg, rep, tsc_khz) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+		  14, r->experiment, r->variant, r->identity, r->status, r->reason, r->started_at,
+		  r->ended_at, r->host_kernel, r->kvm_backend, r->vmm, r->guest_build, r->pvbench_commit,
+		  r->run_dir, r->loadavg);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int(st, 15, r->rep);
+	sqlite3_bind_int64(st, 16, r->tsc_khz);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	id = sqlite3_last_insert_rowid(s->db);
+
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO run_params VALUES(?1,?2,?3)", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (int i = 0; i < r->nr_params; i++) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, r->param_keys[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->param_values[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO metrics VALUES(?1,?2,?3,?4,?5,?6)", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (int side = 0; side < NR_SIDES; side++) {
+		const struct metric_set *ms = r->sets[side];
+		for (size_t i = 0; ms && i < ms->n; i++) {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_text(st, 2, side_names[side], -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 3, ms->m[i].cpu);
+			sqlite3_bind_text(st, 4, ms->m[i].name, -1, SQLITE_STATIC);
+			sqlite3_bind_double(st, 5, ms->m[i].value);
+			sqlite3_bind_text(st, 6, ms->m[i].unit, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				goto fail;
+			sqlite3_reset(st);
+		}
+	}
+	sqlite3_finalize(st);
+	return commit(s, err, errlen);
+fail:
+	fail(s, err, errlen, "storing a run");
+	sqlite3_finalize(st);
+	sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+	return -1;
+}
+
+int store_visit(struct store *s, const char *experiment, const struct store_visitor *v, char *err,
+		size_t errlen)
+{
+	/* a run is current when the definition lists its identity, or when there is no definition */
+#define CURRENT "(NOT EXISTS (SELECT 1 FROM experiments WHERE name=?1) OR EXISTS (SELECT 1 FROM" \
+	" experiment_variants d WHERE d.experiment=?1 AND d.identity=r.identity))"
+	static const char *const q[4] = {
+		"SELECT 0, baseline, rows_key, columns_key, metrics FROM experiments WHERE name=?1",
+		"SELECT id, variant, rep, status, reason, " CURRENT " FROM runs r WHERE experiment=?1"
+		" ORDER BY id",
+		"SELECT p.run_id, p.key, p.value FROM run_params p JOIN runs r ON r.id=p.run_id"
+		" WHERE r.experiment=?1 AND r.status='ok' ORDER BY p.rowid",
+		"SELECT m.run_id, m.side, m.cpu, m.name, m.value, m.unit FROM metrics m JOIN runs r"
+		" ON r.id=m.run_id WHERE r.experiment=?1 AND r.status='ok' AND m.cpu < 0 ORDER BY m.rowid",
+	};
+#undef CURRENT
+	for (int i = 0; i < 4; i++) {
+		sqlite3_stmt *st = prep(s, q[i], 1, experiment);
+		int rc;
+		if (!st)
+			return fail(s, err, errlen, NULL);
+#define T(c) ((const char *)sqlite3_column_text(st, c))
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			long long id = sqlite3_column_int64(st, 0);
+			if (i == 0 && v->defaults)
+				v->defaults(v->arg, T(1), T(2), T(3), T(4));
+			else if (i == 1 && v->run)
+				v->run(v->arg, id, T(1), sqlite3_column_int(st, 2), T(3), T(4),
+				       sqlite3_column_int(st, 5));
+			else if (i == 2 && v->param)
+				v->param(v->arg, id, T(1), T(2));
+			else if (i == 3 && v->metric)
+				v->metric(v->arg, id, T(1), sqlite3_column_int(st, 2), T(3),
+					  sqlite3_column_double(st, 4), T(5));
+		}
+#undef T
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return fail(s, err, errlen, NULL);
+	}
+	return 0;
+}

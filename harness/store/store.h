@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The result store: SQLite (results/pvbench.db by default). One row per run in `runs`, keyed by
+ * (experiment, identity, rep) where the identity names every key that can change the result;
+ * its keys in `run_params`, its numbers in `metrics`. `experiments` and `experiment_variants`
+ * hold each experiment's current definition (the identities it runs now, its default table), so
+ * that runs stored under an older definition stay in the store but out of the tables. A run is
+ * written in one transaction: a killed pvbench leaves whole runs or none. The schema is
+ * versioned with PRAGMA user_version and migrated forward on open; a newer one is refused
+ * before anything is written. Every error names the store's file.
+ */
+#ifndef PVB_STORE_H
+#define PVB_STORE_H
+
+#include "metrics.h"
+
+#define STORE_SCHEMA_VERSION 2
+
+struct store;
+
+struct store_run {
+	const char *experiment, *variant, *identity;
+	int rep;
+	int nr_params;
+	const char *const *param_keys, *const *param_values;
+	const char *status, *reason;             /* run_status_name(), why */
+	const char *started_at, *ended_at;       /* ISO 8601 UTC */
+	const char *host_kernel, *kvm_backend, *vmm, *guest_build, *pvbench_commit;
+	unsigned tsc_khz;
+	const char *run_dir, *loadavg;
+	const struct metric_set *sets[NR_SIDES]; /* by enum side */
+};
+
+/* What an experiment runs now, and how its tables look by default. */
+struct store_definition {
+	const char *experiment, *type, *path, *description;
+	const char *baseline, *rows, *columns, *metrics;
+	int n;
+	const char *const *identity, *const *variant;
+};
+
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *s);
+const char *store_path(const struct store *s);
+
+/* Replaces the experiment's definition. */
+int store_define(struct store *s, const struct store_definition *d, char *err, size_t errlen);
+
+/* The one place that answers "is this run done?": a stored run with status ok. */
+int store_run_done(struct store *s, const char *experiment, const char *identity, int rep);
+
+/* Stores a run, replacing any earlier run with the same (experiment, identity, rep). */
+int store_put_run(struct store *s, const struct store_run *r, char *err, size_t errlen);
+
+/* For compare: the definition's table defaults (empty strings when the experiment has none),
+ * then every run of the experiment with its status and whether the current definition has it
+ * (every run counts as current when no definition is stored), its params and whole-VM metrics. */
+struct store_visitor {
+	void *arg;
+	void (*defaults)(void *arg, const char *baseline, const char *rows, const char *columns,
+			 const char *metrics);
+	void (*run)(void *arg, long long id, const char *variant, int rep, const char *status,
+		    const char *reason, int current);
+	void (*param)(void *arg, long long id, const char *key, const char *value);
+	void (*metric)(void *arg, long long id, const char *side, int cpu, const char *name,
+		       double value, const char *unit);
+};
+int store_visit(struct store *s, const char *experiment, const struct store_visitor *v,
+		char *err, size_t errlen);
+
+#endif

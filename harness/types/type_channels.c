@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * channels: the cost of one guest->host notification channel from one guest ring, on pvbench's
+ * own VMM (seed 000's hypercall vs MMIO, seed 002's shared memory). One run = a fresh VM in its
+ * own process (the engine's watchdog ends a vCPU that never returns), `count` notifications one
+ * every `pace_us`. The guest times each (TSC around it); the host side counts deliveries and
+ * when it saw each one (impl/vmm/channels.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "channels.h"
+#include "engine.h"
+#include "hostinfo.h"
+#include "pvb_channels.h"
+#include "vm.h"
+#include "vmm.h"
+
+static const struct row {
+	int ch, poll;            /* poll: shared memory polled with sleeps of poll_us */
+	const char *key, *help;
+} rows[] = {
+	{ PVB_CH_NONE, 0, "none", "rdtsc pair and slot write only: the timing overhead" },
+	{ PVB_CH_HC_KVM, 0, "hc_kvm", "VMCALL/VMMCALL KVM_HC_VAPIC_POLL_IRQ, answered inside KVM" },
+	{ PVB_CH_HC_EXIT, 0, "hc_exit", "KVM_HC_MAP_GPA_RANGE with KVM_CAP_EXIT_HYPERCALL: exits to the VMM" },
+	{ PVB_CH_PIO, 0, "pio", "OUT to port 0x510: KVM_EXIT_IO to the VMM's vCPU thread" },
+	{ PVB_CH_MMIO, 0, "mmio", "store to 0xd0000000 (no memory slot): KVM_EXIT_MMIO" },
+	{ PVB_CH_EVENTFD_PIO, 0, "ioeventfd_pio", "OUT to port 0x520, an ioeventfd; a host thread waits" },
+	{ PVB_CH_EVENTFD_MMIO, 0, "ioeventfd_mmio", "store to 0xd0001000, an ioeventfd; a host thread waits" },
+	{ PVB_CH_SHM, 0, "shm_busy", "sequence number in a shared page; a host thread spins on it" },
+	{ PVB_CH_SHM, 1, "shm_poll", "the same; the host thread sleeps poll_us between looks" },
+	{ PVB_CH_SHM_DOORBELL, 0, "shm_doorbell", "sequence number, then the PIO ioeventfd" },
+};
+#define NR_ROWS (sizeof(rows) / sizeof(rows[0]))
+
+static const char *channel_choice(int i)
+{
+	return i < (int)NR_ROWS ? rows[i].key : NULL;
+}
+
+static const struct key_def keys[] = {
+	{ "channel", KT_CHOICE, 0, 0, KEY_LIST,
+	  "none, hc_kvm, hc_exit, pio, mmio, ioeventfd_pio, ioeventfd_mmio, shm_busy, shm_poll, shm_doorbell",
+	  "notification channel (pvbench channels --help says what each is)", .choice = channel_choice },
+	{ "ring", KT_INT, 0, 3, KEY_LIST, "0, 3", "guest ring the notification is sent from (0 or 3)" },
+	{ "count", KT_INT, 1, 100000, KEY_LIST, "1000", "notifications per run" },
+	{ "pace_us", KT_INT, 1, 100000, KEY_LIST, "100", "the guest waits this long between notifications" },
+	{ "poll_us", KT_INT, 1, 1000000, KEY_LIST, "100", "shm_poll: the host thread's sleep between looks" },
+	{ 0 },
+};
+
+static int cmpu(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* what the guest may take: its notifications and a margin for boot */
+static long long budget_ms(const struct run_spec *r)
+{
+	return 5000 + spec_int(r, "count") * spec_int(r, "pace_us") / 1000 * 2;
+}
+
+static long long timeout_ms(const struct run_spec *r)
+{
+	return budget_ms(r) + 3000; /* the engine's watchdog: past the VMM's own */
+}
+
+static int check(const struct run_spec *r, char *err, size_t errlen)
+{
+	if (spec_int(r, "ring") != 0 && spec_int(r, "ring") != 3) {
+		snprintf(err, errlen, "ring: the guest kernel sends from ring 0 or ring 3, not %lld",
+			 spec_int(r, "ring"));
+		return -1;
+	}
+	return 0;
+}
+
+static double ns(double cycles, unsigned khz)
+{
+	return cycles * 1e6 / khz;
+}
+
+static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
+{
+	static struct vmm v;
+	const struct row *rw = NULL;
+	struct chan_host h = { 0 };
+	struct metric_set ms = { 0 };
+	char err[256], job[256], cmd[1024];
+	size_t mem = 64u << 20;
+	unsigned khz = env->host->tsc_khz;
+	int count = (int)spec_int(r, "count");
+
+	for (size_t i = 0; i < NR_ROWS; i++)
+		if (!strcmp(rows[i].key, spec_str(r, "channel")))
+			rw = &rows[i];
+	int hc = rw->ch == PVB_CH_HC_KVM || rw->ch == PVB_CH_HC_EXIT;
+	snprintf(job, sizeof(job), "workload=channel channel=%d ring=%lld count=%d pace_us=%lld",
+		 rw->ch | (hc && x86_cpu_is_amd() ? PVB_CH_AMD : 0), spec_int(r, "ring"), count,
+		 spec_int(r, "pace_us"));
+	snprintf(out->vmm, sizeof(out->vmm), "pvbench-vmm");
+	struct vm_spec s = { .vcpus = 1, .job = job, .tsc_khz = khz };
+	vm_cmdline(&s, mem, cmd, sizeof(cmd));
+	if (vmm_create(&v, mem, 0, err, sizeof(err)) || vmm_load_elf(&v, env->kernel, err, sizeof(err)))
+		goto fail;
+	if (rw->ch == PVB_CH_HC_EXIT && chan_enable_exit_hypercall(&v, err, sizeof(err))) {
+		run_fail(out, RUN_SKIPPED, "%s", err);
+		goto out;
+	}
+	if (vmm_add_vcpus(&v, 1, cmd, err, sizeof(err)) ||
+	    chan_host_start(&h, &v, rw->ch, rw->poll ? (int)spec_int(r, "poll_us") : 0, err, sizeof(err)) ||
+	    vmm_start(&v, err, sizeof(err)))
+		goto fail;
+	int st = vmm_wait(&v, (int)budget_ms(r), NULL, NULL);
+	chan_host_stop(&h);
+	if (st == VMM_STOPPED) {
+		run_fail(out, RUN_TIMEOUT, "hangs: no return within the %lld ms watchdog", budget_ms(r));
+		goto out;
+	}
+	if (st != VMM_EXITED || v.exit_value != 0x20) {
+		run_fail(out, st == VMM_EXITED ? RUN_FAILED : RUN_CRASHED, "%s",
+			 v.why[0] ? v.why : "the guest failed");
+		goto out;
+	}
+	const uint8_t *rec = v.mem + mem - VM_OUT_SIZE + PVB_REC_OFFSET;
+	if (pvb_rec_validate(rec, VM_OUT_SIZE - PVB_REC_OFFSET, err, sizeof(err))) {
+		run_fail(out, RUN_ERROR, "result record rejected: %s", err);
+		goto out;
+	}
+	metrics_from_record(rec, &ms);
+	/* the guest's figures: untrusted, each must be there */
+	static const char *const cost[] = { "cost_p50", "cost_p99", "cost_p99.9", "notifications" };
+	for (int i = 0; i < 4; i++) {
+		const struct metric *m = metrics_find(&ms, cost[i], METRIC_CPU_VM);
+		if (!m || m->value < 0) {
+			run_fail(out, RUN_ERROR, "the guest's record lacks %s", cost[i]);
+			goto out;
+		}
+		if (i == 3)
+			metrics_add(&out->m[SIDE_GUEST], "notifications", "count", METRIC_CPU_VM, m->value);
+		else
+			metrics_add(&out->m[SIDE_GUEST], cost[i], "ns", METRIC_CPU_VM, ns(m->value, khz));
+		if (i == 0)
+			metrics_add(&out->m[SIDE_GUEST], "cost_p50_cycles", "cycles", METRIC_CPU_VM, m->value);
+	}
+	metrics_add(&out->m[SIDE_HOST], "delivered", "count", METRIC_CPU_VM, (double)h.delivered);
+	if (h.nlat) {
+		qsort(h.lat, h.nlat, sizeof(uint64_t), cmpu);
+		metrics_add(&out->m[SIDE_HOST], "seen_after_p50", "ns", METRIC_CPU_VM, ns((double)h.lat[h.nlat / 2], khz));
+		metrics_add(&out->m[SIDE_HOST], "seen_after_p99", "ns", METRIC_CPU_VM,
+			    ns((double)h.lat[h.nlat * 99 / 100], khz));
+	}
+	metrics_add(&out->m[SIDE_HOST], "tsc_offset_window", "ns", METRIC_CPU_VM, ns((double)v.tsc_offset_window, khz));
+	metrics_add(&out->m[SIDE_VMM], "vmm_exits_per_op", "count", METRIC_CPU_VM,
+		    (double)v.vcpu[0].kvm_runs / count);
+	uint64_t x;
+	if (vmm_vcpu_stat(&v.vcpu[0], "exits", &x) == 0)
+		metrics_add(&out->m[SIDE_VMM], "kvm_exits_per_op", "count", METRIC_CPU_VM, (double)x / count);
+	if (vmm_vcpu_stat(&v.vcpu[0], "hypercalls", &x) == 0)
+		metrics_add(&out->m[SIDE_VMM], "kvm_hypercalls", "count", METRIC_CPU_VM, (double)x);
+	goto out;
+fail:
+	run_fail(out, RUN_ERROR, "%s", err);
+out:
+	chan_host_stop(&h);
+	free(h.lat);
+	metrics_free(&ms);
+	vmm_destroy(&v);
+}
+
+const struct exp_type type_channels = {
+	.name = "channels",
+	.help = "cost of one guest->host notification channel from one guest ring (own VMM)",
+	.keys = keys,
+	.needs_kvm = 1,
+	.isolate = 1,
+	.rows = "channel",
+	.columns = "ring",
+	.metrics = "cost_p50,cost_p99,seen_after_p50,vmm_exits_per_op,kvm_exits_per_op,delivered",
+	.check = check,
+	.timeout_ms = timeout_ms,
+	.run = run,
+};
+
+/* for pvbench channels --help */
+void type_channels_describe(FILE *f)
+{
+	for (size_t i = 0; i < NR_ROWS; i++)
+		fprintf(f, "  %-16s %s\n", rows[i].key, rows[i].help);
+}

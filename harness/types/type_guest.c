@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guest: one guest-kernel workload (cyclic, ...) under a host policy and a host load, with rt-tests'
+ * cyclictest on the host over the same seconds: seed 001's setup. One run = host load, policy,
+ * guest and host cyclictest together, then one record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "child.h"
+#include "cyclictest.h"
+#include "engine.h"
+#include "hostinfo.h"
+#include "hostload.h"
+#include "policy.h"
+#include "vm.h"
+
+static const char *workload_choice(int i)
+{
+	static const char *const names[] = {
+#define PVB_WORKLOAD(w) #w,
+#include "list.h"
+#undef PVB_WORKLOAD
+		NULL,
+	};
+	return names[i];
+}
+
+static const struct key_def keys[] = {
+	{ "workload", KT_CHOICE, 0, 0, KEY_LIST, "cyclic", "guest workload", .choice = workload_choice },
+	{ "vcpus", KT_INT, 1, 16, KEY_LIST, "1", "vCPUs of the guest" },
+	{ "mem_mb", KT_INT, 16, 3072, KEY_LIST, "64", "guest memory, MiB" },
+	{ "interval_us", KT_INT, 50, 10000000, KEY_LIST, "1000",
+	  "cyclic (guest) and cyclictest (host) wake-up interval, us" },
+	{ "duration", KT_DURATION, 1000, 86400000, KEY_LIST, "10s",
+	  "workload run time (10s, 500ms, 2m; whole seconds when host_cyclictest=on)" },
+	{ "policy", KT_CHOICE, 0, 0, KEY_LIST, "vanilla", "host policy", .choice = policy_choice },
+	{ "host_load", KT_CHOICE, 0, 0, KEY_LIST, "idle",
+	  "host load during the run: idle, busy (stress-ng --cpu <host CPUs>)", .choice = hostload_choice },
+	{ "host_cyclictest", KT_BOOL, 0, 0, 0, "on", "run rt-tests' cyclictest on the host alongside the guest" },
+	{ "host_cyclictest_prio", KT_INT, 0, 99, KEY_LIST, "0",
+	  "its SCHED_FIFO priority; 0 = SCHED_OTHER (the seed's command line)" },
+	{ "job_args", KT_STRING, 0, 0, KEY_LIST, "", "extra workload keys for the guest, \"key=value key=value\"" },
+	{ "vmm", KT_CHOICE, 0, 0, KEY_LIST, "qemu", "VM backend: qemu (microvm) or pvbench (impl/vmm)",
+	  .choice = vm_backend_choice },
+	{ 0 },
+};
+
+struct run_ctx {
+	const struct run_spec *spec;
+	struct policy pol;
+	struct hostload load;
+	struct child ct;
+	char ct_json[1100];
+	int ct_on;
+};
+
+static int on_started(void *arg, const struct vm_view *vm, char *err, size_t errlen)
+{
+	struct run_ctx *c = arg;
+
+	if (c->pol.ops->start && c->pol.ops->start(&c->pol, vm, err, errlen))
+		return -1; /* run() calls stop() on every path */
+	if (c->ct_on) { /* host cyclictest over the same seconds as the guest's workload */
+		char *argv[20], bufs[5][32];
+		cyclictest_argv(argv, bufs, (int)(spec_int(c->spec, "duration") / 1000),
+				(int)spec_int(c->spec, "interval_us"), 1,
+				(int)spec_int(c->spec, "host_cyclictest_prio"), c->ct_json);
+		if (child_spawn(&c->ct, argv, NULL, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int on_tick(void *arg, char *err, size_t errlen)
+{
+	struct run_ctx *c = arg;
+
+	if (c->load.c.pid > 0 && child_poll(&c->load.c)) {
+		snprintf(err, errlen, "host load %s (stress-ng) stopped during the run", c->load.name);
+		return -1;
+	}
+	return c->pol.ops->tick ? c->pol.ops->tick(&c->pol, err, errlen) : 0;
+}
+
+static enum run_status status_of(enum vm_outcome o)
+{
+	static const enum run_status map[] = {
+		[VM_OK] = RUN_OK, [VM_FAILED] = RUN_FAILED, [VM_CRASHED] = RUN_CRASHED,
+		[VM_TIMEOUT] = RUN_TIMEOUT, [VM_ERROR] = RUN_ERROR, [VM_INTERRUPTED] = RUN_INTERRUPTED,
+	};
+	return map[o];
+}
+
+static void run(const struct run_spec *spec, const struct run_env *env, struct run_result *out)
+{
+	struct run_ctx c = { .spec = spec };
+	struct vm_result res;
+	char job[1024], err[512];
+	long long duration_ms = spec_int(spec, "duration"), timeout_ms = spec_int(spec, "timeout");
+
+	memset(&res, 0, sizeof(res));
+	c.pol.ops = policy_find(spec_str(spec, "policy"));
+	c.pol.spec = spec;
+	c.ct_on = (int)spec_int(spec, "host_cyclictest");
+	snprintf(c.ct_json, sizeof(c.ct_json), "--json=%s/cyclictest.json", env->run_dir);
+	unlink(c.ct_json + 7);
+	snprintf(job, sizeof(job), "workload=%s interval_us=%s duration_ms=%lld %s",
+		 spec_str(spec, "workload"), spec_str(spec, "interval_us"), duration_ms,
+		 spec_str(spec, "job_args"));
+
+	if (hostload_start(&c.load, spec_str(spec, "host_load"), err, sizeof(err)) < 0) {
+		run_fail(out, RUN_ERROR, "%s", err);
+		goto destroy;
+	}
+	if (c.pol.ops->prepare && c.pol.ops->prepare(&c.pol, err, sizeof(err))) {
+		run_fail(out, RUN_ERROR, "policy %s: %s", c.pol.ops->name, err);
+		goto stop;
+	}
+	struct vm_spec vs = {
+		.kernel = env->kernel, .vcpus = (int)spec_int(spec, "vcpus"),
+		.mem_mb = (int)spec_int(spec, "mem_mb"), .job = job,
+		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + 30000),
+		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz,
+	};
+	struct vm_hooks hooks = { .arg = &c, .tick_ms = c.pol.ops->tick_ms, .started = on_started,
+				  .tick = on_tick };
+	vm_run(spec_str(spec, "vmm"), &vs, &hooks, &res);
+	snprintf(out->vmm, sizeof(out->vmm), "%s", res.vmm);
+	if (res.outcome != VM_OK)
+		run_fail(out, status_of(res.outcome), "%s", res.reason);
+stop:
+	if (c.pol.ops->stop)
+		c.pol.ops->stop(&c.pol); /* every path: also after a failed start */
+	if (c.pol.ops->counters)
+		c.pol.ops->counters(&c.pol, &out->m[SIDE_POLICY]);
+	if (c.ct.pid > 0) {
+		/* cyclictest ends on its own a little after the guest; one that does not is a failed
+		 * run, not an ok run with fewer host numbers */
+		if (out->status != RUN_OK) {
+			child_kill(&c.ct);
+		} else if (!child_wait(&c.ct, 10000)) {
+			child_kill(&c.ct);
+			run_fail(out, RUN_ERROR, "host cyclictest still running 10 s after the guest: killed");
+		} else if (WIFEXITED(c.ct.status) && WEXITSTATUS(c.ct.status) == 0) {
+			if (cyclictest_read_json(c.ct_json + 7, &out->m[SIDE_HOST], err, sizeof(err)) < 0)
+				run_fail(out, RUN_ERROR, "host cyclictest: %s", err);
+		} else {
+			run_fail(out, RUN_ERROR, "host cyclictest exited with status %d",
+				 WIFEXITED(c.ct.status) ? WEXITSTATUS(c.ct.status) : -1);
+		}
+	}
+	hostload_stop(&c.load);
+destroy:
+	if (c.pol.ops->destroy)
+		c.pol.ops->destroy(&c.pol);
+	if (res.record)
+		metrics_from_record(res.record, &out->m[SIDE_GUEST]);
+	metrics_add(&out->m[SIDE_HARNESS], "boot_to_workload", "ns", METRIC_CPU_VM, res.boot_to_workload_ms * 1e6);
+	metrics_add(&out->m[SIDE_HARNESS], "r0_wake_path_insn", "insn", METRIC_CPU_VM, env->guest->wake_path_insn);
+	vm_result_free(&res);
+}
+
+/* Before anything starts: cyclictest counts whole seconds, and a policy that this host cannot
+ * apply (no RT scheduling) refuses the whole experiment rather than failing every run. */
+static int check(const struct run_spec *r, char *err, size_t errlen)
+{
+	const struct policy_ops *ops = policy_find(spec_str(r, "policy"));
+	struct policy p = { .ops = ops, .spec = r };
+	int rc = 0;
+
+	if (spec_int(r, "host_cyclictest") && spec_int(r, "duration") % 1000) {
+		snprintf(err, errlen, "duration: must be whole seconds while host_cyclictest=on "
+			 "(cyclictest -D counts seconds)");
+		return -1;
+	}
+	if (ops->prepare && ops->prepare(&p, err, errlen)) {
+		char why[400];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "policy %s refused: %s", ops->name, why);
+		rc = -1;
+	}
+	if (ops->destroy)
+		ops->destroy(&p);
+	return rc;
+}
+
+const struct exp_type type_guest = {
+	.name = "guest",
+	.help = "a guest-kernel workload (cyclic, ...) under a host policy and host load, with host cyclictest",
+	.keys = keys,
+	.needs_kvm = 1,
+	.with_policies = 1,
+	.rows = "interval_us",
+	.columns = "policy",
+	.metrics = "lat_avg,lat_max,lat_p99",
+	.baseline = "policy=vanilla",
+	.check = check,
+	.run = run,
+};

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * null: the smallest whole experiment type, and the one to copy (as fio's null engine). It boots
+ * nothing: each run times `work_us` of host busy-looping, `ops` times, and reports the median and
+ * p99 per operation. `outcome` makes a run end in any status, so that the engine's handling of
+ * each (statuses, skips, the watchdog, interrupts, the store) is tested without KVM.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "child.h"
+#include "engine.h"
+#include "stats.h"
+
+static const char *outcome_choice(int i)
+{
+	static const char *const v[] = { "ok", "failed", "skipped", "hang", "crash", NULL };
+	return v[i];
+}
+
+static const struct key_def keys[] = {
+	{ "work_us", KT_INT, 0, 1000000, KEY_LIST, "100", "host busy-loop per operation, us" },
+	{ "ops", KT_INT, 1, 100000, KEY_LIST, "100", "operations per run" },
+	{ "outcome", KT_CHOICE, 0, 0, KEY_LIST, "ok", "how the run ends (for tests of the engine)",
+	  .choice = outcome_choice },
+	{ 0 },
+};
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
+{
+	const char *how = spec_str(r, "outcome");
+	long long work_ns = spec_int(r, "work_us") * 1000, ops = spec_int(r, "ops");
+	double *took;
+
+	(void)env;
+	if (!strcmp(how, "skipped")) {
+		run_fail(out, RUN_SKIPPED, "unavailable: the null type was asked to skip");
+		return;
+	}
+	took = calloc((size_t)ops, sizeof(double));
+	if (!took) {
+		run_fail(out, RUN_ERROR, "out of memory");
+		return;
+	}
+	for (long long i = 0; i < ops && !pvb_interrupted; i++) {
+		double t0 = now_ns();
+		while (now_ns() - t0 < (double)work_ns)
+			;
+		took[i] = now_ns() - t0;
+	}
+	while (!strcmp(how, "hang") && !pvb_interrupted)
+		pause(); /* the engine's watchdog ends it */
+	if (!strcmp(how, "crash"))
+		_exit(3); /* dies without a result */
+	metrics_add(&out->m[SIDE_GUEST], "op_p50", "ns", METRIC_CPU_VM, stats_median(took, (size_t)ops));
+	metrics_add(&out->m[SIDE_GUEST], "ops", "count", METRIC_CPU_VM, (double)ops);
+	free(took);
+	if (!strcmp(how, "failed"))
+		run_fail(out, RUN_FAILED, "the null type was asked to fail");
+}
+
+static long long timeout_ms(const struct run_spec *r)
+{
+	return spec_int(r, "work_us") * spec_int(r, "ops") / 1000 + 2000;
+}
+
+const struct exp_type type_null = {
+	.name = "null",
+	.help = "host busy-loop, no VM: the smallest type, for tests of the engine and to copy",
+	.keys = keys,
+	.isolate = 1,
+	.columns = "work_us",
+	.metrics = "op_p50",
+	.timeout_ms = timeout_ms,
+	.run = run,
+};

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* The experiment engine end to end with the null type (no KVM needed): what is stored, what a
+ * rerun does after an edit, every status, the watchdog, Ctrl-C, the lock, and files that are not
+ * experiments. Asserts on the store and on processes, not on scraped text. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include "child.h"
+#include "cli.h"
+#include "testlib.h"
+
+static char tmp[256], db[300], ini[300];
+
+static int setup(void **state)
+{
+	static int n;
+	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-engine-%d-%d", (int)getpid(), ++n);
+	snprintf(db, sizeof(db), "%s/pv.db", tmp);
+	snprintf(ini, sizeof(ini), "%s/exp.ini", tmp);
+	return mkdir_p(tmp);
+}
+
+static void write_ini(const char *text)
+{
+	FILE *f = fopen(ini, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static void start(struct child *c, const char *file, const char *extra)
+{
+	char bin[512], err[256], dbopt[320];
+	char *argv[] = { bin, "run", "--db", dbopt, (char *)file, (char *)extra, NULL };
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	snprintf(dbopt, sizeof(dbopt), "%s", db);
+	assert_int_equal(child_spawn(c, argv, NULL, err, sizeof(err)), 0);
+}
+
+static int pvbench_run(const char *file, const char *extra)
+{
+	struct child c;
+	start(&c, file, extra);
+	assert_true(child_wait(&c, 60000));
+	return WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+}
+
+static int count(const char *where)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	char sql[512];
+	int n = -1;
+
+	if (access(db, F_OK))
+		return 0;
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM runs WHERE %s", where);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+/* Edits of a result key run again; bookkeeping edits never split the runs. */
+static void identity_decides_what_runs_again(void **state)
+{
+	write_ini("[global]\ntype = null\nwork_us = 5, 10\nops = 20\nrepeat = 2\n");
+	assert_int_equal(pvbench_run(ini, NULL), 0);
+	assert_int_equal(count("status='ok'"), 4);
+	assert_int_equal(pvbench_run(ini, NULL), 0); /* all stored: nothing runs */
+	assert_int_equal(count("1"), 4);
+	write_ini("[global]\ntype = null\nwork_us = 5, 10\nops = 20\nrepeat = 3\n"
+		  "description = more repeats\ntimeout = 30s\n");
+	assert_int_equal(pvbench_run(ini, NULL), 0);
+	assert_int_equal(count("1"), 6);              /* only rep 3 is new */
+	assert_int_equal(count("identity LIKE '%ops=20%'"), 6);
+	write_ini("[global]\ntype = null\nwork_us = 5, 10\nops = 30\nrepeat = 3\n");
+	assert_int_equal(pvbench_run(ini, NULL), 0);
+	assert_int_equal(count("identity LIKE '%ops=30%'"), 6); /* an edit runs again */
+	assert_int_equal(count("identity LIKE '%ops=20%'"), 6); /* older runs stay in the store */
+	/* bookkeeping keys are not run parameters: they never become an axis */
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_prepare_v2(h, "SELECT count(*) FROM run_params WHERE key IN ('repeat','timeout','description','baseline')",
+			   -1, &st, NULL);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+/* Every way a run can end is stored as such; the matrix goes on; a hang is killed by the
+ * watchdog and leaves no process. */
+static void every_status_is_stored(void **state)
+{
+	write_ini("[global]\ntype = null\nops = 5\noutcome = ok, failed, skipped, hang, crash\ntimeout = 2s\n");
+	assert_int_equal(pvbench_run(ini, NULL), EXIT_FAILED);
+	assert_int_equal(count("status='ok'"), 1);
+	assert_int_equal(count("status='failed' AND reason LIKE '%asked to fail%'"), 1);
+	assert_int_equal(count("status='skipped' AND reason LIKE 'unavailable:%'"), 1);
+	assert_int_equal(count("status='timeout' AND reason LIKE 'hangs:%'"), 1);
+	assert_int_equal(count("status='crashed'"), 1);
+	/* a skip is the host's answer, not a failure: the next run does not retry ok ones */
+	assert_int_equal(pvbench_run(ini, NULL), EXIT_FAILED);
+	assert_int_equal(count("1"), 5);
+}
+
+/* Ctrl-C during a run: exit 130, the run is not stored, no child of pvbench is left. */
+static void interrupt_stores_nothing_and_leaves_nothing(void **state)
+{
+	struct child c;
+	write_ini("[global]\ntype = null\nops = 5\noutcome = ok, hang\ntimeout = 60s\n");
+	start(&c, ini, NULL);
+	for (int i = 0; i < 400 && count("status='ok'") < 1; i++)
+		usleep(25000);
+	usleep(300000); /* the hanging run has started */
+	kill(c.pid, SIGINT);
+	assert_true(child_wait(&c, 10000));
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), EXIT_INTERRUPTED);
+	assert_int_equal(count("1"), 1); /* the ok run; the interrupted one is not a result */
+	assert_int_equal(count("status='ok'"), 1);
+	char me[64];
+	snprintf(me, sizeof(me), "%s", ini);
+	assert_int_equal(procs_matching(me), 0);
+}
+
+/* Two runs of one experiment at once: the second refuses, and says who holds the lock. */
+static void one_run_of_an_experiment_at_a_time(void **state)
+{
+	struct child c;
+	write_ini("[global]\ntype = null\nops = 5\noutcome = hang\ntimeout = 5s\n");
+	start(&c, ini, NULL);
+	usleep(500000);
+	assert_int_equal(pvbench_run(ini, NULL), EXIT_ERROR);
+	kill(c.pid, SIGINT);
+	assert_true(child_wait(&c, 10000));
+}
+
+/* Not an experiment: an error that names it, nothing started, nothing stored. */
+static void directories_and_empty_files_are_errors(void **state)
+{
+	assert_int_equal(pvbench_run(tmp, NULL), EXIT_ERROR);
+	write_ini("");
+	assert_int_equal(pvbench_run(ini, NULL), EXIT_ERROR);
+	write_ini("; nothing\n");
+	assert_int_equal(pvbench_run(ini, NULL), EXIT_ERROR);
+	assert_int_equal(access(db, F_OK), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(identity_decides_what_runs_again, setup),
+		cmocka_unit_test_setup(every_status_is_stored, setup),
+		cmocka_unit_test_setup(interrupt_stores_nothing_and_leaves_nothing, setup),
+		cmocka_unit_test_setup(one_run_of_an_experiment_at_a_time, setup),
+		cmocka_unit_test_setup(directories_and_empty_files_are_errors, setup),
+	};
+	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}

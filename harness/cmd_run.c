@@ -68,27 +68,27 @@ static int run_main(int argc, char **argv, const char *type)
 	if (type && add_set(&o, "type", type))
 		return EXIT_ERROR;
 	/* a shorthand takes --KEY VALUE for its type's keys: turn them into --set KEY=VALUE */
-	for (int i = 0; i < argc && nargs < 255; i++) {
-		const struct exp_type *t = type ? exp_type_find(type) : NULL;
-		const struct key_def *k[ENGINE_MAX_KEYS];
-		int nk = t ? engine_keys(t, k, ENGINE_MAX_KEYS) : 0, hit = 0;
-		if (i > 0 && !strncmp(argv[i], "--", 2) && i + 1 < argc)
-			for (int j = 0; j < nk && !hit; j++) {
-				char name[64];
-				snprintf(name, sizeof(name), "%s", argv[i] + 2);
-				for (char *c = name; *c; c++)
-					*c = *c == '-' ? '_' : *c;
-				if (!strcmp(name, k[j]->name) && strcmp(name, "type")) {
-					char *kv = malloc(strlen(name) + strlen(argv[i + 1]) + 2);
-					sprintf(kv, "%s=%s", name, argv[i + 1]);
-					args[nargs++] = "--set";
-					args[nargs++] = kv;
-					i++;
-					hit = 1;
-				}
-			}
-		if (!hit)
+	static char kv[256][160];
+	const struct exp_type *t = type ? exp_type_find(type) : NULL;
+	const struct key_def *k[ENGINE_MAX_KEYS];
+	int nk = t ? engine_keys(t, k, ENGINE_MAX_KEYS) : 0;
+	for (int i = 0; i < argc && nargs < 254; i++) {
+		int hit = -1;
+		char name[64];
+		snprintf(name, sizeof(name), "%s", argv[i] + (strncmp(argv[i], "--", 2) ? 0 : 2));
+		for (char *c = name; *c; c++)
+			*c = *c == '-' ? '_' : *c;
+		for (int j = 0; i > 0 && i + 1 < argc && !strncmp(argv[i], "--", 2) && j < nk; j++)
+			if (!strcmp(name, k[j]->name) && strcmp(name, "type"))
+				hit = j;
+		if (hit < 0) {
 			args[nargs++] = argv[i];
+			continue;
+		}
+		args[nargs++] = "--set";
+		snprintf(kv[nargs], sizeof(kv[0]), "%s=%s", name, argv[++i]);
+		args[nargs] = kv[nargs];
+		nargs++;
 	}
 	args[nargs] = NULL;
 	optind = 1;
@@ -124,12 +124,12 @@ static int run_main(int argc, char **argv, const char *type)
 		}
 	}
 	if (keys) {
-		const struct exp_type *t = exp_type_find(keys_of ? keys_of : "guest");
-		if (!t) {
+		const struct exp_type *kt = exp_type_find(keys_of ? keys_of : "guest");
+		if (!kt) {
 			fprintf(stderr, "pvbench: --type: unknown type \"%s\" (pvbench run --types)\n", keys_of);
 			return EXIT_ERROR;
 		}
-		engine_print_keys(t);
+		engine_print_keys(kt);
 		return EXIT_OK;
 	}
 	if (optind < nargs - 1 || (!type && optind != nargs - 1)) {

@@ -145,6 +145,22 @@ static void one_run_of_an_experiment_at_a_time(void **state)
 	assert_true(child_wait(&c, 10000));
 }
 
+/* A shorthand's --KEY VALUE options are the type's keys: they reach the run's identity. */
+static void shorthand_options_are_keys(void **state)
+{
+	char bin[512], err[256], dbopt[320];
+	char *argv[] = { bin, "memory", "--db", dbopt, "--size-mib", "8", "--backing", "demand",
+			 "--vcpus", "1", NULL };
+	struct child c;
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	snprintf(dbopt, sizeof(dbopt), "%s", db);
+	assert_int_equal(child_spawn(&c, argv, NULL, err, sizeof(err)), 0);
+	assert_true(child_wait(&c, 60000));
+	assert_int_equal(count("experiment='memory' AND identity='type=memory backing=demand size_mib=8 vcpus=1'"), 1);
+	/* ok where KVM runs it, skipped with the reason where there is none */
+	assert_int_equal(count("status='ok' OR (status='skipped' AND reason LIKE 'unavailable: %')"), 1);
+}
+
 /* Not an experiment: an error that names it, nothing started, nothing stored. */
 static void directories_and_empty_files_are_errors(void **state)
 {
@@ -163,6 +179,7 @@ int main(void)
 		cmocka_unit_test_setup(every_status_is_stored, setup),
 		cmocka_unit_test_setup(interrupt_stores_nothing_and_leaves_nothing, setup),
 		cmocka_unit_test_setup(one_run_of_an_experiment_at_a_time, setup),
+		cmocka_unit_test_setup(shorthand_options_are_keys, setup),
 		cmocka_unit_test_setup(directories_and_empty_files_are_errors, setup),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "child.h"
+#include "metrics.h"
 #include "pvb_record.h"
 #include "vm.h"
 
@@ -33,12 +34,10 @@ double vm_now_ms(void)
 
 void vm_watch_begin(struct vm_watch *w, const struct vm_spec *s, const void *mem, size_t mem_size)
 {
-	static char path[1024];
 	memset(w, 0, sizeof(*w));
 	w->t0 = vm_now_ms();
 	w->live = (const volatile void *)((const unsigned char *)mem + mem_size - VM_OUT_SIZE);
-	snprintf(path, sizeof(path), "%s/console.log", s->run_dir ? s->run_dir : ".");
-	w->console_path = path;
+	snprintf(w->console_path, sizeof(w->console_path), "%s/console.log", s->run_dir ? s->run_dir : ".");
 }
 
 int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_hooks *h,
@@ -133,6 +132,20 @@ enum vm_outcome vm_outcome_of_exit_value(int value, char *reason, size_t len)
 		snprintf(reason, len, "the guest exited with unknown status 0x%x", value);
 		return VM_ERROR;
 	}
+}
+
+int vm_record_metrics(const unsigned char *mem, size_t mem_size, struct metric_set *ms, char *err,
+		      size_t errlen)
+{
+	const unsigned char *rec = mem + mem_size - VM_OUT_SIZE + PVB_REC_OFFSET;
+	char why[256];
+
+	memset(ms, 0, sizeof(*ms));
+	if (pvb_rec_validate(rec, VM_OUT_SIZE - PVB_REC_OFFSET, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "result record rejected: %s", why);
+		return -1;
+	}
+	return metrics_from_record(rec, ms);
 }
 
 void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result *r)

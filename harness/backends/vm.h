@@ -78,7 +78,7 @@ struct vm_watch {
 	double t0, next_tick;
 	int phase;
 	const volatile struct pvb_live *live;
-	const char *console_path;
+	char console_path[1024];
 };
 void vm_watch_begin(struct vm_watch *w, const struct vm_spec *s, const void *mem, size_t mem_size);
 int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_hooks *h,
@@ -91,6 +91,11 @@ double vm_now_ms(void);
 void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len);
 /* The guest's isa-debug-exit value -> outcome (VM_OK for ok); anything unknown is VM_ERROR. */
 enum vm_outcome vm_outcome_of_exit_value(int value, char *reason, size_t len);
+/* The result record at the top of guest RAM, validated, as metrics (ms is filled). 0, or -1 with
+ * "result record rejected: why" in err. */
+struct metric_set;
+int vm_record_metrics(const unsigned char *mem, size_t mem_size, struct metric_set *ms, char *err,
+		      size_t errlen);
 /* Validates and copies the record from guest RAM, and reconciles it with the outcome so far. */
 void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result *r);
 /* Sets outcome and reason unless an earlier one is set. */

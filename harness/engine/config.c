@@ -15,69 +15,6 @@
 #define LINE_MAX_CHARS (INI_MAX_LINE - 2)
 #define NAME_MAX_CHARS 49
 
-const char *key_check(const struct key_def *d, const char *v, char *why, size_t n)
-{
-	long long x;
-	char *end;
-
-	if ((d->flags & KEY_AUTO) && !strcmp(v, "auto"))
-		return NULL;
-	switch (d->type) {
-	case KT_STRING:
-		return NULL;
-	case KT_INT:
-		errno = 0;
-		x = strtoll(v, &end, 10);
-		if (errno || end == v || *end) {
-			snprintf(why, n, "\"%s\" is not a number", v);
-			return why;
-		}
-		if (x < d->lo || x > d->hi) {
-			snprintf(why, n, "%lld is outside [%lld, %lld]", x, d->lo, d->hi);
-			return why;
-		}
-		return NULL;
-	case KT_DURATION:
-		x = parse_duration_ms(v);
-		if (x < 0) {
-			snprintf(why, n, "\"%s\" is not a duration (10s, 500ms, 2m)", v);
-			return why;
-		}
-		if (x < d->lo || x > d->hi) {
-			snprintf(why, n, "%s is outside [%gs, %gs]", v, d->lo / 1000.0, d->hi / 1000.0);
-			return why;
-		}
-		return NULL;
-	case KT_BOOL:
-		if (strcmp(v, "on") && strcmp(v, "off") && strcmp(v, "1") && strcmp(v, "0")) {
-			snprintf(why, n, "\"%s\" is not on/off", v);
-			return why;
-		}
-		return NULL;
-	case KT_CHOICE:
-		for (int i = 0; d->choice(i); i++)
-			if (!strcmp(d->choice(i), v))
-				return NULL;
-		snprintf(why, n, "unknown %s \"%s\" (", d->name, v);
-		for (int i = 0; d->choice(i); i++)
-			snprintf(why + strlen(why), n - strlen(why), "%s%s", i ? ", " : "", d->choice(i));
-		snprintf(why + strlen(why), n - strlen(why), ")");
-		return why;
-	}
-	return NULL;
-}
-
-long long key_int(const struct key_def *d, const char *v)
-{
-	if ((d->flags & KEY_AUTO) && !strcmp(v, "auto"))
-		return -1;
-	if (d->type == KT_DURATION)
-		return parse_duration_ms(v);
-	if (d->type == KT_BOOL)
-		return !strcmp(v, "on") || !strcmp(v, "1");
-	return atoll(v);
-}
-
 static char *trim(char *s)
 {
 	char *end;

@@ -129,5 +129,6 @@ int engine_run(const char *path, const struct engine_opts *o);
 void engine_run_one(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
 		    struct run_result *out);
 void run_result_free(struct run_result *r);
+double engine_now_ms(void);               /* CLOCK_MONOTONIC */
 
 #endif

@@ -214,8 +214,6 @@ struct plan {
 	int base;                        /* baseline index in the column axis */
 	char metrics[16][40];
 	int nm;
-	const char *sides[4];
-	int nsides;
 };
 
 static const char *title_of(const char *name)

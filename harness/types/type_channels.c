@@ -123,12 +123,10 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 			 v.why[0] ? v.why : "the guest failed");
 		goto out;
 	}
-	const uint8_t *rec = v.mem + mem - VM_OUT_SIZE + PVB_REC_OFFSET;
-	if (pvb_rec_validate(rec, VM_OUT_SIZE - PVB_REC_OFFSET, err, sizeof(err))) {
-		run_fail(out, RUN_ERROR, "result record rejected: %s", err);
+	if (vm_record_metrics(v.mem, mem, &ms, err, sizeof(err))) {
+		run_fail(out, RUN_ERROR, "%s", err);
 		goto out;
 	}
-	metrics_from_record(rec, &ms);
 	/* the guest's figures: untrusted, each must be there */
 	static const char *const cost[] = { "cost_p50", "cost_p99", "cost_p99.9", "notifications" };
 	for (int i = 0; i < 4; i++) {

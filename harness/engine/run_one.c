@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/* One run: in this process, or in a child process under a watchdog (exp_type.isolate) that
+ * reports its result on a pipe, dies with pvbench and is killed when it hangs or on Ctrl-C. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "child.h"
+#include "engine.h"
+#include "hostinfo.h"
+
+const char *run_status_name(enum run_status s)
+{
+	static const char *const n[RUN__COUNT] = { "ok", "failed", "crashed", "timeout", "error",
+						   "skipped", "interrupted" };
+	return s < RUN__COUNT ? n[s] : "?";
+}
+
+void run_fail(struct run_result *r, enum run_status s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->status != RUN_OK)
+		return;
+	r->status = s;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
+
+void run_result_free(struct run_result *r)
+{
+	for (int s = 0; s < NR_SIDES; s++)
+		metrics_free(&r->m[s]);
+}
+
+/* ---- isolated runs: a child process under a watchdog ---- */
+
+/* The child's result on a pipe: the fixed part, then each side's metrics. */
+struct wire_head {
+	int status;
+	char reason[512], vmm[80];
+	unsigned n[NR_SIDES];
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	for (const char *c = p; n;) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+double engine_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int read_all(int fd, void *p, size_t n, double deadline)
+{
+	for (char *c = p; n;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		double left = deadline - engine_now_ms();
+		if (pvb_interrupted)
+			return -2;
+		if (left <= 0)
+			return -1;
+		int r = poll(&pf, 1, left > 100 ? 100 : (int)left + 1); /* wake for Ctrl-C */
+		if (r <= 0)
+			continue;
+		ssize_t got = read(fd, c, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -3; /* the child died without a whole answer */
+		c += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+static void run_isolated(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
+			 struct run_result *out)
+{
+	int fds[2];
+	pid_t parent = getpid();
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		run_fail(out, RUN_ERROR, "pipe: %s", strerror(errno));
+		return;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		run_fail(out, RUN_ERROR, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) { /* the child: dies with pvbench, answers once */
+		struct wire_head h = { 0 };
+		setpgid(0, 0); /* its own group, as every child: child_kill_all() kills groups */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		close(fds[0]);
+		r->type->run(r, env, out);
+		h.status = out->status;
+		memcpy(h.reason, out->reason, sizeof(h.reason));
+		memcpy(h.vmm, out->vmm, sizeof(h.vmm));
+		for (int s = 0; s < NR_SIDES; s++)
+			h.n[s] = (unsigned)out->m[s].n;
+		int bad = write_all(fds[1], &h, sizeof(h));
+		for (int s = 0; s < NR_SIDES && !bad; s++)
+			bad = write_all(fds[1], out->m[s].m, out->m[s].n * sizeof(struct metric));
+		_exit(bad ? 1 : 0);
+	}
+	close(fds[1]);
+	setpgid(pid, pid);
+	child_track(pid);
+	struct wire_head h;
+	double deadline = engine_now_ms() + (double)timeout_ms;
+	int rc = read_all(fds[0], &h, sizeof(h), deadline);
+	for (int s = 0; s < NR_SIDES && rc == 0; s++) {
+		if (h.n[s] > 100000) {
+			rc = -3;
+			break;
+		}
+		struct metric *m = calloc(h.n[s] ? h.n[s] : 1, sizeof(*m));
+		rc = m ? read_all(fds[0], m, h.n[s] * sizeof(*m), deadline + 1000) : -3;
+		for (unsigned i = 0; m && rc == 0 && i < h.n[s]; i++) {
+			m[i].name[sizeof(m[i].name) - 1] = m[i].unit[sizeof(m[i].unit) - 1] = 0;
+			metrics_add(&out->m[s], m[i].name, m[i].unit, m[i].cpu, m[i].value);
+		}
+		free(m);
+	}
+	kill(pid, SIGKILL); /* a vCPU stuck in KVM_RUN never lets it exit by itself */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	child_untrack(pid);
+	close(fds[0]);
+	if (pvb_interrupted || rc == -2) {
+		out->status = RUN_INTERRUPTED;
+		snprintf(out->reason, sizeof(out->reason), "interrupted (signal)");
+	} else if (rc == -1) {
+		run_fail(out, RUN_TIMEOUT, "hangs: no result within the %lld ms watchdog; killed", timeout_ms);
+	} else if (rc != 0) {
+		run_fail(out, RUN_CRASHED, "the run's process died without a result");
+	} else {
+		h.reason[sizeof(h.reason) - 1] = h.vmm[sizeof(h.vmm) - 1] = 0;
+		out->status = h.status >= 0 && h.status < RUN__COUNT ? (enum run_status)h.status : RUN_ERROR;
+		memcpy(out->reason, h.reason, sizeof(out->reason));
+		memcpy(out->vmm, h.vmm, sizeof(out->vmm));
+	}
+}
+
+void engine_run_one(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
+		    struct run_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (r->type->needs_kvm && env->host->no_kvm[0])
+		run_fail(out, RUN_SKIPPED, "unavailable: %s", env->host->no_kvm);
+	else if (r->type->isolate)
+		run_isolated(r, env, timeout_ms, out);
+	else
+		r->type->run(r, env, out);
+	if (pvb_interrupted && out->status != RUN_INTERRUPTED) {
+		out->status = RUN_INTERRUPTED; /* whatever it measured, it was cut short */
+		snprintf(out->reason, sizeof(out->reason), "interrupted (signal)");
+	}
+}
+

@@ -23,12 +23,12 @@ GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 
 all: $(O)/pvbench-guest.elf $(O)/pvb-linux $(O)/pvbench
 
-$(O)/guest/%.S.o: %.S $(GK)/layout.h
+$(O)/guest/%.S.o: %.S $(GK)/layout.h $(wildcard impl/proto/*.h)
 	@mkdir -p $(dir $@)
 	@echo '  CC(guest) $<'
 	@$(CC) $(GCFLAGS) -c $< -o $@
 
-$(O)/guest/%.c.o: %.c $(wildcard $(GK)/*.h) impl/proto/pvb_record.h workloads/pvb.h workloads/list.h
+$(O)/guest/%.c.o: %.c $(wildcard $(GK)/*.h) $(wildcard impl/proto/*.h) workloads/pvb.h workloads/list.h
 	@mkdir -p $(dir $@)
 	@echo '  CC(guest) $<'
 	@$(CC) $(GCFLAGS) -c $< -o $@
@@ -73,7 +73,7 @@ $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c wor
 	@$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
 
 # ---- tests ----
-UNIT_TESTS := test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine
+UNIT_TESTS := test_abi test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine
 KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 

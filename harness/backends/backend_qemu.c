@@ -21,6 +21,9 @@
 #include "qmp.h"
 #include "vm.h"
 
+#define PVB_STR_(x) #x
+#define PVB_STR(x) PVB_STR_(x)
+
 /* The last non-empty line of QEMU's log: its error message, if it printed one. */
 static void last_log_line(const char *path, char *out, size_t len)
 {
@@ -120,7 +123,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-chardev", a_con, "-serial", "chardev:con",
 		"-chardev", a_qmp, "-mon", "chardev=qmp,mode=control",
-		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+		"-device", "isa-debug-exit,iobase=" PVB_STR(PVB_PORT_EXIT) ",iosize=0x04",
 		"-kernel", (char *)s->kernel, "-append", append, NULL
 	};
 	int keep[] = { memfd, sv[1] };

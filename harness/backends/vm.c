@@ -120,12 +120,12 @@ void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len)
 enum vm_outcome vm_outcome_of_exit_value(int value, char *reason, size_t len)
 {
 	switch (value) {
-	case 0x20 + PVB_STATUS_OK:
+	case PVB_EXIT_BASE + PVB_STATUS_OK:
 		return VM_OK;
-	case 0x20 + PVB_STATUS_FAILED:
+	case PVB_EXIT_BASE + PVB_STATUS_FAILED:
 		snprintf(reason, len, "the workload failed");
 		return VM_FAILED;
-	case 0x20 + PVB_STATUS_CRASHED:
+	case PVB_EXIT_BASE + PVB_STATUS_CRASHED:
 		snprintf(reason, len, "guest exception");
 		return VM_CRASHED;
 	default:

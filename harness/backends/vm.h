@@ -5,12 +5,13 @@
 #define PVB_VM_H
 
 #include <stddef.h>
+#include "pvb_abi.h"
 #include "pvb_record.h"
 
 struct vm_view;
 
 #define VM_MAX_VCPUS 16
-#define VM_OUT_SIZE (2u << 20)   /* result area at the top of guest RAM */
+#define VM_OUT_SIZE PVB_OUT_SIZE /* result area at the top of guest RAM (pvb_abi.h) */
 
 enum vm_outcome {
 	VM_OK,           /* the guest ran the job and returned a valid record */
@@ -89,7 +90,8 @@ double vm_now_ms(void);
 /* ---- shared by the implementations (vm.c) ---- */
 /* The guest kernel's command line: out area, TSC rate, vCPUs, then the job. */
 void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len);
-/* The guest's isa-debug-exit value -> outcome (VM_OK for ok); anything unknown is VM_ERROR. */
+/* The guest's exit-port value -> outcome (VM_OK for ok); anything unknown is VM_ERROR. */
+#define VM_EXIT_OK (PVB_EXIT_BASE + PVB_STATUS_OK)
 enum vm_outcome vm_outcome_of_exit_value(int value, char *reason, size_t len);
 /* The result record at the top of guest RAM, validated, as metrics (ms is filled). 0, or -1 with
  * "result record rejected: why" in err. */

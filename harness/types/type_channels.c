@@ -118,7 +118,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		run_fail(out, RUN_TIMEOUT, "hangs: no return within the %lld ms watchdog", budget_ms(r));
 		goto out;
 	}
-	if (st != VMM_EXITED || v.exit_value != 0x20) {
+	if (st != VMM_EXITED || v.exit_value != VM_EXIT_OK) {
 		run_fail(out, st == VMM_EXITED ? RUN_FAILED : RUN_CRASHED, "%s",
 			 v.why[0] ? v.why : "the guest failed");
 		goto out;

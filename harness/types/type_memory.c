@@ -200,7 +200,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		run_fail(out, RUN_INTERRUPTED, "interrupted (signal)");
 		goto out;
 	}
-	if (st != VMM_EXITED || v.exit_value != 0x20) {
+	if (st != VMM_EXITED || v.exit_value != VM_EXIT_OK) {
 		run_fail(out, st == VMM_STOPPED && !d.err[0] ? RUN_TIMEOUT : RUN_ERROR, "%s",
 			 d.err[0] ? d.err : v.why[0] ? v.why : "the guest failed");
 		goto out;

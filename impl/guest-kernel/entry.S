@@ -88,7 +88,7 @@ sys_null:
 sys_write:
 	mov %rsi, %rcx
 	mov %rdi, %rsi
-	mov $0x3f8, %edx
+	mov $PVB_PORT_CONSOLE, %edx
 	rep outsb
 	iretq
 sys_exit:

@@ -179,7 +179,7 @@ static const char *const exc_names[32] = {
 
 static void serial_write(const char *s, uint64_t n)
 {
-	__asm__ volatile("rep outsb" : "+S"(s), "+c"(n) : "d"(0x3f8) : "memory");
+	__asm__ volatile("rep outsb" : "+S"(s), "+c"(n) : "d"(PVB_PORT_CONSOLE) : "memory");
 }
 
 static char *put_hex(char *p, uint64_t v)

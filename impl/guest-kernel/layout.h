@@ -3,10 +3,12 @@
 #ifndef GK_LAYOUT_H
 #define GK_LAYOUT_H
 
+#include "pvb_abi.h"
+
 #define GK_MAX_CPUS      16
 #define GK_KSTACK_SIZE   4096        /* ring-0 stack per CPU: handlers only, a few frames */
 #define GK_USTACK_SIZE   65536       /* ring-3 stack per CPU */
-#define GK_TRAMPOLINE    0x8000      /* AP real-mode start page (SIPI vector 0x08) */
+#define GK_TRAMPOLINE    PVB_GPA_TRAMPOLINE
 
 /* GDT selectors */
 #define SEL_KCODE32      0x08
@@ -30,9 +32,9 @@
 #define SYS_CHANNEL      5           /* rdi = channel, rsi = slot: one notification from ring 0,
 				        returns its TSC cycles (pvb_channels.h) */
 
-/* isa-debug-exit at port 0xf4; QEMU exits with (value << 1) | 1 */
-#define GK_EXIT_PORT     0xf4
-#define GK_EXIT_BASE     0x20        /* value = GK_EXIT_BASE + enum pvb_status */
+/* the exit port and its values: pvb_abi.h */
+#define GK_EXIT_PORT     PVB_PORT_EXIT
+#define GK_EXIT_BASE     PVB_EXIT_BASE
 
 #define MSR_APIC_BASE    0x1b
 #define MSR_EFER         0xc0000080

@@ -9,11 +9,13 @@
 #ifndef PVB_CHANNELS_H
 #define PVB_CHANNELS_H
 
+#include "pvb_abi.h"
+
 #define PVB_CH_PIO_PORT        0x510       /* port I/O exit to the VMM */
 #define PVB_CH_EVENTFD_PORT    0x520       /* port I/O caught by an ioeventfd */
 #define PVB_CH_MMIO_ADDR       0xd0000000u /* MMIO exit to the VMM (no memory slot there) */
 #define PVB_CH_EVENTFD_MMIO_ADDR 0xd0001000u /* MMIO caught by an ioeventfd */
-#define PVB_CH_SLOT_GPA        0x7000      /* the shared slot, in low guest RAM */
+#define PVB_CH_SLOT_GPA        PVB_GPA_SLOT /* the shared slot, in low guest RAM (pvb_abi.h) */
 #define PVB_HC_VAPIC_POLL_IRQ  1           /* KVM answers it in the kernel: returns 0 */
 #define PVB_HC_MAP_GPA_RANGE   12          /* the one hypercall KVM_CAP_EXIT_HYPERCALL can exit on */
 

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "pvb_abi.h"
 #include "vmm.h"
 
 int vmm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char *ctx, char *err,
@@ -288,12 +289,12 @@ static void *vcpu_main(void *arg)
 		case KVM_EXIT_IO: {
 			uint8_t *data = (uint8_t *)run + run->io.data_offset;
 			int wr = run->io.direction == KVM_EXIT_IO_OUT;
-			if (run->io.port == 0xf4 && wr) { /* the guest kernel's exit port */
+			if (run->io.port == PVB_PORT_EXIT && wr) {
 				pthread_mutex_lock(&v->lock);
 				v->exit_value = data[0];
 				pthread_mutex_unlock(&v->lock);
 				vmm_stop(v, VMM_EXITED, NULL);
-			} else if (run->io.port == 0x3f8 && wr) { /* serial console, output only */
+			} else if (run->io.port == PVB_PORT_CONSOLE && wr) { /* output only */
 				size_t n = (size_t)run->io.size * run->io.count;
 				pthread_mutex_lock(&v->lock);
 				v->console_bytes += n;

@@ -73,7 +73,7 @@ struct vmm {
 	struct vmm_device dev[16];
 	int nr_dev;
 	uint64_t entry;
-	FILE *console;                           /* serial port 0x3f8 output, or NULL */
+	FILE *console;                           /* PVB_PORT_CONSOLE output, or NULL */
 	uint64_t console_max, console_bytes;     /* past console_max bytes the VM is stopped (0: no cap) */
 	pthread_mutex_t lock;
 	volatile int state;                      /* enum vmm_state; first change wins */

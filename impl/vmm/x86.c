@@ -5,21 +5,20 @@
  * guest kernel's entry64, which loads its own GDT and page tables at once). The other vCPUs stay
  * in KVM's wait-for-SIPI state; the guest starts them as it does under QEMU.
  *
- * Guest-physical layout below the kernel (which loads at 1 MiB):
- *   0x1000 PML4, 0x2000 PDPT, 0x3000 PD (0..1 GiB, 2 MiB pages), 0x5000 hvm_start_info,
- *   0x6000 command line (2 KiB); 0x8000 is the guest's AP trampoline.
+ * Guest-physical layout: pvb_abi.h (boot page tables, start info, command line).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include "pvb_abi.h"
 #include "vmm.h"
 
-#define GPA_PML4   0x1000
-#define GPA_PDPT   0x2000
-#define GPA_PD     0x3000
-#define GPA_START  0x5000
-#define GPA_CMD    0x6000
-#define CMD_MAX    2048
+#define GPA_PML4   PVB_GPA_BOOT_PML4
+#define GPA_PDPT   PVB_GPA_BOOT_PDPT
+#define GPA_PD     PVB_GPA_BOOT_PD
+#define GPA_START  PVB_GPA_START_INFO
+#define GPA_CMD    PVB_GPA_CMDLINE
+#define CMD_MAX    PVB_CMDLINE_MAX
 
 int x86_setup_cpuid(struct vmm *v, struct vmm_vcpu *c, char *err, size_t errlen)
 {

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvb_abi.h, version 1: the ports and the guest-physical map that pvbench's guest kernel and its
+ * hosts (QEMU, pvbench's VMM, the harness) share. Plain #defines: included by C and assembly on
+ * both sides. Every literal port or address either side uses is named here (or in the header of
+ * the protocol it belongs to, which is named here).
+ *
+ * Ports (guest writes, host reads; no port is ever read by the guest)
+ *   PVB_PORT_EXIT     1 byte, once, the last thing the guest does: PVB_EXIT_BASE + enum pvb_status
+ *                     (pvb_record.h). QEMU's isa-debug-exit turns value v into its exit status
+ *                     (v << 1) | 1; pvbench's VMM stops the VM and keeps v. Any other value is
+ *                     an error, not a status.
+ *   PVB_PORT_CONSOLE  bytes of console text (COM1's data register, output only). Untrusted text:
+ *                     the host caps it (VM_CONSOLE_MAX) and never echoes it raw to a terminal.
+ *   The notification-channel ports and addresses: pvb_channels.h.
+ *
+ * Guest-physical map (bytes; all below 1 MiB but the kernel and the out area)
+ *   PVB_GPA_BOOT_PML4 .. PVB_GPA_BOOT_PD  a VMM's boot page tables for vCPU 0 (pvbench's VMM
+ *                     writes them before the first instruction; the guest replaces them at once)
+ *   PVB_GPA_START_INFO  struct hvm_start_info (PVH), written by the VMM, read once by the guest
+ *   PVB_GPA_CMDLINE   the command line, NUL-terminated, at most PVB_CMDLINE_MAX bytes incl. NUL;
+ *                     written by the VMM, parsed by the guest once in ring 3
+ *   PVB_GPA_SLOT      the shared slot of pvb_channels.h / pvb_memtouch.h (owners and ordering
+ *                     there); host and guest both write it, each its own field
+ *   PVB_GPA_TRAMPOLINE  the AP real-mode start page (SIPI vector PVB_GPA_TRAMPOLINE >> 12),
+ *                     written by the guest's BSP
+ *   PVB_GPA_KERNEL    where the guest kernel's ELF loads
+ *   out area          the top PVB_OUT_SIZE bytes of RAM, named on the command line as
+ *                     out=ADDR,SIZE: the progress word and the result record (pvb_record.h),
+ *                     written by the guest, read by the host (which validates every field)
+ */
+#ifndef PVB_ABI_H
+#define PVB_ABI_H
+
+#define PVB_ABI_VERSION      1
+
+#define PVB_PORT_EXIT        0xf4
+#define PVB_EXIT_BASE        0x20
+#define PVB_PORT_CONSOLE     0x3f8
+
+#define PVB_GPA_BOOT_PML4    0x1000
+#define PVB_GPA_BOOT_PDPT    0x2000
+#define PVB_GPA_BOOT_PD      0x3000
+#define PVB_GPA_START_INFO   0x5000
+#define PVB_GPA_CMDLINE      0x6000
+#define PVB_CMDLINE_MAX      2048
+#define PVB_GPA_SLOT         0x7000
+#define PVB_GPA_TRAMPOLINE   0x8000
+#define PVB_GPA_KERNEL       0x100000
+#define PVB_OUT_SIZE         0x200000
+
+#endif

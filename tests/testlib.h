@@ -24,6 +24,22 @@
 		}                                                                         \
 	} while (0)
 
+/* For tests whose point is booting and handling a guest, not its timing: without /dev/kvm (and
+ * unless PVBENCH_REQUIRE_KVM=1) the guest runs under QEMU's TCG instead, and test_tcg says so. */
+static int test_tcg __attribute__((unused));
+#define REQUIRE_GUEST()                                                                   \
+	do {                                                                              \
+		if (access("/dev/kvm", R_OK | W_OK) != 0) {                               \
+			if (getenv("PVBENCH_REQUIRE_KVM") &&                              \
+			    !strcmp(getenv("PVBENCH_REQUIRE_KVM"), "1"))                  \
+				fail_msg("/dev/kvm unusable but PVBENCH_REQUIRE_KVM=1");  \
+			if (!test_tcg)                                                    \
+				fprintf(stderr, "note: /dev/kvm: %s: guests run under TCG\n", \
+					strerror(errno));                                 \
+			test_tcg = 1;                                                     \
+		}                                                                         \
+	} while (0)
+
 static inline const char *build_dir(void)
 {
 	const char *b = getenv("PVBENCH_BUILD");

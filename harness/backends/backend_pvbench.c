@@ -41,6 +41,10 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
 	r->exit_code = -1;
 	snprintf(r->vmm, sizeof(r->vmm), "pvbench-vmm %.12s", PVB_GIT);
+	if (s->tcg) {
+		vm_set_reason(r, VM_ERROR, "%s", "pvbench's VMM runs guests under KVM only (no TCG)");
+		return -1;
+	}
 	if (s->vcpus < 1 || s->vcpus > VM_MAX_VCPUS || mem_mb < 16 || mem_mb > 3072) {
 		vm_set_reason(r, VM_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
 		return -1;

@@ -115,10 +115,10 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
 	 * lacks it); arch-capabilities off because kvm_pvm refuses MSR 0x10a. */
 	char *argv[] = {
-		"qemu-system-x86_64", "-accel", "kvm",
+		"qemu-system-x86_64", "-accel", s->tcg ? "tcg" : "kvm",
 		"-M", "microvm,pic=off,pit=off,rtc=off,memory-backend=mem",
 		"-object", a_obj, "-m", a_mem,
-		"-cpu", getenv("PVBENCH_QEMU_CPU") ? getenv("PVBENCH_QEMU_CPU") : "host,-arch-capabilities",
+		"-cpu", getenv("PVBENCH_QEMU_CPU") ? getenv("PVBENCH_QEMU_CPU") : s->tcg ? "max" : "host,-arch-capabilities",
 		"-smp", a_smp,
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-chardev", a_con, "-serial", "chardev:con",
@@ -146,7 +146,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		vm_set_reason(r, VM_ERROR, "QEMU did not start: %s", line);
 		goto reap;
 	}
-	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s", qmp_version(q));
+	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s%s", qmp_version(q), s->tcg ? " (tcg)" : "");
 	r->nr_tids = qmp_vcpu_tids(q, r->tids, VM_MAX_VCPUS, err, sizeof(err));
 	if (r->nr_tids != s->vcpus) {
 		vm_set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");

@@ -32,6 +32,7 @@ struct vm_spec {
 	int timeout_ms;
 	const char *run_dir;     /* console.log and qemu.log go here */
 	unsigned tsc_khz;
+	int tcg;                 /* QEMU's TCG instead of KVM: functional only, no timing is real */
 };
 
 /* Called from the watch loop: started() once the VM is up (vCPU thread ids, guest memory: a

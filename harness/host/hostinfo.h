@@ -6,7 +6,8 @@
 struct hostinfo {
 	char kvm_backend[16];    /* kvm_pvm, kvm_intel, kvm_amd, or "none" */
 	char host_kernel[128];   /* uname -r */
-	unsigned tsc_khz;        /* KVM_GET_TSC_KHZ of a fresh vCPU; 0 if unavailable */
+	unsigned tsc_khz;        /* KVM_GET_TSC_KHZ of a fresh vCPU; without KVM, measured against
+				    CLOCK_MONOTONIC_RAW (what a TCG guest's TSC runs at) */
 	char pvbench_commit[48]; /* git revision pvbench was built from */
 	char clocksource[32];    /* the host kernel's, behind CLOCK_MONOTONIC */
 	char no_kvm[160];        /* why KVM cannot run guests here; empty when it can */

@@ -723,6 +723,11 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 			"(up to %d per table, %d in all)\n", colkey, axis_val(&pl, pl.col, 0), max_cmp, total_cmp);
 	else
 		fprintf(f, "\nmean±sd (n runs)\n");
+	for (size_t r = 0; r < in->n; r++)
+		if (!strcmp(param(&in->runs[r], "accel"), "tcg")) {
+			fprintf(f, "accel=tcg: QEMU's emulator ran these guests: functional, not a latency measurement\n");
+			break;
+		}
 	if (in->stale)
 		fprintf(f, "%d ok run%s stored under an older definition of %s %s left out\n", in->stale,
 			in->stale == 1 ? "" : "s", in->experiment, in->stale == 1 ? "is" : "are");

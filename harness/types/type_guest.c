@@ -28,6 +28,12 @@ static const char *workload_choice(int i)
 	return names[i];
 }
 
+static const char *accel_choice(int i)
+{
+	static const char *const names[] = { "kvm", "tcg", NULL };
+	return names[i];
+}
+
 static const struct key_def keys[] = {
 	{ "workload", KT_CHOICE, 0, 0, KEY_LIST, "cyclic", "guest workload", .choice = workload_choice },
 	{ "vcpus", KT_INT, 1, 16, KEY_LIST, "1", "vCPUs of the guest" },
@@ -45,6 +51,9 @@ static const struct key_def keys[] = {
 	{ "job_args", KT_STRING, 0, 0, KEY_LIST, "", "extra workload keys for the guest, \"key=value key=value\"" },
 	{ "vmm", KT_CHOICE, 0, 0, KEY_LIST, "qemu", "VM backend: qemu (microvm) or pvbench (impl/vmm)",
 	  .choice = vm_backend_choice },
+	{ "accel", KT_CHOICE, 0, 0, KEY_LIST, "kvm",
+	  "kvm, or tcg (QEMU's emulator: functional runs where KVM cannot, no timing is real)",
+	  .choice = accel_choice },
 	{ 0 },
 };
 
@@ -102,6 +111,11 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 	long long duration_ms = spec_int(spec, "duration"), timeout_ms = spec_int(spec, "timeout");
 
 	memset(&res, 0, sizeof(res));
+	int tcg = !strcmp(spec_str(spec, "accel"), "tcg");
+	if (!tcg && env->host->no_kvm[0]) {
+		run_fail(out, RUN_SKIPPED, "unavailable: %s", env->host->no_kvm);
+		return;
+	}
 	c.pol.ops = policy_find(spec_str(spec, "policy"));
 	c.pol.spec = spec;
 	c.ct_on = (int)spec_int(spec, "host_cyclictest");
@@ -123,12 +137,12 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		.kernel = env->kernel, .vcpus = (int)spec_int(spec, "vcpus"),
 		.mem_mb = (int)spec_int(spec, "mem_mb"), .job = job,
 		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + 30000),
-		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz,
+		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz, .tcg = tcg,
 	};
 	struct vm_hooks hooks = { .arg = &c, .tick_ms = c.pol.ops->tick_ms, .started = on_started,
 				  .tick = on_tick };
 	vm_run(spec_str(spec, "vmm"), &vs, &hooks, &res);
-	snprintf(out->vmm, sizeof(out->vmm), "%s", res.vmm);
+	snprintf(out->vmm, sizeof(out->vmm), "%s%s", res.vmm, tcg ? ": not a latency measurement" : "");
 	if (res.outcome != VM_OK)
 		run_fail(out, status_of(res.outcome), "%s", res.reason);
 stop:
@@ -171,6 +185,10 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 	struct policy p = { .ops = ops, .spec = r };
 	int rc = 0;
 
+	if (!strcmp(spec_str(r, "accel"), "tcg") && strcmp(spec_str(r, "vmm"), "qemu")) {
+		snprintf(err, errlen, "accel: tcg runs under QEMU only (vmm = qemu)");
+		return -1;
+	}
 	if (spec_int(r, "host_cyclictest") && spec_int(r, "duration") % 1000) {
 		snprintf(err, errlen, "duration: must be whole seconds while host_cyclictest=on "
 			 "(cyclictest -D counts seconds)");
@@ -191,7 +209,6 @@ const struct exp_type type_guest = {
 	.name = "guest",
 	.help = "a guest-kernel workload (cyclic, ...) under a host policy and host load, with host cyclictest",
 	.keys = keys,
-	.needs_kvm = 1,
 	.with_policies = 1,
 	.rows = "interval_us",
 	.columns = "policy",

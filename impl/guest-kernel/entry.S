@@ -81,7 +81,30 @@ sys_other:
 	je sys_r0fault
 	cmp $SYS_CHANNEL, %eax
 	je sys_channel
+	cmp $SYS_SLEEP_APIC, %eax
+	je sys_sleep_apic
+	cmp $SYS_APIC_CAL, %eax
+	je sys_apic_cal
 	mov $-1, %rax
+	iretq
+	/* The sleep of a CPU without TSC-deadline (QEMU TCG): the same frame as SYS_SLEEP's, so the
+	 * xAPIC timer handler returns to ring 3 through it. Not on the kvm_pvm path. */
+sys_sleep_apic:
+	mov $XAPIC_BASE + XAPIC_TMICT, %eax
+	movl %edi, (%rax)
+	sti
+7:	hlt
+	jmp 7b
+sys_apic_cal:
+	mov $XAPIC_BASE + XAPIC_TMICT, %eax
+	test %edi, %edi
+	jnz 8f
+	movl $0xffffffff, (%rax)
+	iretq
+8:	mov $XAPIC_BASE + XAPIC_TMCCT, %eax
+	mov (%rax), %eax
+	mov $XAPIC_BASE + XAPIC_TMICT, %edx
+	movl $0, (%rdx)
 	iretq
 sys_null:
 	iretq

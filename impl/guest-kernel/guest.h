@@ -29,6 +29,19 @@ static inline void gk_sys_sleep(uint64_t tsc_deadline)
 	__asm__ volatile("int3" : "+a"(a) : "D"(tsc_deadline) : "rcx", "rdx", "memory");
 }
 
+static inline void gk_sys_sleep_apic(uint64_t count)
+{
+	uint64_t a = 6;
+	__asm__ volatile("int3" : "+a"(a) : "D"(count) : "rcx", "rdx", "memory");
+}
+
+static inline uint64_t gk_sys_apic_cal(int stop)
+{
+	uint64_t a = 7;
+	__asm__ volatile("int3" : "+a"(a) : "D"((uint64_t)stop) : "rcx", "rdx", "memory");
+	return a;
+}
+
 static inline void gk_sys_null(void)
 {
 	uint64_t a = 3;

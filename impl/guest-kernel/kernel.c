@@ -115,7 +115,9 @@ static void apic_setup(void)
 		wrmsr(MSR_X2APIC_LVTT, VEC_TIMER | (2 << 17));
 	} else {
 		mmio_write(0xf0, 0x100 | VEC_SPURIOUS);
-		mmio_write(0x320, VEC_TIMER | (2 << 17));
+		/* TSC-deadline mode where offered, else one-shot counting at the bus rate / 1 */
+		mmio_write(0x3e0, 0xb);
+		mmio_write(0x320, VEC_TIMER | (gk_shared.tsc_deadline ? 2u << 17 : 0));
 	}
 }
 

@@ -31,6 +31,9 @@
 #define SYS_R0FAULT      4           /* ud2 in ring 0 (rdi = 1: lock cmpxchg16b first): crash tests */
 #define SYS_CHANNEL      5           /* rdi = channel, rsi = slot: one notification from ring 0,
 				        returns its TSC cycles (pvb_channels.h) */
+/* Without a TSC-deadline timer (QEMU TCG): the xAPIC timer in one-shot mode */
+#define SYS_SLEEP_APIC   6           /* rdi = initial count (0: none); returns on the timer */
+#define SYS_APIC_CAL     7           /* rdi = 0: count down from ~0; rdi = 1: stop, rax = count */
 
 /* the exit port and its values: pvb_abi.h */
 #define GK_EXIT_PORT     PVB_PORT_EXIT
@@ -44,5 +47,7 @@
 #define MSR_X2APIC_ICR   0x830
 #define MSR_X2APIC_LVTT  0x832
 #define XAPIC_BASE       0xfee00000
+#define XAPIC_TMICT      0x380       /* timer initial count */
+#define XAPIC_TMCCT      0x390       /* timer current count */
 
 #endif

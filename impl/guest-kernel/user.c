@@ -83,9 +83,37 @@ uint64_t pvb_now(void)
 	return gk_rdtsc();
 }
 
+/* Without TSC-deadline (QEMU TCG, a functional run): APIC timer counts per TSC tick, 32.32 */
+static uint64_t apic_per_tsc;
+
 void pvb_sleep_until(uint64_t t)
 {
-	gk_sys_sleep(t);
+	if (gk_shared.tsc_deadline) {
+		gk_sys_sleep(t);
+		return;
+	}
+	if (t == ~0ull) { /* forever */
+		gk_sys_sleep_apic(0);
+		return;
+	}
+	do { /* a one-shot count from a calibrated rate may end early: sleep the rest */
+		uint64_t now = gk_rdtsc(), left = t > now ? t - now : 0;
+		uint64_t c = (uint64_t)(((unsigned __int128)left * apic_per_tsc) >> 32);
+		gk_sys_sleep_apic(c < 1 ? 1 : c > 0xffffffffu ? 0xffffffffu : c);
+	} while (gk_rdtsc() < t);
+}
+
+/* The APIC timer's rate against the TSC, over 5 ms (only without TSC-deadline). */
+static void apic_calibrate(void)
+{
+	uint64_t t0 = gk_rdtsc(), c, t1;
+
+	gk_sys_apic_cal(0);
+	while (gk_rdtsc() - t0 < pvb_ns_to_ticks(5000000))
+		__builtin_ia32_pause();
+	c = gk_sys_apic_cal(1);
+	t1 = gk_rdtsc();
+	apic_per_tsc = (((0xffffffffull - c) << 32) / (t1 - t0));
 }
 
 uint64_t pvb_ticks_to_ns(uint64_t t)
@@ -353,7 +381,7 @@ static void calibrate(void)
 	pvb_metric(PVB_CPU_VM, "r0.null_syscall", "ns", (int64_t)pvb_ticks_to_ns(median(t, CALIB_N)));
 	for (int i = 0; i < CALIB_N; i++) {
 		c = gk_rdtsc();
-		gk_sys_sleep(1);
+		pvb_sleep_until(1);
 		t[i] = gk_rdtsc() - c;
 	}
 	pvb_metric(PVB_CPU_VM, "r0.wake_path", "ns", (int64_t)pvb_ticks_to_ns(median(t, CALIB_N)));
@@ -423,10 +451,12 @@ static int setup_job(void)
 	gk_shared.nr_cpus = nr_cpus;
 	mult_ns = (1000000ull << 32) / tsc_khz;
 	mult_tsc = (tsc_khz << 32) / 1000000ull;
-	if (!gk_shared.tsc_deadline) {
-		pvb_fail("guest: no TSC-deadline timer (run QEMU with -cpu host)");
+	if (!gk_shared.tsc_deadline && gk_shared.x2apic) {
+		pvb_fail("guest: x2APIC without a TSC-deadline timer is not supported");
 		return -1;
 	}
+	if (!gk_shared.tsc_deadline)
+		apic_calibrate();
 	wl = pvb_find_workload(pvb_arg("workload") ? pvb_arg("workload") : "");
 	if (!wl) {
 		pvb_fail("job: workload= unknown or missing");
@@ -449,7 +479,7 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 			wl->run(&ctx);
 		barrier();
 		for (;;)
-			gk_sys_sleep(~0ull);
+			pvb_sleep_until(~0ull);
 	}
 
 	pvb_crc32_init();
@@ -491,6 +521,7 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	pvb_metric(PVB_CPU_VM, "boot.to_workload", "ns", (int64_t)pvb_ticks_to_ns(t_work - gk_boot_tsc));
 	pvb_metric(PVB_CPU_VM, "tsc_khz", "kHz", (int64_t)tsc_khz);
 	pvb_metric(PVB_CPU_VM, "x2apic", "bool", gk_shared.x2apic);
+	pvb_metric(PVB_CPU_VM, "tsc_deadline", "bool", gk_shared.tsc_deadline);
 	console("pvbench guest: done\n");
 	finish(PVB_STATUS_OK);
 }

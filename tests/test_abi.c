@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include "pvb_abi.h"
 #include "pvb_channels.h"
+#include "pvb_record.h"
 #include "testlib.h"
 #include "vm.h"
 
@@ -73,6 +74,24 @@ static void exit_values_map_to_outcomes_and_nothing_else(void **state)
 			assert_int_equal(vm_outcome_of_exit_value(v, why, sizeof(why)), VM_ERROR);
 }
 
+/* The guest's words on a failure reach terminals and the store: control characters (a terminal
+ * escape, a newline) become '?'. */
+static void guest_text_is_printable(void **state)
+{
+	static unsigned char mem[4u << 20];
+	struct pvb_rec_writer w;
+	struct vm_result r = { .outcome = VM_FAILED };
+
+	pvb_crc32_init();
+	pvb_rec_begin(&w, mem + sizeof(mem) - PVB_OUT_SIZE + PVB_REC_OFFSET, PVB_OUT_SIZE - PVB_REC_OFFSET);
+	pvb_rec_text(&w, PVB_CPU_VM, "\x1b[2Jgone\nnext");
+	pvb_rec_seal(&w, PVB_STATUS_FAILED, 1);
+	vm_take_record(mem, sizeof(mem), &r);
+	assert_non_null(r.record);
+	assert_string_equal(r.reason, "?[2Jgone?next");
+	vm_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -80,6 +99,7 @@ int main(void)
 		cmocka_unit_test(low_regions_do_not_overlap),
 		cmocka_unit_test(command_line_names_the_out_area),
 		cmocka_unit_test(exit_values_map_to_outcomes_and_nothing_else),
+		cmocka_unit_test(guest_text_is_printable),
 	};
 	return cmocka_run_group_tests_name("abi", tests, NULL, NULL);
 }

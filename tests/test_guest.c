@@ -220,6 +220,65 @@ static void sigint_leaves_no_qemu(void **state)
 	assert_int_equal(procs_matching(dir), 0);
 }
 
+/* A valid record with no per-vCPU metric (the channel workload reports VM-level figures only):
+ * the one-guest command prints its summary and says so, instead of reading a column it never
+ * found. Run from the normal build; the ASan build runs the same code in-process elsewhere. */
+static void record_without_vcpu_metrics_is_reported(void **state)
+{
+	char bin[512], dir[256], out[300], err[256], line[256];
+	struct child c;
+	int said = 0;
+
+	REQUIRE_GUEST();
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	snprintf(dir, sizeof(dir), "/tmp/pvbench-test-novcpu-%d", (int)getpid());
+	snprintf(out, sizeof(out), "%s.out", dir);
+	char *argv[] = { bin, "guest", "run", "--workload", "channel", "--set", "channel=0", "--set",
+			 "ring=3", "--set", "count=10", "--duration", "1s", "--run-dir", dir, "--accel",
+			 test_tcg ? "tcg" : "kvm", NULL };
+	struct child_io io = { .stdout_path = out };
+	assert_int_equal(child_spawn(&c, argv, &io, err, sizeof(err)), 0);
+	assert_true(child_wait(&c, 30000));
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), EXIT_OK);
+	FILE *f = fopen(out, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		said |= !strcmp(line, "(the record has no per-vCPU metrics)\n");
+	fclose(f);
+	assert_true(said);
+}
+
+/* A guest that floods its console is stopped (an error, not a crash), well before its timeout,
+ * and leaves no process; the limit is the spec's (16 KiB here, 1 MiB by default). */
+static void console_flood_is_stopped(void **state)
+{
+	struct vm_result r;
+	struct timespec a, b;
+	char err[256];
+
+	REQUIRE_GUEST();
+	snprintf(rundir, sizeof(rundir), "/tmp/pvbench-test-flood-%d", (int)getpid());
+	assert_int_equal(mkdir_p(rundir), 0);
+	if (!host.tsc_khz)
+		assert_true(hostinfo_read(&host, err, sizeof(err)) == 0 || test_tcg);
+	struct vm_spec s = { .kernel = kernel, .vcpus = 1, .job = "workload=hang flood_kib=256",
+			     .timeout_ms = 30000, .run_dir = rundir, .tsc_khz = host.tsc_khz,
+			     .tcg = test_tcg, .console_max = 16 << 10 };
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; vm_backends[i]; i++) {
+		if (test_tcg && strcmp(vm_backends[i]->name, "qemu"))
+			continue;
+		assert_int_not_equal(vm_backends[i]->run(&s, NULL, &r), 0);
+		assert_int_equal(r.outcome, VM_ERROR);
+		assert_non_null(strstr(r.reason, "flooded its console"));
+		vm_result_free(&r);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_true(b.tv_sec - a.tv_sec < 25);
+	assert_int_equal(procs_matching(rundir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +291,8 @@ int main(void)
 		cmocka_unit_test(emulation_failure_ends_the_run_with_rip),
 		cmocka_unit_test(hung_guest_is_killed_at_its_timeout),
 		cmocka_unit_test(sigint_leaves_no_qemu),
+		cmocka_unit_test(record_without_vcpu_metrics_is_reported),
+		cmocka_unit_test(console_flood_is_stopped),
 	};
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
 	child_signals_install();

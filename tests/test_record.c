@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The result record: what the writer produces validates; anything damaged is rejected. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,7 +96,7 @@ static void quantiles_read_like_cyclictest(void **state)
 	assert_true(hist_quantile_ns(z, 3, 0, 1000, 0.5) < 0);
 }
 
-static void metrics_clamp_percentiles_to_exact_extremes(void **state)
+static void metrics_read_percentiles_from_histograms(void **state)
 {
 	struct metric_set ms;
 
@@ -104,9 +105,45 @@ static void metrics_clamp_percentiles_to_exact_extremes(void **state)
 	/* hist {1,2,3,4} over [0,4) us: p50 bucket 2 us, p99 bucket 3 us; exact max 3.9 us */
 	assert_true(metrics_find(&ms, "lat_p50", 0)->value == 2000);
 	assert_true(metrics_find(&ms, "lat_p99", 0)->value == 3000);
-	/* p.. never below the exact minimum (1.5 us, while bucket 0 says 0) */
 	assert_true(metrics_find(&ms, "lat_min", 0)->value == 1500);
 	assert_string_equal(ms.text, "hello");
+	metrics_free(&ms);
+}
+
+/* Where a bucket's lower edge falls outside the exact extremes, the percentile is clamped into
+ * them: all of CPU 0 in bucket 0 (edge 0 ns) with an exact minimum of 700 ns reads 700, not 0;
+ * all of CPU 1 in the overflow (edge 4 us) with an exact maximum of 2.5 us reads 2500. */
+static void metrics_clamp_percentiles_to_exact_extremes(void **state)
+{
+	struct pvb_rec_writer w;
+	struct metric_set ms;
+	uint32_t low[4] = { 5, 0, 0, 0 }, none[4] = { 0, 0, 0, 0 };
+
+	pvb_rec_begin(&w, buf, sizeof(buf));
+	pvb_rec_metric(&w, 0, "lat_min", "ns", 700);
+	pvb_rec_metric(&w, 0, "lat_max", "ns", 900);
+	pvb_rec_hist(&w, 0, "lat", 1000, low, 4, 0);
+	pvb_rec_metric(&w, 1, "lat_min", "ns", 2100);
+	pvb_rec_metric(&w, 1, "lat_max", "ns", 2500);
+	pvb_rec_hist(&w, 1, "lat", 1000, none, 4, 5);
+	pvb_rec_seal(&w, PVB_STATUS_OK, 2);
+	assert_int_equal(pvb_rec_validate(buf, sizeof(buf), err, sizeof(err)), 0);
+	metrics_from_record(buf, &ms);
+	assert_true(metrics_find(&ms, "lat_p50", 0)->value == 700);
+	assert_true(metrics_find(&ms, "lat_p99.9", 0)->value == 700);
+	assert_true(metrics_find(&ms, "lat_p50", 1)->value == 2500);
+	assert_true(metrics_find(&ms, "lat_p99", 1)->value == 2500);
+	metrics_free(&ms);
+}
+
+/* A figure that is not a number never enters a metric set (nor the store behind it). */
+static void non_finite_values_are_refused(void **state)
+{
+	struct metric_set ms = { 0 };
+	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", -2, NAN), -1);
+	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", -2, INFINITY), -1);
+	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", -2, 1.5), 0);
+	assert_int_equal(ms.n, 1);
 	metrics_free(&ms);
 }
 
@@ -119,7 +156,9 @@ int main(void)
 		cmocka_unit_test(missing_magic_reads_as_no_record),
 		cmocka_unit_test(overflowing_writer_seals_failed),
 		cmocka_unit_test(quantiles_read_like_cyclictest),
+		cmocka_unit_test(metrics_read_percentiles_from_histograms),
 		cmocka_unit_test(metrics_clamp_percentiles_to_exact_extremes),
+		cmocka_unit_test(non_finite_values_are_refused),
 	};
 	return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
  * where=user: ud2 in the workload; where=kernel: ud2 in the guest kernel's ring 0;
  * where=emulation: lock cmpxchg16b in ring 0 first, which kvm_pvm cannot emulate (hardware KVM
  * runs it, then takes the ud2). Guest build only; on Linux fault dies by SIGILL.
- * hang sleeps forever: the host's timeout must end it.
+ * hang sleeps forever: the host's timeout must end it; flood_kib=N first writes N KiB to the
+ * console from CPU 0 (a guest that floods its console: the host must stop it).
  */
 #include "pvb.h"
 
@@ -26,7 +27,11 @@ static void nothing(unsigned nr_cpus)
 
 static int hang_run(const struct pvb_ctx *ctx)
 {
-	(void)ctx;
+	static const char line[64] = "flood flood flood flood flood flood flood flood flood flood...\n";
+	uint64_t kib = pvb_arg_u64("flood_kib", 0);
+
+	for (uint64_t i = 0; ctx->cpu == 0 && i < kib * 16; i++)
+		pvb_console(line, sizeof(line));
 	for (;;)
 		pvb_sleep_until(pvb_now() + pvb_ns_to_ticks(1000000000));
 	return 0;
@@ -41,7 +46,7 @@ const struct pvb_workload pvb_wl_fault = {
 
 const struct pvb_workload pvb_wl_hang = {
 	.name = "hang",
-	.help = "test job: sleeps forever (the host's timeout must end it)",
+	.help = "test job: sleeps forever (the host's timeout must end it); flood_kib=N floods the console first",
 	.run = hang_run,
 	.finish = nothing,
 };

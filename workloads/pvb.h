@@ -35,6 +35,7 @@ void pvb_barrier(void);                         /* every CPU's run() waits for a
  * provided by the VMM), or on Linux an untouched anonymous mapping of size=SIZE. NULL: none. */
 void *pvb_platform_region(uint64_t *size);
 void pvb_fail(const char *why);                 /* marks the job failed; the text is reported */
+void pvb_console(const char *s, size_t n);      /* text to the console (guest: serial; Linux: stderr) */
 int pvb_failed(void);
 
 /* Results, called from finish() (one CPU, after all run() returned). cpu may be PVB_CPU_ALL. */

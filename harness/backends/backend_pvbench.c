@@ -59,7 +59,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		goto out;
 	}
 	v.console = console;
-	v.console_max = VM_CONSOLE_MAX;
+	v.console_max = vm_console_max(s);
 	vm_watch_begin(&w.w, s, v.mem, mem_size);
 	if (vmm_start(&v, err, sizeof(err)) < 0) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
@@ -83,9 +83,14 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 			vm_set_reason(r, o, "%s", err);
 		break;
 	}
+	case VMM_UNEXPECTED:
+		if (v.console_bytes > v.console_max) { /* the guest misbehaved; it did not crash */
+			vm_set_reason(r, VM_ERROR, "%s", v.why);
+			break;
+		}
+		/* fall through */
 	case VMM_SHUTDOWN:
 	case VMM_EMULATION_FAILURE:
-	case VMM_UNEXPECTED:
 		vm_set_reason(r, VM_CRASHED, "%s", v.why);
 		break;
 	case VMM_STOPPED: /* by the watch step (reason set), or by the backstop */

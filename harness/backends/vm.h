@@ -33,6 +33,7 @@ struct vm_spec {
 	const char *run_dir;     /* console.log and qemu.log go here */
 	unsigned tsc_khz;
 	int tcg;                 /* QEMU's TCG instead of KVM: functional only, no timing is real */
+	unsigned console_max;    /* console bytes before the run is stopped as a flood (0: VM_CONSOLE_MAX) */
 };
 
 /* Called from the watch loop: started() once the VM is up (vCPU thread ids, guest memory: a
@@ -77,7 +78,7 @@ void vm_result_free(struct vm_result *res);
  * Returns the outcome to stop with (reason set in r), or -1 to go on; *sleep_us says how long
  * to wait before the next step. */
 struct vm_watch {
-	double t0, next_tick;
+	double t0, next_tick, next_console;
 	int phase;
 	const volatile struct pvb_live *live;
 	char console_path[1024];
@@ -86,6 +87,7 @@ void vm_watch_begin(struct vm_watch *w, const struct vm_spec *s, const void *mem
 int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_hooks *h,
 		  struct vm_result *r, int *sleep_us);
 double vm_now_ms(void);
+unsigned vm_console_max(const struct vm_spec *s);
 #define VM_CONSOLE_MAX (1u << 20)    /* a guest's console beyond this is a flood: the run stops */
 
 /* ---- shared by the implementations (vm.c) ---- */

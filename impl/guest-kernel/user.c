@@ -134,6 +134,11 @@ const char *pvb_arg(const char *key)
 	return NULL;
 }
 
+void pvb_console(const char *s, size_t n)
+{
+	gk_sys_write(s, n);
+}
+
 void pvb_fail(const char *why)
 {
 	size_t i = 0;

@@ -303,7 +303,7 @@ static void *vcpu_main(void *arg)
 					fwrite(data, 1, n, v->console);
 				pthread_mutex_unlock(&v->lock);
 				if (flood) /* an untrusted guest does not get to fill the disk */
-					vmm_stop(v, VMM_UNEXPECTED, "the guest wrote more than its console limit");
+					vmm_stop(v, VMM_UNEXPECTED, "the guest flooded its console: stopped");
 			} else if (device_exit(c, VMM_DEV_PIO, run->io.port, wr, data, run->io.size, (int)run->io.count)) {
 				snprintf(why, sizeof(why), "unexpected port %s 0x%x (size %d) at RIP 0x%llx",
 					 wr ? "write to" : "read from", run->io.port, run->io.size,

@@ -91,6 +91,11 @@ void *pvb_alloc(size_t n)
 	return p;
 }
 
+void pvb_console(const char *s, size_t n)
+{
+	fwrite(s, 1, n, stderr);
+}
+
 void pvb_fail(const char *why)
 {
 	if (!failed++)

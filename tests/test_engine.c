@@ -172,6 +172,76 @@ static void directories_and_empty_files_are_errors(void **state)
 	assert_int_equal(access(db, F_OK), -1);
 }
 
+/* channels and memory through the engine and back through compare (KVM only: pvbench's VMM). */
+static void vmm_types_store_and_compare(void **state)
+{
+	static const char *const files[] = {
+		"[global]\ntype = channels\nchannel = none, pio, shm_busy\nring = 3\ncount = 50\n",
+		"[global]\ntype = memory\nbacking = demand, populated, prefault\nvcpus = 1\nsize_mib = 8\n",
+	};
+	static const char *const names[] = { "channels", "memory" };
+
+	REQUIRE_KVM();
+	for (int f = 0; f < 2; f++) {
+		char path[400], bin[512], err[256];
+		snprintf(path, sizeof(path), "%s/%s.ini", tmp, names[f]);
+		FILE *fp = fopen(path, "w");
+		fputs(files[f], fp);
+		fclose(fp);
+		assert_int_equal(pvbench_run(path, NULL), EXIT_OK);
+		char where[200];
+		snprintf(where, sizeof(where), "experiment='%s' AND status='ok'", names[f]);
+		assert_true(count(where) >= 2);
+		snprintf(where, sizeof(where), "experiment='%s' AND status NOT IN ('ok','skipped')", names[f]);
+		assert_int_equal(count(where), 0);
+		/* every ok run has its figures */
+		sqlite3 *h;
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+		char sql[300];
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM runs r WHERE experiment='%s' AND status='ok' AND"
+			 " NOT EXISTS (SELECT 1 FROM metrics m WHERE m.run_id=r.id AND m.name='%s')", names[f],
+			 f ? "write_all" : "cost_p50");
+		sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 0);
+		sqlite3_finalize(st);
+		sqlite3_close(h);
+		struct child c;
+		char dbopt[320];
+		snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+		snprintf(dbopt, sizeof(dbopt), "%s", db);
+		char *argv[] = { bin, "compare", "--db", dbopt, (char *)names[f], NULL };
+		assert_int_equal(child_spawn(&c, argv, NULL, err, sizeof(err)), 0);
+		assert_true(child_wait(&c, 20000));
+		assert_int_equal(WEXITSTATUS(c.status), EXIT_OK);
+	}
+}
+
+/* Ctrl-C in the middle of a channels or a memory run: exit 130, nothing interrupted stored, no
+ * child left (KVM only). */
+static void vmm_types_interrupted(void **state)
+{
+	static const char *const files[] = {
+		"[global]\ntype = channels\nchannel = pio\nring = 3\ncount = 100000\npace_us = 100\n",
+		"[global]\ntype = memory\nbacking = demand\nvcpus = 1\nsize_mib = 2048\nrepeat = 3\n",
+	};
+
+	REQUIRE_KVM();
+	for (int f = 0; f < 2; f++) {
+		struct child c;
+		write_ini(files[f]);
+		start(&c, ini, NULL);
+		usleep(1500000);
+		kill(c.pid, SIGINT);
+		assert_true(child_wait(&c, 10000));
+		assert_true(WIFEXITED(c.status));
+		assert_int_equal(WEXITSTATUS(c.status), EXIT_INTERRUPTED);
+		assert_int_equal(count("status NOT IN ('ok')"), 0);
+		assert_int_equal(procs_matching(ini), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +251,8 @@ int main(void)
 		cmocka_unit_test_setup(one_run_of_an_experiment_at_a_time, setup),
 		cmocka_unit_test_setup(shorthand_options_are_keys, setup),
 		cmocka_unit_test_setup(directories_and_empty_files_are_errors, setup),
+		cmocka_unit_test_setup(vmm_types_store_and_compare, setup),
+		cmocka_unit_test_setup(vmm_types_interrupted, setup),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

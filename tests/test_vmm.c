@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <sys/wait.h>
 #include "child.h"
@@ -202,9 +203,56 @@ static void memory_paths_leave_every_page_written(void **state)
 	assert_int_equal(rows, 5); /* demand, populated, pre-pass, dirty bitmap, dirty ring */
 }
 
+/* vCPU state round trip in the middle of a running job: pause both vCPUs of a cyclic guest,
+ * save their state, write it back, read it again (the same registers), resume; the job goes on
+ * and ends ok with every period accounted for. */
+static void vcpu_state_round_trip_mid_job(void **state)
+{
+	static struct vmm v;
+	static struct vmm_vcpu_state a[2], b[2];
+	char err[256], cmd[512];
+
+	REQUIRE_KVM();
+	if (!host.tsc_khz)
+		assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0);
+	snprintf(cmd, sizeof(cmd), "out=0x%x,0x%x tsc_khz=%u cpus=2 workload=cyclic duration_ms=2000",
+		 (64u << 20) - VM_OUT_SIZE, VM_OUT_SIZE, host.tsc_khz);
+	assert_int_equal(vmm_create(&v, 64u << 20, 0, err, sizeof(err)), 0);
+	assert_int_equal(vmm_load_elf(&v, kernel, err, sizeof(err)), 0);
+	assert_int_equal(vmm_add_vcpus(&v, 2, cmd, err, sizeof(err)), 0);
+	assert_int_equal(vmm_start(&v, err, sizeof(err)), 0);
+	usleep(800000); /* inside the workload */
+	if (vmm_pause(&v, 2000, err, sizeof(err)))
+		fail_msg("%s", err);
+	for (int i = 0; i < 2; i++) {
+		if (vmm_vcpu_save(&v.vcpu[i], &a[i], err, sizeof(err)) ||
+		    vmm_vcpu_restore(&v.vcpu[i], &a[i], err, sizeof(err)) ||
+		    vmm_vcpu_save(&v.vcpu[i], &b[i], err, sizeof(err)))
+			fail_msg("%s", err);
+		assert_true(a[i].nmsrs > 10);
+		assert_memory_equal(&a[i].regs, &b[i].regs, sizeof(a[i].regs));
+		assert_memory_equal(&a[i].sregs.cr0, &b[i].sregs.cr0, sizeof(uint64_t) * 5); /* cr0..cr8 */
+		assert_int_equal(a[i].sregs.efer, b[i].sregs.efer);
+		assert_int_equal(a[i].mp.mp_state, b[i].mp.mp_state);
+		if (a[i].missing[0])
+			fprintf(stderr, "note: vcpu %d state without:%s\n", i, a[i].missing);
+	}
+	vmm_resume(&v);
+	assert_int_equal(vmm_wait(&v, 20000, NULL, NULL), VMM_EXITED);
+	assert_int_equal(v.exit_value, VM_EXIT_OK);
+	struct metric_set ms;
+	if (vm_record_metrics(v.mem, 64u << 20, &ms, err, sizeof(err)))
+		fail_msg("%s", err);
+	for (int cpu = 0; cpu < 2; cpu++)
+		assert_true(metrics_find(&ms, "samples", cpu)->value > 1000);
+	metrics_free(&ms);
+	vmm_destroy(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(vcpu_state_round_trip_mid_job),
 		cmocka_unit_test(same_job_same_record_as_qemu),
 		cmocka_unit_test(expected_exit_sequence),
 		cmocka_unit_test(failures_end_the_run_with_a_reason),

@@ -84,6 +84,9 @@ struct vmm {
 	uint64_t tsc_offset_window;              /* host cycles around the best offset reading */
 	uint64_t *dirty_bitmap;                  /* dirty ring harvests land here (caller's) */
 	uint32_t dirty_slot;
+	/* vmm_pause(): vCPU threads park outside KVM_RUN while pause is set */
+	pthread_cond_t parked_cv, resume_cv;
+	volatile int pause, parked;
 };
 
 /* ioctl with a sentence on failure: returns the ioctl's value, or -1 with err filled */
@@ -102,6 +105,35 @@ int vmm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char
  * must give it a handler that returns (a no-op is enough) before creating a VM. */
 #define VMM_KICK_SIGNAL SIGUSR1
 int vmm_create(struct vmm *v, uint64_t mem_size, int dirty_ring_bytes, char *err, size_t errlen);
+/* Holds every vCPU thread outside KVM_RUN (kicked, then parked) until vmm_resume(): the state of
+ * a paused VM can be read and written. 0, or -1 with err when a vCPU does not come out within
+ * timeout_ms (kvm_pvm spins inside KVM on some instructions); the VM is resumed then. */
+int vmm_pause(struct vmm *v, int timeout_ms, char *err, size_t errlen);
+void vmm_resume(struct vmm *v);
+
+/* One vCPU's architectural state as KVM keeps it: what a migration sends. Every part KVM gives
+ * is saved; a part this host's KVM refuses (has_* = 0) is left out and said so by name in
+ * `missing`. MSRs: every index KVM_GET_MSR_INDEX_LIST names that KVM_GET_MSRS reads here. */
+#define VMM_MAX_MSRS 256
+struct vmm_vcpu_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+	struct kvm_xsave xsave;
+	struct kvm_xcrs xcrs;
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events events;
+	struct kvm_mp_state mp;
+	struct kvm_debugregs dregs;
+	int has_xsave, has_xcrs, has_events, has_dregs;
+	uint32_t nmsrs;
+	struct kvm_msr_entry msrs[VMM_MAX_MSRS];
+	char missing[160];
+};
+/* On a paused VM (or one not started). 0, or -1 with "IOCTL: why (vcpu N)" in err. */
+int vmm_vcpu_save(struct vmm_vcpu *c, struct vmm_vcpu_state *s, char *err, size_t errlen);
+int vmm_vcpu_restore(struct vmm_vcpu *c, const struct vmm_vcpu_state *s, char *err, size_t errlen);
+
 /* KVM_CHECK_EXTENSION on /dev/kvm without a VM: the capability's value, or -1 with err. */
 int vmm_check_cap(int cap, char *err, size_t errlen);
 int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *err, size_t errlen);

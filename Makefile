@@ -53,7 +53,7 @@ $(O)/git-rev: FORCE
 $(O)/host/harness/host/hostinfo.o: $(O)/git-rev
 FORCE:
 HCFLAGS := $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -DPVB_GIT='"$(PVB_GIT)"'
-HARNESS_SRC := $(filter-out harness/main.c,$(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.c))) impl/proto/record.c impl/proto/record_check.c $(wildcard impl/vmm/*.c)
+HARNESS_SRC := $(filter-out harness/main.c,$(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.c))) impl/proto/record.c impl/proto/record_check.c impl/proto/boost_decode.c $(wildcard impl/vmm/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(O)/host/%.o,$(HARNESS_SRC))
 
 $(O)/host/%.o: %.c $(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.h)) $(wildcard impl/vmm/*.h) $(wildcard impl/proto/*.h) impl/proto/pvb_record.h workloads/pvb.h
@@ -73,7 +73,7 @@ $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c wor
 	@$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
 
 # ---- tests ----
-UNIT_TESTS := test_abi test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine
+UNIT_TESTS := test_abi test_boost test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine
 KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 
@@ -87,6 +87,7 @@ tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness
 # Everything, the KVM integration tests included, then the unit tests under ASan/UBSan.
 check: setup all tests
 	PVBENCH_BUILD=$(O) tests/run $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
+	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory check-asan
 
 # The unit tests and the in-process KVM paths (QEMU control, the own VMM) under ASan/UBSan; the
@@ -96,6 +97,24 @@ check-asan:
 	$(MAKE) --no-print-directory O=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		$(patsubst %,build-asan/tests/%,$(ASAN_TESTS))
 	PVBENCH_BUILD=$(O) ASAN_OPTIONS=detect_leaks=1 tests/run $(patsubst %,build-asan/tests/%,$(ASAN_TESTS))
+
+# Fuzzing (libFuzzer, Debian's clang): the host's reading of guest-written shared memory.
+# FUZZ_RUNS inputs (make fuzz: 10 million; make check runs a short smoke). Corpus in build/.
+FUZZ_RUNS ?= 10000000
+$(O)/fuzz_boost: tests/fuzz_boost.c impl/proto/boost_decode.c impl/proto/pvb_boost.h
+	@mkdir -p $(O)/fuzz-corpus
+	@echo '  FUZZ      $@'
+	@clang -std=c11 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -Iimpl/proto -o $@ tests/fuzz_boost.c impl/proto/boost_decode.c
+
+fuzz: setup $(O)/fuzz_boost
+	$(O)/fuzz_boost -runs=$(FUZZ_RUNS) -artifact_prefix=$(O)/ -print_final_stats=1 $(O)/fuzz-corpus \
+		> $(O)/fuzz.log 2>&1; rc=$$?; tail -n 12 $(O)/fuzz.log; exit $$rc
+
+fuzz-smoke: $(O)/fuzz_boost
+	@$(O)/fuzz_boost -runs=200000 -seed=1 -artifact_prefix=$(O)/ $(O)/fuzz-corpus > $(O)/fuzz-smoke.log 2>&1 || \
+		{ tail -n 30 $(O)/fuzz-smoke.log; exit 1; }
+	@echo "fuzz smoke: $$(grep '^Done' $(O)/fuzz-smoke.log)"
 
 # Rewrites tests/golden/ from the current compare output: review the diff before committing it.
 golden: $(O)/tests/test_compare
@@ -120,4 +139,4 @@ bench: setup all tests
 clean:
 	rm -rf $(O) build-asan
 
-.PHONY: tests check check-asan setup run bench clean golden
+.PHONY: tests check check-asan setup run bench clean golden fuzz fuzz-smoke

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvb_boost.h, version 1: the paravirt scheduling region (seeds 001 and 002). The guest tells the
+ * host what runs on each vCPU; the host boosts the vCPU thread when that matters and tells the
+ * guest what it did and how fast the vCPU's CPU is. Shared memory, one cache line per vCPU, no
+ * exit needed to publish; a doorbell (the VMM's, see the device) only for what the host cannot
+ * see by itself (an unboost request).
+ *
+ * Fixed-width types only and no libc: the same header compiles in pvbench's guest kernel, in the
+ * host agents, and in a Linux guest module. Little-endian; every field is naturally aligned.
+ *
+ * Trust: the host trusts nothing the guest writes. pvb_boost_read() (boost_decode.c) takes a
+ * consistent snapshot of a slot, checks every field and clamps it to the VM's limits; a guest
+ * that writes garbage, flaps or never finishes a write gets at most what the limits allow.
+ *
+ * Layout: struct pvb_boost_hdr at offset 0 (one cache line), then nr_vcpus slots of
+ * PVB_BOOST_SLOT_SIZE bytes, slot i at PVB_BOOST_HDR_SIZE + i * PVB_BOOST_SLOT_SIZE.
+ *
+ * Negotiation: the host fills the header (magic last, with release) before the guest runs. The
+ * guest checks magic, version and sizes, writes the features it accepts (a subset of
+ * host_features) and its version, then guest_ready = 1 last (release). The host acts on a slot
+ * only after it has seen guest_ready (acquire). With no region, or a header the guest does not
+ * accept, the guest runs as vanilla: it publishes nothing.
+ */
+#ifndef PVB_BOOST_H
+#define PVB_BOOST_H
+
+#include <stdint.h>
+
+#define PVB_BOOST_MAGIC       0x54534f42u   /* "BOST" */
+#define PVB_BOOST_VERSION     1u
+#define PVB_BOOST_HDR_SIZE    64u
+#define PVB_BOOST_SLOT_SIZE   64u           /* one cache line: no false sharing between vCPUs */
+#define PVB_BOOST_MAX_VCPUS   64u
+#define PVB_UTIL_MAX          1024u         /* utilisation and capacity scale, as the kernel's */
+
+/* Features (host_features offered, guest_features accepted) */
+#define PVB_BF_BOOST          (1u << 0)     /* slot.flags BOOST_REQ and the class/prio fields */
+#define PVB_BF_RT_DEADLINE    (1u << 1)     /* slot.next_rt_tsc */
+#define PVB_BF_UTIL           (1u << 2)     /* slot.util */
+#define PVB_BF_HINT           (1u << 3)     /* slot.capacity and slot.freq_khz (host -> guest) */
+#define PVB_BF_KNOWN          0xfu
+
+/* What runs on a vCPU now (slot.cur_class) */
+#define PVB_CLASS_IDLE        0u            /* nothing runnable: the vCPU halts */
+#define PVB_CLASS_NORMAL      1u            /* a time-shared task */
+#define PVB_CLASS_RT          2u            /* a real-time task (cur_prio 1..99) */
+#define PVB_CLASS_COUNT       3u
+
+/* slot.flags */
+#define PVB_SF_IN_IRQ         (1u << 0)     /* the vCPU is handling an interrupt */
+#define PVB_SF_CRIT           (1u << 1)     /* in a critical section (e.g. holds a spinlock) */
+#define PVB_SF_BOOST_REQ      (1u << 2)     /* the guest asks for a boost now */
+#define PVB_SF_KNOWN          0x7u
+
+struct pvb_boost_hdr {
+	/* host writes all of these before the guest starts; the guest only reads them */
+	uint32_t magic;          /* PVB_BOOST_MAGIC, written last (release) */
+	uint16_t version;        /* the host's version: PVB_BOOST_VERSION */
+	uint16_t hdr_size;       /* bytes: PVB_BOOST_HDR_SIZE */
+	uint32_t size;           /* bytes of the whole region */
+	uint16_t nr_vcpus;       /* slots that follow, 1..PVB_BOOST_MAX_VCPUS */
+	uint16_t slot_size;      /* bytes per slot: PVB_BOOST_SLOT_SIZE */
+	uint32_t host_features;  /* PVB_BF_* the host offers */
+	uint32_t max_prio;       /* the highest RT priority the host will give a vCPU thread */
+	/* guest writes these once, at negotiation; the host reads them after guest_ready */
+	uint32_t guest_features; /* PVB_BF_* the guest accepted: a subset of host_features */
+	uint16_t guest_version;  /* the guest's version, <= version */
+	uint16_t reserved0;      /* 0 */
+	uint32_t guest_ready;    /* 1 once the two above are written (release) */
+	uint8_t reserved[28];    /* 0 */
+};
+
+struct pvb_boost_slot {
+	/* guest -> host. The guest writes; the host reads with pvb_boost_read(). Ordering: seq is a
+	 * seqcount: the guest makes it odd (store), writes the fields, makes it even (release);
+	 * the host reads seq (acquire), the fields, seq again, and retries if it moved or was odd. */
+	uint32_t seq;            /* guest: even when consistent */
+	uint8_t cur_class;       /* guest: PVB_CLASS_* of what runs now */
+	uint8_t cur_prio;        /* guest: its RT priority 1..99 (0 unless RT) */
+	uint8_t flags;           /* guest: PVB_SF_* */
+	uint8_t reserved0;       /* 0 */
+	uint64_t next_rt_tsc;    /* guest TSC of this vCPU's next RT wake-up; 0: none (RT_DEADLINE) */
+	uint32_t util;           /* run-queue utilisation 0..PVB_UTIL_MAX, PELT-style (UTIL) */
+	uint32_t kicks;          /* guest: doorbell kicks sent from this vCPU (a counter) */
+	uint8_t reserved2[8];    /* 0: the guest's half is the first 32 bytes */
+	/* host -> guest. The host writes; the guest reads. host_seq is a seqcount like seq. */
+	uint32_t host_seq;       /* host: even when consistent */
+	uint8_t boosted;         /* host: 1 while the vCPU thread runs boosted */
+	uint8_t boost_prio;      /* host: the priority it runs at then (SCHED_FIFO) */
+	uint16_t capacity;       /* host: capacity of the vCPU's CPU now, 0..PVB_UTIL_MAX (HINT) */
+	uint32_t freq_khz;       /* host: its frequency now, kHz (HINT) */
+	uint8_t reserved1[20];   /* 0 */
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct pvb_boost_hdr) == PVB_BOOST_HDR_SIZE, "header is one cache line");
+_Static_assert(sizeof(struct pvb_boost_slot) == PVB_BOOST_SLOT_SIZE, "slot is one cache line");
+_Static_assert(__builtin_offsetof(struct pvb_boost_slot, next_rt_tsc) % 8 == 0, "aligned");
+_Static_assert(__builtin_offsetof(struct pvb_boost_slot, host_seq) == 32, "host half at 32");
+#endif
+
+static inline uint64_t pvb_boost_region_size(unsigned nr_vcpus)
+{
+	return PVB_BOOST_HDR_SIZE + (uint64_t)nr_vcpus * PVB_BOOST_SLOT_SIZE;
+}
+
+static inline struct pvb_boost_slot *pvb_boost_slot(void *region, unsigned vcpu)
+{
+	return (struct pvb_boost_slot *)((uint8_t *)region + PVB_BOOST_HDR_SIZE +
+					 (uint64_t)vcpu * PVB_BOOST_SLOT_SIZE);
+}
+
+/* ---- guest side: wait-free, a handful of instructions, no libc ---- */
+
+/* Publishes what runs now. Returns nothing: a host that is not looking costs nothing. */
+static inline void pvb_boost_publish(struct pvb_boost_slot *s, uint8_t cls, uint8_t prio,
+				     uint8_t flags, uint64_t next_rt_tsc, uint32_t util)
+{
+	uint32_t q = s->seq;
+	__atomic_store_n(&s->seq, q + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	s->cur_class = cls;
+	s->cur_prio = prio;
+	s->flags = flags;
+	s->next_rt_tsc = next_rt_tsc;
+	s->util = util;
+	__atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
+}
+
+/* The guest's checks of a region the host offers: 0 if it can be used, else a reason. */
+static inline const char *pvb_boost_guest_check(const struct pvb_boost_hdr *h, uint64_t region_size,
+						unsigned vcpus)
+{
+	if (region_size < PVB_BOOST_HDR_SIZE || __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != PVB_BOOST_MAGIC)
+		return "no boost region";
+	if (h->version < 1 || h->hdr_size != PVB_BOOST_HDR_SIZE || h->slot_size != PVB_BOOST_SLOT_SIZE)
+		return "boost region: unknown version or layout";
+	if (h->nr_vcpus < vcpus || h->nr_vcpus > PVB_BOOST_MAX_VCPUS || h->size > region_size ||
+	    h->size < pvb_boost_region_size(h->nr_vcpus))
+		return "boost region: too small for the vCPUs";
+	return 0;
+}
+
+/* ---- host side (boost_decode.c) ---- */
+
+/* The VM's limits: what the host will accept from this guest. */
+struct pvb_boost_limits {
+	uint8_t max_prio;            /* RT priorities above are clamped to it */
+	uint32_t features;           /* what was negotiated: fields of other features are ignored */
+	uint64_t max_ahead_tsc;      /* a next_rt_tsc further ahead than this is not believed */
+	unsigned read_tries;         /* seqcount retries before a read counts as torn (>= 1) */
+};
+
+/* A consistent, validated, clamped snapshot of one slot. */
+struct pvb_boost_view {
+	uint8_t cls, prio, flags;
+	uint64_t next_rt_tsc;        /* 0 when absent, not negotiated or not believed */
+	uint32_t util;
+	uint32_t kicks;
+};
+
+/* Why values were not taken as written: counters a policy adds up and reports. */
+struct pvb_boost_stats {
+	uint64_t reads, torn, bad_class, prio_clamped, bad_flags, util_clamped, rt_rejected;
+};
+
+enum pvb_boost_read_result {
+	PVB_BOOST_READ_OK = 0,
+	PVB_BOOST_READ_CLAMPED = 1,  /* consistent, but something was out of range: see stats */
+	PVB_BOOST_READ_TORN = 2,     /* no consistent snapshot within read_tries: view untouched */
+};
+
+/* Reads slot s (guest memory: volatile, untrusted) at host time now_tsc (in the guest's TSC). */
+int pvb_boost_read(const volatile struct pvb_boost_slot *s, const struct pvb_boost_limits *lim,
+		   uint64_t now_tsc, struct pvb_boost_view *out, struct pvb_boost_stats *st);
+
+/* The host's checks of a negotiated region of nr_vcpus slots: 0 if usable (the negotiated
+ * features in *features), else the reason. The guest can overwrite the host's half of the header
+ * too: that is a reason. */
+const char *pvb_boost_host_check(const volatile struct pvb_boost_hdr *h, uint64_t region_size,
+				 unsigned nr_vcpus, uint32_t *features);
+
+/* Fills the header of a fresh region (host, before the guest starts; magic last). */
+void pvb_boost_host_init(void *region, uint64_t region_size, unsigned nr_vcpus, uint32_t features,
+			 uint8_t max_prio);
+
+#endif

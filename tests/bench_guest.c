@@ -96,7 +96,11 @@ int main(int argc, char **argv)
 
 	child_signals_install();
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", pvb_build_dir());
-	if (hostinfo_read(&host, err, sizeof(err)) < 0 || guestinfo_read(kernel, &gi, err, sizeof(err)) < 0) {
+	if (hostinfo_read(&host, err, sizeof(err)) < 0) { /* timings under TCG would mean nothing */
+		printf("# %s: skipped: %s\n", argv[0], err);
+		return 0;
+	}
+	if (guestinfo_read(kernel, &gi, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench: %s\n", err);
 		return 1;
 	}

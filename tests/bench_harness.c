@@ -92,9 +92,9 @@ int main(int argc, char **argv)
 	child_signals_install();
 	mkdir_p("/tmp/pvbench-bench");
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", pvb_build_dir());
-	if (hostinfo_read(&host, err, sizeof(err)) < 0) {
-		fprintf(stderr, "bench: %s\n", err);
-		return 1;
+	if (hostinfo_read(&host, err, sizeof(err)) < 0) { /* timings under TCG would mean nothing */
+		printf("# %s: skipped: %s\n", argv[0], err);
+		return 0;
 	}
 	for (int r = 0; r < reps && !pvb_interrupted; r++) {
 		for (int with = 0; with < 2; with++) { /* interleaved: alone, with pvbench, alone, ... */

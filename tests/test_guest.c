@@ -14,6 +14,8 @@
 #include "cli.h"
 #include "hostinfo.h"
 #include "metrics.h"
+#include "policy.h"
+#include "pvb_boost.h"
 #include "pvb_record.h"
 #include "testlib.h"
 #include "vm.h"
@@ -279,6 +281,80 @@ static void console_flood_is_stopped(void **state)
 	assert_int_equal(procs_matching(rundir), 0);
 }
 
+/* The boost region end to end: the host offers it, the guest accepts, and while cyclic runs the
+ * host reads (with the decoder, as an agent would) idle slots carrying the next RT deadline and
+ * running slots at the workload's RT priority, on every vCPU. */
+struct boost_watch {
+	struct pvb_boost_hdr *h;
+	struct pvb_boost_stats st;
+	int idle_with_deadline[2], running_rt[2], negotiated;
+	uint32_t features, seq[2];
+	int64_t offset;          /* host TSC - guest TSC, at most (from guest_tsc_ready) */
+};
+
+static int bw_started(void *arg, const struct vm_view *vm, char *err, size_t n)
+{
+	struct boost_watch *w = arg;
+	w->h = vm->boost;
+	return vm->boost ? 0 : (snprintf(err, n, "no boost region in the view"), -1);
+}
+
+static int bw_tick(void *arg, char *err, size_t n)
+{
+	struct boost_watch *w = arg;
+	/* a deadline within 50 ms of now, in the guest's TSC */
+	struct pvb_boost_limits lim = { .max_prio = 50, .features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE,
+					.max_ahead_tsc = host.tsc_khz * 50ull, .read_tries = 4 };
+	/* guest memory is gone after the run: everything is read while it runs */
+	if (!w->negotiated && !pvb_boost_host_check(w->h, PVB_PV_SIZE, 2, &w->features)) {
+		w->negotiated = 1;
+		w->offset = (int64_t)(__builtin_ia32_rdtsc() - w->h->guest_tsc_ready);
+	}
+	if (!w->negotiated)
+		return 0;
+	for (unsigned c = 0; c < 2; c++) {
+		struct pvb_boost_view v;
+		w->seq[c] = pvb_boost_slot(w->h, c)->seq;
+		if (pvb_boost_read(pvb_boost_slot(w->h, c), &lim, __builtin_ia32_rdtsc() - (uint64_t)w->offset, &v,
+				   &w->st) >= PVB_BOOST_READ_TORN)
+			continue;
+		w->idle_with_deadline[c] += v.cls == PVB_CLASS_IDLE && v.next_rt_tsc;
+		w->running_rt[c] += v.cls == PVB_CLASS_RT && v.prio == 40;
+	}
+	return 0;
+}
+
+static void boost_region_is_negotiated_and_published(void **state)
+{
+	struct vm_result r;
+	struct boost_watch w = { 0 };
+	char err[256];
+
+	REQUIRE_GUEST();
+	snprintf(rundir, sizeof(rundir), "/tmp/pvbench-test-boost-%d", (int)getpid());
+	assert_int_equal(mkdir_p(rundir), 0);
+	if (!host.tsc_khz)
+		assert_true(hostinfo_read(&host, err, sizeof(err)) == 0 || test_tcg);
+	struct vm_spec s = { .kernel = kernel, .vcpus = 2, .job = "workload=cyclic duration_ms=1500 rt_prio=40",
+			     .timeout_ms = 30000, .run_dir = rundir, .tsc_khz = host.tsc_khz,
+			     .tcg = test_tcg, .boost = 1 };
+	struct vm_hooks h = { .arg = &w, .tick_ms = 1, .started = bw_started, .tick = bw_tick };
+	if (vm_backend_qemu.run(&s, &h, &r))
+		fail_msg("%s", r.reason);
+	assert_true(w.negotiated);
+	assert_int_equal(w.features, PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
+	for (int c = 0; c < 2; c++) {
+		assert_true(w.seq[c] > 1000); /* 2 publishes per 1 ms period, 4 to the seqcount */
+		assert_true(w.idle_with_deadline[c] > 0);
+		assert_true(w.running_rt[c] + w.idle_with_deadline[c] > 10);
+	}
+	struct metric_set ms;
+	metrics_from_record(r.record, &ms);
+	assert_true(metrics_find(&ms, "boost_region", METRIC_CPU_VM)->value == 1);
+	metrics_free(&ms);
+	vm_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +369,7 @@ int main(void)
 		cmocka_unit_test(sigint_leaves_no_qemu),
 		cmocka_unit_test(record_without_vcpu_metrics_is_reported),
 		cmocka_unit_test(console_flood_is_stopped),
+		cmocka_unit_test(boost_region_is_negotiated_and_published),
 	};
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
 	child_signals_install();

@@ -61,6 +61,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	v.console = console;
 	v.console_max = vm_console_max(s);
 	vm_watch_begin(&w.w, s, v.mem, mem_size);
+	vm_boost_init(s, v.mem, mem_size);
 	if (vmm_start(&v, err, sizeof(err)) < 0) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		vmm_wait(&v, 0, NULL, NULL);
@@ -69,7 +70,9 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	r->nr_tids = v.nr_vcpus;
 	for (int i = 0; i < v.nr_vcpus; i++)
 		r->tids[i] = v.vcpu[i].tid;
-	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = mem_size };
+	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = mem_size,
+				.boost = s->boost ? v.mem + vm_boost_offset(mem_size) : NULL,
+				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		vmm_stop(&v, VMM_STOPPED, NULL);

@@ -131,6 +131,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 			       .nr_keep_fds = 2 };
 
 	vm_watch_begin(&w, s, mem, mem_size);
+	vm_boost_init(s, mem, mem_size);
 	if (child_spawn(&qemu, argv, &io, err, sizeof(err)) < 0) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto out;
@@ -152,7 +153,9 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		vm_set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");
 		goto reap;
 	}
-	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = mem, .mem_size = mem_size };
+	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = mem, .mem_size = mem_size,
+				.boost = s->boost ? mem + vm_boost_offset(mem_size) : NULL,
+				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto reap;

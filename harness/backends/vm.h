@@ -34,6 +34,8 @@ struct vm_spec {
 	unsigned tsc_khz;
 	int tcg;                 /* QEMU's TCG instead of KVM: functional only, no timing is real */
 	unsigned console_max;    /* console bytes before the run is stopped as a flood (0: VM_CONSOLE_MAX) */
+	int boost;               /* offer the paravirt scheduling region (pvb_boost.h) */
+	int boost_max_prio;      /* the highest RT priority the host will give a vCPU thread */
 };
 
 /* Called from the watch loop: started() once the VM is up (vCPU thread ids, guest memory: a
@@ -91,7 +93,14 @@ unsigned vm_console_max(const struct vm_spec *s);
 #define VM_CONSOLE_MAX (1u << 20)    /* a guest's console beyond this is a flood: the run stops */
 
 /* ---- shared by the implementations (vm.c) ---- */
-/* The guest kernel's command line: out area, TSC rate, vCPUs, then the job. */
+/* The boost area (pvb_abi.h) in guest RAM of mem_size bytes. */
+static inline size_t vm_boost_offset(size_t mem_size)
+{
+	return mem_size - PVB_OUT_SIZE - PVB_PV_SIZE;
+}
+/* Before the guest boots: the boost region's header, when the spec offers one. */
+void vm_boost_init(const struct vm_spec *s, unsigned char *mem, size_t mem_size);
+/* The guest kernel's command line: out area, boost area, TSC rate, vCPUs, then the job. */
 void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len);
 /* The guest's exit-port value -> outcome (VM_OK for ok); anything unknown is VM_ERROR. */
 #define VM_EXIT_OK (PVB_EXIT_BASE + PVB_STATUS_OK)

@@ -25,6 +25,8 @@ struct vm_view {
 	int nr_vcpus;
 	unsigned char *mem;              /* guest RAM from guest-physical 0, read/write */
 	size_t mem_size;
+	void *boost;                     /* the pvb_boost.h region, or NULL when not offered */
+	size_t boost_size;
 };
 
 struct policy {
@@ -38,6 +40,7 @@ struct policy_ops {
 	const char *help;                /* one line */
 	const struct key_def *keys;      /* its own keys, ending with { 0 }; may be NULL */
 	int tick_ms;                     /* how often tick runs; 0: every 10 ms */
+	int boost_region;                /* the guest is offered the pvb_boost.h region */
 	int (*prepare)(struct policy *p, char *err, size_t errlen);
 	int (*start)(struct policy *p, const struct vm_view *vm, char *err, size_t errlen);
 	int (*tick)(struct policy *p, char *err, size_t errlen);

@@ -138,6 +138,7 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		.mem_mb = (int)spec_int(spec, "mem_mb"), .job = job,
 		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + 30000),
 		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz, .tcg = tcg,
+		.boost = c.pol.ops->boost_region,
 	};
 	struct vm_hooks hooks = { .arg = &c, .tick_ms = c.pol.ops->tick_ms, .started = on_started,
 				  .tick = on_tick };

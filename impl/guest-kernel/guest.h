@@ -4,6 +4,7 @@
 #define GK_GUEST_H
 
 #include <stdint.h>
+#include "layout.h"
 
 /* Filled by ring 0 at boot (cmdline, CPU features) and by ring 3 (out area), read by both. */
 struct gk_shared {
@@ -19,6 +20,14 @@ struct gk_shared {
 extern struct gk_shared gk_shared;
 extern uint64_t gk_boot_tsc;
 extern char __image_start[], __image_end[];
+extern char gk_ustacks[][GK_USTACK_SIZE];
+
+/* The CPU ring 3 runs on, from its stack (each CPU has its own): no TLS, no privileged read. */
+static inline unsigned gk_cpu(void)
+{
+	char here;
+	return (unsigned)(((uintptr_t)&here - (uintptr_t)gk_ustacks) / GK_USTACK_SIZE);
+}
 
 void gk_user_main(unsigned cpu, const char *cmdline);
 

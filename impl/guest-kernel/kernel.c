@@ -58,7 +58,7 @@ static struct tss tss[GK_MAX_CPUS] __attribute__((aligned(16))) = {
 		.iobitmap_end = 0xff,
 	},
 };
-static char ustacks[GK_MAX_CPUS][GK_USTACK_SIZE] __attribute__((aligned(16)));
+char gk_ustacks[GK_MAX_CPUS][GK_USTACK_SIZE] __attribute__((aligned(16)));
 static int use_x2apic;
 
 /* Shared with ring 3 (all memory is user-accessible): see guest.h. */
@@ -123,7 +123,7 @@ static void apic_setup(void)
 
 static void start_user(unsigned cpu)
 {
-	gk_enter_user((uint64_t)gk_user_main, (uint64_t)(ustacks[cpu] + GK_USTACK_SIZE) - 8, cpu,
+	gk_enter_user((uint64_t)gk_user_main, (uint64_t)(gk_ustacks[cpu] + GK_USTACK_SIZE) - 8, cpu,
 		      (uint64_t)gk_shared.cmdline);
 }
 

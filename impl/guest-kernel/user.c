@@ -8,12 +8,15 @@
  *   out=ADDR,SIZE   guest-physical result area (pvb_record.h), required
  *   tsc_khz=N       TSC frequency from the host (CPUID 0x15/0x16 may be 0), required
  *   cpus=N          vCPUs the VM has (all must come up), default 1
+ *   boost=ADDR,SIZE the paravirt scheduling region (pvb_boost.h), when the host offers one
+ *   rt_prio=N       the workload's RT priority as the boost region tells the host (0: normal)
  *   workload=NAME   see workloads/registry.c; its keys follow
  */
 #include <stdint.h>
 #include "guest.h"
 #include "layout.h"
 #include "pvb.h"
+#include "pvb_boost.h"
 #include "pvb_channels.h"
 #include "pvb_record.h"
 
@@ -86,7 +89,27 @@ uint64_t pvb_now(void)
 /* Without TSC-deadline (QEMU TCG, a functional run): APIC timer counts per TSC tick, 32.32 */
 static uint64_t apic_per_tsc;
 
+/* The boost region, when the host offers one and the guest accepted it (NULL: vanilla). */
+static struct pvb_boost_hdr *boost;
+static uint8_t rt_prio;
+
+static void sleep_until(uint64_t t);
+
+/* Around every sleep: the vCPU halts (idle, and when its task is RT, the deadline it will wake
+ * at), then runs its task again. Ring 3, wait-free, a few stores each. */
 void pvb_sleep_until(uint64_t t)
+{
+	if (!boost) {
+		sleep_until(t);
+		return;
+	}
+	struct pvb_boost_slot *s = pvb_boost_slot(boost, gk_cpu());
+	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, 0);
+	sleep_until(t);
+	pvb_boost_publish(s, rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio, 0, 0, 0);
+}
+
+static void sleep_until(uint64_t t)
 {
 	if (gk_shared.tsc_deadline) {
 		gk_sys_sleep(t);
@@ -408,6 +431,40 @@ __attribute__((noreturn)) static void finish(uint32_t status)
 	gk_sys_exit(GK_EXIT_BASE + status);
 }
 
+/* The host offers the boost region on the command line: accepted when its header is sound, else
+ * the guest runs as vanilla and says why on the console. */
+static int boost_negotiate(void)
+{
+	const char *b = pvb_arg("boost"), *p;
+	uint64_t addr, size;
+	char num[24];
+	size_t n = 0;
+
+	for (p = b; *p && *p != ',' && n + 1 < sizeof(num); p++)
+		num[n++] = *p;
+	num[n] = 0;
+	if (*p != ',' || parse_u64(num, &addr) || parse_u64(p + 1, &size) || addr < (uintptr_t)heap ||
+	    addr + size > (uintptr_t)live) {
+		pvb_fail("job: boost=ADDR,SIZE malformed or not between the kernel and the out area");
+		return -1;
+	}
+	struct pvb_boost_hdr *h = (void *)(uintptr_t)addr;
+	const char *why = pvb_boost_guest_check(h, size, nr_cpus);
+	if (why) {
+		console("pvbench guest: ");
+		console(why);
+		console(": running as vanilla\n");
+		return 0;
+	}
+	h->guest_features = h->host_features & (PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
+	h->guest_version = PVB_BOOST_VERSION;
+	h->guest_tsc_ready = gk_rdtsc();
+	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
+	heap_end = (uint8_t *)(uintptr_t)addr; /* the region is not heap */
+	boost = h;
+	return 0;
+}
+
 static int setup_job(void)
 {
 	const char *out = pvb_arg("out"), *p;
@@ -462,6 +519,14 @@ static int setup_job(void)
 	}
 	if (!gk_shared.tsc_deadline)
 		apic_calibrate();
+	v = pvb_arg_u64("rt_prio", 0);
+	if (v > 99) {
+		pvb_fail("job: rt_prio must be 0..99");
+		return -1;
+	}
+	rt_prio = (uint8_t)v;
+	if (pvb_arg("boost") && boost_negotiate())
+		return -1;
 	wl = pvb_find_workload(pvb_arg("workload") ? pvb_arg("workload") : "");
 	if (!wl) {
 		pvb_fail("job: workload= unknown or missing");
@@ -527,6 +592,7 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	pvb_metric(PVB_CPU_VM, "tsc_khz", "kHz", (int64_t)tsc_khz);
 	pvb_metric(PVB_CPU_VM, "x2apic", "bool", gk_shared.x2apic);
 	pvb_metric(PVB_CPU_VM, "tsc_deadline", "bool", gk_shared.tsc_deadline);
+	pvb_metric(PVB_CPU_VM, "boost_region", "bool", boost != 0);
 	console("pvbench guest: done\n");
 	finish(PVB_STATUS_OK);
 }

@@ -28,6 +28,9 @@
  *   out area          the top PVB_OUT_SIZE bytes of RAM, named on the command line as
  *                     out=ADDR,SIZE: the progress word and the result record (pvb_record.h),
  *                     written by the guest, read by the host (which validates every field)
+ *   boost area        when the host offers one: the PVB_PV_SIZE bytes below the out area, named
+ *                     as boost=ADDR,SIZE; the paravirt scheduling region of pvb_boost.h (owners
+ *                     and ordering there). Without it the guest runs as vanilla.
  */
 #ifndef PVB_ABI_H
 #define PVB_ABI_H
@@ -48,5 +51,6 @@
 #define PVB_GPA_TRAMPOLINE   0x8000
 #define PVB_GPA_KERNEL       0x100000
 #define PVB_OUT_SIZE         0x200000
+#define PVB_PV_SIZE          0x10000
 
 #endif

@@ -67,8 +67,11 @@ struct pvb_boost_hdr {
 	uint32_t guest_features; /* PVB_BF_* the guest accepted: a subset of host_features */
 	uint16_t guest_version;  /* the guest's version, <= version */
 	uint16_t reserved0;      /* 0 */
-	uint32_t guest_ready;    /* 1 once the two above are written (release) */
-	uint8_t reserved[28];    /* 0 */
+	uint32_t guest_ready;    /* 1 once the three around it are written (release) */
+	uint32_t reserved1;      /* 0 */
+	uint64_t guest_tsc_ready; /* guest TSC just before it wrote guest_ready: a host that cannot ask
+				    the hypervisor for the guest's TSC offset bounds it from this */
+	uint8_t reserved[16];    /* 0 */
 };
 
 struct pvb_boost_slot {
@@ -96,6 +99,7 @@ struct pvb_boost_slot {
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pvb_boost_hdr) == PVB_BOOST_HDR_SIZE, "header is one cache line");
 _Static_assert(sizeof(struct pvb_boost_slot) == PVB_BOOST_SLOT_SIZE, "slot is one cache line");
+_Static_assert(__builtin_offsetof(struct pvb_boost_hdr, guest_tsc_ready) == 40, "aligned");
 _Static_assert(__builtin_offsetof(struct pvb_boost_slot, next_rt_tsc) % 8 == 0, "aligned");
 _Static_assert(__builtin_offsetof(struct pvb_boost_slot, host_seq) == 32, "host half at 32");
 #endif

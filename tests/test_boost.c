@@ -52,7 +52,7 @@ static void a_good_slot_reads_as_written(void **state)
 	struct pvb_boost_view v;
 	struct pvb_boost_stats st = { 0 };
 
-	pvb_boost_publish(s, PVB_CLASS_RT, 40, PVB_SF_BOOST_REQ, 5000500, 700);
+	pvb_boost_publish(s, PVB_CLASS_RT, 40, PVB_SF_BOOST_REQ, 5000500, 700, 4999999);
 	assert_int_equal(s->seq, 2);
 	assert_int_equal(pvb_boost_read(s, &lim, 5000000, &v, &st), PVB_BOOST_READ_OK);
 	assert_int_equal(v.cls, PVB_CLASS_RT);
@@ -60,6 +60,7 @@ static void a_good_slot_reads_as_written(void **state)
 	assert_int_equal(v.flags, PVB_SF_BOOST_REQ);
 	assert_int_equal(v.next_rt_tsc, 5000500);
 	assert_int_equal(v.util, 700);
+	assert_int_equal(v.stamp_tsc, 4999999);
 	assert_int_equal(st.reads, 1);
 }
 
@@ -101,7 +102,7 @@ static void garbage_is_clamped_and_counted(void **state)
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct pvb_boost_view v;
-		pvb_boost_publish(s, c[i].cls, c[i].prio, c[i].flags, c[i].rt, c[i].util);
+		pvb_boost_publish(s, c[i].cls, c[i].prio, c[i].flags, c[i].rt, c[i].util, 0);
 		int r = pvb_boost_read(s, &lim, 5000000, &v, &st);
 		assert_true(r == PVB_BOOST_READ_OK || r == PVB_BOOST_READ_CLAMPED);
 		if (v.cls != c[i].want_cls || v.prio != c[i].want_prio || v.flags != c[i].want_flags ||
@@ -125,7 +126,7 @@ static void unnegotiated_fields_are_ignored(void **state)
 	struct pvb_boost_stats st = { 0 };
 
 	l.features = PVB_BF_HINT;
-	pvb_boost_publish(s, PVB_CLASS_RT, 40, PVB_SF_BOOST_REQ, 5000100, 900);
+	pvb_boost_publish(s, PVB_CLASS_RT, 40, PVB_SF_BOOST_REQ, 5000100, 900, 0);
 	assert_int_equal(pvb_boost_read(s, &l, 5000000, &v, &st), PVB_BOOST_READ_OK);
 	assert_int_equal(v.cls, PVB_CLASS_NORMAL);
 	assert_int_equal(v.prio, 0);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "hostinfo.h"
 #include "policy.h"
+#include "pvb_boost.h"
 #include "testlib.h"
 #include "vm.h"
 
@@ -215,6 +216,119 @@ static void static_policy_restores_what_it_changed(void **state)
 		pthread_join(th[i], NULL);
 }
 
+/* A rogue guest: after an honest negotiation it writes random bytes over its slots as fast as it
+ * can, then (greedy) claims an RT task at priority 255 with a deadline due now, without pause.
+ * The agent never crashes or stalls, never gives a priority above the VM's cap, never keeps a vCPU
+ * boosted past boost_max_ms without as long a cool-down (so no more CPU than `static`, and in
+ * bounded stretches), and restores everything on stop. */
+static volatile int rogue_stop, rogue_greedy;
+static void *rogue(void *arg)
+{
+	uint8_t *region = arg;
+	uint64_t x = 88172645463325252ull;
+	while (!rogue_stop) {
+		if (rogue_greedy) { /* a deadline due now, always, with maximal values everywhere */
+			for (unsigned c = 0; c < 2; c++) {
+				uint64_t now = __builtin_ia32_rdtsc();
+				pvb_boost_publish(pvb_boost_slot(region, c), PVB_CLASS_IDLE, 255, 0xff, now,
+						  0xffffffffu, now);
+			}
+			usleep(50);
+			continue;
+		}
+		for (unsigned i = PVB_BOOST_HDR_SIZE; i < pvb_boost_region_size(2); i += 8) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift: random bytes */
+			memcpy(region + i, &x, 8);
+		}
+	}
+	return NULL;
+}
+
+static void rogue_guest_gets_no_more_than_static(void **state)
+{
+	static uint8_t region[PVB_PV_SIZE];
+	pthread_t th[2], rg;
+	int tids[2] = { 0, 0 }, prio, over_cap = 0, boosted_seen = 0;
+	char err[256];
+	const struct policy_ops *ops = policy_find("dynamic-predictive");
+	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
+
+	stop_threads = rogue_stop = rogue_greedy = 0;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, sleeper, &tids[i]);
+	while (!tids[0] || !tids[1])
+		usleep(1000);
+	pvb_boost_host_init(region, sizeof(region), 2, PVB_BF_KNOWN, 50);
+	struct pvb_boost_hdr *h = (void *)region;
+	h->guest_features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE;
+	h->guest_version = 1;
+	h->guest_tsc_ready = __builtin_ia32_rdtsc();
+	h->guest_ready = 1;
+	struct vm_view vm = { .tids = tids, .nr_vcpus = 2, .tsc_khz = 2000000, .boost = region,
+			      .boost_size = sizeof(region) };
+	if (ops->prepare(&p, err, sizeof(err)))
+		skip(); /* no RT scheduling here */
+	pthread_create(&rg, NULL, rogue, region);
+	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
+	for (int t = 0; t < 2000; t++) { /* 0.5 s random, 1.5 s greedy, looking every ms */
+		rogue_greedy = t >= 500;
+		for (int i = 0; i < 2; i++)
+			if (sched_policy_of(tids[i], &prio) == SCHED_FIFO) {
+				boosted_seen++;
+				over_cap += prio > 50;
+			}
+		usleep(1000);
+	}
+	ops->stop(&p);
+	rogue_stop = 1;
+	pthread_join(rg, NULL);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(sched_policy_of(tids[i], &prio), SCHED_OTHER);
+	struct metric_set ms = { 0 };
+	ops->counters(&p, &ms);
+	fprintf(stderr, "note: rogue guest: %.0f boosts, %.0f cool-downs, %.0f rejected values, %.0f torn reads, "
+		"boosted %.0f ms of 2 x 1500\n", metrics_find(&ms, "boosts", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "rejected_values", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "torn_reads", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value);
+	assert_int_equal(over_cap, 0);
+	assert_true(metrics_find(&ms, "rejected_values", METRIC_CPU_VM)->value > 0);
+	assert_true(metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value == 0);
+	/* greedy: boosted, but in stretches of at most boost_max_ms (50) each followed by as long
+	 * unboosted: about half of the 1.5 s per vCPU, never all of it */
+	double boosts = metrics_find(&ms, "boosts", METRIC_CPU_VM)->value;
+	assert_true(boosts > 0);
+	assert_true(boosted_seen > 0);
+	/* every stretch ended by the bound (the last ones by stop), none much longer than 50 ms */
+	assert_true(metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value >= boosts - 2);
+	assert_true(metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value <= boosts * 50 * 1.5 + 10);
+	assert_true(metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value <= 2 * 2000 * 0.6); /* static: 2 x 2000 */
+	metrics_free(&ms);
+	ops->destroy(&p);
+	stop_threads = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* dynamic-predictive on a real guest that publishes its RT deadlines: during the run each vCPU
+ * thread is seen boosted (FIFO at boost_prio) and not; after it, none is; the counters add up. */
+static void predictive_policy_boosts_and_unboosts(void **state)
+{
+	char db[300];
+
+	REQUIRE_GUEST();
+	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
+	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "tests/configs/predictive.ini", NULL }, 120000, NULL), 0);
+	assert_int_equal(count_runs(db, "status='ok'"), 1);
+	assert_int_equal(count_runs(db, "EXISTS (SELECT 1 FROM metrics m WHERE m.run_id=runs.id AND"
+				   " m.name='boosts' AND m.value > 100)"), 1);
+	assert_int_equal(count_runs(db, "EXISTS (SELECT 1 FROM metrics m, metrics u WHERE m.run_id=runs.id AND"
+				   " u.run_id=runs.id AND m.name='boosts' AND u.name='unboosts' AND m.value = u.value)"), 1);
+	assert_int_equal(count_runs(db, "EXISTS (SELECT 1 FROM metrics m WHERE m.run_id=runs.id AND"
+				   " m.name='boosted_ms' AND m.cpu = -1 AND m.value > 0)"), 1);
+}
+
 static void hung_guest_is_stored_as_failed_and_the_matrix_goes_on(void **state)
 {
 	char db[300];
@@ -298,6 +412,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(static_policy_restores_what_it_changed, setup),
 		cmocka_unit_test_setup(static_policy_makes_vcpu_threads_fifo, setup),
+		cmocka_unit_test_setup(rogue_guest_gets_no_more_than_static, setup),
+		cmocka_unit_test_setup(predictive_policy_boosts_and_unboosts, setup),
 		cmocka_unit_test_setup(hung_guest_is_stored_as_failed_and_the_matrix_goes_on, setup),
 		cmocka_unit_test_setup(sigint_mid_run_leaves_nothing_behind, setup),
 		cmocka_unit_test_setup(quick_ini_end_to_end, setup),

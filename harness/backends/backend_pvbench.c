@@ -71,7 +71,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	for (int i = 0; i < v.nr_vcpus; i++)
 		r->tids[i] = v.vcpu[i].tid;
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = mem_size,
-				.boost = s->boost ? v.mem + vm_boost_offset(mem_size) : NULL,
+				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(mem_size) : NULL,
 				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
@@ -101,6 +101,8 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		break;
 	}
 	r->wall_ms = vm_now_ms() - w.w.t0;
+	if (hooks && hooks->ended && r->nr_tids)
+		hooks->ended(hooks->arg); /* guest memory is still mapped */
 	vm_take_record(v.mem, mem_size, r);
 out:
 	vmm_destroy(&v);

@@ -81,7 +81,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 	struct child qemu;
 	struct qmp *q = NULL;
 	double next_status = 0;
-	int killed = 0;
+	int killed = 0, started = 0;
 	struct vm_watch w;
 
 	memset(r, 0, sizeof(*r));
@@ -154,8 +154,9 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		goto reap;
 	}
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = mem, .mem_size = mem_size,
-				.boost = s->boost ? mem + vm_boost_offset(mem_size) : NULL,
+				.tsc_khz = s->tsc_khz, .boost = s->boost ? mem + vm_boost_offset(mem_size) : NULL,
 				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
+	started = 1;
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto reap;
@@ -176,6 +177,8 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		nanosleep(&(struct timespec){ 0, sleep_us * 1000L }, NULL);
 	}
 reap:
+	if (hooks && hooks->ended && started)
+		hooks->ended(hooks->arg); /* QEMU and guest RAM are still there */
 	if (!qemu.exited) {
 		killed = 1;
 		child_kill(&qemu);

@@ -39,13 +39,16 @@ struct vm_spec {
 };
 
 /* Called from the watch loop: started() once the VM is up (vCPU thread ids, guest memory: a
- * policy acts on them), tick() every tick_ms (0: 10) while the guest runs. A non-zero return
- * ends the run as VM_ERROR with the hook's message. */
+ * policy acts on them), tick() every tick_ms (0: 10) while the guest runs, ended() once when the
+ * guest is over but its memory and threads still exist -- after it nothing may touch the view
+ * (on every path that called started()). A non-zero return ends the run as VM_ERROR with the
+ * hook's message. */
 struct vm_hooks {
 	void *arg;
 	int tick_ms;
 	int (*started)(void *arg, const struct vm_view *vm, char *err, size_t errlen);
 	int (*tick)(void *arg, char *err, size_t errlen);
+	void (*ended)(void *arg);
 };
 
 struct vm_result {

@@ -5,7 +5,8 @@
  *
  * Order: prepare (before the guest starts: check that the host allows it) -> start (the VM is
  * up: vCPU thread ids and a read/write view of guest memory) -> tick (every tick_ms while the
- * guest runs) -> stop (always, on every path, also after a failed start: undo everything) ->
+ * guest runs) -> stop (as soon as the guest is over, while its memory still exists, and again on
+ * every path, also after a failed start: undo everything; it must be idempotent) ->
  * counters (into the run's metrics) -> destroy (frees its state; also after a refused prepare).
  * Callbacks may be NULL. Errors are sentences in err; a failing prepare refuses the run.
  * A policy's keys are experiment keys (listed by `pvbench run --keys`); it reads them from
@@ -25,6 +26,7 @@ struct vm_view {
 	int nr_vcpus;
 	unsigned char *mem;              /* guest RAM from guest-physical 0, read/write */
 	size_t mem_size;
+	unsigned tsc_khz;                /* the guest's TSC rate */
 	void *boost;                     /* the pvb_boost.h region, or NULL when not offered */
 	size_t boost_size;
 };

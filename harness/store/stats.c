@@ -28,6 +28,14 @@ static int cmpd(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+double stats_max(const double *x, size_t n)
+{
+	double m = n ? x[0] : NAN;
+	for (size_t i = 1; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	return m;
+}
+
 double stats_median(const double *x, size_t n)
 {
 	double *c, m;

@@ -9,6 +9,7 @@
 double stats_mean(const double *x, size_t n);
 double stats_sd(const double *x, size_t n);        /* sample standard deviation; 0 if n < 2 */
 double stats_median(const double *x, size_t n);    /* x is not modified */
+double stats_max(const double *x, size_t n);       /* NAN if n == 0 */
 
 /* Two-sided p-value of the Mann-Whitney U (Wilcoxon rank-sum) test. Exact -- every assignment of
  * the pooled values to the two samples, ties at their mid-ranks -- when there are at most

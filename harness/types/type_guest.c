@@ -94,6 +94,14 @@ static int on_tick(void *arg, char *err, size_t errlen)
 	return c->pol.ops->tick ? c->pol.ops->tick(&c->pol, err, errlen) : 0;
 }
 
+/* the guest is over, its memory still mapped: the policy stops touching it now */
+static void on_ended(void *arg)
+{
+	struct run_ctx *c = arg;
+	if (c->pol.ops->stop)
+		c->pol.ops->stop(&c->pol);
+}
+
 static enum run_status status_of(enum vm_outcome o)
 {
 	static const enum run_status map[] = {
@@ -139,9 +147,10 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + 30000),
 		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz, .tcg = tcg,
 		.boost = c.pol.ops->boost_region,
+		.boost_max_prio = c.pol.ops->boost_region ? (int)spec_int(spec, "boost_prio") : 0,
 	};
 	struct vm_hooks hooks = { .arg = &c, .tick_ms = c.pol.ops->tick_ms, .started = on_started,
-				  .tick = on_tick };
+				  .tick = on_tick, .ended = on_ended };
 	vm_run(spec_str(spec, "vmm"), &vs, &hooks, &res);
 	snprintf(out->vmm, sizeof(out->vmm), "%s%s", res.vmm, tcg ? ": not a latency measurement" : "");
 	if (res.outcome != VM_OK)

@@ -104,9 +104,9 @@ void pvb_sleep_until(uint64_t t)
 		return;
 	}
 	struct pvb_boost_slot *s = pvb_boost_slot(boost, gk_cpu());
-	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, 0);
+	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, 0, gk_rdtsc());
 	sleep_until(t);
-	pvb_boost_publish(s, rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio, 0, 0, 0);
+	pvb_boost_publish(s, rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio, 0, 0, 0, gk_rdtsc());
 }
 
 static void sleep_until(uint64_t t)

@@ -22,6 +22,7 @@ int pvb_boost_read(const volatile struct pvb_boost_slot *s, const struct pvb_boo
 		v.next_rt_tsc = s->next_rt_tsc;
 		v.util = s->util;
 		v.kicks = s->kicks;
+		v.stamp_tsc = s->stamp_tsc;
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		consistent = __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == q0;
 	}

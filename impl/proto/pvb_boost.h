@@ -86,7 +86,8 @@ struct pvb_boost_slot {
 	uint64_t next_rt_tsc;    /* guest TSC of this vCPU's next RT wake-up; 0: none (RT_DEADLINE) */
 	uint32_t util;           /* run-queue utilisation 0..PVB_UTIL_MAX, PELT-style (UTIL) */
 	uint32_t kicks;          /* guest: doorbell kicks sent from this vCPU (a counter) */
-	uint8_t reserved2[8];    /* 0: the guest's half is the first 32 bytes */
+	uint64_t stamp_tsc;      /* guest: its TSC when it published: a host that cannot ask the
+				    hypervisor for the guest's TSC offset bounds it from these */
 	/* host -> guest. The host writes; the guest reads. host_seq is a seqcount like seq. */
 	uint32_t host_seq;       /* host: even when consistent */
 	uint8_t boosted;         /* host: 1 while the vCPU thread runs boosted */
@@ -119,7 +120,7 @@ static inline struct pvb_boost_slot *pvb_boost_slot(void *region, unsigned vcpu)
 
 /* Publishes what runs now. Returns nothing: a host that is not looking costs nothing. */
 static inline void pvb_boost_publish(struct pvb_boost_slot *s, uint8_t cls, uint8_t prio,
-				     uint8_t flags, uint64_t next_rt_tsc, uint32_t util)
+				     uint8_t flags, uint64_t next_rt_tsc, uint32_t util, uint64_t now_tsc)
 {
 	uint32_t q = s->seq;
 	__atomic_store_n(&s->seq, q + 1, __ATOMIC_RELAXED);
@@ -129,6 +130,7 @@ static inline void pvb_boost_publish(struct pvb_boost_slot *s, uint8_t cls, uint
 	s->flags = flags;
 	s->next_rt_tsc = next_rt_tsc;
 	s->util = util;
+	s->stamp_tsc = now_tsc;
 	__atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
 }
 
@@ -162,6 +164,7 @@ struct pvb_boost_view {
 	uint64_t next_rt_tsc;        /* 0 when absent, not negotiated or not believed */
 	uint32_t util;
 	uint32_t kicks;
+	uint64_t stamp_tsc;          /* as written: only a bound on the TSC offset, never trusted */
 };
 
 /* Why values were not taken as written: counters a policy adds up and reports. */

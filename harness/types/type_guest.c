@@ -15,6 +15,7 @@
 #include "hostinfo.h"
 #include "hostload.h"
 #include "policy.h"
+#include "schedtrace.h"
 #include "vm.h"
 
 static const char *workload_choice(int i)
@@ -49,6 +50,8 @@ static const struct key_def keys[] = {
 	{ "host_cyclictest_prio", KT_INT, 0, 99, KEY_LIST, "0",
 	  "its SCHED_FIFO priority; 0 = SCHED_OTHER (the seed's command line)" },
 	{ "job_args", KT_STRING, 0, 0, KEY_LIST, "", "extra workload keys for the guest, \"key=value key=value\"" },
+	{ "trace", KT_BOOL, 0, 0, KEY_LIST, "off",
+	  "sched trace of the vCPU threads (perf tracepoints): runtime %, preemptions, wake-to-run" },
 	{ "vmm", KT_CHOICE, 0, 0, KEY_LIST, "qemu", "VM backend: qemu (microvm) or pvbench (impl/vmm)",
 	  .choice = vm_backend_choice },
 	{ "accel", KT_CHOICE, 0, 0, KEY_LIST, "kvm",
@@ -64,6 +67,8 @@ struct run_ctx {
 	struct child ct;
 	char ct_json[1100];
 	int ct_on;
+	struct schedtrace *trace;
+	struct metric_set *trace_out;
 };
 
 static int on_started(void *arg, const struct vm_view *vm, char *err, size_t errlen)
@@ -72,6 +77,8 @@ static int on_started(void *arg, const struct vm_view *vm, char *err, size_t err
 
 	if (c->pol.ops->start && c->pol.ops->start(&c->pol, vm, err, errlen))
 		return -1; /* run() calls stop() on every path */
+	if (spec_int(c->spec, "trace") && schedtrace_start(&c->trace, vm->tids, vm->nr_vcpus, err, errlen))
+		return -1;
 	if (c->ct_on) { /* host cyclictest over the same seconds as the guest's workload */
 		char *argv[20], bufs[5][32];
 		cyclictest_argv(argv, bufs, (int)(spec_int(c->spec, "duration") / 1000),
@@ -87,6 +94,8 @@ static int on_tick(void *arg, char *err, size_t errlen)
 {
 	struct run_ctx *c = arg;
 
+	if (c->trace)
+		schedtrace_poll(c->trace);
 	if (c->load.c.pid > 0 && child_poll(&c->load.c)) {
 		snprintf(err, errlen, "host load %s (stress-ng) stopped during the run", c->load.name);
 		return -1;
@@ -100,6 +109,8 @@ static void on_ended(void *arg)
 	struct run_ctx *c = arg;
 	if (c->pol.ops->stop)
 		c->pol.ops->stop(&c->pol);
+	schedtrace_stop(c->trace, c->trace_out); /* while the threads exist */
+	c->trace = NULL;
 }
 
 static enum run_status status_of(enum vm_outcome o)
@@ -113,7 +124,7 @@ static enum run_status status_of(enum vm_outcome o)
 
 static void run(const struct run_spec *spec, const struct run_env *env, struct run_result *out)
 {
-	struct run_ctx c = { .spec = spec };
+	struct run_ctx c = { .spec = spec, .trace_out = &out->m[SIDE_HOST] };
 	struct vm_result res;
 	char job[1024], err[512];
 	long long duration_ms = spec_int(spec, "duration"), timeout_ms = spec_int(spec, "timeout");
@@ -158,6 +169,7 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 stop:
 	if (c.pol.ops->stop)
 		c.pol.ops->stop(&c.pol); /* every path: also after a failed start */
+	schedtrace_stop(c.trace, NULL);
 	if (c.pol.ops->counters)
 		c.pol.ops->counters(&c.pol, &out->m[SIDE_POLICY]);
 	if (c.ct.pid > 0) {
@@ -169,8 +181,12 @@ stop:
 			child_kill(&c.ct);
 			run_fail(out, RUN_ERROR, "host cyclictest still running 10 s after the guest: killed");
 		} else if (WIFEXITED(c.ct.status) && WEXITSTATUS(c.ct.status) == 0) {
-			if (cyclictest_read_json(c.ct_json + 7, &out->m[SIDE_HOST], err, sizeof(err)) < 0)
+			struct metric_set ct = { 0 };
+			if (cyclictest_read_json(c.ct_json + 7, &ct, err, sizeof(err)) < 0)
 				run_fail(out, RUN_ERROR, "host cyclictest: %s", err);
+			for (size_t i = 0; i < ct.n; i++) /* next to the trace's figures, if any */
+				metrics_add(&out->m[SIDE_HOST], ct.m[i].name, ct.m[i].unit, ct.m[i].cpu, ct.m[i].value);
+			metrics_free(&ct);
 		} else {
 			run_fail(out, RUN_ERROR, "host cyclictest exited with status %d",
 				 WIFEXITED(c.ct.status) ? WEXITSTATUS(c.ct.status) : -1);

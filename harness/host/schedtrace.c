@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "schedtrace.h"
+#include "stats.h"
+
+#define MAX_THREADS 16
+#define RING_PAGES 64                    /* per CPU and event: 256 KiB */
+
+enum { EV_SWITCH, EV_WAKEUP, NR_EV };
+
+struct rec { uint64_t ns; int type, prev, next, preempted; };
+
+struct field { int off, size; };
+
+/* The kernel's own accounting of a thread: on-CPU and runnable-waiting time, time slices,
+ * involuntary switches (/proc/TID/schedstat and status). */
+struct acct { uint64_t run_ns, wait_ns, slices, nonvol; int ok; };
+
+static struct acct acct_of(int tid)
+{
+	struct acct a = { 0 };
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", tid);
+	if ((f = fopen(path, "r"))) {
+		a.ok = fscanf(f, "%llu %llu %llu", (unsigned long long *)&a.run_ns,
+			      (unsigned long long *)&a.wait_ns, (unsigned long long *)&a.slices) == 3;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	if ((f = fopen(path, "r"))) {
+		while (fgets(line, sizeof(line), f))
+			sscanf(line, "nonvoluntary_ctxt_switches: %llu", (unsigned long long *)&a.nonvol);
+		fclose(f);
+	}
+	return a;
+}
+
+struct schedtrace {
+	int tids[MAX_THREADS], n, ncpus;
+	struct acct a0[MAX_THREADS], a1[MAX_THREADS]; /* at start, and the last seen (the threads may
+							 be gone at stop: QEMU exits with its guest) */
+	uint64_t t_a1;
+	int *fd;                             /* [cpu][event] */
+	void **ring;
+	size_t ring_len;
+	struct field prev_pid, prev_state, next_pid, wake_pid;
+	struct rec *r;
+	size_t nr, cap;
+	uint64_t lost, t0, t1;
+};
+
+static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+
+/* The tracefs directory, mounting it where it is not (as MACHINE.md says works here). */
+static const char *tracefs(char *err, size_t errlen)
+{
+	char p[128];
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/events", tracefs_dirs[i]);
+		if (access(p, R_OK) == 0)
+			return tracefs_dirs[i];
+	}
+	mkdir("/sys/kernel/tracing", 0755);
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		return tracefs_dirs[0];
+	snprintf(err, errlen, "tracefs: not mounted and mounting it failed: %s", strerror(errno));
+	return NULL;
+}
+
+/* An event's id and one field's offset and size from its format file. */
+static int event_format(const char *dir, const char *event, int *id, const char *const *names,
+			struct field *out, int nf, char *err, size_t errlen)
+{
+	char path[256], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/events/sched/%s/format", dir, event);
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	*id = -1;
+	for (int i = 0; i < nf; i++)
+		out[i].off = -1;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "ID: %d", id);
+		for (int i = 0; i < nf; i++) {
+			char want[64];
+			snprintf(want, sizeof(want), " %s;", names[i]);
+			char *at = strstr(line, want);
+			if (at && strstr(line, "field:"))
+				sscanf(strstr(at, "offset:"), "offset:%d;\tsize:%d;", &out[i].off, &out[i].size);
+		}
+	}
+	fclose(f);
+	for (int i = 0; i < nf; i++)
+		if (out[i].off < 0 || (out[i].size != 4 && out[i].size != 8)) {
+			snprintf(err, errlen, "%s: no field %s", path, names[i]);
+			return -1;
+		}
+	return *id < 0 ? (snprintf(err, errlen, "%s: no ID", path), -1) : 0;
+}
+
+static int64_t get(const uint8_t *raw, uint32_t len, struct field f)
+{
+	if ((uint32_t)(f.off + f.size) > len)
+		return -1;
+	if (f.size == 4) {
+		int32_t v;
+		memcpy(&v, raw + f.off, 4);
+		return v;
+	}
+	int64_t v;
+	memcpy(&v, raw + f.off, 8);
+	return v;
+}
+
+static void add(struct schedtrace *t, struct rec r)
+{
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		struct rec *n = realloc(t->r, cap * sizeof(*n));
+		if (!n) {
+			t->lost++;
+			return;
+		}
+		t->r = n;
+		t->cap = cap;
+	}
+	t->r[t->nr++] = r;
+}
+
+static void drain(struct schedtrace *t, int cpu, int ev)
+{
+	struct perf_event_mmap_page *m = t->ring[cpu * NR_EV + ev];
+	uint8_t *data = (uint8_t *)m + m->data_offset;
+	uint64_t size = m->data_size, head = __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE), tail = m->data_tail;
+
+	while (tail < head) {
+		struct perf_event_header h;
+		uint8_t buf[512];
+		for (size_t i = 0; i < sizeof(h); i++)
+			((uint8_t *)&h)[i] = data[(tail + i) % size];
+		if (h.size < sizeof(h) || h.size > sizeof(buf))
+			break; /* cannot happen with the sample type asked for */
+		for (size_t i = 0; i < h.size; i++)
+			buf[i] = data[(tail + i) % size];
+		tail += h.size;
+		if (h.type == PERF_RECORD_LOST) {
+			uint64_t lost;
+			memcpy(&lost, buf + sizeof(h) + 8, 8);
+			t->lost += lost;
+			continue;
+		}
+		if (h.type != PERF_RECORD_SAMPLE)
+			continue;
+		/* PERF_SAMPLE_TIME | PERF_SAMPLE_RAW: u64 time, u32 size, raw */
+		uint64_t ns;
+		uint32_t rlen;
+		memcpy(&ns, buf + sizeof(h), 8);
+		memcpy(&rlen, buf + sizeof(h) + 8, 4);
+		const uint8_t *raw = buf + sizeof(h) + 12;
+		if (sizeof(h) + 12 + rlen > h.size)
+			continue;
+		struct rec r = { .ns = ns, .type = ev, .prev = -1, .next = -1 };
+		if (ev == EV_SWITCH) {
+			r.prev = (int)get(raw, rlen, t->prev_pid);
+			r.next = (int)get(raw, rlen, t->next_pid);
+			r.preempted = (get(raw, rlen, t->prev_state) & 0x7f) == 0; /* still runnable */
+		} else {
+			r.next = (int)get(raw, rlen, t->wake_pid);
+		}
+		add(t, r);
+	}
+	__atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void take_acct(struct schedtrace *t)
+{
+	struct acct a[MAX_THREADS];
+	for (int i = 0; i < t->n; i++)
+		if (!(a[i] = acct_of(t->tids[i])).ok)
+			return; /* a thread is gone: keep the last whole set */
+	memcpy(t->a1, a, sizeof(a[0]) * (size_t)t->n);
+	t->t_a1 = mono_ns();
+}
+
+void schedtrace_poll(struct schedtrace *t)
+{
+	take_acct(t);
+	for (int c = 0; c < t->ncpus; c++)
+		for (int e = 0; e < NR_EV; e++)
+			if (t->ring[c * NR_EV + e])
+				drain(t, c, e);
+}
+
+int schedtrace_start(struct schedtrace **out, const int *tids, int n, char *err, size_t errlen)
+{
+	static const char *const sw[] = { "prev_pid", "prev_state", "next_pid" }, *const wk[] = { "pid" };
+	struct schedtrace *t = calloc(1, sizeof(*t));
+	struct field f[3];
+	int id[NR_EV];
+	char filter[NR_EV][1024] = { "", "" };
+	const char *dir;
+
+	if (!t)
+		return -1;
+	*out = NULL;
+	t->n = n < MAX_THREADS ? n : MAX_THREADS;
+	memcpy(t->tids, tids, (size_t)t->n * sizeof(int));
+	if (!(dir = tracefs(err, errlen)) ||
+	    event_format(dir, "sched_switch", &id[EV_SWITCH], sw, f, 3, err, errlen))
+		goto fail;
+	t->prev_pid = f[0], t->prev_state = f[1], t->next_pid = f[2];
+	if (event_format(dir, "sched_wakeup", &id[EV_WAKEUP], wk, f, 1, err, errlen))
+		goto fail;
+	t->wake_pid = f[0];
+	for (int i = 0; i < t->n; i++) {
+		snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
+			 "%sprev_pid == %d || next_pid == %d", i ? " || " : "", tids[i], tids[i]);
+		snprintf(filter[1] + strlen(filter[1]), sizeof(filter[1]) - strlen(filter[1]), "%spid == %d",
+			 i ? " || " : "", tids[i]);
+	}
+	t->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+	t->fd = malloc((size_t)t->ncpus * NR_EV * sizeof(int));
+	t->ring = calloc((size_t)t->ncpus * NR_EV, sizeof(void *));
+	t->ring_len = (size_t)(RING_PAGES + 1) * (size_t)sysconf(_SC_PAGESIZE);
+	if (!t->fd || !t->ring)
+		goto fail;
+	for (int i = 0; i < t->ncpus * NR_EV; i++)
+		t->fd[i] = -1;
+	for (int c = 0; c < t->ncpus; c++)
+		for (int e = 0; e < NR_EV; e++) {
+			struct perf_event_attr a = {
+				.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[e],
+				.sample_period = 1, .sample_type = PERF_SAMPLE_TIME | PERF_SAMPLE_RAW,
+				.disabled = 1, .use_clockid = 1, .clockid = CLOCK_MONOTONIC,
+				.wakeup_events = 1,
+			};
+			int fd = (int)syscall(SYS_perf_event_open, &a, -1, c, -1, PERF_FLAG_FD_CLOEXEC);
+			if (fd < 0) {
+				if (errno == ENODEV) /* an offline CPU */
+					continue;
+				snprintf(err, errlen, "perf_event_open(sched:%s, cpu %d): %s",
+					 e ? "sched_wakeup" : "sched_switch", c, strerror(errno));
+				goto fail;
+			}
+			t->fd[c * NR_EV + e] = fd;
+			if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter[e]) < 0) {
+				snprintf(err, errlen, "PERF_EVENT_IOC_SET_FILTER \"%s\": %s", filter[e], strerror(errno));
+				goto fail;
+			}
+			void *m = mmap(NULL, t->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			if (m == MAP_FAILED) {
+				snprintf(err, errlen, "mmap of a perf ring: %s", strerror(errno));
+				goto fail;
+			}
+			t->ring[c * NR_EV + e] = m;
+		}
+	t->t0 = mono_ns();
+	for (int i = 0; i < t->n; i++)
+		t->a0[i] = acct_of(t->tids[i]);
+	take_acct(t);
+	for (int i = 0; i < t->ncpus * NR_EV; i++)
+		if (t->fd[i] >= 0)
+			ioctl(t->fd[i], PERF_EVENT_IOC_ENABLE, 0);
+	*out = t;
+	return 0;
+fail:
+	schedtrace_stop(t, NULL);
+	return -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+	uint64_t x = ((const struct rec *)a)->ns, y = ((const struct rec *)b)->ns;
+	return (x > y) - (x < y);
+}
+
+void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
+{
+	if (!t)
+		return;
+	t->t1 = mono_ns();
+	for (int i = 0; t->fd && i < t->ncpus * NR_EV; i++)
+		if (t->fd[i] >= 0)
+			ioctl(t->fd[i], PERF_EVENT_IOC_DISABLE, 0);
+	if (out && t->ring)
+		schedtrace_poll(t);
+	else if (out)
+		take_acct(t);
+	if (out) {
+		/* per thread: on-CPU intervals, preemptions, wake-up -> switch-in */
+		qsort(t->r, t->nr, sizeof(*t->r), cmp_rec);
+
+		double *w2r = malloc((t->nr + 1) * sizeof(double));
+		uint64_t unpaired = 0;
+		for (int i = 0; i < t->n && w2r; i++) {
+			int tid = t->tids[i], on = 0, nw = 0;
+			uint64_t woke = 0;
+			/* runtime and involuntary switches: the kernel's accounting, exact */
+			struct acct a1 = t->a1[i], *a0 = &t->a0[i];
+			if (a0->ok && a1.ok && t->t_a1 > t->t0) {
+				metrics_add(out, "vcpu_runtime_pct", "%", i,
+					    100.0 * (double)(a1.run_ns - a0->run_ns) / (double)(t->t_a1 - t->t0));
+				metrics_add(out, "preemptions", "count", i, (double)(a1.nonvol - a0->nonvol));
+				if (a1.slices > a0->slices) /* runnable but waiting, per time slice */
+					metrics_add(out, "run_delay_avg", "ns", i,
+						    (double)(a1.wait_ns - a0->wait_ns) / (double)(a1.slices - a0->slices));
+			}
+			/* wake-up -> switch-in, from the trace: only pairs seen whole. Some hosts drop
+			 * tracepoints fired from an idle CPU's context (seen here on CPU 1): a switch-out
+			 * without its switch-in drops the pending wake-up, and is counted */
+			for (size_t k = 0; k < t->nr; k++) {
+				const struct rec *r = &t->r[k];
+				if (r->ns < t->t0 || r->ns > t->t1)
+					continue;
+				if (r->type == EV_WAKEUP && r->next == tid && !on) {
+					woke = r->ns;
+				} else if (r->type == EV_SWITCH && r->next == tid) {
+					on = 1;
+					if (woke)
+						w2r[nw++] = (double)(r->ns - woke);
+					woke = 0;
+				} else if (r->type == EV_SWITCH && r->prev == tid) {
+					unpaired += !on;
+					on = 0;
+					woke = r->preempted ? r->ns : 0; /* runnable again at once: waits from now */
+				}
+			}
+			if (nw) {
+				qsort(w2r, (size_t)nw, sizeof(double), cmp_double);
+				metrics_add(out, "wake_to_run_p50", "ns", i, w2r[nw / 2]);
+				metrics_add(out, "wake_to_run_p99", "ns", i, w2r[(size_t)nw * 99 / 100]);
+				metrics_add(out, "wake_to_run_max", "ns", i, w2r[nw - 1]);
+				metrics_add(out, "wake_to_run_n", "count", i, nw);
+			}
+		}
+		metrics_add(out, "trace_unpaired", "count", METRIC_CPU_VM, (double)unpaired);
+		/* the VM as a whole: mean runtime and run delay, all preemptions, the worst p99 */
+		static const char *const agg[] = { "vcpu_runtime_pct", "preemptions", "run_delay_avg",
+						    "wake_to_run_p99" };
+		for (int k = 0; k < 4; k++) {
+			double sum = 0, mx = 0;
+			int n = 0;
+			for (int i = 0; i < t->n; i++) {
+				const struct metric *m = metrics_find(out, agg[k], i);
+				if (!m)
+					continue;
+				sum += m->value;
+				mx = m->value > mx ? m->value : mx;
+				n++;
+			}
+			if (n)
+				metrics_add(out, agg[k], k == 0 ? "%" : k == 1 ? "count" : "ns", METRIC_CPU_ALL,
+					    k == 1 ? sum : k == 3 ? mx : sum / n);
+		}
+		free(w2r);
+		metrics_add(out, "trace_records", "count", METRIC_CPU_VM, (double)t->nr);
+		metrics_add(out, "trace_lost", "count", METRIC_CPU_VM, (double)t->lost);
+	}
+	for (int i = 0; t->ring && i < t->ncpus * NR_EV; i++)
+		if (t->ring[i])
+			munmap(t->ring[i], t->ring_len);
+	for (int i = 0; t->fd && i < t->ncpus * NR_EV; i++)
+		if (t->fd[i] >= 0)
+			close(t->fd[i]);
+	free(t->ring);
+	free(t->fd);
+	free(t->r);
+	free(t);
+}

@@ -313,6 +313,139 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 		pthread_join(th[i], NULL);
 }
 
+/* A scripted guest in host memory, for the kick-driven agents: one negotiated region of 1 slot,
+ * a thread standing in for the vCPU thread, and sched_getattr to see what the agent did. */
+static uint8_t script_region[PVB_PV_SIZE];
+
+static void script_negotiate(uint32_t features)
+{
+	pvb_boost_host_init(script_region, sizeof(script_region), 1, PVB_BF_KNOWN, 50);
+	struct pvb_boost_hdr *h = (void *)script_region;
+	h->guest_features = features;
+	h->guest_version = 1;
+	h->guest_tsc_ready = __builtin_ia32_rdtsc();
+	h->guest_ready = 1;
+}
+
+static int fifo_now(int tid)
+{
+	int prio;
+	return sched_policy_of(tid, &prio) == SCHED_FIFO;
+}
+
+/* dynamic-eager: boosts on a request kick while the guest says RT, unboosts on the idle kick. */
+static void eager_policy_follows_kicks(void **state)
+{
+	pthread_t th;
+	int tid = 0, boosted_when_rt = 0, unboosted_when_idle = 0;
+	char err[256];
+	const struct policy_ops *ops = policy_find("dynamic-eager");
+	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
+	struct pvb_boost_slot *s = pvb_boost_slot(script_region, 0);
+
+	stop_threads = 0;
+	pthread_create(&th, NULL, sleeper, &tid);
+	while (!tid)
+		usleep(1000);
+	script_negotiate(PVB_BF_BOOST);
+	struct vm_view vm = { .tids = &tid, .nr_vcpus = 1, .tsc_khz = 2000000, .boost = script_region,
+			      .boost_size = sizeof(script_region) };
+	if (ops->prepare(&p, err, sizeof(err)))
+		skip();
+	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
+	for (int cycle = 0; cycle < 10; cycle++) {
+		uint64_t now = __builtin_ia32_rdtsc();
+		pvb_boost_publish(s, PVB_CLASS_RT, 40, PVB_SF_BOOST_REQ, 0, 0, now);
+		pvb_boost_kick(s);
+		usleep(20000);
+		boosted_when_rt += fifo_now(tid) && pvb_boost_is_boosted(s);
+		pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
+		pvb_boost_kick(s);
+		usleep(20000);
+		unboosted_when_idle += !fifo_now(tid) && !pvb_boost_is_boosted(s);
+	}
+	ops->stop(&p);
+	assert_false(fifo_now(tid));
+	struct metric_set ms = { 0 };
+	ops->counters(&p, &ms);
+	assert_true(metrics_find(&ms, "kicks", METRIC_CPU_VM)->value >= 18);
+	metrics_free(&ms);
+	ops->destroy(&p);
+	stop_threads = 1;
+	pthread_join(th, NULL);
+	assert_true(boosted_when_rt >= 8);
+	assert_true(unboosted_when_idle >= 8);
+}
+
+/* dynamic-lazy: no kick to boost. A runnable vCPU thread sharing a CPU is preempted by the host;
+ * while its slot says RT the agent boosts it; the guest's idle kick unboosts it. */
+static volatile int lazy_stop;
+static void *pinned_spinner(void *arg)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	*(int *)arg = (int)syscall(SYS_gettid);
+	while (!lazy_stop)
+		;
+	return NULL;
+}
+
+static void lazy_policy_boosts_preempted_rt_work(void **state)
+{
+	pthread_t th[2];
+	int tid[2] = { 0, 0 }, seen_boosted = 0;
+	char err[256];
+	const struct policy_ops *ops = policy_find("dynamic-lazy");
+	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
+	struct pvb_boost_slot *s = pvb_boost_slot(script_region, 0);
+
+	lazy_stop = 0;
+	for (int i = 0; i < 2; i++) /* the "vCPU thread" and a competitor, both on CPU 0 */
+		pthread_create(&th[i], NULL, pinned_spinner, &tid[i]);
+	while (!tid[0] || !tid[1])
+		usleep(1000);
+	script_negotiate(PVB_BF_BOOST);
+	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
+	struct vm_view vm = { .tids = &tid[0], .nr_vcpus = 1, .tsc_khz = 2000000, .boost = script_region,
+			      .boost_size = sizeof(script_region) };
+	if (ops->prepare(&p, err, sizeof(err)))
+		skip();
+	if (ops->start(&p, &vm, err, sizeof(err))) {
+		fprintf(stderr, "skip: %s\n", err); /* no tracepoints on this host */
+		lazy_stop = 1;
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		ops->destroy(&p);
+		skip();
+	}
+	usleep(100000);
+	assert_false(fifo_now(tid[0])); /* preempted, but idle work: no boost */
+	pvb_boost_publish(s, PVB_CLASS_RT, 40, 0, 0, 0, __builtin_ia32_rdtsc()); /* no kick */
+	for (int t = 0; t < 40; t++) {
+		usleep(5000);
+		seen_boosted += fifo_now(tid[0]);
+	}
+	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
+	pvb_boost_kick(s);
+	usleep(30000);
+	int after = fifo_now(tid[0]);
+	ops->stop(&p);
+	lazy_stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	struct metric_set ms = { 0 };
+	ops->counters(&p, &ms);
+	fprintf(stderr, "note: lazy: %.0f boosts, boosted in %d of 40 looks\n",
+		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value, seen_boosted);
+	assert_true(metrics_find(&ms, "boosts", METRIC_CPU_VM)->value >= 1);
+	metrics_free(&ms);
+	ops->destroy(&p);
+	assert_true(seen_boosted > 0);
+	assert_false(after);
+}
+
 /* dynamic-predictive on a real guest that publishes its RT deadlines: during the run each vCPU
  * thread is seen boosted (FIFO at boost_prio) and not; after it, none is; the counters add up. */
 static void predictive_policy_boosts_and_unboosts(void **state)
@@ -453,6 +586,8 @@ int main(void)
 		cmocka_unit_test_setup(static_policy_restores_what_it_changed, setup),
 		cmocka_unit_test_setup(static_policy_makes_vcpu_threads_fifo, setup),
 		cmocka_unit_test_setup(rogue_guest_gets_no_more_than_static, setup),
+		cmocka_unit_test_setup(eager_policy_follows_kicks, setup),
+		cmocka_unit_test_setup(lazy_policy_boosts_preempted_rt_work, setup),
 		cmocka_unit_test_setup(predictive_policy_boosts_and_unboosts, setup),
 		cmocka_unit_test_setup(trace_explains_waiting_vcpu_threads, setup),
 		cmocka_unit_test_setup(hung_guest_is_stored_as_failed_and_the_matrix_goes_on, setup),

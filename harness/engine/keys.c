@@ -93,7 +93,16 @@ static const struct key_def engine_common[] = {
 int engine_keys(const struct exp_type *t, const struct key_def **out, int max)
 {
 	int n = 0;
-#define ADD(d) do { if (n == max) return -1; out[n++] = (d); } while (0)
+	/* a key several policies share (the dynamic ones') is listed once */
+#define ADD(d) do {                                                                \
+		int dup_ = 0;                                                      \
+		for (int k_ = 0; k_ < n; k_++)                                     \
+			dup_ |= !strcmp(out[k_]->name, (d)->name);                 \
+		if (!dup_ && n == max)                                             \
+			return -1;                                                 \
+		if (!dup_)                                                         \
+			out[n++] = (d);                                            \
+	} while (0)
 	for (const struct key_def *d = engine_common; d->name; d++)
 		ADD(d);
 	for (const struct key_def *d = t->keys; d && d->name; d++)

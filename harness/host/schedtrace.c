@@ -61,6 +61,7 @@ struct schedtrace {
 	struct rec *r;
 	size_t nr, cap;
 	uint64_t lost, t0, t1;
+	unsigned long woken[MAX_THREADS], preempted[MAX_THREADS];
 };
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
@@ -186,6 +187,10 @@ static void drain(struct schedtrace *t, int cpu, int ev)
 			r.next = (int)get(raw, rlen, t->wake_pid);
 		}
 		add(t, r);
+		for (int i = 0; i < t->n; i++) {
+			t->woken[i] += ev == EV_WAKEUP && r.next == t->tids[i];
+			t->preempted[i] += ev == EV_SWITCH && r.prev == t->tids[i] && r.preempted;
+		}
 	}
 	__atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
 }
@@ -205,6 +210,12 @@ static void take_acct(struct schedtrace *t)
 			return; /* a thread is gone: keep the last whole set */
 	memcpy(t->a1, a, sizeof(a[0]) * (size_t)t->n);
 	t->t_a1 = mono_ns();
+}
+
+void schedtrace_counts(const struct schedtrace *t, int i, unsigned long *woken, unsigned long *preempted)
+{
+	*woken = i < t->n ? t->woken[i] : 0;
+	*preempted = i < t->n ? t->preempted[i] : 0;
 }
 
 void schedtrace_poll(struct schedtrace *t)

@@ -20,6 +20,9 @@ int schedtrace_start(struct schedtrace **t, const int *tids, int n, char *err, s
 /* Drains the ring buffers; call every few ms while tracing, or the buffers may overflow (lost
  * records are counted). */
 void schedtrace_poll(struct schedtrace *t);
+/* How often thread i was woken and preempted so far (as drained by the last poll): for an agent
+ * that acts on what the host scheduler does to the thread. */
+void schedtrace_counts(const struct schedtrace *t, int i, unsigned long *woken, unsigned long *preempted);
 /* Stops, drains, adds the derived metrics to out (thread i as cpu i) and frees everything:
  * vcpu_runtime_pct, preemptions (involuntary) and run_delay_avg (runnable but waiting, per time
  * slice) from the kernel's own accounting; wake_to_run_p50/p99/max and _n from the trace (whole

@@ -19,11 +19,14 @@ struct sched_attr {
 };
 #define SCHED_FLAG_RESET_ON_FORK 0x01ull
 
-extern const struct policy_ops policy_vanilla, policy_static, policy_predictive;
+extern const struct policy_ops policy_vanilla, policy_static, policy_eager, policy_lazy,
+	policy_predictive;
 
 const struct policy_ops *const policies[] = {
 	&policy_vanilla,
 	&policy_static,
+	&policy_eager,
+	&policy_lazy,
 	&policy_predictive,
 	NULL,
 };

@@ -105,8 +105,13 @@ void pvb_sleep_until(uint64_t t)
 	}
 	struct pvb_boost_slot *s = pvb_boost_slot(boost, gk_cpu());
 	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, 0, gk_rdtsc());
+	if (pvb_boost_is_boosted(s)) /* the host cannot see the vCPU go idle: tell it */
+		pvb_boost_kick(s);
 	sleep_until(t);
-	pvb_boost_publish(s, rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio, 0, 0, 0, gk_rdtsc());
+	pvb_boost_publish(s, rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio,
+			  rt_prio ? PVB_SF_BOOST_REQ : 0, 0, 0, gk_rdtsc());
+	if (rt_prio && !pvb_boost_is_boosted(s)) /* ask for a boost while the RT task runs */
+		pvb_boost_kick(s);
 }
 
 static void sleep_until(uint64_t t)

@@ -94,6 +94,19 @@ const char *pvb_boost_host_check(const volatile struct pvb_boost_hdr *h, uint64_
 	return 0;
 }
 
+void pvb_boost_host_publish(struct pvb_boost_slot *s, int boosted, unsigned prio, unsigned capacity,
+			    uint32_t freq_khz)
+{
+	uint32_t q = s->host_seq & ~1u; /* the guest may have written it: start from even */
+	__atomic_store_n(&s->host_seq, q + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	s->boosted = (uint8_t)(boosted != 0);
+	s->boost_prio = (uint8_t)prio;
+	s->capacity = (uint16_t)(capacity > PVB_UTIL_MAX ? PVB_UTIL_MAX : capacity);
+	s->freq_khz = freq_khz;
+	__atomic_store_n(&s->host_seq, q + 2, __ATOMIC_RELEASE);
+}
+
 void pvb_boost_host_init(void *region, uint64_t region_size, unsigned nr_vcpus, uint32_t features,
 			 uint8_t max_prio)
 {

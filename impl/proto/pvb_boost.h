@@ -134,6 +134,27 @@ static inline void pvb_boost_publish(struct pvb_boost_slot *s, uint8_t cls, uint
 	__atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
 }
 
+/* A kick: the guest asks the host to look at this slot now (a boost request with BOOST_REQ set,
+ * an unboost request when it is idle or normal while the host says boosted). Shared memory, no
+ * exit: the host sees it at its next look (a doorbell device can add an event later). */
+static inline void pvb_boost_kick(struct pvb_boost_slot *s)
+{
+	uint32_t q = s->seq;
+	__atomic_store_n(&s->seq, q + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	s->kicks++;
+	__atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
+}
+
+/* The host's word: is this vCPU boosted now? (host_seq: one retry, else "no") */
+static inline int pvb_boost_is_boosted(const struct pvb_boost_slot *s)
+{
+	uint32_t q = __atomic_load_n(&s->host_seq, __ATOMIC_ACQUIRE);
+	int b = s->boosted;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return !(q & 1) && __atomic_load_n(&s->host_seq, __ATOMIC_RELAXED) == q && b;
+}
+
 /* The guest's checks of a region the host offers: 0 if it can be used, else a reason. */
 static inline const char *pvb_boost_guest_check(const struct pvb_boost_hdr *h, uint64_t region_size,
 						unsigned vcpus)
@@ -187,6 +208,10 @@ int pvb_boost_read(const volatile struct pvb_boost_slot *s, const struct pvb_boo
  * too: that is a reason. */
 const char *pvb_boost_host_check(const volatile struct pvb_boost_hdr *h, uint64_t region_size,
 				 unsigned nr_vcpus, uint32_t *features);
+
+/* The host's half of a slot: what it did (seqcount host_seq around it). */
+void pvb_boost_host_publish(struct pvb_boost_slot *s, int boosted, unsigned prio, unsigned capacity,
+			    uint32_t freq_khz);
 
 /* Fills the header of a fresh region (host, before the guest starts; magic last). */
 void pvb_boost_host_init(void *region, uint64_t region_size, unsigned nr_vcpus, uint32_t features,

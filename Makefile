@@ -17,7 +17,7 @@ GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreesta
 	   -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
 	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads
 GK      := impl/guest-kernel
-WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/registry.c
+WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/registry.c
 GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 
@@ -56,7 +56,7 @@ HCFLAGS := $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -DPVB_GIT='"$(PVB_GIT)"'
 HARNESS_SRC := $(filter-out harness/main.c,$(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.c))) impl/proto/record.c impl/proto/record_check.c impl/proto/boost_decode.c $(wildcard impl/vmm/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(O)/host/%.o,$(HARNESS_SRC))
 
-$(O)/host/%.o: %.c $(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.h)) $(wildcard impl/vmm/*.h) $(wildcard impl/proto/*.h) impl/proto/pvb_record.h workloads/pvb.h
+$(O)/host/%.o: %.c $(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.h)) $(wildcard impl/vmm/*.h) $(wildcard impl/proto/*.h) workloads/pvb.h workloads/list.h
 	@mkdir -p $(dir $@)
 	@echo '  CC        $<'
 	@$(CC) $(HCFLAGS) -c $< -o $@

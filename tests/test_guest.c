@@ -355,6 +355,27 @@ static void boost_region_is_negotiated_and_published(void **state)
 	vm_result_free(&r);
 }
 
+/* audioloop: every buffer period of 1 s is counted, as played or as a glitch. */
+static void audioloop_accounts_for_every_period(void **state)
+{
+	struct vm_result r;
+	struct metric_set ms;
+
+	REQUIRE_GUEST();
+	assert_int_equal(run_guest("workload=audioloop buffer_frames=480 rate_hz=48000 load_pct=20 duration_ms=1000",
+				   2, 30000, &r), 0);
+	metrics_from_record(r.record, &ms);
+	for (int cpu = 0; cpu < 2; cpu++) {
+		double periods = metrics_find(&ms, "periods", cpu)->value; /* 10 ms each */
+		assert_true(periods >= 95 && periods <= 101);
+		assert_true(metrics_find(&ms, "glitches", cpu)->value <= periods);
+	}
+	assert_true(metrics_find(&ms, "glitches_per_min", METRIC_CPU_ALL) != NULL);
+	assert_true(metrics_find(&ms, "period", METRIC_CPU_VM)->value == 10000000);
+	metrics_free(&ms);
+	vm_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +391,7 @@ int main(void)
 		cmocka_unit_test(record_without_vcpu_metrics_is_reported),
 		cmocka_unit_test(console_flood_is_stopped),
 		cmocka_unit_test(boost_region_is_negotiated_and_published),
+		cmocka_unit_test(audioloop_accounts_for_every_period),
 	};
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
 	child_signals_install();

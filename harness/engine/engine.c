@@ -126,12 +126,13 @@ static int define(struct store *st, const struct experiment *e, const struct run
 			id[i] = runs[i].identity;
 			var[i] = runs[i].variant;
 		}
-		const char *b = experiment_global(e, "baseline");
+		const char *b = experiment_global(e, "baseline"), *rw = experiment_global(e, "rows"),
+			   *cl = experiment_global(e, "columns"), *mt = experiment_global(e, "metrics");
 		struct store_definition d = {
 			.experiment = e->name, .type = e->type->name, .path = e->path,
 			.description = experiment_global(e, "description"),
-			.baseline = *b ? b : e->type->baseline, .rows = e->type->rows,
-			.columns = e->type->columns, .metrics = e->type->metrics,
+			.baseline = *b ? b : e->type->baseline, .rows = *rw ? rw : e->type->rows,
+			.columns = *cl ? cl : e->type->columns, .metrics = *mt ? mt : e->type->metrics,
 			.n = nr, .identity = id, .variant = var,
 		};
 		rc = store_define(st, &d, err, errlen);

@@ -48,13 +48,6 @@ struct agent {
 	char err[200];
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void boost(struct agent *a, int i, double t)
 {
 	char err[200];
@@ -80,7 +73,7 @@ static void unboost(struct agent *a, int i, double t)
 /* One look at every slot. */
 static void step(struct agent *a)
 {
-	double t = now_ms();
+	double t = engine_now_ms();
 	uint64_t host = __builtin_ia32_rdtsc(), guest_now = host - (uint64_t)a->offset;
 	struct pvb_boost_limits lim = { .max_prio = (uint8_t)a->prio, .features = a->features,
 					.max_ahead_tsc = (uint64_t)a->khz * 1000, .read_tries = 3 };
@@ -201,7 +194,7 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 void boost_agent_stop(struct policy *p)
 {
 	struct agent *a = p->priv;
-	double t = now_ms();
+	double t = engine_now_ms();
 
 	if (!a)
 		return;

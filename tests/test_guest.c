@@ -376,6 +376,26 @@ static void audioloop_accounts_for_every_period(void **state)
 	vm_result_free(&r);
 }
 
+/* guest_load=busy: a hog runs on the vCPU whenever cyclic waits, and the timer preempts it back
+ * to cyclic (the redirect in the timer handler); every period is still accounted for. */
+static void busy_guest_preempts_its_hog(void **state)
+{
+	struct vm_result r;
+	struct metric_set ms;
+
+	REQUIRE_GUEST();
+	assert_int_equal(run_guest("workload=cyclic interval_us=2000 duration_ms=1000 guest_load=busy", 1, 30000, &r), 0);
+	metrics_from_record(r.record, &ms);
+	double samples = metrics_find(&ms, "samples", 0)->value, over = metrics_find(&ms, "overruns", 0)->value;
+	assert_true(samples + over + metrics_find(&ms, "early_wakes", 0)->value >= 490);
+	assert_true(samples > 250);
+	assert_true(metrics_find(&ms, "hog_work", 0)->value > 1000);
+	assert_true(metrics_find(&ms, "hog_gave_up", 0)->value < samples / 2); /* mostly the timer */
+	assert_true(metrics_find(&ms, "guest_load_busy", METRIC_CPU_VM)->value == 1);
+	metrics_free(&ms);
+	vm_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +412,7 @@ int main(void)
 		cmocka_unit_test(console_flood_is_stopped),
 		cmocka_unit_test(boost_region_is_negotiated_and_published),
 		cmocka_unit_test(audioloop_accounts_for_every_period),
+		cmocka_unit_test(busy_guest_preempts_its_hog),
 	};
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
 	child_signals_install();

@@ -155,6 +155,7 @@ int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t 
 			sscanf(line, "sleep_path_insn=%d", &g->sleep_path_insn);
 			sscanf(line, "timer_path_insn=%d", &g->timer_path_insn);
 			sscanf(line, "wake_path_insn=%d", &g->wake_path_insn);
+			sscanf(line, "preempt_path_insn=%d", &g->preempt_path_insn);
 		}
 	}
 	munmap(b, len);

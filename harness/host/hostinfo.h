@@ -16,6 +16,7 @@ struct hostinfo {
 struct guestinfo {
 	char build_id[64];       /* <pvbench commit>-<crc32 of the guest ELF> */
 	int sleep_path_insn, timer_path_insn, wake_path_insn; /* ring-0 instructions per wake-up */
+	int preempt_path_insn;   /* the timer interrupting ring 3: a busy guest's switch to RT */
 };
 
 /* Fills h; returns 0, or -1 with a sentence in err when KVM cannot run guests here (h is filled

@@ -11,12 +11,13 @@
 static enum agent_act decide(const struct agent_look *l)
 {
 	const struct pvb_boost_view *v = l->v;
-	int due = v->cls == PVB_CLASS_IDLE && v->next_rt_tsc && l->guest_now + l->lead >= v->next_rt_tsc;
+	/* waiting for its RT wake-up: halted (idle) or running the guest's normal work */
+	int due = v->cls != PVB_CLASS_RT && v->next_rt_tsc && l->guest_now + l->lead >= v->next_rt_tsc;
 
 	if (due)
 		return AGENT_BOOST;
 	/* still waiting for the wake-up it was boosted for, or running it: keep */
-	if (v->cls == PVB_CLASS_RT || (v->cls == PVB_CLASS_IDLE && v->next_rt_tsc == l->boost_deadline))
+	if (v->cls == PVB_CLASS_RT || (v->next_rt_tsc && v->next_rt_tsc == l->boost_deadline))
 		return AGENT_KEEP;
 	return AGENT_UNBOOST;
 }

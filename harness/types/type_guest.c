@@ -35,6 +35,12 @@ static const char *accel_choice(int i)
 	return names[i];
 }
 
+static const char *guest_load_choice(int i)
+{
+	static const char *const names[] = { "idle", "busy", NULL };
+	return names[i];
+}
+
 static const struct key_def keys[] = {
 	{ "workload", KT_CHOICE, 0, 0, KEY_LIST, "cyclic", "guest workload", .choice = workload_choice },
 	{ "vcpus", KT_INT, 1, 16, KEY_LIST, "1", "vCPUs of the guest" },
@@ -46,6 +52,9 @@ static const struct key_def keys[] = {
 	{ "policy", KT_CHOICE, 0, 0, KEY_LIST, "vanilla", "host policy", .choice = policy_choice },
 	{ "host_load", KT_CHOICE, 0, 0, KEY_LIST, "idle",
 	  "host load during the run: idle, busy (stress-ng --cpu <host CPUs>)", .choice = hostload_choice },
+	{ "guest_load", KT_CHOICE, 0, 0, KEY_LIST, "idle",
+	  "load in the guest: idle, or busy (a normal hog on every vCPU whenever the workload waits)",
+	  .choice = guest_load_choice },
 	{ "host_cyclictest", KT_BOOL, 0, 0, 0, "on", "run rt-tests' cyclictest on the host alongside the guest" },
 	{ "host_cyclictest_prio", KT_INT, 0, 99, KEY_LIST, "0",
 	  "its SCHED_FIFO priority; 0 = SCHED_OTHER (the seed's command line)" },
@@ -140,9 +149,9 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 	c.ct_on = (int)spec_int(spec, "host_cyclictest");
 	snprintf(c.ct_json, sizeof(c.ct_json), "--json=%s/cyclictest.json", env->run_dir);
 	unlink(c.ct_json + 7);
-	snprintf(job, sizeof(job), "workload=%s interval_us=%s duration_ms=%lld %s",
+	snprintf(job, sizeof(job), "workload=%s interval_us=%s duration_ms=%lld guest_load=%s %s",
 		 spec_str(spec, "workload"), spec_str(spec, "interval_us"), duration_ms,
-		 spec_str(spec, "job_args"));
+		 spec_str(spec, "guest_load"), spec_str(spec, "job_args"));
 
 	if (hostload_start(&c.load, spec_str(spec, "host_load"), err, sizeof(err)) < 0) {
 		run_fail(out, RUN_ERROR, "%s", err);
@@ -200,6 +209,8 @@ destroy:
 		metrics_from_record(res.record, &out->m[SIDE_GUEST]);
 	metrics_add(&out->m[SIDE_HARNESS], "boot_to_workload", "ns", METRIC_CPU_VM, res.boot_to_workload_ms * 1e6);
 	metrics_add(&out->m[SIDE_HARNESS], "r0_wake_path_insn", "insn", METRIC_CPU_VM, env->guest->wake_path_insn);
+	metrics_add(&out->m[SIDE_HARNESS], "r0_preempt_path_insn", "insn", METRIC_CPU_VM,
+		    env->guest->preempt_path_insn);
 	vm_result_free(&res);
 }
 

@@ -26,6 +26,24 @@ gk_r0_sleep_begin:
 gk_r0_sleep_end:
 	jmp 1b                          /* any other interrupt: keep sleeping */
 
+	/*
+	 * A hog (guest_load=busy) runs in ring 3 while the RT task waits for its timer. When the
+	 * timer interrupts the hog's loop, the frame's RIP and RSP are pointed at the RT task's
+	 * resume point and saved stack, so the iretq lands in the RT task: a context switch of
+	 * 6 ring-0 instructions, the rest in ring 3. After three pushes the frame from ring 3 is at
+	 * 24(%rsp) (RIP 24, RSP 48) and the per-CPU block above it at 64(%rsp).
+	 */
+	.macro hog_redirect
+	mov 24(%rsp), %rax
+	sub $gk_hog_begin, %rax
+	cmp $(gk_hog_end - gk_hog_begin), %rax
+	jae 1f
+	movq $gk_user_resume, 24(%rsp)
+	mov 64 + GK_PC_RT_RSP(%rsp), %rax
+	mov %rax, 48(%rsp)
+1:
+	.endm
+
 	/* Timer, x2APIC: EOI by MSR, then leave through the int3 frame below ours, to ring 3. */
 	.globl gk_timer_x2apic, gk_r0_timer_begin, gk_r0_timer_end
 gk_timer_x2apic:
@@ -39,6 +57,9 @@ gk_r0_timer_begin:
 	mov 24(%rsp), %rsp              /* saved RSP = the int3 frame (the CPU 16-aligned ours) */
 	iretq
 gk_r0_timer_end:
+	/* the timer interrupting ring 3 (a hog, or work): EOI, and the redirect to the RT task */
+	.globl gk_r0_preempt_begin, gk_r0_preempt_end
+gk_r0_preempt_begin:
 2:	push %rax
 	push %rcx
 	push %rdx
@@ -46,10 +67,12 @@ gk_r0_timer_end:
 	xor %edx, %edx
 	mov $MSR_X2APIC_EOI, %ecx
 	wrmsr
+	hog_redirect
 	pop %rdx
 	pop %rcx
 	pop %rax
 	iretq
+gk_r0_preempt_end:
 
 	/* Timer, xAPIC: EOI by MMIO (no x2APIC, e.g. QEMU TCG). */
 	.globl gk_timer_xapic
@@ -61,8 +84,13 @@ gk_timer_xapic:
 	mov 24(%rsp), %rsp
 	iretq
 3:	push %rax
+	push %rcx
+	push %rdx
 	mov $XAPIC_BASE + 0xb0, %eax
 	movl $0, (%rax)
+	hog_redirect
+	pop %rdx
+	pop %rcx
 	pop %rax
 	iretq
 
@@ -85,6 +113,10 @@ sys_other:
 	je sys_sleep_apic
 	cmp $SYS_APIC_CAL, %eax
 	je sys_apic_cal
+	cmp $SYS_ARM, %eax
+	je sys_arm
+	cmp $SYS_ARM_APIC, %eax
+	je sys_arm_apic
 	mov $-1, %rax
 	iretq
 	/* The sleep of a CPU without TSC-deadline (QEMU TCG): the same frame as SYS_SLEEP's, so the
@@ -95,6 +127,17 @@ sys_sleep_apic:
 	sti
 7:	hlt
 	jmp 7b
+sys_arm:                                /* arm the TSC deadline; no hlt: a hog runs meanwhile */
+	mov %edi, %eax
+	mov %rdi, %rdx
+	shr $32, %rdx
+	mov $MSR_TSC_DEADLINE, %ecx
+	wrmsr
+	iretq
+sys_arm_apic:
+	mov $XAPIC_BASE + XAPIC_TMICT, %eax
+	movl %edi, (%rax)
+	iretq
 sys_apic_cal:
 	mov $XAPIC_BASE + XAPIC_TMICT, %eax
 	test %edi, %edi
@@ -212,6 +255,49 @@ ch_out:
 	pop %r8
 	pop %rbx
 	iretq
+
+	/*
+	 * Ring 3. gk_switch_to_hog(percpu, hog): the RT task saves its callee-saved registers and
+	 * stack in the per-CPU block and runs the hog until the timer redirects it to
+	 * gk_user_resume, which returns from this call. hog: { u64 counter; u64 deadline; u64
+	 * slack }: the hog counts its work; it returns at once if the deadline has passed by the
+	 * time it starts, and by itself if the timer seems lost (deadline + slack).
+	 */
+	.globl gk_switch_to_hog, gk_user_resume, gk_hog_begin, gk_hog_end
+gk_switch_to_hog:
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsp, GK_PC_RT_RSP(%rdi)
+	mov %rsi, %rbx
+	mov 8(%rbx), %r12               /* deadline */
+	mov %r12, %r13
+	add 16(%rbx), %r13              /* deadline + slack */
+gk_hog_begin:                           /* from here the timer redirects to gk_user_resume */
+	rdtsc
+	shl $32, %rdx
+	or %rdx, %rax
+	cmp %r12, %rax
+	jae gk_user_resume              /* already due: no hog at all */
+1:	incq (%rbx)
+	rdtsc
+	shl $32, %rdx
+	or %rdx, %rax
+	cmp %r13, %rax
+	jb 1b
+	incq 24(%rbx)                   /* the timer never came: counted, and the RT task resumes */
+gk_hog_end:
+gk_user_resume:
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
 
 	/* enter_user(rip, rsp, arg0, arg1): iretq to ring 3 with interrupts on */
 	.globl gk_enter_user

@@ -51,6 +51,22 @@ static inline uint64_t gk_sys_apic_cal(int stop)
 	return a;
 }
 
+static inline void gk_sys_arm(uint64_t v, int apic)
+{
+	uint64_t a = apic ? 9 : 8;
+	__asm__ volatile("int3" : "+a"(a) : "D"(v) : "rcx", "rdx", "memory");
+}
+
+/* The hog of a busy guest (entry.S): counter, deadline, slack, lost timers */
+struct gk_hog { uint64_t work, deadline, slack, lost; };
+void gk_switch_to_hog(void *percpu, struct gk_hog *h);
+extern char gk_kstacks[];
+
+static inline void *gk_percpu(unsigned cpu)
+{
+	return gk_kstacks + (uint64_t)(cpu + 1) * GK_KSTACK_SIZE - GK_PERCPU_SIZE;
+}
+
 static inline void gk_sys_null(void)
 {
 	uint64_t a = 3;

@@ -98,7 +98,7 @@ static void cpu_tables(unsigned cpu)
 	};
 	uint64_t t = (uint64_t)&tss[cpu];
 
-	tss[cpu].rsp0 = (uint64_t)gk_kstacks + (cpu + 1) * GK_KSTACK_SIZE;
+	tss[cpu].rsp0 = (uint64_t)gk_kstacks + (cpu + 1) * GK_KSTACK_SIZE - GK_PERCPU_SIZE;
 	gdt_tss[2 * cpu] = (sizeof(struct tss) - 1) | ((t & 0xffffff) << 16) | (0x89ull << 40) |
 			   ((t >> 24 & 0xff) << 56);
 	gdt_tss[2 * cpu + 1] = t >> 32;

@@ -8,6 +8,10 @@
 #define GK_MAX_CPUS      16
 #define GK_KSTACK_SIZE   4096        /* ring-0 stack per CPU: handlers only, a few frames */
 #define GK_USTACK_SIZE   65536       /* ring-3 stack per CPU */
+/* The top GK_PERCPU_SIZE bytes of each kernel stack: what ring 0 and ring 3 share per CPU (the TSS
+ * rsp0 is just below it, so ring 0 finds it above an interrupt frame from ring 3). */
+#define GK_PERCPU_SIZE   64
+#define GK_PC_RT_RSP     0           /* ring 3 writes: the RT task's stack while a hog runs */
 #define GK_TRAMPOLINE    PVB_GPA_TRAMPOLINE
 
 /* GDT selectors */
@@ -34,6 +38,9 @@
 /* Without a TSC-deadline timer (QEMU TCG): the xAPIC timer in one-shot mode */
 #define SYS_SLEEP_APIC   6           /* rdi = initial count (0: none); returns on the timer */
 #define SYS_APIC_CAL     7           /* rdi = 0: count down from ~0; rdi = 1: stop, rax = count */
+/* A guest load (guest_load=busy): the RT task arms its wake-up and a normal hog runs until then */
+#define SYS_ARM          8           /* rdi = TSC deadline: arm the timer, return at once */
+#define SYS_ARM_APIC     9           /* rdi = one-shot count: arm the timer, return at once */
 
 /* the exit port and its values: pvb_abi.h */
 #define GK_EXIT_PORT     PVB_PORT_EXIT

@@ -10,6 +10,8 @@
  *   cpus=N          vCPUs the VM has (all must come up), default 1
  *   boost=ADDR,SIZE the paravirt scheduling region (pvb_boost.h), when the host offers one
  *   rt_prio=N       the workload's RT priority as the boost region tells the host (0: normal)
+ *   guest_load=busy a normal hog on every vCPU runs whenever the workload waits, and the timer
+ *                   preempts it (the seed's loaded guest); idle (default): the vCPU halts
  *   workload=NAME   see workloads/registry.c; its keys follow
  */
 #include <stdint.h>
@@ -92,22 +94,53 @@ static uint64_t apic_per_tsc;
 /* The boost region, when the host offers one and the guest accepted it (NULL: vanilla). */
 static struct pvb_boost_hdr *boost;
 static uint8_t rt_prio;
+static int busy;                 /* guest_load=busy */
+static struct gk_hog hogs[GK_MAX_CPUS];
 
 static void sleep_until(uint64_t t);
+
+/* A busy vCPU does not halt: the timer is armed and the hog runs until it fires. */
+static void hog_until(uint64_t t)
+{
+	unsigned cpu = gk_cpu();
+	struct gk_hog *h = &hogs[cpu];
+
+	h->deadline = t;
+	h->slack = pvb_ns_to_ticks(2000000);
+	do {
+		uint64_t now = gk_rdtsc();
+		if (gk_shared.tsc_deadline) {
+			gk_sys_arm(t, 0);
+		} else {
+			uint64_t left = t > now ? t - now : 0;
+			uint64_t c = (uint64_t)(((unsigned __int128)left * apic_per_tsc) >> 32);
+			gk_sys_arm(c < 1 ? 1 : c > 0xffffffffu ? 0xffffffffu : c, 1);
+		}
+		gk_switch_to_hog(gk_percpu(cpu), h);
+	} while (gk_rdtsc() < t); /* a one-shot count may end early: the rest, again */
+}
 
 /* Around every sleep: the vCPU halts (idle, and when its task is RT, the deadline it will wake
  * at), then runs its task again. Ring 3, wait-free, a few stores each. */
 void pvb_sleep_until(uint64_t t)
 {
+	int hog = busy && t != ~0ull;
 	if (!boost) {
-		sleep_until(t);
+		if (hog)
+			hog_until(t);
+		else
+			sleep_until(t);
 		return;
 	}
 	struct pvb_boost_slot *s = pvb_boost_slot(boost, gk_cpu());
-	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, 0, gk_rdtsc());
-	if (pvb_boost_is_boosted(s)) /* the host cannot see the vCPU go idle: tell it */
+	pvb_boost_publish(s, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, 0,
+			  gk_rdtsc());
+	if (pvb_boost_is_boosted(s)) /* the host cannot see the RT task stop: tell it */
 		pvb_boost_kick(s);
-	sleep_until(t);
+	if (hog)
+		hog_until(t);
+	else
+		sleep_until(t);
 	pvb_boost_publish(s, rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio,
 			  rt_prio ? PVB_SF_BOOST_REQ : 0, 0, 0, gk_rdtsc());
 	if (rt_prio && !pvb_boost_is_boosted(s)) /* ask for a boost while the RT task runs */
@@ -530,6 +563,13 @@ static int setup_job(void)
 		return -1;
 	}
 	rt_prio = (uint8_t)v;
+	if (pvb_arg("guest_load")) {
+		busy = seq(pvb_arg("guest_load"), "busy");
+		if (!busy && !seq(pvb_arg("guest_load"), "idle")) {
+			pvb_fail("job: guest_load must be idle or busy");
+			return -1;
+		}
+	}
 	if (pvb_arg("boost") && boost_negotiate())
 		return -1;
 	wl = pvb_find_workload(pvb_arg("workload") ? pvb_arg("workload") : "");
@@ -598,6 +638,12 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	pvb_metric(PVB_CPU_VM, "x2apic", "bool", gk_shared.x2apic);
 	pvb_metric(PVB_CPU_VM, "tsc_deadline", "bool", gk_shared.tsc_deadline);
 	pvb_metric(PVB_CPU_VM, "boost_region", "bool", boost != 0);
+	pvb_metric(PVB_CPU_VM, "guest_load_busy", "bool", busy);
+	for (unsigned c = 0; busy && c < nr_cpus; c++) {
+		pvb_metric(c, "hog_work", "count", (int64_t)hogs[c].work);
+		/* the hog gave up on the timer 2 ms past the deadline (a lost or very late interrupt) */
+		pvb_metric(c, "hog_gave_up", "count", (int64_t)hogs[c].lost);
+	}
 	console("pvbench guest: done\n");
 	finish(PVB_STATUS_OK);
 }

@@ -4,8 +4,8 @@ CC      ?= gcc
 O       := build
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
-# harness/: one folder per part (engine, experiment types, policies, VM backends, store, host)
-HARNESS_DIRS := harness harness/engine harness/types harness/policies harness/backends harness/store harness/host
+# harness/: one folder per part (engine, experiment types, policies, VM backends, store, reports, host)
+HARNESS_DIRS := harness harness/engine harness/types harness/policies harness/backends harness/store harness/report harness/host
 CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm
 SAN     ?=
 LDLIBS_H := -lcjson -lsqlite3 -linih -lm -lpthread
@@ -73,7 +73,7 @@ $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c wor
 	@$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
 
 # ---- tests ----
-UNIT_TESTS := test_abi test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine
+UNIT_TESTS := test_ab test_abi test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
 KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 

@@ -8,6 +8,7 @@
 int cmd_guest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_ab(int argc, char **argv);
 int cmd_channels(int argc, char **argv);
 int cmd_memory(int argc, char **argv);
 

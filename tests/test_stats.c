@@ -68,6 +68,60 @@ static void holm_adjusts_for_the_family(void **state)
 	assert_true(isnan(adj[3]));
 }
 
+static void bh_controls_the_false_discovery_rate(void **state)
+{
+	/* R: p.adjust(c(0.01, 0.04, 0.03, NA, 0.5), "BH") */
+	double p[] = { 0.01, 0.04, 0.03, NAN, 0.5 }, adj[5];
+	stats_bh(p, adj, 5);
+	NEAR(adj[0], 0.04);
+	NEAR(adj[1], 0.053333);
+	NEAR(adj[2], 0.053333);  /* 0.06, but never above the step after */
+	NEAR(adj[4], 0.5);
+	assert_true(isnan(adj[3]));
+}
+
+static void quantile_as_r_type_7(void **state)
+{
+	double x[] = { 10, 1, 9, 2, 8, 3, 7, 4, 6, 5 };
+	NEAR(stats_quantile(x, 10, 0.9), 9.1);
+	NEAR(stats_quantile(x, 10, 0.5), 5.5);
+	NEAR(stats_quantile(x, 10, 0), 1);
+	NEAR(stats_quantile(x, 10, 1), 10);
+	assert_true(isnan(stats_quantile(x, 0, 0.5)));
+}
+
+static double normal(uint64_t *rng)
+{
+	double u = stats_rand_unit(rng), v = stats_rand_unit(rng);
+	return sqrt(-2 * log(1 - u)) * cos(2 * M_PI * v);
+}
+
+/* The 95% interval of a difference of medians covers the true difference in about 95% of
+ * samples (here: normal samples, true difference 1.5) and is reproducible for a seed. */
+static void bootstrap_interval_covers(void **state)
+{
+	uint64_t rng = 42, brng = 7;
+	int covered = 0, trials = 300;
+	double a[40], b[40], lo, hi, lo2, hi2;
+
+	for (int t = 0; t < trials; t++) {
+		for (int i = 0; i < 40; i++) {
+			a[i] = 10 + normal(&rng);
+			b[i] = 11.5 + normal(&rng);
+		}
+		assert_int_equal(stats_bootstrap_diff(a, 40, b, 40, 0.5, 1000, 0.95, &brng, &lo, &hi), 0);
+		covered += lo <= 1.5 && 1.5 <= hi;
+	}
+	assert_in_range(covered, trials * 88 / 100, trials * 99 / 100);
+	brng = 3;
+	stats_bootstrap_diff(a, 40, b, 40, 0.5, 500, 0.95, &brng, &lo, &hi);
+	brng = 3;
+	stats_bootstrap_diff(a, 40, b, 40, 0.5, 500, 0.95, &brng, &lo2, &hi2);
+	assert_true(lo == lo2 && hi == hi2);
+	assert_int_equal(stats_bootstrap_diff(a, 0, b, 40, 0.5, 500, 0.95, &brng, &lo, &hi), -1);
+	assert_true(isnan(lo));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -76,6 +130,9 @@ int main(void)
 		cmocka_unit_test(mann_whitney_exact_with_ties),
 		cmocka_unit_test(small_samples_reach_what_they_can),
 		cmocka_unit_test(holm_adjusts_for_the_family),
+		cmocka_unit_test(bh_controls_the_false_discovery_rate),
+		cmocka_unit_test(quantile_as_r_type_7),
+		cmocka_unit_test(bootstrap_interval_covers),
 	};
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
 }

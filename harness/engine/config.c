@@ -294,6 +294,32 @@ int experiment_set(struct experiment *e, const char *origin, const char *key, co
 	return check_runs(e, err, errlen);
 }
 
+int experiment_only_job(struct experiment *e, const char *name, char *err, size_t errlen)
+{
+	int j = -1;
+
+	for (int i = 0; i < e->nr_jobs; i++)
+		if (name ? !strcmp(e->jobs[i].name, name) : e->nr_jobs == 1)
+			j = i;
+	if (j < 0) {
+		int n = snprintf(err, errlen, "%s: %s: the jobs are", e->path,
+				 name ? "no such job" : "several jobs: pick one with --job");
+		for (int i = 0; i < e->nr_jobs && n > 0 && (size_t)n < errlen; i++)
+			n += snprintf(err + n, errlen - (size_t)n, " %s", e->jobs[i].name);
+		return -1;
+	}
+	/* the job's own values become [global]'s: a later experiment_set overrides them too */
+	for (int k = 0; k < e->nkeys; k++)
+		if (e->jobs[j].vals[k].n && e->jobs[j].vals[k].line) {
+			e->global.vals[k] = e->jobs[j].vals[k];
+			e->jobs[j].vals[k].line = 0;
+		}
+	if (j)
+		e->jobs[0] = e->jobs[j];
+	e->nr_jobs = 1;
+	return 0;
+}
+
 int experiment_load(const char *path, struct experiment *e, char *err, size_t errlen)
 {
 	struct reader r = { .path = path };

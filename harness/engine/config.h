@@ -49,6 +49,10 @@ int experiment_empty(const char *name, const char *type, struct experiment *e, c
 int experiment_set(struct experiment *e, const char *origin, const char *key, const char *value,
 		   char *err, size_t errlen);
 
+/* Keeps one job (by name; NULL: the only one, an error naming them if there are several), its own
+ * values moved to [global] so that experiment_set overrides them as well (pvbench ab). */
+int experiment_only_job(struct experiment *e, const char *name, char *err, size_t errlen);
+
 /* Expands every job into variants x repeat, interleaved: repetition r runs every variant once,
  * starting one variant later than repetition r-1. *runs is malloc'd. 0 or -1 (err). */
 int experiment_matrix(const struct experiment *e, struct run_spec **runs, int *nr, char *err,

@@ -142,29 +142,121 @@ static int define(struct store *st, const struct experiment *e, const struct run
 	return rc;
 }
 
-int engine_run(const char *path, const struct engine_opts *o)
-{
-	static struct experiment e;
-	struct run_spec *runs = NULL;
-	char err[1024], kernel[1024], dbdir[1024], runs_root[1100];
+/* What every run of an experiment shares: the host's and guest's facts, the store (locked for
+ * this experiment), where run directories go. */
+struct engine_session {
+	const struct experiment *e;
 	struct hostinfo host;
 	struct guestinfo gi;
-	struct store *st = NULL;
-	int nr = 0, failed = 0, done = 0, skipped_stored = 0, skipped_host = 0, rc = EXIT_ERROR;
+	struct store *st;
+	char kernel[1024], runs_root[1100];
+};
 
-	if (path ? experiment_load(path, &e, err, sizeof(err)) :
-		   experiment_empty(o->name, o->nsets && !strcmp(o->set_key[0], "type") ? o->set_val[0] : "guest",
-				    &e, err, sizeof(err)))
+struct engine_session *engine_session_open(const struct experiment *e, const struct run_spec *runs,
+					   int nr, const char *db, char *err, size_t errlen)
+{
+	struct engine_session *s = calloc(1, sizeof(*s));
+	char dbdir[1024], herr[256];
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->e = e;
+	snprintf(s->kernel, sizeof(s->kernel), "%s/pvbench-guest.elf", pvb_build_dir());
+	/* without KVM the types that need it skip their runs (and say why); the others run */
+	hostinfo_read(&s->host, herr, sizeof(herr)); /* host.no_kvm says why not */
+	if (guestinfo_read(s->kernel, &s->gi, err, errlen) < 0)
 		goto fail;
+	/* run directories live next to the store: results/pvbench.db -> results/runs/ */
+	snprintf(dbdir, sizeof(dbdir), "%s", db);
+	if (strrchr(dbdir, '/'))
+		*strrchr(dbdir, '/') = 0;
+	else
+		snprintf(dbdir, sizeof(dbdir), ".");
+	snprintf(s->runs_root, sizeof(s->runs_root), "%s/runs", dbdir);
+	if (mkdir_p(dbdir) < 0) {
+		snprintf(err, errlen, "%s: %s", dbdir, strerror(errno));
+		goto fail;
+	}
+	if (lock_experiment(s->runs_root, e->name, err, errlen) < 0)
+		goto fail;
+	s->st = store_open(db, err, errlen);
+	if (!s->st || define(s->st, e, runs, nr, err, errlen))
+		goto fail;
+	fprintf(stderr, "pvbench: %s (%s): %d runs (%s, guest %s) into %s\n", e->name, e->type->name,
+		nr, s->host.kvm_backend, s->gi.build_id, db);
+	return s;
+fail:
+	engine_session_close(s);
+	return NULL;
+}
+
+struct store *engine_session_store(struct engine_session *s)
+{
+	return s->st;
+}
+
+void engine_session_close(struct engine_session *s)
+{
+	if (s)
+		store_close(s->st);
+	free(s);
+}
+
+void engine_session_run(struct engine_session *s, const struct run_spec *r, struct run_result *res)
+{
+	char dir[1500], vdir[256], started[32], loadavg[128], err[1024];
+
+	snprintf(vdir, sizeof(vdir), "%s", r->variant[0] ? r->variant : "default");
+	for (char *p = vdir; *p; p++)
+		if (*p == ' ' || *p == '/')
+			*p = *p == ' ' ? '+' : '_';
+	snprintf(dir, sizeof(dir), "%s/%s/%s/rep%d", s->runs_root, s->e->name, vdir, r->rep);
+	struct run_env env = { .host = &s->host, .guest = &s->gi, .kernel = s->kernel, .run_dir = dir };
+	double cpu0 = cpu_ms(), t0 = engine_now_ms();
+	read_loadavg(loadavg, sizeof(loadavg));
+	iso_now(started, sizeof(started));
+	if (mkdir_p(dir) < 0) {
+		memset(res, 0, sizeof(*res));
+		run_fail(res, RUN_ERROR, "%s: %s", dir, strerror(errno));
+	} else {
+		engine_run_one(r, &env, timeout_of(r), res);
+	}
+	metrics_add(&res->m[SIDE_HARNESS], "wall", "ns", METRIC_CPU_VM, (engine_now_ms() - t0) * 1e6);
+	metrics_add(&res->m[SIDE_HARNESS], "harness_cpu", "ns", METRIC_CPU_VM, (cpu_ms() - cpu0) * 1e6);
+	if (res->status != RUN_INTERRUPTED) /* an interrupted run is not a result: redo it */
+		store_one(s->st, s->e, r, &env, res, started, loadavg, err, sizeof(err));
+}
+
+int engine_load(const char *path, const struct engine_opts *o, struct experiment *e, char *err,
+		size_t errlen)
+{
+	if (path ? experiment_load(path, e, err, errlen) :
+		   experiment_empty(o->name, o->nsets && !strcmp(o->set_key[0], "type") ? o->set_val[0] : "guest",
+				    e, err, errlen))
+		return -1;
 	for (int i = 0; i < o->nsets; i++) {
 		char origin[80];
 		snprintf(origin, sizeof(origin), "--%s", o->set_key[i]);
 		for (char *c = origin; *c; c++)
 			*c = *c == '_' ? '-' : *c;
-		if (experiment_set(&e, origin, o->set_key[i], o->set_val[i], err, sizeof(err)))
-			goto fail;
+		if (experiment_set(e, origin, o->set_key[i], o->set_val[i], err, errlen))
+			return -1;
 	}
-	if (experiment_matrix(&e, &runs, &nr, err, sizeof(err)))
+	return 0;
+}
+
+int engine_run(const char *path, const struct engine_opts *o)
+{
+	static struct experiment e;
+	struct run_spec *runs = NULL;
+	struct engine_session *s = NULL;
+	char err[1024];
+	int nr = 0, failed = 0, done = 0, skipped_stored = 0, skipped_host = 0;
+
+	if (engine_load(path, o, &e, err, sizeof(err)) ||
+	    experiment_matrix(&e, &runs, &nr, err, sizeof(err)))
 		goto fail;
 	if (o->dry_run) {
 		for (int i = 0; i < nr; i++)
@@ -172,61 +264,22 @@ int engine_run(const char *path, const struct engine_opts *o)
 		free(runs);
 		return EXIT_OK;
 	}
-	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", pvb_build_dir());
-	/* without KVM the types that need it skip their runs (and say why); the others run */
-	hostinfo_read(&host, err, sizeof(err)); /* host.no_kvm says why not */
-	if (guestinfo_read(kernel, &gi, err, sizeof(err)) < 0)
-		goto fail;
-	/* run directories live next to the store: results/pvbench.db -> results/runs/ */
-	snprintf(dbdir, sizeof(dbdir), "%s", o->db);
-	if (strrchr(dbdir, '/'))
-		*strrchr(dbdir, '/') = 0;
-	else
-		snprintf(dbdir, sizeof(dbdir), ".");
-	snprintf(runs_root, sizeof(runs_root), "%s/runs", dbdir);
-	if (mkdir_p(dbdir) < 0) {
-		snprintf(err, sizeof(err), "%s: %s", dbdir, strerror(errno));
-		goto fail;
-	}
-	if (lock_experiment(runs_root, e.name, err, sizeof(err)) < 0)
-		goto fail;
-	st = store_open(o->db, err, sizeof(err));
-	if (!st || define(st, &e, runs, nr, err, sizeof(err)))
+	if (!(s = engine_session_open(&e, runs, nr, o->db, err, sizeof(err))))
 		goto fail;
 
 	struct progress pg;
 	progress_init(&pg, nr);
-	fprintf(stderr, "pvbench: %s (%s): %d runs (%s, guest %s) into %s\n", e.name, e.type->name, nr,
-		host.kvm_backend, gi.build_id, o->db);
 	for (int i = 0; i < nr && !pvb_interrupted; i++) {
 		const struct run_spec *r = &runs[i];
-		char what[300], why[700], dir[1500], vdir[256], started[32], loadavg[128];
-		if (!o->force && store_run_done(st, e.name, r->identity, r->rep)) {
+		char what[300], why[700];
+		if (!o->force && store_run_done(s->st, e.name, r->identity, r->rep)) {
 			skipped_stored++;
 			continue;
 		}
-		snprintf(vdir, sizeof(vdir), "%s", r->variant);
-		for (char *p = vdir; *p; p++)
-			if (*p == ' ' || *p == '/')
-				*p = *p == ' ' ? '+' : '_';
-		snprintf(dir, sizeof(dir), "%s/%s/%s/rep%d", runs_root, e.name, vdir, r->rep);
 		snprintf(what, sizeof(what), "%s rep %d", r->variant, r->rep);
 		progress_begin(&pg, i, what);
-		struct run_env env = { .host = &host, .guest = &gi, .kernel = kernel, .run_dir = dir };
 		struct run_result res;
-		double cpu0 = cpu_ms(), t0 = engine_now_ms();
-		read_loadavg(loadavg, sizeof(loadavg));
-		iso_now(started, sizeof(started));
-		if (mkdir_p(dir) < 0) {
-			memset(&res, 0, sizeof(res));
-			run_fail(&res, RUN_ERROR, "%s: %s", dir, strerror(errno));
-		} else {
-			engine_run_one(r, &env, timeout_of(r), &res);
-		}
-		metrics_add(&res.m[SIDE_HARNESS], "wall", "ns", METRIC_CPU_VM, (engine_now_ms() - t0) * 1e6);
-		metrics_add(&res.m[SIDE_HARNESS], "harness_cpu", "ns", METRIC_CPU_VM, (cpu_ms() - cpu0) * 1e6);
-		if (res.status != RUN_INTERRUPTED) /* an interrupted run is not a result: redo it */
-			store_one(st, &e, r, &env, &res, started, loadavg, err, sizeof(err));
+		engine_session_run(s, r, &res);
 		done++;
 		failed += res.status != RUN_OK && res.status != RUN_SKIPPED && res.status != RUN_INTERRUPTED;
 		skipped_host += res.status == RUN_SKIPPED;
@@ -240,19 +293,19 @@ int engine_run(const char *path, const struct engine_opts *o)
 
 	struct cmp_input in;
 	struct cmp_opts co = { .format = (enum cmp_format)o->format };
-	if (compare_load(st, e.name, &in, err, sizeof(err)) == 0) {
+	if (compare_load(s->st, e.name, &in, err, sizeof(err)) == 0) {
 		if (compare_render(&in, &co, stdout, err, sizeof(err)) < 0)
 			fprintf(stderr, "pvbench: compare: %s\n", err);
 		cmp_input_free(&in);
 	}
-	store_close(st);
+	engine_session_close(s);
 	free(runs);
 	if (pvb_interrupted)
 		return EXIT_INTERRUPTED;
 	return failed ? EXIT_FAILED : EXIT_OK;
 fail:
 	fprintf(stderr, "pvbench: %s\n", err);
-	store_close(st);
+	engine_session_close(s);
 	free(runs);
-	return rc;
+	return EXIT_ERROR;
 }

@@ -129,6 +129,22 @@ int engine_run(const char *path, const struct engine_opts *o);
 void engine_run_one(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
 		    struct run_result *out);
 void run_result_free(struct run_result *r);
+
+/* ---- a session: what `run`, `ab` and `nightly` share around their runs ---- */
+struct experiment;
+struct store;
+struct engine_session;
+/* Loads the file (or an empty experiment of o->name) and applies o's settings. */
+int engine_load(const char *path, const struct engine_opts *o, struct experiment *e, char *err,
+		size_t errlen);
+/* Reads the host's and guest's facts, locks the experiment, opens the store and records runs[]
+ * as the experiment's definition. e and runs must outlive the session. */
+struct engine_session *engine_session_open(const struct experiment *e, const struct run_spec *runs,
+					   int nr, const char *db, char *err, size_t errlen);
+/* One run: its directory, the run (engine_run_one), the harness's own cost, the store. */
+void engine_session_run(struct engine_session *s, const struct run_spec *r, struct run_result *res);
+struct store *engine_session_store(struct engine_session *s);
+void engine_session_close(struct engine_session *s);
 double engine_now_ms(void);               /* CLOCK_MONOTONIC */
 
 #endif

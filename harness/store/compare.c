@@ -81,13 +81,14 @@ static void v_run(void *a, long long id, const char *variant, int rep, const cha
 		  const char *reason, int current)
 {
 	struct cmp_input *in = a;
-	(void)rep;
 	if (!current) {
 		in->stale += !strcmp(status, "ok");
 		return;
 	}
 	if (!strcmp(status, "ok")) {
-		cmp_add_run(in, id);
+		struct cmp_run *r = cmp_add_run(in, id);
+		r->rep = rep;
+		snprintf(r->variant, sizeof(r->variant), "%s", variant);
 		return;
 	}
 	for (size_t i = 0; i < in->nnotes; i++) /* one line per variant, status and reason */

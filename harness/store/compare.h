@@ -20,6 +20,8 @@ struct cmp_param { char key[32], value[128]; };
 
 struct cmp_run {
 	long long id;
+	int rep;
+	char variant[256];
 	struct cmp_param *p;
 	size_t np;
 	struct cmp_metric *m;

@@ -108,3 +108,13 @@ int metrics_from_record(const void *rec, struct metric_set *out)
 	}
 	return 0;
 }
+
+int metric_higher_is_better(const char *name)
+{
+	static const char *const higher[] = { "fps", "throughput", "delivered", NULL };
+	size_t n = strlen(name);
+	for (int i = 0; higher[i]; i++)
+		if (!strncmp(name, higher[i], strlen(higher[i])))
+			return 1;
+	return n > 6 && !strcmp(name + n - 6, "_per_s");
+}

@@ -40,4 +40,8 @@ void metrics_free(struct metric_set *s);
 double hist_quantile_ns(const unsigned *counts, unsigned nr, unsigned long long overflow,
 			unsigned bucket_ns, double q);
 
+/* Whether more is better (frames per second, throughput, delivered notifications); for every
+ * other metric -- latency, glitches, cost, exits -- less is. */
+int metric_higher_is_better(const char *name);
+
 #endif

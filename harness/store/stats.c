@@ -136,28 +136,125 @@ double stats_mann_whitney_p(const double *x, size_t nx, const double *y, size_t 
 	return erfc(z / sqrt(2));
 }
 
-void stats_holm(const double *p, double *adj, size_t n)
+/* By p, ascending, NANs left out; returns how many. */
+static size_t order_by_p(const double *p, size_t n, size_t *idx)
 {
-	size_t *idx = malloc(n * sizeof(size_t)), m = 0;
-	double run = 0;
-
-	if (!idx)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		adj[i] = NAN;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
 		if (!isnan(p[i]))
 			idx[m++] = i;
-	}
-	for (size_t i = 1; i < m; i++) /* by p, ascending */
+	for (size_t i = 1; i < m; i++)
 		for (size_t j = i; j > 0 && p[idx[j - 1]] > p[idx[j]]; j--) {
 			size_t t = idx[j];
 			idx[j] = idx[j - 1];
 			idx[j - 1] = t;
 		}
+	return m;
+}
+
+void stats_holm(const double *p, double *adj, size_t n)
+{
+	size_t *idx = malloc((n ? n : 1) * sizeof(size_t)), m;
+	double run = 0;
+
+	if (!idx)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		adj[i] = NAN;
+	m = order_by_p(p, n, idx);
 	for (size_t k = 0; k < m; k++) {
 		double a = p[idx[k]] * (double)(m - k);
 		run = a > run ? a : run; /* adjusted p-values never decrease */
 		adj[idx[k]] = run > 1 ? 1 : run;
 	}
 	free(idx);
+}
+
+void stats_bh(const double *p, double *adj, size_t n)
+{
+	size_t *idx = malloc((n ? n : 1) * sizeof(size_t)), m;
+	double run = 1;
+
+	if (!idx)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		adj[i] = NAN;
+	m = order_by_p(p, n, idx);
+	for (size_t k = m; k-- > 0;) { /* step-up: from the largest p down */
+		double a = p[idx[k]] * (double)m / (double)(k + 1);
+		run = a < run ? a : run;
+		adj[idx[k]] = run;
+	}
+	free(idx);
+}
+
+static double quantile_sorted(const double *c, size_t n, double q)
+{
+	double h = (double)(n - 1) * q;
+	size_t lo = (size_t)h;
+	if (lo + 1 >= n)
+		return c[n - 1];
+	return c[lo] + (h - (double)lo) * (c[lo + 1] - c[lo]);
+}
+
+double stats_quantile(const double *x, size_t n, double q)
+{
+	double *c, v;
+	if (!n || q < 0 || q > 1)
+		return NAN;
+	c = malloc(n * sizeof(double));
+	if (!c)
+		abort();
+	memcpy(c, x, n * sizeof(double));
+	qsort(c, n, sizeof(double), cmpd);
+	v = quantile_sorted(c, n, q);
+	free(c);
+	return v;
+}
+
+/* splitmix64: small, fast, and the same sequence on every machine for a seed */
+uint64_t stats_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+double stats_rand_unit(uint64_t *state)
+{
+	return (double)(stats_rand(state) >> 11) * 0x1.0p-53;
+}
+
+static void resample(const double *x, size_t n, double *out, uint64_t *rng)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = x[stats_rand(rng) % n];
+	qsort(out, n, sizeof(double), cmpd);
+}
+
+int stats_bootstrap_diff(const double *a, size_t na, const double *b, size_t nb, double q,
+			 int reps, double conf, uint64_t *rng, double *lo, double *hi)
+{
+	double *ra, *rb, *d;
+	*lo = *hi = NAN;
+	if (!na || !nb || reps < 10 || conf <= 0 || conf >= 1)
+		return -1;
+	ra = malloc(na * sizeof(double));
+	rb = malloc(nb * sizeof(double));
+	d = malloc((size_t)reps * sizeof(double));
+	if (!ra || !rb || !d)
+		abort();
+	for (int i = 0; i < reps; i++) {
+		resample(a, na, ra, rng);
+		resample(b, nb, rb, rng);
+		d[i] = quantile_sorted(rb, nb, q) - quantile_sorted(ra, na, q);
+	}
+	qsort(d, (size_t)reps, sizeof(double), cmpd);
+	*lo = quantile_sorted(d, (size_t)reps, (1 - conf) / 2);
+	*hi = quantile_sorted(d, (size_t)reps, 1 - (1 - conf) / 2);
+	free(ra);
+	free(rb);
+	free(d);
+	return 0;
 }

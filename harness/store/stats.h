@@ -5,6 +5,7 @@
 #define PVB_STATS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 double stats_mean(const double *x, size_t n);
 double stats_sd(const double *x, size_t n);        /* sample standard deviation; 0 if n < 2 */
@@ -22,5 +23,25 @@ double stats_mann_whitney_p(const double *x, size_t nx, const double *y, size_t 
 /* Holm's step-down adjustment of n p-values for n comparisons (NAN entries are not counted):
  * controls the family-wise error rate at the level the adjusted values are compared with. */
 void stats_holm(const double *p, double *adj, size_t n);
+
+/* Benjamini-Hochberg's step-up adjustment (NAN entries not counted): controls the false
+ * discovery rate, the expected share of false "differences" among those reported, at the level the
+ * adjusted values are compared with. Less strict than Holm where many metrics are compared. */
+void stats_bh(const double *p, double *adj, size_t n);
+
+/* The q-quantile (0..1) by linear interpolation between order statistics (R's type 7); NAN if
+ * n == 0. x is not modified. */
+double stats_quantile(const double *x, size_t n, double q);
+
+/* A seeded generator (splitmix64): the same numbers for the same seed on every machine. */
+uint64_t stats_rand(uint64_t *state);
+double stats_rand_unit(uint64_t *state);     /* [0, 1) */
+
+/* Percentile bootstrap confidence interval (level conf, e.g. 0.95) of
+ * quantile_q(b) - quantile_q(a) over reps resamplings of each sample: no assumption about the
+ * shape of either distribution, which for latency is skewed and heavy-tailed. 0, or -1 (and NANs)
+ * when a sample is empty or the arguments are off. */
+int stats_bootstrap_diff(const double *a, size_t na, const double *b, size_t nb, double q,
+			 int reps, double conf, uint64_t *rng, double *lo, double *hi);
 
 #endif

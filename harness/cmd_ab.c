@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvbench ab FILE -a KEY=VALUE -b KEY=VALUE: two variants of one job of any experiment, run
+ * interleaved in a random order together with an A/A twin (A run again) that measures the noise
+ * floor here and now, round after round until the difference is known precisely enough or the
+ * budget is spent; then a verdict per metric (report/ab.h). Each A/B session is an experiment of
+ * its own in the store, "NAME-ab-DATE": A's runs are its odd repetitions, the A/A twin's the even
+ * ones, B's all of its own; `pvbench compare` shows it, `pvbench ab --stored` judges it again.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "ab.h"
+#include "child.h"
+#include "cli.h"
+#include "compare.h"
+#include "config.h"
+#include "engine.h"
+#include "metrics.h"
+#include "stats.h"
+#include "store.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pvbench ab [options] EXPERIMENT.ini -a KEY=VALUE -b KEY=VALUE\n"
+		"       pvbench ab [options] --stored NAME-ab-DATE\n"
+		"Runs variant A and variant B of one job of the experiment, and A once more (the A/A\n"
+		"pair: the noise floor), interleaved in a random order, round after round, until every\n"
+		"metric's difference is known within --precision or --max-runs is spent; then prints,\n"
+		"per metric, A, B, their difference of medians and of p90 with bootstrap intervals, the\n"
+		"A/A floor and a verdict (Mann-Whitney U, Benjamini-Hochberg over the metrics).\n"
+		"\n"
+		"  -a, -b KEY=VALUE  what makes A and B (repeatable); every list key must end with one value\n"
+		"  --set KEY=VALUE   set a key for both (repeatable)\n"
+		"  --job NAME        the file's job (needed when it has several)\n"
+		"  --metrics LIST    metrics to judge (default: the experiment's)\n"
+		"  --min-runs N      runs per variant before stopping is considered (default 5)\n"
+		"  --max-runs N      runs per variant at most: the budget (default 20)\n"
+		"  --precision PCT   stop when every 95%% interval of the median difference is within\n"
+		"                    PCT%% of A's median (default 5)\n"
+		"  --fdr Q           false discovery rate over the metrics (default 0.05)\n"
+		"  --seed N          the run order and the bootstrap (default: from the clock; printed)\n"
+		"  --db PATH         result store (default results/pvbench.db)\n"
+		"  --format F        text (default) or json\n"
+		"Exit status: 0 no difference above the floor, 3 B better in some metric and worse in\n"
+		"none, 4 B worse in some metric, 1 error, 2 runs failed, 130 interrupted.\n");
+}
+
+struct kv { const char *key, *val; };
+
+/* A or B: the job with the settings, one run of exactly one variant. */
+static int make_arm(const struct experiment *base, struct experiment *e, const char *arm,
+		    const struct kv *s, int n, struct run_spec *spec, char *label, size_t ll, char *err,
+		    size_t errlen)
+{
+	struct run_spec *runs;
+	int nr;
+	char origin[8];
+
+	*e = *base;
+	snprintf(origin, sizeof(origin), "-%s", arm);
+	label[0] = 0;
+	for (int i = 0; i < n; i++) {
+		if (experiment_set(e, origin, s[i].key, s[i].val, err, errlen))
+			return -1;
+		snprintf(label + strlen(label), ll - strlen(label), "%s%s=%s", i ? " " : "", s[i].key, s[i].val);
+	}
+	if (experiment_matrix(e, &runs, &nr, err, errlen))
+		return -1;
+	if (nr != 1) {
+		snprintf(err, errlen, "%s: %s is %d variants (%s, %s%s): give every list key one value with -%s or --set",
+			 base->path, arm[0] == 'a' ? "A" : "B", nr, runs[0].variant, runs[1].variant, nr > 2 ? ", ..." : "", arm);
+		free(runs);
+		return -1;
+	}
+	*spec = runs[0];
+	snprintf(spec->variant, sizeof(spec->variant), "%s", label);
+	free(runs);
+	return 0;
+}
+
+struct arms {
+	struct ab_metric *m;
+	size_t n;
+	int runs[3];                     /* A, A', B */
+	int tcg;                         /* some ran under QEMU's emulator */
+};
+
+static void arms_free(struct arms *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->m[i].a);
+		free(a->m[i].a2);
+		free(a->m[i].b);
+	}
+	free(a->m);
+	memset(a, 0, sizeof(*a));
+}
+
+static void push(double **v, size_t *n, double x)
+{
+	double *g = realloc(*v, (*n + 1) * sizeof(double));
+	if (!g)
+		abort();
+	g[(*n)++] = x;
+	*v = g;
+}
+
+/* a metric with a value over all CPUs (-1) is judged by that, not by its VM-level one (-2) */
+static int has_all_cpus(const struct cmp_run *run, const struct cmp_metric *cm)
+{
+	for (size_t i = 0; i < run->nm; i++)
+		if (run->m[i].cpu == -1 && !strcmp(run->m[i].side, cm->side) && !strcmp(run->m[i].name, cm->name))
+			return 1;
+	return 0;
+}
+
+/* The session's runs, split into A (odd reps of A's variant), A' (even reps) and B; one
+ * ab_metric per metric asked and side that has it (the harness's own cost is not judged). */
+static int load_arms(struct store *st, const char *name, const char *a_label, const char *metrics,
+		     struct arms *out, char *err, size_t errlen)
+{
+	struct cmp_input in;
+	char list[256], *save, *tok;
+
+	memset(out, 0, sizeof(*out));
+	if (compare_load(st, name, &in, err, errlen))
+		return -1;
+	snprintf(list, sizeof(list), "%s", metrics && *metrics ? metrics : in.def_metrics);
+	for (size_t r = 0; r < in.n; r++) {
+		const struct cmp_run *run = &in.runs[r];
+		int arm = strcmp(run->variant, a_label) ? 2 : run->rep % 2 ? 0 : 1;
+		out->runs[arm]++;
+		for (size_t i = 0; i < run->np; i++)
+			out->tcg |= !strcmp(run->p[i].key, "accel") && !strcmp(run->p[i].value, "tcg");
+		for (size_t i = 0; i < run->nm; i++) {
+			const struct cmp_metric *cm = &run->m[i];
+			int wanted = 0;
+			char l2[256];
+			if (cm->cpu >= 0 || !strcmp(cm->side, "harness") || (cm->cpu != -1 && has_all_cpus(run, cm)))
+				continue;
+			snprintf(l2, sizeof(l2), "%s", list);
+			for (tok = strtok_r(l2, ",", &save); tok && !wanted; tok = strtok_r(NULL, ",", &save))
+				wanted = !strcmp(tok + strspn(tok, " "), cm->name);
+			if (!wanted)
+				continue;
+			size_t k;
+			for (k = 0; k < out->n; k++)
+				if (!strcmp(out->m[k].name, cm->name) && !strcmp(out->m[k].side, cm->side))
+					break;
+			if (k == out->n) {
+				struct ab_metric *g = realloc(out->m, (out->n + 1) * sizeof(*g));
+				if (!g)
+					abort();
+				out->m = g;
+				memset(&g[k], 0, sizeof(g[k]));
+				snprintf(g[k].side, sizeof(g[k].side), "%s", cm->side);
+				snprintf(g[k].name, sizeof(g[k].name), "%s", cm->name);
+				snprintf(g[k].unit, sizeof(g[k].unit), "%s", cm->unit);
+				g[k].higher_better = metric_higher_is_better(cm->name);
+				out->n++;
+			}
+			struct ab_metric *x = &out->m[k];
+			if (arm == 0)
+				push(&x->a, &x->na, cm->value);
+			else if (arm == 1)
+				push(&x->a2, &x->na2, cm->value);
+			else
+				push(&x->b, &x->nb, cm->value);
+		}
+	}
+	cmp_input_free(&in);
+	return 0;
+}
+
+int cmd_ab(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "set", 1, 0, 's' }, { "job", 1, 0, 'j' }, { "metrics", 1, 0, 'm' },
+		{ "min-runs", 1, 0, 'n' }, { "max-runs", 1, 0, 'N' }, { "precision", 1, 0, 'p' },
+		{ "fdr", 1, 0, 'q' }, { "seed", 1, 0, 'S' }, { "db", 1, 0, 'd' }, { "format", 1, 0, 'F' },
+		{ "stored", 1, 0, 'R' }, { "help", 0, 0, 'h' }, { 0 },
+	};
+	static struct experiment base, ea, eb, es;
+	struct engine_opts eo = { .db = "results/pvbench.db" };
+	struct ab_params p = AB_PARAMS_DEFAULT;
+	struct kv sa[16], sb[16];
+	int na = 0, nb = 0, json = 0, opt, rc = EXIT_ERROR, failed = 0;
+	long long min_runs = 5, max_runs = 20, v;
+	const char *job = NULL, *metrics = NULL, *stored = NULL;
+	char err[1024], la[256], lb[256], stop[512] = "", name[64], test[400];
+	struct run_spec spec[3];
+	struct engine_session *s = NULL;
+	struct store *st = NULL;
+	struct arms arms = { 0 };
+	int seeded = 0;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "a:b:h", opts, NULL)) != -1) {
+		char *eq = optarg ? strchr(optarg, '=') : NULL;
+		switch (opt) {
+		case 'a': case 'b': case 's':
+			if (!eq || eq == optarg) {
+				fprintf(stderr, "pvbench ab: -%c: \"%s\" is not KEY=VALUE\n", opt, optarg);
+				return EXIT_ERROR;
+			}
+			*eq = 0;
+			if ((opt == 'a' && na == 16) || (opt == 'b' && nb == 16) || eo.nsets == ENGINE_MAX_KEYS) {
+				fprintf(stderr, "pvbench ab: too many settings\n");
+				return EXIT_ERROR;
+			}
+			if (opt == 'a')
+				sa[na++] = (struct kv){ optarg, eq + 1 };
+			else if (opt == 'b')
+				sb[nb++] = (struct kv){ optarg, eq + 1 };
+			else {
+				eo.set_key[eo.nsets] = optarg;
+				eo.set_val[eo.nsets++] = eq + 1;
+			}
+			break;
+		case 'j': job = optarg; break;
+		case 'm': metrics = optarg; break;
+		case 'n':
+			if (parse_int("--min-runs", optarg, 2, 1000, &min_runs))
+				return EXIT_ERROR;
+			break;
+		case 'N':
+			if (parse_int("--max-runs", optarg, 2, 1000, &max_runs))
+				return EXIT_ERROR;
+			break;
+		case 'p':
+			if (parse_int("--precision", optarg, 1, 1000, &v))
+				return EXIT_ERROR;
+			p.precision = (double)v / 100;
+			break;
+		case 'q':
+			p.fdr = atof(optarg);
+			if (!(p.fdr > 0 && p.fdr < 0.5)) {
+				fprintf(stderr, "pvbench ab: --fdr: \"%s\" is not in (0, 0.5)\n", optarg);
+				return EXIT_ERROR;
+			}
+			break;
+		case 'S':
+			if (parse_int("--seed", optarg, 0, 1LL << 62, &v))
+				return EXIT_ERROR;
+			p.seed = (uint64_t)v;
+			seeded = 1;
+			break;
+		case 'd': eo.db = optarg; break;
+		case 'F':
+			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				fprintf(stderr, "pvbench ab: --format: \"%s\" is not text or json\n", optarg);
+				return EXIT_ERROR;
+			}
+			json = !strcmp(optarg, "json");
+			break;
+		case 'R': stored = optarg; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_ERROR;
+		}
+	}
+	if (min_runs > max_runs)
+		min_runs = max_runs;
+	if (!seeded)
+		p.seed = (uint64_t)time(NULL);
+	snprintf(test, sizeof(test),
+		 "verdict: Mann-Whitney U (exact up to %d values) of B vs A, Benjamini-Hochberg at q = %g "
+		 "over the metrics; %.0f%% percentile-bootstrap intervals (%d resamplings, seed %llu); "
+		 "better/worse only above the A/A floor.", STATS_EXACT_MAX_N, p.fdr, p.conf * 100, p.boot,
+		 (unsigned long long)p.seed);
+
+	if (stored) {
+		if (optind != argc || na || nb) {
+			usage(stderr);
+			return EXIT_ERROR;
+		}
+		struct cmp_input in;
+		if (!(st = store_open(eo.db, err, sizeof(err))) || compare_load(st, stored, &in, err, sizeof(err)))
+			goto fail;
+		snprintf(la, sizeof(la), "%s", in.def_baseline);
+		lb[0] = 0;
+		for (size_t i = 0; i < in.n; i++)
+			if (strcmp(in.runs[i].variant, la))
+				snprintf(lb, sizeof(lb), "%s", in.runs[i].variant);
+		cmp_input_free(&in);
+		if (!la[0] || !lb[0]) {
+			snprintf(err, sizeof(err), "%s: not an A/B session of %s (no A and B runs)", stored, eo.db);
+			goto fail;
+		}
+		snprintf(name, sizeof(name), "%s", stored);
+		snprintf(stop, sizeof(stop), "judged again from the store");
+		goto judge;
+	}
+	if (optind != argc - 1 || !na || !nb) {
+		usage(stderr);
+		return EXIT_ERROR;
+	}
+	if (engine_load(argv[optind], &eo, &base, err, sizeof(err)) ||
+	    experiment_only_job(&base, job, err, sizeof(err)) ||
+	    experiment_set(&base, "ab", "repeat", "1", err, sizeof(err)) ||
+	    make_arm(&base, &ea, "a", sa, na, &spec[0], la, sizeof(la), err, sizeof(err)) ||
+	    make_arm(&base, &eb, "b", sb, nb, &spec[2], lb, sizeof(lb), err, sizeof(err)))
+		goto fail;
+	if (!strcmp(spec[0].identity, spec[2].identity)) {
+		snprintf(err, sizeof(err), "A (%s) and B (%s) are the same variant", la, lb);
+		goto fail;
+	}
+	spec[1] = spec[0];
+	/* the session: an experiment of its own, A its baseline */
+	{
+		char date[32];
+		time_t t = time(NULL);
+		strftime(date, sizeof(date), "%Y%m%dT%H%M%S", gmtime(&t));
+		es = ea;
+		snprintf(es.name, sizeof(es.name), "%.40s-ab-%s", base.name, date);
+		snprintf(name, sizeof(name), "%s", es.name);
+		if (experiment_set(&es, "ab", "baseline", la, err, sizeof(err)))
+			goto fail;
+		struct run_spec def[2] = { spec[0], spec[2] };
+		if (!(s = engine_session_open(&es, def, 2, eo.db, err, sizeof(err))))
+			goto fail;
+		st = engine_session_store(s);
+	}
+	fprintf(stderr, "pvbench ab: %s: A = %s, B = %s; %lld to %lld runs each, and as many of A again; "
+			"seed %llu\n", name, la, lb, min_runs, max_runs, (unsigned long long)p.seed);
+	{
+		struct progress pg;
+		uint64_t order_rng = p.seed ^ 0x5eedull;
+		progress_init(&pg, (int)(3 * max_runs));
+		for (int round = 1; round <= max_runs && !pvb_interrupted && !stop[0]; round++) {
+			int order[3] = { 0, 1, 2 };
+			for (int i = 2; i > 0; i--) { /* Fisher-Yates */
+				int j = (int)(stats_rand(&order_rng) % (uint64_t)(i + 1)), t = order[i];
+				order[i] = order[j];
+				order[j] = t;
+			}
+			for (int i = 0; i < 3 && !pvb_interrupted; i++) {
+				static const char *const arm[] = { "A", "A'", "B" };
+				struct run_spec r = spec[order[i]];
+				struct run_result res;
+				char what[300], why[700];
+				r.rep = order[i] == 2 ? round : order[i] == 0 ? 2 * round - 1 : 2 * round;
+				snprintf(what, sizeof(what), "%s (%s) round %d", arm[order[i]], r.variant, round);
+				progress_begin(&pg, 3 * (round - 1) + i, what);
+				engine_session_run(s, &r, &res);
+				snprintf(why, sizeof(why), "%s: %s", run_status_name(res.status), res.reason);
+				progress_end(&pg, 3 * (round - 1) + i, what, res.status == RUN_OK ? NULL : why);
+				if (res.status == RUN_SKIPPED)
+					snprintf(stop, sizeof(stop), "the host cannot run it: %s", res.reason);
+				failed += res.status != RUN_OK && res.status != RUN_SKIPPED &&
+					  res.status != RUN_INTERRUPTED;
+				run_result_free(&res);
+			}
+			if (failed > max_runs / 2 + 1)
+				snprintf(stop, sizeof(stop), "%d runs failed (listed in `pvbench compare %s`)",
+					 failed, name);
+			if (stop[0] || round < min_runs || pvb_interrupted)
+				continue;
+			arms_free(&arms);
+			if (load_arms(st, name, la, metrics, &arms, err, sizeof(err)))
+				goto fail;
+			ab_analyse(arms.m, arms.n, &p);
+			if (!arms.n)
+				snprintf(stop, sizeof(stop), "no metric to judge (--metrics %s)",
+					 metrics ? metrics : "");
+			else if (ab_precise(arms.m, arms.n, &p))
+				snprintf(stop, sizeof(stop), "precise enough after %d rounds: every interval of the "
+					 "median difference is within %.0f%% of A's median", round, p.precision * 100);
+			else if (round == max_runs)
+				snprintf(stop, sizeof(stop), "run budget spent (%lld runs per variant): some "
+					 "intervals are still wider than %.0f%% of A's median", max_runs,
+					 p.precision * 100);
+		}
+		progress_finish(&pg);
+	}
+	if (pvb_interrupted) {
+		fprintf(stderr, "pvbench ab: interrupted: the runs done are stored in %s\n", name);
+		engine_session_close(s);
+		arms_free(&arms);
+		return EXIT_INTERRUPTED;
+	}
+judge:
+	arms_free(&arms);
+	if (load_arms(st, name, la, metrics, &arms, err, sizeof(err)))
+		goto fail;
+	ab_analyse(arms.m, arms.n, &p);
+	{
+		struct ab_report rep = { .experiment = name, .a = la, .b = lb, .stop = stop, .test = test,
+					 .note = arms.tcg ? "accel=tcg: QEMU's emulator ran these guests: functional, not a latency measurement" : NULL, .runs_a = arms.runs[0],
+					 .runs_a2 = arms.runs[1], .runs_b = arms.runs[2] };
+		ab_render(stdout, &rep, arms.m, arms.n, &p, json);
+	}
+	rc = failed ? EXIT_FAILED : ab_exit_status(arms.m, arms.n);
+	arms_free(&arms);
+	if (s)
+		engine_session_close(s);
+	else
+		store_close(st);
+	return rc;
+fail:
+	fprintf(stderr, "pvbench ab: %s\n", err);
+	arms_free(&arms);
+	if (s)
+		engine_session_close(s);
+	else
+		store_close(st);
+	return EXIT_ERROR;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* pvbench's reports end to end with the null type (no VM, no KVM): `ab` runs its session and
+ * judges it, from the runs and again from the store. Asserts on exit statuses, the store and
+ * the JSON reports (parsed), not on scraped text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include "child.h"
+#include "cli.h"
+#include "testlib.h"
+
+static char tmp[256], db[300], out[300];
+
+static int setup(void **state)
+{
+	static int n;
+	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-report-%d-%d", (int)getpid(), ++n);
+	snprintf(db, sizeof(db), "%s/pv.db", tmp);
+	snprintf(out, sizeof(out), "%s/out", tmp);
+	return mkdir_p(tmp);
+}
+
+/* pvbench ARGS... --db DB, stdout to `out`; the exit status */
+static int pvbench(const char *first, ...)
+{
+	char bin[512], err[256], *argv[40];
+	int n = 0;
+	va_list ap;
+	struct child c;
+	struct child_io io = { .stdout_path = out, .stderr_path = NULL };
+
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	argv[n++] = bin;
+	argv[n++] = (char *)first;
+	va_start(ap, first);
+	for (char *a; (a = va_arg(ap, char *)) && n < 36;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n++] = "--db";
+	argv[n++] = db;
+	argv[n] = NULL;
+	assert_int_equal(child_spawn(&c, argv, &io, err, sizeof(err)), 0);
+	assert_true(child_wait(&c, 120000));
+	return WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+}
+
+static cJSON *out_json(void)
+{
+	static char buf[1 << 20];
+	FILE *f = fopen(out, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	cJSON *j = cJSON_Parse(buf);
+	assert_non_null(j);
+	return j;
+}
+
+static int sql_int(const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int n = -1;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+static const char *verdict_of(cJSON *j, const char *metric)
+{
+	cJSON *m;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "metrics"))
+		if (!strcmp(cJSON_GetObjectItem(m, "name")->valuestring, metric))
+			return cJSON_GetObjectItem(m, "verdict")->valuestring;
+	fail_msg("no metric %s", metric);
+	return NULL;
+}
+
+/* A planted 50% slowdown: B is worse (exit 4), the session is in the store (A's runs and its
+ * A/A twin as odd and even reps), and --stored judges it the same way again. */
+static void ab_finds_a_planted_slowdown(void **state)
+{
+	char ini[400], seq[64];
+	snprintf(ini, sizeof(ini), "%s/configs/null.ini", getenv("PVBENCH_SRC") ? getenv("PVBENCH_SRC") : ".");
+	assert_int_equal(pvbench("ab", ini, "-a", "work_us=100", "-b", "work_us=150", "--set", "ops=50",
+				 "--min-runs", "4", "--max-runs", "6", "--seed", "7", "--format", "json", NULL), 4);
+	cJSON *j = out_json();
+	assert_string_equal(verdict_of(j, "op_p50"), "worse");
+	assert_string_equal(cJSON_GetObjectItem(j, "a")->valuestring, "work_us=100");
+	int na = cJSON_GetObjectItem(j, "runs_a")->valueint, nb = cJSON_GetObjectItem(j, "runs_b")->valueint;
+	assert_in_range(na, 4, 6);
+	assert_int_equal(cJSON_GetObjectItem(j, "runs_aa")->valueint, na);
+	assert_int_equal(nb, na);
+	snprintf(seq, sizeof(seq), "%s", cJSON_GetObjectItem(j, "experiment")->valuestring);
+	cJSON_Delete(j);
+	assert_int_equal(sql_int("SELECT count(*) FROM runs WHERE variant = 'work_us=100' AND status = 'ok'"), 2 * na);
+	assert_int_equal(sql_int("SELECT count(*) FROM runs WHERE variant = 'work_us=150' AND status = 'ok'"), nb);
+	assert_int_equal(pvbench("ab", "--stored", seq, "--format", "json", NULL), 4);
+	j = out_json();
+	assert_string_equal(verdict_of(j, "op_p50"), "worse");
+	cJSON_Delete(j);
+	assert_int_equal(pvbench("compare", seq, NULL), 0);
+}
+
+/* What cannot make an A/B pair is refused before anything runs. */
+static void ab_refuses_what_is_not_a_pair(void **state)
+{
+	char ini[400];
+	snprintf(ini, sizeof(ini), "%s/configs/null.ini", getenv("PVBENCH_SRC") ? getenv("PVBENCH_SRC") : ".");
+	assert_int_equal(pvbench("ab", ini, "-a", "ops=10", "-b", "ops=20", NULL), 1);     /* work_us is still a list */
+	assert_int_equal(pvbench("ab", ini, "-a", "work_us=10", "-b", "work_us=10", NULL), 1);
+	assert_int_equal(pvbench("ab", ini, "-a", "work_us=10", "-b", "nosuchkey=1", NULL), 1);
+	assert_int_equal(pvbench("ab", "--stored", "nosuch-ab-1", NULL), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(ab_finds_a_planted_slowdown, setup),
+		cmocka_unit_test_setup(ab_refuses_what_is_not_a_pair, setup),
+	};
+	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
+}

@@ -64,7 +64,7 @@ static int integrity_ok(void)
 	return ok;
 }
 
-static int put(struct store *s, int rep, const char *status, double value)
+static int put_in(struct store *s, const char *session, int rep, const char *status, double value)
 {
 	struct metric_set g = { 0 };
 	static const char *const k[] = { "policy" }, *const v[] = { "static" };
@@ -74,10 +74,51 @@ static int put(struct store *s, int rep, const char *status, double value)
 	metrics_add(&g, "lat_avg", "ns", -1, value);
 	struct store_run r = { .experiment = "exp", .variant = "policy=static", .identity = "policy=static", .rep = rep,
 			       .nr_params = 1, .param_keys = k, .param_values = v, .status = status,
-			       .started_at = "t0", .ended_at = "t1", .sets = { &g } };
+			       .started_at = "t0", .ended_at = "t1", .sets = { &g }, .session = session };
 	rc = store_put_run(s, &r, err, sizeof(err));
 	metrics_free(&g);
 	return rc;
+}
+
+static int put(struct store *s, int rep, const char *status, double value)
+{
+	return put_in(s, "", rep, status, value);
+}
+
+static void count_run(void *arg, const struct store_row *r)
+{
+	(*(int *)arg)++;
+}
+
+static void sum_metric(void *arg, long long id, const char *side, int cpu, const char *name,
+		       double value, const char *unit)
+{
+	*(int *)arg += (int)value;
+}
+
+/* Nightly sessions: the same identity and rep once per session; a visit sees the newest session,
+ * or all of them. */
+static void sessions_keep_their_own_runs(void **state)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	int runs = 0, sum = 0;
+	struct store_visitor v = { .arg = &runs, .run = count_run };
+	struct store_visitor m = { .arg = &sum, .metric = sum_metric };
+
+	assert_int_equal(put_in(s, "2026-11-01T00:00:00Z", 1, "ok", 10), 0);
+	assert_int_equal(put_in(s, "2026-11-02T00:00:00Z", 1, "ok", 20), 0);
+	assert_int_equal(put_in(s, "2026-11-02T00:00:00Z", 2, "ok", 40), 0);
+	assert_true(store_run_done(s, "exp", "2026-11-01T00:00:00Z", "policy=static", 1));
+	assert_false(store_run_done(s, "exp", "", "policy=static", 1));
+	assert_int_equal(store_visit(s, "exp", NULL, &v, err, sizeof(err)), 0);
+	assert_int_equal(runs, 2);
+	assert_int_equal(store_visit(s, "exp", NULL, &m, err, sizeof(err)), 0);
+	assert_int_equal(sum, 60);
+	runs = 0;
+	assert_int_equal(store_visit(s, "exp", "*", &v, err, sizeof(err)), 0);
+	assert_int_equal(runs, 3);
+	store_close(s);
 }
 
 static void fresh_store_is_migrated_and_reopens(void **state)
@@ -172,7 +213,7 @@ static void schema_1_is_migrated(void **state)
 	sqlite3_close(db);
 	struct store *s = store_open(path, err, sizeof(err));
 	assert_non_null(s);
-	assert_false(store_run_done(s, "exp", "policy=static", 1)); /* an older identity */
+	assert_false(store_run_done(s, "exp", "", "policy=static", 1)); /* an older identity */
 	store_close(s);
 	assert_int_equal(query_int("SELECT count(*) FROM runs WHERE vmm = 'QEMU 7.2'"), 1);
 }
@@ -183,12 +224,12 @@ static void only_ok_runs_are_done_and_reruns_replace(void **state)
 	struct store *s = store_open(path, err, sizeof(err));
 
 	assert_non_null(s);
-	assert_false(store_run_done(s, "exp", "policy=static", 1));
+	assert_false(store_run_done(s, "exp", "", "policy=static", 1));
 	assert_int_equal(put(s, 1, "timeout", 0), 0);
-	assert_false(store_run_done(s, "exp", "policy=static", 1)); /* a failed run is redone */
+	assert_false(store_run_done(s, "exp", "", "policy=static", 1)); /* a failed run is redone */
 	assert_int_equal(put(s, 1, "ok", 5000), 0);
-	assert_true(store_run_done(s, "exp", "policy=static", 1));
-	assert_false(store_run_done(s, "exp", "policy=static", 2));
+	assert_true(store_run_done(s, "exp", "", "policy=static", 1));
+	assert_false(store_run_done(s, "exp", "", "policy=static", 2));
 	store_close(s);
 	assert_int_equal(query_int("SELECT count(*) FROM runs"), 1);
 	assert_int_equal(query_int("SELECT count(*) FROM metrics"), 1);
@@ -221,8 +262,8 @@ static void killed_writer_leaves_whole_runs(void **state)
 	assert_true(WIFSIGNALED(status));
 	s = store_open(path, err, sizeof(err));
 	assert_non_null(s);
-	assert_false(store_run_done(s, "exp", "half", 1));
-	assert_true(store_run_done(s, "exp", "policy=static", 1));
+	assert_false(store_run_done(s, "exp", "", "half", 1));
+	assert_true(store_run_done(s, "exp", "", "policy=static", 1));
 	assert_int_equal(put(s, 2, "ok", 2), 0); /* and it is writable */
 	store_close(s);
 	assert_int_equal(query_int("SELECT count(*) FROM runs"), 2);
@@ -238,6 +279,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fresh_store_opened_by_many_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_1_is_migrated, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(sessions_keep_their_own_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(only_ok_runs_are_done_and_reruns_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_writer_leaves_whole_runs, setup, teardown),
 	};

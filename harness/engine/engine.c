@@ -84,7 +84,8 @@ static int lock_experiment(const char *runs_root, const char *name, char *err, s
 
 static void store_one(struct store *st, const struct experiment *e, const struct run_spec *r,
 		      const struct run_env *env, struct run_result *res, const char *started,
-		      const char *loadavg, char *err, size_t errlen)
+		      const char *loadavg, const char *session, const char *under_test, char *err,
+		      size_t errlen)
 {
 	const char *keys[ENGINE_MAX_KEYS], *vals[ENGINE_MAX_KEYS];
 	char ended[32];
@@ -105,7 +106,8 @@ static void store_one(struct store *st, const struct experiment *e, const struct
 		.host_kernel = env->host->host_kernel, .kvm_backend = env->host->kvm_backend,
 		.vmm = res->vmm, .guest_build = env->guest->build_id,
 		.pvbench_commit = env->host->pvbench_commit, .tsc_khz = env->host->tsc_khz,
-		.run_dir = env->run_dir, .loadavg = loadavg,
+		.run_dir = env->run_dir, .loadavg = loadavg, .session = session, .host = env->host->host,
+		.under_test = under_test && *under_test ? under_test : env->host->pvbench_commit,
 	};
 	for (int s = 0; s < NR_SIDES; s++)
 		sr.sets[s] = &res->m[s];
@@ -150,6 +152,7 @@ struct engine_session {
 	struct guestinfo gi;
 	struct store *st;
 	char kernel[1024], runs_root[1100];
+	char session[32], under_test[128];
 };
 
 struct engine_session *engine_session_open(const struct experiment *e, const struct run_spec *runs,
@@ -192,6 +195,12 @@ fail:
 	return NULL;
 }
 
+void engine_session_nightly(struct engine_session *s, const char *session, const char *under_test)
+{
+	snprintf(s->session, sizeof(s->session), "%s", session);
+	snprintf(s->under_test, sizeof(s->under_test), "%s", under_test ? under_test : "");
+}
+
 struct store *engine_session_store(struct engine_session *s)
 {
 	return s->st;
@@ -212,7 +221,8 @@ void engine_session_run(struct engine_session *s, const struct run_spec *r, stru
 	for (char *p = vdir; *p; p++)
 		if (*p == ' ' || *p == '/')
 			*p = *p == ' ' ? '+' : '_';
-	snprintf(dir, sizeof(dir), "%s/%s/%s/rep%d", s->runs_root, s->e->name, vdir, r->rep);
+	snprintf(dir, sizeof(dir), "%s/%s/%s%s%s/rep%d", s->runs_root, s->e->name, s->session,
+		 s->session[0] ? "/" : "", vdir, r->rep);
 	struct run_env env = { .host = &s->host, .guest = &s->gi, .kernel = s->kernel, .run_dir = dir };
 	double cpu0 = cpu_ms(), t0 = engine_now_ms();
 	read_loadavg(loadavg, sizeof(loadavg));
@@ -226,7 +236,8 @@ void engine_session_run(struct engine_session *s, const struct run_spec *r, stru
 	metrics_add(&res->m[SIDE_HARNESS], "wall", "ns", METRIC_CPU_VM, (engine_now_ms() - t0) * 1e6);
 	metrics_add(&res->m[SIDE_HARNESS], "harness_cpu", "ns", METRIC_CPU_VM, (cpu_ms() - cpu0) * 1e6);
 	if (res->status != RUN_INTERRUPTED) /* an interrupted run is not a result: redo it */
-		store_one(s->st, s->e, r, &env, res, started, loadavg, err, sizeof(err));
+		store_one(s->st, s->e, r, &env, res, started, loadavg, s->session, s->under_test, err,
+			  sizeof(err));
 }
 
 int engine_load(const char *path, const struct engine_opts *o, struct experiment *e, char *err,
@@ -272,7 +283,7 @@ int engine_run(const char *path, const struct engine_opts *o)
 	for (int i = 0; i < nr && !pvb_interrupted; i++) {
 		const struct run_spec *r = &runs[i];
 		char what[300], why[700];
-		if (!o->force && store_run_done(s->st, e.name, r->identity, r->rep)) {
+		if (!o->force && store_run_done(s->st, e.name, "", r->identity, r->rep)) {
 			skipped_stored++;
 			continue;
 		}

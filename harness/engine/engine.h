@@ -141,6 +141,9 @@ int engine_load(const char *path, const struct engine_opts *o, struct experiment
  * as the experiment's definition. e and runs must outlive the session. */
 struct engine_session *engine_session_open(const struct experiment *e, const struct run_spec *runs,
 					   int nr, const char *db, char *err, size_t errlen);
+/* A nightly's session: its runs are stored under it (not as the experiment's only runs), with
+ * what is under test (NULL or "": pvbench's commit). Before the first run. */
+void engine_session_nightly(struct engine_session *s, const char *session, const char *under_test);
 /* One run: its directory, the run (engine_run_one), the harness's own cost, the store. */
 void engine_session_run(struct engine_session *s, const struct run_spec *r, struct run_result *res);
 struct store *engine_session_store(struct engine_session *s);

@@ -73,8 +73,13 @@ int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 			break;
 		}
 	}
-	if (uname(&u) == 0)
+	if (uname(&u) == 0) {
 		snprintf(h->host_kernel, sizeof(h->host_kernel), "%s", u.release);
+		snprintf(h->host, sizeof(h->host), "%s", u.nodename);
+	}
+	/* a lab may name its machines better than their hostnames (and tests simulate hosts) */
+	if (getenv("PVBENCH_HOST") && *getenv("PVBENCH_HOST"))
+		snprintf(h->host, sizeof(h->host), "%s", getenv("PVBENCH_HOST"));
 	snprintf(h->pvbench_commit, sizeof(h->pvbench_commit), "%s", PVB_GIT);
 	{
 		FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
@@ -184,18 +189,4 @@ const char *pvb_build_dir(void)
 			*slash = 0;
 	}
 	return dir;
-}
-
-void hostinfo_fill_run(struct store_run *r, const struct hostinfo *h, const struct guestinfo *g,
-		       char *stamp, size_t stamplen)
-{
-	time_t t = time(NULL);
-
-	strftime(stamp, stamplen, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-	r->started_at = r->ended_at = stamp;
-	r->host_kernel = h->host_kernel;
-	r->kvm_backend = h->kvm_backend;
-	r->pvbench_commit = h->pvbench_commit;
-	r->tsc_khz = h->tsc_khz;
-	r->guest_build = g->build_id;
 }

@@ -4,6 +4,7 @@
 #define PVB_HOSTINFO_H
 
 struct hostinfo {
+	char host[64];           /* its name: $PVBENCH_HOST, else the hostname */
 	char kvm_backend[16];    /* kvm_pvm, kvm_intel, kvm_amd, or "none" */
 	char host_kernel[128];   /* uname -r */
 	unsigned tsc_khz;        /* KVM_GET_TSC_KHZ of a fresh vCPU; without KVM, measured against
@@ -23,12 +24,6 @@ struct guestinfo {
  * all the same, h->no_kvm says why: runs that need no KVM can go on). */
 int hostinfo_read(struct hostinfo *h, char *err, size_t errlen);
 int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t errlen);
-
-/* The where-and-when part of a stored run: host, KVM backend, guest build, commit, TSC rate,
- * and started/ended = now (stamp holds the text). */
-struct store_run;
-void hostinfo_fill_run(struct store_run *r, const struct hostinfo *h, const struct guestinfo *g,
-		       char *stamp, size_t stamplen);
 
 /* Directory holding the pvbench binary's build outputs (the guest ELF, pvb-linux). */
 const char *pvb_build_dir(void);

@@ -77,17 +77,17 @@ static void v_defaults(void *a, const char *baseline, const char *rows, const ch
 	snprintf(in->def_metrics, sizeof(in->def_metrics), "%s", metrics ? metrics : "");
 }
 
-static void v_run(void *a, long long id, const char *variant, int rep, const char *status,
-		  const char *reason, int current)
+static void v_run(void *a, const struct store_row *row)
 {
 	struct cmp_input *in = a;
-	if (!current) {
+	const char *variant = row->variant, *status = row->status, *reason = row->reason;
+	if (!row->current) {
 		in->stale += !strcmp(status, "ok");
 		return;
 	}
 	if (!strcmp(status, "ok")) {
-		struct cmp_run *r = cmp_add_run(in, id);
-		r->rep = rep;
+		struct cmp_run *r = cmp_add_run(in, row->id);
+		r->rep = row->rep;
 		snprintf(r->variant, sizeof(r->variant), "%s", variant);
 		return;
 	}
@@ -131,7 +131,7 @@ int compare_load(struct store *s, const char *experiment, struct cmp_input *in, 
 
 	memset(in, 0, sizeof(*in));
 	snprintf(in->experiment, sizeof(in->experiment), "%s", experiment);
-	return store_visit(s, experiment, &v, err, errlen);
+	return store_visit(s, experiment, NULL, &v, err, errlen);
 }
 
 int compare_format_option(const char *s, enum cmp_format *f)

@@ -44,6 +44,14 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE experiment_variants ("
 	"  experiment TEXT NOT NULL REFERENCES experiments(name) ON DELETE CASCADE,"
 	"  identity TEXT NOT NULL, variant TEXT NOT NULL, PRIMARY KEY(experiment, identity));",
+	/* 3: sessions. A nightly run is one session (its start time): the same identity and rep
+	 * recur night after night; `run` and `ab` store into session ''. Each run names its host
+	 * (stores of many hosts meet in one central database) and what was under test. */
+	"ALTER TABLE runs ADD COLUMN session TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE runs ADD COLUMN under_test TEXT NOT NULL DEFAULT '';"
+	"DROP INDEX runs_identity;"
+	"CREATE UNIQUE INDEX runs_identity ON runs(experiment, session, identity, rep);",
 };
 
 static int fail(struct store *s, char *err, size_t errlen, const char *what)
@@ -203,15 +211,17 @@ fail:
 	return -1;
 }
 
-int store_run_done(struct store *s, const char *experiment, const char *identity, int rep)
+int store_run_done(struct store *s, const char *experiment, const char *session,
+		   const char *identity, int rep)
 {
 	sqlite3_stmt *st = prep(s, "SELECT 1 FROM runs WHERE experiment=?1 AND identity=?2 AND rep=?3"
-				" AND status='ok'", 2, experiment, identity);
+				" AND status='ok' AND session=?4", 2, experiment, identity);
 	int done;
 
 	if (!st)
 		return 0;
 	sqlite3_bind_int(st, 3, rep);
+	sqlite3_bind_text(st, 4, session ? session : "", -1, SQLITE_STATIC);
 	done = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	return done;
@@ -224,24 +234,26 @@ int store_put_run(struct store *s, const struct store_run *r, char *err, size_t 
 
 	if (exec(s, "BEGIN IMMEDIATE;", err, errlen))
 		return -1;
-	st = prep(s, "DELETE FROM runs WHERE experiment=?1 AND identity=?2 AND rep=?3", 2,
-		  r->experiment, r->identity);
+	st = prep(s, "DELETE FROM runs WHERE experiment=?1 AND identity=?2 AND rep=?3 AND session=?4",
+		  2, r->experiment, r->identity);
 	if (!st)
 		goto fail;
 	sqlite3_bind_int(st, 3, r->rep);
+	sqlite3_bind_text(st, 4, r->session ? r->session : "", -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
 	st = prep(s, "INSERT INTO runs(experiment, variant, identity, status, reason, started_at,"
 		  " ended_at, host_kernel, kvm_backend, vmm, guest_build, pvbench_commit, run_dir,"
-		  " loadavg, rep, tsc_khz) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
-		  14, r->experiment, r->variant, r->identity, r->status, r->reason, r->started_at,
+		  " loadavg, session, host, under_test, rep, tsc_khz)"
+		  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+		  17, r->experiment, r->variant, r->identity, r->status, r->reason, r->started_at,
 		  r->ended_at, r->host_kernel, r->kvm_backend, r->vmm, r->guest_build, r->pvbench_commit,
-		  r->run_dir, r->loadavg);
+		  r->run_dir, r->loadavg, r->session, r->host, r->under_test);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int(st, 15, r->rep);
-	sqlite3_bind_int64(st, 16, r->tsc_khz);
+	sqlite3_bind_int(st, 18, r->rep);
+	sqlite3_bind_int64(st, 19, r->tsc_khz);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
@@ -283,24 +295,38 @@ fail:
 	return -1;
 }
 
-int store_visit(struct store *s, const char *experiment, const struct store_visitor *v, char *err,
-		size_t errlen)
+int store_visit(struct store *s, const char *experiment, const char *session,
+		const struct store_visitor *v, char *err, size_t errlen)
 {
 	/* a run is current when the definition lists its identity, or when there is no definition */
 #define CURRENT "(NOT EXISTS (SELECT 1 FROM experiments WHERE name=?1) OR EXISTS (SELECT 1 FROM" \
 	" experiment_variants d WHERE d.experiment=?1 AND d.identity=r.identity))"
+#define SESSION " AND (?2 = '*' OR r.session = ?2)"
 	static const char *const q[4] = {
 		"SELECT 0, baseline, rows_key, columns_key, metrics FROM experiments WHERE name=?1",
-		"SELECT id, variant, rep, status, reason, " CURRENT " FROM runs r WHERE experiment=?1"
-		" ORDER BY id",
+		"SELECT id, variant, rep, status, reason, " CURRENT ", session, started_at, under_test,"
+		" host FROM runs r WHERE experiment=?1" SESSION " ORDER BY id",
 		"SELECT p.run_id, p.key, p.value FROM run_params p JOIN runs r ON r.id=p.run_id"
-		" WHERE r.experiment=?1 AND r.status='ok' ORDER BY p.rowid",
+		" WHERE r.experiment=?1 AND r.status='ok'" SESSION " ORDER BY p.rowid",
 		"SELECT m.run_id, m.side, m.cpu, m.name, m.value, m.unit FROM metrics m JOIN runs r"
-		" ON r.id=m.run_id WHERE r.experiment=?1 AND r.status='ok' AND m.cpu < 0 ORDER BY m.rowid",
+		" ON r.id=m.run_id WHERE r.experiment=?1 AND r.status='ok' AND m.cpu < 0" SESSION
+		" ORDER BY m.rowid",
 	};
 #undef CURRENT
+#undef SESSION
+	char newest[64] = "";
+
+	if (!session) { /* the newest session: '' for experiments that `run` made */
+		sqlite3_stmt *st = prep(s, "SELECT max(session) FROM runs WHERE experiment=?1", 1, experiment);
+		if (!st)
+			return fail(s, err, errlen, NULL);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			snprintf(newest, sizeof(newest), "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+		session = newest;
+	}
 	for (int i = 0; i < 4; i++) {
-		sqlite3_stmt *st = prep(s, q[i], 1, experiment);
+		sqlite3_stmt *st = prep(s, q[i], i ? 2 : 1, experiment, session);
 		int rc;
 		if (!st)
 			return fail(s, err, errlen, NULL);
@@ -309,10 +335,14 @@ int store_visit(struct store *s, const char *experiment, const struct store_visi
 			long long id = sqlite3_column_int64(st, 0);
 			if (i == 0 && v->defaults)
 				v->defaults(v->arg, T(1), T(2), T(3), T(4));
-			else if (i == 1 && v->run)
-				v->run(v->arg, id, T(1), sqlite3_column_int(st, 2), T(3), T(4),
-				       sqlite3_column_int(st, 5));
-			else if (i == 2 && v->param)
+			else if (i == 1 && v->run) {
+				struct store_row row = {
+					.id = id, .variant = T(1), .rep = sqlite3_column_int(st, 2),
+					.status = T(3), .reason = T(4), .current = sqlite3_column_int(st, 5),
+					.session = T(6), .started_at = T(7), .under_test = T(8), .host = T(9),
+				};
+				v->run(v->arg, &row);
+			} else if (i == 2 && v->param)
 				v->param(v->arg, id, T(1), T(2));
 			else if (i == 3 && v->metric)
 				v->metric(v->arg, id, T(1), sqlite3_column_int(st, 2), T(3),

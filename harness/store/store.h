@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The result store: SQLite (results/pvbench.db by default). One row per run in `runs`, keyed by
- * (experiment, identity, rep) where the identity names every key that can change the result;
+ * (experiment, session, identity, rep) where the identity names every key that can change the
+ * result and the session is '' for `run` and `ab`, a nightly's start time for `nightly`;
  * its keys in `run_params`, its numbers in `metrics`. `experiments` and `experiment_variants`
  * hold each experiment's current definition (the identities it runs now, its default table), so
  * that runs stored under an older definition stay in the store but out of the tables. A run is
@@ -14,7 +15,7 @@
 
 #include "metrics.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -28,6 +29,9 @@ struct store_run {
 	const char *host_kernel, *kvm_backend, *vmm, *guest_build, *pvbench_commit;
 	unsigned tsc_khz;
 	const char *run_dir, *loadavg;
+	const char *session;                     /* "" or NULL: none (run, ab) */
+	const char *host;                        /* the host's name */
+	const char *under_test;                  /* what a nightly tests: a commit, a kernel build */
 	const struct metric_set *sets[NR_SIDES]; /* by enum side */
 };
 
@@ -47,25 +51,31 @@ const char *store_path(const struct store *s);
 int store_define(struct store *s, const struct store_definition *d, char *err, size_t errlen);
 
 /* The one place that answers "is this run done?": a stored run with status ok. */
-int store_run_done(struct store *s, const char *experiment, const char *identity, int rep);
+int store_run_done(struct store *s, const char *experiment, const char *session,
+		   const char *identity, int rep);
 
 /* Stores a run, replacing any earlier run with the same (experiment, identity, rep). */
 int store_put_run(struct store *s, const struct store_run *r, char *err, size_t errlen);
 
 /* For compare: the definition's table defaults (empty strings when the experiment has none),
- * then every run of the experiment with its status and whether the current definition has it
- * (every run counts as current when no definition is stored), its params and whole-VM metrics. */
+ * then every run of the experiment's session with its status and whether the current definition
+ * has it (every run counts as current when no definition is stored), its params and whole-VM
+ * metrics. session: NULL the newest (the only one of a `run` experiment), "*" every session. */
+struct store_row {
+	long long id;
+	const char *variant, *status, *reason, *session, *started_at, *under_test, *host;
+	int rep, current;
+};
 struct store_visitor {
 	void *arg;
 	void (*defaults)(void *arg, const char *baseline, const char *rows, const char *columns,
 			 const char *metrics);
-	void (*run)(void *arg, long long id, const char *variant, int rep, const char *status,
-		    const char *reason, int current);
+	void (*run)(void *arg, const struct store_row *r);
 	void (*param)(void *arg, long long id, const char *key, const char *value);
 	void (*metric)(void *arg, long long id, const char *side, int cpu, const char *name,
 		       double value, const char *unit);
 };
-int store_visit(struct store *s, const char *experiment, const struct store_visitor *v,
-		char *err, size_t errlen);
+int store_visit(struct store *s, const char *experiment, const char *session,
+		const struct store_visitor *v, char *err, size_t errlen);
 
 #endif

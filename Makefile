@@ -73,7 +73,7 @@ $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c wor
 	@$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
 
 # ---- tests ----
-UNIT_TESTS := test_ab test_abi test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
+UNIT_TESTS := test_ab test_abi test_changepoint test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
 KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 

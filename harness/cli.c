@@ -72,6 +72,7 @@ int mkdir_p(const char *path)
 }
 
 struct ini_opts {
+	const char *section;
 	int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen);
 	void *arg;
 	char why[256], key[64];
@@ -84,20 +85,18 @@ static int ini_opt(void *user, const char *section, const char *name, const char
 	if (!name)
 		return 1;
 	snprintf(c->key, sizeof(c->key), "%s", name);
-	if (strcmp(section, "global")) {
-		snprintf(c->why, sizeof(c->why), "in [%s]: only [global] is read", section);
+	if (strcmp(section, c->section)) {
+		snprintf(c->why, sizeof(c->why), "in [%s]: only [%s] is read", section, c->section);
 		return 0;
 	}
-	if (!strcmp(name, "description"))
-		return 1;
 	return c->set(c->arg, name, value, c->why, sizeof(c->why)) == 0;
 }
 
-int cli_ini_options(const char *path, int (*set)(void *arg, const char *key, const char *value,
-						 char *why, size_t whylen),
+int cli_ini_options(const char *path, const char *section,
+		    int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen),
 		    void *arg, char *err, size_t errlen)
 {
-	struct ini_opts c = { .set = set, .arg = arg };
+	struct ini_opts c = { .section = section, .set = set, .arg = arg };
 	int line = ini_parse(path, ini_opt, &c);
 
 	if (line == 0)

@@ -9,6 +9,7 @@ int cmd_guest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_ab(int argc, char **argv);
+int cmd_nightly(int argc, char **argv);
 int cmd_channels(int argc, char **argv);
 int cmd_memory(int argc, char **argv);
 
@@ -16,10 +17,10 @@ int cmd_memory(int argc, char **argv);
 long long parse_duration_ms(const char *s);
 /* Decimal integer in [lo, hi]; -1 with a message on stderr naming what. */
 int parse_int(const char *what, const char *s, long long lo, long long hi, long long *out);
-/* Reads an experiment file whose [global] keys are a command's options: set() gets each key and
- * value and says why it refuses one. 0, or -1 with "file:line: key: why" in err. */
-int cli_ini_options(const char *path, int (*set)(void *arg, const char *key, const char *value,
-						 char *why, size_t whylen),
+/* Reads an INI file of one section (a nightly suite's [suite]): set() gets each key and value and
+ * says why it refuses one. 0, or -1 with "file:line: key: why" in err. */
+int cli_ini_options(const char *path, const char *section,
+		    int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen),
 		    void *arg, char *err, size_t errlen);
 /* Progress of a long loop on stderr: "[i/N] what  elapsed h:mm:ss  ETA h:mm:ss" -- a live line on a
  * terminal, one line per item otherwise (nightly logs), and always a line for a failure.

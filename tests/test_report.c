@@ -123,11 +123,70 @@ static void ab_refuses_what_is_not_a_pair(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 0);
 }
 
+static void write_file(const char *name, const char *text)
+{
+	char p[400];
+	snprintf(p, sizeof(p), "%s/%s", tmp, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* the newest change of the one series, or NULL */
+static cJSON *newest_change(cJSON *j, int *nights)
+{
+	cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "experiments"), 0);
+	cJSON *s = cJSON_GetArrayItem(cJSON_GetObjectItem(e, "series"), 0);
+	*nights = cJSON_GetArraySize(cJSON_GetObjectItem(s, "points"));
+	cJSON *ch = cJSON_GetObjectItem(s, "changes");
+	return cJSON_GetArraySize(ch) ? cJSON_GetArrayItem(ch, cJSON_GetArraySize(ch) - 1) : NULL;
+}
+
+/* A nightly made twice, the second with a regression planted by a config switch: the second
+ * flags it (exit 4), at its own session, between the two builds under test. */
+static void nightly_flags_a_planted_regression(void **state)
+{
+	char suite[400];
+	int nights;
+	write_file("n.ini", "[global]\ntype = null\nwork_us = 100\nops = 50\nrepeat = 5\n");
+	write_file("smoke.suite", "[suite]\ndescription = test\nexperiment = n.ini\n");
+	snprintf(suite, sizeof(suite), "%s/smoke.suite", tmp);
+
+	assert_int_equal(pvbench("nightly", suite, "--under-test", "build-1", "--format", "json", NULL), 0);
+	cJSON *j = out_json();
+	assert_null(newest_change(j, &nights));
+	assert_int_equal(nights, 1);
+	cJSON_Delete(j);
+	assert_int_equal(pvbench("nightly", suite, "--under-test", "build-2", "--set", "slowdown_pct=50",
+				 "--format", "json", NULL), 4);
+	j = out_json();
+	cJSON *c = newest_change(j, &nights);
+	assert_int_equal(nights, 2);
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "direction")->valuestring, "worse");
+	assert_string_equal(cJSON_GetObjectItem(c, "after_under_test")->valuestring, "build-1");
+	assert_string_equal(cJSON_GetObjectItem(c, "under_test")->valuestring, "build-2");
+	assert_in_range((long)cJSON_GetObjectItem(c, "change_pct")->valuedouble, 40, 60);
+	cJSON_Delete(j);
+	/* the store has both nights, each with its host and what was under test */
+	assert_int_equal(sql_int("SELECT count(DISTINCT session) FROM runs WHERE experiment = 'n@smoke'"), 2);
+	assert_int_equal(sql_int("SELECT count(*) FROM runs WHERE under_test = 'build-2' AND host != ''"), 5);
+	/* judged again without running: the same verdict */
+	assert_int_equal(pvbench("nightly", suite, "--judge", NULL), 4);
+	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 10);
+	/* a bad suite names file, line and key */
+	write_file("bad.suite", "[suite]\nexperiments = n.ini\n");
+	snprintf(suite, sizeof(suite), "%s/bad.suite", tmp);
+	assert_int_equal(pvbench("nightly", suite, NULL), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(ab_finds_a_planted_slowdown, setup),
 		cmocka_unit_test_setup(ab_refuses_what_is_not_a_pair, setup),
+		cmocka_unit_test_setup(nightly_flags_a_planted_regression, setup),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
 /*
  * null: the smallest whole experiment type, and the one to copy (as fio's null engine). It boots
  * nothing: each run times `work_us` of host busy-looping, `ops` times, and reports the median and
- * p99 per operation. `outcome` makes a run end in any status, so that the engine's handling of
+ * p99 per operation. `slowdown_pct` plants a regression; `outcome` makes a run end in any status, so that the engine's handling of
  * each (statuses, skips, the watchdog, interrupts, the store) is tested without KVM.
  */
 #include <stdlib.h>
@@ -22,6 +22,8 @@ static const char *outcome_choice(int i)
 static const struct key_def keys[] = {
 	{ "work_us", KT_INT, 0, 1000000, KEY_LIST, "100", "host busy-loop per operation, us" },
 	{ "ops", KT_INT, 1, 100000, KEY_LIST, "100", "operations per run" },
+	{ "slowdown_pct", KT_INT, 0, 1000, KEY_LIST, "0",
+	  "makes every operation this much slower: a planted regression (tests of ab and nightly)" },
 	{ "outcome", KT_CHOICE, 0, 0, KEY_LIST, "ok", "how the run ends (for tests of the engine)",
 	  .choice = outcome_choice },
 	{ 0 },
@@ -37,7 +39,8 @@ static double now_ns(void)
 static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
 {
 	const char *how = spec_str(r, "outcome");
-	long long work_ns = spec_int(r, "work_us") * 1000, ops = spec_int(r, "ops");
+	long long work_ns = spec_int(r, "work_us") * 10 * (100 + spec_int(r, "slowdown_pct")),
+		  ops = spec_int(r, "ops");
 	double *took;
 
 	(void)env;
@@ -69,7 +72,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 
 static long long timeout_ms(const struct run_spec *r)
 {
-	return spec_int(r, "work_us") * spec_int(r, "ops") / 1000 + 2000;
+	return spec_int(r, "work_us") * spec_int(r, "ops") * (100 + spec_int(r, "slowdown_pct")) / 100000 + 2000;
 }
 
 const struct exp_type type_null = {

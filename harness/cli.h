@@ -10,6 +10,7 @@ int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_ab(int argc, char **argv);
 int cmd_nightly(int argc, char **argv);
+int cmd_reproduce(int argc, char **argv);
 int cmd_channels(int argc, char **argv);
 int cmd_memory(int argc, char **argv);
 

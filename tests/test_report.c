@@ -12,6 +12,8 @@
 #include <sqlite3.h>
 #include "child.h"
 #include "cli.h"
+#include "compare.h"
+#include "reproduce.h"
 #include "testlib.h"
 
 static char tmp[256], db[300], out[300];
@@ -181,12 +183,91 @@ static void nightly_flags_a_planted_regression(void **state)
 	assert_int_equal(pvbench("nightly", suite, NULL), 1);
 }
 
+/* Verdicts on fixture runs: each rule of report/reproduce.h once, from a published table and
+ * runs made by hand. */
+static void reproduce_verdicts_on_fixture_runs(void **state)
+{
+	char path[400], err[256];
+	struct cmp_input in = { 0 };
+	/* per column: our values are base x factor (+-2%); published ratio in the table */
+	static const struct { const char *col; double factor; } ours[] = {
+		{ "a", 1 }, { "b", 0.55 }, { "c", 5 }, { "d", 1 }, { "e", 2 },
+	};
+	write_file("t.json",
+		   "{\"schema\": \"pvbench.reference/1\", \"id\": \"t\", \"title\": \"fixture\","
+		   " \"source\": {\"file\": \"x\", \"lines\": \"1-2\"}, \"experiment\": \"configs/x.ini\","
+		   " \"metric\": \"lat_avg\", \"unit\": \"us\", \"rows\": \"interval_us\", \"columns\": \"policy\","
+		   " \"baseline\": \"A\", \"map\": {\"A\": \"a\", \"B\": \"b\", \"C\": \"c\", \"D\": \"d\", \"E\": \"e\", \"F\": \"f\"},"
+		   " \"groups\": [{\"label\": \"G\", \"side\": \"guest\", \"where\": {\"host_load\": \"idle\"},"
+		   " \"cells\": {\"500\": {\"A\": 10, \"B\": 5, \"C\": 20, \"D\": 10.5, \"E\": 5, \"F\": 3}}}]}");
+	snprintf(path, sizeof(path), "%s/t.json", tmp);
+	cJSON *ref = reproduce_load(path, err, sizeof(err));
+	assert_non_null(ref);
+	long long id = 1;
+	for (size_t c = 0; c < sizeof(ours) / sizeof(ours[0]); c++)
+		for (int r = 0; r < 6; r++) {
+			struct cmp_run *run = cmp_add_run(&in, id++);
+			cmp_add_param(run, "policy", ours[c].col);
+			cmp_add_param(run, "interval_us", "500");
+			cmp_add_param(run, "host_load", "idle");
+			cmp_add_metric(run, "guest", -1, "lat_avg", 20000 * ours[c].factor * (0.98 + 0.008 * r), "ns");
+		}
+	/* the other host load must not count */
+	struct cmp_run *other = cmp_add_run(&in, id++);
+	cmp_add_param(other, "policy", "a");
+	cmp_add_param(other, "interval_us", "500");
+	cmp_add_param(other, "host_load", "busy");
+	cmp_add_metric(other, "guest", -1, "lat_avg", 1e9, "ns");
+	in.notes = calloc(1, sizeof(*in.notes));
+	in.nnotes = 1;
+	snprintf(in.notes[0].variant, sizeof(in.notes[0].variant), "interval_us=500 policy=f");
+	snprintf(in.notes[0].status, sizeof(in.notes[0].status), "skipped");
+	snprintf(in.notes[0].reason, sizeof(in.notes[0].reason), "unavailable: no ring-0 hypercall here");
+
+	cJSON *arr = cJSON_CreateArray();
+	struct repro_summary sum = { 0 };
+	reproduce_table(ref, &in, "fixture", stdout, arr, &sum);
+	cJSON *cells = cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "cells"), *c;
+	static const char *const want[][2] = {
+		{ "A", "baseline" }, { "B", "reproduced" }, { "C", "direction only" }, { "D", "reproduced" },
+		{ "E", "not reproduced" }, { "F", "not measured" },
+	};
+	int seen = 0;
+	cJSON_ArrayForEach(c, cells) {
+		const char *col = cJSON_GetObjectItem(c, "column")->valuestring;
+		for (size_t w = 0; w < 6; w++)
+			if (!strcmp(col, want[w][0])) {
+				assert_string_equal(cJSON_GetObjectItem(c, "verdict")->valuestring, want[w][1]);
+				seen++;
+			}
+		if (!strcmp(col, "A"))
+			assert_in_range((long)cJSON_GetObjectItem(c, "median")->valuedouble, 19, 21);
+		if (!strcmp(col, "F"))
+			assert_non_null(strstr(cJSON_GetObjectItem(c, "why")->valuestring, "ring-0 hypercall"));
+	}
+	assert_int_equal(seen, 6);
+	assert_int_equal(sum.cells, 5);
+	assert_int_equal(sum.reproduced, 2);
+	assert_int_equal(sum.direction_only, 1);
+	assert_int_equal(sum.not_reproduced, 1);
+	assert_int_equal(sum.unjudged, 1);
+	cJSON_Delete(arr);
+	cJSON_Delete(ref);
+	cmp_input_free(&in);
+	/* a file that is not a published table says why */
+	write_file("bad.json", "{\"schema\": \"pvbench.reference/1\", \"id\": \"x\"}");
+	snprintf(path, sizeof(path), "%s/bad.json", tmp);
+	assert_null(reproduce_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "title: missing"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(ab_finds_a_planted_slowdown, setup),
 		cmocka_unit_test_setup(ab_refuses_what_is_not_a_pair, setup),
 		cmocka_unit_test_setup(nightly_flags_a_planted_regression, setup),
+		cmocka_unit_test_setup(reproduce_verdicts_on_fixture_runs, setup),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

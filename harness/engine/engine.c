@@ -304,7 +304,7 @@ int engine_run(const char *path, const struct engine_opts *o)
 
 	struct cmp_input in;
 	struct cmp_opts co = { .format = (enum cmp_format)o->format };
-	if (compare_load(s->st, e.name, &in, err, sizeof(err)) == 0) {
+	if (!o->no_tables && compare_load(s->st, e.name, &in, err, sizeof(err)) == 0) {
 		if (compare_render(&in, &co, stdout, err, sizeof(err)) < 0)
 			fprintf(stderr, "pvbench: compare: %s\n", err);
 		cmp_input_free(&in);

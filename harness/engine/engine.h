@@ -114,6 +114,7 @@ struct engine_opts {
 	const char *db;                  /* results/pvbench.db */
 	int force, dry_run;
 	int format;                      /* enum cmp_format */
+	int no_tables;                   /* run only: the caller prints its own report */
 	const char *name;                /* experiment name when not from a file (shorthands) */
 	/* command-line KEY=VALUE settings, applied to [global] after the file */
 	int nsets;

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvbench reproduce TABLE...: a seed's published table next to pvbench's runs, with a verdict per
+ * cell (report/reproduce.h). TABLE is a file name in results/published/ without .json, or a
+ * prefix of some ("001" for all of seed 001's, "001-cyclictest" for its four cyclictest tables).
+ * The runs come from the store; --run runs what the store lacks of the matching experiment first.
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "child.h"
+#include "cli.h"
+#include "compare.h"
+#include "engine.h"
+#include "reproduce.h"
+#include "store.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pvbench reproduce [options] TABLE...\n"
+		"       pvbench reproduce --list\n"
+		"Prints each published table (results/published/TABLE.json; a prefix picks several) next to\n"
+		"pvbench's runs of its experiment, with a verdict per cell on the direction and the ratio\n"
+		"of each column against the baseline column.\n"
+		"\n"
+		"  --run             run what the store lacks of each table's experiment first\n"
+		"  --set KEY=VALUE   with --run: set a key of the experiment (repeatable)\n"
+		"  --db PATH         result store (default results/pvbench.db)\n"
+		"  --published DIR   the published tables (default results/published)\n"
+		"  --format F        text (default) or json\n"
+		"  --list            list the published tables\n"
+		"Exit status: 0 verdicts printed (whatever they are), 1 error, 2 runs failed, 130 interrupted.\n");
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_table(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+int cmd_reproduce(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run", 0, 0, 'r' }, { "set", 1, 0, 's' }, { "db", 1, 0, 'd' },
+		{ "published", 1, 0, 'P' }, { "format", 1, 0, 'F' }, { "list", 0, 0, 'l' },
+		{ "help", 0, 0, 'h' }, { 0 },
+	};
+	struct engine_opts eo = { .db = "results/pvbench.db", .no_tables = 1 };
+	const char *dir = "results/published";
+	int run = 0, json = 0, list = 0, opt, rc = EXIT_OK, matched = 0;
+	struct dirent **ents = NULL;
+	struct repro_summary sum = { 0 };
+	char err[1024], ran[16][128];
+	int nran = 0;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r': run = 1; break;
+		case 's': {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || eo.nsets == ENGINE_MAX_KEYS) {
+				fprintf(stderr, "pvbench reproduce: --set: \"%s\" is not KEY=VALUE\n", optarg);
+				return EXIT_ERROR;
+			}
+			*eq = 0;
+			eo.set_key[eo.nsets] = optarg;
+			eo.set_val[eo.nsets++] = eq + 1;
+			break;
+		}
+		case 'd': eo.db = optarg; break;
+		case 'P': dir = optarg; break;
+		case 'F':
+			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				fprintf(stderr, "pvbench reproduce: --format: \"%s\" is not text or json\n", optarg);
+				return EXIT_ERROR;
+			}
+			json = !strcmp(optarg, "json");
+			break;
+		case 'l': list = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_ERROR;
+		}
+	}
+	if (!list && optind == argc) {
+		usage(stderr);
+		return EXIT_ERROR;
+	}
+	int n = scandir(dir, &ents, is_table, by_name);
+	if (n < 0) {
+		fprintf(stderr, "pvbench reproduce: %s: cannot list it (--published DIR)\n", dir);
+		return EXIT_ERROR;
+	}
+	cJSON *root = json ? cJSON_CreateObject() : NULL, *arr = NULL;
+	if (root) {
+		cJSON_AddStringToObject(root, "schema", "pvbench.reproduce/1");
+		arr = cJSON_AddArrayToObject(root, "tables");
+	}
+	struct store *st = NULL;
+	for (int i = 0; i < n && rc != EXIT_ERROR; i++) {
+		char path[1024], id[256], exp_name[128];
+		int want = list;
+		snprintf(id, sizeof(id), "%.*s", (int)(strlen(ents[i]->d_name) - 5), ents[i]->d_name);
+		for (int a = optind; a < argc; a++)
+			want |= !strncmp(id, argv[a], strlen(argv[a]));
+		if (!want)
+			continue;
+		matched++;
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		cJSON *ref = reproduce_load(path, err, sizeof(err));
+		if (!ref) {
+			fprintf(stderr, "pvbench reproduce: %s\n", err);
+			rc = EXIT_ERROR;
+			break;
+		}
+		const char *exp = cJSON_GetObjectItem(ref, "experiment")->valuestring;
+		const char *base = strrchr(exp, '/') ? strrchr(exp, '/') + 1 : exp;
+		snprintf(exp_name, sizeof(exp_name), "%.*s", (int)strcspn(base, "."), base);
+		if (list) {
+			printf("%-28s %-24s %s\n", id, exp, cJSON_GetObjectItem(ref, "title")->valuestring);
+			cJSON_Delete(ref);
+			continue;
+		}
+		int done = 0;
+		for (int k = 0; k < nran; k++)
+			done |= !strcmp(ran[k], exp_name);
+		if (run && !done && nran < 16) {
+			snprintf(ran[nran++], sizeof(ran[0]), "%s", exp_name);
+			store_close(st); /* engine_run opens the store itself */
+			st = NULL;
+			int r = engine_run(exp, &eo);
+			if (r == EXIT_INTERRUPTED || r == EXIT_ERROR) {
+				cJSON_Delete(ref);
+				rc = r;
+				break;
+			}
+			if (r == EXIT_FAILED)
+				rc = EXIT_FAILED;
+		}
+		if (!st && !(st = store_open(eo.db, err, sizeof(err)))) {
+			fprintf(stderr, "pvbench reproduce: %s\n", err);
+			cJSON_Delete(ref);
+			rc = EXIT_ERROR;
+			break;
+		}
+		struct cmp_input in;
+		char origin[600];
+		if (compare_load(st, exp_name, &in, err, sizeof(err))) {
+			fprintf(stderr, "pvbench reproduce: %s\n", err);
+			cJSON_Delete(ref);
+			rc = EXIT_ERROR;
+			break;
+		}
+		snprintf(origin, sizeof(origin), "experiment %s in %s (%zu ok runs)", exp_name, eo.db, in.n);
+		reproduce_table(ref, &in, origin, stdout, arr, &sum);
+		cmp_input_free(&in);
+		cJSON_Delete(ref);
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	store_close(st);
+	if (rc != EXIT_ERROR && rc != EXIT_INTERRUPTED && !list && !matched) {
+		fprintf(stderr, "pvbench reproduce: no published table matches (pvbench reproduce --list)\n");
+		rc = EXIT_ERROR;
+	}
+	if (root) {
+		cJSON *s = cJSON_AddObjectToObject(root, "summary");
+		cJSON_AddNumberToObject(s, "cells", sum.cells);
+		cJSON_AddNumberToObject(s, "reproduced", sum.reproduced);
+		cJSON_AddNumberToObject(s, "direction_only", sum.direction_only);
+		cJSON_AddNumberToObject(s, "not_reproduced", sum.not_reproduced);
+		cJSON_AddNumberToObject(s, "not_judged", sum.unjudged);
+		if (rc != EXIT_ERROR) {
+			char *t = cJSON_Print(root);
+			printf("%s\n", t);
+			free(t);
+		}
+		cJSON_Delete(root);
+	} else if (!list && rc != EXIT_ERROR) {
+		printf("%d cells judged against published tables: %d reproduced, %d direction only, %d not "
+		       "reproduced, %d not measured or too few runs\n", sum.cells, sum.reproduced,
+		       sum.direction_only, sum.not_reproduced, sum.unjudged);
+	}
+	return rc;
+}

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics.h"
+#include "reproduce.h"
+#include "stats.h"
+
+#define SAME_BAND 1.1     /* a published change smaller than 10% counts as "no change" */
+#define ALPHA 0.05
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+cJSON *reproduce_load(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+	cJSON *j = NULL;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot read it", path);
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20) && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = calloc(1, (size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
+		j = cJSON_Parse(buf);
+	fclose(f);
+	free(buf);
+	const char *need[] = { "id", "title", "experiment", "metric", "unit", "rows", "columns", "baseline" };
+	if (!j) {
+		snprintf(err, errlen, "%s: not JSON", path);
+		return NULL;
+	}
+	if (!str(j, "schema") || strcmp(str(j, "schema"), "pvbench.reference/1")) {
+		snprintf(err, errlen, "%s: schema: not pvbench.reference/1", path);
+		cJSON_Delete(j);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!str(j, need[i])) {
+			snprintf(err, errlen, "%s: %s: missing (a string)", path, need[i]);
+			cJSON_Delete(j);
+			return NULL;
+		}
+	if (!cJSON_IsArray(cJSON_GetObjectItem(j, "groups")) || !cJSON_IsObject(cJSON_GetObjectItem(j, "source"))) {
+		snprintf(err, errlen, "%s: groups (an array) and source (an object) are required", path);
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* a published label as our key's value */
+static const char *mapped(const cJSON *ref, const char *label)
+{
+	const char *m = str(cJSON_GetObjectItem(ref, "map"), label);
+	return m ? m : label;
+}
+
+static const char *param(const struct cmp_run *r, const char *key)
+{
+	for (size_t i = 0; i < r->np; i++)
+		if (!strcmp(r->p[i].key, key))
+			return r->p[i].value;
+	return NULL;
+}
+
+static int matches(const struct cmp_run *r, const cJSON *where, const char *rk, const char *rv,
+		   const char *ck, const char *cv)
+{
+	const cJSON *w;
+	const char *v;
+	cJSON_ArrayForEach(w, where)
+		if (!cJSON_IsString(w) || !(v = param(r, w->string)) || strcmp(v, w->valuestring))
+			return 0;
+	return (v = param(r, rk)) && !strcmp(v, rv) && (v = param(r, ck)) && !strcmp(v, cv);
+}
+
+/* per-run values of the metric on side, of the runs in the cell; n returned */
+static size_t cell_values(const struct cmp_input *in, const cJSON *where, const char *rk,
+			  const char *rv, const char *ck, const char *cv, const char *side,
+			  const char *metric, double *out, int *tcg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < in->n; i++) {
+		const struct cmp_run *r = &in->runs[i];
+		const struct cmp_metric *best = NULL;
+		if (!matches(r, where, rk, rv, ck, cv))
+			continue;
+		for (size_t k = 0; k < r->nm; k++)
+			if (!strcmp(r->m[k].side, side) && !strcmp(r->m[k].name, metric) &&
+			    (r->m[k].cpu == METRIC_CPU_ALL || (!best && r->m[k].cpu == METRIC_CPU_VM)))
+				best = &r->m[k];
+		if (best) {
+			out[n++] = best->value;
+			*tcg |= param(r, "accel") && !strcmp(param(r, "accel"), "tcg");
+		}
+	}
+	return n;
+}
+
+/* why a cell has no runs: a stored run that is not ok, of a variant naming the cell's values */
+static const char *why_missing(const struct cmp_input *in, const char *rk, const char *rv,
+			       const char *ck, const char *cv, char *buf, size_t n)
+{
+	char a[200], b[200];
+	snprintf(a, sizeof(a), "%s=%s", rk, rv);
+	snprintf(b, sizeof(b), "%s=%s", ck, cv);
+	for (size_t i = 0; i < in->nnotes; i++)
+		if (strstr(in->notes[i].variant, b) && (strstr(in->notes[i].variant, a) || !strstr(in->notes[i].variant, rk))) {
+			snprintf(buf, n, "%s: %s", in->notes[i].status, in->notes[i].reason);
+			return buf;
+		}
+	snprintf(buf, n, "%s", in->n ? "no runs of this cell stored" : "no runs of the experiment stored: --run runs them");
+	return buf;
+}
+
+struct cell {
+	const char *group, *side, *row, *col;
+	double pub, pub_base;
+	double med, med_base, ratio, lo, hi, p, p_adj;
+	size_t n, n_base;
+	const char *verdict;
+	char why[300];
+	int baseline;
+};
+
+static double ratio_of(double a, double b)
+{
+	if (b == 0)
+		return a == 0 ? 1 : INFINITY;
+	return a / b;
+}
+
+static int direction(double r)
+{
+	return r > SAME_BAND ? 1 : r < 1 / SAME_BAND ? -1 : 0;
+}
+
+static void judge(struct cell *c)
+{
+	double rp = ratio_of(c->pub, c->pub_base);
+	int dp = direction(rp), dn = c->p_adj < ALPHA ? (c->med > c->med_base) - (c->med < c->med_base) : 0;
+	int in_ci = c->lo <= rp && rp <= c->hi;
+	int near = isfinite(c->ratio) && c->ratio > 0 && isfinite(rp) && rp > 0 &&
+		   fabs(log2(c->ratio / rp)) <= 1;
+	if (dp != dn) {
+		c->verdict = "not reproduced";
+		snprintf(c->why, sizeof(c->why), "%s", dn == 0 ? "published change not significant here" :
+			 dp == 0 ? "published no change; a significant change here" : "opposite direction");
+	} else if (dp == 0 || in_ci || near) {
+		c->verdict = "reproduced";
+		snprintf(c->why, sizeof(c->why), "%s", dp == 0 ? "no change, as published" :
+			 in_ci ? "same direction, published ratio inside the interval" :
+				 "same direction, ratio within 2x");
+	} else {
+		c->verdict = "direction only";
+		snprintf(c->why, sizeof(c->why), "same direction, ratio %.3gx vs published %.3gx", c->ratio, rp);
+	}
+}
+
+void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *origin, FILE *out,
+		     cJSON *json, struct repro_summary *sum)
+{
+	const char *metric = str(ref, "metric"), *rk = str(ref, "rows"), *ck = str(ref, "columns");
+	const char *base_label = str(ref, "baseline"), *unit = str(ref, "unit");
+	const cJSON *g, *row, *col, *src = cJSON_GetObjectItem(ref, "source");
+	struct cell cells[256];
+	size_t nc = 0, cap = in->n + 1;
+	double *v = malloc(cap * sizeof(double)), *vb = malloc(cap * sizeof(double));
+	double *lv = malloc(cap * sizeof(double)), *lvb = malloc(cap * sizeof(double));
+	double raw[256], adj[256];
+	uint64_t rng = 1;
+	int tcg = 0;
+	/* ns metrics are stored in ns; published tables are in their own unit (us here) */
+	double scale = !strcmp(unit, "us") ? 1e-3 : !strcmp(unit, "ms") ? 1e-6 : 1;
+
+	if (!v || !vb || !lv || !lvb)
+		abort();
+	cJSON_ArrayForEach(g, cJSON_GetObjectItem(ref, "groups")) {
+		const char *side = str(g, "side") ? str(g, "side") : "guest";
+		const cJSON *where = cJSON_GetObjectItem(g, "where");
+		cJSON_ArrayForEach(row, cJSON_GetObjectItem(g, "cells")) {
+			const cJSON *pb = cJSON_GetObjectItem(row, base_label);
+			const char *rv = mapped(ref, row->string), *bv = mapped(ref, base_label);
+			size_t nb = cell_values(in, where, rk, rv, ck, bv, side, metric, vb, &tcg);
+			cJSON_ArrayForEach(col, row) {
+				struct cell *c = &cells[nc];
+				if (nc == 256 || !cJSON_IsNumber(col) || !cJSON_IsNumber(pb))
+					continue;
+				const char *cv = mapped(ref, col->string);
+				memset(c, 0, sizeof(*c));
+				*c = (struct cell){ .group = str(g, "label"), .side = side, .row = row->string,
+						    .col = col->string, .pub = col->valuedouble,
+						    .pub_base = pb->valuedouble, .n_base = nb,
+						    .baseline = !strcmp(col->string, base_label),
+						    .p = NAN, .p_adj = NAN, .lo = NAN, .hi = NAN, .ratio = NAN };
+				c->n = cell_values(in, where, rk, rv, ck, cv, side, metric, v, &tcg);
+				c->med = stats_median(v, c->n);
+				c->med_base = stats_median(vb, nb);
+				raw[nc] = NAN;
+				if (!c->n) {
+					c->verdict = "not measured";
+					why_missing(in, rk, rv, ck, cv, c->why, sizeof(c->why));
+				} else if (c->baseline) {
+					c->verdict = "baseline";
+				} else if (c->n < 2 || nb < 2) {
+					c->verdict = "too few runs";
+					snprintf(c->why, sizeof(c->why), "%zu and %zu runs", c->n, nb);
+				} else {
+					int pos = 1;
+					c->ratio = ratio_of(c->med, c->med_base);
+					for (size_t i = 0; i < c->n; i++)
+						pos &= (lv[i] = log(v[i])) > -INFINITY && v[i] > 0;
+					for (size_t i = 0; i < nb; i++)
+						pos &= (lvb[i] = log(vb[i])) > -INFINITY && vb[i] > 0;
+					if (pos && !stats_bootstrap_diff(lvb, nb, lv, c->n, 0.5, 2000, 0.95, &rng, &c->lo, &c->hi)) {
+						c->lo = exp(c->lo);
+						c->hi = exp(c->hi);
+					}
+					raw[nc] = c->p = stats_mann_whitney_p(vb, nb, v, c->n);
+				}
+				nc++;
+			}
+		}
+	}
+	stats_bh(raw, adj, nc);
+	for (size_t i = 0; i < nc; i++) {
+		struct cell *c = &cells[i];
+		c->p_adj = adj[i];
+		if (!c->verdict)
+			judge(c);
+		sum->cells += !c->baseline;
+		sum->reproduced += !strcmp(c->verdict, "reproduced");
+		sum->direction_only += !strcmp(c->verdict, "direction only");
+		sum->not_reproduced += !strcmp(c->verdict, "not reproduced");
+		sum->unjudged += !c->baseline && (!strcmp(c->verdict, "not measured") || !strcmp(c->verdict, "too few runs"));
+	}
+	const char *tcg_note = "accel=tcg: QEMU's emulator ran these guests: the verdicts are functional, not a latency result";
+	if (json) {
+		cJSON *o = cJSON_CreateObject(), *arr;
+		cJSON_AddStringToObject(o, "id", str(ref, "id"));
+		cJSON_AddStringToObject(o, "title", str(ref, "title"));
+		cJSON_AddItemToObject(o, "source", cJSON_Duplicate(src, 1));
+		cJSON_AddStringToObject(o, "experiment", str(ref, "experiment"));
+		cJSON_AddStringToObject(o, "ours", origin);
+		cJSON_AddStringToObject(o, "metric", metric);
+		cJSON_AddStringToObject(o, "unit", unit);
+		if (tcg)
+			cJSON_AddStringToObject(o, "note", tcg_note);
+		arr = cJSON_AddArrayToObject(o, "cells");
+		for (size_t i = 0; i < nc; i++) {
+			struct cell *c = &cells[i];
+			cJSON *x = cJSON_CreateObject();
+#define NUM(k, val) cJSON_AddItemToObject(x, k, isfinite(val) ? cJSON_CreateNumber(val) : cJSON_CreateNull())
+			cJSON_AddStringToObject(x, "group", c->group ? c->group : "");
+			cJSON_AddStringToObject(x, "side", c->side);
+			cJSON_AddStringToObject(x, "row", c->row);
+			cJSON_AddStringToObject(x, "column", c->col);
+			NUM("published", c->pub);
+			NUM("published_ratio", c->baseline ? NAN : ratio_of(c->pub, c->pub_base));
+			NUM("median", c->med * scale);
+			cJSON_AddNumberToObject(x, "runs", (double)c->n);
+			NUM("ratio", c->ratio);
+			NUM("ratio_lo", c->lo);
+			NUM("ratio_hi", c->hi);
+			NUM("p_bh", c->p_adj);
+#undef NUM
+			cJSON_AddStringToObject(x, "verdict", c->verdict);
+			cJSON_AddStringToObject(x, "why", c->why);
+			cJSON_AddItemToArray(arr, x);
+		}
+		cJSON_AddItemToArray(json, o);
+	} else {
+		fprintf(out, "%s: %s\n", str(ref, "id"), str(ref, "title"));
+		fprintf(out, "published: %s, lines %s (%s)\n", str(src, "file") ? str(src, "file") : "?",
+			str(src, "lines") ? str(src, "lines") : "?", str(src, "thread") ? str(src, "thread") : "");
+		fprintf(out, "pvbench:   %s; %s %s, medians of per-run values\n", origin, metric, unit);
+		fprintf(out, "\n%-8s %-10s %-14s %10s %8s  %14s %8s %-22s %8s  %s\n", "", str(ref, "rows"),
+			str(ref, "columns"), "published", "ratio", "pvbench (n)", "ratio", "[95% CI]", "p (BH)",
+			"verdict");
+		for (size_t i = 0; i < nc; i++) {
+			struct cell *c = &cells[i];
+			char ours[40] = "-", r[16] = "", ci[40] = "", rp[16] = "", p[16] = "";
+			if (c->n)
+				snprintf(ours, sizeof(ours), "%.4g (%zu)", c->med * scale, c->n);
+			if (!c->baseline)
+				snprintf(rp, sizeof(rp), "%.3gx", ratio_of(c->pub, c->pub_base));
+			if (isfinite(c->ratio))
+				snprintf(r, sizeof(r), "%.3gx", c->ratio);
+			if (isfinite(c->lo))
+				snprintf(ci, sizeof(ci), "[%.3g, %.3g]", c->lo, c->hi);
+			if (isfinite(c->p_adj))
+				snprintf(p, sizeof(p), "%.2g", c->p_adj);
+			fprintf(out, "%-8s %-10s %-14s %10.4g %8s  %14s %8s %-22s %8s  %s%s%s%s\n",
+				c->group ? c->group : "", c->row, c->col, c->pub, rp, ours, r, ci, p, c->verdict,
+				c->why[0] ? " (" : "", c->why, c->why[0] ? ")" : "");
+		}
+		const cJSON *m;
+		int first = 1;
+		cJSON_ArrayForEach(m, cJSON_GetObjectItem(ref, "map")) {
+			fprintf(out, "%s%s = %s", first ? "\nmapping: " : "; ", m->string, cJSON_IsString(m) ? m->valuestring : "?");
+			first = 0;
+		}
+		fprintf(out, "%s", first ? "" : "\n");
+		if (str(ref, "notes"))
+			fprintf(out, "notes: %s\n", str(ref, "notes"));
+		fprintf(out, "Absolute values differ with hardware: cells are judged on direction and ratio.\n");
+		if (tcg)
+			fprintf(out, "%s\n", tcg_note);
+		fprintf(out, "\n");
+	}
+	free(v);
+	free(vb);
+	free(lv);
+	free(lvb);
+}

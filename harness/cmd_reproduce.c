@@ -187,7 +187,7 @@ int cmd_reproduce(int argc, char **argv)
 		cJSON_Delete(root);
 	} else if (!list && rc != EXIT_ERROR) {
 		printf("%d cells judged against published tables: %d reproduced, %d direction only, %d not "
-		       "reproduced, %d not measured or too few runs\n", sum.cells, sum.reproduced,
+		       "reproduced, %d not judged (not measured, too few runs, inconclusive)\n", sum.cells, sum.reproduced,
 		       sum.direction_only, sum.not_reproduced, sum.unjudged);
 	}
 	return rc;

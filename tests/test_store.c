@@ -72,6 +72,8 @@ static int put_in(struct store *s, const char *session, int rep, const char *sta
 	int rc;
 
 	metrics_add(&g, "lat_avg", "ns", -1, value);
+	unsigned counts[] = { 5, 0, 0, 2 };
+	metrics_add_hist(&g, "lat", -1, 1000, counts, 4, 1);
 	struct store_run r = { .experiment = "exp", .variant = "policy=static", .identity = "policy=static", .rep = rep,
 			       .nr_params = 1, .param_keys = k, .param_values = v, .status = status,
 			       .started_at = "t0", .ended_at = "t1", .sets = { &g }, .session = session };
@@ -88,6 +90,12 @@ static int put(struct store *s, int rep, const char *status, double value)
 static void count_run(void *arg, const struct store_row *r)
 {
 	(*(int *)arg)++;
+}
+
+static void hist_text(void *arg, long long id, const char *side, int cpu, const char *name,
+		      unsigned bucket_ns, unsigned long long overflow, const char *counts)
+{
+	snprintf(arg, 64, "%s %s %u %llu %s", side, name, bucket_ns, overflow, counts);
 }
 
 static void sum_metric(void *arg, long long id, const char *side, int cpu, const char *name,
@@ -118,6 +126,11 @@ static void sessions_keep_their_own_runs(void **state)
 	runs = 0;
 	assert_int_equal(store_visit(s, "exp", "*", &v, err, sizeof(err)), 0);
 	assert_int_equal(runs, 3);
+	/* histograms come back as stored: the non-empty buckets */
+	char h[64] = "";
+	struct store_visitor hv = { .arg = h, .hist = hist_text };
+	assert_int_equal(store_visit(s, "exp", "2026-11-01T00:00:00Z", &hv, err, sizeof(err)), 0);
+	assert_string_equal(h, "guest lat 1000 1 0:5,3:2");
 	store_close(s);
 }
 

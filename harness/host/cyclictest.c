@@ -46,6 +46,8 @@ static void emit(struct metric_set *out, int cpu, const struct acc *a)
 		inhist += a->hist[i];
 	over = a->samples > (double)inhist ? (unsigned long long)a->samples - inhist : 0;
 	metrics_add(out, "samples", "count", cpu, a->samples);
+	if (cpu == METRIC_CPU_ALL)
+		metrics_add_hist(out, "lat", cpu, 1000, a->hist, CYCLICTEST_HIST_US, over);
 	metrics_add(out, "lat_min", "ns", cpu, a->min_us * 1000);
 	metrics_add(out, "lat_avg", "ns", cpu, a->samples ? a->sum_us / a->samples * 1000 : 0);
 	metrics_add(out, "lat_max", "ns", cpu, a->max_us * 1000);

@@ -142,6 +142,15 @@ static int direction(double r)
 	return r > SAME_BAND ? 1 : r < 1 / SAME_BAND ? -1 : 0;
 }
 
+/* the smallest two-sided p the exact rank test can give with these sample sizes: 2 / C(n+m, n) */
+static double min_p(size_t n, size_t m)
+{
+	double c = 1;
+	for (size_t i = 1; i <= n; i++)
+		c = c * (double)(m + i) / (double)i;
+	return 2 / c;
+}
+
 static void judge(struct cell *c)
 {
 	double rp = ratio_of(c->pub, c->pub_base);
@@ -149,7 +158,14 @@ static void judge(struct cell *c)
 	int in_ci = c->lo <= rp && rp <= c->hi;
 	int near = isfinite(c->ratio) && c->ratio > 0 && isfinite(rp) && rp > 0 &&
 		   fabs(log2(c->ratio / rp)) <= 1;
-	if (dp != dn) {
+	/* "no difference" here means something only if the test could have seen one */
+	int blind = min_p(c->n, c->n_base) >= ALPHA;
+	int far_from_1 = c->lo > SAME_BAND || c->hi < 1 / SAME_BAND;
+	if (dn == 0 && (blind || (dp == 0 && far_from_1))) {
+		c->verdict = blind ? "too few runs" : "inconclusive";
+		snprintf(c->why, sizeof(c->why), blind ? "%zu and %zu runs: the rank test cannot reach p < %g" :
+			 "not significant, yet the ratio's interval lies away from 1", c->n, c->n_base, ALPHA);
+	} else if (dp != dn) {
 		c->verdict = "not reproduced";
 		snprintf(c->why, sizeof(c->why), "%s", dn == 0 ? "published change not significant here" :
 			 dp == 0 ? "published no change; a significant change here" : "opposite direction");
@@ -239,7 +255,8 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		sum->reproduced += !strcmp(c->verdict, "reproduced");
 		sum->direction_only += !strcmp(c->verdict, "direction only");
 		sum->not_reproduced += !strcmp(c->verdict, "not reproduced");
-		sum->unjudged += !c->baseline && (!strcmp(c->verdict, "not measured") || !strcmp(c->verdict, "too few runs"));
+		sum->unjudged += !c->baseline && (!strcmp(c->verdict, "not measured") ||
+						  !strcmp(c->verdict, "too few runs") || !strcmp(c->verdict, "inconclusive"));
 	}
 	const char *tcg_note = "accel=tcg: QEMU's emulator ran these guests: the verdicts are functional, not a latency result";
 	if (json) {

@@ -9,7 +9,9 @@
  *   reproduced      same direction, and the published ratio inside the interval or within 2x
  *   direction only  same direction, the ratio further off
  *   not reproduced  opposite, or a published change not significant here (or the reverse)
- *   too few runs, not measured (the reason: skipped, failed, no runs stored)
+ *   too few runs    the rank test cannot reach significance with so few runs
+ *   inconclusive    not significant, yet the ratio's interval lies away from 1 (no "no change")
+ *   not measured    no runs, with the stored reason (skipped, failed) or none stored
  */
 #ifndef PVB_REPRODUCE_H
 #define PVB_REPRODUCE_H

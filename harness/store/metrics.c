@@ -36,8 +36,32 @@ const struct metric *metrics_find(const struct metric_set *s, const char *name, 
 	return NULL;
 }
 
+int metrics_add_hist(struct metric_set *s, const char *name, int cpu, unsigned bucket_ns,
+		     const unsigned *counts, unsigned nr, unsigned long long overflow)
+{
+	struct metric_hist *h = realloc(s->h, (s->nh + 1) * sizeof(*h));
+	if (!h)
+		return -1;
+	s->h = h;
+	h = &h[s->nh];
+	memset(h, 0, sizeof(*h));
+	if (!(h->counts = malloc((nr ? nr : 1) * sizeof(unsigned))))
+		return -1;
+	memcpy(h->counts, counts, nr * sizeof(unsigned));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->cpu = cpu;
+	h->bucket_ns = bucket_ns;
+	h->nr = nr;
+	h->overflow = overflow;
+	s->nh++;
+	return 0;
+}
+
 void metrics_free(struct metric_set *s)
 {
+	for (size_t i = 0; i < s->nh; i++)
+		free(s->h[i].counts);
+	free(s->h);
 	free(s->m);
 	memset(s, 0, sizeof(*s));
 }
@@ -90,6 +114,7 @@ int metrics_from_record(const void *rec, struct metric_set *out)
 			continue;
 		const struct pvb_hist *h = (const void *)(s + 1);
 		char name[64], mn[48];
+		metrics_add_hist(out, h->name, sec_cpu(s), h->bucket_ns, h->counts, h->nr_buckets, h->overflow);
 		const struct metric *lo, *hi;
 		snprintf(mn, sizeof(mn), "%s_min", h->name);
 		lo = metrics_find(out, mn, sec_cpu(s));

@@ -19,9 +19,20 @@ struct metric {
 	double value;
 };
 
+/* A latency distribution as measured (guest record, host cyclictest): what plots draw. */
+struct metric_hist {
+	char name[40];           /* "lat" */
+	int cpu;
+	unsigned bucket_ns, nr;
+	unsigned long long overflow;
+	unsigned *counts;
+};
+
 struct metric_set {
 	struct metric *m;
 	size_t n, cap;
+	struct metric_hist *h;
+	size_t nh;
 	char text[512];          /* the record's message, if any */
 };
 
@@ -31,6 +42,9 @@ int metrics_from_record(const void *rec, struct metric_set *out);
 /* Adds a metric; a value that is not finite (a NaN from a missing guest figure) is refused with
  * -1, so that nothing downstream stores or averages it. */
 int metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v);
+/* Adds a copy of a histogram. 0, or -1 (out of memory). */
+int metrics_add_hist(struct metric_set *s, const char *name, int cpu, unsigned bucket_ns,
+		     const unsigned *counts, unsigned nr, unsigned long long overflow);
 const struct metric *metrics_find(const struct metric_set *s, const char *name, int cpu);
 void metrics_free(struct metric_set *s);
 

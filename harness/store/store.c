@@ -52,6 +52,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE runs ADD COLUMN under_test TEXT NOT NULL DEFAULT '';"
 	"DROP INDEX runs_identity;"
 	"CREATE UNIQUE INDEX runs_identity ON runs(experiment, session, identity, rep);",
+	/* 4: latency distributions as measured, for plots: sparse "bucket:count" text */
+	"CREATE TABLE histograms ("
+	"  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  side TEXT NOT NULL, cpu INTEGER NOT NULL, name TEXT NOT NULL,"
+	"  bucket_ns INTEGER NOT NULL, overflow INTEGER NOT NULL, counts TEXT NOT NULL);"
+	"CREATE INDEX histograms_run ON histograms(run_id);",
 };
 
 static int fail(struct store *s, char *err, size_t errlen, const char *what)
@@ -227,6 +233,30 @@ int store_run_done(struct store *s, const char *experiment, const char *session,
 	return done;
 }
 
+/* "bucket:count,..." of the non-empty buckets; malloc'd */
+static char *hist_text(const struct metric_hist *h)
+{
+	size_t cap = 64, n = 0;
+	char *t = malloc(cap);
+	if (!t)
+		return NULL;
+	t[0] = 0;
+	for (unsigned i = 0; i < h->nr; i++) {
+		if (!h->counts[i])
+			continue;
+		if (cap - n < 32) {
+			char *g = realloc(t, cap *= 2);
+			if (!g) {
+				free(t);
+				return NULL;
+			}
+			t = g;
+		}
+		n += (size_t)snprintf(t + n, cap - n, "%s%u:%u", n ? "," : "", i, h->counts[i]);
+	}
+	return t;
+}
+
 int store_put_run(struct store *s, const struct store_run *r, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
@@ -287,6 +317,27 @@ int store_put_run(struct store *s, const struct store_run *r, char *err, size_t 
 		}
 	}
 	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO histograms VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (int side = 0; side < NR_SIDES; side++) {
+		const struct metric_set *ms = r->sets[side];
+		for (size_t i = 0; ms && i < ms->nh; i++) {
+			char *text = hist_text(&ms->h[i]);
+			if (!text)
+				goto fail;
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_text(st, 2, side_names[side], -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 3, ms->h[i].cpu);
+			sqlite3_bind_text(st, 4, ms->h[i].name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 5, ms->h[i].bucket_ns);
+			sqlite3_bind_int64(st, 6, (sqlite3_int64)ms->h[i].overflow);
+			sqlite3_bind_text(st, 7, text, -1, free);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				goto fail;
+			sqlite3_reset(st);
+		}
+	}
+	sqlite3_finalize(st);
 	return commit(s, err, errlen);
 fail:
 	fail(s, err, errlen, "storing a run");
@@ -302,7 +353,7 @@ int store_visit(struct store *s, const char *experiment, const char *session,
 #define CURRENT "(NOT EXISTS (SELECT 1 FROM experiments WHERE name=?1) OR EXISTS (SELECT 1 FROM" \
 	" experiment_variants d WHERE d.experiment=?1 AND d.identity=r.identity))"
 #define SESSION " AND (?2 = '*' OR r.session = ?2)"
-	static const char *const q[4] = {
+	static const char *const q[5] = {
 		"SELECT 0, baseline, rows_key, columns_key, metrics FROM experiments WHERE name=?1",
 		"SELECT id, variant, rep, status, reason, " CURRENT ", session, started_at, under_test,"
 		" host FROM runs r WHERE experiment=?1" SESSION " ORDER BY id",
@@ -311,6 +362,9 @@ int store_visit(struct store *s, const char *experiment, const char *session,
 		"SELECT m.run_id, m.side, m.cpu, m.name, m.value, m.unit FROM metrics m JOIN runs r"
 		" ON r.id=m.run_id WHERE r.experiment=?1 AND r.status='ok' AND m.cpu < 0" SESSION
 		" ORDER BY m.rowid",
+		"SELECT h.run_id, h.side, h.cpu, h.name, h.bucket_ns, h.overflow, h.counts FROM histograms h"
+		" JOIN runs r ON r.id=h.run_id WHERE r.experiment=?1 AND r.status='ok'" SESSION
+		" ORDER BY h.rowid",
 	};
 #undef CURRENT
 #undef SESSION
@@ -325,8 +379,11 @@ int store_visit(struct store *s, const char *experiment, const char *session,
 		sqlite3_finalize(st);
 		session = newest;
 	}
-	for (int i = 0; i < 4; i++) {
-		sqlite3_stmt *st = prep(s, q[i], i ? 2 : 1, experiment, session);
+	for (int i = 0; i < 5; i++) {
+		sqlite3_stmt *st;
+		if (i == 4 && !v->hist)
+			break;
+		st = prep(s, q[i], i ? 2 : 1, experiment, session);
 		int rc;
 		if (!st)
 			return fail(s, err, errlen, NULL);
@@ -347,6 +404,10 @@ int store_visit(struct store *s, const char *experiment, const char *session,
 			else if (i == 3 && v->metric)
 				v->metric(v->arg, id, T(1), sqlite3_column_int(st, 2), T(3),
 					  sqlite3_column_double(st, 4), T(5));
+			else if (i == 4)
+				v->hist(v->arg, id, T(1), sqlite3_column_int(st, 2), T(3),
+					(unsigned)sqlite3_column_int64(st, 4),
+					(unsigned long long)sqlite3_column_int64(st, 5), T(6));
 		}
 #undef T
 		sqlite3_finalize(st);

@@ -3,19 +3,20 @@
  * The result store: SQLite (results/pvbench.db by default). One row per run in `runs`, keyed by
  * (experiment, session, identity, rep) where the identity names every key that can change the
  * result and the session is '' for `run` and `ab`, a nightly's start time for `nightly`;
- * its keys in `run_params`, its numbers in `metrics`. `experiments` and `experiment_variants`
- * hold each experiment's current definition (the identities it runs now, its default table), so
- * that runs stored under an older definition stay in the store but out of the tables. A run is
- * written in one transaction: a killed pvbench leaves whole runs or none. The schema is
- * versioned with PRAGMA user_version and migrated forward on open; a newer one is refused
- * before anything is written. Every error names the store's file.
+ * its keys in `run_params`, its numbers in `metrics`, its latency distributions in `histograms`.
+ * `experiments` and `experiment_variants` hold each experiment's current definition (the
+ * identities it runs now, its default table), so that runs stored under an older definition stay
+ * in the store but out of the tables. A run is written in one transaction: a killed pvbench
+ * leaves whole runs or none. The schema is versioned with PRAGMA user_version and migrated
+ * forward on open; a newer one is refused before anything is written. Every error names the
+ * store's file.
  */
 #ifndef PVB_STORE_H
 #define PVB_STORE_H
 
 #include "metrics.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -74,6 +75,9 @@ struct store_visitor {
 	void (*param)(void *arg, long long id, const char *key, const char *value);
 	void (*metric)(void *arg, long long id, const char *side, int cpu, const char *name,
 		       double value, const char *unit);
+	/* optional: histograms, counts as "bucket:count,..." of the non-empty buckets */
+	void (*hist)(void *arg, long long id, const char *side, int cpu, const char *name,
+		     unsigned bucket_ns, unsigned long long overflow, const char *counts);
 };
 int store_visit(struct store *s, const char *experiment, const char *session,
 		const struct store_visitor *v, char *err, size_t errlen);

@@ -6,9 +6,9 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
 # harness/: one folder per part (engine, experiment types, policies, VM backends, store, reports, host)
 HARNESS_DIRS := harness harness/engine harness/types harness/policies harness/backends harness/store harness/report harness/host
-CPPFLAGS_H := -D_GNU_SOURCE -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm
+CPPFLAGS_H := -D_GNU_SOURCE -I/usr/include/postgresql -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm
 SAN     ?=
-LDLIBS_H := -lcjson -lsqlite3 -linih -lm -lpthread
+LDLIBS_H := -lcjson -lsqlite3 -lpq -linih -lm -lpthread
 
 # The guest kernel: freestanding, no FPU/SSE in ring 0, nothing the kvm_pvm emulator rejects
 # (baseline x86-64 has no cmpxchg16b; no xsave). Workloads linked into it run in ring 3.

@@ -11,6 +11,8 @@ int cmd_compare(int argc, char **argv);
 int cmd_ab(int argc, char **argv);
 int cmd_nightly(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 int cmd_channels(int argc, char **argv);
 int cmd_memory(int argc, char **argv);
 

@@ -54,7 +54,7 @@ int cmd_compare(int argc, char **argv)
 		usage(stderr);
 		return EXIT_ERROR;
 	}
-	if (access(db, R_OK) != 0) {
+	if (!store_is_central(db) && access(db, R_OK) != 0) {
 		fprintf(stderr, "pvbench: %s: no result store (run an experiment first)\n", db);
 		return EXIT_ERROR;
 	}

@@ -14,6 +14,8 @@ static const struct {
 	{ "ab", cmd_ab, "A/B test two variants of an experiment: noise floor, intervals, verdicts" },
 	{ "nightly", cmd_nightly, "run a suite as tonight's session; flag change points in its history" },
 	{ "reproduce", cmd_reproduce, "a seed's published table next to pvbench's runs, a verdict per cell" },
+	{ "plot", cmd_plot, "an experiment's plots (gnuplot): histograms, CDFs, bars, nightly series" },
+	{ "push", cmd_push, "copy this host's runs into a central PostgreSQL store" },
 	{ "compare", cmd_compare, "print an experiment's stored runs as comparison tables" },
 	{ "channels", cmd_channels, "cost of each guest->host notification channel (own VMM)" },
 	{ "memory", cmd_memory, "time for N vCPUs to write all memory: demand vs prepared (own VMM)" },

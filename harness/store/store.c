@@ -6,10 +6,7 @@
 #include <sqlite3.h>
 #include "store.h"
 
-struct store {
-	sqlite3 *db;
-	char path[512];
-};
+#include "store_impl.h"
 
 /* migrations[i] takes the schema from version i to i + 1 */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
@@ -107,6 +104,11 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	if (!s)
 		return NULL;
 	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (store_is_central(path)) {
+		if (pg_open(s, err, errlen) < 0)
+			goto fail;
+		return s;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		goto fail;
@@ -155,6 +157,8 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	if (s->pg)
+		PQfinish(s->pg);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -184,6 +188,10 @@ int store_define(struct store *s, const struct store_definition *d, char *err, s
 {
 	sqlite3_stmt *st = NULL;
 
+	if (s->pg) {
+		snprintf(err, errlen, "%s: a central store takes runs from `pvbench push` only", s->path);
+		return -1;
+	}
 	if (exec(s, "BEGIN IMMEDIATE;", err, errlen))
 		return -1;
 	st = prep(s, "DELETE FROM experiments WHERE name=?1", 1, d->experiment);
@@ -224,7 +232,7 @@ int store_run_done(struct store *s, const char *experiment, const char *session,
 				" AND status='ok' AND session=?4", 2, experiment, identity);
 	int done;
 
-	if (!st)
+	if (!st) /* a central store: never "done", nothing runs into it */
 		return 0;
 	sqlite3_bind_int(st, 3, rep);
 	sqlite3_bind_text(st, 4, session ? session : "", -1, SQLITE_STATIC);
@@ -262,6 +270,10 @@ int store_put_run(struct store *s, const struct store_run *r, char *err, size_t 
 	sqlite3_stmt *st = NULL;
 	long long id;
 
+	if (s->pg) {
+		snprintf(err, errlen, "%s: a central store takes runs from `pvbench push` only", s->path);
+		return -1;
+	}
 	if (exec(s, "BEGIN IMMEDIATE;", err, errlen))
 		return -1;
 	st = prep(s, "DELETE FROM runs WHERE experiment=?1 AND identity=?2 AND rep=?3 AND session=?4",
@@ -346,73 +358,106 @@ fail:
 	return -1;
 }
 
+int store_is_central(const char *path)
+{
+	return !strncmp(path, "postgresql:", 11) || !strncmp(path, "postgres:", 9);
+}
+
+void store_only_host(struct store *s, const char *host)
+{
+	snprintf(s->host, sizeof(s->host), "%s", host ? host : "");
+}
+
 int store_visit(struct store *s, const char *experiment, const char *session,
 		const struct store_visitor *v, char *err, size_t errlen)
 {
 	/* a run is current when the definition lists its identity, or when there is no definition */
-#define CURRENT "(NOT EXISTS (SELECT 1 FROM experiments WHERE name=?1) OR EXISTS (SELECT 1 FROM" \
-	" experiment_variants d WHERE d.experiment=?1 AND d.identity=r.identity))"
-#define SESSION " AND (?2 = '*' OR r.session = ?2)"
+#define CURRENT "(NOT EXISTS (SELECT 1 FROM experiments WHERE name=$1) OR EXISTS (SELECT 1 FROM" \
+	" experiment_variants d WHERE d.experiment=$1 AND d.identity=r.identity))"
+#define SESSION " AND ($2 = '*' OR r.session = $2) AND ($3 = '' OR r.host = $3)"
 	static const char *const q[5] = {
-		"SELECT 0, baseline, rows_key, columns_key, metrics FROM experiments WHERE name=?1",
-		"SELECT id, variant, rep, status, reason, " CURRENT ", session, started_at, under_test,"
-		" host FROM runs r WHERE experiment=?1" SESSION " ORDER BY id",
+		"SELECT 0, baseline, rows_key, columns_key, metrics FROM experiments WHERE name=$1",
+		"SELECT id, variant, rep, status, reason, CASE WHEN " CURRENT " THEN 1 ELSE 0 END, session,"
+		" started_at, under_test, host, host_kernel, kvm_backend, vmm, guest_build, pvbench_commit,"
+		" run_dir FROM runs r WHERE experiment=$1" SESSION " ORDER BY id",
 		"SELECT p.run_id, p.key, p.value FROM run_params p JOIN runs r ON r.id=p.run_id"
-		" WHERE r.experiment=?1 AND r.status='ok'" SESSION " ORDER BY p.rowid",
+		" WHERE r.experiment=$1 AND r.status='ok'" SESSION " ORDER BY p.run_id",
 		"SELECT m.run_id, m.side, m.cpu, m.name, m.value, m.unit FROM metrics m JOIN runs r"
-		" ON r.id=m.run_id WHERE r.experiment=?1 AND r.status='ok' AND m.cpu < 0" SESSION
-		" ORDER BY m.rowid",
+		" ON r.id=m.run_id WHERE r.experiment=$1 AND r.status='ok' AND m.cpu < 0" SESSION
+		" ORDER BY m.run_id",
 		"SELECT h.run_id, h.side, h.cpu, h.name, h.bucket_ns, h.overflow, h.counts FROM histograms h"
-		" JOIN runs r ON r.id=h.run_id WHERE r.experiment=?1 AND r.status='ok'" SESSION
-		" ORDER BY h.rowid",
+		" JOIN runs r ON r.id=h.run_id WHERE r.experiment=$1 AND r.status='ok'" SESSION
+		" ORDER BY h.run_id",
 	};
 #undef CURRENT
 #undef SESSION
 	char newest[64] = "";
+	struct cursor c;
 
 	if (!session) { /* the newest session: '' for experiments that `run` made */
-		sqlite3_stmt *st = prep(s, "SELECT max(session) FROM runs WHERE experiment=?1", 1, experiment);
-		if (!st)
-			return fail(s, err, errlen, NULL);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			snprintf(newest, sizeof(newest), "%s", (const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
+		const char *pv[] = { experiment, s->host };
+		if (cursor_open(s, &c, "SELECT max(session) FROM runs WHERE experiment=$1 AND ($2 = '' OR host = $2)",
+				2, pv, err, errlen))
+			return -1;
+		if (cursor_next(&c) == 1 && cursor_text(&c, 0))
+			snprintf(newest, sizeof(newest), "%s", cursor_text(&c, 0));
+		cursor_close(&c);
 		session = newest;
 	}
 	for (int i = 0; i < 5; i++) {
-		sqlite3_stmt *st;
+		const char *pv[] = { experiment, session, s->host };
+		int rc;
 		if (i == 4 && !v->hist)
 			break;
-		st = prep(s, q[i], i ? 2 : 1, experiment, session);
-		int rc;
-		if (!st)
-			return fail(s, err, errlen, NULL);
-#define T(c) ((const char *)sqlite3_column_text(st, c))
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			long long id = sqlite3_column_int64(st, 0);
+		if (cursor_open(s, &c, q[i], i ? 3 : 1, pv, err, errlen))
+			return -1;
+#define T(col) cursor_text(&c, col)
+#define I(col) cursor_int(&c, col)
+		while ((rc = cursor_next(&c)) == 1) {
+			long long id = I(0);
 			if (i == 0 && v->defaults)
 				v->defaults(v->arg, T(1), T(2), T(3), T(4));
 			else if (i == 1 && v->run) {
 				struct store_row row = {
-					.id = id, .variant = T(1), .rep = sqlite3_column_int(st, 2),
-					.status = T(3), .reason = T(4), .current = sqlite3_column_int(st, 5),
-					.session = T(6), .started_at = T(7), .under_test = T(8), .host = T(9),
+					.id = id, .variant = T(1), .rep = (int)I(2), .status = T(3), .reason = T(4),
+					.current = (int)I(5), .session = T(6), .started_at = T(7),
+					.under_test = T(8), .host = T(9), .host_kernel = T(10),
+					.kvm_backend = T(11), .vmm = T(12), .guest_build = T(13),
+					.pvbench_commit = T(14), .run_dir = T(15),
 				};
 				v->run(v->arg, &row);
 			} else if (i == 2 && v->param)
 				v->param(v->arg, id, T(1), T(2));
 			else if (i == 3 && v->metric)
-				v->metric(v->arg, id, T(1), sqlite3_column_int(st, 2), T(3),
-					  sqlite3_column_double(st, 4), T(5));
+				v->metric(v->arg, id, T(1), (int)I(2), T(3), cursor_double(&c, 4), T(5));
 			else if (i == 4)
-				v->hist(v->arg, id, T(1), sqlite3_column_int(st, 2), T(3),
-					(unsigned)sqlite3_column_int64(st, 4),
-					(unsigned long long)sqlite3_column_int64(st, 5), T(6));
+				v->hist(v->arg, id, T(1), (int)I(2), T(3), (unsigned)I(4),
+					(unsigned long long)I(5), T(6));
 		}
 #undef T
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE)
-			return fail(s, err, errlen, NULL);
+#undef I
+		cursor_close(&c);
+		if (rc < 0)
+			return cursor_fail(s, &c, err, errlen);
 	}
 	return 0;
+}
+
+int store_query(struct store *s, const char *sql, int n, const char *const *params,
+		void (*row)(void *arg, int ncols, const char *const *vals), void *arg, char *err,
+		size_t errlen)
+{
+	struct cursor c;
+	int rc;
+	if (cursor_open(s, &c, sql, n, params, err, errlen))
+		return -1;
+	while ((rc = cursor_next(&c)) == 1) {
+		const char *vals[32];
+		int nc = cursor_ncols(&c) < 32 ? cursor_ncols(&c) : 32;
+		for (int i = 0; i < nc; i++)
+			vals[i] = cursor_text(&c, i);
+		row(arg, nc, vals);
+	}
+	cursor_close(&c);
+	return rc < 0 ? cursor_fail(s, &c, err, errlen) : 0;
 }

@@ -44,7 +44,10 @@ struct store_definition {
 	const char *const *identity, *const *variant;
 };
 
+/* path: a SQLite file, or a central PostgreSQL store ("postgresql://..." or "postgres:...",
+ * libpq's connection strings), which is read like a file and written by store_push only. */
 struct store *store_open(const char *path, char *err, size_t errlen);
+int store_is_central(const char *path);
 void store_close(struct store *s);
 const char *store_path(const struct store *s);
 
@@ -65,6 +68,7 @@ int store_put_run(struct store *s, const struct store_run *r, char *err, size_t 
 struct store_row {
 	long long id;
 	const char *variant, *status, *reason, *session, *started_at, *under_test, *host;
+	const char *host_kernel, *kvm_backend, *vmm, *guest_build, *pvbench_commit, *run_dir;
 	int rep, current;
 };
 struct store_visitor {
@@ -81,5 +85,21 @@ struct store_visitor {
 };
 int store_visit(struct store *s, const char *experiment, const char *session,
 		const struct store_visitor *v, char *err, size_t errlen);
+/* Visits (and store_query sees) only this host's runs from now on; NULL or "": every host's. */
+void store_only_host(struct store *s, const char *host);
+
+/* A read-only query for listings (reports): row() gets each row's columns as text (NULL for
+ * SQL NULL). Parameters are $1, $2, ...: the same text runs on both backends. */
+int store_query(struct store *s, const char *sql, int n, const char *const *params,
+		void (*row)(void *arg, int ncols, const char *const *vals), void *arg, char *err,
+		size_t errlen);
+
+/* pvbench push: copies every run of the host's store into a central one, whole runs in one
+ * transaction each, skipping those it has already (same key, same start, end and status), so
+ * that a push repeated, or resumed after a crash, ends in the same state. Runs stored before
+ * hosts were named take default_host. */
+struct push_stats { int pushed, already, experiments; };
+int store_push(struct store *local, struct store *central, const char *default_host,
+	       struct push_stats *ps, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* pvbench plot EXPERIMENT: the experiment's plots (report/plot.h) as PNG and SVG. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+#include "plot.h"
+#include "store.h"
+
+int cmd_plot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", 1, 0, 'd' }, { "out", 1, 0, 'o' }, { "help", 0, 0, 'h' }, { 0 },
+	};
+	const char *db = "results/pvbench.db", *dir = NULL;
+	char err[1024], def[600];
+	struct plot_file files[128];
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': db = optarg; break;
+		case 'o': dir = optarg; break;
+		case 'h':
+		default:
+			fprintf(opt == 'h' ? stdout : stderr,
+				"usage: pvbench plot [--db PATH] [--out DIR] EXPERIMENT\n"
+				"Writes the experiment's plots as PNG and SVG, with their data files, into DIR\n"
+				"(default plots/out/EXPERIMENT): latency histograms and CDFs per variant, bars with\n"
+				"error bars for its table metrics, and for a nightly experiment (NAME@SUITE) the\n"
+				"series with change points. Templates: %s/*.gp.\n", plot_templates());
+			return opt == 'h' ? EXIT_OK : EXIT_ERROR;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: pvbench plot [--db PATH] [--out DIR] EXPERIMENT\n");
+		return EXIT_ERROR;
+	}
+	if (!dir) {
+		snprintf(def, sizeof(def), "plots/out/%s", argv[optind]);
+		dir = def;
+	}
+	struct store *st = store_open(db, err, sizeof(err));
+	int n = st ? plot_experiment(st, argv[optind], dir, files, 128, err, sizeof(err)) : -1;
+	store_close(st);
+	if (n < 0) {
+		fprintf(stderr, "pvbench plot: %s\n", err);
+		return EXIT_ERROR;
+	}
+	for (int i = 0; i < n; i++)
+		printf("%s/%s.png  %s/%s.svg  %s\n", dir, files[i].name, dir, files[i].name, files[i].title);
+	if (!n)
+		fprintf(stderr, "pvbench plot: %s has no ok runs in %s: nothing to plot\n", argv[optind], db);
+	return EXIT_OK;
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics.h"
+#include "nightly.h"
+#include "stats.h"
+#include "store.h"
+
+/* ---- history ---- */
+
+struct hrun { long long id; int session; };
+struct hval { int run; char key[128]; double value; char unit[8]; };
+struct history {
+	char (*session)[32];
+	char (*under_test)[128];
+	int nsess;
+	struct hrun *runs;
+	int nruns;
+	struct hval *vals;
+	size_t nvals;
+	char metrics[256];
+};
+
+struct hctx { struct history *h; char (*variant)[256]; };
+
+static void h_defaults(void *a, const char *baseline, const char *rows, const char *columns,
+		       const char *metrics)
+{
+	struct hctx *c = a;
+	snprintf(c->h->metrics, sizeof(c->h->metrics), "%s", metrics ? metrics : "");
+}
+
+static void h_run(void *a, const struct store_row *r)
+{
+	struct hctx *c = a;
+	struct history *h = c->h;
+	int s;
+	if (strcmp(r->status, "ok"))
+		return;
+	for (s = 0; s < h->nsess && strcmp(h->session[s], r->session); s++)
+		;
+	if (s == h->nsess) {
+		h->session = realloc(h->session, (size_t)(s + 1) * sizeof(*h->session));
+		h->under_test = realloc(h->under_test, (size_t)(s + 1) * sizeof(*h->under_test));
+		if (!h->session || !h->under_test)
+			abort();
+		snprintf(h->session[s], sizeof(h->session[s]), "%s", r->session);
+		snprintf(h->under_test[s], sizeof(h->under_test[s]), "%s", r->under_test);
+		h->nsess++;
+	}
+	h->runs = realloc(h->runs, (size_t)(h->nruns + 1) * sizeof(*h->runs));
+	c->variant = realloc(c->variant, (size_t)(h->nruns + 1) * sizeof(*c->variant));
+	if (!h->runs || !c->variant)
+		abort();
+	h->runs[h->nruns] = (struct hrun){ .id = r->id, .session = s };
+	snprintf(c->variant[h->nruns], sizeof(c->variant[0]), "%s", r->variant);
+	h->nruns++;
+}
+
+static int in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ',' || p[-1] == ' ') && (!p[n] || p[n] == ','))
+			return 1;
+	return 0;
+}
+
+static void h_metric(void *a, long long id, const char *side, int cpu, const char *name,
+		     double value, const char *unit)
+{
+	struct hctx *c = a;
+	struct history *h = c->h;
+	int r;
+	if (cpu != METRIC_CPU_ALL && cpu != METRIC_CPU_VM)
+		return;
+	if (!strcmp(side, "harness") || (h->metrics[0] && !in_list(h->metrics, name)))
+		return;
+	for (r = h->nruns - 1; r >= 0 && h->runs[r].id != id; r--)
+		;
+	if (r < 0)
+		return;
+	h->vals = realloc(h->vals, (h->nvals + 1) * sizeof(*h->vals));
+	if (!h->vals)
+		abort();
+	struct hval *v = &h->vals[h->nvals++];
+	v->run = r;
+	snprintf(v->key, sizeof(v->key), "%.80s\t%s\t%s", c->variant[r], name, side);
+	v->value = value;
+	snprintf(v->unit, sizeof(v->unit), "%s", unit);
+}
+
+static void history_free(struct history *h)
+{
+	free(h->session);
+	free(h->under_test);
+	free(h->runs);
+	free(h->vals);
+	memset(h, 0, sizeof(*h));
+}
+
+static const struct history *sort_h;
+static int by_session_then_key(const void *a, const void *b)
+{
+	const struct hval *x = a, *y = b;
+	int k = strcmp(x->key, y->key);
+	if (k)
+		return k;
+	int sx = sort_h->runs[x->run].session, sy = sort_h->runs[y->run].session;
+	return strcmp(sort_h->session[sx], sort_h->session[sy]);
+}
+
+int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp, const char *metrics,
+		  FILE *out, cJSON *json, char *err, size_t errlen)
+{
+	struct history h = { 0 };
+	struct hctx c = { .h = &h };
+	struct store_visitor v = { .arg = &c, .defaults = h_defaults, .run = h_run, .metric = h_metric };
+	int status = 0;
+	char newest[32] = "";
+
+	if (store_visit(st, exp, "*", &v, err, errlen)) {
+		free(c.variant);
+		return -1;
+	}
+	if (metrics)
+		snprintf(h.metrics, sizeof(h.metrics), "%s", metrics);
+	for (int s = 0; s < h.nsess; s++)
+		if (strcmp(h.session[s], newest) > 0)
+			snprintf(newest, sizeof(newest), "%s", h.session[s]);
+	sort_h = &h;
+	qsort(h.vals, h.nvals, sizeof(*h.vals), by_session_then_key);
+	cJSON *jexp = NULL, *jseries = NULL;
+	if (json) {
+		jexp = cJSON_CreateObject();
+		cJSON_AddStringToObject(jexp, "experiment", exp);
+		cJSON_AddNumberToObject(jexp, "sessions", h.nsess);
+		jseries = cJSON_AddArrayToObject(jexp, "series");
+		cJSON_AddItemToArray(json, jexp);
+	} else {
+		fprintf(out, "%s: %d nights\n", exp, h.nsess);
+		fprintf(out, "  %-28s %-24s %-6s %6s %12s  %s\n", "variant", "metric", "side", "nights", "newest median", "change points");
+	}
+	for (size_t i = 0; i < h.nvals;) {
+		size_t j = i, nsess = 0;
+		size_t *start = malloc((h.nvals + 1) * sizeof(size_t));
+		double *vals = malloc((h.nvals + 1) * sizeof(double));
+		int *sess = malloc((h.nvals + 1) * sizeof(int));
+		if (!start || !vals || !sess)
+			abort();
+		for (; j < h.nvals && !strcmp(h.vals[j].key, h.vals[i].key); j++) {
+			int s = h.runs[h.vals[j].run].session;
+			if (!nsess || sess[nsess - 1] != s) {
+				sess[nsess] = s;
+				start[nsess++] = j - i;
+			}
+			vals[j - i] = h.vals[j].value;
+		}
+		start[nsess] = j - i;
+		struct cp_change ch[16];
+		size_t nch = cp_detect(vals, start, nsess, cp, ch, 16);
+		char variant[128], name[48], side[16], unit[8];
+		const char *k = h.vals[i].key;
+		snprintf(variant, sizeof(variant), "%.*s", (int)strcspn(k, "\t"), k);
+		k += strcspn(k, "\t") + 1;
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(k, "\t"), k);
+		snprintf(side, sizeof(side), "%s", k + strcspn(k, "\t") + 1);
+		double scale = strcmp(h.vals[i].unit, "ns") ? 1 : 1e-3;
+		snprintf(unit, sizeof(unit), "%s", scale == 1 ? h.vals[i].unit : "us");
+		double last = stats_median(vals + start[nsess - 1], start[nsess] - start[nsess - 1]);
+		cJSON *js = NULL, *jch = NULL;
+		if (json) {
+			js = cJSON_CreateObject();
+			cJSON_AddStringToObject(js, "variant", variant);
+			cJSON_AddStringToObject(js, "metric", name);
+			cJSON_AddStringToObject(js, "side", side);
+			cJSON_AddStringToObject(js, "unit", h.vals[i].unit);
+			cJSON *pts = cJSON_AddArrayToObject(js, "points");
+			for (size_t s = 0; s < nsess; s++) {
+				cJSON *pt = cJSON_CreateObject();
+				cJSON_AddStringToObject(pt, "session", h.session[sess[s]]);
+				cJSON_AddStringToObject(pt, "under_test", h.under_test[sess[s]]);
+				cJSON_AddNumberToObject(pt, "median", stats_median(vals + start[s], start[s + 1] - start[s]));
+				cJSON_AddNumberToObject(pt, "runs", (double)(start[s + 1] - start[s]));
+				cJSON_AddItemToArray(pts, pt);
+			}
+			jch = cJSON_AddArrayToObject(js, "changes");
+			cJSON_AddItemToArray(jseries, js);
+		} else {
+			char label[64];
+			snprintf(label, sizeof(label), "%s (%s)", name, unit);
+			fprintf(out, "  %-28s %-24s %-6s %6zu %12.4g  %s\n", variant[0] ? variant : "(one variant)", label,
+			       side, nsess, last * scale, nch ? "" : "none");
+		}
+		for (size_t x = 0; x < nch; x++) {
+			int worse = (ch[x].after > ch[x].before) != metric_higher_is_better(name);
+			const char *from = h.under_test[sess[ch[x].at - 1]], *to = h.under_test[sess[ch[x].at]];
+			double rel = 100 * (ch[x].after - ch[x].before) / fabs(ch[x].before);
+			if (!strcmp(h.session[sess[ch[x].at]], newest))
+				status = worse ? 4 : status ? status : 3;
+			if (json) {
+				cJSON *o = cJSON_CreateObject();
+				cJSON_AddStringToObject(o, "session", h.session[sess[ch[x].at]]);
+				cJSON_AddStringToObject(o, "after_under_test", from);
+				cJSON_AddStringToObject(o, "under_test", to);
+				cJSON_AddNumberToObject(o, "before", ch[x].before);
+				cJSON_AddNumberToObject(o, "after", ch[x].after);
+				cJSON_AddNumberToObject(o, "change_pct", rel);
+				cJSON_AddNumberToObject(o, "p", ch[x].p);
+				cJSON_AddStringToObject(o, "direction", worse ? "worse" : "better");
+				cJSON_AddItemToArray(jch, o);
+			} else {
+				fprintf(out, "      %s at %s: %.4g -> %.4g %s (%+.1f%%), p = %.2g; between %s (%s) and %s (%s)\n",
+				       worse ? "WORSE" : "better", h.session[sess[ch[x].at]], ch[x].before * scale,
+				       ch[x].after * scale, unit, rel, ch[x].p, from, h.session[sess[ch[x].at - 1]],
+				       to, h.session[sess[ch[x].at]]);
+			}
+		}
+		free(start);
+		free(vals);
+		free(sess);
+		i = j;
+	}
+	free(c.variant);
+	history_free(&h);
+	return status;
+}
+

@@ -1,0 +1,11 @@
+# Latency CDF, one line per variant; pvbench plot sets data, out, ttl, ncol and the terminal.
+set output out
+set title ttl noenhanced
+set key outside right bottom noenhanced
+set logscale x
+set xlabel "latency (us, log)"
+set ylabel "fraction of samples at or below"
+set yrange [0:1.02]
+set datafile missing "NaN"
+set grid
+plot for [i=2:ncol] data using 1:i with steps lw 1.5 title columnhead(i)

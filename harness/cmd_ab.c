@@ -83,100 +83,6 @@ static int make_arm(const struct experiment *base, struct experiment *e, const c
 	return 0;
 }
 
-struct arms {
-	struct ab_metric *m;
-	size_t n;
-	int runs[3];                     /* A, A', B */
-	int tcg;                         /* some ran under QEMU's emulator */
-};
-
-static void arms_free(struct arms *a)
-{
-	for (size_t i = 0; i < a->n; i++) {
-		free(a->m[i].a);
-		free(a->m[i].a2);
-		free(a->m[i].b);
-	}
-	free(a->m);
-	memset(a, 0, sizeof(*a));
-}
-
-static void push(double **v, size_t *n, double x)
-{
-	double *g = realloc(*v, (*n + 1) * sizeof(double));
-	if (!g)
-		abort();
-	g[(*n)++] = x;
-	*v = g;
-}
-
-/* a metric with a value over all CPUs (-1) is judged by that, not by its VM-level one (-2) */
-static int has_all_cpus(const struct cmp_run *run, const struct cmp_metric *cm)
-{
-	for (size_t i = 0; i < run->nm; i++)
-		if (run->m[i].cpu == -1 && !strcmp(run->m[i].side, cm->side) && !strcmp(run->m[i].name, cm->name))
-			return 1;
-	return 0;
-}
-
-/* The session's runs, split into A (odd reps of A's variant), A' (even reps) and B; one
- * ab_metric per metric asked and side that has it (the harness's own cost is not judged). */
-static int load_arms(struct store *st, const char *name, const char *a_label, const char *metrics,
-		     struct arms *out, char *err, size_t errlen)
-{
-	struct cmp_input in;
-	char list[256], *save, *tok;
-
-	memset(out, 0, sizeof(*out));
-	if (compare_load(st, name, &in, err, errlen))
-		return -1;
-	snprintf(list, sizeof(list), "%s", metrics && *metrics ? metrics : in.def_metrics);
-	for (size_t r = 0; r < in.n; r++) {
-		const struct cmp_run *run = &in.runs[r];
-		int arm = strcmp(run->variant, a_label) ? 2 : run->rep % 2 ? 0 : 1;
-		out->runs[arm]++;
-		for (size_t i = 0; i < run->np; i++)
-			out->tcg |= !strcmp(run->p[i].key, "accel") && !strcmp(run->p[i].value, "tcg");
-		for (size_t i = 0; i < run->nm; i++) {
-			const struct cmp_metric *cm = &run->m[i];
-			int wanted = 0;
-			char l2[256];
-			if (cm->cpu >= 0 || !strcmp(cm->side, "harness") || (cm->cpu != -1 && has_all_cpus(run, cm)))
-				continue;
-			snprintf(l2, sizeof(l2), "%s", list);
-			for (tok = strtok_r(l2, ",", &save); tok && !wanted; tok = strtok_r(NULL, ",", &save))
-				wanted = !strcmp(tok + strspn(tok, " "), cm->name);
-			if (!wanted)
-				continue;
-			size_t k;
-			for (k = 0; k < out->n; k++)
-				if (!strcmp(out->m[k].name, cm->name) && !strcmp(out->m[k].side, cm->side))
-					break;
-			if (k == out->n) {
-				struct ab_metric *g = realloc(out->m, (out->n + 1) * sizeof(*g));
-				if (!g)
-					abort();
-				out->m = g;
-				memset(&g[k], 0, sizeof(g[k]));
-				snprintf(g[k].side, sizeof(g[k].side), "%s", cm->side);
-				snprintf(g[k].name, sizeof(g[k].name), "%s", cm->name);
-				snprintf(g[k].unit, sizeof(g[k].unit), "%s", cm->unit);
-				g[k].higher_better = metric_higher_is_better(cm->name);
-				out->n++;
-			}
-			struct ab_metric *x = &out->m[k];
-			if (arm == 0)
-				push(&x->a, &x->na, cm->value);
-			else if (arm == 1)
-				push(&x->a2, &x->na2, cm->value);
-			else
-				push(&x->b, &x->nb, cm->value);
-		}
-	}
-	cmp_input_free(&in);
-	return 0;
-}
-
 int cmd_ab(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -196,7 +102,7 @@ int cmd_ab(int argc, char **argv)
 	struct run_spec spec[3];
 	struct engine_session *s = NULL;
 	struct store *st = NULL;
-	struct arms arms = { 0 };
+	struct ab_arms arms = { 0 };
 	int seeded = 0;
 
 	optind = 1;
@@ -278,16 +184,12 @@ int cmd_ab(int argc, char **argv)
 			usage(stderr);
 			return EXIT_ERROR;
 		}
-		struct cmp_input in;
-		if (!(st = store_open(eo.db, err, sizeof(err))) || compare_load(st, stored, &in, err, sizeof(err)))
+		if (!(st = store_open(eo.db, err, sizeof(err))) ||
+		    ab_load(st, stored, NULL, metrics, &arms, err, sizeof(err)))
 			goto fail;
-		snprintf(la, sizeof(la), "%s", in.def_baseline);
-		lb[0] = 0;
-		for (size_t i = 0; i < in.n; i++)
-			if (strcmp(in.runs[i].variant, la))
-				snprintf(lb, sizeof(lb), "%s", in.runs[i].variant);
-		cmp_input_free(&in);
-		if (!la[0] || !lb[0]) {
+		snprintf(la, sizeof(la), "%s", arms.a);
+		snprintf(lb, sizeof(lb), "%s", arms.b);
+		if (!la[0] || !lb[0] || !arms.runs[0]) {
 			snprintf(err, sizeof(err), "%s: not an A/B session of %s (no A and B runs)", stored, eo.db);
 			goto fail;
 		}
@@ -360,8 +262,8 @@ int cmd_ab(int argc, char **argv)
 					 failed, name);
 			if (stop[0] || round < min_runs || pvb_interrupted)
 				continue;
-			arms_free(&arms);
-			if (load_arms(st, name, la, metrics, &arms, err, sizeof(err)))
+			ab_arms_free(&arms);
+			if (ab_load(st, name, la, metrics, &arms, err, sizeof(err)))
 				goto fail;
 			ab_analyse(arms.m, arms.n, &p);
 			if (!arms.n)
@@ -380,12 +282,12 @@ int cmd_ab(int argc, char **argv)
 	if (pvb_interrupted) {
 		fprintf(stderr, "pvbench ab: interrupted: the runs done are stored in %s\n", name);
 		engine_session_close(s);
-		arms_free(&arms);
+		ab_arms_free(&arms);
 		return EXIT_INTERRUPTED;
 	}
 judge:
-	arms_free(&arms);
-	if (load_arms(st, name, la, metrics, &arms, err, sizeof(err)))
+	ab_arms_free(&arms);
+	if (ab_load(st, name, la, metrics, &arms, err, sizeof(err)))
 		goto fail;
 	ab_analyse(arms.m, arms.n, &p);
 	{
@@ -395,7 +297,7 @@ judge:
 		ab_render(stdout, &rep, arms.m, arms.n, &p, json);
 	}
 	rc = failed ? EXIT_FAILED : ab_exit_status(arms.m, arms.n);
-	arms_free(&arms);
+	ab_arms_free(&arms);
 	if (s)
 		engine_session_close(s);
 	else
@@ -403,7 +305,7 @@ judge:
 	return rc;
 fail:
 	fprintf(stderr, "pvbench ab: %s\n", err);
-	arms_free(&arms);
+	ab_arms_free(&arms);
 	if (s)
 		engine_session_close(s);
 	else

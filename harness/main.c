@@ -16,6 +16,7 @@ static const struct {
 	{ "reproduce", cmd_reproduce, "a seed's published table next to pvbench's runs, a verdict per cell" },
 	{ "plot", cmd_plot, "an experiment's plots (gnuplot): histograms, CDFs, bars, nightly series" },
 	{ "push", cmd_push, "copy this host's runs into a central PostgreSQL store" },
+	{ "report", cmd_report, "a static HTML dashboard of a store (a host's or a central one)" },
 	{ "compare", cmd_compare, "print an experiment's stored runs as comparison tables" },
 	{ "channels", cmd_channels, "cost of each guest->host notification channel (own VMM)" },
 	{ "memory", cmd_memory, "time for N vCPUs to write all memory: demand vs prepared (own VMM)" },

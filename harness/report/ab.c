@@ -4,6 +4,8 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "ab.h"
+#include "compare.h"
+#include "metrics.h"
 #include "stats.h"
 
 const char *ab_verdict_name(enum ab_verdict v)
@@ -160,3 +162,96 @@ void ab_render(FILE *f, const struct ab_report *r, const struct ab_metric *m, si
 	if (r->note)
 		fprintf(f, "%s\n", r->note);
 }
+
+/* ---- a session from the store ---- */
+
+void ab_arms_free(struct ab_arms *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->m[i].a);
+		free(a->m[i].a2);
+		free(a->m[i].b);
+	}
+	free(a->m);
+	memset(a, 0, sizeof(*a));
+}
+
+static void push(double **v, size_t *n, double x)
+{
+	double *g = realloc(*v, (*n + 1) * sizeof(double));
+	if (!g)
+		abort();
+	g[(*n)++] = x;
+	*v = g;
+}
+
+/* a metric with a value over all CPUs (-1) is judged by that, not by its VM-level one (-2) */
+static int has_all_cpus(const struct cmp_run *run, const struct cmp_metric *cm)
+{
+	for (size_t i = 0; i < run->nm; i++)
+		if (run->m[i].cpu == -1 && !strcmp(run->m[i].side, cm->side) && !strcmp(run->m[i].name, cm->name))
+			return 1;
+	return 0;
+}
+
+/* The session's runs, split into A (odd reps of A's variant), A' (even reps) and B; one
+ * ab_metric per metric asked and side that has it (the harness's own cost is not judged). */
+int ab_load(struct store *st, const char *name, const char *a_label, const char *metrics,
+	    struct ab_arms *out, char *err, size_t errlen)
+{
+	struct cmp_input in;
+	char list[256], *save, *tok;
+
+	memset(out, 0, sizeof(*out));
+	if (compare_load(st, name, &in, err, errlen))
+		return -1;
+	snprintf(list, sizeof(list), "%s", metrics && *metrics ? metrics : in.def_metrics);
+	snprintf(out->a, sizeof(out->a), "%s", a_label ? a_label : in.def_baseline);
+	for (size_t r = 0; r < in.n; r++) {
+		const struct cmp_run *run = &in.runs[r];
+		int arm = strcmp(run->variant, out->a) ? 2 : run->rep % 2 ? 0 : 1;
+		if (arm == 2)
+			snprintf(out->b, sizeof(out->b), "%s", run->variant);
+		out->runs[arm]++;
+		for (size_t i = 0; i < run->np; i++)
+			out->tcg |= !strcmp(run->p[i].key, "accel") && !strcmp(run->p[i].value, "tcg");
+		for (size_t i = 0; i < run->nm; i++) {
+			const struct cmp_metric *cm = &run->m[i];
+			int wanted = 0;
+			char l2[256];
+			if (cm->cpu >= 0 || !strcmp(cm->side, "harness") || (cm->cpu != -1 && has_all_cpus(run, cm)))
+				continue;
+			snprintf(l2, sizeof(l2), "%s", list);
+			for (tok = strtok_r(l2, ",", &save); tok && !wanted; tok = strtok_r(NULL, ",", &save))
+				wanted = !strcmp(tok + strspn(tok, " "), cm->name);
+			if (!wanted)
+				continue;
+			size_t k;
+			for (k = 0; k < out->n; k++)
+				if (!strcmp(out->m[k].name, cm->name) && !strcmp(out->m[k].side, cm->side))
+					break;
+			if (k == out->n) {
+				struct ab_metric *g = realloc(out->m, (out->n + 1) * sizeof(*g));
+				if (!g)
+					abort();
+				out->m = g;
+				memset(&g[k], 0, sizeof(g[k]));
+				snprintf(g[k].side, sizeof(g[k].side), "%s", cm->side);
+				snprintf(g[k].name, sizeof(g[k].name), "%s", cm->name);
+				snprintf(g[k].unit, sizeof(g[k].unit), "%s", cm->unit);
+				g[k].higher_better = metric_higher_is_better(cm->name);
+				out->n++;
+			}
+			struct ab_metric *x = &out->m[k];
+			if (arm == 0)
+				push(&x->a, &x->na, cm->value);
+			else if (arm == 1)
+				push(&x->a2, &x->na2, cm->value);
+			else
+				push(&x->b, &x->nb, cm->value);
+		}
+	}
+	cmp_input_free(&in);
+	return 0;
+}
+

@@ -57,6 +57,21 @@ struct ab_report {
 void ab_render(FILE *f, const struct ab_report *r, const struct ab_metric *m, size_t n,
 	       const struct ab_params *p, int json);
 
+/* A session's runs from the store: A (odd reps of A's variant), A' (even reps) and B, one
+ * ab_metric per metric asked (NULL: the experiment's) and side that has it. a_label NULL: the
+ * session's baseline (A). */
+struct store;
+struct ab_arms {
+	struct ab_metric *m;
+	size_t n;
+	int runs[3];                     /* A, A', B */
+	int tcg;                         /* some ran under QEMU's emulator */
+	char a[256], b[256];             /* the variants */
+};
+int ab_load(struct store *st, const char *name, const char *a_label, const char *metrics,
+	    struct ab_arms *out, char *err, size_t errlen);
+void ab_arms_free(struct ab_arms *a);
+
 /* For scripts: 4 if B is worse in any metric, else 3 if better in any, else 0. */
 int ab_exit_status(const struct ab_metric *m, size_t n);
 #define AB_EXIT_BETTER 3

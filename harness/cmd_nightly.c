@@ -23,6 +23,7 @@
 #include "compare.h"
 #include "config.h"
 #include "engine.h"
+#include "hostinfo.h"
 #include "metrics.h"
 #include "stats.h"
 #include "store.h"
@@ -88,6 +89,7 @@ static void usage(FILE *f)
 		"  --metrics LIST    metrics to judge (default: each experiment's)\n"
 		"  --db PATH         result store (default results/pvbench.db)\n"
 		"  --format F        text (default) or json\n"
+		"  --push CONNINFO   then push this host's store into a central one (pvbench push)\n"
 		"Exit status: 0 no change at tonight's session, 3 a change for the better, 4 a change for\n"
 		"the worse, 1 error, 2 runs failed, 130 interrupted.\n");
 }
@@ -97,13 +99,13 @@ int cmd_nightly(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "under-test", 1, 0, 'u' }, { "set", 1, 0, 's' }, { "judge", 0, 0, 'J' },
 		{ "window", 1, 0, 'w' }, { "min-change", 1, 0, 'c' }, { "metrics", 1, 0, 'm' },
-		{ "db", 1, 0, 'd' }, { "format", 1, 0, 'F' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "db", 1, 0, 'd' }, { "format", 1, 0, 'F' }, { "push", 1, 0, 'p' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	static struct experiment e[MAX_MEMBERS];
 	static struct suite su;
 	struct engine_opts eo = { .db = "results/pvbench.db" };
 	struct cp_params cp = CP_PARAMS_DEFAULT;
-	const char *under_test = NULL, *metrics = NULL;
+	const char *under_test = NULL, *metrics = NULL, *push_to = NULL;
 	int json = 0, only_judge = 0, opt, failed = 0, total = 0, status = 0;
 	struct run_spec *runs[MAX_MEMBERS] = { 0 };
 	int nr[MAX_MEMBERS] = { 0 };
@@ -138,6 +140,13 @@ int cmd_nightly(int argc, char **argv)
 			break;
 		case 'm': metrics = optarg; break;
 		case 'd': eo.db = optarg; break;
+		case 'p':
+			if (!store_is_central(optarg)) {
+				fprintf(stderr, "pvbench nightly: --push: \"%s\" is not postgresql://...\n", optarg);
+				return EXIT_ERROR;
+			}
+			push_to = optarg;
+			break;
 		case 'F':
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
 				fprintf(stderr, "pvbench nightly: --format: \"%s\" is not text or json\n", optarg);
@@ -244,6 +253,23 @@ int cmd_nightly(int argc, char **argv)
 	}
 	for (int i = 0; i < su.n; i++)
 		free(runs[i]);
+	if (push_to) { /* tonight's runs join the fleet's: the change points above are this host's */
+		struct hostinfo hi;
+		struct push_stats ps;
+		hostinfo_read(&hi, err, sizeof(err));
+		struct store *local = store_open(eo.db, err, sizeof(err)), *central = NULL;
+		if (local)
+			central = store_open(push_to, err, sizeof(err));
+		int prc = local && central ? store_push(local, central, hi.host, &ps, err, sizeof(err)) : -1;
+		store_close(local);
+		store_close(central);
+		if (prc) {
+			fprintf(stderr, "pvbench nightly: --push: %s\n", err);
+			return EXIT_ERROR;
+		}
+		fprintf(stderr, "pvbench nightly: pushed %d runs (%d already there) into %s\n", ps.pushed,
+			ps.already, push_to);
+	}
 	return failed ? EXIT_FAILED : status;
 fail:
 	fprintf(stderr, "pvbench nightly: %s\n", err);

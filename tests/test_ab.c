@@ -48,7 +48,7 @@ static void planted_difference_is_found(void **state)
 	uint64_t rng = 11;
 	int worse = 0, better = 0, trials = 200;
 
-	p.boot = 500;
+	p.boot = 300;
 	for (int i = 0; i < trials; i++) {
 		one_trial(&t, 20, 1.4, &rng, &p);   /* B 40% slower */
 		worse += t.m[0].verdict == AB_WORSE;
@@ -70,7 +70,7 @@ static void planted_difference_is_found(void **state)
 	assert_true(t.m[0].verdict == AB_WORSE || t.m[0].verdict == AB_SAME);
 }
 
-/* With no difference, a verdict other than "no difference" is a false positive: over 1000 seeded
+/* With no difference, a verdict other than "no difference" is a false positive: over 500 seeded
  * trials of two metrics each, at most the stated FDR level (5%) of trials may have one. The raw
  * Mann-Whitney rate is checked too (near 5%): the test is calibrated, not merely blind. */
 static void aa_says_no_difference(void **state)
@@ -78,9 +78,9 @@ static void aa_says_no_difference(void **state)
 	struct ab_params p = AB_PARAMS_DEFAULT;
 	struct trial t;
 	uint64_t rng = 12345;
-	int fp = 0, raw = 0, trials = 1000;
+	int fp = 0, raw = 0, trials = 500;
 
-	p.boot = 300;
+	p.boot = 200;
 	for (int i = 0; i < trials; i++) {
 		one_trial(&t, 12, 1.0, &rng, &p);
 		fp += t.m[0].verdict != AB_SAME || t.m[1].verdict != AB_SAME;

@@ -32,7 +32,7 @@ static void planted_step_is_found_where_planted(void **state)
 	struct cp_params p = CP_PARAMS_DEFAULT;
 	struct cp_change c[8];
 	uint64_t rng = 99;
-	int found = 0, trials = 60;
+	int found = 0, trials = 40;
 
 	for (int t = 0; t < trials; t++) {
 		series(&rng, 12, 1.3);
@@ -59,7 +59,7 @@ static void noise_stays_quiet(void **state)
 	struct cp_params p = CP_PARAMS_DEFAULT;
 	struct cp_change c[8];
 	uint64_t rng = 2024;
-	int flagged = 0, trials = 200;
+	int flagged = 0, trials = 100;
 
 	for (int t = 0; t < trials; t++) {
 		series(&rng, NIGHTS, 1);

@@ -182,3 +182,13 @@ int cli_set_option(const char *longname, const char *value,
 	fprintf(stderr, "pvbench: --%s: %s\n", longname, why);
 	return -1;
 }
+
+int cli_text_or_json(const char *cmd, const char *value, int *json)
+{
+	if (strcmp(value, "text") && strcmp(value, "json")) {
+		fprintf(stderr, "pvbench %s: --format: \"%s\" is not text or json\n", cmd, value);
+		return -1;
+	}
+	*json = !strcmp(value, "json");
+	return 0;
+}

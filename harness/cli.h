@@ -45,6 +45,10 @@ int cli_set_option(const char *longname, const char *value,
 		   int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen),
 		   void *arg);
 
+/* --format for the commands that print text or JSON: 0 (*json set), or -1 after "pvbench CMD:
+ * --format: why" on stderr. */
+int cli_text_or_json(const char *cmd, const char *value, int *json);
+
 /* mkdir -p; 0 or -1 (errno set). */
 int mkdir_p(const char *path);
 

@@ -109,24 +109,24 @@ int cmd_ab(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "a:b:h", opts, NULL)) != -1) {
 		char *eq = optarg ? strchr(optarg, '=') : NULL;
 		switch (opt) {
-		case 'a': case 'b': case 's':
+		case 's':
+			if (engine_opts_set(&eo, "ab", optarg))
+				return EXIT_ERROR;
+			break;
+		case 'a': case 'b':
 			if (!eq || eq == optarg) {
 				fprintf(stderr, "pvbench ab: -%c: \"%s\" is not KEY=VALUE\n", opt, optarg);
 				return EXIT_ERROR;
 			}
-			*eq = 0;
-			if ((opt == 'a' && na == 16) || (opt == 'b' && nb == 16) || eo.nsets == ENGINE_MAX_KEYS) {
+			if ((opt == 'a' && na == 16) || (opt == 'b' && nb == 16)) {
 				fprintf(stderr, "pvbench ab: too many settings\n");
 				return EXIT_ERROR;
 			}
+			*eq = 0;
 			if (opt == 'a')
 				sa[na++] = (struct kv){ optarg, eq + 1 };
-			else if (opt == 'b')
+			else
 				sb[nb++] = (struct kv){ optarg, eq + 1 };
-			else {
-				eo.set_key[eo.nsets] = optarg;
-				eo.set_val[eo.nsets++] = eq + 1;
-			}
 			break;
 		case 'j': job = optarg; break;
 		case 'm': metrics = optarg; break;
@@ -158,11 +158,8 @@ int cmd_ab(int argc, char **argv)
 			break;
 		case 'd': eo.db = optarg; break;
 		case 'F':
-			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
-				fprintf(stderr, "pvbench ab: --format: \"%s\" is not text or json\n", optarg);
+			if (cli_text_or_json("ab", optarg, &json))
 				return EXIT_ERROR;
-			}
-			json = !strcmp(optarg, "json");
 			break;
 		case 'R': stored = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;

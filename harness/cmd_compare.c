@@ -17,7 +17,7 @@ static void usage(FILE *f)
 		"  --columns KEY      key across the columns (default policy)\n"
 		"  --rows KEY         key down the rows (default interval_us)\n"
 		"  --metric A,B       metrics (default lat_avg,lat_max,lat_p99)\n"
-		"  --format F         text (default), md, csv, json (schema pvbench.compare/1)\n");
+		"  --format F         text (default), md, csv, json (schema pvbench.compare/2)\n");
 }
 
 int cmd_compare(int argc, char **argv)

@@ -116,17 +116,10 @@ int cmd_nightly(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u': under_test = optarg; break;
-		case 's': {
-			char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg || eo.nsets == ENGINE_MAX_KEYS) {
-				fprintf(stderr, "pvbench nightly: --set: \"%s\" is not KEY=VALUE\n", optarg);
+		case 's':
+			if (engine_opts_set(&eo, "nightly", optarg))
 				return EXIT_ERROR;
-			}
-			*eq = 0;
-			eo.set_key[eo.nsets] = optarg;
-			eo.set_val[eo.nsets++] = eq + 1;
 			break;
-		}
 		case 'J': only_judge = 1; break;
 		case 'w':
 			if (parse_int("--window", optarg, 1, 365, &v))
@@ -148,11 +141,8 @@ int cmd_nightly(int argc, char **argv)
 			push_to = optarg;
 			break;
 		case 'F':
-			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
-				fprintf(stderr, "pvbench nightly: --format: \"%s\" is not text or json\n", optarg);
+			if (cli_text_or_json("nightly", optarg, &json))
 				return EXIT_ERROR;
-			}
-			json = !strcmp(optarg, "json");
 			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_ERROR;
@@ -257,13 +247,7 @@ int cmd_nightly(int argc, char **argv)
 		struct hostinfo hi;
 		struct push_stats ps;
 		hostinfo_read(&hi, err, sizeof(err));
-		struct store *local = store_open(eo.db, err, sizeof(err)), *central = NULL;
-		if (local)
-			central = store_open(push_to, err, sizeof(err));
-		int prc = local && central ? store_push(local, central, hi.host, &ps, err, sizeof(err)) : -1;
-		store_close(local);
-		store_close(central);
-		if (prc) {
+		if (store_push_paths(eo.db, push_to, hi.host, &ps, err, sizeof(err))) {
 			fprintf(stderr, "pvbench nightly: --push: %s\n", err);
 			return EXIT_ERROR;
 		}

@@ -44,13 +44,7 @@ int cmd_push(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	hostinfo_read(&hi, err, sizeof(err));
-	struct store *local = store_open(db, err, sizeof(err)), *central = NULL;
-	if (local)
-		central = store_open(to, err, sizeof(err));
-	int rc = local && central ? store_push(local, central, host ? host : hi.host, &ps, err, sizeof(err)) : -1;
-	store_close(local);
-	store_close(central);
-	if (rc) {
+	if (store_push_paths(db, to, host ? host : hi.host, &ps, err, sizeof(err))) {
 		fprintf(stderr, "pvbench push: %s\n", err);
 		return EXIT_ERROR;
 	}

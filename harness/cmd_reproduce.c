@@ -65,25 +65,15 @@ int cmd_reproduce(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r': run = 1; break;
-		case 's': {
-			char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg || eo.nsets == ENGINE_MAX_KEYS) {
-				fprintf(stderr, "pvbench reproduce: --set: \"%s\" is not KEY=VALUE\n", optarg);
+		case 's':
+			if (engine_opts_set(&eo, "reproduce", optarg))
 				return EXIT_ERROR;
-			}
-			*eq = 0;
-			eo.set_key[eo.nsets] = optarg;
-			eo.set_val[eo.nsets++] = eq + 1;
 			break;
-		}
 		case 'd': eo.db = optarg; break;
 		case 'P': dir = optarg; break;
 		case 'F':
-			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
-				fprintf(stderr, "pvbench reproduce: --format: \"%s\" is not text or json\n", optarg);
+			if (cli_text_or_json("reproduce", optarg, &json))
 				return EXIT_ERROR;
-			}
-			json = !strcmp(optarg, "json");
 			break;
 		case 'l': list = 1; break;
 		case 'h': usage(stdout); return EXIT_OK;

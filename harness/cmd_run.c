@@ -39,17 +39,6 @@ static void usage(FILE *f, const char *type)
 	}
 }
 
-static int add_set(struct engine_opts *o, const char *key, const char *val)
-{
-	if (o->nsets == ENGINE_MAX_KEYS) {
-		fprintf(stderr, "pvbench: too many settings\n");
-		return -1;
-	}
-	o->set_key[o->nsets] = key;
-	o->set_val[o->nsets++] = val;
-	return 0;
-}
-
 /* type: NULL for `pvbench run`, else the shorthand's type */
 static int run_main(int argc, char **argv, const char *type)
 {
@@ -65,8 +54,10 @@ static int run_main(int argc, char **argv, const char *type)
 	char *args[256];
 	int nargs = 0;
 
-	if (type && add_set(&o, "type", type))
-		return EXIT_ERROR;
+	if (type) { /* the shorthand's type, as if set first */
+		o.set_key[o.nsets] = "type";
+		o.set_val[o.nsets++] = type;
+	}
 	/* a shorthand takes --KEY VALUE for its type's keys: turn them into --set KEY=VALUE */
 	static char kv[256][160];
 	const struct exp_type *t = type ? exp_type_find(type) : NULL;
@@ -103,17 +94,10 @@ static int run_main(int argc, char **argv, const char *type)
 			for (int i = 0; exp_types[i]; i++)
 				printf("%-10s %s\n", exp_types[i]->name, exp_types[i]->help);
 			return EXIT_OK;
-		case 's': {
-			char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg) {
-				fprintf(stderr, "pvbench: --set: \"%s\" is not KEY=VALUE\n", optarg);
-				return EXIT_ERROR;
-			}
-			*eq = 0;
-			if (add_set(&o, optarg, eq + 1))
+		case 's':
+			if (engine_opts_set(&o, "run", optarg))
 				return EXIT_ERROR;
 			break;
-		}
 		case 'F':
 			if (compare_format_option(optarg, &fmt))
 				return EXIT_ERROR;

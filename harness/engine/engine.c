@@ -240,6 +240,23 @@ void engine_session_run(struct engine_session *s, const struct run_spec *r, stru
 			  sizeof(err));
 }
 
+int engine_opts_set(struct engine_opts *o, const char *cmd, char *kv)
+{
+	char *eq = strchr(kv, '=');
+	if (!eq || eq == kv) {
+		fprintf(stderr, "pvbench %s: --set: \"%s\" is not KEY=VALUE\n", cmd, kv);
+		return -1;
+	}
+	if (o->nsets == ENGINE_MAX_KEYS) {
+		fprintf(stderr, "pvbench %s: --set: too many settings\n", cmd);
+		return -1;
+	}
+	*eq = 0;
+	o->set_key[o->nsets] = kv;
+	o->set_val[o->nsets++] = eq + 1;
+	return 0;
+}
+
 int engine_load(const char *path, const struct engine_opts *o, struct experiment *e, char *err,
 		size_t errlen)
 {

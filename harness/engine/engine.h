@@ -121,6 +121,9 @@ struct engine_opts {
 	const char *set_key[ENGINE_MAX_KEYS], *set_val[ENGINE_MAX_KEYS];
 };
 
+/* A --set KEY=VALUE option (kv is modified): 0, or -1 after "pvbench CMD: --set: why" on stderr. */
+int engine_opts_set(struct engine_opts *o, const char *cmd, char *kv);
+
 /* pvbench run: load (path may be NULL with o->name and a type from the sets), expand, run what
  * the store lacks, print the tables. Returns the process exit status. */
 int engine_run(const char *path, const struct engine_opts *o);

@@ -101,5 +101,8 @@ int store_query(struct store *s, const char *sql, int n, const char *const *para
 struct push_stats { int pushed, already, experiments; };
 int store_push(struct store *local, struct store *central, const char *default_host,
 	       struct push_stats *ps, char *err, size_t errlen);
+/* The same from a host store's path to a central one's connection string. */
+int store_push_paths(const char *db, const char *to, const char *default_host, struct push_stats *ps,
+		     char *err, size_t errlen);
 
 #endif

@@ -341,3 +341,15 @@ int store_push(struct store *local, struct store *central, const char *default_h
 	sqlite3_finalize(st);
 	return rc ? -1 : 0;
 }
+
+int store_push_paths(const char *db, const char *to, const char *default_host, struct push_stats *ps,
+		     char *err, size_t errlen)
+{
+	struct store *local = store_open(db, err, errlen), *central = NULL;
+	if (local)
+		central = store_open(to, err, errlen);
+	int rc = local && central ? store_push(local, central, default_host, ps, err, errlen) : -1;
+	store_close(local);
+	store_close(central);
+	return rc;
+}

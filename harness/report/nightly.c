@@ -10,8 +10,8 @@
 
 /* ---- history ---- */
 
-struct hrun { long long id; int session; };
-struct hval { int run; char key[128]; double value; char unit[8]; };
+struct hrun { long long id; int session; char host[64]; };
+struct hval { int run; char key[200]; double value; char unit[8]; };
 struct history {
 	char (*session)[32];
 	char (*under_test)[128];
@@ -55,6 +55,7 @@ static void h_run(void *a, const struct store_row *r)
 	if (!h->runs || !c->variant)
 		abort();
 	h->runs[h->nruns] = (struct hrun){ .id = r->id, .session = s };
+	snprintf(h->runs[h->nruns].host, sizeof(h->runs[0].host), "%s", r->host ? r->host : "");
 	snprintf(c->variant[h->nruns], sizeof(c->variant[0]), "%s", r->variant);
 	h->nruns++;
 }
@@ -87,7 +88,8 @@ static void h_metric(void *a, long long id, const char *side, int cpu, const cha
 		abort();
 	struct hval *v = &h->vals[h->nvals++];
 	v->run = r;
-	snprintf(v->key, sizeof(v->key), "%.80s\t%s\t%s", c->variant[r], name, side);
+	/* one series per host: a central store holds many hosts' nights */
+	snprintf(v->key, sizeof(v->key), "%.40s\t%.80s\t%s\t%s", h->runs[r].host, c->variant[r], name, side);
 	v->value = value;
 	snprintf(v->unit, sizeof(v->unit), "%s", unit);
 }
@@ -119,7 +121,6 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 	struct hctx c = { .h = &h };
 	struct store_visitor v = { .arg = &c, .defaults = h_defaults, .run = h_run, .metric = h_metric };
 	int status = 0;
-	char newest[32] = "";
 
 	if (store_visit(st, exp, "*", &v, err, errlen)) {
 		free(c.variant);
@@ -127,9 +128,9 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 	}
 	if (metrics)
 		snprintf(h.metrics, sizeof(h.metrics), "%s", metrics);
-	for (int s = 0; s < h.nsess; s++)
-		if (strcmp(h.session[s], newest) > 0)
-			snprintf(newest, sizeof(newest), "%s", h.session[s]);
+	int hosts = 0;
+	for (int r = 0; r < h.nruns; r++)
+		hosts += r == 0 || strcmp(h.runs[r].host, h.runs[0].host);
 	sort_h = &h;
 	qsort(h.vals, h.nvals, sizeof(*h.vals), by_session_then_key);
 	cJSON *jexp = NULL, *jseries = NULL;
@@ -161,8 +162,10 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 		start[nsess] = j - i;
 		struct cp_change ch[16];
 		size_t nch = cp_detect(vals, start, nsess, cp, ch, 16);
-		char variant[128], name[48], side[16], unit[8];
+		char variant[128], name[48], side[16], unit[8], host[64];
 		const char *k = h.vals[i].key;
+		snprintf(host, sizeof(host), "%.*s", (int)strcspn(k, "\t"), k);
+		k += strcspn(k, "\t") + 1;
 		snprintf(variant, sizeof(variant), "%.*s", (int)strcspn(k, "\t"), k);
 		k += strcspn(k, "\t") + 1;
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(k, "\t"), k);
@@ -173,6 +176,7 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 		cJSON *js = NULL, *jch = NULL;
 		if (json) {
 			js = cJSON_CreateObject();
+			cJSON_AddStringToObject(js, "host", host);
 			cJSON_AddStringToObject(js, "variant", variant);
 			cJSON_AddStringToObject(js, "metric", name);
 			cJSON_AddStringToObject(js, "side", side);
@@ -189,16 +193,23 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 			jch = cJSON_AddArrayToObject(js, "changes");
 			cJSON_AddItemToArray(jseries, js);
 		} else {
-			char label[64];
+			char label[64], vl[200];
 			snprintf(label, sizeof(label), "%s (%s)", name, unit);
-			fprintf(out, "  %-28s %-24s %-6s %6zu %12.4g  %s\n", variant[0] ? variant : "(one variant)", label,
-			       side, nsess, last * scale, nch ? "" : "none");
+			snprintf(vl, sizeof(vl), "%s%s%s", variant[0] ? variant : "(one variant)",
+				 hosts > 1 ? " on " : "", hosts > 1 ? host : "");
+			fprintf(out, "  %-28s %-24s %-6s %6zu %12.4g  %s\n", vl, label, side, nsess, last * scale,
+				nch ? "" : "none");
 		}
 		for (size_t x = 0; x < nch; x++) {
 			int worse = (ch[x].after > ch[x].before) != metric_higher_is_better(name);
 			const char *from = h.under_test[sess[ch[x].at - 1]], *to = h.under_test[sess[ch[x].at]];
 			double rel = 100 * (ch[x].after - ch[x].before) / fabs(ch[x].before);
-			if (!strcmp(h.session[sess[ch[x].at]], newest))
+			/* tonight: the change is at the newest night this host has */
+			int newest = 1;
+			for (int r = 0; r < h.nruns; r++)
+				newest &= strcmp(h.runs[r].host, host) ||
+					  strcmp(h.session[h.runs[r].session], h.session[sess[ch[x].at]]) <= 0;
+			if (newest)
 				status = worse ? 4 : status ? status : 3;
 			if (json) {
 				cJSON *o = cJSON_CreateObject();

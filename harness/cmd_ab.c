@@ -46,6 +46,7 @@ static void usage(FILE *f)
 		"  --seed N          the run order and the bootstrap (default: from the clock; printed)\n"
 		"  --db PATH         result store (default results/pvbench.db)\n"
 		"  --format F        text (default) or json\n"
+		"  --host NAME       with --stored: only this host's runs (a central store holds many)\n"
 		"Exit status: 0 no difference above the floor, 3 B better in some metric and worse in\n"
 		"none, 4 B worse in some metric, 1 error, 2 runs failed, 130 interrupted.\n");
 }
@@ -89,7 +90,7 @@ int cmd_ab(int argc, char **argv)
 		{ "set", 1, 0, 's' }, { "job", 1, 0, 'j' }, { "metrics", 1, 0, 'm' },
 		{ "min-runs", 1, 0, 'n' }, { "max-runs", 1, 0, 'N' }, { "precision", 1, 0, 'p' },
 		{ "fdr", 1, 0, 'q' }, { "seed", 1, 0, 'S' }, { "db", 1, 0, 'd' }, { "format", 1, 0, 'F' },
-		{ "stored", 1, 0, 'R' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "stored", 1, 0, 'R' }, { "host", 1, 0, 'H' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	static struct experiment base, ea, eb, es;
 	struct engine_opts eo = { .db = "results/pvbench.db" };
@@ -97,7 +98,7 @@ int cmd_ab(int argc, char **argv)
 	struct kv sa[16], sb[16];
 	int na = 0, nb = 0, json = 0, opt, rc = EXIT_ERROR, failed = 0;
 	long long min_runs = 5, max_runs = 20, v;
-	const char *job = NULL, *metrics = NULL, *stored = NULL;
+	const char *job = NULL, *metrics = NULL, *stored = NULL, *host = NULL;
 	char err[1024], la[256], lb[256], stop[512] = "", name[64], test[400];
 	struct run_spec spec[3];
 	struct engine_session *s = NULL;
@@ -162,6 +163,7 @@ int cmd_ab(int argc, char **argv)
 				return EXIT_ERROR;
 			break;
 		case 'R': stored = optarg; break;
+		case 'H': host = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_ERROR;
 		}
@@ -181,8 +183,9 @@ int cmd_ab(int argc, char **argv)
 			usage(stderr);
 			return EXIT_ERROR;
 		}
-		if (!(st = store_open(eo.db, err, sizeof(err))) ||
-		    ab_load(st, stored, NULL, metrics, &arms, err, sizeof(err)))
+		if ((st = store_open(eo.db, err, sizeof(err))))
+			store_only_host(st, host);
+		if (!st || ab_load(st, stored, NULL, metrics, &arms, err, sizeof(err)))
 			goto fail;
 		snprintf(la, sizeof(la), "%s", arms.a);
 		snprintf(lb, sizeof(lb), "%s", arms.b);

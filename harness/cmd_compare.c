@@ -17,7 +17,8 @@ static void usage(FILE *f)
 		"  --columns KEY      key across the columns (default policy)\n"
 		"  --rows KEY         key down the rows (default interval_us)\n"
 		"  --metric A,B       metrics (default lat_avg,lat_max,lat_p99)\n"
-		"  --format F         text (default), md, csv, json (schema pvbench.compare/2)\n");
+		"  --format F         text (default), md, csv, json (schema pvbench.compare/2)\n"
+		"  --host NAME        only this host's runs (a central store holds many)\n");
 }
 
 int cmd_compare(int argc, char **argv)
@@ -25,9 +26,9 @@ int cmd_compare(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "db", 1, 0, 'd' }, { "baseline", 1, 0, 'b' }, { "columns", 1, 0, 'c' },
 		{ "rows", 1, 0, 'r' }, { "metric", 1, 0, 'm' }, { "format", 1, 0, 'F' },
-		{ "help", 0, 0, 'h' }, { 0 },
+		{ "host", 1, 0, 'H' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	const char *db = "results/pvbench.db";
+	const char *db = "results/pvbench.db", *host = NULL;
 	struct cmp_opts co = { .format = CMP_TEXT };
 	struct cmp_input in;
 	struct store *st;
@@ -42,6 +43,7 @@ int cmd_compare(int argc, char **argv)
 		case 'c': co.columns = optarg; break;
 		case 'r': co.rows = optarg; break;
 		case 'm': co.metrics = optarg; break;
+		case 'H': host = optarg; break;
 		case 'F':
 			if (compare_format_option(optarg, &co.format))
 				return EXIT_ERROR;
@@ -59,6 +61,8 @@ int cmd_compare(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	st = store_open(db, err, sizeof(err));
+	if (st)
+		store_only_host(st, host);
 	if (!st) {
 		fprintf(stderr, "pvbench: %s\n", err);
 		return EXIT_ERROR;

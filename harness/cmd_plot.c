@@ -10,9 +10,9 @@
 int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", 1, 0, 'd' }, { "out", 1, 0, 'o' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "db", 1, 0, 'd' }, { "out", 1, 0, 'o' }, { "host", 1, 0, 'H' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	const char *db = "results/pvbench.db", *dir = NULL;
+	const char *db = "results/pvbench.db", *dir = NULL, *host = NULL;
 	char err[1024], def[600];
 	struct plot_file files[128];
 	int opt;
@@ -22,14 +22,16 @@ int cmd_plot(int argc, char **argv)
 		switch (opt) {
 		case 'd': db = optarg; break;
 		case 'o': dir = optarg; break;
+		case 'H': host = optarg; break;
 		case 'h':
 		default:
 			fprintf(opt == 'h' ? stdout : stderr,
-				"usage: pvbench plot [--db PATH] [--out DIR] EXPERIMENT\n"
+				"usage: pvbench plot [--db PATH] [--out DIR] [--host NAME] EXPERIMENT\n"
 				"Writes the experiment's plots as PNG and SVG, with their data files, into DIR\n"
 				"(default plots/out/EXPERIMENT): latency histograms and CDFs per variant, bars with\n"
 				"error bars for its table metrics, and for a nightly experiment (NAME@SUITE) the\n"
-				"series with change points. Templates: %s/*.gp.\n", plot_templates());
+				"series with change points. --host: only that host's runs (a central store holds\n"
+				"many). Templates: %s/*.gp.\n", plot_templates());
 			return opt == 'h' ? EXIT_OK : EXIT_ERROR;
 		}
 	}
@@ -42,6 +44,8 @@ int cmd_plot(int argc, char **argv)
 		dir = def;
 	}
 	struct store *st = store_open(db, err, sizeof(err));
+	if (st)
+		store_only_host(st, host);
 	int n = st ? plot_experiment(st, argv[optind], dir, files, 128, err, sizeof(err)) : -1;
 	store_close(st);
 	if (n < 0) {

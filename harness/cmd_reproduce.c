@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"  --published DIR   the published tables (default results/published)\n"
 		"  --format F        text (default) or json\n"
 		"  --list            list the published tables\n"
+		"  --host NAME       only this host's runs (a central store holds many)\n"
 		"Exit status: 0 verdicts printed (whatever they are), 1 error, 2 runs failed, 130 interrupted.\n");
 }
 
@@ -51,10 +52,10 @@ int cmd_reproduce(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "run", 0, 0, 'r' }, { "set", 1, 0, 's' }, { "db", 1, 0, 'd' },
 		{ "published", 1, 0, 'P' }, { "format", 1, 0, 'F' }, { "list", 0, 0, 'l' },
-		{ "help", 0, 0, 'h' }, { 0 },
+		{ "host", 1, 0, 'H' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	struct engine_opts eo = { .db = "results/pvbench.db", .no_tables = 1 };
-	const char *dir = "results/published";
+	const char *dir = "results/published", *host = NULL;
 	int run = 0, json = 0, list = 0, opt, rc = EXIT_OK, matched = 0;
 	struct dirent **ents = NULL;
 	struct repro_summary sum = { 0 };
@@ -71,6 +72,7 @@ int cmd_reproduce(int argc, char **argv)
 			break;
 		case 'd': eo.db = optarg; break;
 		case 'P': dir = optarg; break;
+		case 'H': host = optarg; break;
 		case 'F':
 			if (cli_text_or_json("reproduce", optarg, &json))
 				return EXIT_ERROR;
@@ -141,6 +143,7 @@ int cmd_reproduce(int argc, char **argv)
 			rc = EXIT_ERROR;
 			break;
 		}
+		store_only_host(st, host);
 		struct cmp_input in;
 		char origin[600];
 		if (compare_load(st, exp_name, &in, err, sizeof(err))) {

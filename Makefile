@@ -21,7 +21,7 @@ WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/
 GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 
-all: $(O)/pvbench-guest.elf $(O)/pvb-linux $(O)/pvbench
+all: $(O)/pvbench-guest.elf $(O)/pvb-linux $(O)/pvb-init $(O)/pvbench
 
 $(O)/guest/%.S.o: %.S $(GK)/layout.h $(wildcard impl/proto/*.h)
 	@mkdir -p $(dir $@)
@@ -71,6 +71,11 @@ $(O)/pvbench: $(O)/host/harness/main.o $(O)/libpvbench.a
 $(O)/pvb-linux: workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c workloads/pvb.h impl/proto/pvb_record.h
 	@echo '  LD        $@'
 	@$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -o $@ workloads/linux/pvb_linux.c $(WORKLOADS) impl/proto/record.c -lpthread
+
+# The Linux guest's /init (static: the initramfs has no libc of its own for it)
+$(O)/pvb-init: workloads/linux/init.c impl/proto/record.c impl/proto/pvb_blob.h impl/proto/pvb_record.h
+	@echo '  LD        $@'
+	@$(CC) $(WARN) -O2 -static -D_GNU_SOURCE -Iimpl/proto -o $@ workloads/linux/init.c impl/proto/record.c
 
 # ---- tests ----
 UNIT_TESTS := test_ab test_abi test_changepoint test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report

@@ -70,7 +70,7 @@ static int make_arm(const struct experiment *base, struct experiment *e, const c
 			return -1;
 		snprintf(label + strlen(label), ll - strlen(label), "%s%s=%s", i ? " " : "", s[i].key, s[i].val);
 	}
-	if (experiment_matrix(e, &runs, &nr, err, errlen))
+	if (experiment_check(e, err, errlen) || experiment_matrix(e, &runs, &nr, err, errlen))
 		return -1;
 	if (nr != 1) {
 		snprintf(err, errlen, "%s: %s is %d variants (%s, %s%s): give every list key one value with -%s or --set",

@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "child.h"
+#include "linux_guest.h"
 #include "policy.h"
+#include "pvb_blob.h"
 #include "pvb_record.h"
 #include "qmp.h"
 #include "vm.h"
@@ -77,7 +79,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 	size_t mem_size = (size_t)mem_mb << 20;
 	unsigned char *mem = MAP_FAILED;
 	char err[512], a_obj[160], a_qmp[64], a_con[600], a_smp[16], a_mem[16], append[2048],
-		log_path[512], status[32];
+		log_path[512], status[32], a_out[600], out_path[512];
 	struct child qemu;
 	struct qmp *q = NULL;
 	double next_status = 0;
@@ -109,7 +111,17 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 	}
 	snprintf(a_smp, sizeof(a_smp), "%d", s->vcpus);
 	snprintf(a_mem, sizeof(a_mem), "%dM", mem_mb);
-	vm_cmdline(s, mem_size, append, sizeof(append));
+	if (s->initrd) { /* Linux: its own command line; init's blobs come back over isa-debugcon */
+		char esc[520];
+		snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 tsc_early_khz=%u %s", s->tsc_khz,
+			 s->job);
+		snprintf(out_path, sizeof(out_path), "%s/guest-out.bin", s->run_dir);
+		unlink(out_path);
+		qemu_escape(esc, sizeof(esc), out_path);
+		snprintf(a_out, sizeof(a_out), "file,id=out,path=%s", esc);
+	} else {
+		vm_cmdline(s, mem_size, append, sizeof(append));
+	}
 	snprintf(log_path, sizeof(log_path), "%s/qemu.log", s->run_dir);
 
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
@@ -123,15 +135,22 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-chardev", a_con, "-serial", "chardev:con",
 		"-chardev", a_qmp, "-mon", "chardev=qmp,mode=control",
+		"-kernel", (char *)s->kernel, "-append", append,
 		"-device", "isa-debug-exit,iobase=" PVB_STR(PVB_PORT_EXIT) ",iosize=0x04",
-		"-kernel", (char *)s->kernel, "-append", append, NULL
+		NULL, NULL, NULL, NULL, NULL /* room for a Linux guest's; the last stays NULL */
 	};
+	if (s->initrd) { /* in place of isa-debug-exit: Linux powers off */
+		char **a = &argv[sizeof(argv) / sizeof(argv[0]) - 7];
+		a[0] = "-initrd", a[1] = (char *)s->initrd, a[2] = "-chardev", a[3] = a_out;
+		a[4] = "-device", a[5] = "isa-debugcon,iobase=" PVB_STR(PVB_BLOB_PORT) ",chardev=out";
+	}
 	int keep[] = { memfd, sv[1] };
 	struct child_io io = { .stdout_path = log_path, .stderr_path = log_path, .keep_fds = keep,
 			       .nr_keep_fds = 2 };
 
 	vm_watch_begin(&w, s, mem, mem_size);
-	vm_boost_init(s, mem, mem_size);
+	if (!s->initrd) /* Linux owns all of its RAM */
+		vm_boost_init(s, mem, mem_size);
 	if (child_spawn(&qemu, argv, &io, err, sizeof(err)) < 0) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto out;
@@ -187,7 +206,16 @@ reap:
 	if (!killed && WIFEXITED(qemu.status)) {
 		int code = WEXITSTATUS(qemu.status);
 		r->exit_code = code;
-		if (code & 1) { /* isa-debug-exit: (value << 1) | 1 */
+		if (s->initrd && code == 0) { /* Linux powered off: what init sent says how it went */
+			int st;
+			linux_guest_take(out_path, s->run_dir, r, &st);
+			if (st < 0)
+				vm_set_reason(r, VM_CRASHED, "%s", "the Linux guest powered off without a status (see console.log)");
+			else if (st) {
+				snprintf(err, sizeof(err), "the guest's tool exited with status %d (see console.log)", st);
+				vm_set_reason(r, VM_FAILED, "%s", err);
+			}
+		} else if (code & 1) { /* isa-debug-exit: (value << 1) | 1 */
 			enum vm_outcome o = vm_outcome_of_exit_value(code >> 1, err, sizeof(err));
 			if (o != VM_OK)
 				vm_set_reason(r, o, "%s", err);
@@ -204,7 +232,8 @@ reap:
 		snprintf(err, sizeof(err), "QEMU died by signal %d", WTERMSIG(qemu.status));
 		vm_set_reason(r, VM_ERROR, "%s", err);
 	}
-	vm_take_record(mem, mem_size, r);
+	if (!s->initrd)
+		vm_take_record(mem, mem_size, r);
 out:
 	qmp_close(q);
 	if (sv[0] >= 0)

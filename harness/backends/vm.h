@@ -25,7 +25,8 @@ enum vm_outcome {
 const char *vm_outcome_name(enum vm_outcome o);
 
 struct vm_spec {
-	const char *kernel;      /* guest ELF */
+	const char *kernel;      /* guest ELF, or a Linux bzImage when initrd is set */
+	const char *initrd;      /* a Linux guest (linux_guest.h): job is then kernel command line */
 	int vcpus;
 	int mem_mb;              /* 0: 64 */
 	const char *job;         /* "workload=cyclic interval_us=1000 ..." */

@@ -225,7 +225,7 @@ static int init_keys(struct experiment *e, const char *type, char *err, size_t e
 }
 
 /* Checks that every run can work at all (the type's own rule), before anything starts. */
-static int check_runs(const struct experiment *e, char *err, size_t errlen)
+int experiment_check(const struct experiment *e, char *err, size_t errlen)
 {
 	struct run_spec *runs;
 	int nr;
@@ -291,7 +291,7 @@ int experiment_set(struct experiment *e, const char *origin, const char *key, co
 	for (int j = 0; j < e->nr_jobs; j++)
 		if (!e->jobs[j].vals[k].line)
 			e->jobs[j].vals[k] = e->global.vals[k];
-	return check_runs(e, err, errlen);
+	return 0;
 }
 
 int experiment_only_job(struct experiment *e, const char *name, char *err, size_t errlen)
@@ -408,7 +408,7 @@ int experiment_load(const char *path, struct experiment *e, char *err, size_t er
 			e->jobs[0].vals[k].line = 0; /* inherited: a later --set may replace it */
 		e->nr_jobs = 1;
 	}
-	rc = check_runs(e, err, errlen);
+	rc = experiment_check(e, err, errlen);
 out:
 	for (int i = 0; i < r.nent; i++)
 		free(r.ent[i].value);

@@ -45,9 +45,13 @@ int experiment_load(const char *path, struct experiment *e, char *err, size_t er
 /* An experiment with no file: [global] only, of type `type`, named name. */
 int experiment_empty(const char *name, const char *type, struct experiment *e, char *err,
 		     size_t errlen);
-/* Sets a [global] key after the file (a command-line option); "origin" names it in errors. */
+/* Sets a [global] key after the file (a command-line option); "origin" names it in errors. The
+ * value is checked against its key; the whole experiment is checked by experiment_check, once
+ * every setting is in (one setting may need another: guest = linux and mem_mb). */
 int experiment_set(struct experiment *e, const char *origin, const char *key, const char *value,
 		   char *err, size_t errlen);
+/* The type's check of every run of the matrix: 0, or -1 with "file: [job]: why". */
+int experiment_check(const struct experiment *e, char *err, size_t errlen);
 
 /* Keeps one job (by name; NULL: the only one, an error naming them if there are several), its own
  * values moved to [global] so that experiment_set overrides them as well (pvbench ab). */

@@ -272,7 +272,7 @@ int engine_load(const char *path, const struct engine_opts *o, struct experiment
 		if (experiment_set(e, origin, o->set_key[i], o->set_val[i], err, errlen))
 			return -1;
 	}
-	return 0;
+	return o->nsets ? experiment_check(e, err, errlen) : 0;
 }
 
 int engine_run(const char *path, const struct engine_opts *o)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * guest: one guest-kernel workload (cyclic, ...) under a host policy and a host load, with rt-tests'
+ * guest: one guest workload (cyclic, ...) under a host policy and a host load, with rt-tests'
  * cyclictest on the host over the same seconds: seed 001's setup. One run = host load, policy,
- * guest and host cyclictest together, then one record.
+ * guest and host cyclictest together, then one record. The guest is pvbench's own kernel, or
+ * Linux (guest = linux: Debian's kernel, or the user's, with an initramfs of Debian's tools and
+ * pvbench's workloads; linux_guest.h), which also runs cyclictest and stress-ng inside.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "engine.h"
 #include "hostinfo.h"
 #include "hostload.h"
+#include "linux_guest.h"
 #include "policy.h"
 #include "schedtrace.h"
 #include "vm.h"
@@ -24,8 +27,20 @@ static const char *workload_choice(int i)
 #define PVB_WORKLOAD(w) #w,
 #include "list.h"
 #undef PVB_WORKLOAD
+		"cyclictest", "stress-ng", /* a Linux guest's tools */
 		NULL,
 	};
+	return names[i];
+}
+
+static int is_tool(const char *w)
+{
+	return !strcmp(w, "cyclictest") || !strcmp(w, "stress-ng");
+}
+
+static const char *guest_choice(int i)
+{
+	static const char *const names[] = { "pvbench", "linux", NULL };
 	return names[i];
 }
 
@@ -42,6 +57,9 @@ static const char *guest_load_choice(int i)
 }
 
 static const struct key_def keys[] = {
+	{ "guest", KT_CHOICE, 0, 0, KEY_LIST, "pvbench",
+	  "pvbench (its own kernel) or linux (Debian's kernel or $PVBENCH_LINUX_KERNEL, an initramfs of "
+	  "Debian's tools; mem_mb >= 256)", .choice = guest_choice },
 	{ "workload", KT_CHOICE, 0, 0, KEY_LIST, "cyclic", "guest workload", .choice = workload_choice },
 	{ "vcpus", KT_INT, 1, 16, KEY_LIST, "1", "vCPUs of the guest" },
 	{ "mem_mb", KT_INT, 16, 3072, KEY_LIST, "64", "guest memory, MiB" },
@@ -131,11 +149,67 @@ static enum run_status status_of(enum vm_outcome o)
 	return map[o];
 }
 
+/* The Linux guest's job, on its kernel command line (workloads/linux/init.c): pvbench's workload
+ * through pvb-linux, or a tool; spaces become commas. */
+static void linux_job(const struct run_spec *spec, long long duration_ms, char *job, size_t n)
+{
+	const char *w = spec_str(spec, "workload"), *ja = spec_str(spec, "job_args"), *rp = strstr(ja, "rt_prio=");
+	int vcpus = (int)spec_int(spec, "vcpus"), prio = rp ? atoi(rp + 8) : 0;
+	size_t o;
+
+	if (!strcmp(w, "cyclictest"))
+		o = (size_t)snprintf(job, n, "pvb.run=cyclictest pvb.args=-q,-D,%lld,-i,%s,-t,%d,-a,-h,10000%s%.0d",
+				     duration_ms / 1000, spec_str(spec, "interval_us"), vcpus, prio ? ",-p," : "", prio);
+	else if (!strcmp(w, "stress-ng"))
+		o = (size_t)snprintf(job, n, "pvb.run=stress-ng pvb.args=--cpu,%d,--timeout,%llds,--metrics",
+				     vcpus, duration_ms / 1000);
+	else {
+		o = (size_t)snprintf(job, n, "pvb.run=pvb pvb.args=workload=%s,cpus=%d,interval_us=%s,duration_ms=%lld%s%.0d",
+				     w, vcpus, spec_str(spec, "interval_us"), duration_ms, prio ? ",prio=" : "", prio);
+		for (const char *p = ja; *p && o + 2 < n; p++) /* the workload's own keys */
+			if (*p != ' ' || (p[1] && p[1] != ' '))
+				job[o++] = *p == ' ' ? ',' : *p, job[o] = 0;
+	}
+	if (!strcmp(spec_str(spec, "guest_load"), "busy") && o + 12 < n)
+		snprintf(job + o, n - o, " pvb.hog=1");
+}
+
+/* A tool's own output, sent back by the guest's init (guest-NAME in the run directory) */
+static void linux_tool_metrics(const struct run_spec *spec, const struct run_env *env, struct run_result *out)
+{
+	const char *w = spec_str(spec, "workload");
+	char path[1100], err[512], line[512];
+	if (!strcmp(w, "cyclictest")) {
+		snprintf(path, sizeof(path), "%s/guest-cyclictest.json", env->run_dir);
+		if (cyclictest_read_json(path, &out->m[SIDE_GUEST], err, sizeof(err)) < 0)
+			run_fail(out, RUN_ERROR, "guest cyclictest: %s", err);
+	} else if (!strcmp(w, "stress-ng")) {
+		/* its YAML: one "bogo-ops-per-second-real-time: X" per stressor */
+		snprintf(path, sizeof(path), "%s/guest-stress-ng.yaml", env->run_dir);
+		FILE *f = fopen(path, "r");
+		double sum = 0;
+		int n = 0;
+		while (f && fgets(line, sizeof(line), f)) {
+			const char *p = strstr(line, "bogo-ops-per-second-real-time:");
+			if (p) {
+				sum += strtod(p + 30, NULL);
+				n++;
+			}
+		}
+		if (f)
+			fclose(f);
+		if (!n)
+			run_fail(out, RUN_ERROR, "guest stress-ng: no bogo-ops rate in %s", path);
+		else
+			metrics_add(&out->m[SIDE_GUEST], "bogo_ops_per_s", "count", METRIC_CPU_VM, sum);
+	}
+}
+
 static void run(const struct run_spec *spec, const struct run_env *env, struct run_result *out)
 {
 	struct run_ctx c = { .spec = spec, .trace_out = &out->m[SIDE_HOST] };
 	struct vm_result res;
-	char job[1024], err[512];
+	char job[1024], err[512], kernel[600], initrd[600];
 	long long duration_ms = spec_int(spec, "duration"), timeout_ms = spec_int(spec, "timeout");
 
 	memset(&res, 0, sizeof(res));
@@ -149,9 +223,28 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 	c.ct_on = (int)spec_int(spec, "host_cyclictest");
 	snprintf(c.ct_json, sizeof(c.ct_json), "--json=%s/cyclictest.json", env->run_dir);
 	unlink(c.ct_json + 7);
-	snprintf(job, sizeof(job), "workload=%s interval_us=%s duration_ms=%lld guest_load=%s %s",
-		 spec_str(spec, "workload"), spec_str(spec, "interval_us"), duration_ms,
-		 spec_str(spec, "guest_load"), spec_str(spec, "job_args"));
+	int lx = !strcmp(spec_str(spec, "guest"), "linux");
+	if (lx) {
+		if (!tcg && !strcmp(env->host->kvm_backend, "kvm_pvm")) {
+			run_fail(out, RUN_SKIPPED, "unavailable: kvm_pvm cannot run an unmodified Linux guest "
+				 "(its ring 0 is emulated); accel = tcg runs it functionally");
+			return;
+		}
+		if (c.pol.ops->boost_region) {
+			run_fail(out, RUN_SKIPPED, "unavailable: a Linux guest would negotiate the boost region "
+				 "through pvbench's kernel module, which is not built yet");
+			return;
+		}
+		if (linux_guest_files(kernel, sizeof(kernel), initrd, sizeof(initrd), err, sizeof(err))) {
+			run_fail(out, RUN_ERROR, "%s", err);
+			return;
+		}
+		linux_job(spec, duration_ms, job, sizeof(job));
+	} else {
+		snprintf(job, sizeof(job), "workload=%s interval_us=%s duration_ms=%lld guest_load=%s %s",
+			 spec_str(spec, "workload"), spec_str(spec, "interval_us"), duration_ms,
+			 spec_str(spec, "guest_load"), spec_str(spec, "job_args"));
+	}
 
 	if (hostload_start(&c.load, spec_str(spec, "host_load"), err, sizeof(err)) < 0) {
 		run_fail(out, RUN_ERROR, "%s", err);
@@ -162,9 +255,10 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		goto stop;
 	}
 	struct vm_spec vs = {
-		.kernel = env->kernel, .vcpus = (int)spec_int(spec, "vcpus"),
+		.kernel = lx ? kernel : env->kernel, .initrd = lx ? initrd : NULL,
+		.vcpus = (int)spec_int(spec, "vcpus"),
 		.mem_mb = (int)spec_int(spec, "mem_mb"), .job = job,
-		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + 30000),
+		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + (lx ? 60000 : 30000)),
 		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz, .tcg = tcg,
 		.boost = c.pol.ops->boost_region,
 		.boost_max_prio = c.pol.ops->boost_region ? (int)spec_int(spec, "boost_prio") : 0,
@@ -195,6 +289,9 @@ stop:
 				run_fail(out, RUN_ERROR, "host cyclictest: %s", err);
 			for (size_t i = 0; i < ct.n; i++) /* next to the trace's figures, if any */
 				metrics_add(&out->m[SIDE_HOST], ct.m[i].name, ct.m[i].unit, ct.m[i].cpu, ct.m[i].value);
+			for (size_t i = 0; i < ct.nh; i++)
+				metrics_add_hist(&out->m[SIDE_HOST], ct.h[i].name, ct.h[i].cpu, ct.h[i].bucket_ns,
+						 ct.h[i].counts, ct.h[i].nr, ct.h[i].overflow);
 			metrics_free(&ct);
 		} else {
 			run_fail(out, RUN_ERROR, "host cyclictest exited with status %d",
@@ -207,6 +304,8 @@ destroy:
 		c.pol.ops->destroy(&c.pol);
 	if (res.record)
 		metrics_from_record(res.record, &out->m[SIDE_GUEST]);
+	if (lx && out->status == RUN_OK)
+		linux_tool_metrics(spec, env, out);
 	metrics_add(&out->m[SIDE_HARNESS], "boot_to_workload", "ns", METRIC_CPU_VM, res.boot_to_workload_ms * 1e6);
 	metrics_add(&out->m[SIDE_HARNESS], "r0_wake_path_insn", "insn", METRIC_CPU_VM, env->guest->wake_path_insn);
 	metrics_add(&out->m[SIDE_HARNESS], "r0_preempt_path_insn", "insn", METRIC_CPU_VM,
@@ -226,9 +325,19 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 		snprintf(err, errlen, "accel: tcg runs under QEMU only (vmm = qemu)");
 		return -1;
 	}
-	if (spec_int(r, "host_cyclictest") && spec_int(r, "duration") % 1000) {
-		snprintf(err, errlen, "duration: must be whole seconds while host_cyclictest=on "
-			 "(cyclictest -D counts seconds)");
+	int lx = !strcmp(spec_str(r, "guest"), "linux");
+	if (lx && (strcmp(spec_str(r, "vmm"), "qemu") || spec_int(r, "mem_mb") < 256)) {
+		snprintf(err, errlen, "guest: linux runs under QEMU (vmm = qemu) with mem_mb >= 256 (its "
+			 "initramfs unpacks into RAM)");
+		return -1;
+	}
+	if (!lx && is_tool(spec_str(r, "workload"))) {
+		snprintf(err, errlen, "workload: %s runs in a Linux guest (guest = linux)", spec_str(r, "workload"));
+		return -1;
+	}
+	if ((lx || spec_int(r, "host_cyclictest")) && spec_int(r, "duration") % 1000) {
+		snprintf(err, errlen, "duration: must be whole seconds while host_cyclictest=on or "
+			 "guest = linux (cyclictest -D and stress-ng --timeout count seconds)");
 		return -1;
 	}
 	if (ops->prepare && ops->prepare(&p, err, errlen)) {
@@ -244,7 +353,7 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 
 const struct exp_type type_guest = {
 	.name = "guest",
-	.help = "a guest-kernel workload (cyclic, ...) under a host policy and host load, with host cyclictest",
+	.help = "a guest workload (cyclic, ...; pvbench's kernel or Linux) under a host policy and host load, with host cyclictest",
 	.keys = keys,
 	.with_policies = 1,
 	.rows = "interval_us",

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /init of pvbench's Linux-guest initramfs (scripts/linux-initramfs), static. It mounts what the
+ * tools need, reads its job from the kernel command line, runs one tool, returns its outputs as
+ * blobs (pvb_blob.h) through isa-debugcon, and powers the guest off. Its own messages and the
+ * tools' output go to the console (the host keeps console.log).
+ *
+ *   pvb.run=pvb|cyclictest|stress-ng   what to run (pvb: build/pvb-linux, the workload API)
+ *   pvb.args=a,b,c                     its arguments, commas for spaces
+ *   pvb.hog=1                          a busy guest: a SCHED_OTHER hog on every CPU meanwhile
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "pvb_blob.h"
+#include "pvb_record.h"
+
+static void say(const char *fmt, const char *a)
+{
+	fprintf(stderr, "pvb-init: ");
+	fprintf(stderr, fmt, a);
+	fprintf(stderr, "\n");
+}
+
+/* rep outsb, with the memory it reads declared: glibc's outsb() has no memory operand, and the
+ * compiler dropped the store of the CRC it could not see being read */
+static void out_bytes(const void *p, size_t n)
+{
+	__asm__ volatile("rep outsb" : "+S"(p), "+c"(n) : "d"((unsigned short)PVB_BLOB_PORT) : "memory");
+}
+
+static void send(const char *name, const void *data, uint32_t len)
+{
+	struct pvb_blob_hdr h = { .length = len };
+	memcpy(h.magic, PVB_BLOB_MAGIC, 8);
+	snprintf(h.name, sizeof(h.name), "%s", name);
+	h.crc32 = pvb_crc32(0, data, len);
+	out_bytes(&h, sizeof(h));
+	out_bytes(data, len);
+}
+
+static void send_file(const char *name, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+	if (!f) {
+		say("no %s", path);
+		return;
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	if (n < 0 || n > (long)PVB_BLOB_MAX || !(buf = malloc((size_t)n + 1)) || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		say("cannot read %s", path);
+		fclose(f);
+		return;
+	}
+	fclose(f);
+	send(name, buf, (uint32_t)n);
+	free(buf);
+}
+
+/* value of KEY= on the kernel command line, into out */
+static int cmdline(const char *key, char *out, size_t n)
+{
+	static char line[4096];
+	int fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t len = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0)
+		return -1;
+	line[len] = 0;
+	for (char *p = strtok(line, " \n"); p; p = strtok(NULL, " \n"))
+		if (!strncmp(p, key, strlen(key)) && p[strlen(key)] == '=') {
+			snprintf(out, n, "%s", p + strlen(key) + 1);
+			return 0;
+		}
+	return -1;
+}
+
+static int run(char **argv)
+{
+	int st;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execv(argv[0], argv);
+		say("cannot run %s", argv[0]);
+		_exit(127);
+	}
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return pid < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* one busy loop per CPU, pinned, at normal priority: what an RT task must preempt */
+static void hogs(pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(i, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+			for (volatile unsigned long x = 0;; x++)
+				;
+		}
+	}
+}
+
+int main(void)
+{
+	char hog[8] = "";
+	pid_t hog_pids[64];
+	int nhogs = 0;
+	char what[64] = "", args[2048] = "", status[16], *argv[128];
+	int n = 0, rc;
+
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+	if (ioperm(PVB_BLOB_PORT, 1, 1) < 0)
+		say("ioperm: %s", strerror(errno));
+	cmdline("pvb.run", what, sizeof(what));
+	cmdline("pvb.args", args, sizeof(args));
+	cmdline("pvb.hog", hog, sizeof(hog));
+	pvb_crc32_init();
+	if (!strcmp(hog, "1")) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		nhogs = cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
+		hogs(hog_pids, nhogs);
+	}
+
+	if (!strcmp(what, "pvb"))
+		argv[n++] = "/bin/pvb-linux";
+	else if (!strcmp(what, "cyclictest"))
+		argv[n++] = "/bin/cyclictest";
+	else if (!strcmp(what, "stress-ng"))
+		argv[n++] = "/bin/stress-ng";
+	else
+		say("pvb.run=%s: not pvb, cyclictest or stress-ng", what);
+	for (char *p = strtok(args, ","); p && n < 120; p = strtok(NULL, ","))
+		argv[n++] = p;
+	if (!strcmp(what, "pvb"))
+		argv[n++] = "out=/tmp/record";
+	else if (!strcmp(what, "cyclictest"))
+		argv[n++] = "--json=/tmp/cyclictest.json";
+	else if (!strcmp(what, "stress-ng")) {
+		argv[n++] = "--yaml";
+		argv[n++] = "/tmp/stress-ng.yaml";
+	}
+	argv[n] = NULL;
+	rc = n ? run(argv) : 127;
+	for (int i = 0; i < nhogs; i++)
+		if (hog_pids[i] > 0)
+			kill(hog_pids[i], SIGKILL);
+	snprintf(status, sizeof(status), "%d", rc);
+	if (!strcmp(what, "pvb"))
+		send_file("record", "/tmp/record");
+	else if (!strcmp(what, "cyclictest"))
+		send_file("cyclictest.json", "/tmp/cyclictest.json");
+	else if (!strcmp(what, "stress-ng"))
+		send_file("stress-ng.yaml", "/tmp/stress-ng.yaml");
+	send("status", status, (uint32_t)strlen(status));
+	sync();
+	reboot(RB_POWER_OFF);
+	return 0;
+}

@@ -79,7 +79,7 @@ $(O)/pvb-init: workloads/linux/init.c impl/proto/record.c impl/proto/pvb_blob.h 
 
 # ---- tests ----
 UNIT_TESTS := test_ab test_abi test_changepoint test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
-KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dashboard
+KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dashboard test_linux
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 
 $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a

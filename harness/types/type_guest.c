@@ -166,6 +166,8 @@ static void linux_job(const struct run_spec *spec, long long duration_ms, char *
 	else {
 		o = (size_t)snprintf(job, n, "pvb.run=pvb pvb.args=workload=%s,cpus=%d,interval_us=%s,duration_ms=%lld%s%.0d",
 				     w, vcpus, spec_str(spec, "interval_us"), duration_ms, prio ? ",prio=" : "", prio);
+		if (*ja && o + 2 < n)
+			job[o++] = ',';
 		for (const char *p = ja; *p && o + 2 < n; p++) /* the workload's own keys */
 			if (*p != ' ' || (p[1] && p[1] != ' '))
 				job[o++] = *p == ' ' ? ',' : *p, job[o] = 0;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "hostinfo.h"
+#include "linux_guest.h"
 #include "metrics.h"
 #include "pvb_record.h"
 #include "vm.h"
@@ -29,7 +30,9 @@ static void usage(FILE *f)
 		"  --run-dir DIR       console.log, qemu.log, record.bin (default results/runs/guest-...)\n"
 		"  --kernel ELF        guest kernel (default: next to the pvbench binary)\n"
 		"  --vmm NAME          qemu (default) or pvbench (pvbench's own VMM, impl/vmm)\n"
-		"  --accel A           kvm (default) or tcg (QEMU's emulator: functional, no timing is real)\n");
+		"  --accel A           kvm (default) or tcg (QEMU's emulator: functional, no timing is real)\n"
+		"  --guest G           pvbench (default: its own kernel) or linux (Debian's kernel or\n"
+		"                      $PVBENCH_LINUX_KERNEL with pvbench's initramfs; memory 256 MiB)\n");
 }
 
 static void print_value(const struct metric *m, int width)
@@ -103,11 +106,12 @@ static int guest_run(int argc, char **argv)
 		{ "workload", 1, 0, 'w' }, { "vcpus", 1, 0, 'c' }, { "interval-us", 1, 0, 'i' },
 		{ "duration", 1, 0, 'd' }, { "set", 1, 0, 's' }, { "mem", 1, 0, 'm' },
 		{ "timeout", 1, 0, 't' }, { "run-dir", 1, 0, 'r' }, { "kernel", 1, 0, 'k' },
-		{ "vmm", 1, 0, 'V' }, { "accel", 1, 0, 'A' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "vmm", 1, 0, 'V' }, { "accel", 1, 0, 'A' }, { "guest", 1, 0, 'G' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	const char *workload = "cyclic", *run_dir = NULL, *kernel = NULL, *vmm = "qemu";
-	long long vcpus = 1, interval_us = 1000, duration_ms = 5000, timeout_ms = -1, mem = 64;
-	char extra[1024] = "", job[1400], dir[512], kpath[1024], err[512];
+	long long vcpus = 1, interval_us = 1000, duration_ms = 5000, timeout_ms = -1, mem = -1;
+	char extra[1024] = "", job[1400], dir[512], kpath[1024], err[512], initrd[600];
+	int lx = 0;
 	struct hostinfo host;
 	struct guestinfo gi;
 	struct vm_result res;
@@ -150,6 +154,13 @@ static int guest_run(int argc, char **argv)
 			}
 			tcg = !strcmp(optarg, "tcg");
 			break;
+		case 'G':
+			if (strcmp(optarg, "pvbench") && strcmp(optarg, "linux")) {
+				fprintf(stderr, "pvbench: --guest: \"%s\" is not pvbench or linux\n", optarg);
+				return EXIT_ERROR;
+			}
+			lx = !strcmp(optarg, "linux");
+			break;
 		case 'r': run_dir = optarg; break;
 		case 'k': kernel = optarg; break;
 		case 'V':
@@ -168,15 +179,33 @@ static int guest_run(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	if (timeout_ms < 0)
-		timeout_ms = duration_ms + 30000;
-	if (!kernel) {
-		snprintf(kpath, sizeof(kpath), "%s/pvbench-guest.elf", pvb_build_dir());
-		kernel = kpath;
-	}
-	if ((hostinfo_read(&host, err, sizeof(err)) < 0 && !tcg) ||
-	    guestinfo_read(kernel, &gi, err, sizeof(err)) < 0) {
+		timeout_ms = duration_ms + (lx ? 60000 : 30000);
+	if (mem < 0)
+		mem = lx ? 256 : 64;
+	if (hostinfo_read(&host, err, sizeof(err)) < 0 && !tcg) {
 		fprintf(stderr, "pvbench: %s\n", err);
 		return EXIT_ERROR;
+	}
+	if (lx) {
+		if (!tcg && !strcmp(host.kvm_backend, "kvm_pvm")) {
+			fprintf(stderr, "pvbench: kvm_pvm cannot run an unmodified Linux guest (its ring 0 is "
+				"emulated): --accel tcg runs it functionally\n");
+			return EXIT_ERROR;
+		}
+		if (linux_guest_files(kpath, sizeof(kpath), initrd, sizeof(initrd), err, sizeof(err))) {
+			fprintf(stderr, "pvbench: %s\n", err);
+			return EXIT_ERROR;
+		}
+		kernel = kpath;
+	} else {
+		if (!kernel) {
+			snprintf(kpath, sizeof(kpath), "%s/pvbench-guest.elf", pvb_build_dir());
+			kernel = kpath;
+		}
+		if (guestinfo_read(kernel, &gi, err, sizeof(err)) < 0) {
+			fprintf(stderr, "pvbench: %s\n", err);
+			return EXIT_ERROR;
+		}
 	}
 	if (!run_dir) {
 		char stamp[32];
@@ -189,11 +218,18 @@ static int guest_run(int argc, char **argv)
 		perror(run_dir);
 		return EXIT_ERROR;
 	}
-	snprintf(job, sizeof(job), "workload=%s interval_us=%lld duration_ms=%lld%s", workload,
-		 interval_us, duration_ms, extra);
+	if (lx) { /* the job on the kernel command line, commas for spaces (workloads/linux/init.c) */
+		int n = snprintf(job, sizeof(job), "pvb.run=pvb pvb.args=workload=%s,cpus=%lld,interval_us=%lld,"
+				 "duration_ms=%lld%s", workload, vcpus, interval_us, duration_ms, extra);
+		for (char *c = job + 12; n > 0 && *c; c++)
+			*c = *c == ' ' ? ',' : *c;
+	} else {
+		snprintf(job, sizeof(job), "workload=%s interval_us=%lld duration_ms=%lld%s", workload,
+			 interval_us, duration_ms, extra);
+	}
 
 	struct vm_spec spec = {
-		.kernel = kernel, .vcpus = (int)vcpus, .mem_mb = (int)mem, .job = job,
+		.kernel = kernel, .initrd = lx ? initrd : NULL, .vcpus = (int)vcpus, .mem_mb = (int)mem, .job = job,
 		.timeout_ms = (int)timeout_ms, .run_dir = run_dir, .tsc_khz = host.tsc_khz, .tcg = tcg,
 	};
 	fprintf(stderr, "pvbench: booting %s on %lld vCPU(s) for %.1f s under %s%s ...\n", workload,
@@ -206,13 +242,19 @@ static int guest_run(int argc, char **argv)
 	       vcpus, interval_us, duration_ms / 1000.0, vm_outcome_name(res.outcome));
 	printf("host:  %s, kernel %s, TSC %u kHz, VMM %s\n", host.kvm_backend, host.host_kernel,
 	       host.tsc_khz, res.vmm[0] ? res.vmm : "?");
-	printf("guest: build %s, ring-0 wake-up path %d instructions\n", gi.build_id,
-	       gi.wake_path_insn);
+	if (lx)
+		printf("guest: Linux %s, initramfs %s\n", kernel, initrd);
+	else
+		printf("guest: build %s, ring-0 wake-up path %d instructions\n", gi.build_id,
+		       gi.wake_path_insn);
 	if (res.record) {
 		struct metric_set ms;
 		const struct metric *m;
 		metrics_from_record(res.record, &ms);
-		printf("boot:  %.1f ms to workload (host clock)", res.boot_to_workload_ms);
+		if (lx)
+			printf("boot:  QEMU start to power-off %.1f s (host clock)", res.wall_ms / 1e3);
+		else
+			printf("boot:  %.1f ms to workload (host clock)", res.boot_to_workload_ms);
 		if ((m = metrics_find(&ms, "boot.to_workload", METRIC_CPU_VM)))
 			printf(", %.1f ms of it in the guest", m->value / 1e6);
 		if ((m = metrics_find(&ms, "r0.wake_path", METRIC_CPU_VM)))

@@ -192,7 +192,7 @@ static int guest_run(int argc, char **argv)
 				"emulated): --accel tcg runs it functionally\n");
 			return EXIT_ERROR;
 		}
-		if (linux_guest_files(kpath, sizeof(kpath), initrd, sizeof(initrd), err, sizeof(err))) {
+		if (linux_guest_files("base", kpath, sizeof(kpath), initrd, sizeof(initrd), err, sizeof(err))) {
 			fprintf(stderr, "pvbench: %s\n", err);
 			return EXIT_ERROR;
 		}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux guests (guest = linux), under TCG here: boot Debian's kernel with pvbench's initramfs
- * to init and back with a record; cyclictest, stress-ng and pvbench's own workload run in the
- * guest and their results land in the store; a hung guest is killed at its timeout and leaves
+ * to init and back with a record; cyclictest, stress-ng, fio (on a virtio-blk disk) and
+ * pvbench's own workload run in the guest and their results land in the store; a hung guest is killed at its timeout and leaves
  * no QEMU; and what init returns is checked before use (a damaged stream is rejected, says why).
  */
 #include <setjmp.h>
@@ -129,10 +129,11 @@ static void tools_run_in_the_guest_and_land_in_the_store(void **state)
 	FILE *f = fopen(ini, "w");
 	fputs("[global]\ntype = guest\nguest = linux\naccel = tcg\nmem_mb = 256\nvcpus = 2\nduration = 1s\n"
 	      "host_cyclictest = off\n[pvb]\nworkload = cyclic\nguest_load = busy\njob_args = rt_prio=50\n"
-	      "[cyclictest]\nworkload = cyclictest\njob_args = rt_prio=50\n[stress]\nworkload = stress-ng\n", f);
+	      "[cyclictest]\nworkload = cyclictest\njob_args = rt_prio=50\n[stress]\nworkload = stress-ng\n"
+	      "[fio]\nworkload = fio\nvcpus = 1\nmem_mb = 512\n", f);
 	fclose(f);
 	assert_int_equal(pvbench_run(ini, db), 0);
-	assert_int_equal(stored(db, "SELECT count(*) FROM runs WHERE status = 'ok'"), 3);
+	assert_int_equal(stored(db, "SELECT count(*) FROM runs WHERE status = 'ok'"), 4);
 	/* the pvbench workload's record and cyclictest's JSON: samples on both vCPUs, a histogram */
 	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=pvb' AND m.side = 'guest' AND m.cpu = -1 AND m.name = 'lat_avg'") > 0);
@@ -142,8 +143,10 @@ static void tools_run_in_the_guest_and_land_in_the_store(void **state)
 				    " r.variant = 'job=cyclictest' AND h.side = 'guest'"), 1);
 	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=stress' AND m.name = 'bogo_ops_per_s'") > 0);
-	/* every figure says what ran it */
-	assert_int_equal(stored(db, "SELECT count(*) FROM runs WHERE vmm LIKE '%(tcg): not a latency measurement'"), 3);
+	/* fio on the guest's virtio-blk disk (the image is removed after the run) */
+	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+			       " 'job=fio' AND m.name = 'fio_write_mb_per_s'") > 0);
+	assert_int_equal(stored(db, "SELECT count(*) FROM runs WHERE vmm LIKE '%(tcg): not a latency measurement'"), 4);
 }
 
 static void a_hung_guest_is_killed_at_its_timeout(void **state)

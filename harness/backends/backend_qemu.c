@@ -126,24 +126,32 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
 	 * lacks it); arch-capabilities off because kvm_pvm refuses MSR 0x10a. */
-	char *argv[] = {
-		"qemu-system-x86_64", "-accel", s->tcg ? "tcg" : "kvm",
-		"-M", "microvm,pic=off,pit=off,rtc=off,memory-backend=mem",
-		"-object", a_obj, "-m", a_mem,
-		"-cpu", getenv("PVBENCH_QEMU_CPU") ? getenv("PVBENCH_QEMU_CPU") : s->tcg ? "max" : "host,-arch-capabilities",
-		"-smp", a_smp,
-		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-		"-chardev", a_con, "-serial", "chardev:con",
-		"-chardev", a_qmp, "-mon", "chardev=qmp,mode=control",
-		"-kernel", (char *)s->kernel, "-append", append,
-		"-device", "isa-debug-exit,iobase=" PVB_STR(PVB_PORT_EXIT) ",iosize=0x04",
-		NULL, NULL, NULL, NULL, NULL /* room for a Linux guest's; the last stays NULL */
-	};
-	if (s->initrd) { /* in place of isa-debug-exit: Linux powers off */
-		char **a = &argv[sizeof(argv) / sizeof(argv[0]) - 7];
-		a[0] = "-initrd", a[1] = (char *)s->initrd, a[2] = "-chardev", a[3] = a_out;
-		a[4] = "-device", a[5] = "isa-debugcon,iobase=" PVB_STR(PVB_BLOB_PORT) ",chardev=out";
+	const char *cpu = getenv("PVBENCH_QEMU_CPU") ? getenv("PVBENCH_QEMU_CPU") :
+			  s->tcg ? "max" : "host,-arch-capabilities";
+	char a_disk[600] = "", *argv[48];
+	int na = 0;
+#define ARG(...) do { const char *a_[] = { __VA_ARGS__ }; \
+		for (size_t k_ = 0; k_ < sizeof(a_) / sizeof(a_[0]); k_++) argv[na++] = (char *)a_[k_]; } while (0)
+	ARG("qemu-system-x86_64", "-accel", s->tcg ? "tcg" : "kvm",
+	    "-M", "microvm,pic=off,pit=off,rtc=off,memory-backend=mem",
+	    "-object", a_obj, "-m", a_mem, "-cpu", cpu, "-smp", a_smp,
+	    "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+	    "-chardev", a_con, "-serial", "chardev:con",
+	    "-chardev", a_qmp, "-mon", "chardev=qmp,mode=control",
+	    "-kernel", s->kernel, "-append", append);
+	if (!s->initrd) /* the pvbench guest ends through isa-debug-exit; Linux powers off */
+		ARG("-device", "isa-debug-exit,iobase=" PVB_STR(PVB_PORT_EXIT) ",iosize=0x04");
+	else
+		ARG("-initrd", s->initrd, "-chardev", a_out,
+		    "-device", "isa-debugcon,iobase=" PVB_STR(PVB_BLOB_PORT) ",chardev=out");
+	if (s->disk) {
+		char esc[520];
+		qemu_escape(esc, sizeof(esc), s->disk);
+		snprintf(a_disk, sizeof(a_disk), "file=%s,if=none,id=disk,format=raw", esc);
+		ARG("-drive", a_disk, "-device", "virtio-blk-device,drive=disk");
 	}
+	argv[na] = NULL;
+#undef ARG
 	int keep[] = { memfd, sv[1] };
 	struct child_io io = { .stdout_path = log_path, .stderr_path = log_path, .keep_fds = keep,
 			       .nr_keep_fds = 2 };

@@ -11,7 +11,8 @@
 #include "pvb_record.h"
 #include "vm.h"
 
-int linux_guest_files(char *kernel, size_t kn, char *initrd, size_t in, char *err, size_t errlen)
+int linux_guest_files(const char *variant, char *kernel, size_t kn, char *initrd, size_t in, char *err,
+		      size_t errlen)
 {
 	const char *b = pvb_build_dir(), *slash = strrchr(b, '/');
 	char script[1200], out[1200], log[1200];
@@ -22,7 +23,7 @@ int linux_guest_files(char *kernel, size_t kn, char *initrd, size_t in, char *er
 		 slash ? "/" : "");
 	snprintf(out, sizeof(out), "%s/linux-files.txt", b);
 	snprintf(log, sizeof(log), "%s/linux-files.log", b);
-	char *argv[] = { script, (char *)b, NULL };
+	char *argv[] = { script, (char *)b, (char *)variant, NULL };
 	struct child_io io = { .stdout_path = out, .stderr_path = log };
 	if (child_spawn(&c, argv, &io, err, errlen) < 0)
 		return -1;

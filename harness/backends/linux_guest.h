@@ -9,8 +9,10 @@
 struct vm_result;
 
 /* The kernel (Debian's, or $PVBENCH_LINUX_KERNEL) and the initramfs, built or found in the
- * build directory's cache. 0, or -1 with why in err. */
-int linux_guest_files(char *kernel, size_t kn, char *initrd, size_t in, char *err, size_t errlen);
+ * build directory's cache; variant "base", or "fio" (fio and the virtio-blk modules too). 0, or
+ * -1 with why in err. */
+int linux_guest_files(const char *variant, char *kernel, size_t kn, char *initrd, size_t in, char *err,
+		      size_t errlen);
 
 /* Reads the blob stream the guest wrote (path): the "record" blob, validated, becomes
  * r->record; every other blob is written to run_dir/guest-NAME for its parser; the tool's exit status

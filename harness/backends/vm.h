@@ -27,6 +27,7 @@ const char *vm_outcome_name(enum vm_outcome o);
 struct vm_spec {
 	const char *kernel;      /* guest ELF, or a Linux bzImage when initrd is set */
 	const char *initrd;      /* a Linux guest (linux_guest.h): job is then kernel command line */
+	const char *disk;        /* a raw image, as a virtio-blk disk (a Linux guest's /dev/vda) */
 	int vcpus;
 	int mem_mb;              /* 0: 64 */
 	const char *job;         /* "workload=cyclic interval_us=1000 ..." */

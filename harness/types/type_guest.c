@@ -6,10 +6,13 @@
  * Linux (guest = linux: Debian's kernel, or the user's, with an initramfs of Debian's tools and
  * pvbench's workloads; linux_guest.h), which also runs cyclictest and stress-ng inside.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <cjson/cJSON.h>
 #include <unistd.h>
 #include "child.h"
 #include "cyclictest.h"
@@ -27,7 +30,7 @@ static const char *workload_choice(int i)
 #define PVB_WORKLOAD(w) #w,
 #include "list.h"
 #undef PVB_WORKLOAD
-		"cyclictest", "stress-ng", /* a Linux guest's tools */
+		"cyclictest", "stress-ng", "fio", /* a Linux guest's tools */
 		NULL,
 	};
 	return names[i];
@@ -35,7 +38,7 @@ static const char *workload_choice(int i)
 
 static int is_tool(const char *w)
 {
-	return !strcmp(w, "cyclictest") || !strcmp(w, "stress-ng");
+	return !strcmp(w, "cyclictest") || !strcmp(w, "stress-ng") || !strcmp(w, "fio");
 }
 
 static const char *guest_choice(int i)
@@ -163,6 +166,12 @@ static void linux_job(const struct run_spec *spec, long long duration_ms, char *
 	else if (!strcmp(w, "stress-ng"))
 		o = (size_t)snprintf(job, n, "pvb.run=stress-ng pvb.args=--cpu,%d,--timeout,%llds,--metrics",
 				     vcpus, duration_ms / 1000);
+	else if (!strcmp(w, "fio")) { /* job_args are fio's options; else 4k random writes, direct */
+		o = (size_t)snprintf(job, n, "pvb.run=fio pvb.args=--name=pvb,--runtime=%lld,--time_based,%s",
+				     duration_ms / 1000, *ja ? ja : "--rw=randwrite --bs=4k --size=32M --direct=1 --ioengine=psync");
+		for (char *c = job + 12; *c; c++)
+			*c = *c == ' ' ? ',' : *c;
+	}
 	else {
 		o = (size_t)snprintf(job, n, "pvb.run=pvb pvb.args=workload=%s,cpus=%d,interval_us=%s,duration_ms=%lld%s%.0d",
 				     w, vcpus, spec_str(spec, "interval_us"), duration_ms, prio ? ",prio=" : "", prio);
@@ -176,6 +185,43 @@ static void linux_job(const struct run_spec *spec, long long duration_ms, char *
 		snprintf(job + o, n - o, " pvb.hog=1");
 }
 
+/* fio's JSON: each direction that moved data, its bandwidth, operations and completion latency */
+static int fio_metrics(const char *path, struct metric_set *m, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	long n = 0;
+	int found = 0;
+
+	if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (text = calloc(1, (size_t)n + 1)) && fread(text, 1, (size_t)n, f) == (size_t)n) {
+		cJSON *root = cJSON_Parse(text), *job = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "jobs"), 0);
+		static const char *const dirs[] = { "read", "write" };
+		for (int d = 0; d < 2 && job; d++) {
+			cJSON *x = cJSON_GetObjectItem(job, dirs[d]), *bw = cJSON_GetObjectItem(x, "bw"),
+			      *iops = cJSON_GetObjectItem(x, "iops"),
+			      *lat = cJSON_GetObjectItem(cJSON_GetObjectItem(x, "clat_ns"), "mean");
+			char name[48];
+			if (!cJSON_IsNumber(bw) || bw->valuedouble <= 0 || !cJSON_IsNumber(iops) || !cJSON_IsNumber(lat))
+				continue;
+			snprintf(name, sizeof(name), "fio_%s_mb_per_s", dirs[d]);
+			metrics_add(m, name, "count", METRIC_CPU_VM, bw->valuedouble / 1024); /* KiB/s */
+			snprintf(name, sizeof(name), "fio_%s_io_per_s", dirs[d]);
+			metrics_add(m, name, "count", METRIC_CPU_VM, iops->valuedouble);
+			snprintf(name, sizeof(name), "fio_%s_clat_avg", dirs[d]);
+			metrics_add(m, name, "ns", METRIC_CPU_VM, lat->valuedouble);
+			found = 1;
+		}
+		cJSON_Delete(root);
+	}
+	if (f)
+		fclose(f);
+	free(text);
+	if (!found)
+		snprintf(err, errlen, "%s: no job that moved data (not fio's JSON?)", path);
+	return found ? 0 : -1;
+}
+
 /* A tool's own output, sent back by the guest's init (guest-NAME in the run directory) */
 static void linux_tool_metrics(const struct run_spec *spec, const struct run_env *env, struct run_result *out)
 {
@@ -185,6 +231,10 @@ static void linux_tool_metrics(const struct run_spec *spec, const struct run_env
 		snprintf(path, sizeof(path), "%s/guest-cyclictest.json", env->run_dir);
 		if (cyclictest_read_json(path, &out->m[SIDE_GUEST], err, sizeof(err)) < 0)
 			run_fail(out, RUN_ERROR, "guest cyclictest: %s", err);
+	} else if (!strcmp(w, "fio")) {
+		snprintf(path, sizeof(path), "%s/guest-fio.json", env->run_dir);
+		if (fio_metrics(path, &out->m[SIDE_GUEST], err, sizeof(err)))
+			run_fail(out, RUN_ERROR, "guest fio: %s", err);
 	} else if (!strcmp(w, "stress-ng")) {
 		/* its YAML: one "bogo-ops-per-second-real-time: X" per stressor */
 		snprintf(path, sizeof(path), "%s/guest-stress-ng.yaml", env->run_dir);
@@ -211,7 +261,7 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 {
 	struct run_ctx c = { .spec = spec, .trace_out = &out->m[SIDE_HOST] };
 	struct vm_result res;
-	char job[1024], err[512], kernel[600], initrd[600];
+	char job[1024], err[512], kernel[600], initrd[600], disk[1100] = "";
 	long long duration_ms = spec_int(spec, "duration"), timeout_ms = spec_int(spec, "timeout");
 
 	memset(&res, 0, sizeof(res));
@@ -237,9 +287,22 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 				 "through pvbench's kernel module, which is not built yet");
 			return;
 		}
-		if (linux_guest_files(kernel, sizeof(kernel), initrd, sizeof(initrd), err, sizeof(err))) {
+		int fio = !strcmp(spec_str(spec, "workload"), "fio");
+		if (linux_guest_files(fio ? "fio" : "base", kernel, sizeof(kernel), initrd, sizeof(initrd), err,
+				      sizeof(err))) {
 			run_fail(out, RUN_ERROR, "%s", err);
 			return;
+		}
+		if (fio) { /* a sparse disk image for fio, removed after the run */
+			snprintf(disk, sizeof(disk), "%s/disk.img", env->run_dir);
+			int fd = open(disk, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (fd < 0 || ftruncate(fd, 256 << 20) < 0) {
+				run_fail(out, RUN_ERROR, "%s: %s", disk, strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				return;
+			}
+			close(fd);
 		}
 		linux_job(spec, duration_ms, job, sizeof(job));
 	} else {
@@ -257,7 +320,7 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		goto stop;
 	}
 	struct vm_spec vs = {
-		.kernel = lx ? kernel : env->kernel, .initrd = lx ? initrd : NULL,
+		.kernel = lx ? kernel : env->kernel, .initrd = lx ? initrd : NULL, .disk = disk[0] ? disk : NULL,
 		.vcpus = (int)spec_int(spec, "vcpus"),
 		.mem_mb = (int)spec_int(spec, "mem_mb"), .job = job,
 		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + (lx ? 60000 : 30000)),
@@ -308,6 +371,8 @@ destroy:
 		metrics_from_record(res.record, &out->m[SIDE_GUEST]);
 	if (lx && out->status == RUN_OK)
 		linux_tool_metrics(spec, env, out);
+	if (disk[0])
+		unlink(disk);
 	metrics_add(&out->m[SIDE_HARNESS], "boot_to_workload", "ns", METRIC_CPU_VM, res.boot_to_workload_ms * 1e6);
 	metrics_add(&out->m[SIDE_HARNESS], "r0_wake_path_insn", "insn", METRIC_CPU_VM, env->guest->wake_path_insn);
 	metrics_add(&out->m[SIDE_HARNESS], "r0_preempt_path_insn", "insn", METRIC_CPU_VM,
@@ -331,6 +396,11 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 	if (lx && (strcmp(spec_str(r, "vmm"), "qemu") || spec_int(r, "mem_mb") < 256)) {
 		snprintf(err, errlen, "guest: linux runs under QEMU (vmm = qemu) with mem_mb >= 256 (its "
 			 "initramfs unpacks into RAM)");
+		return -1;
+	}
+	if (lx && !strcmp(spec_str(r, "workload"), "fio") && spec_int(r, "mem_mb") < 512) {
+		snprintf(err, errlen, "workload: fio in a Linux guest needs mem_mb >= 512 (its libraries unpack "
+			 "to 90 MB in the initramfs)");
 		return -1;
 	}
 	if (!lx && is_tool(spec_str(r, "workload"))) {

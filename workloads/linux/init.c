@@ -5,7 +5,8 @@
  * blobs (pvb_blob.h) through isa-debugcon, and powers the guest off. Its own messages and the
  * tools' output go to the console (the host keeps console.log).
  *
- *   pvb.run=pvb|cyclictest|stress-ng   what to run (pvb: build/pvb-linux, the workload API)
+ *   pvb.run=pvb|cyclictest|stress-ng|fio   what to run (pvb: build/pvb-linux, the workload API;
+ *                                      fio: on the virtio-blk disk, /dev/vda)
  *   pvb.args=a,b,c                     its arguments, commas for spaces
  *   pvb.hog=1                          a busy guest: a SCHED_OTHER hog on every CPU meanwhile
  */
@@ -19,7 +20,9 @@
 #include <sys/io.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "pvb_blob.h"
@@ -120,6 +123,32 @@ static void hogs(pid_t *pids, int n)
 	}
 }
 
+/* the initramfs's modules (/lib/pvb-modules, named in load order), then the disk */
+static int disk(void)
+{
+	struct dirent **e;
+	int n = scandir("/lib/pvb-modules", &e, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		char path[300];
+		snprintf(path, sizeof(path), "/lib/pvb-modules/%s", e[i]->d_name);
+		int fd = e[i]->d_name[0] != '.' ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd >= 0 && syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+			say("module %s would not load", path);
+		if (fd >= 0)
+			close(fd);
+		free(e[i]);
+	}
+	if (n >= 0)
+		free(e);
+	for (int t = 0; t < 100; t++) { /* the driver probes asynchronously */
+		if (access("/dev/vda", R_OK | W_OK) == 0)
+			return 0;
+		usleep(50000);
+	}
+	say("%s", "no /dev/vda after 5 s");
+	return -1;
+}
+
 int main(void)
 {
 	char hog[8] = "";
@@ -150,17 +179,25 @@ int main(void)
 		argv[n++] = "/bin/cyclictest";
 	else if (!strcmp(what, "stress-ng"))
 		argv[n++] = "/bin/stress-ng";
-	else
-		say("pvb.run=%s: not pvb, cyclictest or stress-ng", what);
-	for (char *p = strtok(args, ","); p && n < 120; p = strtok(NULL, ","))
+	else if (!strcmp(what, "fio") && !disk())
+		argv[n++] = "/bin/fio";
+	else if (strcmp(what, "fio"))
+		say("pvb.run=%s: not pvb, cyclictest, stress-ng or fio", what);
+	for (char *p = strtok(args, ","); n && p && n < 120; p = strtok(NULL, ","))
 		argv[n++] = p;
-	if (!strcmp(what, "pvb"))
+	if (!n)
+		; /* nothing to run: status 127 says so */
+	else if (!strcmp(what, "pvb"))
 		argv[n++] = "out=/tmp/record";
 	else if (!strcmp(what, "cyclictest"))
 		argv[n++] = "--json=/tmp/cyclictest.json";
 	else if (!strcmp(what, "stress-ng")) {
 		argv[n++] = "--yaml";
 		argv[n++] = "/tmp/stress-ng.yaml";
+	} else if (!strcmp(what, "fio")) {
+		argv[n++] = "--filename=/dev/vda";
+		argv[n++] = "--output-format=json";
+		argv[n++] = "--output=/tmp/fio.json";
 	}
 	argv[n] = NULL;
 	rc = n ? run(argv) : 127;
@@ -174,6 +211,8 @@ int main(void)
 		send_file("cyclictest.json", "/tmp/cyclictest.json");
 	else if (!strcmp(what, "stress-ng"))
 		send_file("stress-ng.yaml", "/tmp/stress-ng.yaml");
+	else if (!strcmp(what, "fio"))
+		send_file("fio.json", "/tmp/fio.json");
 	send("status", status, (uint32_t)strlen(status));
 	sync();
 	reboot(RB_POWER_OFF);

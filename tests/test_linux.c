@@ -2,8 +2,10 @@
 /*
  * Linux guests (guest = linux), under TCG here: boot Debian's kernel with pvbench's initramfs
  * to init and back with a record; cyclictest, stress-ng, fio (on a virtio-blk disk) and
- * pvbench's own workload run in the guest and their results land in the store; a hung guest is killed at its timeout and leaves
- * no QEMU; and what init returns is checked before use (a damaged stream is rejected, says why).
+ * pvbench's own workload run in the guest and their results land in the store; the boost
+ * module (impl/guest-linux) loads, negotiates with the host agent, and its requests reach it; a
+ * hung guest is killed at its timeout and leaves no QEMU; what init returns is checked before
+ * use (a damaged stream is rejected and says why).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -129,6 +131,7 @@ static void tools_run_in_the_guest_and_land_in_the_store(void **state)
 	FILE *f = fopen(ini, "w");
 	fputs("[global]\ntype = guest\nguest = linux\naccel = tcg\nmem_mb = 256\nvcpus = 2\nduration = 1s\n"
 	      "host_cyclictest = off\n[pvb]\nworkload = cyclic\nguest_load = busy\njob_args = rt_prio=50\n"
+	      "policy = dynamic-eager\n"
 	      "[cyclictest]\nworkload = cyclictest\njob_args = rt_prio=50\n[stress]\nworkload = stress-ng\n"
 	      "[fio]\nworkload = fio\nvcpus = 1\nmem_mb = 512\n", f);
 	fclose(f);
@@ -143,6 +146,13 @@ static void tools_run_in_the_guest_and_land_in_the_store(void **state)
 				    " r.variant = 'job=cyclictest' AND h.side = 'guest'"), 1);
 	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=stress' AND m.name = 'bogo_ops_per_s'") > 0);
+	/* the boost module loaded, negotiated with the host agent, and its requests reached it */
+	assert_int_equal(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+				    " 'job=pvb' AND m.side = 'policy' AND m.name = 'negotiated'"), 1);
+	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+			       " 'job=pvb' AND m.side = 'policy' AND m.name = 'kicks'") > 0);
+	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+			       " 'job=pvb' AND m.side = 'policy' AND m.name = 'boosts'") > 0);
 	/* fio on the guest's virtio-blk disk (the image is removed after the run) */
 	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=fio' AND m.name = 'fio_write_mb_per_s'") > 0);

@@ -71,7 +71,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	for (int i = 0; i < v.nr_vcpus; i++)
 		r->tids[i] = v.vcpu[i].tid;
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = mem_size,
-				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(mem_size) : NULL,
+				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(s, mem_size) : NULL,
 				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);

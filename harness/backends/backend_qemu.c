@@ -113,8 +113,12 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 	snprintf(a_mem, sizeof(a_mem), "%dM", mem_mb);
 	if (s->initrd) { /* Linux: its own command line; init's blobs come back over isa-debugcon */
 		char esc[520];
-		snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 tsc_early_khz=%u %s", s->tsc_khz,
-			 s->job);
+		char boost[160] = "";
+		if (s->boost) /* the host's region: reserved from the kernel, named for the module */
+			snprintf(boost, sizeof(boost), "memmap=0x%x$0x%zx pvb_boost.region=0x%zx,0x%x ",
+				 PVB_PV_SIZE, vm_boost_offset(s, mem_size), vm_boost_offset(s, mem_size), PVB_PV_SIZE);
+		snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 tsc_early_khz=%u %s%s", s->tsc_khz,
+			 boost, s->job);
 		snprintf(out_path, sizeof(out_path), "%s/guest-out.bin", s->run_dir);
 		unlink(out_path);
 		qemu_escape(esc, sizeof(esc), out_path);
@@ -157,8 +161,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 			       .nr_keep_fds = 2 };
 
 	vm_watch_begin(&w, s, mem, mem_size);
-	if (!s->initrd) /* Linux owns all of its RAM */
-		vm_boost_init(s, mem, mem_size);
+	vm_boost_init(s, mem, mem_size);
 	if (child_spawn(&qemu, argv, &io, err, sizeof(err)) < 0) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
 		goto out;
@@ -181,7 +184,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		goto reap;
 	}
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = mem, .mem_size = mem_size,
-				.tsc_khz = s->tsc_khz, .boost = s->boost ? mem + vm_boost_offset(mem_size) : NULL,
+				.tsc_khz = s->tsc_khz, .boost = s->boost ? mem + vm_boost_offset(s, mem_size) : NULL,
 				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
 	started = 1;
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {

@@ -98,9 +98,13 @@ unsigned vm_console_max(const struct vm_spec *s);
 #define VM_CONSOLE_MAX (1u << 20)    /* a guest's console beyond this is a flood: the run stops */
 
 /* ---- shared by the implementations (vm.c) ---- */
-/* The boost area (pvb_abi.h) in guest RAM of mem_size bytes. */
-static inline size_t vm_boost_offset(size_t mem_size)
+/* The boost area (pvb_abi.h) in guest RAM of mem_size bytes: below the out area for pvbench's
+ * guest; for Linux half-way up RAM (QEMU loads the initrd at the top, and the kernel keeps off
+ * the area: memmap= reserves it), 2 MiB aligned. */
+static inline size_t vm_boost_offset(const struct vm_spec *s, size_t mem_size)
 {
+	if (s->initrd)
+		return (mem_size / 2) & ~(size_t)0x1fffff;
 	return mem_size - PVB_OUT_SIZE - PVB_PV_SIZE;
 }
 /* Before the guest boots: the boost region's header, when the spec offers one. */

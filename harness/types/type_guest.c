@@ -282,11 +282,6 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 				 "(its ring 0 is emulated); accel = tcg runs it functionally");
 			return;
 		}
-		if (c.pol.ops->boost_region) {
-			run_fail(out, RUN_SKIPPED, "unavailable: a Linux guest would negotiate the boost region "
-				 "through pvbench's kernel module, which is not built yet");
-			return;
-		}
 		int fio = !strcmp(spec_str(spec, "workload"), "fio");
 		if (linux_guest_files(fio ? "fio" : "base", kernel, sizeof(kernel), initrd, sizeof(initrd), err,
 				      sizeof(err))) {

@@ -123,24 +123,49 @@ static void hogs(pid_t *pids, int n)
 	}
 }
 
-/* the initramfs's modules (/lib/pvb-modules, named in load order), then the disk */
-static int disk(void)
+/* A module's parameters from the kernel command line, NAME.key=value -> "key=value ...", as
+ * modprobe would pass them */
+static void module_params(const char *name, char *out, size_t n)
+{
+	static char line[4096];
+	size_t o = 0, len = strlen(name);
+	int fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t r = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	out[0] = 0;
+	line[r > 0 ? r : 0] = 0;
+	for (char *p = strtok(line, " \n"); p; p = strtok(NULL, " \n"))
+		if (!strncmp(p, name, len) && p[len] == '.' && o + strlen(p) + 2 < n)
+			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? " " : "", p + len + 1);
+}
+
+/* the initramfs's modules (/lib/pvb-modules/NN-NAME.ko, in load order) */
+static void modules(void)
 {
 	struct dirent **e;
 	int n = scandir("/lib/pvb-modules", &e, NULL, alphasort);
 	for (int i = 0; i < n; i++) {
-		char path[300];
-		snprintf(path, sizeof(path), "/lib/pvb-modules/%s", e[i]->d_name);
-		int fd = e[i]->d_name[0] != '.' ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-		if (fd >= 0 && syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
-			say("module %s would not load", path);
+		char path[300], name[64], params[1024];
+		const char *d = e[i]->d_name, *dash = strchr(d, '-');
+		snprintf(path, sizeof(path), "/lib/pvb-modules/%s", d);
+		snprintf(name, sizeof(name), "%.*s", dash ? (int)strcspn(dash + 1, ".") : 0, dash ? dash + 1 : "");
+		module_params(name, params, sizeof(params));
+		int fd = d[0] != '.' ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd >= 0 && syscall(SYS_finit_module, fd, params, 0) < 0 && errno != EEXIST)
+			fprintf(stderr, "pvb-init: module %s: %s\n", name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		free(e[i]);
 	}
 	if (n >= 0)
 		free(e);
-	for (int t = 0; t < 100; t++) { /* the driver probes asynchronously */
+}
+
+/* the disk fio writes: its driver probes after the modules loaded */
+static int disk(void)
+{
+	for (int t = 0; t < 100; t++) {
 		if (access("/dev/vda", R_OK | W_OK) == 0)
 			return 0;
 		usleep(50000);
@@ -167,6 +192,7 @@ int main(void)
 	cmdline("pvb.args", args, sizeof(args));
 	cmdline("pvb.hog", hog, sizeof(hog));
 	pvb_crc32_init();
+	modules();
 	if (!strcmp(hog, "1")) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		nhogs = cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "child.h"
 #include "hostinfo.h"
 #include "linux_guest.h"
@@ -21,8 +22,9 @@ int linux_guest_files(const char *variant, char *kernel, size_t kn, char *initrd
 	/* the script lives next to the build directory: SRC/scripts, SRC/build */
 	snprintf(script, sizeof(script), "%.*s%sscripts/linux-initramfs", slash ? (int)(slash - b) : 0, b,
 		 slash ? "/" : "");
-	snprintf(out, sizeof(out), "%s/linux-files.txt", b);
-	snprintf(log, sizeof(log), "%s/linux-files.log", b);
+	/* per process: two pvbench runs may ask at once (the script itself takes a lock) */
+	snprintf(out, sizeof(out), "%s/linux-files-%d.txt", b, (int)getpid());
+	snprintf(log, sizeof(log), "%s/linux-files-%d.log", b, (int)getpid());
 	char *argv[] = { script, (char *)b, (char *)variant, NULL };
 	struct child_io io = { .stdout_path = out, .stderr_path = log };
 	if (child_spawn(&c, argv, &io, err, errlen) < 0)
@@ -37,6 +39,7 @@ int linux_guest_files(const char *variant, char *kernel, size_t kn, char *initrd
 		 fgets(initrd, (int)in, f);
 	if (f)
 		fclose(f);
+	unlink(out);
 	if (!ok) {
 		char line[400] = "?";
 		FILE *l = fopen(log, "r");
@@ -50,6 +53,7 @@ int linux_guest_files(const char *variant, char *kernel, size_t kn, char *initrd
 	}
 	kernel[strcspn(kernel, "\n")] = 0;
 	initrd[strcspn(initrd, "\n")] = 0;
+	unlink(log);
 	return 0;
 }
 

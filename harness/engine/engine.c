@@ -295,26 +295,33 @@ int engine_run(const char *path, const struct engine_opts *o)
 	if (!(s = engine_session_open(&e, runs, nr, o->db, err, sizeof(err))))
 		goto fail;
 
+	/* what is left to run: the count and the ETA are of those, not of the whole matrix */
+	char *todo = calloc((size_t)nr + 1, 1);
+	int ntodo = 0;
+	if (!todo)
+		abort();
+	for (int i = 0; i < nr; i++)
+		ntodo += todo[i] = o->force || !store_run_done(s->st, e.name, "", runs[i].identity, runs[i].rep);
+	skipped_stored = nr - ntodo;
 	struct progress pg;
-	progress_init(&pg, nr);
-	for (int i = 0; i < nr && !pvb_interrupted; i++) {
+	progress_init(&pg, ntodo);
+	for (int i = 0, k = 0; i < nr && !pvb_interrupted; i++) {
 		const struct run_spec *r = &runs[i];
 		char what[300], why[700];
-		if (!o->force && store_run_done(s->st, e.name, "", r->identity, r->rep)) {
-			skipped_stored++;
+		if (!todo[i])
 			continue;
-		}
 		snprintf(what, sizeof(what), "%s rep %d", r->variant, r->rep);
-		progress_begin(&pg, i, what);
+		progress_begin(&pg, k, what);
 		struct run_result res;
 		engine_session_run(s, r, &res);
 		done++;
 		failed += res.status != RUN_OK && res.status != RUN_SKIPPED && res.status != RUN_INTERRUPTED;
 		skipped_host += res.status == RUN_SKIPPED;
 		snprintf(why, sizeof(why), "%s: %s", run_status_name(res.status), res.reason);
-		progress_end(&pg, i, what, res.status == RUN_OK ? NULL : why);
+		progress_end(&pg, k++, what, res.status == RUN_OK ? NULL : why);
 		run_result_free(&res);
 	}
+	free(todo);
 	progress_finish(&pg);
 	fprintf(stderr, "pvbench: %d runs done (%d failed, %d skipped by the host), %d already stored%s\n",
 		done, failed, skipped_host, skipped_stored, pvb_interrupted ? ", interrupted" : "");

@@ -6,7 +6,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
 # harness/: one folder per part (engine, experiment types, policies, VM backends, store, reports, host)
 HARNESS_DIRS := harness harness/engine harness/types harness/policies harness/backends harness/store harness/report harness/host
-CPPFLAGS_H := -D_GNU_SOURCE -I/usr/include/postgresql -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm
+CPPFLAGS_H := -D_GNU_SOURCE -I/usr/include/postgresql -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm -Iimpl/dvfs
 SAN     ?=
 LDLIBS_H := -lcjson -lsqlite3 -lpq -linih -lm -lpthread
 
@@ -53,10 +53,10 @@ $(O)/git-rev: FORCE
 $(O)/host/harness/host/hostinfo.o: $(O)/git-rev
 FORCE:
 HCFLAGS := $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -DPVB_GIT='"$(PVB_GIT)"'
-HARNESS_SRC := $(filter-out harness/main.c,$(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.c))) impl/proto/record.c impl/proto/record_check.c impl/proto/boost_decode.c $(wildcard impl/vmm/*.c)
+HARNESS_SRC := $(filter-out harness/main.c,$(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.c))) impl/proto/record.c impl/proto/record_check.c impl/proto/boost_decode.c $(wildcard impl/vmm/*.c) $(wildcard impl/dvfs/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(O)/host/%.o,$(HARNESS_SRC))
 
-$(O)/host/%.o: %.c $(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.h)) $(wildcard impl/vmm/*.h) $(wildcard impl/proto/*.h) workloads/pvb.h workloads/list.h
+$(O)/host/%.o: %.c $(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.h)) $(wildcard impl/vmm/*.h) $(wildcard impl/dvfs/*.h) $(wildcard impl/proto/*.h) workloads/pvb.h workloads/list.h
 	@mkdir -p $(dir $@)
 	@echo '  CC        $<'
 	@$(CC) $(HCFLAGS) -c $< -o $@
@@ -78,7 +78,7 @@ $(O)/pvb-init: workloads/linux/init.c impl/proto/record.c impl/proto/pvb_blob.h 
 	@$(CC) $(WARN) -O2 -static -D_GNU_SOURCE -Iimpl/proto -o $@ workloads/linux/init.c impl/proto/record.c
 
 # ---- tests ----
-UNIT_TESTS := test_ab test_abi test_changepoint test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
+UNIT_TESTS := test_ab test_abi test_changepoint test_dvfs test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
 KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dashboard test_linux
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 

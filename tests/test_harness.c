@@ -53,18 +53,9 @@ static int pvbench(char **args, int timeout_ms, char *out_path)
 
 static int count_runs(const char *db, const char *where)
 {
-	sqlite3 *h;
-	sqlite3_stmt *st;
 	char sql[256];
-	int n = -1;
-
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM runs WHERE %s", where);
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return n;
+	return (int)store_value(db, sql);
 }
 
 static void quick_ini_end_to_end(void **state)

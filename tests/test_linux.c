@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <sys/wait.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 #include "child.h"
 #include "cli.h"
 #include "linux_guest.h"
@@ -110,19 +109,6 @@ static int pvbench_run(const char *ini, const char *db)
 	return WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
 }
 
-static double stored(const char *db, const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	double v = -1;
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_double(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
-}
-
 static void tools_run_in_the_guest_and_land_in_the_store(void **state)
 {
 	char ini[400], db[400];
@@ -136,27 +122,27 @@ static void tools_run_in_the_guest_and_land_in_the_store(void **state)
 	      "[fio]\nworkload = fio\nvcpus = 1\nmem_mb = 512\n", f);
 	fclose(f);
 	assert_int_equal(pvbench_run(ini, db), 0);
-	assert_int_equal(stored(db, "SELECT count(*) FROM runs WHERE status = 'ok'"), 4);
+	assert_int_equal(store_value(db, "SELECT count(*) FROM runs WHERE status = 'ok'"), 4);
 	/* the pvbench workload's record and cyclictest's JSON: samples on both vCPUs, a histogram */
-	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=pvb' AND m.side = 'guest' AND m.cpu = -1 AND m.name = 'lat_avg'") > 0);
-	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=cyclictest' AND m.side = 'guest' AND m.cpu = -1 AND m.name = 'samples'") > 100);
-	assert_int_equal(stored(db, "SELECT count(*) FROM histograms h JOIN runs r ON r.id = h.run_id WHERE"
+	assert_int_equal(store_value(db, "SELECT count(*) FROM histograms h JOIN runs r ON r.id = h.run_id WHERE"
 				    " r.variant = 'job=cyclictest' AND h.side = 'guest'"), 1);
-	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=stress' AND m.name = 'bogo_ops_per_s'") > 0);
 	/* the boost module loaded, negotiated with the host agent, and its requests reached it */
-	assert_int_equal(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+	assert_int_equal(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 				    " 'job=pvb' AND m.side = 'policy' AND m.name = 'negotiated'"), 1);
-	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=pvb' AND m.side = 'policy' AND m.name = 'kicks'") > 0);
-	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=pvb' AND m.side = 'policy' AND m.name = 'boosts'") > 0);
 	/* fio on the guest's virtio-blk disk (the image is removed after the run) */
-	assert_true(stored(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=fio' AND m.name = 'fio_write_mb_per_s'") > 0);
-	assert_int_equal(stored(db, "SELECT count(*) FROM runs WHERE vmm LIKE '%(tcg): not a latency measurement'"), 4);
+	assert_int_equal(store_value(db, "SELECT count(*) FROM runs WHERE vmm LIKE '%(tcg): not a latency measurement'"), 4);
 }
 
 static void a_hung_guest_is_killed_at_its_timeout(void **state)
@@ -170,7 +156,7 @@ static void a_hung_guest_is_killed_at_its_timeout(void **state)
 	      "host_cyclictest = off\ntimeout = 4s\n", f);
 	fclose(f);
 	assert_int_equal(pvbench_run(ini, db), 2);
-	assert_int_equal(stored(db, "SELECT count(*) FROM runs WHERE status = 'timeout'"), 1);
+	assert_int_equal(store_value(db, "SELECT count(*) FROM runs WHERE status = 'timeout'"), 1);
 	assert_int_equal(procs_matching(tmp), 0);
 }
 

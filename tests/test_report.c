@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 #include "child.h"
 #include "cli.h"
 #include "compare.h"
@@ -66,15 +65,7 @@ static cJSON *out_json(void)
 
 static int sql_int(const char *sql)
 {
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	int n = -1;
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return n;
+	return (int)store_value(db, sql);
 }
 
 static const char *verdict_of(cJSON *j, const char *metric)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 /* Skips without /dev/kvm (and says why), unless PVBENCH_REQUIRE_KVM=1 (CI on a kernel that offers
  * KVM): then it fails. */
@@ -75,6 +76,23 @@ static inline int procs_matching(const char *needle)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* The first column of the first row of a query on a store file, as a number; -1 if none. */
+static inline double store_value(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	double v = -1;
+	if (sqlite3_open(db, &h) != SQLITE_OK) {
+		sqlite3_close(h);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_double(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
 }
 
 #endif

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* The guest type's Linux half (guest = linux): the guest's files, its job on the kernel command
+ * line, and the metrics of the tools it runs (cyclictest, stress-ng, fio). */
+#ifndef PVB_GUEST_LINUX_H
+#define PVB_GUEST_LINUX_H
+
+#include <stddef.h>
+#include "engine.h"
+
+struct guest_linux {
+	char kernel[600], initrd[600];
+	char disk[1100];             /* fio's image, "" when none */
+};
+
+/* Before the VM: refuses what this host cannot run (a skip or an error in out: -1), finds or
+ * builds the kernel and initramfs, makes fio's disk, writes the job. */
+int guest_linux_prepare(const struct run_spec *spec, const struct run_env *env, int tcg,
+			struct guest_linux *g, char *job, size_t jobn, struct run_result *out);
+/* After it: the tool's own output into metrics (when the run is ok), fio's disk removed. */
+void guest_linux_finish(const struct run_spec *spec, const struct run_env *env, struct guest_linux *g,
+			struct run_result *out);
+
+#endif

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include "dvfs.h"
+#include "energy.h"
 
 /* run (1) or idle (0) for us microseconds, updating every step us (the scheduler's ticks) */
 static void spend(struct pelt *p, uint64_t *now, uint64_t us, int running, uint32_t scale)
@@ -77,6 +78,33 @@ static void schedutil_choice_and_rate_limit(void **state)
 	assert_int_equal(dvfs_governor(&l, 256, 0), 800000);   /* 1.25 * 1.2 GHz * 256/512 = 750 MHz */
 }
 
+/* The RK3399 OP1 model: the kernel's power formula on the DT's data, capacities, energy. */
+static void energy_model_of_a_published_device(void **state)
+{
+	/* 436 uW/MHz/V^2 * 1250^2 mV^2 * 2016 MHz / 10^6 = 1373400 uW at the A72's top OPP */
+	assert_int_equal(em_power_uw(&em_rk3399_op1_a72, 2016000), 1373400);
+	/* 100 * 1150^2 * 1512 / 10^6 = 199962 uW at the A53's */
+	assert_int_equal(em_power_uw(&em_rk3399_op1_a53, 1512000), 199962);
+	assert_int_equal(em_power_uw(&em_rk3399_op1_a72, 1), em_power_uw(&em_rk3399_op1_a72, 408000));
+	/* the kernel's cost (power * f_max / f) never falls with f (equal at equal voltage, as 408
+	 * and 600 MHz on the A72), and rises across the table: lower OPPs do a cycle for less */
+	const struct em_domain *d = &em_rk3399_op1_a72;
+	for (int i = 1; i < d->nr; i++)
+		assert_true(em_power_uw(d, d->opp[i].khz) * d->opp[i - 1].khz + d->opp[i].khz >=
+			    em_power_uw(d, d->opp[i - 1].khz) * d->opp[i].khz);
+	assert_true(em_power_uw(d, 2016000) / 2016 > 2 * (em_power_uw(d, 408000) / 408));
+	/* capacities as the kernel normalises them: 485 * 1512 / (1024 * 2016) of 1024 */
+	assert_int_equal(em_capacity(&em_rk3399_op1_a72, &em_rk3399_op1_a72), 1024);
+	assert_int_equal(em_capacity(&em_rk3399_op1_a53, &em_rk3399_op1_a72), 363);
+	/* one second busy at the top: 1.3734 J; idle costs nothing in the kernel's model */
+	assert_true(em_energy_uj(d, 2016000, 1e6, 5e6) > 1373399.9 && em_energy_uj(d, 2016000, 1e6, 5e6) < 1373400.1);
+	struct dvfs_domain g;
+	em_to_dvfs(&em_rk3399_op1_a53, &em_rk3399_op1_a72, &g);
+	assert_int_equal(g.nr, 7);
+	assert_int_equal(g.capacity, 363);
+	assert_int_equal(dvfs_governor(&g, 363, 0), 1512000); /* full LITTLE: its f_max */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -84,6 +112,7 @@ int main(void)
 		cmocka_unit_test(half_life_and_limits),
 		cmocka_unit_test(duty_cycle_and_invariance),
 		cmocka_unit_test(schedutil_choice_and_rate_limit),
+		cmocka_unit_test(energy_model_of_a_published_device),
 	};
 	return cmocka_run_group_tests_name("dvfs", tests, NULL, NULL);
 }

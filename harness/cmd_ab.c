@@ -16,7 +16,6 @@
 #include "ab.h"
 #include "child.h"
 #include "cli.h"
-#include "compare.h"
 #include "config.h"
 #include "engine.h"
 #include "metrics.h"

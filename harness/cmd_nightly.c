@@ -10,7 +10,6 @@
  * per experiment, paths relative to the suite file).
  */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +19,9 @@
 #include "nightly.h"
 #include "child.h"
 #include "cli.h"
-#include "compare.h"
 #include "config.h"
 #include "engine.h"
 #include "hostinfo.h"
-#include "metrics.h"
-#include "stats.h"
 #include "store.h"
 
 #define MAX_MEMBERS 16

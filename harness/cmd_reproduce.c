@@ -114,8 +114,7 @@ int cmd_reproduce(int argc, char **argv)
 			break;
 		}
 		const char *exp = cJSON_GetObjectItem(ref, "experiment")->valuestring;
-		const char *base = strrchr(exp, '/') ? strrchr(exp, '/') + 1 : exp;
-		snprintf(exp_name, sizeof(exp_name), "%.*s", (int)strcspn(base, "."), base);
+		reproduce_experiment_name(ref, exp_name, sizeof(exp_name));
 		if (list) {
 			printf("%-28s %-24s %s\n", id, exp, cJSON_GetObjectItem(ref, "title")->valuestring);
 			cJSON_Delete(ref);

@@ -127,9 +127,18 @@ static void rel_link(char *out, size_t n, const char *dir_abs, const char *path)
 	snprintf(out + o, n - o, "%s", abs[last] == '/' ? abs + last + 1 : abs + last);
 }
 
+/* a published table, read once for the whole report */
+struct pub {
+	char id[128], exp[128];
+	cJSON *ref;
+	int shown;                   /* its experiment has runs here */
+};
+
 struct ctx {
 	struct store *st;
 	const char *dir, *published;
+	struct pub pubs[64];
+	int npubs;
 	char dir_abs[PATH_MAX];
 	struct repro_summary total;
 	FILE *index_tables;      /* rows of the published-tables table, for the index */
@@ -140,46 +149,57 @@ struct ctx {
 /* the published tables whose experiment is exp: judged against this host's runs */
 static void published(struct ctx *c, FILE *f, const char *exp, const char *host)
 {
+	for (int i = 0; i < c->npubs; i++) {
+		struct pub *p = &c->pubs[i];
+		struct cmp_input in;
+		char err[300];
+		if (strcmp(p->exp, exp) || compare_load(c->st, exp, &in, err, sizeof(err)))
+			continue;
+		struct repro_summary s = { 0 };
+		char *buf, origin[300], sl[200];
+		size_t blen;
+		p->shown = 1;
+		snprintf(origin, sizeof(origin), "experiment %s, host %s", exp, host);
+		FILE *m = pre_begin(&buf, &blen);
+		reproduce_table(p->ref, &in, origin, m, NULL, &s);
+		fprintf(f, "<h4 id=\"pub-%s\">Published table %s</h4>\n", p->id, p->id);
+		pre_end(f, m, &buf);
+		slug(sl, sizeof(sl), exp);
+		fprintf(c->index_tables, "<tr><td>%s</td><td>", p->id);
+		esc(c->index_tables, cJSON_GetObjectItem(p->ref, "title")->valuestring);
+		fprintf(c->index_tables, "</td><td><a href=\"exp-%s.html#pub-%s\">", sl, p->id);
+		esc(c->index_tables, exp);
+		fprintf(c->index_tables, "</a></td><td>");
+		esc(c->index_tables, host);
+		fprintf(c->index_tables, "</td><td class=\"ok\">%d</td><td>%d</td><td class=\"bad\">%d</td><td>%d</td></tr>\n",
+			s.reproduced, s.direction_only, s.not_reproduced, s.unjudged);
+		c->total.cells += s.cells;
+		c->total.reproduced += s.reproduced;
+		c->total.direction_only += s.direction_only;
+		c->total.not_reproduced += s.not_reproduced;
+		c->total.unjudged += s.unjudged;
+		cmp_input_free(&in);
+	}
+}
+
+/* every published table, once (a file that is not one is left out here: reproduce says why) */
+static void load_pubs(struct ctx *c)
+{
 	struct dirent **ents;
 	int n = scandir(c->published, &ents, NULL, alphasort);
 	for (int i = 0; i < n; i++) {
-		char path[1200], err[300], e[128];
+		char path[1200], err[300];
 		size_t len = strlen(ents[i]->d_name);
-		if (len > 5 && !strcmp(ents[i]->d_name + len - 5, ".json")) {
+		cJSON *ref = NULL;
+		if (len > 5 && !strcmp(ents[i]->d_name + len - 5, ".json") && c->npubs < 64) {
 			snprintf(path, sizeof(path), "%s/%s", c->published, ents[i]->d_name);
-			cJSON *ref = reproduce_load(path, err, sizeof(err));
-			const char *x = ref ? cJSON_GetObjectItem(ref, "experiment")->valuestring : "";
-			const char *b = strrchr(x, '/') ? strrchr(x, '/') + 1 : x;
-			snprintf(e, sizeof(e), "%.*s", (int)strcspn(b, "."), b);
-			struct cmp_input in;
-			if (ref && !strcmp(e, exp) && !compare_load(c->st, exp, &in, err, sizeof(err))) {
-				struct repro_summary s = { 0 };
-				char *buf, origin[300];
-				size_t blen;
-				snprintf(origin, sizeof(origin), "experiment %s, host %s", exp, host);
-				FILE *m = pre_begin(&buf, &blen);
-				reproduce_table(ref, &in, origin, m, NULL, &s);
-				fprintf(f, "<h4 id=\"pub-%.*s\">Published table %.*s</h4>\n", (int)(len - 5), ents[i]->d_name,
-					(int)(len - 5), ents[i]->d_name);
-				pre_end(f, m, &buf);
-				fprintf(c->index_tables, "<tr><td>%.*s</td><td>", (int)(len - 5), ents[i]->d_name);
-				esc(c->index_tables, cJSON_GetObjectItem(ref, "title")->valuestring);
-				char sl[200];
-				slug(sl, sizeof(sl), exp);
-				fprintf(c->index_tables, "</td><td><a href=\"exp-%s.html#pub-%.*s\">", sl, (int)(len - 5), ents[i]->d_name);
-				esc(c->index_tables, exp);
-				fprintf(c->index_tables, "</a></td><td>");
-				esc(c->index_tables, host);
-				fprintf(c->index_tables, "</td><td class=\"ok\">%d</td><td>%d</td><td class=\"bad\">%d</td><td>%d</td></tr>\n",
-					s.reproduced, s.direction_only, s.not_reproduced, s.unjudged);
-				c->total.cells += s.cells;
-				c->total.reproduced += s.reproduced;
-				c->total.direction_only += s.direction_only;
-				c->total.not_reproduced += s.not_reproduced;
-				c->total.unjudged += s.unjudged;
-				cmp_input_free(&in);
-			}
-			cJSON_Delete(ref);
+			ref = reproduce_load(path, err, sizeof(err));
+		}
+		if (ref) {
+			struct pub *p = &c->pubs[c->npubs++];
+			snprintf(p->id, sizeof(p->id), "%.*s", (int)(len - 5), ents[i]->d_name);
+			reproduce_experiment_name(ref, p->exp, sizeof(p->exp));
+			p->ref = ref;
 		}
 		free(ents[i]);
 	}
@@ -327,40 +347,19 @@ fail:
 }
 
 /* published tables whose experiment has no runs in this store: listed, never dropped */
-static void unmatched(struct ctx *c, const struct rows *exps)
+static void unmatched(struct ctx *c)
 {
-	struct dirent **ents;
-	int n = scandir(c->published, &ents, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		char path[1200], err[300], e[128];
-		size_t len = strlen(ents[i]->d_name);
-		cJSON *ref = NULL;
-		if (len > 5 && !strcmp(ents[i]->d_name + len - 5, ".json")) {
-			snprintf(path, sizeof(path), "%s/%s", c->published, ents[i]->d_name);
-			ref = reproduce_load(path, err, sizeof(err));
-		}
-		if (ref) {
-			const char *x = cJSON_GetObjectItem(ref, "experiment")->valuestring;
-			const char *b = strrchr(x, '/') ? strrchr(x, '/') + 1 : x;
-			int found = 0;
-			snprintf(e, sizeof(e), "%.*s", (int)strcspn(b, "."), b);
-			for (int k = 0; k < exps->n; k++)
-				found |= !strcmp(exps->v[k][0], e);
-			if (!found) {
-				fprintf(c->index_tables, "<tr><td>%.*s</td><td>", (int)(len - 5), ents[i]->d_name);
-				esc(c->index_tables, cJSON_GetObjectItem(ref, "title")->valuestring);
-				fprintf(c->index_tables, "</td><td>");
-				esc(c->index_tables, x);
-				fprintf(c->index_tables, "</td><td colspan=\"5\" class=\"note\">not measured: no runs of "
-					"%s in this store (pvbench reproduce --run %.*s)</td></tr>\n", e, (int)(len - 5),
-					ents[i]->d_name);
-			}
-		}
-		cJSON_Delete(ref);
-		free(ents[i]);
+	for (int i = 0; i < c->npubs; i++) {
+		struct pub *p = &c->pubs[i];
+		if (p->shown)
+			continue;
+		fprintf(c->index_tables, "<tr><td>%s</td><td>", p->id);
+		esc(c->index_tables, cJSON_GetObjectItem(p->ref, "title")->valuestring);
+		fprintf(c->index_tables, "</td><td>");
+		esc(c->index_tables, cJSON_GetObjectItem(p->ref, "experiment")->valuestring);
+		fprintf(c->index_tables, "</td><td colspan=\"5\" class=\"note\">not measured: no runs of "
+			"%s in this store (pvbench reproduce --run %s)</td></tr>\n", p->exp, p->id);
 	}
-	if (n >= 0)
-		free(ents);
 }
 
 int report_html(struct store *st, const char *store_label, const char *dir, const char *published_dir,
@@ -387,6 +386,7 @@ int report_html(struct store *st, const char *store_label, const char *dir, cons
 		free(hosts.v);
 		return -1;
 	}
+	load_pubs(&c);
 	c.index_tables = open_memstream(&c.itab, &c.itab_len);
 	if (!c.index_tables)
 		abort();
@@ -395,7 +395,7 @@ int report_html(struct store *st, const char *store_label, const char *dir, cons
 		if (experiment_page(&c, exps.v[i][0], exps.v[i][2], err, errlen))
 			goto out;
 	}
-	unmatched(&c, &exps);
+	unmatched(&c);
 	fclose(c.index_tables);
 	c.index_tables = NULL;
 
@@ -453,6 +453,8 @@ int report_html(struct store *st, const char *store_label, const char *dir, cons
 		c.total.direction_only, c.total.not_reproduced, c.total.unjudged, c.itab ? c.itab : "");
 	rc = fclose(f) ? -1 : 0;
 out:
+	for (int i = 0; i < c.npubs; i++)
+		cJSON_Delete(c.pubs[i].ref);
 	if (c.index_tables)
 		fclose(c.index_tables);
 	free(c.itab);

@@ -55,6 +55,14 @@ cJSON *reproduce_load(const char *path, char *err, size_t errlen)
 	return j;
 }
 
+void reproduce_experiment_name(const cJSON *ref, char *out, size_t n)
+{
+	const char *x = str(ref, "experiment"), *b;
+	x = x ? x : "";
+	b = strrchr(x, '/') ? strrchr(x, '/') + 1 : x;
+	snprintf(out, n, "%.*s", (int)strcspn(b, "."), b);
+}
+
 /* a published label as our key's value */
 static const char *mapped(const cJSON *ref, const char *label)
 {

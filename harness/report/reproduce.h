@@ -25,6 +25,10 @@ struct repro_summary { int cells, reproduced, direction_only, not_reproduced, un
 /* Reads and checks a published table; NULL with "file: why" in err. */
 cJSON *reproduce_load(const char *path, char *err, size_t errlen);
 
+/* The experiment a published table is judged against, as the store names it: its file's base
+ * name ("configs/boost-cyclictest.ini" -> "boost-cyclictest"). */
+void reproduce_experiment_name(const cJSON *ref, char *out, size_t n);
+
 /* Judges ref against in (the runs of its experiment; in may be empty). Text to out, or, with
  * json non-NULL, one object appended to that array. Adds to sum. */
 void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *origin, FILE *out,

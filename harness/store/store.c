@@ -125,9 +125,18 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 			 STORE_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
-		 err, errlen))
-		goto fail;
+	/* Switching a fresh file to WAL while other processes open it too can fail with "database is
+	 * locked" at once: SQLite does not wait in its busy handler there. Retry, as it would. */
+	for (int tries = 0;; tries++) {
+		int rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
+			      err, errlen);
+		int busy = sqlite3_errcode(s->db) == SQLITE_BUSY || sqlite3_errcode(s->db) == SQLITE_LOCKED;
+		if (!rc)
+			break;
+		if (!busy || tries == 1000)
+			goto fail;
+		sqlite3_sleep(10);
+	}
 	while (v < STORE_SCHEMA_VERSION) { /* each step whole or not at all */
 		char sql[64];
 		if (exec(s, "BEGIN IMMEDIATE;", err, errlen))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The DVFS model against the kernel's definitions: PELT's 32 ms half-life and limits, a duty
  * cycle's utilisation, frequency invariance, and schedutil's choice and rate limit. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,9 @@ static void decay_is_the_kernels(void **state)
 	assert_int_equal(pelt_decay(1u << 20, 64), (1u << 18) - 1);
 	assert_in_range(pelt_decay(1000000, 16), 707106, 707107);      /* y^16 = 1/sqrt(2) */
 	assert_int_equal(pelt_decay(~0ull, 32 * 64), 0);               /* beyond 63 half-lives */
+	/* the integer table (the guest kernel has no libm) against the definition */
+	for (unsigned n = 1; n < 32; n++)
+		assert_true(fabs((double)pelt_decay(1ull << 32, n) - ldexp(pow(0.5, n / 32.0), 32)) <= 2.0);
 }
 
 static void half_life_and_limits(void **state)
@@ -105,6 +109,57 @@ static void energy_model_of_a_published_device(void **state)
 	assert_int_equal(dvfs_governor(&g, 363, 0), 1512000); /* full LITTLE: its f_max */
 }
 
+/* What each policy makes of a CPU's threads, by hand (dvfs_cpu_util) */
+static void policies_by_hand(void **state)
+{
+	struct dvfs_thread_in t[2] = { { .host = 300, .guest = 700, .runnable = 1 },
+				       { .host = 200, .guest = 100, .runnable = 1 } };
+	assert_int_equal(dvfs_cpu_util(DVFS_BASELINE, t, 2, 50, 1024, 1024), 550);
+	/* util_est-like: max per thread, then summed with the CPU's other work */
+	assert_int_equal(dvfs_cpu_util(DVFS_UTIL_GUEST, t, 2, 50, 1024, 1024), 700 + 200 + 50);
+	/* uclamp_min: a floor, not additive: the sum (550) is under the largest value (700) */
+	assert_int_equal(dvfs_cpu_util(DVFS_UCLAMP_MIN, t, 2, 50, 1024, 1024), 700);
+	t[0].host = 600; /* and over it: the floor adds nothing */
+	assert_int_equal(dvfs_cpu_util(DVFS_UCLAMP_MIN, t, 2, 50, 1024, 1024), 850);
+	/* a thread that did not run in the interval is not enqueued: its guest value counts for nothing */
+	t[0].runnable = 0;
+	t[0].host = 300;
+	assert_int_equal(dvfs_cpu_util(DVFS_UTIL_GUEST, t, 2, 50, 1024, 1024), 550);
+	assert_int_equal(dvfs_cpu_util(DVFS_UCLAMP_MIN, t, 2, 50, 1024, 1024), 550);
+	/* the VM's cap, and the CPU's capacity */
+	t[0].runnable = 1;
+	assert_int_equal(dvfs_cpu_util(DVFS_UTIL_GUEST, t, 2, 50, 400, 1024), 400 + 200 + 50);
+	assert_int_equal(dvfs_cpu_util(DVFS_UTIL_GUEST, t, 2, 50, 1024, 485), 485);
+	assert_int_equal(dvfs_cpu_util(DVFS_PERFORMANCE, t, 2, 0, 1024, 485), 485);
+	assert_int_equal(dvfs_cpu_util(DVFS_POWERSAVE, t, 2, 900, 1024, 1024), 0);
+}
+
+/* A guest that publishes anything cannot take its CPUs past what its threads' own demand asks
+ * under baseline plus the VM's cap per vCPU (issue 15's bound), under either guest policy. */
+static void a_rogue_guest_is_bounded(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+	for (int trial = 0; trial < 100000; trial++) {
+		struct dvfs_thread_in t[4];
+		int n = 1 + trial % 4;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		uint32_t cap = (uint32_t)(x % 1025), other = (uint32_t)(x >> 20) % 1025, capacity = 256 + (uint32_t)(x >> 40) % 769;
+		for (int i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			t[i].host = (uint32_t)(x % 1025);
+			t[i].guest = (uint32_t)(x >> 32); /* anything at all */
+			t[i].runnable = (int)(x >> 11) & 1;
+		}
+		uint32_t base = dvfs_cpu_util(DVFS_BASELINE, t, n, other, cap, capacity);
+		uint64_t bound = base + (uint64_t)n * cap;
+		if (bound > capacity)
+			bound = capacity;
+		assert_true(dvfs_cpu_util(DVFS_UTIL_GUEST, t, n, other, cap, capacity) <= bound);
+		assert_true(dvfs_cpu_util(DVFS_UCLAMP_MIN, t, n, other, cap, capacity) <= bound);
+		assert_true(dvfs_cpu_util(DVFS_UTIL_GUEST, t, n, other, cap, capacity) >= base);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +168,8 @@ int main(void)
 		cmocka_unit_test(duty_cycle_and_invariance),
 		cmocka_unit_test(schedutil_choice_and_rate_limit),
 		cmocka_unit_test(energy_model_of_a_published_device),
+		cmocka_unit_test(policies_by_hand),
+		cmocka_unit_test(a_rogue_guest_is_bounded),
 	};
 	return cmocka_run_group_tests_name("dvfs", tests, NULL, NULL);
 }

@@ -52,4 +52,19 @@ uint32_t dvfs_governor(struct dvfs_domain *d, uint32_t util, uint64_t now_us);
 /* The lowest OPP at or above khz (the highest if none): CPUFREQ_RELATION_L. */
 uint32_t dvfs_resolve(const struct dvfs_domain *d, uint32_t khz);
 
+/* How a CPU's utilisation for the governor is made from its vCPU threads (issue 15's policies).
+ *   BASELINE:   the host's own view: the sum of the threads' PELT, plus the CPU's other tasks.
+ *   UTIL_GUEST: each runnable thread counts max(its PELT, the guest's value), as the kernel
+ *               counts util_est (seed 000: "treating the vCPU run queue util similar to
+ *               util_est"), summed per CPU: additive with the CPU's other work.
+ *   UCLAMP_MIN: the guest's value as a floor on the whole CPU (the largest of its runnable
+ *               threads' values), not added: what uclamp_min does.
+ *   PERFORMANCE, POWERSAVE: the highest and the lowest OPP.
+ * guest[] is what the guest published, already validated; the host caps it to guest_cap first,
+ * so a guest can never ask for more than baseline plus guest_cap per vCPU. */
+enum dvfs_mode { DVFS_BASELINE, DVFS_UTIL_GUEST, DVFS_UCLAMP_MIN, DVFS_PERFORMANCE, DVFS_POWERSAVE };
+struct dvfs_thread_in { uint32_t host, guest; int runnable; };
+uint32_t dvfs_cpu_util(enum dvfs_mode m, const struct dvfs_thread_in *t, int n, uint32_t other,
+		       uint32_t guest_cap, uint32_t capacity);
+
 #endif

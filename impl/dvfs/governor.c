@@ -26,3 +26,26 @@ uint32_t dvfs_governor(struct dvfs_domain *d, uint32_t util, uint64_t now_us)
 	}
 	return d->cur_khz;
 }
+
+uint32_t dvfs_cpu_util(enum dvfs_mode m, const struct dvfs_thread_in *t, int n, uint32_t other,
+		       uint32_t guest_cap, uint32_t capacity)
+{
+	uint64_t sum = other;
+	uint32_t floor = 0;
+
+	if (m == DVFS_PERFORMANCE)
+		return capacity;
+	if (m == DVFS_POWERSAVE)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		uint32_t g = t[i].guest < guest_cap ? t[i].guest : guest_cap, h = t[i].host;
+		if (m == DVFS_UTIL_GUEST && t[i].runnable && g > h)
+			h = g;
+		if (m == DVFS_UCLAMP_MIN && t[i].runnable && g > floor)
+			floor = g;
+		sum += h;
+	}
+	if (sum < floor)
+		sum = floor;
+	return sum > capacity ? capacity : (uint32_t)sum;
+}

@@ -1,14 +1,34 @@
 /* SPDX-License-Identifier: MIT */
-#include <math.h>
 #include "dvfs.h"
 
-/* y^n * 2^32 for n < 32 (y^32 = 1/2): computed from the definition, not copied */
+/* y^n * 2^32 for n < 32 (y^32 = 1/2), from the definition and in integers only: the guest kernel
+ * (no libm, no floating point) shares this file. y^n = 2^(-n/32): the largest x with x^32 <=
+ * 2^(-n), by bisection in 0.64 fixed point (so that x^32 keeps 32 bits even near 2^-31), then
+ * rounded to 32 bits. Once, at first use; not copied from the kernel's table. */
+static uint64_t pow32_fx(uint64_t x) /* x^32, x in 0.64 fixed point */
+{
+	for (int i = 0; i < 5; i++)
+		x = (uint64_t)(((unsigned __int128)x * x) >> 64);
+	return x;
+}
+
 static uint32_t yn_inv(unsigned n)
 {
 	static uint32_t t[PELT_HALFLIFE];
-	if (!t[0])
-		for (unsigned i = 0; i < PELT_HALFLIFE; i++)
-			t[i] = (uint32_t)fmin(ldexp(pow(0.5, (double)i / PELT_HALFLIFE), 32), 4294967295.0);
+	if (!t[1]) {
+		t[0] = 0xffffffffu;
+		for (unsigned i = 1; i < PELT_HALFLIFE; i++) {
+			uint64_t lo = 0, hi = ~0ull, target = 1ull << (64 - i);
+			while (lo < hi) {
+				uint64_t mid = lo + (hi - lo) / 2 + ((hi - lo) & 1); /* rounded up: no overflow */
+				if (pow32_fx(mid) <= target)
+					lo = mid;
+				else
+					hi = mid - 1;
+			}
+			t[i] = (uint32_t)((lo + (1ull << 31)) >> 32);
+		}
+	}
 	return t[n];
 }
 

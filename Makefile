@@ -15,10 +15,10 @@ LDLIBS_H := -lcjson -lsqlite3 -lpq -linih -lm -lpthread
 GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreestanding \
 	   -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only -march=x86-64 -mtune=generic \
 	   -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
-	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads
+	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads -Iimpl/dvfs
 GK      := impl/guest-kernel
-WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/registry.c
-GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c impl/proto/record.c $(WORKLOADS)
+WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/frameloop.c workloads/burst.c workloads/infer.c workloads/registry.c
+GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c $(GK)/util.c impl/dvfs/pelt.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 
 all: $(O)/pvbench-guest.elf $(O)/pvb-linux $(O)/pvb-init $(O)/pvbench
@@ -28,7 +28,7 @@ $(O)/guest/%.S.o: %.S $(GK)/layout.h $(wildcard impl/proto/*.h)
 	@echo '  CC(guest) $<'
 	@$(CC) $(GCFLAGS) -c $< -o $@
 
-$(O)/guest/%.c.o: %.c $(wildcard $(GK)/*.h) $(wildcard impl/proto/*.h) workloads/pvb.h workloads/list.h
+$(O)/guest/%.c.o: %.c $(wildcard $(GK)/*.h) $(wildcard impl/proto/*.h) $(wildcard impl/dvfs/*.h) workloads/pvb.h workloads/work.h workloads/list.h
 	@mkdir -p $(dir $@)
 	@echo '  CC(guest) $<'
 	@$(CC) $(GCFLAGS) -c $< -o $@
@@ -79,7 +79,7 @@ $(O)/pvb-init: workloads/linux/init.c impl/proto/record.c impl/proto/pvb_blob.h 
 
 # ---- tests ----
 UNIT_TESTS := test_ab test_abi test_changepoint test_dvfs test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
-KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dashboard test_linux
+KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dvfs_host test_dashboard test_linux
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 
 $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
@@ -87,7 +87,7 @@ $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
 	@echo '  LD        $@'
 	@$(CC) $(HCFLAGS) -Itests -o $@ $< $(O)/libpvbench.a -lcmocka $(LDLIBS_H)
 
-tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness
+tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness $(O)/tests/bench_dvfs
 
 # Everything, the KVM integration tests included, then the unit tests under ASan/UBSan.
 check: setup all tests
@@ -138,6 +138,7 @@ run: setup all
 bench: setup all tests
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_guest
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_harness
+	$(O)/tests/bench_dvfs
 	$(O)/pvbench channels configs/channels.ini
 	$(O)/pvbench memory configs/memory.ini
 

@@ -38,6 +38,17 @@ void pvb_fail(const char *why);                 /* marks the job failed; the tex
 void pvb_console(const char *s, size_t n);      /* text to the console (guest: serial; Linux: stderr) */
 int pvb_failed(void);
 
+/* Utilisation (issue 15): the runtime accounts running time per task with the kernel's PELT, as
+ * a Linux guest does, and publishes each CPU's run-queue utilisation to the host when the host
+ * asks for it. A task is the workload's unit of work that may move between CPUs (the guest's
+ * load balancing); each CPU's run() is its own task until it calls pvb_task_run(). Storage is
+ * the workload's, zeroed (pvb_alloc). On Linux both are no-ops: the kernel tracks tasks itself. */
+struct pvb_task { uint64_t opaque[8]; };
+void pvb_task_run(struct pvb_task *t);          /* this CPU runs t from now; t leaves its old CPU */
+/* This CPU's capacity now, 1..1024 (1024: the fastest CPU at its highest frequency). Guest: the
+ * host's hint when it gives one; Linux and no hint: 1024. Work per unit of time scales with it. */
+uint32_t pvb_capacity(void);
+
 /* Results, called from finish() (one CPU, after all run() returned). cpu may be PVB_CPU_ALL. */
 void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value);
 void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,

@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "policy.h"
+#include "pvb_abi.h"
+#include "pvb_record.h"
 
 /* The kernel's struct sched_attr (uapi linux/sched/types.h clashes with glibc's sched.h). */
 struct sched_attr {
@@ -20,7 +22,8 @@ struct sched_attr {
 #define SCHED_FLAG_RESET_ON_FORK 0x01ull
 
 extern const struct policy_ops policy_vanilla, policy_static, policy_eager, policy_lazy,
-	policy_predictive;
+	policy_predictive, policy_baseline, policy_util_guest, policy_uclamp_min, policy_performance,
+	policy_powersave;
 
 const struct policy_ops *const policies[] = {
 	&policy_vanilla,
@@ -28,8 +31,22 @@ const struct policy_ops *const policies[] = {
 	&policy_eager,
 	&policy_lazy,
 	&policy_predictive,
+	&policy_baseline,
+	&policy_util_guest,
+	&policy_uclamp_min,
+	&policy_performance,
+	&policy_powersave,
 	NULL,
 };
+
+int vm_view_phase(const struct vm_view *vm)
+{
+	if (!vm->mem || vm->mem_size < PVB_OUT_SIZE)
+		return -1;
+	const volatile struct pvb_live *l = (const volatile void *)(vm->mem + vm->mem_size - PVB_OUT_SIZE);
+	unsigned ph = l->phase;
+	return l->magic == PVB_LIVE_MAGIC && ph <= PVB_PHASE_DONE ? (int)ph : -1;
+}
 
 const struct policy_ops *policy_find(const char *name)
 {

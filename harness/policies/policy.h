@@ -8,7 +8,9 @@
  * guest runs) -> stop (as soon as the guest is over, while its memory still exists, and again on
  * every path, also after a failed start: undo everything; it must be idempotent) ->
  * counters (into the run's metrics) -> destroy (frees its state; also after a refused prepare).
- * Callbacks may be NULL. Errors are sentences in err; a failing prepare refuses the run.
+ * Callbacks may be NULL. Errors are sentences in err; a failing prepare (-1) refuses the run, and
+ * a prepare that returns 1 says this host lacks what the policy needs: its runs are skipped, err
+ * saying why.
  * A policy's keys are experiment keys (listed by `pvbench run --keys`); it reads them from
  * p->spec with spec_int()/spec_str().
  */
@@ -50,6 +52,10 @@ struct policy_ops {
 	void (*counters)(struct policy *p, struct metric_set *out);
 	void (*destroy)(struct policy *p);
 };
+
+/* The guest's progress (pvb_record.h's PVB_PHASE_*) from the live word at the top of its RAM, or -1
+ * where there is none (a Linux guest, or not written yet). Untrusted like all guest memory. */
+int vm_view_phase(const struct vm_view *vm);
 
 extern const struct policy_ops *const policies[];   /* NULL-terminated (policy.c) */
 const struct policy_ops *policy_find(const char *name);

@@ -374,6 +374,8 @@ static int matches(const struct plan *pl, const struct cmp_run *r, const int *sp
 	return 1;
 }
 
+#define CMP_UNIT_LEN 8 /* as stored (struct metric) */
+
 static void fill(const struct cmp_input *in, const struct plan *pl, const int *split, int row,
 		 int col, const char *side, const char *name, struct cell *c, char *unit)
 {
@@ -387,7 +389,7 @@ static void fill(const struct cmp_input *in, const struct plan *pl, const int *s
 		if (!m)
 			continue;
 		c->v[c->n++] = !strcmp(m->unit, "ns") ? m->value / 1000 : m->value;
-		snprintf(unit, 8, "%s", !strcmp(m->unit, "ns") ? "us" : m->unit);
+		snprintf(unit, CMP_UNIT_LEN, "%s", !strcmp(m->unit, "ns") ? "us" : m->unit);
 	}
 	c->mean = stats_mean(c->v, (size_t)c->n);
 	c->sd = stats_sd(c->v, (size_t)c->n);
@@ -478,7 +480,7 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 	for (;;) { /* every combination of split values */
 		for (int mi = 0; mi < pl.nm; mi++) {
 			const char *name = pl.metrics[mi];
-			char unit[8] = "", splitdesc[256] = "";
+			char unit[CMP_UNIT_LEN] = "", splitdesc[256] = "";
 			/* sides with data for this metric */
 			const char *sides[NR_SIDES];
 			int ns = 0;
@@ -503,6 +505,10 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 					for (int r = 0; r < nrow; r++)
 						for (int c = 0; c < ncol; c++)
 							free(CELL(r, ns, c).v);
+			}
+			if (!ns) { /* no run of this split has the metric (another job's): no table */
+				free(cells);
+				continue;
 			}
 			for (int r = 0; r < nrow; r++)
 				for (int s = 0; s < ns; s++)
@@ -530,13 +536,22 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 			}
 			total_cmp += ncmp;
 			max_cmp = ncmp > max_cmp ? ncmp : max_cmp;
-			char title[96];
+			char title[128];
 			snprintf(title, sizeof(title), "%s (%s)", title_of(name), unit[0] ? unit : "?");
 
 			if (o->format == CMP_TEXT || o->format == CMP_MD) {
-				/* the grid of strings, then widths */
-				int ncols = 1 + ns * (2 * ncol - 1);
-				char (*g)[48] = calloc((size_t)((nrow + 2) * ncols), 48);
+				/* the grid of strings, then widths; a row no run has (another job's) is left out */
+				int ncols = 1 + ns * (2 * ncol - 1), nkeep = 0;
+				int *keep = calloc((size_t)nrow + 1, sizeof(int));
+				for (int r = 0; r < nrow; r++) {
+					int any = 0;
+					for (int s = 0; s < ns; s++)
+						for (int c = 0; c < ncol; c++)
+							any |= CELL(r, s, c).n > 0;
+					if (any)
+						keep[nkeep++] = r;
+				}
+				char (*g)[48] = calloc((size_t)((nkeep + 2) * ncols), 48);
 				int *w = calloc((size_t)ncols, sizeof(int));
 #define G(r, c) g[(r) * ncols + (c)]
 				snprintf(G(0, 0), 48, "%s", "");
@@ -549,17 +564,18 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 						if (c)
 							snprintf(G(1, k + 1), 48, "Δ%%");
 					}
-				for (int r = 0; r < nrow; r++) {
-					snprintf(G(r + 2, 0), 48, "%s", *rowkey ? axis_val(&pl, pl.row, r) : "all");
+				for (int i = 0; i < nkeep; i++) {
+					int r = keep[i];
+					snprintf(G(i + 2, 0), 48, "%s", *rowkey ? axis_val(&pl, pl.row, r) : "all");
 					for (int s = 0; s < ns; s++)
 						for (int c = 0; c < ncol; c++) {
 							int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
-							cell_text(G(r + 2, k), 48, &CELL(r, s, c));
+							cell_text(G(i + 2, k), 48, &CELL(r, s, c));
 							if (c)
-								delta_text(G(r + 2, k + 1), 48, &CELL(r, s, c));
+								delta_text(G(i + 2, k + 1), 48, &CELL(r, s, c));
 						}
 				}
-				for (int r = 0; r < nrow + 2; r++)
+				for (int r = 0; r < nkeep + 2; r++)
 					for (int c = 0; c < ncols; c++) {
 						int len = 0;
 						for (const unsigned char *p = (const unsigned char *)G(r, c); *p; p++)
@@ -570,7 +586,7 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 				if (o->format == CMP_TEXT) {
 					fprintf(f, "%s%s%s%s\n", first_table ? "" : "\n", title,
 						splitdesc[0] ? ", " : "", splitdesc);
-					for (int r = 0; r < nrow + 2; r++) {
+					for (int r = 0; r < nkeep + 2; r++) {
 						char line[2048];
 						size_t at = 0;
 						for (int c = 0; c < ncols && at < sizeof(line); c++) {
@@ -589,7 +605,7 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 				} else {
 					fprintf(f, "%s**%s**%s%s\n\n", first_table ? "" : "\n", title,
 						splitdesc[0] ? ", " : "", splitdesc);
-					for (int r = 1; r < nrow + 2; r++) {
+					for (int r = 1; r < nkeep + 2; r++) {
 						fprintf(f, "|");
 						for (int c = 0; c < ncols; c++) {
 							char h[100];
@@ -612,6 +628,7 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 				}
 				free(g);
 				free(w);
+				free(keep);
 			} else if (o->format == CMP_CSV) {
 				for (int r = 0; r < nrow; r++)
 					for (int s = 0; s < ns; s++)
@@ -727,6 +744,12 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 	for (size_t r = 0; r < in->n; r++)
 		if (!strcmp(param(&in->runs[r], "accel"), "tcg")) {
 			fprintf(f, "accel=tcg: QEMU's emulator ran these guests: functional, not a latency measurement\n");
+			break;
+		}
+	for (size_t r = 0; r < in->n; r++)
+		if (metric(&in->runs[r], "policy", "freqemu_held")) {
+			fprintf(f, "frequency: emulated (CPU time taken from each host CPU, impl/dvfs/freqemu.c), no cpufreq; "
+				   "*_modelled: the kernel's energy model of the RK3399 OP1 over measured busy time\n");
 			break;
 		}
 	if (in->stale)

@@ -102,7 +102,17 @@ int metrics_from_record(const void *rec, struct metric_set *out)
 	while ((s = pvb_rec_next(rec, s))) {
 		if (s->type == PVB_SEC_METRIC) {
 			const struct pvb_metric *m = (const void *)(s + 1);
-			metrics_add(out, m->name, m->unit, sec_cpu(s), (double)m->value);
+			/* integers only in a record: "FPS_e3" carries FPS to three decimals */
+			char unit[sizeof(m->unit) + 1];
+			size_t ul = strnlen(m->unit, sizeof(m->unit));
+			memcpy(unit, m->unit, ul);
+			unit[ul] = 0;
+			double v = (double)m->value;
+			if (ul > 3 && !strcmp(unit + ul - 3, "_e3")) {
+				unit[ul - 3] = 0;
+				v /= 1000;
+			}
+			metrics_add(out, m->name, unit, sec_cpu(s), v);
 		} else if (s->type == PVB_SEC_TEXT) {
 			snprintf(out->text, sizeof(out->text), "%s", (const char *)(s + 1));
 		}
@@ -136,10 +146,10 @@ int metrics_from_record(const void *rec, struct metric_set *out)
 
 int metric_higher_is_better(const char *name)
 {
-	static const char *const higher[] = { "fps", "throughput", "delivered", NULL };
+	static const char *const higher[] = { "fps", "throughput", "delivered", "score", NULL };
 	size_t n = strlen(name);
 	for (int i = 0; higher[i]; i++)
 		if (!strncmp(name, higher[i], strlen(higher[i])))
 			return 1;
-	return n > 6 && !strcmp(name + n - 6, "_per_s");
+	return (n > 6 && !strcmp(name + n - 6, "_per_s")) || strstr(name, "_per_j");
 }

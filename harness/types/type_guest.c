@@ -140,6 +140,22 @@ static void on_ended(void *arg)
 	c->trace = NULL;
 }
 
+/* seed 000's efficiency rows: the guest's figure per joule of the policy's (modelled) energy */
+static void efficiency(struct run_result *out)
+{
+	const struct metric *e = metrics_find(&out->m[SIDE_POLICY], "energy_modelled", METRIC_CPU_VM);
+	static const char *const per[][2] = { { "frames", "frames_per_j_modelled" },
+					      { "score", "score_per_j_modelled" } };
+	if (!e || e->value <= 0)
+		return;
+	for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
+		const struct metric *m = metrics_find(&out->m[SIDE_GUEST], per[i][0], METRIC_CPU_VM);
+		if (m)
+			metrics_add(&out->m[SIDE_POLICY], per[i][1], "1/J", METRIC_CPU_VM,
+				    m->value / (e->value / 1e3));
+	}
+}
+
 static enum run_status status_of(enum vm_outcome o)
 {
 	static const enum run_status map[] = {
@@ -182,8 +198,9 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		run_fail(out, RUN_ERROR, "%s", err);
 		goto destroy;
 	}
-	if (c.pol.ops->prepare && c.pol.ops->prepare(&c.pol, err, sizeof(err))) {
-		run_fail(out, RUN_ERROR, "policy %s: %s", c.pol.ops->name, err);
+	int prc = c.pol.ops->prepare ? c.pol.ops->prepare(&c.pol, err, sizeof(err)) : 0;
+	if (prc) {
+		run_fail(out, prc > 0 ? RUN_SKIPPED : RUN_ERROR, "policy %s: %s", c.pol.ops->name, err);
 		goto stop;
 	}
 	struct vm_spec vs = {
@@ -237,6 +254,7 @@ destroy:
 		c.pol.ops->destroy(&c.pol);
 	if (res.record)
 		metrics_from_record(res.record, &out->m[SIDE_GUEST]);
+	efficiency(out);
 	if (lx)
 		guest_linux_finish(spec, env, &lf, out);
 	metrics_add(&out->m[SIDE_HARNESS], "boot_to_workload", "ns", METRIC_CPU_VM, res.boot_to_workload_ms * 1e6);
@@ -278,7 +296,7 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 			 "guest = linux (cyclictest -D and stress-ng --timeout count seconds)");
 		return -1;
 	}
-	if (ops->prepare && ops->prepare(&p, err, errlen)) {
+	if (ops->prepare && ops->prepare(&p, err, errlen) < 0) { /* 1: a skip, at run time */
 		char why[400];
 		snprintf(why, sizeof(why), "%s", err);
 		snprintf(err, errlen, "policy %s refused: %s", ops->name, why);

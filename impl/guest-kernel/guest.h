@@ -31,6 +31,14 @@ static inline unsigned gk_cpu(void)
 
 void gk_user_main(unsigned cpu, const char *cmdline);
 
+/* Utilisation tracking (util.c): what a CPU publishes as its run-queue utilisation, after
+ * accounting the time since the last call (the current task ran unless the CPU was idle); idle:
+ * its task stops now. gk_publish_running (user.c) republishes a running CPU's slot. */
+struct pvb_boost_hdr;
+void gk_util_init(struct pvb_boost_hdr *h);
+uint32_t gk_util(unsigned cpu, int was_running, int idle);
+void gk_publish_running(unsigned cpu);
+
 /* Ring-3 system calls (int3; see layout.h). */
 static inline void gk_sys_sleep(uint64_t tsc_deadline)
 {

@@ -120,6 +120,14 @@ static void hog_until(uint64_t t)
 	} while (gk_rdtsc() < t); /* a one-shot count may end early: the rest, again */
 }
 
+/* The running half of a slot: the class of what runs, and the CPU's utilisation. */
+void gk_publish_running(unsigned cpu)
+{
+	if (boost)
+		pvb_boost_publish(pvb_boost_slot(boost, cpu), rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio,
+				  rt_prio ? PVB_SF_BOOST_REQ : 0, 0, gk_util(cpu, 1, 0), gk_rdtsc());
+}
+
 /* Around every sleep: the vCPU halts (idle, and when its task is RT, the deadline it will wake
  * at), then runs its task again. Ring 3, wait-free, a few stores each. */
 void pvb_sleep_until(uint64_t t)
@@ -132,17 +140,18 @@ void pvb_sleep_until(uint64_t t)
 			sleep_until(t);
 		return;
 	}
-	struct pvb_boost_slot *s = pvb_boost_slot(boost, gk_cpu());
-	pvb_boost_publish(s, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, 0,
-			  gk_rdtsc());
+	unsigned cpu = gk_cpu();
+	struct pvb_boost_slot *s = pvb_boost_slot(boost, cpu);
+	pvb_boost_publish(s, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0,
+			  gk_util(cpu, 1, 1), gk_rdtsc());
 	if (pvb_boost_is_boosted(s)) /* the host cannot see the RT task stop: tell it */
 		pvb_boost_kick(s);
 	if (hog)
 		hog_until(t);
 	else
 		sleep_until(t);
-	pvb_boost_publish(s, rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio,
-			  rt_prio ? PVB_SF_BOOST_REQ : 0, 0, 0, gk_rdtsc());
+	gk_util(cpu, 0, 0); /* the sleep was idle time */
+	gk_publish_running(cpu);
 	if (rt_prio && !pvb_boost_is_boosted(s)) /* ask for a boost while the RT task runs */
 		pvb_boost_kick(s);
 }
@@ -494,12 +503,13 @@ static int boost_negotiate(void)
 		console(": running as vanilla\n");
 		return 0;
 	}
-	h->guest_features = h->host_features & (PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
+	h->guest_features = h->host_features & (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT);
 	h->guest_version = PVB_BOOST_VERSION;
 	h->guest_tsc_ready = gk_rdtsc();
 	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
 	heap_end = (uint8_t *)(uintptr_t)addr; /* the region is not heap */
 	boost = h;
+	gk_util_init(h);
 	return 0;
 }
 

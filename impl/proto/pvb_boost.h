@@ -155,6 +155,21 @@ static inline int pvb_boost_is_boosted(const struct pvb_boost_slot *s)
 	return !(q & 1) && __atomic_load_n(&s->host_seq, __ATOMIC_RELAXED) == q && b;
 }
 
+/* The host's hint for this vCPU: the capacity of its CPU now (0..1024) and its frequency (kHz).
+ * 0 and 0 while the host is writing (host_seq odd or moved: the caller keeps its old value). */
+static inline void pvb_boost_hint(const struct pvb_boost_slot *s, unsigned *capacity, uint32_t *khz)
+{
+	uint32_t q = __atomic_load_n(&s->host_seq, __ATOMIC_ACQUIRE);
+	unsigned c = s->capacity;
+	uint32_t k = s->freq_khz;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	int ok = !(q & 1) && __atomic_load_n(&s->host_seq, __ATOMIC_RELAXED) == q;
+	if (capacity)
+		*capacity = ok ? (c > PVB_UTIL_MAX ? PVB_UTIL_MAX : c) : 0;
+	if (khz)
+		*khz = ok ? k : 0;
+}
+
 /* The guest's checks of a region the host offers: 0 if it can be used, else a reason. */
 static inline const char *pvb_boost_guest_check(const struct pvb_boost_hdr *h, uint64_t region_size,
 						unsigned vcpus)

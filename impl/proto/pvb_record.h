@@ -82,7 +82,8 @@ struct pvb_sec {
 
 struct pvb_metric {
 	char name[PVB_NAME_LEN]; /* NUL-terminated, [a-z0-9_.] */
-	char unit[PVB_UNIT_LEN]; /* "ns", "count", "cycles", "insn", "kHz", ... */
+	char unit[PVB_UNIT_LEN]; /* "ns", "count", "cycles", "insn", "kHz", ...; "X_e3": value is
+				    1000 times the figure in unit X (the host divides) */
 	int64_t value;
 };
 

@@ -104,6 +104,10 @@ void pvb_fail(const char *why)
 
 int pvb_failed(void) { return failed; }
 
+/* Linux tracks its tasks' utilisation itself; its cpufreq driver scales the work */
+void pvb_task_run(struct pvb_task *t) { (void)t; }
+uint32_t pvb_capacity(void) { return 1024; }
+
 void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value)
 {
 	pvb_rec_metric(&rec, (uint16_t)cpu, name, unit, value);

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "dvfs_agent.h"
+#include "energy.h"
+#include "freqemu.h"
+#include "pvb_boost.h"
+#include "pvb_record.h"
+#include "vm.h"
+
+static const char *backend_choice(int i)
+{
+	static const char *const names[] = { "emulated", "cpufreq", NULL };
+	return names[i];
+}
+
+const struct key_def dvfs_agent_keys[] = {
+	{ "dvfs_cpus", KT_STRING, 0, 0, KEY_LIST, "a72+a72",
+	  "DVFS: the emulated host CPUs, one energy-model domain each, '+'-joined: a72 or a53 (RK3399 OP1)" },
+	{ "freq_backend", KT_CHOICE, 0, 0, KEY_LIST, "emulated",
+	  "DVFS: emulated (a stealer thread per CPU) or cpufreq (the host's own: not built yet)",
+	  .choice = backend_choice },
+	{ "dvfs_slice_us", KT_INT, 100, 100000, KEY_LIST, "1000", "DVFS: the emulated backend's slice" },
+	{ "dvfs_tick_us", KT_INT, 500, 100000, KEY_LIST, "1000", "DVFS: how often the governor runs" },
+	{ "util_guest_cap", KT_INT, 0, 1024, KEY_LIST, "1024",
+	  "DVFS: the most utilisation a guest's value may stand for, per vCPU (the VM's limit)" },
+	{ 0 },
+};
+
+#define MAX_CPUS 16
+
+struct dcpu {
+	int cpu;                         /* host CPU */
+	const struct em_domain *em;
+	struct dvfs_domain d;
+	uint32_t cap_max;                /* capacity at f_max, 0..1024 */
+	uint32_t khz;                    /* now */
+	struct pelt other;               /* the CPU's other tasks, as one */
+	int64_t last_rq_us, last_steal_us;
+	double energy_uj, khz_us, busy_us, changes;
+};
+
+struct dvcpu {
+	int tid, c;                      /* its thread, its CPU (index into cpus) */
+	struct pelt p;
+	int64_t last_us;                 /* thread CPU time at the last tick */
+	cpu_set_t saved;
+	int pinned;
+	double guest_sum;                /* for the mean of what it published */
+	uint64_t guest_n;
+	uint32_t seq;                    /* slot.seq at the last tick: the guest's publications */
+	uint64_t updates;
+};
+
+struct dagent {
+	enum dvfs_mode mode;
+	int ncpu, nv, tick_us, slice_us;
+	uint32_t cap;
+	struct dcpu cpu[MAX_CPUS];
+	struct dvcpu v[VM_MAX_VCPUS];
+	const struct vm_view *vm;
+	struct freqemu fe;
+	int fe_on;
+	pthread_t thread;
+	volatile int stop, running;
+	int negotiated, started;         /* started: the guest published once: its workload runs */
+	uint32_t features;
+	struct pvb_boost_stats st;
+	int have_rq;                     /* /proc/schedstat exists: other tasks are seen */
+	uint64_t ticks, capped, late_ticks;
+	double wall_us;
+	double cpu_ms;
+};
+
+static uint64_t mono_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* /proc/schedstat: each CPU's rq_cpu_time (the 7th field after "cpuN"), the time every task ran
+ * there, in ns; -1 when the kernel does not say */
+static int rq_times_us(int64_t *out, int n)
+{
+	FILE *f = fopen("/proc/schedstat", "re");
+	char line[512];
+	int got = 0;
+	for (int i = 0; i < n; i++)
+		out[i] = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		int cpu;
+		unsigned long long v[9];
+		if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2], &v[3], &v[4],
+			   &v[5], &v[6]) == 8 && cpu >= 0 && cpu < n) {
+			out[cpu] = (int64_t)(v[6] / 1000);
+			got++;
+		}
+	}
+	fclose(f);
+	return got ? 0 : -1;
+}
+
+/* the domain of each host CPU: "a72+a53" */
+static int parse_cpus(struct dagent *a, const char *s, char *err, size_t errlen)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	a->ncpu = 0;
+	for (const char *p = s; *p;) {
+		size_t n = strcspn(p, "+");
+		const struct em_domain *em = n == 3 && !strncmp(p, "a72", 3) ? &em_rk3399_op1_a72 :
+					     n == 3 && !strncmp(p, "a53", 3) ? &em_rk3399_op1_a53 : NULL;
+		if (!em || a->ncpu == MAX_CPUS) {
+			snprintf(err, errlen, "dvfs_cpus: '%.*s' is not a72 or a53 (RK3399 OP1), or more than %d CPUs",
+				 (int)n, p, MAX_CPUS);
+			return -1;
+		}
+		struct dcpu *c = &a->cpu[a->ncpu];
+		c->cpu = a->ncpu++;
+		c->em = em;
+		p += n + (p[n] == '+');
+	}
+	if (!a->ncpu || a->ncpu > online) {
+		snprintf(err, errlen, "dvfs_cpus: %d emulated CPUs, and this host has %ld online", a->ncpu, online);
+		return -1;
+	}
+	const struct em_domain *big = &em_rk3399_op1_a53;
+	for (int i = 0; i < a->ncpu; i++)
+		if (a->cpu[i].em->dmips_mhz > big->dmips_mhz)
+			big = a->cpu[i].em;
+	for (int i = 0; i < a->ncpu; i++) {
+		struct dcpu *c = &a->cpu[i];
+		em_to_dvfs(c->em, big, &c->d);
+		c->cap_max = c->d.capacity;
+		c->khz = c->d.khz[c->d.nr - 1];
+	}
+	return 0;
+}
+
+int dvfs_agent_prepare(struct policy *p, enum dvfs_mode mode, char *err, size_t errlen)
+{
+	struct dagent *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -1;
+	p->priv = a;
+	a->mode = mode;
+	a->tick_us = (int)spec_int(p->spec, "dvfs_tick_us");
+	a->slice_us = (int)spec_int(p->spec, "dvfs_slice_us");
+	a->cap = (uint32_t)spec_int(p->spec, "util_guest_cap");
+	if (!strcmp(spec_str(p->spec, "freq_backend"), "cpufreq")) {
+		snprintf(err, errlen, "freq_backend cpufreq: unavailable: %s",
+			 access("/sys/devices/system/cpu/cpufreq/policy0", F_OK) ?
+				 "this host has no cpufreq (no /sys/devices/system/cpu/cpufreq/policy0)" :
+				 "pvbench has no cpufreq backend yet (only the emulated one)");
+		return 1;
+	}
+	if (parse_cpus(a, spec_str(p->spec, "dvfs_cpus"), err, errlen))
+		return -1;
+	return sched_fifo_allowed(1, err, errlen) ? 0 : -1;
+}
+
+static uint32_t cap_at(const struct dcpu *c)
+{
+	uint32_t max = c->d.khz[c->d.nr - 1];
+	return (uint32_t)((uint64_t)c->cap_max * c->khz / max);
+}
+
+static void hint(struct dagent *a, int i)
+{
+	const struct dcpu *c = &a->cpu[a->v[i].c];
+	if (a->negotiated && (a->features & PVB_BF_HINT))
+		pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0, cap_at(c), c->khz);
+}
+
+/* One governor tick over [t - dt, t). */
+static void step(struct dagent *a, uint64_t t, uint64_t dt)
+{
+	int64_t rq[MAX_CPUS];
+	struct dvfs_thread_in in[MAX_CPUS][VM_MAX_VCPUS];
+	int nin[MAX_CPUS] = { 0 };
+	double busy[MAX_CPUS] = { 0 }, mine[MAX_CPUS] = { 0 };
+	struct pvb_boost_limits lim = { .max_prio = 1, .features = a->features, .read_tries = 3 };
+	int have_rq = rq_times_us(rq, a->ncpu) == 0;
+	a->have_rq = have_rq;
+	/* Until the guest's workload starts, every CPU stays at f_max: the guest calibrates its work
+	 * loop then, and must do so alike under every policy. Started: the guest's progress word says
+	 * so; a guest without one (Linux) has started at its first publication. */
+	int was_started = a->started; /* the interval just spent counts only if it was the workload's */
+	if (!a->started && a->negotiated) {
+		int ph = vm_view_phase(a->vm);
+		if (ph >= 0)
+			a->started = ph >= PVB_PHASE_WORKLOAD;
+		for (int i = 0; i < a->nv && !a->started && ph < 0; i++)
+			a->started = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE) != 0;
+	}
+
+	for (int i = 0; i < a->nv; i++) {
+		struct dvcpu *v = &a->v[i];
+		struct dcpu *c = &a->cpu[v->c];
+		uint32_t duty = cap_at(c) ? cap_at(c) : 1, scale = cap_at(c);
+		int64_t now = thread_cpu_us(v->tid), d = now >= v->last_us ? now - v->last_us : 0;
+		if (now < 0)
+			continue;
+		v->last_us = now;
+		mine[v->c] += (double)d;
+		/* a thread held back for (1 - duty) ran d: on a CPU that slow it was busy d / duty */
+		uint64_t b = (uint64_t)d * 1024 / duty;
+		if (b > dt)
+			b = dt;
+		busy[v->c] += (double)b;
+		pelt_update(&v->p, t - dt + b, 1, scale);
+		pelt_update(&v->p, t, 0, scale);
+		struct dvfs_thread_in *x = &in[v->c][nin[v->c]++];
+		x->host = v->p.util_avg;
+		x->runnable = d > 0;
+		x->guest = 0;
+		struct pvb_boost_view bv;
+		if (a->negotiated) { /* every publication moves seq by 2 (a kick too: rare here) */
+			uint32_t q = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE);
+			if (a->started)
+				v->updates += (uint32_t)(q - v->seq) / 2;
+			v->seq = q;
+		}
+		if (a->negotiated && (a->features & PVB_BF_UTIL) &&
+		    pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, 0, &bv, &a->st) !=
+			    PVB_BOOST_READ_TORN) {
+			x->guest = bv.util;
+			a->capped += bv.util > a->cap;
+			v->guest_sum += bv.util;
+			v->guest_n++;
+		}
+	}
+	for (int k = 0; k < a->ncpu; k++) {
+		struct dcpu *c = &a->cpu[k];
+		uint32_t duty = cap_at(c) ? cap_at(c) : 1, scale = cap_at(c);
+		uint32_t other = 0;
+		if (have_rq && rq[c->cpu] >= 0) {
+			int64_t steal = a->fe_on ? thread_cpu_us(atomic_load(&a->fe.c[k].tid)) : 0;
+			int64_t d = c->last_rq_us ? rq[c->cpu] - c->last_rq_us : 0;
+			int64_t ds = c->last_steal_us && steal >= 0 ? steal - c->last_steal_us : 0;
+			double o = (double)d - (double)ds - mine[k];
+			c->last_rq_us = rq[c->cpu];
+			c->last_steal_us = steal;
+			uint64_t b = o > 0 ? (uint64_t)(o * 1024 / duty) : 0;
+			if (b > dt)
+				b = dt;
+			busy[k] += (double)b;
+			pelt_update(&c->other, t - dt + b, 1, scale);
+			pelt_update(&c->other, t, 0, scale);
+			other = c->other.util_avg;
+		}
+		if (busy[k] > (double)dt)
+			busy[k] = (double)dt;
+		/* energy and residency of the interval just spent at the frequency it had: from the
+		 * workload's start, so that boot and calibration count for no policy */
+		if (was_started) {
+			c->energy_uj += em_energy_uj(c->em, c->khz, busy[k], (double)dt - busy[k]);
+			c->khz_us += (double)c->khz * (double)dt;
+			c->busy_us += busy[k];
+		}
+		uint32_t u = dvfs_cpu_util(a->mode, in[k], nin[k], other, a->cap, c->cap_max);
+		uint32_t khz = !a->started ? c->d.khz[c->d.nr - 1] :
+			       a->mode == DVFS_POWERSAVE ? c->d.khz[0] : dvfs_governor(&c->d, u, t);
+		if (khz != c->khz)
+			c->changes++;
+		c->khz = khz;
+		if (a->fe_on)
+			freqemu_set(&a->fe, k, cap_at(c));
+	}
+	for (int i = 0; i < a->nv; i++)
+		hint(a, i);
+	a->ticks++;
+	if (was_started)
+		a->wall_us += (double)dt;
+}
+
+static void *agent_main(void *arg)
+{
+	struct dagent *a = arg;
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	uint64_t last = mono_us(), next = last + (uint64_t)a->tick_us;
+	while (!a->stop) {
+		struct timespec ts = { .tv_sec = (time_t)(next / 1000000u), .tv_nsec = (long)(next % 1000000u) * 1000 };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (!a->negotiated && a->vm->boost &&
+		    !pvb_boost_host_check(a->vm->boost, a->vm->boost_size, (unsigned)a->nv, &a->features)) {
+			a->negotiated = 1;
+			for (int i = 0; i < a->nv; i++)
+				hint(a, i);
+		}
+		uint64_t t = mono_us();
+		step(a, t, t - last);
+		if (t > next + (uint64_t)a->tick_us)
+			a->late_ticks++;
+		last = t;
+		next += (uint64_t)a->tick_us;
+		if (next < t)
+			next = t + (uint64_t)a->tick_us;
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	a->cpu_ms = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
+	return NULL;
+}
+
+int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size_t errlen)
+{
+	struct dagent *a = p->priv;
+	int cpus[MAX_CPUS];
+
+	a->vm = vm;
+	a->nv = vm->nr_vcpus < VM_MAX_VCPUS ? vm->nr_vcpus : VM_MAX_VCPUS;
+	uint64_t t = mono_us();
+	for (int i = 0; i < a->nv; i++) { /* each vCPU on its emulated CPU: the stealer slows that CPU */
+		struct dvcpu *v = &a->v[i];
+		cpu_set_t set;
+		v->tid = vm->tids[i];
+		v->c = i % a->ncpu;
+		v->p.last_us = t;
+		v->last_us = thread_cpu_us(v->tid);
+		CPU_ZERO(&set);
+		CPU_SET(a->cpu[v->c].cpu, &set);
+		if (sched_getaffinity(v->tid, sizeof(v->saved), &v->saved) ||
+		    sched_setaffinity(v->tid, sizeof(set), &set)) {
+			snprintf(err, errlen, "cannot pin vCPU thread %d to CPU %d: %s", v->tid, a->cpu[v->c].cpu,
+				 strerror(errno));
+			return -1;
+		}
+		v->pinned = 1;
+	}
+	for (int k = 0; k < a->ncpu; k++) {
+		cpus[k] = a->cpu[k].cpu;
+		a->cpu[k].other.last_us = t;
+		a->cpu[k].khz = a->cpu[k].d.khz[a->cpu[k].d.nr - 1]; /* f_max until the workload starts */
+	}
+	if (freqemu_start(&a->fe, cpus, a->ncpu, (unsigned)a->slice_us, err, errlen))
+		return -1;
+	a->fe_on = 1;
+	for (int k = 0; k < a->ncpu; k++)
+		freqemu_set(&a->fe, k, cap_at(&a->cpu[k]));
+	int e = pthread_create(&a->thread, NULL, agent_main, a);
+	if (e) {
+		snprintf(err, errlen, "DVFS agent thread: %s", strerror(e));
+		return -1;
+	}
+	a->running = 1;
+	return 0;
+}
+
+void dvfs_agent_stop(struct policy *p)
+{
+	struct dagent *a = p->priv;
+	if (!a)
+		return;
+	if (a->running) {
+		a->stop = 1;
+		pthread_join(a->thread, NULL);
+		a->running = 0;
+	}
+	if (a->fe_on) {
+		freqemu_stop(&a->fe);
+		a->fe_on = 0;
+	}
+	for (int i = 0; i < a->nv; i++)
+		if (a->v[i].pinned) { /* the thread may be gone: nothing to undo then */
+			sched_setaffinity(a->v[i].tid, sizeof(a->v[i].saved), &a->v[i].saved);
+			a->v[i].pinned = 0;
+		}
+	a->vm = NULL;
+}
+
+void dvfs_agent_counters(struct policy *p, struct metric_set *out)
+{
+	struct dagent *a = p->priv;
+	double e = 0, f = 0;
+	if (!a || !a->ticks || a->wall_us <= 0)
+		return;
+	for (int k = 0; k < a->ncpu; k++) {
+		struct dcpu *c = &a->cpu[k];
+		double mhz = c->khz_us / 1e3 / a->wall_us;
+		e += c->energy_uj;
+		f += mhz / a->ncpu;
+		metrics_add(out, "freq_avg", "MHz", k, mhz);
+		metrics_add(out, "energy_modelled", "mJ", k, c->energy_uj / 1e3);
+		metrics_add(out, "freq_changes", "count", k, c->changes);
+	}
+	metrics_add(out, "energy_modelled", "mJ", METRIC_CPU_VM, e / 1e3);
+	metrics_add(out, "freq_avg", "MHz", METRIC_CPU_VM, f);
+	for (int i = 0; i < a->nv; i++) {
+		if (a->v[i].guest_n)
+			metrics_add(out, "util_guest_avg", "util", i, a->v[i].guest_sum / (double)a->v[i].guest_n);
+		metrics_add(out, "util_updates_per_s", "1/s", i, (double)a->v[i].updates / (a->wall_us / 1e6));
+	}
+	metrics_add(out, "negotiated", "bool", METRIC_CPU_VM, a->negotiated);
+	metrics_add(out, "host_tasks_seen", "bool", METRIC_CPU_VM, a->have_rq);
+	metrics_add(out, "governor_ticks", "count", METRIC_CPU_VM, (double)a->ticks);
+	metrics_add(out, "late_ticks", "count", METRIC_CPU_VM, (double)a->late_ticks);
+	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);
+	metrics_add(out, "util_clamped", "count", METRIC_CPU_VM, (double)(a->st.util_clamped + a->capped));
+	metrics_add(out, "agent_cpu", "ms", METRIC_CPU_VM, a->cpu_ms);
+	uint64_t late = 0, want = 0, stolen = 0;
+	for (int k = 0; k < a->fe.nr; k++) {
+		late = a->fe.c[k].late_us_max > late ? a->fe.c[k].late_us_max : late;
+		want += a->fe.c[k].want_us;
+		stolen += a->fe.c[k].stolen_us;
+	}
+	metrics_add(out, "freqemu_late_max", "us", METRIC_CPU_VM, (double)late);
+	metrics_add(out, "freqemu_held", "ms", METRIC_CPU_VM, (double)stolen / 1e3);
+}
+
+void dvfs_agent_destroy(struct policy *p)
+{
+	free(p->priv);
+	p->priv = NULL;
+}

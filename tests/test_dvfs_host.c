@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/* Issue 15 on the real host: the emulated frequency slows a real spinning process as asked; the
+ * DVFS agent bounds a rogue guest's utilisation by the VM's cap; and a real guest (KVM, or TCG
+ * where there is none) publishes its PELT utilisation, gets the hint back, and is governed. */
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <cmocka.h>
+#include "child.h"
+#include "cli.h"
+#include "config.h"
+#include "freqemu.h"
+#include "policy.h"
+#include "pvb_boost.h"
+#include "testlib.h"
+#include "vm.h"
+
+static int fifo_ok(void)
+{
+	char err[200];
+	return sched_fifo_allowed(1, err, sizeof(err));
+}
+
+static pid_t spinner_on(int cpu)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		cpu_set_t s;
+		CPU_ZERO(&s);
+		CPU_SET(cpu, &s);
+		sched_setaffinity(0, sizeof(s), &s);
+		for (volatile uint64_t x = 0;; x++)
+			;
+	}
+	return p;
+}
+
+/* CPU time the spinner gets per wall second at a duty: a slow CPU gives it that share. The
+ * tolerance is wide (this test is about the mechanism; `make bench` measures its fidelity). */
+static double share_at(struct freqemu *e, pid_t p, uint32_t duty)
+{
+	freqemu_set(e, 0, duty);
+	usleep(100000);
+	int64_t c0 = thread_cpu_us(p);
+	double t0 = engine_now_ms();
+	usleep(400000);
+	return (double)(thread_cpu_us(p) - c0) / ((engine_now_ms() - t0) * 1000);
+}
+
+static void emulated_frequency_slows_a_real_process(void **state)
+{
+	struct freqemu e;
+	char err[200];
+	int cpus[1] = { 1 };
+	if (!fifo_ok() || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	pid_t p = spinner_on(1);
+	assert_int_equal(freqemu_start(&e, cpus, 1, 1000, err, sizeof(err)), 0);
+	double full = share_at(&e, p, 1024), half = share_at(&e, p, 512), quarter = share_at(&e, p, 256);
+	freqemu_stop(&e);
+	double after = share_at(&e, p, 1024); /* stopped: nothing holds it any more */
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	fprintf(stderr, "note: share of the CPU at duty 1, 1/2, 1/4, after stop: %.2f %.2f %.2f %.2f (slice 1000 us)\n",
+		full, half, quarter, after);
+	assert_true(full > 0.8);
+	assert_true(half > 0.3 && half < 0.7);
+	assert_true(quarter > 0.1 && quarter < 0.45);
+	assert_true(quarter < half && half < full);
+	assert_true(after > 0.8);
+	assert_true(e.c[0].slices > 500);
+}
+
+/* A thread standing in for a vCPU thread: runs ~20% of each ms, so it is enqueued every tick. */
+static volatile int stop_threads;
+static void *worker(void *arg)
+{
+	*(int *)arg = (int)gettid();
+	while (!stop_threads) {
+		double t = engine_now_ms();
+		while (engine_now_ms() - t < 0.2)
+			;
+		usleep(800);
+	}
+	return NULL;
+}
+
+/* A guest that writes the largest utilisation it can into its slots, all the time. */
+static volatile int rogue_stop;
+static void *rogue(void *arg)
+{
+	uint8_t *region = arg;
+	while (!rogue_stop) {
+		for (unsigned c = 0; c < 2; c++)
+			pvb_boost_publish(pvb_boost_slot(region, c), PVB_CLASS_NORMAL, 0, 0, 0, 0xffffffffu, 0);
+		usleep(100);
+	}
+	return NULL;
+}
+
+static double freq_with_rogue(const char *cap, double *clamped)
+{
+	static uint8_t region[PVB_PV_SIZE];
+	pthread_t th[2], rg;
+	int tids[2] = { 0, 0 };
+	char err[256];
+	const struct policy_ops *ops = policy_find("util_guest");
+	static struct experiment e;
+	struct run_spec *r;
+	int n;
+	assert_int_equal(experiment_empty("t", "guest", &e, err, sizeof(err)), 0);
+	assert_int_equal(experiment_set(&e, "test", "util_guest_cap", cap, err, sizeof(err)), 0);
+	assert_int_equal(experiment_matrix(&e, &r, &n, err, sizeof(err)), 0);
+	struct policy p = { .ops = ops, .spec = r };
+
+	stop_threads = rogue_stop = 0;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, worker, &tids[i]);
+	while (!tids[0] || !tids[1])
+		usleep(1000);
+	pvb_boost_host_init(region, sizeof(region), 2, PVB_BF_KNOWN, 1);
+	struct pvb_boost_hdr *h = (void *)region;
+	h->guest_features = PVB_BF_UTIL | PVB_BF_HINT;
+	h->guest_version = 1;
+	h->guest_ready = 1;
+	struct vm_view vm = { .tids = tids, .nr_vcpus = 2, .tsc_khz = 2000000, .boost = region,
+			      .boost_size = sizeof(region) };
+	assert_int_equal(ops->prepare(&p, err, sizeof(err)), 0);
+	pthread_create(&rg, NULL, rogue, region);
+	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
+	usleep(1500000);
+	ops->stop(&p);
+	rogue_stop = stop_threads = 1;
+	pthread_join(rg, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	struct metric_set ms = { 0 };
+	ops->counters(&p, &ms);
+	double f = metrics_find(&ms, "freq_avg", METRIC_CPU_VM)->value;
+	*clamped = metrics_find(&ms, "util_clamped", METRIC_CPU_VM)->value;
+	metrics_free(&ms);
+	ops->destroy(&p);
+	free(r);
+	return f;
+}
+
+static void a_rogue_guest_gets_no_more_than_its_cap(void **state)
+{
+	double clamped_low, clamped_all;
+	if (!fifo_ok() || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	/* cap 0: the guest's values stand for nothing; its threads' own ~20% asks for ~600 MHz */
+	double low = freq_with_rogue("0", &clamped_low);
+	/* cap 1024: the same garbage, taken for the most a vCPU can ask: f_max */
+	double all = freq_with_rogue("1024", &clamped_all);
+	fprintf(stderr, "note: rogue guest: %.0f MHz with util_guest_cap 0, %.0f MHz with 1024; %.0f and %.0f values clamped\n",
+		low, all, clamped_low, clamped_all);
+	assert_true(low < 1100);      /* 20% busy: schedutil's 1.25 x 0.2 x 2016 MHz, and some */
+	assert_true(all > 1200 && all > 2 * low);
+	assert_true(clamped_low > 100 && clamped_all > 100);
+}
+
+/* The backend is chosen per run: cpufreq where the host has none is a skip that says why. */
+static void cpufreq_backend_says_why_it_cannot_run(void **state)
+{
+	static struct experiment e;
+	struct run_spec *r;
+	char err[256];
+	int n;
+	const struct policy_ops *ops = policy_find("baseline");
+	assert_int_equal(experiment_empty("t", "guest", &e, err, sizeof(err)), 0);
+	assert_int_equal(experiment_set(&e, "test", "freq_backend", "cpufreq", err, sizeof(err)), 0);
+	assert_int_equal(experiment_matrix(&e, &r, &n, err, sizeof(err)), 0);
+	struct policy p = { .ops = ops, .spec = r };
+	assert_int_equal(ops->prepare(&p, err, sizeof(err)), 1); /* 1: skipped, not refused */
+	fprintf(stderr, "note: %s\n", err);
+	assert_non_null(strstr(err, "unavailable"));
+	ops->destroy(&p);
+	free(r);
+	assert_int_equal(experiment_empty("t", "guest", &e, err, sizeof(err)), 0);
+	assert_int_equal(experiment_set(&e, "test", "dvfs_cpus", "a72+x86", err, sizeof(err)), 0);
+	assert_int_equal(experiment_matrix(&e, &r, &n, err, sizeof(err)), 0);
+	p.spec = r;
+	assert_int_equal(ops->prepare(&p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "x86"));
+	ops->destroy(&p);
+	free(r);
+}
+
+/* A real guest: frameloop under util_guest and powersave, into a temporary store. */
+static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
+{
+	char dir[] = "/tmp/pvbench-test-dvfs-XXXXXX", db[300], ini[300], bin[512], errb[256];
+	REQUIRE_GUEST();
+	if (!fifo_ok())
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/t.db", dir);
+	snprintf(ini, sizeof(ini), "%s/dvfs.ini", dir);
+	FILE *f = fopen(ini, "w");
+	fprintf(f, "[global]\nworkload = frameloop\nvcpus = 2\nduration = 2s\nhost_cyclictest = off\n"
+		   "policy = util_guest, powersave\nbaseline = policy=powersave\nmetrics = fps,energy_modelled,freq_avg\n%s",
+		test_tcg ? "accel = tcg\n" : "");
+	fclose(f);
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	char *argv[] = { bin, "run", ini, "--db", db, NULL };
+	struct child c;
+	assert_int_equal(child_spawn(&c, argv, NULL, errb, sizeof(errb)), 0);
+	assert_true(child_wait(&c, 120000));
+	assert_int_equal(WEXITSTATUS(c.status), 0);
+	/* util_guest: negotiated, the guest published (a mean utilisation above nothing), got the
+	 * hint, drew frames; powersave: every CPU at 408 MHz the whole time */
+	assert_int_equal(store_value(db, "SELECT count(*) FROM runs WHERE status = 'ok'"), 2);
+	double published = store_value(db, "SELECT max(m.value) FROM metrics m JOIN runs r ON r.id = m.run_id "
+					   "JOIN run_params p ON p.run_id = r.id AND p.key = 'policy' AND p.value = 'util_guest' "
+					   "WHERE m.name = 'util_guest_avg'");
+	double ps = store_value(db, "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id "
+				    "JOIN run_params p ON p.run_id = r.id AND p.key = 'policy' AND p.value = 'powersave' "
+				    "WHERE m.name = 'freq_avg' AND m.cpu = -2");
+	double frames = store_value(db, "SELECT min(value) FROM metrics WHERE name = 'frames'");
+	fprintf(stderr, "note: guest published utilisation %.0f (mean, busiest vCPU); powersave %.1f MHz; frames >= %.0f\n",
+		published, ps, frames);
+	assert_true(published > 20 && published <= 1024);
+	assert_true(ps > 407.9 && ps < 408.1);
+	assert_true(frames > 0);
+	unlink(db);
+	unlink(ini);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(emulated_frequency_slows_a_real_process),
+		cmocka_unit_test(a_rogue_guest_gets_no_more_than_its_cap),
+		cmocka_unit_test(cpufreq_backend_says_why_it_cannot_run),
+		cmocka_unit_test(a_guest_publishes_its_utilisation_and_is_governed),
+	};
+	child_signals_install();
+	return cmocka_run_group_tests_name("dvfs_host", tests, NULL, NULL);
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frameloop: an FPS proxy (seed 000's Roblox rows). A render task draws a frame at each vsync:
+ * frame work varies over time (a triangle between load_lo and load_hi % of the frame budget, at
+ * full capacity, over period_ms), and the guest moves the render task to the next CPU every
+ * migrate_frames frames, as a guest's load balancer does (0: it stays on CPU 0). A frame starts
+ * at the first vsync after the previous one is done (vsync-locked, double-buffered): a frame over
+ * budget is a jank and costs the next vsync. The other CPUs halt until their turn.
+ *
+ * Keys: fps (60), duration_ms (5000), load_lo (20), load_hi (70), period_ms (2000),
+ * migrate_frames (8). Reports fps, frames, janks, frame time p50/p95/p99 (a 100 us histogram).
+ */
+#include "pvb.h"
+#include "pvb_record.h"
+#include "work.h"
+
+#define FL_BUCKETS 1000 /* 100 us each: frames up to 100 ms */
+
+static uint64_t fps, duration_ms, load_lo, load_hi, period_ms, migrate;
+static struct pvb_task *render;
+static uint32_t *hist;
+static uint64_t overflow, frames, janks, start_tick, end_tick, budget;
+static volatile uint64_t frames_done, next_vsync; /* shared by the CPUs taking turns */
+static volatile int stop;
+
+static int fl_setup(unsigned nr_cpus)
+{
+	fps = pvb_arg_u64("fps", 60);
+	duration_ms = pvb_arg_u64("duration_ms", 5000);
+	load_lo = pvb_arg_u64("load_lo", 20);
+	load_hi = pvb_arg_u64("load_hi", 70);
+	period_ms = pvb_arg_u64("period_ms", 2000);
+	migrate = pvb_arg_u64("migrate_frames", 8);
+	if (pvb_failed())
+		return -1;
+	if (fps < 1 || fps > 1000 || load_lo > load_hi || load_hi > 400 || period_ms < 1) {
+		pvb_fail("frameloop: fps 1..1000, load_lo <= load_hi <= 400 (% of a frame), period_ms >= 1");
+		return -1;
+	}
+	render = pvb_alloc(sizeof(*render));
+	hist = pvb_alloc(FL_BUCKETS * sizeof(uint32_t));
+	return work_calibrate();
+}
+
+/* % of the budget this frame's work takes at full capacity: a triangle over period_ms */
+static uint64_t load_at(uint64_t t)
+{
+	uint64_t ms = pvb_ticks_to_ns(t - start_tick) / 1000000 % period_ms, half = period_ms / 2;
+	uint64_t up = ms < half ? ms : period_ms - ms;
+	return load_lo + (load_hi - load_lo) * up / (half ? half : 1);
+}
+
+static unsigned owner(uint64_t frame, unsigned nr_cpus)
+{
+	return migrate ? (unsigned)(frame / migrate % nr_cpus) : 0;
+}
+
+static int fl_run(const struct pvb_ctx *ctx)
+{
+	pvb_barrier();
+	if (ctx->cpu == 0) {
+		budget = pvb_ns_to_ticks(1000000000 / fps);
+		start_tick = pvb_now() + pvb_ns_to_ticks(1000000);
+		end_tick = start_tick + pvb_ns_to_ticks(duration_ms * 1000000);
+		next_vsync = start_tick;
+	}
+	pvb_barrier();
+	for (uint64_t k = 0; !stop; k++) {
+		/* halt until this frame could start at the earliest, then until the previous is done */
+		uint64_t earliest = start_tick + k * budget;
+		if (earliest >= end_tick)
+			break;
+		if (owner(k, ctx->nr_cpus) != ctx->cpu)
+			continue;
+		pvb_sleep_until(earliest);
+		while (__atomic_load_n(&frames_done, __ATOMIC_ACQUIRE) != k && !stop)
+			pvb_sleep_until(pvb_now() + pvb_ns_to_ticks(1000000));
+		if (stop)
+			break;
+		uint64_t vs = next_vsync;
+		if (vs >= end_tick) {
+			stop = 1;
+			break;
+		}
+		pvb_sleep_until(vs);
+		work_do(load_at(vs) * pvb_ticks_to_ns(budget) / 100000, render);
+		uint64_t end = pvb_now(), ft = pvb_ticks_to_ns(end - vs);
+		frames++;
+		janks += end > vs + budget;
+		if (ft / 100000 < FL_BUCKETS)
+			hist[ft / 100000]++;
+		else
+			overflow++;
+		/* the next frame starts at the first vsync at or after this one's end */
+		next_vsync = vs + ((end - vs + budget - 1) / budget) * budget;
+		if (next_vsync == vs)
+			next_vsync += budget;
+		__atomic_store_n(&frames_done, k + 1, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+static void fl_finish(unsigned nr_cpus)
+{
+	uint64_t seen = 0, p95 = 0, n = frames;
+	for (unsigned b = 0; b < FL_BUCKETS; b++) {
+		seen += hist[b];
+		if (!p95 && seen * 100 >= n * 95)
+			p95 = (b + 1) * 100000ull;
+	}
+	if (!p95 && n)
+		p95 = FL_BUCKETS * 100000ull;
+	pvb_metric(PVB_CPU_VM, "fps", "FPS_e3", (int64_t)(frames * 1000000 / duration_ms));
+	pvb_metric(PVB_CPU_VM, "frames", "count", (int64_t)frames);
+	pvb_metric(PVB_CPU_VM, "janks", "count", (int64_t)janks);
+	pvb_metric(PVB_CPU_VM, "frame_p95", "ns", (int64_t)p95);
+	pvb_metric(PVB_CPU_VM, "work_per_us", "count", (int64_t)work_per_us);
+	pvb_hist(PVB_CPU_VM, "frame", 100000, hist, FL_BUCKETS, overflow);
+}
+
+const struct pvb_workload pvb_wl_frameloop = {
+	.name = "frameloop",
+	.help = "FPS proxy: vsync-locked frames of varying work, render task moving between CPUs; fps=60 "
+		"duration_ms load_lo=20 load_hi=70 period_ms=2000 migrate_frames=8",
+	.setup = fl_setup,
+	.run = fl_run,
+	.finish = fl_finish,
+};

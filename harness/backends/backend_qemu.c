@@ -2,7 +2,8 @@
 /*
  * Runs one guest under QEMU (-accel kvm -M microvm) and watches it: guest RAM is a memfd that
  * pvbench maps too (the result record and progress word are read from it, no exit needed), QMP
- * runs over a socketpair, QEMU is in its own process group and dies with pvbench.
+ * runs over a socketpair, QEMU is in its own process group and dies with pvbench. The QEMU
+ * process itself is struct qemu_vm (qemu.h), which the migration type runs two of.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include "policy.h"
 #include "pvb_blob.h"
 #include "pvb_record.h"
+#include "qemu.h"
 #include "qmp.h"
 #include "vm.h"
 
@@ -73,35 +75,29 @@ static void qemu_escape(char *out, size_t n, const char *in)
 	out[o] = 0;
 }
 
-static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
+int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incoming, struct vm_result *r)
 {
-	int mem_mb = s->mem_mb ? s->mem_mb : 64, memfd = -1, sv[2] = { -1, -1 };
-	size_t mem_size = (size_t)mem_mb << 20;
-	unsigned char *mem = MAP_FAILED;
-	char err[512], a_obj[160], a_qmp[64], a_con[600], a_smp[16], a_mem[16], append[2048],
-		log_path[512], status[32], a_out[600], out_path[512];
-	struct child qemu;
-	struct qmp *q = NULL;
-	double next_status = 0;
-	int killed = 0, started = 0;
-	struct vm_watch w;
+	int mem_mb = s->mem_mb ? s->mem_mb : 64, sv[2] = { -1, -1 };
+	char err[512], a_obj[160], a_qmp[64], a_con[600], a_smp[16], a_mem[16], append[2048], a_out[600];
 
-	memset(r, 0, sizeof(*r));
-	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
-	r->exit_code = -1;
+	memset(v, 0, sizeof(*v));
+	v->memfd = -1;
+	v->mem = MAP_FAILED;
+	v->s = s;
+	v->mem_size = (size_t)mem_mb << 20;
 	if (s->vcpus < 1 || s->vcpus > VM_MAX_VCPUS || mem_mb < 16 || mem_mb > 3072) {
 		vm_set_reason(r, VM_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
 		return -1;
 	}
-	memfd = memfd_create("pvbench-guest-ram", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, (off_t)mem_size) < 0 ||
-	    (mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0)) == MAP_FAILED ||
+	v->memfd = memfd_create("pvbench-guest-ram", MFD_CLOEXEC);
+	if (v->memfd < 0 || ftruncate(v->memfd, (off_t)v->mem_size) < 0 ||
+	    (v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->memfd, 0)) == MAP_FAILED ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		vm_set_reason(r, VM_ERROR, "guest memory or QMP socket: %s", strerror(errno));
-		goto out;
+		goto fail;
 	}
 	snprintf(a_obj, sizeof(a_obj),
-		 "memory-backend-file,id=mem,share=on,mem-path=/proc/self/fd/%d,size=%dM", memfd,
+		 "memory-backend-file,id=mem,share=on,mem-path=/proc/self/fd/%d,size=%dM", v->memfd,
 		 mem_mb);
 	snprintf(a_qmp, sizeof(a_qmp), "socket,id=qmp,fd=%d", sv[1]);
 	{
@@ -116,17 +112,17 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		char boost[160] = "";
 		if (s->boost) /* the host's region: reserved from the kernel, named for the module */
 			snprintf(boost, sizeof(boost), "memmap=0x%x$0x%zx pvb_boost.region=0x%zx,0x%x ",
-				 PVB_PV_SIZE, vm_boost_offset(s, mem_size), vm_boost_offset(s, mem_size), PVB_PV_SIZE);
+				 PVB_PV_SIZE, vm_boost_offset(s, v->mem_size), vm_boost_offset(s, v->mem_size), PVB_PV_SIZE);
 		snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 tsc_early_khz=%u %s%s", s->tsc_khz,
 			 boost, s->job);
-		snprintf(out_path, sizeof(out_path), "%s/guest-out.bin", s->run_dir);
-		unlink(out_path);
-		qemu_escape(esc, sizeof(esc), out_path);
+		snprintf(v->out_path, sizeof(v->out_path), "%s/guest-out.bin", s->run_dir);
+		unlink(v->out_path);
+		qemu_escape(esc, sizeof(esc), v->out_path);
 		snprintf(a_out, sizeof(a_out), "file,id=out,path=%s", esc);
 	} else {
-		vm_cmdline(s, mem_size, append, sizeof(append));
+		vm_cmdline(s, v->mem_size, append, sizeof(append));
 	}
-	snprintf(log_path, sizeof(log_path), "%s/qemu.log", s->run_dir);
+	snprintf(v->log_path, sizeof(v->log_path), "%s/qemu.log", s->run_dir);
 
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
 	 * lacks it); arch-capabilities off because kvm_pvm refuses MSR 0x10a. */
@@ -154,72 +150,53 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		snprintf(a_disk, sizeof(a_disk), "file=%s,if=none,id=disk,format=raw", esc);
 		ARG("-drive", a_disk, "-device", "virtio-blk-device,drive=disk");
 	}
+	if (incoming) /* a migration's destination: it waits, and stays paused once the state is in */
+		ARG("-incoming", incoming, "-S");
 	argv[na] = NULL;
 #undef ARG
-	int keep[] = { memfd, sv[1] };
-	struct child_io io = { .stdout_path = log_path, .stderr_path = log_path, .keep_fds = keep,
+	int keep[] = { v->memfd, sv[1] };
+	struct child_io io = { .stdout_path = v->log_path, .stderr_path = v->log_path, .keep_fds = keep,
 			       .nr_keep_fds = 2 };
 
-	vm_watch_begin(&w, s, mem, mem_size);
-	vm_boost_init(s, mem, mem_size);
-	if (child_spawn(&qemu, argv, &io, err, sizeof(err)) < 0) {
+	if (!incoming)
+		vm_boost_init(s, v->mem, v->mem_size);
+	if (child_spawn(&v->c, argv, &io, err, sizeof(err)) < 0) {
 		vm_set_reason(r, VM_ERROR, "%s", err);
-		goto out;
+		goto fail;
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	q = qmp_open_fd(sv[0], 5000, err, sizeof(err));
+	v->q = qmp_open_fd(sv[0], 5000, err, sizeof(err));
 	sv[0] = -1;
-	if (!q) {
-		child_wait(&qemu, 200);
+	if (!v->q) {
+		child_wait(&v->c, 200);
 		char line[400];
-		last_log_line(log_path, line, sizeof(line));
+		last_log_line(v->log_path, line, sizeof(line));
 		vm_set_reason(r, VM_ERROR, "QEMU did not start: %s", line);
-		goto reap;
+		goto fail;
 	}
-	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s%s", qmp_version(q), s->tcg ? " (tcg)" : "");
-	r->nr_tids = qmp_vcpu_tids(q, r->tids, VM_MAX_VCPUS, err, sizeof(err));
-	if (r->nr_tids != s->vcpus) {
-		vm_set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");
-		goto reap;
-	}
-	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = mem, .mem_size = mem_size,
-				.tsc_khz = s->tsc_khz, .boost = s->boost ? mem + vm_boost_offset(s, mem_size) : NULL,
-				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
-	started = 1;
-	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
-		vm_set_reason(r, VM_ERROR, "%s", err);
-		goto reap;
-	}
+	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s%s", qmp_version(v->q), s->tcg ? " (tcg)" : "");
+	return 0;
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	qemu_vm_stop(v);
+	return -1;
+}
 
-	for (;;) {
-		int sleep_us;
-		if (child_poll(&qemu) || vm_watch_step(&w, s, hooks, r, &sleep_us) >= 0)
-			break;
-		if (vm_now_ms() >= next_status) {
-			next_status = vm_now_ms() + 200;
-			if (qmp_status(q, status, sizeof(status), err, sizeof(err)) == 0 &&
-			    !strcmp(status, "internal-error")) {
-				internal_error_reason(q, r);
-				break;
-			}
-		}
-		nanosleep(&(struct timespec){ 0, sleep_us * 1000L }, NULL);
-	}
-reap:
-	if (hooks && hooks->ended && started)
-		hooks->ended(hooks->arg); /* QEMU and guest RAM are still there */
-	if (!qemu.exited) {
-		killed = 1;
-		child_kill(&qemu);
-	}
-	r->wall_ms = vm_now_ms() - w.t0;
-	if (!killed && WIFEXITED(qemu.status)) {
-		int code = WEXITSTATUS(qemu.status);
+void qemu_vm_outcome(struct qemu_vm *v, int killed, struct vm_result *r)
+{
+	char err[512];
+	const struct vm_spec *s = v->s;
+
+	if (!killed && WIFEXITED(v->c.status)) {
+		int code = WEXITSTATUS(v->c.status);
 		r->exit_code = code;
 		if (s->initrd && code == 0) { /* Linux powered off: what init sent says how it went */
 			int st;
-			linux_guest_take(out_path, s->run_dir, r, &st);
+			linux_guest_take(v->out_path, s->run_dir, r, &st);
 			if (st < 0)
 				vm_set_reason(r, VM_CRASHED, "%s", "the Linux guest powered off without a status (see console.log)");
 			else if (st) {
@@ -235,26 +212,86 @@ reap:
 				      "the guest reset or powered off without an exit status (triple fault?)");
 		} else {
 			char line[400];
-			last_log_line(log_path, line, sizeof(line));
+			last_log_line(v->log_path, line, sizeof(line));
 			snprintf(err, sizeof(err), "QEMU exited with status %d: %s", code, line);
 			vm_set_reason(r, VM_ERROR, "%s", err);
 		}
-	} else if (!killed && WIFSIGNALED(qemu.status)) {
-		snprintf(err, sizeof(err), "QEMU died by signal %d", WTERMSIG(qemu.status));
+	} else if (!killed && WIFSIGNALED(v->c.status)) {
+		snprintf(err, sizeof(err), "QEMU died by signal %d", WTERMSIG(v->c.status));
 		vm_set_reason(r, VM_ERROR, "%s", err);
 	}
 	if (!s->initrd)
-		vm_take_record(mem, mem_size, r);
-out:
-	qmp_close(q);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (mem != MAP_FAILED)
-		munmap(mem, mem_size);
-	if (memfd >= 0)
-		close(memfd);
+		vm_take_record(v->mem, v->mem_size, r);
+}
+
+void qemu_vm_stop(struct qemu_vm *v)
+{
+	if (v->c.pid > 0 && !v->c.exited)
+		child_kill(&v->c);
+	qmp_close(v->q);
+	v->q = NULL;
+	if (v->mem != MAP_FAILED && v->mem)
+		munmap(v->mem, v->mem_size);
+	v->mem = MAP_FAILED;
+	if (v->memfd >= 0)
+		close(v->memfd);
+	v->memfd = -1;
+}
+
+static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
+{
+	struct qemu_vm v;
+	char err[512], status[32];
+	double next_status = 0;
+	int killed = 0, started = 0;
+	struct vm_watch w;
+
+	memset(r, 0, sizeof(*r));
+	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
+	r->exit_code = -1;
+	double t0 = vm_now_ms(); /* boot times count from before QEMU starts */
+	if (qemu_vm_start(&v, s, NULL, r))
+		return -1;
+	vm_watch_begin(&w, s, v.mem, v.mem_size);
+	w.t0 = t0;
+	r->nr_tids = qmp_vcpu_tids(v.q, r->tids, VM_MAX_VCPUS, err, sizeof(err));
+	if (r->nr_tids != s->vcpus) {
+		vm_set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");
+		goto reap;
+	}
+	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = v.mem_size,
+				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(s, v.mem_size) : NULL,
+				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
+	started = 1;
+	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
+		vm_set_reason(r, VM_ERROR, "%s", err);
+		goto reap;
+	}
+
+	for (;;) {
+		int sleep_us;
+		if (child_poll(&v.c) || vm_watch_step(&w, s, hooks, r, &sleep_us) >= 0)
+			break;
+		if (vm_now_ms() >= next_status) {
+			next_status = vm_now_ms() + 200;
+			if (qmp_status(v.q, status, sizeof(status), err, sizeof(err)) == 0 &&
+			    !strcmp(status, "internal-error")) {
+				internal_error_reason(v.q, r);
+				break;
+			}
+		}
+		nanosleep(&(struct timespec){ 0, sleep_us * 1000L }, NULL);
+	}
+reap:
+	if (hooks && hooks->ended && started)
+		hooks->ended(hooks->arg); /* QEMU and guest RAM are still there */
+	if (!v.c.exited) {
+		killed = 1;
+		child_kill(&v.c);
+	}
+	r->wall_ms = vm_now_ms() - w.t0;
+	qemu_vm_outcome(&v, killed, r);
+	qemu_vm_stop(&v);
 	return r->outcome == VM_OK ? 0 : -1;
 }
 

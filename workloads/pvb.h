@@ -49,6 +49,12 @@ void pvb_task_run(struct pvb_task *t);          /* this CPU runs t from now; t l
  * host's hint when it gives one; Linux and no hint: 1024. Work per unit of time scales with it. */
 uint32_t pvb_capacity(void);
 
+/* Progress a host may watch while the workload runs (the migration type): bytes done on this CPU
+ * so far, added to. Guest: the pvb_progress.h page; Linux: nothing. */
+void pvb_progress_add(uint64_t bytes);
+/* The host asks the workload to finish now (a workload that runs until told may poll it). */
+int pvb_should_stop(void);
+
 /* Results, called from finish() (one CPU, after all run() returned). cpu may be PVB_CPU_ALL. */
 void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value);
 void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,

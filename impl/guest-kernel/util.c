@@ -14,11 +14,15 @@
  *
  * Frequency invariance: a running period counts capacity/1024 of itself, capacity being the
  * host's hint (cur capacity of the vCPU's CPU), so that utilisation measures work, not time.
+ *
+ * Also here: the progress page (pvb_progress.h), the other thing a guest shows a watching host.
  */
 #include "dvfs.h"
 #include "guest.h"
 #include "pvb.h"
 #include "pvb_boost.h"
+#include "pvb_progress.h"
+#include "pvb_abi.h"
 
 struct gk_task {
 	struct pelt p;
@@ -143,4 +147,33 @@ void pvb_task_run(struct pvb_task *pt)
 		cur[cpu] = t;
 	}
 	gk_publish_running(cpu);
+}
+
+/* The progress page (pvb_progress.h): set up on first use, then one store per call. */
+void pvb_progress_add(uint64_t bytes)
+{
+	struct pvb_progress *p = (struct pvb_progress *)(uintptr_t)PVB_GPA_PROGRESS;
+	unsigned cpu = gk_cpu();
+	if (cpu >= PVB_PROGRESS_MAX_CPUS)
+		return;
+	if (__atomic_load_n(&p->magic, __ATOMIC_ACQUIRE) != PVB_PROGRESS_MAGIC) {
+		static uint8_t once;
+		if (!__atomic_test_and_set(&once, __ATOMIC_ACQ_REL)) {
+			for (unsigned i = 0; i < PVB_PROGRESS_MAX_CPUS; i++)
+				__atomic_store_n(&p->bytes[i], 0, __ATOMIC_RELAXED);
+			p->reserved = 0;
+			p->nr_cpus = gk_shared.nr_cpus;
+			__atomic_store_n(&p->magic, PVB_PROGRESS_MAGIC, __ATOMIC_RELEASE);
+		} else {
+			while (__atomic_load_n(&p->magic, __ATOMIC_ACQUIRE) != PVB_PROGRESS_MAGIC)
+				__builtin_ia32_pause();
+		}
+	}
+	__atomic_store_n(&p->bytes[cpu], p->bytes[cpu] + bytes, __ATOMIC_RELAXED);
+}
+
+int pvb_should_stop(void)
+{
+	const struct pvb_progress *p = (const struct pvb_progress *)(uintptr_t)PVB_GPA_PROGRESS;
+	return __atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) == 1;
 }

@@ -17,6 +17,8 @@
  * Guest-physical map (bytes; all below 1 MiB but the kernel and the out area)
  *   PVB_GPA_BOOT_PML4 .. PVB_GPA_BOOT_PD  a VMM's boot page tables for vCPU 0 (pvbench's VMM
  *                     writes them before the first instruction; the guest replaces them at once)
+ *   PVB_GPA_PROGRESS  a workload's running totals (pvb_progress.h): the guest writes, a host
+ *                     that watches it reads
  *   PVB_GPA_START_INFO  struct hvm_start_info (PVH), written by the VMM, read once by the guest
  *   PVB_GPA_CMDLINE   the command line, NUL-terminated, at most PVB_CMDLINE_MAX bytes incl. NUL;
  *                     written by the VMM, parsed by the guest once in ring 3
@@ -44,6 +46,7 @@
 #define PVB_GPA_BOOT_PML4    0x1000
 #define PVB_GPA_BOOT_PDPT    0x2000
 #define PVB_GPA_BOOT_PD      0x3000
+#define PVB_GPA_PROGRESS     0x4000
 #define PVB_GPA_START_INFO   0x5000
 #define PVB_GPA_CMDLINE      0x6000
 #define PVB_CMDLINE_MAX      2048

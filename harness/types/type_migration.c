@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * migration: a live pre-copy migration of a running guest-kernel guest under a dirtying load
+ * (seed 003). This file is its QEMU reference: two local QEMU processes, the source running the
+ * dirtier and the destination started with -incoming on a unix socket and held paused (-S), QMP's
+ * migrate with max-bandwidth = b, and a throttle: none, or QEMU's auto-converge. Every 100 ms the
+ * run samples query-migrate and the guest's own progress page (pvb_progress.h), from whichever
+ * QEMU holds the guest then, into the run directory's migrate.csv. Once the migration completes
+ * and the destination is paused, every page of the destination's RAM is compared with the
+ * source's final image; a page that differs fails the run. Then the destination runs on, the
+ * guest's progress must advance there, and the guest is asked to finish and checks its own pages.
+ * A migration that has not completed by `deadline` is cancelled: the run is stored as ok with
+ * converged = 0 (the seed's "unconverged"), its time left out.
+ *
+ * pvbench's own VMM and the dirty-quota strategy need KVM (dirty ring): vmm = pvbench and
+ * throttle = dirty-limit are skipped with the reason.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "engine.h"
+#include "freqemu.h"
+#include "hostinfo.h"
+#include "metrics.h"
+#include "pvb_abi.h"
+#include "pvb_progress.h"
+#include "qemu.h"
+#include "vm.h"
+
+static const char *throttle_choice(int i)
+{
+	static const char *const v[] = { "none", "auto-converge", "dirty-limit", NULL };
+	return v[i];
+}
+
+static const char *accel_choice(int i)
+{
+	static const char *const v[] = { "kvm", "tcg", NULL };
+	return v[i];
+}
+
+static const struct key_def keys[] = {
+	{ "vmm", KT_CHOICE, 0, 0, KEY_LIST, "qemu", "qemu (the reference) or pvbench (its own engine: needs KVM)",
+	  .choice = vm_backend_choice },
+	{ "accel", KT_CHOICE, 0, 0, KEY_LIST, "kvm", "kvm, or tcg (QEMU's emulator: functional, no timing is real)",
+	  .choice = accel_choice },
+	{ "vcpus", KT_INT, 1, 16, KEY_LIST, "2", "vCPUs (n of them write, the rest read)" },
+	{ "size_mb", KT_INT, 1, 4096, KEY_LIST, "128", "m: memory the guest dirties, MiB" },
+	{ "writers", KT_INT, 0, 16, KEY_LIST, "1", "n: writer vCPUs" },
+	{ "rate_mbps", KT_INT, 0, 100000, KEY_LIST, "0", "l: each writer's dirty rate, MB/s of pages (0: flat out)" },
+	{ "bandwidth_mbps", KT_INT, 1, 100000, KEY_LIST, "200", "b: the link, MB/s (QEMU's max-bandwidth)" },
+	{ "downtime_ms", KT_INT, 1, 100000, KEY_LIST, "300", "the downtime target (QEMU's downtime-limit)" },
+	{ "throttle", KT_CHOICE, 0, 0, KEY_LIST, "none",
+	  "none, auto-converge (QEMU's) or dirty-limit (QEMU's per-vCPU limit: needs KVM's dirty ring)",
+	  .choice = throttle_choice },
+	{ "throttle_initial", KT_INT, 1, 99, KEY_LIST, "20", "auto-converge: first throttle, %" },
+	{ "throttle_increment", KT_INT, 1, 99, KEY_LIST, "10", "auto-converge: added each time, %" },
+	{ "migrate_after", KT_DURATION, 100, 600000, KEY_LIST, "1s", "the guest dirties this long before migration" },
+	{ "deadline", KT_DURATION, 1000, 3600000, KEY_LIST, "20s", "not completed by then: cancelled, unconverged" },
+	{ "run_after", KT_DURATION, 100, 600000, KEY_LIST, "1s", "the guest runs on at the destination this long" },
+	{ 0 },
+};
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void sleep_ms(double ms)
+{
+	struct timespec t = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)((ms - (time_t)(ms / 1000) * 1000) * 1e6) };
+	nanosleep(&t, NULL);
+}
+
+/* the guest's progress page in RAM (pvb_progress.h): validated; totals of writers and readers */
+static int progress(const unsigned char *mem, int vcpus, int writers, double *wr, double *rd, double *per)
+{
+	const volatile struct pvb_progress *p = (const volatile void *)(mem + PVB_GPA_PROGRESS);
+	if (p->magic != PVB_PROGRESS_MAGIC || p->nr_cpus != (unsigned)vcpus)
+		return -1;
+	*wr = *rd = 0;
+	for (int i = 0; i < vcpus; i++) {
+		double b = (double)p->bytes[i];
+		per[i] = b;
+		*(i < writers ? wr : rd) += b;
+	}
+	return 0;
+}
+
+static cJSON *call(struct qmp *q, const char *cmd, cJSON *args, struct run_result *out, const char *what)
+{
+	char err[300];
+	cJSON *r = qmp_call(q, cmd, args, err, sizeof(err));
+	if (!r)
+		run_fail(out, RUN_ERROR, "%s: QMP %s: %s", what, cmd, err);
+	return r;
+}
+
+static int setup_migration(struct qmp *q, const struct run_spec *r, struct run_result *out)
+{
+	cJSON *a = cJSON_CreateObject(), *caps = cJSON_AddArrayToObject(a, "capabilities"), *c, *x;
+	c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "capability", "auto-converge");
+	cJSON_AddBoolToObject(c, "state", !strcmp(spec_str(r, "throttle"), "auto-converge"));
+	cJSON_AddItemToArray(caps, c);
+	if (!(x = call(q, "migrate-set-capabilities", a, out, "source")))
+		return -1;
+	cJSON_Delete(x);
+	a = cJSON_CreateObject();
+	cJSON_AddNumberToObject(a, "max-bandwidth", (double)spec_int(r, "bandwidth_mbps") * 1e6);
+	cJSON_AddNumberToObject(a, "downtime-limit", (double)spec_int(r, "downtime_ms"));
+	cJSON_AddNumberToObject(a, "cpu-throttle-initial", (double)spec_int(r, "throttle_initial"));
+	cJSON_AddNumberToObject(a, "cpu-throttle-increment", (double)spec_int(r, "throttle_increment"));
+	if (!(x = call(q, "migrate-set-parameters", a, out, "source")))
+		return -1;
+	cJSON_Delete(x);
+	return 0;
+}
+
+static double num(const cJSON *o, const char *path)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", path);
+	const cJSON *cur = o;
+	for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, "."))
+		cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+	return cJSON_IsNumber(cur) ? cur->valuedouble : -1;
+}
+
+/* pages of 4 KiB whose bytes differ between two RAM images */
+static long long pages_differ(const unsigned char *a, const unsigned char *b, size_t size)
+{
+	long long n = 0;
+	for (size_t off = 0; off < size; off += 4096)
+		n += memcmp(a + off, b + off, 4096) != 0;
+	return n;
+}
+
+static int wait_status(struct qmp *q, const char *not, double until, char *st, size_t len)
+{
+	char err[200];
+	while (now_ms() < until) {
+		if (qmp_status(q, st, len, err, sizeof(err)))
+			return -1;
+		if (strcmp(st, not))
+			return 0;
+		sleep_ms(20);
+	}
+	return -1;
+}
+
+struct phase_rate { double t0, w0, r0, t1, w1, r1; int have; };
+
+static void rate_mark(struct phase_rate *p, int end, double t, double w, double r)
+{
+	if (!end) {
+		p->t0 = t, p->w0 = w, p->r0 = r;
+		p->have = 1;
+	} else if (p->have) {
+		p->t1 = t, p->w1 = w, p->r1 = r;
+		p->have = 2;
+	}
+}
+
+static void rate_out(struct metric_set *m, const char *name, const struct phase_rate *p)
+{
+	char n[48];
+	if (p->have != 2 || p->t1 <= p->t0)
+		return;
+	snprintf(n, sizeof(n), "guest_write_%s", name);
+	metrics_add(m, n, "MB/s", METRIC_CPU_VM, (p->w1 - p->w0) / 1e3 / (p->t1 - p->t0));
+	snprintf(n, sizeof(n), "guest_read_%s", name);
+	metrics_add(m, n, "MB/s", METRIC_CPU_VM, (p->r1 - p->r0) / 1e3 / (p->t1 - p->t0));
+}
+
+static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
+{
+	int tcg = !strcmp(spec_str(r, "accel"), "tcg"), vcpus = (int)spec_int(r, "vcpus"),
+	    writers = (int)spec_int(r, "writers");
+	char job[512], sock[600], uri[620], dst_dir[600], csv_path[600], st[32];
+	struct qemu_vm src = { .memfd = -1, .mem = MAP_FAILED }, dst = { .memfd = -1, .mem = MAP_FAILED };
+	struct vm_result sr, dr;
+	struct metric_set *m = &out->m[SIDE_VMM];
+	FILE *csv = NULL;
+	cJSON *last = NULL;
+	struct phase_rate before = { 0 }, during = { 0 }, after = { 0 };
+
+	memset(&sr, 0, sizeof(sr));
+	memset(&dr, 0, sizeof(dr));
+	if (strcmp(spec_str(r, "vmm"), "qemu")) {
+		run_fail(out, RUN_SKIPPED, "unavailable: pvbench's own migration engine is not built yet (it needs KVM's dirty ring, absent here)");
+		return;
+	}
+	if (!tcg && env->host->no_kvm[0]) {
+		run_fail(out, RUN_SKIPPED, "unavailable: %s", env->host->no_kvm);
+		return;
+	}
+	if (!strcmp(spec_str(r, "throttle"), "dirty-limit")) {
+		run_fail(out, RUN_SKIPPED, "unavailable: QEMU's dirty limit (set-vcpu-dirty-limit) needs KVM's dirty ring "
+			 "(-accel kvm,dirty-ring-size=N); pvbench does not drive it yet");
+		return;
+	}
+	long long size_mb = spec_int(r, "size_mb");
+	int mem_mb = (int)(size_mb + 64);
+	snprintf(job, sizeof(job), "workload=dirtier size_mb=%lld writers=%d rate_mbps=%lld duration_ms=%lld",
+		 size_mb, writers, spec_int(r, "rate_mbps"), 3600000LL);
+	snprintf(sock, sizeof(sock), "%s/migrate.sock", env->run_dir);
+	snprintf(uri, sizeof(uri), "unix:%s", sock);
+	snprintf(dst_dir, sizeof(dst_dir), "%s/destination", env->run_dir);
+	snprintf(csv_path, sizeof(csv_path), "%s/migrate.csv", env->run_dir);
+	unlink(sock);
+	mkdir(dst_dir, 0755);
+	double deadline = (double)spec_int(r, "deadline"), budget = deadline + (double)spec_int(r, "migrate_after") +
+									 (double)spec_int(r, "run_after") + 60000;
+	struct vm_spec ss = { .kernel = env->kernel, .vcpus = vcpus, .mem_mb = mem_mb, .job = job,
+			      .timeout_ms = (int)budget, .run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz,
+			      .tcg = tcg };
+	struct vm_spec ds = ss;
+	ds.run_dir = dst_dir;
+
+	if (qemu_vm_start(&dst, &ds, uri, &dr) || qemu_vm_start(&src, &ss, NULL, &sr)) {
+		run_fail(out, RUN_ERROR, "%s", dr.outcome ? dr.reason : sr.reason);
+		goto done;
+	}
+	snprintf(out->vmm, sizeof(out->vmm), "%s%s", sr.vmm, tcg ? ": not a latency measurement" : "");
+	int tids[VM_MAX_VCPUS];
+	char err[300];
+	if (qmp_vcpu_tids(src.q, tids, VM_MAX_VCPUS, err, sizeof(err)) != vcpus) {
+		run_fail(out, RUN_ERROR, "source vCPU threads: %s", err);
+		goto done;
+	}
+	/* the guest boots and dirties for migrate_after, from its first progress */
+	double t_boot = now_ms(), w, rd, per[VM_MAX_VCPUS];
+	while (progress(src.mem, vcpus, writers, &w, &rd, per)) {
+		if (child_poll(&src.c) || now_ms() - t_boot > 60000 || pvb_interrupted) {
+			run_fail(out, pvb_interrupted ? RUN_INTERRUPTED : RUN_ERROR,
+				 "the guest never started dirtying (see console.log)");
+			goto done;
+		}
+		sleep_ms(10);
+	}
+	rate_mark(&before, 0, now_ms(), w, rd);
+	sleep_ms((double)spec_int(r, "migrate_after"));
+	if (setup_migration(src.q, r, out))
+		goto done;
+	progress(src.mem, vcpus, writers, &w, &rd, per);
+	double t_mig = now_ms();
+	rate_mark(&before, 1, t_mig, w, rd);
+	rate_mark(&during, 0, t_mig, w, rd);
+	int64_t cpu0[VM_MAX_VCPUS];
+	for (int i = 0; i < vcpus; i++)
+		cpu0[i] = thread_cpu_us(tids[i]);
+	cJSON *a = cJSON_CreateObject(), *x;
+	cJSON_AddStringToObject(a, "uri", uri);
+	if (!(x = call(src.q, "migrate", a, out, "source")))
+		goto done;
+	cJSON_Delete(x);
+
+	csv = fopen(csv_path, "w");
+	if (csv)
+		fprintf(csv, "t_ms,status,transferred,remaining,dirty_pages_rate,dirty_sync_count,throttle_pct,guest_written,guest_read\n");
+	const char *status = "";
+	double t_done = 0, max_throttle = 0;
+	for (;;) {
+		x = call(src.q, "query-migrate", NULL, out, "source");
+		if (!x)
+			goto done;
+		cJSON_Delete(last);
+		last = x;
+		const cJSON *sj = cJSON_GetObjectItemCaseSensitive(x, "status");
+		status = cJSON_IsString(sj) ? sj->valuestring : "?";
+		double t = now_ms() - t_mig, thr = num(x, "cpu-throttle-percentage");
+		max_throttle = thr > max_throttle ? thr : max_throttle;
+		progress(src.mem, vcpus, writers, &w, &rd, per);
+		if (csv)
+			fprintf(csv, "%.0f,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", t, status, num(x, "ram.transferred"),
+				num(x, "ram.remaining"), num(x, "ram.dirty-pages-rate"), num(x, "ram.dirty-sync-count"),
+				thr < 0 ? 0 : thr, w, rd);
+		if (!strcmp(status, "completed")) {
+			t_done = now_ms();
+			break;
+		}
+		if (!strcmp(status, "failed") || !strcmp(status, "cancelled")) {
+			const cJSON *e = cJSON_GetObjectItemCaseSensitive(x, "error-desc");
+			char sst[32] = "?";
+			qmp_status(src.q, sst, sizeof(sst), err, sizeof(err));
+			run_fail(out, RUN_ERROR, "migration %s: %s%s; the source guest %s (status %s)", status,
+				 cJSON_IsString(e) ? e->valuestring : "no reason given",
+				 child_poll(&dst.c) ? " (the destination QEMU had exited)" : "",
+				 !strcmp(sst, "running") ? "runs on" : "does not run", sst);
+			goto done;
+		}
+		/* tests: a destination that dies mid-migration */
+		if (getenv("PVBENCH_TEST_KILL_DEST_MS") && t > atof(getenv("PVBENCH_TEST_KILL_DEST_MS")) && !dst.c.exited)
+			child_kill(&dst.c);
+		if (pvb_interrupted) {
+			run_fail(out, RUN_INTERRUPTED, "interrupted (signal)");
+			goto done;
+		}
+		if (t > deadline) { /* the seed's "unconverged": cancelled, the source runs on */
+			cJSON_Delete(call(src.q, "migrate_cancel", NULL, out, "source"));
+			break;
+		}
+		sleep_ms(100);
+	}
+	rate_mark(&during, 1, now_ms(), w, rd);
+	int converged = t_done > 0;
+	for (int i = 0; i < vcpus; i++) { /* the share of wall time each vCPU thread really ran */
+		int64_t c = thread_cpu_us(tids[i]);
+		if (c >= 0 && cpu0[i] >= 0)
+			metrics_add(m, "runtime_pct", "%", i, (double)(c - cpu0[i]) / 10 / (now_ms() - t_mig));
+	}
+	metrics_add(m, "converged", "bool", METRIC_CPU_VM, converged);
+	metrics_add(m, "throttle_max", "%", METRIC_CPU_VM, max_throttle);
+	metrics_add(m, "passes", "count", METRIC_CPU_VM, num(last, "ram.dirty-sync-count"));
+	metrics_add(m, "transferred", "MB", METRIC_CPU_VM, num(last, "ram.transferred") / 1e6);
+	metrics_add(m, "pages_sent", "count", METRIC_CPU_VM, num(last, "ram.normal"));
+	metrics_add(m, "pages_zero", "count", METRIC_CPU_VM, num(last, "ram.duplicate"));
+	if (!converged) {
+		metrics_add(m, "unconverged", "count", METRIC_CPU_VM, 1);
+		struct pvb_progress *pp = (void *)(src.mem + PVB_GPA_PROGRESS); /* the source finishes */
+		__atomic_store_n(&pp->stop, 1, __ATOMIC_RELEASE);
+		child_wait(&src.c, 30000);
+		qemu_vm_outcome(&src, !src.c.exited, &sr);
+		if (sr.record)
+			metrics_from_record(sr.record, &out->m[SIDE_GUEST]);
+		goto done;
+	}
+	metrics_add(m, "total_time", "ms", METRIC_CPU_VM, num(last, "total-time"));
+	metrics_add(m, "downtime", "ms", METRIC_CPU_VM, num(last, "downtime"));
+	metrics_add(m, "setup_time", "ms", METRIC_CPU_VM, num(last, "setup-time"));
+	metrics_add(m, "harness_time", "ms", METRIC_CPU_VM, t_done - t_mig);
+	if (num(last, "total-time") > 0)
+		metrics_add(m, "link_mbps", "MB/s", METRIC_CPU_VM, num(last, "ram.transferred") / 1e3 / num(last, "total-time"));
+
+	/* the destination has the whole state once it leaves inmigrate (paused: -S) */
+	if (wait_status(dst.q, "inmigrate", now_ms() + 30000, st, sizeof(st)) || strcmp(st, "paused")) {
+		run_fail(out, RUN_ERROR, "destination: status %s after the migration, not paused", st);
+		goto done;
+	}
+	double t_v = now_ms();
+	long long differ = pages_differ(src.mem, dst.mem, src.mem_size);
+	metrics_add(m, "verify_ms", "ms", METRIC_CPU_VM, now_ms() - t_v);
+	metrics_add(m, "pages_differ", "count", METRIC_CPU_VM, (double)differ);
+	if (differ) {
+		run_fail(out, RUN_FAILED, "%lld of %zu pages differ between the source's final image and the destination",
+			 differ, src.mem_size / 4096);
+		goto done;
+	}
+	qemu_vm_stop(&src); /* the source is done: the guest lives at the destination now */
+	if (!(x = call(dst.q, "cont", NULL, out, "destination")))
+		goto done;
+	cJSON_Delete(x);
+	progress(dst.mem, vcpus, writers, &w, &rd, per);
+	rate_mark(&after, 0, now_ms(), w, rd);
+	sleep_ms((double)spec_int(r, "run_after"));
+	if (progress(dst.mem, vcpus, writers, &w, &rd, per) == 0)
+		rate_mark(&after, 1, now_ms(), w, rd);
+	if (after.have != 2 || (after.w1 <= after.w0 && after.r1 <= after.r0)) {
+		run_fail(out, RUN_FAILED, "the guest made no progress at the destination");
+		goto done;
+	}
+	struct pvb_progress *pp = (void *)(dst.mem + PVB_GPA_PROGRESS);
+	__atomic_store_n(&pp->stop, 1, __ATOMIC_RELEASE);
+	if (!child_wait(&dst.c, 30000)) {
+		run_fail(out, RUN_TIMEOUT, "the guest did not finish at the destination 30 s after it was asked");
+		goto done;
+	}
+	qemu_vm_outcome(&dst, 0, &dr);
+	if (dr.outcome != VM_OK)
+		run_fail(out, dr.outcome == VM_FAILED ? RUN_FAILED : dr.outcome == VM_CRASHED ? RUN_CRASHED : RUN_ERROR,
+			 "destination: %s", dr.reason);
+	if (dr.record)
+		metrics_from_record(dr.record, &out->m[SIDE_GUEST]);
+done:
+	rate_out(m, "before", &before);
+	rate_out(m, "during", &during);
+	rate_out(m, "after", &after);
+	cJSON_Delete(last);
+	if (csv)
+		fclose(csv);
+	qemu_vm_stop(&src);
+	qemu_vm_stop(&dst);
+	vm_result_free(&sr);
+	vm_result_free(&dr);
+	unlink(sock);
+}
+
+static long long timeout_ms(const struct run_spec *r)
+{
+	return spec_int(r, "deadline") + spec_int(r, "migrate_after") + spec_int(r, "run_after") + 120000;
+}
+
+static int check(const struct run_spec *r, char *err, size_t errlen)
+{
+	if (spec_int(r, "writers") > spec_int(r, "vcpus")) {
+		snprintf(err, errlen, "writers: at most vcpus (%lld)", spec_int(r, "vcpus"));
+		return -1;
+	}
+	return 0;
+}
+
+const struct exp_type type_migration = {
+	.name = "migration",
+	.help = "live migration of a dirtying guest: QEMU's pre-copy (none, auto-converge), every page verified",
+	.keys = keys,
+	.isolate = 1,
+	.timeout_ms = timeout_ms,
+	.rows = "size_mb",
+	.columns = "throttle",
+	.metrics = "total_time,downtime,passes,transferred,throttle_max,runtime_pct,converged",
+	.baseline = "throttle=none",
+	.check = check,
+	.run = run,
+};

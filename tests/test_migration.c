@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/* The migration type's QEMU reference, for real (KVM, or TCG where there is none): a reading and a
+ * dirtying guest migrate with every page verified and keep running at the destination; the link's
+ * bandwidth limit holds; a destination that dies mid-migration fails the run cleanly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include "child.h"
+#include "testlib.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/pvbench-test-migration-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+/* pvbench run on a one-run migration experiment; returns its exit status */
+static int migrate(const char *keys, const char *env)
+{
+	char ini[128], db[128], bin[512], err[256], runs[128];
+	snprintf(ini, sizeof(ini), "%s/m.ini", dir);
+	snprintf(db, sizeof(db), "%s/m.db", dir);
+	snprintf(runs, sizeof(runs), "%s/runs", dir);
+	FILE *f = fopen(ini, "w");
+	fprintf(f, "[global]\ntype = migration\nvcpus = 2\nmigrate_after = 500ms\nrun_after = 500ms\ndeadline = 20s\n%s%s",
+		test_tcg ? "accel = tcg\n" : "", keys);
+	fclose(f);
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	char *argv[] = { bin, "run", ini, "--db", db, NULL };
+	struct child c;
+	if (env)
+		putenv((char *)env);
+	assert_int_equal(child_spawn(&c, argv, NULL, err, sizeof(err)), 0);
+	assert_true(child_wait(&c, 180000));
+	if (env)
+		unsetenv("PVBENCH_TEST_KILL_DEST_MS");
+	return WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+}
+
+static double value(const char *name)
+{
+	char db[128], sql[256];
+	snprintf(db, sizeof(db), "%s/m.db", dir);
+	snprintf(sql, sizeof(sql), "SELECT value FROM metrics WHERE name = '%s' AND cpu = -2", name);
+	return store_value(db, sql);
+}
+
+static void a_reading_guest_migrates_whole(void **state)
+{
+	REQUIRE_GUEST();
+	assert_int_equal(migrate("size_mb = 32\nwriters = 0\nbandwidth_mbps = 400\n", NULL), 0);
+	assert_int_equal(value("converged"), 1);
+	assert_int_equal(value("pages_differ"), 0);  /* the comparison ran: 0 pages differ */
+	assert_true(value("verify_ms") >= 0);
+	assert_int_equal(value("verify_errors"), 0); /* the guest's own check at the end */
+	assert_true(value("guest_read_after") > 0);  /* and it kept running at the destination */
+}
+
+static void a_dirtying_guest_migrates_whole(void **state)
+{
+	REQUIRE_GUEST();
+	assert_int_equal(migrate("size_mb = 64\nwriters = 1\nbandwidth_mbps = 200\n", NULL), 0);
+	fprintf(stderr, "note: dirtying guest: %.0f ms, downtime %.0f ms, %.0f passes, %.1f MB sent\n",
+		value("total_time"), value("downtime"), value("passes"), value("transferred"));
+	assert_int_equal(value("converged"), 1);
+	assert_int_equal(value("pages_differ"), 0);
+	assert_int_equal(value("verify_errors"), 0);
+	assert_true(value("passes") >= 2);            /* it dirtied: more than one pass */
+	assert_true(value("guest_write_during") > 0);
+	assert_true(value("guest_write_after") > 0);
+}
+
+/* 256 MiB of data (every page written once), nothing dirtied meanwhile: QEMU's max-bandwidth is
+ * a cap (its rate limiter fills 100 ms slots), so the link stays under it, and well above it
+ * without it. pvbench's own sender, with a token bucket that meets b, waits for KVM. */
+static void the_bandwidth_limit_holds(void **state)
+{
+	REQUIRE_GUEST();
+	/* readers at 100 MB/s: the guest leaves QEMU the CPUs (it moves ~120 MB/s here, TCG) */
+	assert_int_equal(migrate("size_mb = 256\nwriters = 0\nrate_mbps = 100\nbandwidth_mbps = 50\n", NULL), 0);
+	double capped = value("link_mbps"), mb = value("transferred");
+	teardown(state);
+	setup(state);
+	assert_int_equal(migrate("size_mb = 256\nwriters = 0\nrate_mbps = 100\nbandwidth_mbps = 100000\n", NULL), 0);
+	double free_run = value("link_mbps");
+	fprintf(stderr, "note: %.1f MB at %.1f MB/s against a 50 MB/s cap; %.1f MB/s without one\n", mb, capped,
+		free_run);
+	assert_true(mb >= 256);
+	assert_true(capped > 0 && capped <= 55);
+	assert_true(free_run > 1.5 * capped);
+}
+
+static void a_dead_destination_fails_the_run_cleanly(void **state)
+{
+	char db[128], reason[600] = "";
+	REQUIRE_GUEST();
+	/* a slow link, so that the migration is still going when the destination dies */
+	int rc = migrate("size_mb = 128\nwriters = 1\nbandwidth_mbps = 20\n", "PVBENCH_TEST_KILL_DEST_MS=500");
+	assert_int_not_equal(rc, 0);
+	snprintf(db, sizeof(db), "%s/m.db", dir);
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT status, reason FROM runs", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "error");
+	snprintf(reason, sizeof(reason), "%s", (const char *)sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	fprintf(stderr, "note: %s\n", reason);
+	assert_non_null(strstr(reason, "migration failed"));
+	assert_non_null(strstr(reason, "runs on"));
+	assert_int_equal(procs_matching(dir), 0); /* no QEMU left */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_reading_guest_migrates_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_dirtying_guest_migrates_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_bandwidth_limit_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_dead_destination_fails_the_run_cleanly, setup, teardown),
+	};
+	child_signals_install();
+	return cmocka_run_group_tests_name("migration", tests, NULL, NULL);
+}

@@ -74,7 +74,7 @@ static int fl_run(const struct pvb_ctx *ctx)
 			continue;
 		pvb_sleep_until(earliest);
 		while (__atomic_load_n(&frames_done, __ATOMIC_ACQUIRE) != k && !stop)
-			pvb_sleep_until(pvb_now() + pvb_ns_to_ticks(1000000));
+			pvb_sleep_until(pvb_now() + pvb_ns_to_ticks(200000));
 		if (stop)
 			break;
 		uint64_t vs = next_vsync;

@@ -77,7 +77,7 @@ static inline int turn_wait(struct turns *t, uint64_t k, uint64_t earliest)
 {
 	pvb_sleep_until(earliest);
 	while (__atomic_load_n(&t->done, __ATOMIC_ACQUIRE) != k && !t->stop)
-		pvb_sleep_until(pvb_now() + pvb_ns_to_ticks(1000000));
+		pvb_sleep_until(pvb_now() + pvb_ns_to_ticks(200000));
 	return !t->stop;
 }
 

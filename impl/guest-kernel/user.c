@@ -426,8 +426,15 @@ static void barrier(void)
 		__atomic_store_n(&barrier_count, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&barrier_sense, sense + 1, __ATOMIC_RELEASE);
 	} else {
-		while (__atomic_load_n(&barrier_sense, __ATOMIC_ACQUIRE) == sense)
-			__builtin_ia32_pause();
+		/* spin for 2 ms (barriers between passes stay precise), then halt in 1 ms steps: a vCPU
+		 * that waits seconds for the others is idle, to the host's scheduler and governor too */
+		uint64_t t0 = gk_rdtsc(), spin = pvb_ns_to_ticks(2000000), step = pvb_ns_to_ticks(1000000);
+		while (__atomic_load_n(&barrier_sense, __ATOMIC_ACQUIRE) == sense) {
+			if (gk_rdtsc() - t0 < spin)
+				__builtin_ia32_pause();
+			else
+				pvb_sleep_until(gk_rdtsc() + step);
+		}
 	}
 }
 

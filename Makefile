@@ -17,7 +17,7 @@ GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreesta
 	   -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
 	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads -Iimpl/dvfs
 GK      := impl/guest-kernel
-WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/frameloop.c workloads/burst.c workloads/infer.c workloads/registry.c
+WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/frameloop.c workloads/burst.c workloads/infer.c workloads/dirtier.c workloads/registry.c
 GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c $(GK)/util.c impl/dvfs/pelt.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 
@@ -79,7 +79,7 @@ $(O)/pvb-init: workloads/linux/init.c impl/proto/record.c impl/proto/pvb_blob.h 
 
 # ---- tests ----
 UNIT_TESTS := test_ab test_abi test_changepoint test_dvfs test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
-KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dvfs_host test_dashboard test_linux
+KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dvfs_host test_migration test_dashboard test_linux
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 
 $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
@@ -87,7 +87,7 @@ $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
 	@echo '  LD        $@'
 	@$(CC) $(HCFLAGS) -Itests -o $@ $< $(O)/libpvbench.a -lcmocka $(LDLIBS_H)
 
-tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness $(O)/tests/bench_dvfs
+tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness $(O)/tests/bench_dvfs $(O)/tests/bench_migration
 
 # Everything, the KVM integration tests included, then the unit tests under ASan/UBSan.
 check: setup all tests
@@ -139,6 +139,7 @@ bench: setup all tests
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_guest
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_harness
 	$(O)/tests/bench_dvfs
+	PVBENCH_BUILD=$(O) $(O)/tests/bench_migration
 	$(O)/pvbench channels configs/channels.ini
 	$(O)/pvbench memory configs/memory.ini
 

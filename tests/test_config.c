@@ -36,7 +36,7 @@ static const struct {
 	{ "[global]\nvcpus = two\n", ":2: vcpus: \"two\" is not a number" },
 	{ "[global]\nvcpus = 0\n", ":2: vcpus: 0 is outside [1, 16]" },
 	{ "[global]\nduration = 5 parsecs\n", ":2: duration: \"5 parsecs\" is not a duration" },
-	{ "[global]\npolicy = vanilla, turbo\n", ":2: policy: unknown policy \"turbo\" (vanilla, static, dynamic-eager, dynamic-lazy, dynamic-predictive)" },
+	{ "[global]\npolicy = vanilla, turbo\n", ":2: policy: unknown policy \"turbo\" (vanilla, static, dynamic-eager, dynamic-lazy, dynamic-predictive, baseline, util_guest, uclamp_min, performance, powersave)" },
 	{ "[global]\nworkload = nosuch\n", ":2: workload: unknown workload \"nosuch\"" },
 	{ "[global]\nhost_load = medium\n", ":2: host_load: unknown host_load \"medium\" (idle, busy)" },
 	{ "[global]\ntype = fio\n", ":2: type: unknown type \"fio\"" },

@@ -89,6 +89,11 @@ static void v_run(void *a, const struct store_row *row)
 		struct cmp_run *r = cmp_add_run(in, row->id);
 		r->rep = row->rep;
 		snprintf(r->variant, sizeof(r->variant), "%s", variant);
+		if (!strncmp(variant, "job=", 4)) { /* the [section]: an axis when rows or columns ask for it */
+			char job[128];
+			snprintf(job, sizeof(job), "%.*s", (int)strcspn(variant + 4, " "), variant + 4);
+			cmp_add_param(r, "job", job);
+		}
 		return;
 	}
 	for (size_t i = 0; i < in->nnotes; i++) /* one line per variant, status and reason */
@@ -234,6 +239,17 @@ static const char *or_default(const char *opt, const char *def)
 	return opt ? opt : def && *def ? def : NULL;
 }
 
+/* Is key's value the same in every two runs of the same job? */
+static int follows_job(const struct cmp_input *in, const char *key)
+{
+	for (size_t i = 0; i < in->n; i++)
+		for (size_t j = i + 1; j < in->n; j++)
+			if (!strcmp(param(&in->runs[i], "job"), param(&in->runs[j], "job")) &&
+			    strcmp(param(&in->runs[i], key), param(&in->runs[j], key)))
+				return 0;
+	return 1;
+}
+
 static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, struct plan *pl,
 		      char *err, size_t errlen)
 {
@@ -260,6 +276,14 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, s
 			if (find_val(&pl->axes[a], p->value) < 0 && pl->axes[a].n < MAXV)
 				snprintf(pl->axes[a].vals[pl->axes[a].n++], 128, "%s", p->value);
 		}
+	/* "job" (the file's sections) is an axis only when rows or columns name it; then the keys a
+	 * section sets are its, not axes of their own */
+	int by_job = (o->rows && !strcmp(o->rows, "job")) || (o->columns && !strcmp(o->columns, "job"));
+	for (int a = 0; a < pl->na; a++)
+		if (by_job ? strcmp(pl->axes[a].key, "job") && strcmp(pl->axes[a].key, o->columns ? o->columns : "") &&
+				     follows_job(in, pl->axes[a].key)
+			   : !strcmp(pl->axes[a].key, "job"))
+			pl->axes[a].n = 1; /* dropped below */
 	for (int a = 0; a < pl->na;) {
 		if (pl->axes[a].n < 2) {
 			memmove(&pl->axes[a], &pl->axes[a + 1], (size_t)(pl->na - a - 1) * sizeof(struct axis));

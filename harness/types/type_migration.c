@@ -30,6 +30,7 @@
 #include "pvb_abi.h"
 #include "pvb_progress.h"
 #include "qemu.h"
+#include "qemu_migrate.h"
 #include "vm.h"
 
 static const char *throttle_choice(int i)
@@ -94,78 +95,6 @@ static int progress(const unsigned char *mem, int vcpus, int writers, double *wr
 	return 0;
 }
 
-static cJSON *call(struct qmp *q, const char *cmd, cJSON *args, struct run_result *out, const char *what)
-{
-	char err[300];
-	cJSON *r = qmp_call(q, cmd, args, err, sizeof(err));
-	if (!r)
-		run_fail(out, RUN_ERROR, "%s: QMP %s: %s", what, cmd, err);
-	return r;
-}
-
-static int setup_migration(struct qmp *q, const struct run_spec *r, struct run_result *out)
-{
-	cJSON *a = cJSON_CreateObject(), *caps = cJSON_AddArrayToObject(a, "capabilities"), *c, *x;
-	c = cJSON_CreateObject();
-	cJSON_AddStringToObject(c, "capability", "auto-converge");
-	cJSON_AddBoolToObject(c, "state", !strcmp(spec_str(r, "throttle"), "auto-converge"));
-	cJSON_AddItemToArray(caps, c);
-	if (!(x = call(q, "migrate-set-capabilities", a, out, "source")))
-		return -1;
-	cJSON_Delete(x);
-	a = cJSON_CreateObject();
-	cJSON_AddNumberToObject(a, "max-bandwidth", (double)spec_int(r, "bandwidth_mbps") * 1e6);
-	cJSON_AddNumberToObject(a, "downtime-limit", (double)spec_int(r, "downtime_ms"));
-	cJSON_AddNumberToObject(a, "cpu-throttle-initial", (double)spec_int(r, "throttle_initial"));
-	cJSON_AddNumberToObject(a, "cpu-throttle-increment", (double)spec_int(r, "throttle_increment"));
-	if (!(x = call(q, "migrate-set-parameters", a, out, "source")))
-		return -1;
-	cJSON_Delete(x);
-	return 0;
-}
-
-static double num(const cJSON *o, const char *path)
-{
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s", path);
-	const cJSON *cur = o;
-	for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, "."))
-		cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-	return cJSON_IsNumber(cur) ? cur->valuedouble : -1;
-}
-
-/* pages of 4 KiB whose bytes differ between two RAM images; where the first differs, in where */
-static long long pages_differ(const unsigned char *a, const unsigned char *b, size_t size, char *where, size_t len)
-{
-	long long n = 0;
-	for (size_t off = 0; off < size; off += 4096)
-		if (memcmp(a + off, b + off, 4096)) {
-			if (!n++) {
-				size_t i = 0, k = 0;
-				while (a[off + i] == b[off + i])
-					i++;
-				for (size_t j = i; j < 4096; j++)
-					k += a[off + j] != b[off + j];
-				snprintf(where, len, "first at GPA 0x%zx (+0x%zx: source %02x, destination %02x; %zu bytes differ there)",
-					 off, i, a[off + i], b[off + i], k);
-			}
-		}
-	return n;
-}
-
-static int wait_status(struct qmp *q, const char *not, double until, char *st, size_t len)
-{
-	char err[200];
-	while (now_ms() < until) {
-		if (qmp_status(q, st, len, err, sizeof(err)))
-			return -1;
-		if (strcmp(st, not))
-			return 0;
-		sleep_ms(20);
-	}
-	return -1;
-}
-
 struct phase_rate { double t0, w0, r0, t1, w1, r1; int have; };
 
 static void rate_mark(struct phase_rate *p, int end, double t, double w, double r)
@@ -199,7 +128,6 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	struct vm_result sr, dr;
 	struct metric_set *m = &out->m[SIDE_VMM];
 	FILE *csv = NULL;
-	cJSON *last = NULL;
 	struct phase_rate before = { 0 }, during = { 0 }, after = { 0 };
 
 	memset(&sr, 0, sizeof(sr));
@@ -258,8 +186,6 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	}
 	rate_mark(&before, 0, now_ms(), w, rd);
 	sleep_ms((double)spec_int(r, "migrate_after"));
-	if (setup_migration(src.q, r, out))
-		goto done;
 	progress(src.mem, vcpus, writers, &w, &rd, per);
 	double t_mig = now_ms();
 	rate_mark(&before, 1, t_mig, w, rd);
@@ -267,42 +193,43 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	int64_t cpu0[VM_MAX_VCPUS];
 	for (int i = 0; i < vcpus; i++)
 		cpu0[i] = thread_cpu_us(tids[i]);
-	cJSON *a = cJSON_CreateObject(), *x;
-	cJSON_AddStringToObject(a, "uri", uri);
-	if (!(x = call(src.q, "migrate", a, out, "source")))
+	struct qemu_migrate_params mp = {
+		.bandwidth_bps = (double)spec_int(r, "bandwidth_mbps") * 1e6, .downtime_ms = (int)spec_int(r, "downtime_ms"),
+		.auto_converge = !strcmp(spec_str(r, "throttle"), "auto-converge"),
+		.throttle_initial = (int)spec_int(r, "throttle_initial"),
+		.throttle_increment = (int)spec_int(r, "throttle_increment"),
+	};
+	if (qemu_migrate_start(&src, uri, &mp, err, sizeof(err))) {
+		run_fail(out, RUN_ERROR, "source: %s", err);
 		goto done;
-	cJSON_Delete(x);
+	}
 
 	csv = fopen(csv_path, "w");
 	if (csv)
 		fprintf(csv, "t_ms,status,transferred,remaining,dirty_pages_rate,dirty_sync_count,throttle_pct,guest_written,guest_read\n");
-	const char *status = "";
+	struct qemu_migrate_sample ms = { .status = "" };
 	double t_done = 0, max_throttle = 0;
 	for (;;) {
-		x = call(src.q, "query-migrate", NULL, out, "source");
-		if (!x)
+		if (qemu_migrate_sample(&src, &ms, err, sizeof(err))) {
+			run_fail(out, RUN_ERROR, "source: %s", err);
 			goto done;
-		cJSON_Delete(last);
-		last = x;
-		const cJSON *sj = cJSON_GetObjectItemCaseSensitive(x, "status");
-		status = cJSON_IsString(sj) ? sj->valuestring : "?";
-		double t = now_ms() - t_mig, thr = num(x, "cpu-throttle-percentage");
-		max_throttle = thr > max_throttle ? thr : max_throttle;
+		}
+		double t = now_ms() - t_mig;
+		max_throttle = ms.throttle_pct > max_throttle ? ms.throttle_pct : max_throttle;
 		progress(src.mem, vcpus, writers, &w, &rd, per);
 		if (csv)
-			fprintf(csv, "%.0f,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", t, status, num(x, "ram.transferred"),
-				num(x, "ram.remaining"), num(x, "ram.dirty-pages-rate"), num(x, "ram.dirty-sync-count"),
-				thr < 0 ? 0 : thr, w, rd);
-		if (!strcmp(status, "completed")) {
+			fprintf(csv, "%.0f,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", t, ms.status, ms.transferred,
+				ms.remaining, ms.dirty_pages_rate, ms.dirty_syncs, ms.throttle_pct < 0 ? 0 : ms.throttle_pct,
+				w, rd);
+		if (!strcmp(ms.status, "completed")) {
 			t_done = now_ms();
 			break;
 		}
-		if (!strcmp(status, "failed") || !strcmp(status, "cancelled")) {
-			const cJSON *e = cJSON_GetObjectItemCaseSensitive(x, "error-desc");
+		if (!strcmp(ms.status, "failed") || !strcmp(ms.status, "cancelled")) {
 			char sst[32] = "?";
 			qmp_status(src.q, sst, sizeof(sst), err, sizeof(err));
-			run_fail(out, RUN_ERROR, "migration %s: %s%s; the source guest %s (status %s)", status,
-				 cJSON_IsString(e) ? e->valuestring : "no reason given",
+			run_fail(out, RUN_ERROR, "migration %s: %s%s; the source guest %s (status %s)", ms.status,
+				 ms.error[0] ? ms.error : "no reason given",
 				 child_poll(&dst.c) ? " (the destination QEMU had exited)" : "",
 				 !strcmp(sst, "running") ? "runs on" : "does not run", sst);
 			goto done;
@@ -315,7 +242,10 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 			goto done;
 		}
 		if (t > deadline) { /* the seed's "unconverged": cancelled, the source runs on */
-			cJSON_Delete(call(src.q, "migrate_cancel", NULL, out, "source"));
+			if (qemu_migrate_cancel(&src, err, sizeof(err))) {
+				run_fail(out, RUN_ERROR, "source: %s", err);
+				goto done;
+			}
 			break;
 		}
 		sleep_ms(100);
@@ -329,10 +259,10 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	}
 	metrics_add(m, "converged", "bool", METRIC_CPU_VM, converged);
 	metrics_add(m, "throttle_max", "%", METRIC_CPU_VM, max_throttle);
-	metrics_add(m, "passes", "count", METRIC_CPU_VM, num(last, "ram.dirty-sync-count"));
-	metrics_add(m, "transferred", "MB", METRIC_CPU_VM, num(last, "ram.transferred") / 1e6);
-	metrics_add(m, "pages_sent", "count", METRIC_CPU_VM, num(last, "ram.normal"));
-	metrics_add(m, "pages_zero", "count", METRIC_CPU_VM, num(last, "ram.duplicate"));
+	metrics_add(m, "passes", "count", METRIC_CPU_VM, ms.dirty_syncs);
+	metrics_add(m, "transferred", "MB", METRIC_CPU_VM, ms.transferred / 1e6);
+	metrics_add(m, "pages_sent", "count", METRIC_CPU_VM, ms.normal_pages);
+	metrics_add(m, "pages_zero", "count", METRIC_CPU_VM, ms.zero_pages);
 	if (!converged) {
 		metrics_add(m, "unconverged", "count", METRIC_CPU_VM, 1);
 		struct pvb_progress *pp = (void *)(src.mem + PVB_GPA_PROGRESS); /* the source finishes */
@@ -343,21 +273,21 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 			metrics_from_record(sr.record, &out->m[SIDE_GUEST]);
 		goto done;
 	}
-	metrics_add(m, "total_time", "ms", METRIC_CPU_VM, num(last, "total-time"));
-	metrics_add(m, "downtime", "ms", METRIC_CPU_VM, num(last, "downtime"));
-	metrics_add(m, "setup_time", "ms", METRIC_CPU_VM, num(last, "setup-time"));
+	metrics_add(m, "total_time", "ms", METRIC_CPU_VM, ms.total_ms);
+	metrics_add(m, "downtime", "ms", METRIC_CPU_VM, ms.downtime_ms);
+	metrics_add(m, "setup_time", "ms", METRIC_CPU_VM, ms.setup_ms);
 	metrics_add(m, "harness_time", "ms", METRIC_CPU_VM, t_done - t_mig);
-	if (num(last, "total-time") > 0)
-		metrics_add(m, "link_mbps", "MB/s", METRIC_CPU_VM, num(last, "ram.transferred") / 1e3 / num(last, "total-time"));
+	if (ms.total_ms > 0)
+		metrics_add(m, "link_mbps", "MB/s", METRIC_CPU_VM, ms.transferred / 1e3 / ms.total_ms);
 
 	/* the destination has the whole state once it leaves inmigrate (paused: -S) */
-	if (wait_status(dst.q, "inmigrate", now_ms() + 30000, st, sizeof(st)) || strcmp(st, "paused")) {
+	if (qemu_wait_state_not(&dst, "inmigrate", 30000, st, sizeof(st)) || strcmp(st, "paused")) {
 		run_fail(out, RUN_ERROR, "destination: status %s after the migration, not paused", st);
 		goto done;
 	}
 	double t_v = now_ms();
 	char where[200] = "";
-	long long differ = pages_differ(src.mem, dst.mem, src.mem_size, where, sizeof(where));
+	long long differ = qemu_ram_pages_differ(&src, &dst, where, sizeof(where));
 	metrics_add(m, "verify_ms", "ms", METRIC_CPU_VM, now_ms() - t_v);
 	metrics_add(m, "pages_differ", "count", METRIC_CPU_VM, (double)differ);
 	if (differ) {
@@ -366,8 +296,11 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 			 differ, src.mem_size / 4096, where);
 	}
 	qemu_vm_stop(&src); /* the source is done: the guest lives at the destination now */
-	if (!(x = call(dst.q, "cont", NULL, out, "destination")))
+	cJSON *x = qmp_call(dst.q, "cont", NULL, err, sizeof(err));
+	if (!x) {
+		run_fail(out, RUN_ERROR, "destination: cont: %s", err);
 		goto done;
+	}
 	cJSON_Delete(x);
 	progress(dst.mem, vcpus, writers, &w, &rd, per);
 	rate_mark(&after, 0, now_ms(), w, rd);
@@ -394,7 +327,6 @@ done:
 	rate_out(m, "before", &before);
 	rate_out(m, "during", &during);
 	rate_out(m, "after", &after);
-	cJSON_Delete(last);
 	if (csv)
 		fclose(csv);
 	qemu_vm_stop(&src);

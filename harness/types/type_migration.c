@@ -252,11 +252,21 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	}
 	rate_mark(&during, 1, now_ms(), w, rd);
 	int converged = t_done > 0;
+	double rt[2] = { 0, 0 };
+	int nrt[2] = { 0, 0 };
 	for (int i = 0; i < vcpus; i++) { /* the share of wall time each vCPU thread really ran */
 		int64_t c = thread_cpu_us(tids[i]);
-		if (c >= 0 && cpu0[i] >= 0)
-			metrics_add(m, "runtime_pct", "%", i, (double)(c - cpu0[i]) / 10 / (now_ms() - t_mig));
+		if (c < 0 || cpu0[i] < 0)
+			continue;
+		double pct = (double)(c - cpu0[i]) / 10 / (now_ms() - t_mig);
+		metrics_add(m, "runtime_pct", "%", i, pct);
+		rt[i >= writers] += pct; /* writers, then readers: seed 003's table B */
+		nrt[i >= writers]++;
 	}
+	if (nrt[0])
+		metrics_add(m, "runtime_pct_writers", "%", METRIC_CPU_VM, rt[0] / nrt[0]);
+	if (nrt[1])
+		metrics_add(m, "runtime_pct_readers", "%", METRIC_CPU_VM, rt[1] / nrt[1]);
 	metrics_add(m, "converged", "bool", METRIC_CPU_VM, converged);
 	metrics_add(m, "throttle_max", "%", METRIC_CPU_VM, max_throttle);
 	metrics_add(m, "passes", "count", METRIC_CPU_VM, ms.dirty_syncs);

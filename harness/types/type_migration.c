@@ -67,13 +67,6 @@ static const struct key_def keys[] = {
 	{ 0 },
 };
 
-static double now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 static void sleep_ms(double ms)
 {
 	struct timespec t = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)((ms - (time_t)(ms / 1000) * 1000) * 1e6) };
@@ -175,19 +168,19 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		goto done;
 	}
 	/* the guest boots and dirties for migrate_after, from its first progress */
-	double t_boot = now_ms(), w, rd, per[VM_MAX_VCPUS];
+	double t_boot = engine_now_ms(), w, rd, per[VM_MAX_VCPUS];
 	while (progress(src.mem, vcpus, writers, &w, &rd, per)) {
-		if (child_poll(&src.c) || now_ms() - t_boot > 60000 || pvb_interrupted) {
+		if (child_poll(&src.c) || engine_now_ms() - t_boot > 60000 || pvb_interrupted) {
 			run_fail(out, pvb_interrupted ? RUN_INTERRUPTED : RUN_ERROR,
 				 "the guest never started dirtying (see console.log)");
 			goto done;
 		}
 		sleep_ms(10);
 	}
-	rate_mark(&before, 0, now_ms(), w, rd);
+	rate_mark(&before, 0, engine_now_ms(), w, rd);
 	sleep_ms((double)spec_int(r, "migrate_after"));
 	progress(src.mem, vcpus, writers, &w, &rd, per);
-	double t_mig = now_ms();
+	double t_mig = engine_now_ms();
 	rate_mark(&before, 1, t_mig, w, rd);
 	rate_mark(&during, 0, t_mig, w, rd);
 	int64_t cpu0[VM_MAX_VCPUS];
@@ -214,7 +207,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 			run_fail(out, RUN_ERROR, "source: %s", err);
 			goto done;
 		}
-		double t = now_ms() - t_mig;
+		double t = engine_now_ms() - t_mig;
 		max_throttle = ms.throttle_pct > max_throttle ? ms.throttle_pct : max_throttle;
 		progress(src.mem, vcpus, writers, &w, &rd, per);
 		if (csv)
@@ -222,7 +215,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 				ms.remaining, ms.dirty_pages_rate, ms.dirty_syncs, ms.throttle_pct < 0 ? 0 : ms.throttle_pct,
 				w, rd);
 		if (!strcmp(ms.status, "completed")) {
-			t_done = now_ms();
+			t_done = engine_now_ms();
 			break;
 		}
 		if (!strcmp(ms.status, "failed") || !strcmp(ms.status, "cancelled")) {
@@ -250,7 +243,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		}
 		sleep_ms(100);
 	}
-	rate_mark(&during, 1, now_ms(), w, rd);
+	rate_mark(&during, 1, engine_now_ms(), w, rd);
 	int converged = t_done > 0;
 	double rt[2] = { 0, 0 };
 	int nrt[2] = { 0, 0 };
@@ -258,7 +251,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		int64_t c = thread_cpu_us(tids[i]);
 		if (c < 0 || cpu0[i] < 0)
 			continue;
-		double pct = (double)(c - cpu0[i]) / 10 / (now_ms() - t_mig);
+		double pct = (double)(c - cpu0[i]) / 10 / (engine_now_ms() - t_mig);
 		metrics_add(m, "runtime_pct", "%", i, pct);
 		rt[i >= writers] += pct; /* writers, then readers: seed 003's table B */
 		nrt[i >= writers]++;
@@ -295,10 +288,10 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		run_fail(out, RUN_ERROR, "destination: status %s after the migration, not paused", st);
 		goto done;
 	}
-	double t_v = now_ms();
+	double t_v = engine_now_ms();
 	char where[200] = "";
 	long long differ = qemu_ram_pages_differ(&src, &dst, where, sizeof(where));
-	metrics_add(m, "verify_ms", "ms", METRIC_CPU_VM, now_ms() - t_v);
+	metrics_add(m, "verify_ms", "ms", METRIC_CPU_VM, engine_now_ms() - t_v);
 	metrics_add(m, "pages_differ", "count", METRIC_CPU_VM, (double)differ);
 	if (differ) {
 		/* a failed run; the guest still runs on and checks its own pages: its word is stored too */
@@ -313,10 +306,10 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	}
 	cJSON_Delete(x);
 	progress(dst.mem, vcpus, writers, &w, &rd, per);
-	rate_mark(&after, 0, now_ms(), w, rd);
+	rate_mark(&after, 0, engine_now_ms(), w, rd);
 	sleep_ms((double)spec_int(r, "run_after"));
 	if (progress(dst.mem, vcpus, writers, &w, &rd, per) == 0)
-		rate_mark(&after, 1, now_ms(), w, rd);
+		rate_mark(&after, 1, engine_now_ms(), w, rd);
 	if (after.have != 2 || (after.w1 <= after.w0 && after.r1 <= after.r0)) {
 		run_fail(out, RUN_FAILED, "the guest made no progress at the destination");
 		goto done;

@@ -63,7 +63,7 @@ int main(void)
 					   "WHERE m.name = 'link_mbps' AND u.rep = %d", r + 1);
 		mig[r] = store_value(db, sql) * 1e6 / (1 << 30);
 	}
-	printf("\n# migration throughput, %d MiB reading guest, no cap%s: median [min..max] of %d\n", SIZE_MB,
+	printf("\n# migration throughput, %d MiB nearly idle guest (readers at 10 MB/s), no cap%s: median [min..max] of %d\n", SIZE_MB,
 	       tcg ? " (TCG: no KVM here)" : "", REPS);
 	printf("QEMU pre-copy over a unix socket   %6.2f GiB/s [%.2f..%.2f]\n", stats_median(mig, REPS),
 	       -stats_max((double[]){ -mig[0], -mig[1], -mig[2] }, REPS), stats_max(mig, REPS));

@@ -391,6 +391,8 @@ void dvfs_agent_counters(struct policy *p, struct metric_set *out)
 		metrics_add(out, "freq_avg", "MHz", k, mhz);
 		metrics_add(out, "energy_modelled", "mJ", k, c->energy_uj / 1e3);
 		metrics_add(out, "freq_changes", "count", k, c->changes);
+		/* what the energy is made of: the CPU's busy share at the frequency it had */
+		metrics_add(out, "busy_pct", "%", k, c->busy_us / a->wall_us * 100);
 	}
 	metrics_add(out, "energy_modelled", "mJ", METRIC_CPU_VM, e / 1e3);
 	metrics_add(out, "freq_avg", "MHz", METRIC_CPU_VM, f);
@@ -406,10 +408,9 @@ void dvfs_agent_counters(struct policy *p, struct metric_set *out)
 	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);
 	metrics_add(out, "util_clamped", "count", METRIC_CPU_VM, (double)(a->st.util_clamped + a->capped));
 	metrics_add(out, "agent_cpu", "ms", METRIC_CPU_VM, a->cpu_ms);
-	uint64_t late = 0, want = 0, stolen = 0;
+	uint64_t late = 0, stolen = 0;
 	for (int k = 0; k < a->fe.nr; k++) {
 		late = a->fe.c[k].late_us_max > late ? a->fe.c[k].late_us_max : late;
-		want += a->fe.c[k].want_us;
 		stolen += a->fe.c[k].stolen_us;
 	}
 	metrics_add(out, "freqemu_late_max", "us", METRIC_CPU_VM, (double)late);

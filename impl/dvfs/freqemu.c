@@ -79,7 +79,6 @@ static void *stealer(void *arg)
 			debt = d < 1024 ? debt + (int64_t)want : 0;
 			sleep_until_us(end);
 		}
-		c->want_us += want;
 		c->slices++;
 		uint64_t t = now_us();
 		t0 = t > end + e->slice_us ? t : end; /* an overrun does not make a burst of catch-up */

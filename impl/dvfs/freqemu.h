@@ -36,7 +36,7 @@ struct freqemu_cpu {
 	pthread_t thr;
 	_Atomic uint32_t duty;             /* 0..1024: the share of each slice left to others */
 	/* written by its stealer only */
-	uint64_t slices, stolen_us, want_us, late_us_max;
+	uint64_t slices, stolen_us, late_us_max;
 };
 
 struct freqemu {

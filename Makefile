@@ -18,7 +18,7 @@ GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreesta
 	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads -Iimpl/dvfs
 GK      := impl/guest-kernel
 WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/frameloop.c workloads/burst.c workloads/infer.c workloads/dirtier.c workloads/registry.c
-GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c $(GK)/util.c impl/dvfs/pelt.c impl/proto/record.c $(WORKLOADS)
+GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c $(GK)/util.c $(GK)/pci.c impl/dvfs/pelt.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 
 all: $(O)/pvbench-guest.elf $(O)/pvb-linux $(O)/pvb-init $(O)/pvbench
@@ -79,7 +79,7 @@ $(O)/pvb-init: workloads/linux/init.c impl/proto/record.c impl/proto/pvb_blob.h 
 
 # ---- tests ----
 UNIT_TESTS := test_ab test_abi test_changepoint test_dvfs test_boost test_schedtrace test_record test_qmp test_cli test_stats test_config test_store test_compare test_engine test_report
-KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dvfs_host test_migration test_dashboard test_linux
+KVM_TESTS  := test_guest test_vmm test_host_cyclic test_harness test_dvfs_host test_migration test_dashboard test_linux test_ivshmem
 TEST_BINS  := $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 
 $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
@@ -97,7 +97,7 @@ check: setup all tests
 
 # The unit tests and the in-process KVM paths (QEMU control, the own VMM) under ASan/UBSan; the
 # guest kernel and the pvbench binary those tests start come from the normal build.
-ASAN_TESTS := $(UNIT_TESTS) test_guest test_vmm
+ASAN_TESTS := $(UNIT_TESTS) test_guest test_vmm test_ivshmem
 check-asan:
 	$(MAKE) --no-print-directory O=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		$(patsubst %,build-asan/tests/%,$(ASAN_TESTS))

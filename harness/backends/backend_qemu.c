@@ -20,6 +20,7 @@
 #include "linux_guest.h"
 #include "policy.h"
 #include "pvb_blob.h"
+#include "pvb_boost.h"
 #include "pvb_record.h"
 #include "qemu.h"
 #include "qmp.h"
@@ -123,6 +124,23 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 		vm_cmdline(s, v->mem_size, append, sizeof(append));
 	}
 	snprintf(v->log_path, sizeof(v->log_path), "%s/qemu.log", s->run_dir);
+	int ivs = s->boost && s->boost_device == VM_BOOST_IVSHMEM;
+	char a_ivs_chr[48], a_ivs_dev[64];
+	if (ivs) {
+		if (s->initrd || incoming) {
+			vm_set_reason(r, VM_ERROR, "%s", "the boost device (ivshmem) runs with pvbench's guest, not "
+				      "a Linux guest or a migration");
+			goto fail;
+		}
+		if (ivshmem_server_start(&v->ivs, PVB_PV_SIZE, s->vcpus, err, sizeof(err))) {
+			vm_set_reason(r, VM_ERROR, "%s", err);
+			goto fail;
+		}
+		pvb_boost_host_init(v->ivs.shm, PVB_PV_SIZE, (unsigned)s->vcpus, VM_BOOST_FEATURES,
+				    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
+		snprintf(a_ivs_chr, sizeof(a_ivs_chr), "socket,id=ivs,fd=%d", v->ivs.qemu_fd);
+		snprintf(a_ivs_dev, sizeof(a_ivs_dev), "ivshmem-doorbell,chardev=ivs,vectors=%d", s->vcpus);
+	}
 
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
 	 * lacks it); arch-capabilities off because kvm_pvm refuses MSR 0x10a. */
@@ -133,7 +151,8 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 #define ARG(...) do { const char *a_[] = { __VA_ARGS__ }; \
 		for (size_t k_ = 0; k_ < sizeof(a_) / sizeof(a_[0]); k_++) argv[na++] = (char *)a_[k_]; } while (0)
 	ARG("qemu-system-x86_64", "-accel", s->tcg ? "tcg" : "kvm",
-	    "-M", "microvm,pic=off,pit=off,rtc=off,memory-backend=mem",
+	    "-M", ivs ? "microvm,pic=off,pit=off,rtc=off,memory-backend=mem,pcie=on" :
+			"microvm,pic=off,pit=off,rtc=off,memory-backend=mem",
 	    "-object", a_obj, "-m", a_mem, "-cpu", cpu, "-smp", a_smp,
 	    "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 	    "-chardev", a_con, "-serial", "chardev:con",
@@ -150,13 +169,15 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 		snprintf(a_disk, sizeof(a_disk), "file=%s,if=none,id=disk,format=raw", esc);
 		ARG("-drive", a_disk, "-device", "virtio-blk-device,drive=disk");
 	}
+	if (ivs) /* the region behind a PCIe device, served by pvbench over a socketpair */
+		ARG("-chardev", a_ivs_chr, "-device", a_ivs_dev);
 	if (incoming) /* a migration's destination: it waits, and stays paused once the state is in */
 		ARG("-incoming", incoming, "-S");
 	argv[na] = NULL;
 #undef ARG
-	int keep[] = { v->memfd, sv[1] };
+	int keep[] = { v->memfd, sv[1], v->ivs.qemu_fd };
 	struct child_io io = { .stdout_path = v->log_path, .stderr_path = v->log_path, .keep_fds = keep,
-			       .nr_keep_fds = 2 };
+			       .nr_keep_fds = ivs ? 3 : 2 };
 
 	if (!incoming)
 		vm_boost_init(s, v->mem, v->mem_size);
@@ -166,6 +187,10 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 	}
 	close(sv[1]);
 	sv[1] = -1;
+	if (ivs) { /* QEMU has it now */
+		close(v->ivs.qemu_fd);
+		v->ivs.qemu_fd = -1;
+	}
 	v->q = qmp_open_fd(sv[0], 5000, err, sizeof(err));
 	sv[0] = -1;
 	if (!v->q) {
@@ -236,6 +261,14 @@ void qemu_vm_stop(struct qemu_vm *v)
 	if (v->memfd >= 0)
 		close(v->memfd);
 	v->memfd = -1;
+	ivshmem_server_stop(&v->ivs);
+}
+
+void *qemu_vm_boost(struct qemu_vm *v)
+{
+	if (!v->s->boost)
+		return NULL;
+	return v->s->boost_device == VM_BOOST_IVSHMEM ? v->ivs.shm : v->mem + vm_boost_offset(v->s, v->mem_size);
 }
 
 static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
@@ -260,8 +293,9 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 		goto reap;
 	}
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = v.mem_size,
-				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(s, v.mem_size) : NULL,
-				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
+				.tsc_khz = s->tsc_khz, .boost = qemu_vm_boost(&v),
+				.boost_size = s->boost ? PVB_PV_SIZE : 0,
+				.kick_fds = s->boost && s->boost_device == VM_BOOST_IVSHMEM ? v.ivs.kick_fd : NULL };
 	started = 1;
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);

@@ -9,6 +9,7 @@
 #define PVB_QEMU_H
 
 #include "child.h"
+#include "ivshmem.h"
 #include "qmp.h"
 #include "vm.h"
 
@@ -20,7 +21,11 @@ struct qemu_vm {
 	size_t mem_size;
 	char log_path[512], out_path[512];
 	const struct vm_spec *s;
+	struct ivshmem_server ivs;   /* the boost region behind ivshmem-doorbell, when the spec says so */
 };
+
+/* The boost region the spec offers (in guest RAM or behind the device), or NULL. */
+void *qemu_vm_boost(struct qemu_vm *v);
 
 /* Starts QEMU for spec s: running the guest, or, with incoming ("unix:PATH"), waiting for a
  * migration into it and staying paused after it (-S). Its console.log and qemu.log go to

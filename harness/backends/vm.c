@@ -124,7 +124,9 @@ void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len)
 {
 	char boost[48] = "";
 
-	if (s->boost)
+	if (s->boost && s->boost_device == VM_BOOST_IVSHMEM)
+		snprintf(boost, sizeof(boost), "boost=pci ");
+	else if (s->boost)
 		snprintf(boost, sizeof(boost), "boost=0x%zx,0x%x ", vm_boost_offset(s, mem_size), PVB_PV_SIZE);
 	snprintf(buf, len, "out=0x%zx,0x%x %stsc_khz=%u cpus=%d %s", mem_size - VM_OUT_SIZE,
 		 VM_OUT_SIZE, boost, s->tsc_khz, s->vcpus, s->job);
@@ -132,9 +134,9 @@ void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len)
 
 void vm_boost_init(const struct vm_spec *s, unsigned char *mem, size_t mem_size)
 {
-	if (s->boost)
+	if (s->boost && s->boost_device == VM_BOOST_RAM)
 		pvb_boost_host_init(mem + vm_boost_offset(s, mem_size), PVB_PV_SIZE, (unsigned)s->vcpus,
-				    PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT,
+				    VM_BOOST_FEATURES,
 				    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
 }
 

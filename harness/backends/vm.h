@@ -38,7 +38,12 @@ struct vm_spec {
 	unsigned console_max;    /* console bytes before the run is stopped as a flood (0: VM_CONSOLE_MAX) */
 	int boost;               /* offer the paravirt scheduling region (pvb_boost.h) */
 	int boost_max_prio;      /* the highest RT priority the host will give a vCPU thread */
+	int boost_device;        /* where the region is: VM_BOOST_RAM or VM_BOOST_IVSHMEM */
 };
+#define VM_BOOST_RAM     0       /* reserved guest RAM named on the command line; kicks are polled */
+#define VM_BOOST_IVSHMEM 1       /* QEMU's ivshmem-doorbell (PCIe): kicks ring an eventfd */
+/* What the host offers in the region's header */
+#define VM_BOOST_FEATURES (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT)
 
 /* Called from the watch loop: started() once the VM is up (vCPU thread ids, guest memory: a
  * policy acts on them), tick() every tick_ms (0: 10) while the guest runs, ended() once when the
@@ -107,7 +112,7 @@ static inline size_t vm_boost_offset(const struct vm_spec *s, size_t mem_size)
 		return (mem_size / 2) & ~(size_t)0x1fffff;
 	return mem_size - PVB_OUT_SIZE - PVB_PV_SIZE;
 }
-/* Before the guest boots: the boost region's header, when the spec offers one. */
+/* Before the guest boots: the boost region's header, when the spec offers one in RAM. */
 void vm_boost_init(const struct vm_spec *s, unsigned char *mem, size_t mem_size);
 /* The guest kernel's command line: out area, boost area, TSC rate, vCPUs, then the job. */
 void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len);

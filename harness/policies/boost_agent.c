@@ -1,19 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "boost_agent.h"
 #include "schedtrace.h"
 #include "stats.h"
+
+static const char *boost_device_choice(int i)
+{
+	static const char *const names[] = { "ram", "ivshmem", NULL };
+	return names[i];
+}
 
 const struct key_def boost_agent_keys[] = {
 	{ "boost_prio", KT_INT, 1, 98, KEY_LIST, "50", "dynamic policies: SCHED_FIFO priority of a boosted vCPU thread (the VM's cap)" },
 	{ "boost_lead_us", KT_INT, 0, 100000, KEY_LIST, "200", "dynamic-predictive: boost this long before the guest's RT deadline" },
 	{ "boost_max_ms", KT_INT, 1, 100000, KEY_LIST, "50", "dynamic policies: longest continuous boost; then unboosted as long" },
 	{ "agent_poll_us", KT_INT, 20, 100000, KEY_LIST, "100", "dynamic policies: how often the agent looks at the region" },
+	{ "boost_device", KT_CHOICE, 0, 0, KEY_LIST, "ram",
+	  "dynamic policies: the region in reserved guest RAM named on the command line (ram; kicks "
+	  "seen at the next look), or behind QEMU's ivshmem-doorbell (ivshmem; kicks wake the agent)",
+	  .choice = boost_device_choice },
 	{ 0 },
 };
 
@@ -37,13 +49,14 @@ struct agent {
 	pthread_t thread;
 	volatile int stop, running;
 	int64_t offset, offset0;         /* host TSC - guest TSC: the bound now, and the first one */
-	int negotiated;
+	int negotiated, doorbell;        /* doorbell: the VM has one (kick_fds) */
 	uint32_t features;
 	struct schedtrace *trace;
 	struct pvb_boost_stats st;
-	uint64_t boosts, unboosts, cooldowns, errors, kicks;
+	uint64_t boosts, unboosts, cooldowns, errors, kicks, doorbells;
 	double *react_us;                /* predictive: deadline - lead -> boost applied */
-	size_t nreact;
+	double *kick_react_us;           /* a request kick (the slot's stamp) -> boost applied */
+	size_t nreact, nkick_react;
 	double cpu_ms;
 	char err[200];
 };
@@ -117,10 +130,19 @@ static void step(struct agent *a)
 		enum agent_act act = a->s->decide(&l);
 		if (act == AGENT_BOOST && !c->boosted && t >= c->cooldown_until_ms) {
 			boost(a, i, t);
+			/* reactions end when the priority is applied, in the guest's TSC */
+			uint64_t applied = __builtin_ia32_rdtsc() - (uint64_t)a->offset;
 			c->deadline = v.next_rt_tsc;
 			if (v.next_rt_tsc && a->nreact < MAX_REACT) { /* late against deadline - lead */
-				double late = (double)(int64_t)(guest_now - (v.next_rt_tsc - l.lead)) / a->khz * 1000;
+				double late = (double)(int64_t)(applied - (v.next_rt_tsc - l.lead)) / a->khz * 1000;
 				a->react_us[a->nreact++] = late > 0 ? late : 0;
+			} else if (l.kicked && a->nkick_react < MAX_REACT) {
+				/* from the guest's stamp of the request it kicked for: a lower bound, as the
+				 * offset is an upper bound (by the fastest read of a stamp seen so far); a
+				 * stamp from the future or older than a second is not believed */
+				double late = (double)(int64_t)(applied - v.stamp_tsc) / a->khz * 1000;
+				if (late < 1e6)
+					a->kick_react_us[a->nkick_react++] = late > 0 ? late : 0;
 			}
 		} else if (act == AGENT_UNBOOST && c->boosted) {
 			unboost(a, i, t);
@@ -133,7 +155,11 @@ static void *agent_main(void *arg)
 	struct agent *a = arg;
 	struct pvb_boost_hdr *h = a->vm->boost;
 	struct timespec c0, c1;
+	struct pollfd pf[VM_MAX_VCPUS];
+	int npf = a->vm->kick_fds ? a->nr : 0;
 
+	for (int i = 0; i < npf; i++)
+		pf[i] = (struct pollfd){ .fd = a->vm->kick_fds[i], .events = POLLIN };
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	while (!a->stop) {
 		if (!a->negotiated && !pvb_boost_host_check(h, a->vm->boost_size, (unsigned)a->nr, &a->features)) {
@@ -145,7 +171,18 @@ static void *agent_main(void *arg)
 		}
 		if (a->negotiated && (a->features & a->s->needs) == a->s->needs)
 			step(a);
-		nanosleep(&(struct timespec){ 0, a->poll_us * 1000L }, NULL);
+		if (!npf) {
+			nanosleep(&(struct timespec){ 0, a->poll_us * 1000L }, NULL);
+			continue;
+		}
+		/* a doorbell: look at once rather than at the next poll */
+		if (ppoll(pf, (nfds_t)npf, &(struct timespec){ 0, a->poll_us * 1000L }, NULL) <= 0)
+			continue;
+		for (int i = 0; i < npf; i++) {
+			uint64_t n;
+			if ((pf[i].revents & POLLIN) && read(pf[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+				a->doorbells += n;
+		}
 	}
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	a->cpu_ms = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
@@ -164,7 +201,8 @@ int boost_agent_prepare(struct policy *p, const struct agent_strategy *s, char *
 	a->max_ms = (int)spec_int(p->spec, "boost_max_ms");
 	a->poll_us = (int)spec_int(p->spec, "agent_poll_us");
 	a->react_us = calloc(MAX_REACT, sizeof(double));
-	if (!a->react_us)
+	a->kick_react_us = calloc(MAX_REACT, sizeof(double));
+	if (!a->react_us || !a->kick_react_us)
 		return -1;
 	return sched_fifo_allowed(a->prio, err, errlen) ? 0 : -1;
 }
@@ -180,6 +218,7 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 	a->vm = vm;
 	a->nr = vm->nr_vcpus < VM_MAX_VCPUS ? vm->nr_vcpus : VM_MAX_VCPUS;
 	a->khz = vm->tsc_khz;
+	a->doorbell = vm->kick_fds != NULL;
 	if (a->s->uses_trace && schedtrace_start(&a->trace, vm->tids, a->nr, err, errlen))
 		return -1;
 	int e = pthread_create(&a->thread, NULL, agent_main, a);
@@ -227,6 +266,8 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 	metrics_add(out, "boosts", "count", METRIC_CPU_VM, (double)a->boosts);
 	metrics_add(out, "unboosts", "count", METRIC_CPU_VM, (double)a->unboosts);
 	metrics_add(out, "kicks", "count", METRIC_CPU_VM, (double)a->kicks);
+	if (a->doorbell)
+		metrics_add(out, "doorbells", "count", METRIC_CPU_VM, (double)a->doorbells);
 	metrics_add(out, "cooldowns", "count", METRIC_CPU_VM, (double)a->cooldowns);
 	metrics_add(out, "sched_errors", "count", METRIC_CPU_VM, (double)a->errors);
 	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);
@@ -234,9 +275,15 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 		    (double)(a->st.bad_class + a->st.prio_clamped + a->st.bad_flags + a->st.util_clamped +
 			     a->st.rt_rejected));
 	metrics_add(out, "agent_cpu", "ms", METRIC_CPU_VM, a->cpu_ms);
+	if (a->negotiated) /* how far the guest's stamps tightened the TSC offset's bound after negotiation */
+		metrics_add(out, "offset_tightened", "us", METRIC_CPU_VM, (double)(a->offset0 - a->offset) / a->khz * 1000);
 	if (a->nreact) {
 		metrics_add(out, "reaction_p50", "us", METRIC_CPU_VM, stats_median(a->react_us, a->nreact));
 		metrics_add(out, "reaction_max", "us", METRIC_CPU_VM, stats_max(a->react_us, a->nreact));
+	}
+	if (a->nkick_react) {
+		metrics_add(out, "kick_reaction_p50", "us", METRIC_CPU_VM, stats_median(a->kick_react_us, a->nkick_react));
+		metrics_add(out, "kick_reaction_max", "us", METRIC_CPU_VM, stats_max(a->kick_react_us, a->nkick_react));
 	}
 }
 
@@ -246,6 +293,7 @@ void boost_agent_destroy(struct policy *p)
 	if (a) {
 		schedtrace_stop(a->trace, NULL);
 		free(a->react_us);
+		free(a->kick_react_us);
 	}
 	free(a);
 	p->priv = NULL;

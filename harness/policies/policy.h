@@ -31,6 +31,8 @@ struct vm_view {
 	unsigned tsc_khz;                /* the guest's TSC rate */
 	void *boost;                     /* the pvb_boost.h region, or NULL when not offered */
 	size_t boost_size;
+	const int *kick_fds;             /* per vCPU, an eventfd the guest's doorbell signals (non-blocking),
+					    or NULL: no doorbell, kicks show only in the region */
 };
 
 struct policy {

@@ -212,6 +212,8 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz, .tcg = tcg,
 		.boost = c.pol.ops->boost_region,
 		.boost_max_prio = c.pol.ops->boost_region ? (int)spec_int(spec, "boost_prio") : 0,
+		.boost_device = c.pol.ops->boost_region && !strcmp(spec_str(spec, "boost_device"), "ivshmem") ?
+				VM_BOOST_IVSHMEM : VM_BOOST_RAM,
 	};
 	struct vm_hooks hooks = { .arg = &c, .tick_ms = c.pol.ops->tick_ms, .started = on_started,
 				  .tick = on_tick, .ended = on_ended };
@@ -277,6 +279,12 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 		return -1;
 	}
 	int lx = !strcmp(spec_str(r, "guest"), "linux");
+	if (ops->boost_region && !strcmp(spec_str(r, "boost_device"), "ivshmem") &&
+	    (lx || strcmp(spec_str(r, "vmm"), "qemu"))) {
+		snprintf(err, errlen, "boost_device: ivshmem is QEMU's device for pvbench's guest (vmm = qemu, "
+			 "guest = pvbench); a Linux guest's module finds the region in RAM (ram)");
+		return -1;
+	}
 	if (lx && (strcmp(spec_str(r, "vmm"), "qemu") || spec_int(r, "mem_mb") < 256)) {
 		snprintf(err, errlen, "guest: linux runs under QEMU (vmm = qemu) with mem_mb >= 256 (its "
 			 "initramfs unpacks into RAM)");

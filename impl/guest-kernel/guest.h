@@ -39,6 +39,11 @@ void gk_util_init(struct pvb_boost_hdr *h);
 uint32_t gk_util(unsigned cpu, int was_running, int idle);
 void gk_publish_running(unsigned cpu);
 
+/* A PCI function 0 on bus 0 (pci.c): its memory BARs once placed (0: none). */
+struct gk_pci_dev { unsigned dev; uint64_t bar[6], size[6]; };
+/* Finds vendor:device, places its memory BARs in the MMIO window, enables decoding: 0, or why not. */
+const char *gk_pci_setup(uint16_t vendor, uint16_t device, struct gk_pci_dev *d);
+
 /* Ring-3 system calls (int3; see layout.h). */
 static inline void gk_sys_sleep(uint64_t tsc_deadline)
 {

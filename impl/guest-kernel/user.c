@@ -8,7 +8,9 @@
  *   out=ADDR,SIZE   guest-physical result area (pvb_record.h), required
  *   tsc_khz=N       TSC frequency from the host (CPUID 0x15/0x16 may be 0), required
  *   cpus=N          vCPUs the VM has (all must come up), default 1
- *   boost=ADDR,SIZE the paravirt scheduling region (pvb_boost.h), when the host offers one
+ *   boost=ADDR,SIZE the paravirt scheduling region (pvb_boost.h) in RAM, when the host offers one
+ *   boost=pci       the region behind QEMU's ivshmem-doorbell (pvb_abi.h), kicks through its
+ *                   doorbell; no such device: vanilla
  *   rt_prio=N       the workload's RT priority as the boost region tells the host (0: normal)
  *   guest_load=busy a normal hog on every vCPU runs whenever the workload waits, and the timer
  *                   preempts it (the seed's loaded guest); idle (default): the vCPU halts
@@ -93,6 +95,8 @@ static uint64_t apic_per_tsc;
 
 /* The boost region, when the host offers one and the guest accepted it (NULL: vanilla). */
 static struct pvb_boost_hdr *boost;
+static volatile uint32_t *doorbell;   /* boost=pci: the device's Doorbell register */
+static uint64_t doorbell_n[GK_MAX_CPUS], doorbell_tsc[GK_MAX_CPUS];
 static uint8_t rt_prio;
 static int busy;                 /* guest_load=busy */
 static struct gk_hog hogs[GK_MAX_CPUS];
@@ -128,6 +132,19 @@ void gk_publish_running(unsigned cpu)
 				  rt_prio ? PVB_SF_BOOST_REQ : 0, 0, gk_util(cpu, 1, 0), gk_rdtsc());
 }
 
+/* A kick: the slot's counter, and with a device its doorbell (an event for the host, which
+ * otherwise sees the counter at its next look). The doorbell's cost is timed: it is an exit. */
+static void kick(struct pvb_boost_slot *s, unsigned cpu)
+{
+	pvb_boost_kick(s);
+	if (doorbell) {
+		uint64_t t0 = gk_rdtsc();
+		*doorbell = (uint32_t)PVB_IVSHMEM_HOST_PEER << 16 | cpu;
+		doorbell_tsc[cpu] += gk_rdtsc() - t0;
+		doorbell_n[cpu]++;
+	}
+}
+
 /* Around every sleep: the vCPU halts (idle, and when its task is RT, the deadline it will wake
  * at), then runs its task again. Ring 3, wait-free, a few stores each. */
 void pvb_sleep_until(uint64_t t)
@@ -145,7 +162,7 @@ void pvb_sleep_until(uint64_t t)
 	pvb_boost_publish(s, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0,
 			  gk_util(cpu, 1, 1), gk_rdtsc());
 	if (pvb_boost_is_boosted(s)) /* the host cannot see the RT task stop: tell it */
-		pvb_boost_kick(s);
+		kick(s, cpu);
 	if (hog)
 		hog_until(t);
 	else
@@ -153,7 +170,7 @@ void pvb_sleep_until(uint64_t t)
 	gk_util(cpu, 0, 0); /* the sleep was idle time */
 	gk_publish_running(cpu);
 	if (rt_prio && !pvb_boost_is_boosted(s)) /* ask for a boost while the RT task runs */
-		pvb_boost_kick(s);
+		kick(s, cpu);
 }
 
 static void sleep_until(uint64_t t)
@@ -485,25 +502,40 @@ __attribute__((noreturn)) static void finish(uint32_t status)
 	gk_sys_exit(GK_EXIT_BASE + status);
 }
 
-/* The host offers the boost region on the command line: accepted when its header is sound, else
- * the guest runs as vanilla and says why on the console. */
+/* The host offers the boost region on the command line, in RAM or behind a device: accepted
+ * when its header is sound, else the guest runs as vanilla and says why on the console. */
 static int boost_negotiate(void)
 {
-	const char *b = pvb_arg("boost"), *p;
+	const char *b = pvb_arg("boost"), *p, *why;
 	uint64_t addr, size;
 	char num[24];
 	size_t n = 0;
+	struct gk_pci_dev d;
 
-	for (p = b; *p && *p != ',' && n + 1 < sizeof(num); p++)
-		num[n++] = *p;
-	num[n] = 0;
-	if (*p != ',' || parse_u64(num, &addr) || parse_u64(p + 1, &size) || addr < (uintptr_t)heap ||
-	    addr + size > (uintptr_t)live) {
-		pvb_fail("job: boost=ADDR,SIZE malformed or not between the kernel and the out area");
-		return -1;
+	if (seq(b, "pci")) {
+		why = gk_pci_setup(PVB_IVSHMEM_VENDOR, PVB_IVSHMEM_DEVICE, &d);
+		if (!why && (!d.bar[0] || !d.bar[2]))
+			why = "its BAR0 or BAR2 is missing";
+		if (why) {
+			console("pvbench guest: ivshmem-doorbell: ");
+			console(why);
+			console(": running as vanilla\n");
+			return 0;
+		}
+		addr = d.bar[2];
+		size = d.size[2];
+	} else {
+		for (p = b; *p && *p != ',' && n + 1 < sizeof(num); p++)
+			num[n++] = *p;
+		num[n] = 0;
+		if (*p != ',' || parse_u64(num, &addr) || parse_u64(p + 1, &size) || addr < (uintptr_t)heap ||
+		    addr + size > (uintptr_t)live) {
+			pvb_fail("job: boost=ADDR,SIZE or boost=pci malformed, or not between the kernel and the out area");
+			return -1;
+		}
 	}
 	struct pvb_boost_hdr *h = (void *)(uintptr_t)addr;
-	const char *why = pvb_boost_guest_check(h, size, nr_cpus);
+	why = pvb_boost_guest_check(h, size, nr_cpus);
 	if (why) {
 		console("pvbench guest: ");
 		console(why);
@@ -514,7 +546,10 @@ static int boost_negotiate(void)
 	h->guest_version = PVB_BOOST_VERSION;
 	h->guest_tsc_ready = gk_rdtsc();
 	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
-	heap_end = (uint8_t *)(uintptr_t)addr; /* the region is not heap */
+	if (seq(b, "pci"))
+		doorbell = (volatile uint32_t *)(uintptr_t)(d.bar[0] + PVB_IVSHMEM_DOORBELL);
+	else
+		heap_end = (uint8_t *)(uintptr_t)addr; /* the region is not heap */
 	boost = h;
 	gk_util_init(h);
 	return 0;
@@ -655,7 +690,13 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	pvb_metric(PVB_CPU_VM, "x2apic", "bool", gk_shared.x2apic);
 	pvb_metric(PVB_CPU_VM, "tsc_deadline", "bool", gk_shared.tsc_deadline);
 	pvb_metric(PVB_CPU_VM, "boost_region", "bool", boost != 0);
+	pvb_metric(PVB_CPU_VM, "boost_doorbell", "bool", doorbell != 0);
 	pvb_metric(PVB_CPU_VM, "guest_load_busy", "bool", busy);
+	for (unsigned c = 0; doorbell && c < nr_cpus; c++) {
+		pvb_metric(c, "doorbells", "count", (int64_t)doorbell_n[c]);
+		if (doorbell_n[c]) /* the guest's side of a kick through the device */
+			pvb_metric(c, "doorbell_cost", "ns", (int64_t)pvb_ticks_to_ns(doorbell_tsc[c] / doorbell_n[c]));
+	}
 	for (unsigned c = 0; busy && c < nr_cpus; c++) {
 		pvb_metric(c, "hog_work", "count", (int64_t)hogs[c].work);
 		/* the hog gave up on the timer 2 ms past the deadline (a lost or very late interrupt) */

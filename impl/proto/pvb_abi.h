@@ -33,6 +33,17 @@
  *   boost area        when the host offers one: the PVB_PV_SIZE bytes below the out area, named
  *                     as boost=ADDR,SIZE; the paravirt scheduling region of pvb_boost.h (owners
  *                     and ordering there). Without it the guest runs as vanilla.
+ *
+ * The boost region behind a device instead (command line boost=pci; QEMU -M microvm,pcie=on)
+ *   PVB_GPA_ECAM      PCIe configuration space of bus 0 (microvm's ECAM), read and written by the
+ *                     guest once, at negotiation
+ *   PVB_GPA_PCI_MMIO  microvm's 32-bit MMIO window (PVB_PCI_MMIO_SIZE bytes): nothing assigns BARs
+ *                     on microvm, so the guest places them here itself
+ *   ivshmem-doorbell  (vendor 0x1af4, device 0x1110; QEMU's docs/specs/ivshmem-spec.rst): BAR2 is
+ *                     the region, served by the host. A kick is a 32-bit write of
+ *                     (PVB_IVSHMEM_HOST_PEER << 16) | vcpu to the Doorbell register (BAR0 + 12):
+ *                     the host holds one eventfd per vCPU, vector i for vCPU i's slot. Writes for
+ *                     a vector the host did not connect are dropped by the device.
  */
 #ifndef PVB_ABI_H
 #define PVB_ABI_H
@@ -54,6 +65,15 @@
 #define PVB_GPA_TRAMPOLINE   0x8000
 #define PVB_GPA_KERNEL       0x100000
 #define PVB_OUT_SIZE         0x200000
-#define PVB_PV_SIZE          0x10000
+#define PVB_PV_SIZE          0x10000     /* a power of two: also the size of ivshmem's BAR2 */
+
+#define PVB_GPA_ECAM         0xe0000000
+#define PVB_GPA_PCI_MMIO     0xc0000000
+#define PVB_PCI_MMIO_SIZE    0x20000000
+#define PVB_IVSHMEM_VENDOR   0x1af4
+#define PVB_IVSHMEM_DEVICE   0x1110
+#define PVB_IVSHMEM_DOORBELL 12          /* byte offset in BAR0 */
+#define PVB_IVSHMEM_HOST_PEER 0          /* the host's peer ID; the guest is PVB_IVSHMEM_GUEST_PEER */
+#define PVB_IVSHMEM_GUEST_PEER 1
 
 #endif

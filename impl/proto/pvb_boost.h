@@ -3,8 +3,8 @@
  * pvb_boost.h, version 1: the paravirt scheduling region (seeds 001 and 002). The guest tells the
  * host what runs on each vCPU; the host boosts the vCPU thread when that matters and tells the
  * guest what it did and how fast the vCPU's CPU is. Shared memory, one cache line per vCPU, no
- * exit needed to publish; a doorbell (the VMM's, see the device) only for what the host cannot
- * see by itself (an unboost request).
+ * exit needed to publish; a doorbell, where the region sits behind a device (pvb_abi.h:
+ * ivshmem-doorbell), only for what the host cannot see by itself (a request, an unboost).
  *
  * Fixed-width types only and no libc: the same header compiles in pvbench's guest kernel, in the
  * host agents, and in a Linux guest module. Little-endian; every field is naturally aligned.
@@ -136,7 +136,8 @@ static inline void pvb_boost_publish(struct pvb_boost_slot *s, uint8_t cls, uint
 
 /* A kick: the guest asks the host to look at this slot now (a boost request with BOOST_REQ set,
  * an unboost request when it is idle or normal while the host says boosted). Shared memory, no
- * exit: the host sees it at its next look (a doorbell device can add an event later). */
+ * exit: the host sees it at its next look. Behind a device the guest then rings its doorbell
+ * (pvb_abi.h), which wakes the host at once. */
 static inline void pvb_boost_kick(struct pvb_boost_slot *s)
 {
 	uint32_t q = s->seq;

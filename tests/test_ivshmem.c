@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/* The boost region behind QEMU's ivshmem-doorbell: pvbench's server side of the protocol, a real
+ * guest whose RT task's kicks ring the doorbell and make the agent boost and unboost its vCPU
+ * threads (seen with sched_getattr during the run), and a guest told boost=pci without the
+ * device, which runs as vanilla. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sched.h>
+#include <cmocka.h>
+#include "cli.h"
+#include "config.h"
+#include "hostinfo.h"
+#include "ivshmem.h"
+#include "metrics.h"
+#include "policy.h"
+#include "pvb_abi.h"
+#include "testlib.h"
+#include "vm.h"
+
+static char tmp[256];
+
+static int setup(void **state)
+{
+	static int n;
+	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-ivshmem-%d-%d", (int)getpid(), ++n);
+	return mkdir_p(tmp);
+}
+
+/* One message as QEMU reads it: the number, and the fd that came with it (-1: none). */
+static int64_t recv_msg(int sock, int *fd)
+{
+	int64_t v = 0x5a5a;
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &v, .iov_len = sizeof(v) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+
+	*fd = -1;
+	assert_int_equal(recvmsg(sock, &m, MSG_DONTWAIT), sizeof(v));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return v;
+}
+
+/* What QEMU's side of the socket finds there, in the spec's order, and nothing more; an eventfd
+ * QEMU signals is the one the host reads. */
+static void server_speaks_the_protocol(void **state)
+{
+	struct ivshmem_server s, z;
+	char err[200];
+	int fd, efd[3];
+	struct stat st;
+
+	memset(&z, 0, sizeof(z));
+	ivshmem_server_stop(&z); /* a zeroed one: nothing closed (fd 0 stays) */
+	assert_true(fcntl(0, F_GETFD) >= 0 || errno != EBADF);
+	assert_int_equal(ivshmem_server_start(&s, 3000, 2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "power-of-two"));
+	assert_int_equal(ivshmem_server_start(&s, PVB_PV_SIZE, IVSHMEM_MAX_VECTORS + 1, err, sizeof(err)), -1);
+
+	assert_int_equal(ivshmem_server_start(&s, PVB_PV_SIZE, 3, err, sizeof(err)), 0);
+	assert_int_equal(recv_msg(s.qemu_fd, &fd), 0);         /* version */
+	assert_int_equal(fd, -1);
+	assert_int_equal(recv_msg(s.qemu_fd, &fd), PVB_IVSHMEM_GUEST_PEER);
+	assert_int_equal(fd, -1);
+	assert_int_equal(recv_msg(s.qemu_fd, &fd), -1);        /* the memory */
+	assert_true(fd >= 0 && fstat(fd, &st) == 0 && st.st_size == PVB_PV_SIZE);
+	((volatile uint8_t *)s.shm)[100] = 0xab;                 /* the same memory */
+	uint8_t b;
+	assert_int_equal(pread(fd, &b, 1, 100), 1);
+	assert_int_equal(b, 0xab);
+	close(fd);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(recv_msg(s.qemu_fd, &efd[i]), PVB_IVSHMEM_HOST_PEER);
+		assert_true(efd[i] >= 0);
+	}
+	assert_int_equal(recv(s.qemu_fd, &b, 1, MSG_DONTWAIT), -1); /* nothing else */
+	uint64_t one = 1, got = 0;
+	assert_int_equal(write(efd[2], &one, sizeof(one)), sizeof(one)); /* QEMU rings vector 2 */
+	assert_int_equal(read(s.kick_fd[2], &got, sizeof(got)), sizeof(got));
+	assert_int_equal(got, 1);
+	assert_int_equal(read(s.kick_fd[0], &got, sizeof(got)), -1); /* the others did not ring */
+	for (int i = 0; i < 3; i++)
+		close(efd[i]);
+	ivshmem_server_stop(&s);
+	assert_int_equal(s.qemu_fd, -1);
+	ivshmem_server_stop(&s);
+}
+
+static const struct run_spec *spec_eager(void)
+{
+	static struct experiment e;
+	static struct run_spec spec;
+	struct run_spec *r;
+	char err[256];
+	int n;
+
+	assert_int_equal(experiment_empty("t", "guest", &e, err, sizeof(err)), 0);
+	assert_int_equal(experiment_set(&e, "test", "policy", "dynamic-eager", err, sizeof(err)), 0);
+	assert_int_equal(experiment_set(&e, "test", "boost_device", "ivshmem", err, sizeof(err)), 0);
+	assert_int_equal(experiment_matrix(&e, &r, &n, err, sizeof(err)), 0);
+	spec = r[0];
+	free(r);
+	return &spec;
+}
+
+struct watch {
+	struct policy pol;
+	int tids[VM_MAX_VCPUS], nr, doorbell;
+	int fifo[VM_MAX_VCPUS], other[VM_MAX_VCPUS];
+};
+
+static int w_started(void *arg, const struct vm_view *vm, char *err, size_t n)
+{
+	struct watch *w = arg;
+	w->nr = vm->nr_vcpus;
+	w->doorbell = vm->kick_fds != NULL;
+	memcpy(w->tids, vm->tids, (size_t)vm->nr_vcpus * sizeof(int));
+	return w->pol.ops->start(&w->pol, vm, err, n);
+}
+
+static int w_tick(void *arg, char *err, size_t n)
+{
+	struct watch *w = arg;
+	for (int i = 0; i < w->nr; i++) {
+		int prio = 0, p = sched_policy_of(w->tids[i], &prio);
+		w->fifo[i] += p == SCHED_FIFO && prio == 50;
+		w->other[i] += p == SCHED_OTHER;
+	}
+	return 0;
+}
+
+static void w_ended(void *arg)
+{
+	struct watch *w = arg;
+	w->pol.ops->stop(&w->pol);
+}
+
+static double metric(const struct metric_set *ms, const char *name, int cpu)
+{
+	const struct metric *m = metrics_find(ms, name, cpu);
+	return m ? m->value : -1;
+}
+
+/* dynamic-eager with the region behind the device: the guest's RT task (rt_prio) kicks through
+ * the doorbell, every vCPU thread is seen at FIFO 50 and at SCHED_OTHER during the run, the host
+ * read about as many doorbells as the guest rang, and nothing stays boosted. */
+static void doorbell_kicks_boost_and_unboost(void **state)
+{
+	struct hostinfo host;
+	char err[256], kernel[512];
+	struct vm_result r;
+	struct watch w = { .pol = { .ops = policy_find("dynamic-eager"), .spec = spec_eager() } };
+
+	REQUIRE_GUEST();
+	assert_true(hostinfo_read(&host, err, sizeof(err)) == 0 || test_tcg);
+	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
+	if (w.pol.ops->prepare(&w.pol, err, sizeof(err)))
+		skip(); /* no RT scheduling here */
+	struct vm_spec s = { .kernel = kernel, .vcpus = 2, .job = "workload=cyclic duration_ms=2000 rt_prio=50",
+			     .timeout_ms = 30000, .run_dir = tmp, .tsc_khz = host.tsc_khz, .tcg = test_tcg,
+			     .boost = 1, .boost_max_prio = 50, .boost_device = VM_BOOST_IVSHMEM };
+	struct vm_hooks h = { .arg = &w, .tick_ms = 1, .started = w_started, .tick = w_tick, .ended = w_ended };
+	if (vm_run("qemu", &s, &h, &r))
+		fail_msg("%s", r.reason);
+	assert_true(w.doorbell);
+	struct metric_set g = { 0 }, p = { 0 };
+	metrics_from_record(r.record, &g);
+	w.pol.ops->counters(&w.pol, &p);
+	double rung = metric(&g, "doorbells", 0) + metric(&g, "doorbells", 1), read = metric(&p, "doorbells", METRIC_CPU_VM);
+	fprintf(stderr, "note: doorbells rung %.0f, read by the host %.0f; boosts %.0f, unboosts %.0f; "
+		"guest's doorbell cost %.1f us; kick -> boost p50 %.1f us\n", rung, read,
+		metric(&p, "boosts", METRIC_CPU_VM), metric(&p, "unboosts", METRIC_CPU_VM),
+		metric(&g, "doorbell_cost", 0) / 1e3, metric(&p, "kick_reaction_p50", METRIC_CPU_VM));
+	assert_int_equal(metric(&g, "boost_region", METRIC_CPU_VM), 1);
+	assert_int_equal(metric(&g, "boost_doorbell", METRIC_CPU_VM), 1);
+	assert_true(rung > 1000);
+	/* the host reads what rang before the agent stopped: at most the last few are not read */
+	assert_true(read <= rung && read >= rung - 8);
+	assert_true(metric(&p, "boosts", METRIC_CPU_VM) > 100);
+	assert_true(metric(&p, "boosts", METRIC_CPU_VM) == metric(&p, "unboosts", METRIC_CPU_VM));
+	for (int i = 0; i < 2; i++) {
+		int prio;
+		if (!w.fifo[i] || !w.other[i])
+			fail_msg("vCPU %d: seen FIFO 50 %d times, SCHED_OTHER %d times", i, w.fifo[i], w.other[i]);
+		assert_int_not_equal(sched_policy_of(w.tids[i], &prio), SCHED_FIFO);
+	}
+	metrics_free(&g);
+	metrics_free(&p);
+	vm_result_free(&r);
+	w.pol.ops->destroy(&w.pol);
+}
+
+/* boost=pci on a VM without the device (no PCIe at all): the guest says so and runs as vanilla. */
+static void without_the_device_the_guest_runs_vanilla(void **state)
+{
+	struct hostinfo host;
+	char err[256], kernel[512], path[400], line[256];
+	struct vm_result r;
+	int said = 0;
+
+	REQUIRE_GUEST();
+	assert_true(hostinfo_read(&host, err, sizeof(err)) == 0 || test_tcg);
+	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
+	struct vm_spec s = { .kernel = kernel, .vcpus = 1, .job = "workload=cyclic duration_ms=300 rt_prio=50 boost=pci",
+			     .timeout_ms = 30000, .run_dir = tmp, .tsc_khz = host.tsc_khz, .tcg = test_tcg };
+	if (vm_run("qemu", &s, NULL, &r))
+		fail_msg("%s", r.reason);
+	struct metric_set g = { 0 };
+	metrics_from_record(r.record, &g);
+	assert_int_equal(metric(&g, "boost_region", METRIC_CPU_VM), 0);
+	assert_int_equal(metric(&g, "boost_doorbell", METRIC_CPU_VM), 0);
+	assert_true(metric(&g, "samples", METRIC_CPU_ALL) > 100);
+	metrics_free(&g);
+	vm_result_free(&r);
+	snprintf(path, sizeof(path), "%s/console.log", tmp);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		said |= strstr(line, "ivshmem-doorbell: no such device on PCI bus 0: running as vanilla") != NULL;
+	fclose(f);
+	assert_true(said);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(server_speaks_the_protocol),
+		cmocka_unit_test_setup(doorbell_kicks_boost_and_unboost, setup),
+		cmocka_unit_test_setup(without_the_device_the_guest_runs_vanilla, setup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

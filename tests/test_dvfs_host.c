@@ -236,6 +236,47 @@ static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* placement=capacity: the guest moves its render task to the CPU the host hints as fastest and
+ * keeps it there; rotate moves it every block. performance holds each CPU at its top OPP, so the
+ * hints are the CPUs' own capacities: an A53 (CPU 0) and an A72. */
+static void the_guest_places_its_task_by_the_hinted_capacity(void **state)
+{
+	char dir[] = "/tmp/pvbench-test-place-XXXXXX", db[300], ini[300], bin[512], errb[256], cmd[400];
+	REQUIRE_GUEST();
+	if (!fifo_ok())
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/t.db", dir);
+	snprintf(ini, sizeof(ini), "%s/place.ini", dir);
+	FILE *f = fopen(ini, "w");
+	fprintf(f, "[global]\nworkload = frameloop\nvcpus = 2\nduration = 2s\nhost_cyclictest = off\n"
+		   "policy = performance\ndvfs_cpus = a53+a72\n"
+		   "job_args = migrate_frames=8 placement=capacity, migrate_frames=8 placement=rotate\n%s",
+		test_tcg ? "accel = tcg\n" : "");
+	fclose(f);
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	char *argv[] = { bin, "run", ini, "--db", db, NULL };
+	struct child c;
+	assert_int_equal(child_spawn(&c, argv, NULL, errb, sizeof(errb)), 0);
+	assert_true(child_wait(&c, 120000));
+	assert_int_equal(WEXITSTATUS(c.status), 0);
+	const char *q = "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id JOIN run_params p ON "
+			"p.run_id = r.id AND p.key = 'job_args' AND p.value LIKE '%%placement=%s' WHERE m.name = '%s'";
+	char sql[400];
+	snprintf(sql, sizeof(sql), q, "capacity", "moves");
+	double cap_moves = store_value(db, sql);
+	snprintf(sql, sizeof(sql), q, "rotate", "moves");
+	double rot_moves = store_value(db, sql);
+	snprintf(sql, sizeof(sql), q, "rotate", "frames");
+	double rot_frames = store_value(db, sql);
+	fprintf(stderr, "note: render task moves: %.0f by capacity, %.0f rotating (%.0f frames)\n", cap_moves,
+		rot_moves, rot_frames);
+	assert_true(cap_moves == 1); /* off the A53 after the first block, then it stays */
+	assert_true(rot_frames > 16 && rot_moves >= rot_frames / 8 - 1 && rot_moves <= rot_frames / 8);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +284,7 @@ int main(void)
 		cmocka_unit_test(a_rogue_guest_gets_no_more_than_its_cap),
 		cmocka_unit_test(cpufreq_backend_says_why_it_cannot_run),
 		cmocka_unit_test(a_guest_publishes_its_utilisation_and_is_governed),
+		cmocka_unit_test(the_guest_places_its_task_by_the_hinted_capacity),
 	};
 	child_signals_install();
 	return cmocka_run_group_tests_name("dvfs_host", tests, NULL, NULL);

@@ -2,13 +2,17 @@
 /*
  * frameloop: an FPS proxy (seed 000's Roblox rows). A render task draws a frame at each vsync:
  * frame work varies over time (a triangle between load_lo and load_hi % of the frame budget, at
- * full capacity, over period_ms), and the guest moves the render task to the next CPU every
- * migrate_frames frames, as a guest's load balancer does (0: it stays on CPU 0). A frame starts
+ * full capacity, over period_ms), and the guest moves the render task every migrate_frames frames,
+ * as a guest's load balancer does (0: it stays on CPU 0): to the next CPU (placement=rotate), or
+ * to the CPU with the most capacity as the host hints it, the way Linux's capacity-aware wake-up
+ * places a task (placement=capacity: it moves only to a CPU with 25% more, the kernel's
+ * fits_capacity() margin, so equal CPUs keep it where it is). A frame starts
  * at the first vsync after the previous one is done (vsync-locked, double-buffered): a frame over
  * budget is a jank and costs the next vsync. The other CPUs halt until their turn.
  *
  * Keys: fps (60), duration_ms (5000), load_lo (20), load_hi (70), period_ms (2000),
- * migrate_frames (8). Reports fps, frames, janks, frame time p50/p95/p99 (a 100 us histogram).
+ * migrate_frames (8), placement (rotate). Reports fps, frames, janks, moves, frame time
+ * p50/p95/p99 (a 100 us histogram).
  */
 #include "pvb.h"
 #include "pvb_record.h"
@@ -19,9 +23,19 @@
 static uint64_t fps, duration_ms, load_lo, load_hi, period_ms, migrate;
 static struct pvb_task *render;
 static uint32_t *hist;
-static uint64_t overflow, frames, janks, start_tick, end_tick, budget;
+static uint64_t overflow, frames, janks, moves, start_tick, end_tick, budget;
 static volatile uint64_t frames_done, next_vsync; /* shared by the CPUs taking turns */
+static int by_capacity;
+static volatile unsigned block_owner;             /* placement=capacity: who draws block decided */
+static volatile uint64_t decided;                 /* blocks whose owner is set, 1 + the last */
 static volatile int stop;
+
+static int streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
 
 static int fl_setup(unsigned nr_cpus)
 {
@@ -31,6 +45,12 @@ static int fl_setup(unsigned nr_cpus)
 	load_hi = pvb_arg_u64("load_hi", 70);
 	period_ms = pvb_arg_u64("period_ms", 2000);
 	migrate = pvb_arg_u64("migrate_frames", 8);
+	const char *pl = pvb_arg("placement");
+	by_capacity = pl && streq(pl, "capacity");
+	if (pl && !by_capacity && !streq(pl, "rotate")) {
+		pvb_fail("frameloop: placement must be rotate or capacity");
+		return -1;
+	}
 	if (pvb_failed())
 		return -1;
 	if (fps < 1 || fps > 1000 || load_lo > load_hi || load_hi > 400 || period_ms < 1) {
@@ -55,11 +75,29 @@ static unsigned owner(uint64_t frame, unsigned nr_cpus)
 	return migrate ? (unsigned)(frame / migrate % nr_cpus) : 0;
 }
 
+/* placement=capacity, at the end of a block: the CPU with the most capacity now, if it has 25%
+ * more than this one (the kernel's fits_capacity() margin, 1280/1024); else this one. */
+static unsigned pick(unsigned cpu, unsigned nr_cpus)
+{
+	unsigned best = cpu;
+	uint32_t here = pvb_capacity_of(cpu), most = here;
+	for (unsigned c = 0; c < nr_cpus; c++) {
+		uint32_t cap = pvb_capacity_of(c);
+		if (cap > most && (uint64_t)cap * 1024 > (uint64_t)here * 1280) {
+			best = c;
+			most = cap;
+		}
+	}
+	return best;
+}
+
 static int fl_run(const struct pvb_ctx *ctx)
 {
 	pvb_barrier();
 	if (ctx->cpu == 0) {
 		budget = pvb_ns_to_ticks(1000000000 / fps);
+		block_owner = 0;
+		decided = 1;
 		start_tick = pvb_now() + pvb_ns_to_ticks(1000000);
 		end_tick = start_tick + pvb_ns_to_ticks(duration_ms * 1000000);
 		next_vsync = start_tick;
@@ -70,8 +108,20 @@ static int fl_run(const struct pvb_ctx *ctx)
 		uint64_t earliest = start_tick + k * budget;
 		if (earliest >= end_tick)
 			break;
-		if (owner(k, ctx->nr_cpus) != ctx->cpu)
-			continue;
+		if (!by_capacity || !migrate) {
+			if (owner(k, ctx->nr_cpus) != ctx->cpu)
+				continue;
+		} else if (k % migrate == 0) { /* a block begins: its owner is decided as the last ends */
+			pvb_sleep_until(earliest);
+			while (__atomic_load_n(&decided, __ATOMIC_ACQUIRE) <= k / migrate && !stop)
+				pvb_sleep_until(pvb_now() + pvb_ns_to_ticks(200000));
+			if (stop)
+				break;
+			if (block_owner != ctx->cpu) {
+				k += migrate - 1;
+				continue;
+			}
+		}
 		pvb_sleep_until(earliest);
 		while (__atomic_load_n(&frames_done, __ATOMIC_ACQUIRE) != k && !stop)
 			pvb_sleep_until(pvb_now() + pvb_ns_to_ticks(200000));
@@ -95,6 +145,12 @@ static int fl_run(const struct pvb_ctx *ctx)
 		next_vsync = vs + ((end - vs + budget - 1) / budget) * budget;
 		if (next_vsync == vs)
 			next_vsync += budget;
+		if (migrate && (k + 1) % migrate == 0) { /* the block ends: where does the task go? */
+			unsigned next = by_capacity ? pick(ctx->cpu, ctx->nr_cpus) : owner(k + 1, ctx->nr_cpus);
+			moves += next != ctx->cpu;
+			block_owner = next;
+			__atomic_store_n(&decided, (k + 1) / migrate + 1, __ATOMIC_RELEASE);
+		}
 		__atomic_store_n(&frames_done, k + 1, __ATOMIC_RELEASE);
 	}
 	return 0;
@@ -113,6 +169,7 @@ static void fl_finish(unsigned nr_cpus)
 	pvb_metric(PVB_CPU_VM, "fps", "FPS_e3", (int64_t)(frames * 1000000 / duration_ms));
 	pvb_metric(PVB_CPU_VM, "frames", "count", (int64_t)frames);
 	pvb_metric(PVB_CPU_VM, "janks", "count", (int64_t)janks);
+	pvb_metric(PVB_CPU_VM, "moves", "count", (int64_t)moves); /* the render task changed CPU */
 	pvb_metric(PVB_CPU_VM, "frame_p95", "ns", (int64_t)p95);
 	pvb_metric(PVB_CPU_VM, "work_per_us", "count", (int64_t)work_per_us);
 	pvb_hist(PVB_CPU_VM, "frame", 100000, hist, FL_BUCKETS, overflow);
@@ -121,7 +178,7 @@ static void fl_finish(unsigned nr_cpus)
 const struct pvb_workload pvb_wl_frameloop = {
 	.name = "frameloop",
 	.help = "FPS proxy: vsync-locked frames of varying work, render task moving between CPUs; fps=60 "
-		"duration_ms load_lo=20 load_hi=70 period_ms=2000 migrate_frames=8",
+		"duration_ms load_lo=20 load_hi=70 period_ms=2000 migrate_frames=8 placement=rotate|capacity",
 	.setup = fl_setup,
 	.run = fl_run,
 	.finish = fl_finish,

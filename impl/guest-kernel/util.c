@@ -61,16 +61,22 @@ void gk_util_init(struct pvb_boost_hdr *h)
 	hint_hdr = h && (h->guest_features & PVB_BF_HINT) ? h : 0;
 }
 
-uint32_t pvb_capacity(void)
+uint32_t pvb_capacity_of(unsigned cpu)
 {
 	static uint32_t last[GK_MAX_CPUS];
-	unsigned cpu = gk_cpu(), cap = 0;
-	if (!hint_hdr)
+	unsigned cap = 0;
+	if (!hint_hdr || cpu >= GK_MAX_CPUS)
 		return PVB_UTIL_MAX;
 	pvb_boost_hint(pvb_boost_slot(hint_hdr, cpu), &cap, 0);
 	if (cap) /* 0: the host was writing, or has not hinted yet: the last value stands */
-		last[cpu] = cap;
-	return last[cpu] ? last[cpu] : PVB_UTIL_MAX;
+		__atomic_store_n(&last[cpu], cap, __ATOMIC_RELAXED);
+	cap = __atomic_load_n(&last[cpu], __ATOMIC_RELAXED);
+	return cap ? cap : PVB_UTIL_MAX;
+}
+
+uint32_t pvb_capacity(void)
+{
+	return pvb_capacity_of(gk_cpu());
 }
 
 static struct gk_task *task_of(struct pvb_task *pt, unsigned cpu)

@@ -117,6 +117,33 @@ static void garbage_is_clamped_and_counted(void **state)
 	assert_int_equal(st.rt_rejected, 2);
 }
 
+/* The host's half as the guest reads it: what was published, clamped to the scale, and nothing
+ * (0: keep the old value) while the host is in the middle of a write. */
+static void the_guest_reads_the_hosts_half(void **state)
+{
+	struct pvb_boost_slot *s = pvb_boost_slot(region, 1);
+	unsigned cap = 1;
+	uint32_t khz = 1;
+
+	pvb_boost_host_publish(s, 1, 40, 300, 485, 1416000);
+	assert_true(pvb_boost_is_boosted(s));
+	pvb_boost_hint(s, &cap, &khz);
+	assert_int_equal(cap, 300);
+	assert_int_equal(khz, 1416000);
+	assert_int_equal(pvb_boost_capacity_orig(s), 485);
+	pvb_boost_host_publish(s, 0, 0, 5000, 70000, 1800000); /* over the scale: clamped */
+	assert_false(pvb_boost_is_boosted(s));
+	pvb_boost_hint(s, &cap, &khz);
+	assert_int_equal(cap, PVB_UTIL_MAX);
+	assert_int_equal(pvb_boost_capacity_orig(s), PVB_UTIL_MAX);
+	s->host_seq++; /* a write in progress */
+	pvb_boost_hint(s, &cap, &khz);
+	assert_int_equal(cap, 0);
+	assert_int_equal(khz, 0);
+	assert_int_equal(pvb_boost_capacity_orig(s), 0);
+	assert_false(pvb_boost_is_boosted(s));
+}
+
 /* Fields of features the guest did not accept are not read into the view. */
 static void unnegotiated_fields_are_ignored(void **state)
 {
@@ -142,6 +169,7 @@ int main(void)
 		cmocka_unit_test_setup(a_good_slot_reads_as_written, setup),
 		cmocka_unit_test_setup(a_write_in_progress_is_torn, setup),
 		cmocka_unit_test_setup(garbage_is_clamped_and_counted, setup),
+		cmocka_unit_test_setup(the_guest_reads_the_hosts_half, setup),
 		cmocka_unit_test_setup(unnegotiated_fields_are_ignored, setup),
 	};
 	return cmocka_run_group_tests_name("boost", tests, NULL, NULL);

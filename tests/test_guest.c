@@ -342,7 +342,7 @@ static void boost_region_is_negotiated_and_published(void **state)
 	if (vm_backend_qemu.run(&s, &h, &r))
 		fail_msg("%s", r.reason);
 	assert_true(w.negotiated);
-	assert_int_equal(w.features, PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT);
+	assert_int_equal(w.features, PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT | PVB_BF_CAPACITY_ORIG);
 	for (int c = 0; c < 2; c++) {
 		assert_true(w.seq[c] > 1000); /* 2 publishes per 1 ms period, 4 to the seqcount */
 		assert_true(w.idle_with_deadline[c] > 0);

@@ -4,9 +4,10 @@
  * frame work varies over time (a triangle between load_lo and load_hi % of the frame budget, at
  * full capacity, over period_ms), and the guest moves the render task every migrate_frames frames,
  * as a guest's load balancer does (0: it stays on CPU 0): to the next CPU (placement=rotate), or
- * to the CPU with the most capacity as the host hints it, the way Linux's capacity-aware wake-up
- * places a task (placement=capacity: it moves only to a CPU with 25% more, the kernel's
- * fits_capacity() margin, so equal CPUs keep it where it is). A frame starts
+ * to the CPU with the most capacity at its highest frequency as the host publishes it, as Linux
+ * moves a misfit task (placement=capacity: only to a CPU with 25% more, the kernel's
+ * fits_capacity() margin, so equal CPUs keep it where it is). Not by the capacity now: an idle
+ * CPU runs slow, so that would keep a task on a busy little CPU. A frame starts
  * at the first vsync after the previous one is done (vsync-locked, double-buffered): a frame over
  * budget is a jank and costs the next vsync. The other CPUs halt until their turn.
  *
@@ -75,14 +76,14 @@ static unsigned owner(uint64_t frame, unsigned nr_cpus)
 	return migrate ? (unsigned)(frame / migrate % nr_cpus) : 0;
 }
 
-/* placement=capacity, at the end of a block: the CPU with the most capacity now, if it has 25%
- * more than this one (the kernel's fits_capacity() margin, 1280/1024); else this one. */
+/* placement=capacity, at the end of a block: the CPU with the most capacity, if it has 25% more
+ * than this one (the kernel's fits_capacity() margin, 1280/1024); else this one. */
 static unsigned pick(unsigned cpu, unsigned nr_cpus)
 {
 	unsigned best = cpu;
-	uint32_t here = pvb_capacity_of(cpu), most = here;
+	uint32_t here = pvb_capacity_orig(cpu), most = here;
 	for (unsigned c = 0; c < nr_cpus; c++) {
-		uint32_t cap = pvb_capacity_of(c);
+		uint32_t cap = pvb_capacity_orig(c);
 		if (cap > most && (uint64_t)cap * 1024 > (uint64_t)here * 1280) {
 			best = c;
 			most = cap;

@@ -48,8 +48,9 @@ void pvb_task_run(struct pvb_task *t);          /* this CPU runs t from now; t l
 /* This CPU's capacity now, 1..1024 (1024: the fastest CPU at its highest frequency). Guest: the
  * host's hint when it gives one; Linux and no hint: 1024. Work per unit of time scales with it. */
 uint32_t pvb_capacity(void);
-/* The same for another CPU: what a scheduler placing a task compares. */
-uint32_t pvb_capacity_of(unsigned cpu);
+/* CPU cpu's capacity at its highest frequency, 1..1024 (the kernel's capacity_orig): what a
+ * scheduler placing a task compares. Guest: as the host publishes it; Linux and none: 1024. */
+uint32_t pvb_capacity_orig(unsigned cpu);
 
 /* Progress a host may watch while the workload runs (the migration type): bytes done on this CPU
  * so far, added to. Guest: the pvb_progress.h page; Linux: nothing. */

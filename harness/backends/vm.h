@@ -43,7 +43,7 @@ struct vm_spec {
 #define VM_BOOST_RAM     0       /* reserved guest RAM named on the command line; kicks are polled */
 #define VM_BOOST_IVSHMEM 1       /* QEMU's ivshmem-doorbell (PCIe): kicks ring an eventfd */
 /* What the host offers in the region's header */
-#define VM_BOOST_FEATURES (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT)
+#define VM_BOOST_FEATURES (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT | PVB_BF_CAPACITY_ORIG)
 
 /* Called from the watch loop: started() once the VM is up (vCPU thread ids, guest memory: a
  * policy acts on them), tick() every tick_ms (0: 10) while the guest runs, ended() once when the

@@ -71,7 +71,7 @@ static void boost(struct agent *a, int i, double t)
 	a->v[i].boosted = 1;
 	a->v[i].since_ms = t;
 	a->boosts++;
-	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 1, (unsigned)a->prio, 0, 0);
+	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 1, (unsigned)a->prio, 0, 0, 0);
 }
 
 static void unboost(struct agent *a, int i, double t)
@@ -80,7 +80,7 @@ static void unboost(struct agent *a, int i, double t)
 	a->v[i].boosted = 0;
 	a->v[i].boosted_ms += t - a->v[i].since_ms;
 	a->unboosts++;
-	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0, 0, 0);
+	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0, 0, 0, 0);
 }
 
 /* One look at every slot. */

@@ -176,8 +176,11 @@ static uint32_t cap_at(const struct dcpu *c)
 static void hint(struct dagent *a, int i)
 {
 	const struct dcpu *c = &a->cpu[a->v[i].c];
-	if (a->negotiated && (a->features & PVB_BF_HINT))
-		pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0, cap_at(c), c->khz);
+	if (a->negotiated && (a->features & (PVB_BF_HINT | PVB_BF_CAPACITY_ORIG)))
+		pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0,
+				       a->features & PVB_BF_HINT ? cap_at(c) : 0,
+				       a->features & PVB_BF_CAPACITY_ORIG ? c->cap_max : 0,
+				       a->features & PVB_BF_HINT ? c->khz : 0);
 }
 
 /* One governor tick over [t - dt, t). */

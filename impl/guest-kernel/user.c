@@ -542,7 +542,8 @@ static int boost_negotiate(void)
 		console(": running as vanilla\n");
 		return 0;
 	}
-	h->guest_features = h->host_features & (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT);
+	h->guest_features = h->host_features & (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT |
+						PVB_BF_CAPACITY_ORIG);
 	h->guest_version = PVB_BOOST_VERSION;
 	h->guest_tsc_ready = gk_rdtsc();
 	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);

@@ -39,6 +39,7 @@ static unsigned nr_tasks;
 static struct pvb_task own[GK_MAX_CPUS];
 static struct gk_task *cur[GK_MAX_CPUS];
 static struct pvb_boost_hdr *hint_hdr;   /* set when the host gives the capacity hint */
+static struct pvb_boost_hdr *orig_hdr;   /* set when it gives each CPU's highest capacity */
 
 static void lock(struct gk_task *t)
 {
@@ -59,24 +60,32 @@ static uint64_t now_us(void)
 void gk_util_init(struct pvb_boost_hdr *h)
 {
 	hint_hdr = h && (h->guest_features & PVB_BF_HINT) ? h : 0;
-}
-
-uint32_t pvb_capacity_of(unsigned cpu)
-{
-	static uint32_t last[GK_MAX_CPUS];
-	unsigned cap = 0;
-	if (!hint_hdr || cpu >= GK_MAX_CPUS)
-		return PVB_UTIL_MAX;
-	pvb_boost_hint(pvb_boost_slot(hint_hdr, cpu), &cap, 0);
-	if (cap) /* 0: the host was writing, or has not hinted yet: the last value stands */
-		__atomic_store_n(&last[cpu], cap, __ATOMIC_RELAXED);
-	cap = __atomic_load_n(&last[cpu], __ATOMIC_RELAXED);
-	return cap ? cap : PVB_UTIL_MAX;
+	orig_hdr = h && (h->guest_features & PVB_BF_CAPACITY_ORIG) ? h : 0;
 }
 
 uint32_t pvb_capacity(void)
 {
-	return pvb_capacity_of(gk_cpu());
+	static uint32_t last[GK_MAX_CPUS];
+	unsigned cpu = gk_cpu(), cap = 0;
+	if (!hint_hdr)
+		return PVB_UTIL_MAX;
+	pvb_boost_hint(pvb_boost_slot(hint_hdr, cpu), &cap, 0);
+	if (cap) /* 0: the host was writing, or has not hinted yet: the last value stands */
+		last[cpu] = cap;
+	return last[cpu] ? last[cpu] : PVB_UTIL_MAX;
+}
+
+uint32_t pvb_capacity_orig(unsigned cpu)
+{
+	static uint32_t last[GK_MAX_CPUS];
+	unsigned cap;
+	if (!orig_hdr || cpu >= GK_MAX_CPUS)
+		return PVB_UTIL_MAX;
+	cap = pvb_boost_capacity_orig(pvb_boost_slot(orig_hdr, cpu));
+	if (cap) /* as above; read by every CPU that places a task */
+		__atomic_store_n(&last[cpu], cap, __ATOMIC_RELAXED);
+	cap = __atomic_load_n(&last[cpu], __ATOMIC_RELAXED);
+	return cap ? cap : PVB_UTIL_MAX;
 }
 
 static struct gk_task *task_of(struct pvb_task *pt, unsigned cpu)

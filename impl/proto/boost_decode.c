@@ -95,7 +95,7 @@ const char *pvb_boost_host_check(const volatile struct pvb_boost_hdr *h, uint64_
 }
 
 void pvb_boost_host_publish(struct pvb_boost_slot *s, int boosted, unsigned prio, unsigned capacity,
-			    uint32_t freq_khz)
+			    unsigned capacity_orig, uint32_t freq_khz)
 {
 	uint32_t q = s->host_seq & ~1u; /* the guest may have written it: start from even */
 	__atomic_store_n(&s->host_seq, q + 1, __ATOMIC_RELAXED);
@@ -104,6 +104,7 @@ void pvb_boost_host_publish(struct pvb_boost_slot *s, int boosted, unsigned prio
 	s->boost_prio = (uint8_t)prio;
 	s->capacity = (uint16_t)(capacity > PVB_UTIL_MAX ? PVB_UTIL_MAX : capacity);
 	s->freq_khz = freq_khz;
+	s->capacity_orig = (uint16_t)(capacity_orig > PVB_UTIL_MAX ? PVB_UTIL_MAX : capacity_orig);
 	__atomic_store_n(&s->host_seq, q + 2, __ATOMIC_RELEASE);
 }
 

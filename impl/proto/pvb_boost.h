@@ -39,7 +39,8 @@
 #define PVB_BF_RT_DEADLINE    (1u << 1)     /* slot.next_rt_tsc */
 #define PVB_BF_UTIL           (1u << 2)     /* slot.util */
 #define PVB_BF_HINT           (1u << 3)     /* slot.capacity and slot.freq_khz (host -> guest) */
-#define PVB_BF_KNOWN          0xfu
+#define PVB_BF_CAPACITY_ORIG  (1u << 4)     /* slot.capacity_orig (host -> guest) */
+#define PVB_BF_KNOWN          0x1fu
 
 /* What runs on a vCPU now (slot.cur_class) */
 #define PVB_CLASS_IDLE        0u            /* nothing runnable: the vCPU halts */
@@ -94,7 +95,10 @@ struct pvb_boost_slot {
 	uint8_t boost_prio;      /* host: the priority it runs at then (SCHED_FIFO) */
 	uint16_t capacity;       /* host: capacity of the vCPU's CPU now, 0..PVB_UTIL_MAX (HINT) */
 	uint32_t freq_khz;       /* host: its frequency now, kHz (HINT) */
-	uint8_t reserved1[20];   /* 0 */
+	uint16_t capacity_orig;  /* host: capacity of the vCPU's CPU at its highest frequency,
+				    1..PVB_UTIL_MAX; 0 while unknown (CAPACITY_ORIG). What a guest
+				    places tasks by: the kernel's arch_scale_cpu_capacity() */
+	uint8_t reserved1[18];   /* 0 */
 };
 
 #ifndef __cplusplus
@@ -103,6 +107,7 @@ _Static_assert(sizeof(struct pvb_boost_slot) == PVB_BOOST_SLOT_SIZE, "slot is on
 _Static_assert(__builtin_offsetof(struct pvb_boost_hdr, guest_tsc_ready) == 40, "aligned");
 _Static_assert(__builtin_offsetof(struct pvb_boost_slot, next_rt_tsc) % 8 == 0, "aligned");
 _Static_assert(__builtin_offsetof(struct pvb_boost_slot, host_seq) == 32, "host half at 32");
+_Static_assert(__builtin_offsetof(struct pvb_boost_slot, capacity_orig) == 44, "after freq_khz");
 #endif
 
 static inline uint64_t pvb_boost_region_size(unsigned nr_vcpus)
@@ -171,6 +176,18 @@ static inline void pvb_boost_hint(const struct pvb_boost_slot *s, unsigned *capa
 		*khz = ok ? k : 0;
 }
 
+/* The host's capacity of this vCPU's CPU at its highest frequency (CAPACITY_ORIG): 1..1024, or 0
+ * while the host is writing or has not said (the caller keeps its old value). */
+static inline unsigned pvb_boost_capacity_orig(const struct pvb_boost_slot *s)
+{
+	uint32_t q = __atomic_load_n(&s->host_seq, __ATOMIC_ACQUIRE);
+	unsigned c = s->capacity_orig;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if ((q & 1) || __atomic_load_n(&s->host_seq, __ATOMIC_RELAXED) != q)
+		return 0;
+	return c > PVB_UTIL_MAX ? PVB_UTIL_MAX : c;
+}
+
 /* The guest's checks of a region the host offers: 0 if it can be used, else a reason. */
 static inline const char *pvb_boost_guest_check(const struct pvb_boost_hdr *h, uint64_t region_size,
 						unsigned vcpus)
@@ -227,7 +244,7 @@ const char *pvb_boost_host_check(const volatile struct pvb_boost_hdr *h, uint64_
 
 /* The host's half of a slot: what it did (seqcount host_seq around it). */
 void pvb_boost_host_publish(struct pvb_boost_slot *s, int boosted, unsigned prio, unsigned capacity,
-			    uint32_t freq_khz);
+			    unsigned capacity_orig, uint32_t freq_khz);
 
 /* Fills the header of a fresh region (host, before the guest starts; magic last). */
 void pvb_boost_host_init(void *region, uint64_t region_size, unsigned nr_vcpus, uint32_t features,

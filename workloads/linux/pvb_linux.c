@@ -107,7 +107,7 @@ int pvb_failed(void) { return failed; }
 /* Linux tracks its tasks' utilisation itself; its cpufreq driver scales the work */
 void pvb_task_run(struct pvb_task *t) { (void)t; }
 uint32_t pvb_capacity(void) { return 1024; }
-uint32_t pvb_capacity_of(unsigned cpu) { (void)cpu; return 1024; }
+uint32_t pvb_capacity_orig(unsigned cpu) { (void)cpu; return 1024; }
 void pvb_progress_add(uint64_t bytes) { (void)bytes; }
 int pvb_should_stop(void) { return 0; }
 

@@ -193,19 +193,15 @@ static void cpufreq_backend_says_why_it_cannot_run(void **state)
 	free(r);
 }
 
-/* A real guest: frameloop under util_guest and powersave, into a temporary store. */
-static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
+/* Runs a 2-vCPU frameloop experiment of these [global] lines (under TCG where there is no KVM)
+ * in dir, into dir/t.db (its path in db); every run must end ok. */
+static void run_frameloop(const char *dir, const char *lines, char *db, size_t dblen)
 {
-	char dir[] = "/tmp/pvbench-test-dvfs-XXXXXX", db[300], ini[300], bin[512], errb[256];
-	REQUIRE_GUEST();
-	if (!fifo_ok())
-		skip();
-	assert_non_null(mkdtemp(dir));
-	snprintf(db, sizeof(db), "%s/t.db", dir);
-	snprintf(ini, sizeof(ini), "%s/dvfs.ini", dir);
+	char ini[300], bin[512], errb[256];
+	snprintf(db, dblen, "%s/t.db", dir);
+	snprintf(ini, sizeof(ini), "%s/t.ini", dir);
 	FILE *f = fopen(ini, "w");
-	fprintf(f, "[global]\nworkload = frameloop\nvcpus = 2\nduration = 2s\nhost_cyclictest = off\n"
-		   "policy = util_guest, powersave\nbaseline = policy=powersave\nmetrics = fps,energy_modelled,freq_avg\n%s",
+	fprintf(f, "[global]\nworkload = frameloop\nvcpus = 2\nduration = 2s\nhost_cyclictest = off\n%s%s", lines,
 		test_tcg ? "accel = tcg\n" : "");
 	fclose(f);
 	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
@@ -214,6 +210,18 @@ static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
 	assert_int_equal(child_spawn(&c, argv, NULL, errb, sizeof(errb)), 0);
 	assert_true(child_wait(&c, 120000));
 	assert_int_equal(WEXITSTATUS(c.status), 0);
+}
+
+/* A real guest: frameloop under util_guest and powersave, into a temporary store. */
+static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
+{
+	char dir[] = "/tmp/pvbench-test-dvfs-XXXXXX", db[300];
+	REQUIRE_GUEST();
+	if (!fifo_ok())
+		skip();
+	assert_non_null(mkdtemp(dir));
+	run_frameloop(dir, "policy = util_guest, powersave\nbaseline = policy=powersave\n"
+		      "metrics = fps,energy_modelled,freq_avg\n", db, sizeof(db));
 	/* util_guest: negotiated, the guest published (a mean utilisation above nothing), got the
 	 * hint, drew frames; powersave: every CPU at 408 MHz the whole time */
 	assert_int_equal(store_value(db, "SELECT count(*) FROM runs WHERE status = 'ok'"), 2);
@@ -229,8 +237,6 @@ static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
 	assert_true(published > 20 && published <= 1024);
 	assert_true(ps > 407.9 && ps < 408.1);
 	assert_true(frames > 0);
-	unlink(db);
-	unlink(ini);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
@@ -242,25 +248,13 @@ static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
  * busy A53: this tells the two apart. */
 static void the_guest_places_its_task_by_the_hinted_capacity(void **state)
 {
-	char dir[] = "/tmp/pvbench-test-place-XXXXXX", db[300], ini[300], bin[512], errb[256], cmd[400];
+	char dir[] = "/tmp/pvbench-test-place-XXXXXX", db[300], cmd[400];
 	REQUIRE_GUEST();
 	if (!fifo_ok())
 		skip();
 	assert_non_null(mkdtemp(dir));
-	snprintf(db, sizeof(db), "%s/t.db", dir);
-	snprintf(ini, sizeof(ini), "%s/place.ini", dir);
-	FILE *f = fopen(ini, "w");
-	fprintf(f, "[global]\nworkload = frameloop\nvcpus = 2\nduration = 2s\nhost_cyclictest = off\n"
-		   "policy = baseline\ndvfs_cpus = a53+a72\n"
-		   "job_args = migrate_frames=8 placement=capacity, migrate_frames=8 placement=rotate\n%s",
-		test_tcg ? "accel = tcg\n" : "");
-	fclose(f);
-	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
-	char *argv[] = { bin, "run", ini, "--db", db, NULL };
-	struct child c;
-	assert_int_equal(child_spawn(&c, argv, NULL, errb, sizeof(errb)), 0);
-	assert_true(child_wait(&c, 120000));
-	assert_int_equal(WEXITSTATUS(c.status), 0);
+	run_frameloop(dir, "policy = baseline\ndvfs_cpus = a53+a72\n"
+		      "job_args = migrate_frames=8 placement=capacity, migrate_frames=8 placement=rotate\n", db, sizeof(db));
 	const char *q = "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id JOIN run_params p ON "
 			"p.run_id = r.id AND p.key = 'job_args' AND p.value LIKE '%%placement=%s' WHERE m.name = '%s'";
 	char sql[400];

@@ -92,18 +92,7 @@ struct watch {
 /* A guest-type run's keys with static_prio = prio: what a policy reads its keys from. */
 static const struct run_spec *spec_with_prio(const char *prio)
 {
-	static struct experiment e;
-	static struct run_spec spec;
-	struct run_spec *r;
-	char err[256];
-	int n;
-
-	assert_int_equal(experiment_empty("t", "guest", &e, err, sizeof(err)), 0);
-	assert_int_equal(experiment_set(&e, "test", "static_prio", prio, err, sizeof(err)), 0);
-	assert_int_equal(experiment_matrix(&e, &r, &n, err, sizeof(err)), 0);
-	spec = r[0];
-	free(r);
-	return &spec;
+	return guest_spec("static_prio", prio, NULL);
 }
 
 static int w_started(void *arg, const struct vm_view *vm, char *err, size_t n)

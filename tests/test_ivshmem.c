@@ -93,23 +93,6 @@ static void server_speaks_the_protocol(void **state)
 	ivshmem_server_stop(&s);
 }
 
-static const struct run_spec *spec_eager(void)
-{
-	static struct experiment e;
-	static struct run_spec spec;
-	struct run_spec *r;
-	char err[256];
-	int n;
-
-	assert_int_equal(experiment_empty("t", "guest", &e, err, sizeof(err)), 0);
-	assert_int_equal(experiment_set(&e, "test", "policy", "dynamic-eager", err, sizeof(err)), 0);
-	assert_int_equal(experiment_set(&e, "test", "boost_device", "ivshmem", err, sizeof(err)), 0);
-	assert_int_equal(experiment_matrix(&e, &r, &n, err, sizeof(err)), 0);
-	spec = r[0];
-	free(r);
-	return &spec;
-}
-
 struct watch {
 	struct policy pol;
 	int tids[VM_MAX_VCPUS], nr, doorbell;
@@ -156,7 +139,7 @@ static void doorbell_kicks_boost_and_unboost(void **state)
 	struct hostinfo host;
 	char err[256], kernel[512];
 	struct vm_result r;
-	struct watch w = { .pol = { .ops = policy_find("dynamic-eager"), .spec = spec_eager() } };
+	struct watch w = { .pol = { .ops = policy_find("dynamic-eager"), .spec = guest_spec("policy", "dynamic-eager", "boost_device", "ivshmem", NULL) } };
 
 	REQUIRE_GUEST();
 	assert_true(hostinfo_read(&host, err, sizeof(err)) == 0 || test_tcg);

@@ -5,12 +5,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sqlite3.h>
+#include "config.h"
 
 /* Skips without /dev/kvm (and says why), unless PVBENCH_REQUIRE_KVM=1 (CI on a kernel that offers
  * KVM): then it fails. */
@@ -93,6 +95,31 @@ static inline double store_value(const char *db, const char *sql)
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 	return v;
+}
+
+/* A guest-type run's keys with these KEY, VALUE pairs set (NULL after the last): what a policy
+ * reads its keys from. Static storage: valid until the next call. */
+static inline const struct run_spec *guest_spec(const char *key, ...)
+{
+	static struct experiment e;
+	static struct run_spec spec;
+	struct run_spec *r = NULL;
+	char err[256] = "";
+	int n, bad;
+	va_list ap;
+
+	bad = experiment_empty("t", "guest", &e, err, sizeof(err));
+	va_start(ap, key);
+	for (const char *k = key; k && !bad; k = va_arg(ap, const char *))
+		bad = experiment_set(&e, "test", k, va_arg(ap, const char *), err, sizeof(err));
+	va_end(ap);
+	if (bad || experiment_matrix(&e, &r, &n, err, sizeof(err))) {
+		fprintf(stderr, "guest_spec: %s\n", err);
+		abort();
+	}
+	spec = r[0];
+	free(r);
+	return &spec;
 }
 
 #endif

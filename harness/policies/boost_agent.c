@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +45,7 @@ struct agent {
 	struct vcpu_agent v[VM_MAX_VCPUS];
 	int nr, prio, lead_us, max_ms, poll_us;
 	unsigned khz;
-	pthread_t thread;
-	volatile int stop, running;
+	struct policy_thread th;
 	int64_t offset, offset0;         /* host TSC - guest TSC: the bound now, and the first one */
 	int negotiated, doorbell;        /* doorbell: the VM has one (kick_fds) */
 	uint32_t features;
@@ -161,7 +159,7 @@ static void *agent_main(void *arg)
 	for (int i = 0; i < npf; i++)
 		pf[i] = (struct pollfd){ .fd = a->vm->kick_fds[i], .events = POLLIN };
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-	while (!a->stop) {
+	while (!a->th.stop) {
 		if (!a->negotiated && !pvb_boost_host_check(h, a->vm->boost_size, (unsigned)a->nr, &a->features)) {
 			a->negotiated = 1;
 			/* the guest stamped its TSC just before guest_ready: host - guest, at most */
@@ -221,13 +219,7 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 	a->doorbell = vm->kick_fds != NULL;
 	if (a->s->uses_trace && schedtrace_start(&a->trace, vm->tids, a->nr, err, errlen))
 		return -1;
-	int e = pthread_create(&a->thread, NULL, agent_main, a);
-	if (e) {
-		snprintf(err, errlen, "agent thread: %s", strerror(e));
-		return -1;
-	}
-	a->running = 1;
-	return 0;
+	return policy_thread_start(&a->th, agent_main, a, err, errlen);
 }
 
 void boost_agent_stop(struct policy *p)
@@ -237,11 +229,7 @@ void boost_agent_stop(struct policy *p)
 
 	if (!a)
 		return;
-	if (a->running) {
-		a->stop = 1;
-		pthread_join(a->thread, NULL);
-		a->running = 0;
-	}
+	policy_thread_stop(&a->th);
 	for (int i = 0; i < a->nr; i++) /* every path: nothing stays boosted */
 		if (a->v[i].boosted)
 			unboost(a, i, t);

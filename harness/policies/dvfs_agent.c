@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +66,7 @@ struct dagent {
 	const struct vm_view *vm;
 	struct freqemu fe;
 	int fe_on;
-	pthread_t thread;
-	volatile int stop, running;
+	struct policy_thread th;
 	int negotiated, started;         /* started: the guest published once: its workload runs */
 	uint32_t features;
 	struct pvb_boost_stats st;
@@ -291,7 +289,7 @@ static void *agent_main(void *arg)
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	uint64_t last = mono_us(), next = last + (uint64_t)a->tick_us;
-	while (!a->stop) {
+	while (!a->th.stop) {
 		struct timespec ts = { .tv_sec = (time_t)(next / 1000000u), .tv_nsec = (long)(next % 1000000u) * 1000 };
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		if (!a->negotiated && a->vm->boost &&
@@ -349,13 +347,7 @@ int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size
 	a->fe_on = 1;
 	for (int k = 0; k < a->ncpu; k++)
 		freqemu_set(&a->fe, k, cap_at(&a->cpu[k]));
-	int e = pthread_create(&a->thread, NULL, agent_main, a);
-	if (e) {
-		snprintf(err, errlen, "DVFS agent thread: %s", strerror(e));
-		return -1;
-	}
-	a->running = 1;
-	return 0;
+	return policy_thread_start(&a->th, agent_main, a, err, errlen);
 }
 
 void dvfs_agent_stop(struct policy *p)
@@ -363,11 +355,7 @@ void dvfs_agent_stop(struct policy *p)
 	struct dagent *a = p->priv;
 	if (!a)
 		return;
-	if (a->running) {
-		a->stop = 1;
-		pthread_join(a->thread, NULL);
-		a->running = 0;
-	}
+	policy_thread_stop(&a->th);
 	if (a->fe_on) {
 		freqemu_stop(&a->fe);
 		a->fe_on = 0;

@@ -156,3 +156,24 @@ int sched_fifo_allowed(int prio, char *err, size_t errlen)
 	pthread_join(th, NULL);
 	return 1;
 }
+
+int policy_thread_start(struct policy_thread *th, void *(*fn)(void *), void *arg, char *err, size_t errlen)
+{
+	th->stop = 0;
+	int e = pthread_create(&th->t, NULL, fn, arg);
+	if (e) {
+		snprintf(err, errlen, "policy thread: %s", strerror(e));
+		return -1;
+	}
+	th->running = 1;
+	return 0;
+}
+
+void policy_thread_stop(struct policy_thread *th)
+{
+	if (!th->running)
+		return;
+	th->stop = 1;
+	pthread_join(th->t, NULL);
+	th->running = 0;
+}

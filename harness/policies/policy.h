@@ -17,6 +17,7 @@
 #ifndef PVB_POLICY_H
 #define PVB_POLICY_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include "engine.h"
 #include "metrics.h"
@@ -62,6 +63,12 @@ int vm_view_phase(const struct vm_view *vm);
 extern const struct policy_ops *const policies[];   /* NULL-terminated (policy.c) */
 const struct policy_ops *policy_find(const char *name);
 const char *policy_choice(int i);    /* the i-th policy's name, NULL past the last: a key's choices */
+
+/* A policy's own thread (the agents'): started by start(), stopped by stop() on every path. The
+ * thread runs until it sees stop set. */
+struct policy_thread { pthread_t t; volatile int stop; int running; };
+int policy_thread_start(struct policy_thread *th, void *(*fn)(void *), void *arg, char *err, size_t errlen);
+void policy_thread_stop(struct policy_thread *th);   /* sets stop and joins; idempotent */
 
 /* Shared helpers for policies that change scheduling (policy.c). */
 struct sched_saved { int tid, saved; unsigned policy; unsigned long long flags; int nice, prio; };

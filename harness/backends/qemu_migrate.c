@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "child.h"
 #include "qemu_migrate.h"
 
 static int call(struct qemu_vm *v, const char *cmd, cJSON *args, char *err, size_t errlen)
@@ -103,4 +105,37 @@ long long qemu_ram_pages_differ(const struct qemu_vm *a, const struct qemu_vm *b
 			 off, i, x[off + i], y[off + i], k);
 	}
 	return n;
+}
+
+enum qemu_migrate_end qemu_migrate_watch(struct qemu_vm *src, struct qemu_vm *dst, double until_ms,
+					 void (*each)(void *arg, const struct qemu_migrate_sample *s), void *arg,
+					 struct qemu_migrate_sample *s, char *err, size_t errlen)
+{
+	const char *kill_dest = getenv("PVBENCH_TEST_KILL_DEST_MS"); /* tests: a destination dies */
+	double t0 = vm_now_ms();
+
+	for (;;) {
+		if (qemu_migrate_sample(src, s, err, errlen))
+			return QM_FAILED;
+		if (each)
+			each(arg, s);
+		if (!strcmp(s->status, "completed"))
+			return QM_COMPLETED;
+		if (!strcmp(s->status, "failed") || !strcmp(s->status, "cancelled")) {
+			char st[32] = "?", e2[200];
+			qmp_status(src->q, st, sizeof(st), e2, sizeof(e2));
+			snprintf(err, errlen, "migration %s: %s%s; the source guest %s (status %s)", s->status,
+				 s->error[0] ? s->error : "no reason given",
+				 child_poll(&dst->c) ? " (the destination QEMU had exited)" : "",
+				 !strcmp(st, "running") ? "runs on" : "does not run", st);
+			return QM_FAILED;
+		}
+		if (kill_dest && vm_now_ms() - t0 > atof(kill_dest) && !dst->c.exited)
+			child_kill(&dst->c);
+		if (pvb_interrupted)
+			return QM_INTERRUPTED;
+		if (vm_now_ms() > until_ms)
+			return qemu_migrate_cancel(src, err, errlen) ? QM_FAILED : QM_UNCONVERGED;
+		nanosleep(&(struct timespec){ 0, 100000000L }, NULL);
+	}
 }

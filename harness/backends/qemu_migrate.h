@@ -31,6 +31,14 @@ struct qemu_migrate_sample {
 int qemu_migrate_sample(struct qemu_vm *src, struct qemu_migrate_sample *s, char *err, size_t errlen);
 int qemu_migrate_cancel(struct qemu_vm *src, char *err, size_t errlen);
 
+/* Follows a started migration, a sample every 100 ms into *s (each(arg, s) sees every one), until
+ * it completes or until_ms (vm_now_ms()) passes; then it is cancelled and the source runs on, the
+ * seed's "unconverged". A signal (pvb_interrupted) stops it. */
+enum qemu_migrate_end { QM_COMPLETED, QM_UNCONVERGED, QM_INTERRUPTED, QM_FAILED };
+enum qemu_migrate_end qemu_migrate_watch(struct qemu_vm *src, struct qemu_vm *dst, double until_ms,
+					 void (*each)(void *arg, const struct qemu_migrate_sample *s), void *arg,
+					 struct qemu_migrate_sample *s, char *err, size_t errlen);
+
 /* Waits (up to timeout_ms) until the VM's run state is not `not`; its state into st. 0 or -1. */
 int qemu_wait_state_not(struct qemu_vm *v, const char *not, int timeout_ms, char *st, size_t len);
 

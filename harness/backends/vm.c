@@ -8,6 +8,7 @@
 #include "child.h"
 #include "metrics.h"
 #include "pvb_boost.h"
+#include "pvb_progress.h"
 #include "pvb_record.h"
 #include "vm.h"
 
@@ -209,4 +210,26 @@ void vm_result_free(struct vm_result *r)
 {
 	free(r->record);
 	r->record = NULL;
+}
+
+int vm_progress_read(const unsigned char *mem, int vcpus, double *per)
+{
+	const volatile struct pvb_progress *p = (const volatile void *)(mem + PVB_GPA_PROGRESS);
+	if (p->magic != PVB_PROGRESS_MAGIC || p->nr_cpus != (unsigned)vcpus || vcpus > PVB_PROGRESS_MAX_CPUS)
+		return -1;
+	for (int i = 0; i < vcpus; i++)
+		per[i] = (double)p->bytes[i];
+	return 0;
+}
+
+void vm_progress_stop(unsigned char *mem)
+{
+	struct pvb_progress *p = (void *)(mem + PVB_GPA_PROGRESS);
+	__atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
+}
+
+const char *vm_accel_choice(int i)
+{
+	static const char *const names[] = { "kvm", "tcg", NULL };
+	return names[i];
 }

@@ -80,6 +80,7 @@ extern const struct vm_backend vm_backend_qemu, vm_backend_pvbench;
 extern const struct vm_backend *const vm_backends[];   /* NULL-terminated (vm.c) */
 const struct vm_backend *vm_backend_find(const char *name);
 const char *vm_backend_choice(int i);                 /* the i-th name: a key's choices */
+const char *vm_accel_choice(int i);                   /* kvm, tcg: the accel key's choices */
 /* Runs spec on the named backend (NULL: QEMU). */
 int vm_run(const char *vmm, const struct vm_spec *spec, const struct vm_hooks *hooks,
 	   struct vm_result *res);
@@ -126,6 +127,12 @@ int vm_record_metrics(const unsigned char *mem, size_t mem_size, struct metric_s
 		      size_t errlen);
 /* Validates and copies the record from guest RAM, and reconciles it with the outcome so far. */
 void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result *r);
+/* The guest's progress page (pvb_progress.h) in its RAM from guest-physical 0: each vCPU's bytes
+ * done so far into per[0..vcpus). 0, or -1 while there is none or it does not match vcpus. Guest
+ * memory: untrusted, only ever a figure. vm_progress_stop asks a workload that runs until told
+ * (pvb_should_stop) to finish. */
+int vm_progress_read(const unsigned char *mem, int vcpus, double *per);
+void vm_progress_stop(unsigned char *mem);
 /* Sets outcome and reason unless an earlier one is set. */
 void vm_set_reason(struct vm_result *r, enum vm_outcome o, const char *fmt, const char *s);
 

@@ -44,12 +44,6 @@ static const char *guest_choice(int i)
 	return names[i];
 }
 
-static const char *accel_choice(int i)
-{
-	static const char *const names[] = { "kvm", "tcg", NULL };
-	return names[i];
-}
-
 static const char *guest_load_choice(int i)
 {
 	static const char *const names[] = { "idle", "busy", NULL };
@@ -83,7 +77,7 @@ static const struct key_def keys[] = {
 	  .choice = vm_backend_choice },
 	{ "accel", KT_CHOICE, 0, 0, KEY_LIST, "kvm",
 	  "kvm, or tcg (QEMU's emulator: functional runs where KVM cannot, no timing is real)",
-	  .choice = accel_choice },
+	  .choice = vm_accel_choice },
 	{ 0 },
 };
 

@@ -27,8 +27,6 @@
 #include "freqemu.h"
 #include "hostinfo.h"
 #include "metrics.h"
-#include "pvb_abi.h"
-#include "pvb_progress.h"
 #include "qemu.h"
 #include "qemu_migrate.h"
 #include "vm.h"
@@ -39,17 +37,11 @@ static const char *throttle_choice(int i)
 	return v[i];
 }
 
-static const char *accel_choice(int i)
-{
-	static const char *const v[] = { "kvm", "tcg", NULL };
-	return v[i];
-}
-
 static const struct key_def keys[] = {
 	{ "vmm", KT_CHOICE, 0, 0, KEY_LIST, "qemu", "qemu (the reference) or pvbench (its own engine: needs KVM)",
 	  .choice = vm_backend_choice },
 	{ "accel", KT_CHOICE, 0, 0, KEY_LIST, "kvm", "kvm, or tcg (QEMU's emulator: functional, no timing is real)",
-	  .choice = accel_choice },
+	  .choice = vm_accel_choice },
 	{ "vcpus", KT_INT, 1, 16, KEY_LIST, "2", "vCPUs (n of them write, the rest read)" },
 	{ "size_mb", KT_INT, 1, 4096, KEY_LIST, "128", "m: memory the guest dirties, MiB" },
 	{ "writers", KT_INT, 0, 16, KEY_LIST, "1", "n: writer vCPUs" },
@@ -73,19 +65,34 @@ static void sleep_ms(double ms)
 	nanosleep(&t, NULL);
 }
 
-/* the guest's progress page in RAM (pvb_progress.h): validated; totals of writers and readers */
+/* the guest's progress (pvb_progress.h): totals of writers and readers, each vCPU's into per */
 static int progress(const unsigned char *mem, int vcpus, int writers, double *wr, double *rd, double *per)
 {
-	const volatile struct pvb_progress *p = (const volatile void *)(mem + PVB_GPA_PROGRESS);
-	if (p->magic != PVB_PROGRESS_MAGIC || p->nr_cpus != (unsigned)vcpus)
+	if (vm_progress_read(mem, vcpus, per))
 		return -1;
 	*wr = *rd = 0;
-	for (int i = 0; i < vcpus; i++) {
-		double b = (double)p->bytes[i];
-		per[i] = b;
-		*(i < writers ? wr : rd) += b;
-	}
+	for (int i = 0; i < vcpus; i++)
+		*(i < writers ? wr : rd) += per[i];
 	return 0;
+}
+
+/* each migration sample: its line in migrate.csv, the highest throttle, the guest's progress */
+struct watch {
+	FILE *csv;
+	double t_mig, max_throttle, w, rd, per[VM_MAX_VCPUS];
+	const unsigned char *mem;
+	int vcpus, writers;
+};
+
+static void each_sample(void *arg, const struct qemu_migrate_sample *s)
+{
+	struct watch *x = arg;
+	x->max_throttle = s->throttle_pct > x->max_throttle ? s->throttle_pct : x->max_throttle;
+	progress(x->mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
+	if (x->csv)
+		fprintf(x->csv, "%.0f,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", engine_now_ms() - x->t_mig, s->status,
+			s->transferred, s->remaining, s->dirty_pages_rate, s->dirty_syncs,
+			s->throttle_pct < 0 ? 0 : s->throttle_pct, x->w, x->rd);
 }
 
 struct phase_rate { double t0, w0, r0, t1, w1, r1; int have; };
@@ -197,52 +204,20 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		goto done;
 	}
 
-	csv = fopen(csv_path, "w");
+	struct watch wa = { .csv = fopen(csv_path, "w"), .t_mig = t_mig, .mem = src.mem, .vcpus = vcpus, .writers = writers };
+	csv = wa.csv;
 	if (csv)
 		fprintf(csv, "t_ms,status,transferred,remaining,dirty_pages_rate,dirty_sync_count,throttle_pct,guest_written,guest_read\n");
 	struct qemu_migrate_sample ms = { .status = "" };
-	double t_done = 0, max_throttle = 0;
-	for (;;) {
-		if (qemu_migrate_sample(&src, &ms, err, sizeof(err))) {
-			run_fail(out, RUN_ERROR, "source: %s", err);
-			goto done;
-		}
-		double t = engine_now_ms() - t_mig;
-		max_throttle = ms.throttle_pct > max_throttle ? ms.throttle_pct : max_throttle;
-		progress(src.mem, vcpus, writers, &w, &rd, per);
-		if (csv)
-			fprintf(csv, "%.0f,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", t, ms.status, ms.transferred,
-				ms.remaining, ms.dirty_pages_rate, ms.dirty_syncs, ms.throttle_pct < 0 ? 0 : ms.throttle_pct,
-				w, rd);
-		if (!strcmp(ms.status, "completed")) {
-			t_done = engine_now_ms();
-			break;
-		}
-		if (!strcmp(ms.status, "failed") || !strcmp(ms.status, "cancelled")) {
-			char sst[32] = "?";
-			qmp_status(src.q, sst, sizeof(sst), err, sizeof(err));
-			run_fail(out, RUN_ERROR, "migration %s: %s%s; the source guest %s (status %s)", ms.status,
-				 ms.error[0] ? ms.error : "no reason given",
-				 child_poll(&dst.c) ? " (the destination QEMU had exited)" : "",
-				 !strcmp(sst, "running") ? "runs on" : "does not run", sst);
-			goto done;
-		}
-		/* tests: a destination that dies mid-migration */
-		if (getenv("PVBENCH_TEST_KILL_DEST_MS") && t > atof(getenv("PVBENCH_TEST_KILL_DEST_MS")) && !dst.c.exited)
-			child_kill(&dst.c);
-		if (pvb_interrupted) {
-			run_fail(out, RUN_INTERRUPTED, "interrupted (signal)");
-			goto done;
-		}
-		if (t > deadline) { /* the seed's "unconverged": cancelled, the source runs on */
-			if (qemu_migrate_cancel(&src, err, sizeof(err))) {
-				run_fail(out, RUN_ERROR, "source: %s", err);
-				goto done;
-			}
-			break;
-		}
-		sleep_ms(100);
+	enum qemu_migrate_end end = qemu_migrate_watch(&src, &dst, vm_now_ms() + deadline, each_sample, &wa, &ms, err,
+							sizeof(err));
+	if (end == QM_FAILED || end == QM_INTERRUPTED) {
+		run_fail(out, end == QM_FAILED ? RUN_ERROR : RUN_INTERRUPTED, "%s",
+			 end == QM_FAILED ? err : "interrupted (signal)");
+		goto done;
 	}
+	double t_done = end == QM_COMPLETED ? engine_now_ms() : 0, max_throttle = wa.max_throttle;
+	w = wa.w, rd = wa.rd;
 	rate_mark(&during, 1, engine_now_ms(), w, rd);
 	int converged = t_done > 0;
 	double rt[2] = { 0, 0 };
@@ -268,8 +243,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	metrics_add(m, "pages_zero", "count", METRIC_CPU_VM, ms.zero_pages);
 	if (!converged) {
 		metrics_add(m, "unconverged", "count", METRIC_CPU_VM, 1);
-		struct pvb_progress *pp = (void *)(src.mem + PVB_GPA_PROGRESS); /* the source finishes */
-		__atomic_store_n(&pp->stop, 1, __ATOMIC_RELEASE);
+		vm_progress_stop(src.mem); /* the source finishes */
 		child_wait(&src.c, 30000);
 		qemu_vm_outcome(&src, !src.c.exited, &sr);
 		if (sr.record)
@@ -314,8 +288,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		run_fail(out, RUN_FAILED, "the guest made no progress at the destination");
 		goto done;
 	}
-	struct pvb_progress *pp = (void *)(dst.mem + PVB_GPA_PROGRESS);
-	__atomic_store_n(&pp->stop, 1, __ATOMIC_RELEASE);
+	vm_progress_stop(dst.mem);
 	if (!child_wait(&dst.c, 30000)) {
 		run_fail(out, RUN_TIMEOUT, "the guest did not finish at the destination 30 s after it was asked");
 		goto done;

@@ -156,6 +156,25 @@ static void compare_from_a_real_store(void **state)
 	unlink(path);
 }
 
+/* Variants left out for the same status and reason share one line; others keep their own. */
+static void left_out_runs_are_grouped_by_reason(void **state)
+{
+	struct cmp_note notes[] = {
+		{ "t=a", "skipped", "needs KVM", 2 }, { "t=b", "failed", "the guest crashed", 1 },
+		{ "t=c", "skipped", "needs KVM", 2 },
+	};
+	struct cmp_input in = { .experiment = "y", .notes = notes, .nnotes = 3 };
+	struct cmp_opts o = { .format = CMP_TEXT };
+	char err[200], *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(compare_render(&in, &o, f, err, sizeof(err)), -1); /* no ok runs at all */
+	fclose(f);
+	assert_string_equal(buf, "not in the tables: t=a; t=c: 4 skipped in all: needs KVM\n"
+				 "not in the tables: t=b: 1 failed: the guest crashed\n");
+	free(buf);
+}
+
 static void bad_options_are_explained(void **state)
 {
 	struct cmp_opts o = { .format = CMP_TEXT, .columns = "nosuch" };
@@ -187,6 +206,7 @@ int main(void)
 		cmocka_unit_test(json_matches_golden),
 		cmocka_unit_test(significance_follows_the_exact_test),
 		cmocka_unit_test(compare_from_a_real_store),
+		cmocka_unit_test(left_out_runs_are_grouped_by_reason),
 		cmocka_unit_test(bad_options_are_explained),
 	};
 	return cmocka_run_group_tests_name("compare", tests, NULL, NULL);

@@ -465,6 +465,30 @@ static void delta_text(char *buf, size_t n, const struct cell *c)
 		snprintf(buf, n, "%+.1f%%%s", c->delta, significant(c) ? "*" : "");
 }
 
+/* The runs not in the tables, one line per status and reason: variants that share them (every
+ * dirty-limit cell skipped for the same reason) are listed on one line. */
+static void print_notes(const struct cmp_input *in, FILE *f)
+{
+	for (size_t i = 0; i < in->nnotes; i++) {
+		const struct cmp_note *a = &in->notes[i];
+		size_t j;
+		int n = 0, runs = 0;
+		for (j = 0; j < i; j++) /* printed with an earlier one */
+			if (!strcmp(in->notes[j].status, a->status) && !strcmp(in->notes[j].reason, a->reason))
+				break;
+		if (j < i)
+			continue;
+		for (j = i; j < in->nnotes; j++)
+			if (!strcmp(in->notes[j].status, a->status) && !strcmp(in->notes[j].reason, a->reason))
+				n++, runs += in->notes[j].n;
+		fprintf(f, "not in the tables: ");
+		for (j = i; j < in->nnotes; j++)
+			if (!strcmp(in->notes[j].status, a->status) && !strcmp(in->notes[j].reason, a->reason))
+				fprintf(f, "%s%s", j == i ? "" : "; ", in->notes[j].variant);
+		fprintf(f, ": %d %s%s: %s\n", runs, a->status, n > 1 ? " in all" : "", a->reason);
+	}
+}
+
 int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f, char *err,
 		   size_t errlen)
 {
@@ -472,9 +496,7 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 	int split[MAXK] = { 0 }, first_table = 1, ncol, nrow, total_cmp = 0, max_cmp = 0;
 
 	if (!in->n) {
-		for (size_t i = 0; i < in->nnotes; i++)
-			fprintf(f, "not in the tables: %s: %d %s: %s\n", in->notes[i].variant, in->notes[i].n,
-				in->notes[i].status, in->notes[i].reason);
+		print_notes(in, f);
 		snprintf(err, errlen, "experiment \"%s\": no successful runs stored%s", in->experiment,
 			 in->stale ? " under its current definition" : "");
 		return -1;
@@ -779,8 +801,6 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 	if (in->stale)
 		fprintf(f, "%d ok run%s stored under an older definition of %s %s left out\n", in->stale,
 			in->stale == 1 ? "" : "s", in->experiment, in->stale == 1 ? "is" : "are");
-	for (size_t i = 0; i < in->nnotes; i++)
-		fprintf(f, "not in the tables: %s: %d %s: %s\n", in->notes[i].variant, in->notes[i].n,
-			in->notes[i].status, in->notes[i].reason);
+	print_notes(in, f);
 	return 0;
 }

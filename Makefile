@@ -87,7 +87,7 @@ $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
 	@echo '  LD        $@'
 	@$(CC) $(HCFLAGS) -Itests -o $@ $< $(O)/libpvbench.a -lcmocka $(LDLIBS_H)
 
-tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness $(O)/tests/bench_dvfs $(O)/tests/bench_migration
+tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness $(O)/tests/bench_dvfs $(O)/tests/bench_migration $(O)/tests/bench_boost
 
 # Everything, the KVM integration tests included, then the unit tests under ASan/UBSan.
 check: setup all tests
@@ -140,6 +140,7 @@ bench: setup all tests
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_harness
 	$(O)/tests/bench_dvfs
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_migration
+	PVBENCH_BUILD=$(O) $(O)/tests/bench_boost
 	$(O)/pvbench channels configs/channels.ini
 	$(O)/pvbench memory configs/memory.ini
 

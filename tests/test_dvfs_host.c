@@ -166,6 +166,57 @@ static void a_rogue_guest_gets_no_more_than_its_cap(void **state)
 	assert_true(clamped_low > 100 && clamped_all > 100);
 }
 
+static void *spinner(void *arg)
+{
+	*(int *)arg = (int)gettid();
+	while (!stop_threads)
+		;
+	return NULL;
+}
+
+/* A vCPU thread that never stops running, at f_max (performance; a 20 ms slice, so the stealer,
+ * which switches it out, wakes rarely): the kernel reports its CPU time only at its 4 ms tick, in
+ * lumps. The agent must still see it busy all the time: once, it capped each lump to its 1 ms
+ * interval and saw a quarter of it (25.3% here). */
+static void a_busy_vcpu_at_fmax_is_seen_busy(void **state)
+{
+	pthread_t th;
+	int tid = 0;
+	char err[256];
+	const struct policy_ops *ops = policy_find("performance");
+	if (!fifo_ok())
+		skip();
+	struct policy p = { .ops = ops, .spec = guest_spec("dvfs_cpus", "a72", "dvfs_slice_us", "20000", NULL) };
+	stop_threads = 0;
+	pthread_create(&th, NULL, spinner, &tid);
+	while (!tid)
+		usleep(1000);
+	/* a negotiated region with one publication: the agent counts from the workload's start */
+	static uint8_t region[PVB_PV_SIZE];
+	pvb_boost_host_init(region, sizeof(region), 1, PVB_BF_KNOWN, 1);
+	struct pvb_boost_hdr *h = (void *)region;
+	h->guest_features = PVB_BF_UTIL;
+	h->guest_version = 1;
+	h->guest_ready = 1;
+	pvb_boost_publish(pvb_boost_slot(region, 0), PVB_CLASS_NORMAL, 0, 0, 0, 0, 0);
+	struct vm_view vm = { .tids = &tid, .nr_vcpus = 1, .tsc_khz = 2000000, .boost = region,
+			      .boost_size = sizeof(region) };
+	assert_int_equal(ops->prepare(&p, err, sizeof(err)), 0);
+	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
+	usleep(1000000);
+	ops->stop(&p);
+	stop_threads = 1;
+	pthread_join(th, NULL);
+	struct metric_set ms = { 0 };
+	ops->counters(&p, &ms);
+	const struct metric *b = metrics_find(&ms, "busy_pct", 0);
+	fprintf(stderr, "note: a thread spinning at f_max: %.1f%% busy as the agent saw it\n", b ? b->value : -1);
+	assert_non_null(b);
+	assert_true(b->value > 90);
+	metrics_free(&ms);
+	ops->destroy(&p);
+}
+
 /* The backend is chosen per run: cpufreq where the host has none is a skip that says why. */
 static void cpufreq_backend_says_why_it_cannot_run(void **state)
 {
@@ -277,6 +328,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(emulated_frequency_slows_a_real_process),
 		cmocka_unit_test(a_rogue_guest_gets_no_more_than_its_cap),
+		cmocka_unit_test(a_busy_vcpu_at_fmax_is_seen_busy),
 		cmocka_unit_test(cpufreq_backend_says_why_it_cannot_run),
 		cmocka_unit_test(a_guest_publishes_its_utilisation_and_is_governed),
 		cmocka_unit_test(the_guest_places_its_task_by_the_hinted_capacity),

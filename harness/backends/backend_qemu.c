@@ -136,7 +136,8 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 			vm_set_reason(r, VM_ERROR, "%s", err);
 			goto fail;
 		}
-		pvb_boost_host_init(v->ivs.shm, PVB_PV_SIZE, (unsigned)s->vcpus, VM_BOOST_FEATURES,
+		pvb_boost_host_init(v->ivs.shm, PVB_PV_SIZE, (unsigned)s->vcpus,
+				    s->boost_features ? s->boost_features : VM_BOOST_FEATURES,
 				    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
 		snprintf(a_ivs_chr, sizeof(a_ivs_chr), "socket,id=ivs,fd=%d", v->ivs.qemu_fd);
 		snprintf(a_ivs_dev, sizeof(a_ivs_dev), "ivshmem-doorbell,chardev=ivs,vectors=%d", s->vcpus);

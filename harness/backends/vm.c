@@ -137,7 +137,7 @@ void vm_boost_init(const struct vm_spec *s, unsigned char *mem, size_t mem_size)
 {
 	if (s->boost && s->boost_device == VM_BOOST_RAM)
 		pvb_boost_host_init(mem + vm_boost_offset(s, mem_size), PVB_PV_SIZE, (unsigned)s->vcpus,
-				    VM_BOOST_FEATURES,
+				    s->boost_features ? s->boost_features : VM_BOOST_FEATURES,
 				    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
 }
 

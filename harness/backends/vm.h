@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include "pvb_abi.h"
+#include "pvb_boost.h"
 #include "pvb_record.h"
 
 struct vm_view;
@@ -39,6 +40,7 @@ struct vm_spec {
 	int boost;               /* offer the paravirt scheduling region (pvb_boost.h) */
 	int boost_max_prio;      /* the highest RT priority the host will give a vCPU thread */
 	int boost_device;        /* where the region is: VM_BOOST_RAM or VM_BOOST_IVSHMEM */
+	unsigned boost_features; /* PVB_BF_* the host offers; 0: VM_BOOST_FEATURES */
 };
 #define VM_BOOST_RAM     0       /* reserved guest RAM named on the command line; kicks are polled */
 #define VM_BOOST_IVSHMEM 1       /* QEMU's ivshmem-doorbell (PCIe): kicks ring an eventfd */

@@ -255,7 +255,7 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 	metrics_add(out, "unboosts", "count", METRIC_CPU_VM, (double)a->unboosts);
 	metrics_add(out, "kicks", "count", METRIC_CPU_VM, (double)a->kicks);
 	if (a->doorbell)
-		metrics_add(out, "doorbells", "count", METRIC_CPU_VM, (double)a->doorbells);
+		metrics_add(out, "doorbells_seen", "count", METRIC_CPU_VM, (double)a->doorbells);
 	metrics_add(out, "cooldowns", "count", METRIC_CPU_VM, (double)a->cooldowns);
 	metrics_add(out, "sched_errors", "count", METRIC_CPU_VM, (double)a->errors);
 	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);

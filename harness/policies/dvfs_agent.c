@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,12 @@ static const char *backend_choice(int i)
 	return names[i];
 }
 
+static const char *channel_choice(int i)
+{
+	static const char *const names[] = { "shm", "doorbell", "mmio", "hypercall", NULL };
+	return names[i];
+}
+
 const struct key_def dvfs_agent_keys[] = {
 	{ "dvfs_cpus", KT_STRING, 0, 0, KEY_LIST, "a72+a72",
 	  "DVFS: the emulated host CPUs, one energy-model domain each, '+'-joined: a72 or a53 (RK3399 OP1)" },
@@ -29,6 +36,11 @@ const struct key_def dvfs_agent_keys[] = {
 	{ "dvfs_tick_us", KT_INT, 500, 100000, KEY_LIST, "1000", "DVFS: how often the governor runs" },
 	{ "util_guest_cap", KT_INT, 0, 1024, KEY_LIST, "1024",
 	  "DVFS: the most utilisation a guest's value may stand for, per vCPU (the VM's limit)" },
+	{ "util_channel", KT_CHOICE, 0, 0, KEY_LIST, "shm",
+	  "DVFS: how the guest's utilisation reaches the host: shm (read at each governor tick), doorbell "
+	  "(shm behind QEMU's ivshmem-doorbell, rung when it changed: the governor runs at once), mmio "
+	  "(virtual cpufreq registers) or hypercall (both pvbench's VMM on KVM: not built)",
+	  .choice = channel_choice },
 	{ 0 },
 };
 
@@ -49,6 +61,7 @@ struct dvcpu {
 	int tid, c;                      /* its thread, its CPU (index into cpus) */
 	struct pelt p;
 	int64_t last_us;                 /* thread CPU time at the last tick */
+	uint64_t carry_us;               /* busy time the kernel reported late, not yet counted */
 	cpu_set_t saved;
 	int pinned;
 	double guest_sum;                /* for the mean of what it published */
@@ -68,10 +81,11 @@ struct dagent {
 	int fe_on;
 	struct policy_thread th;
 	int negotiated, started;         /* started: the guest published once: its workload runs */
+	int vm_doorbell;                 /* the VM has a doorbell (vm->kick_fds) */
 	uint32_t features;
 	struct pvb_boost_stats st;
 	int have_rq;                     /* /proc/schedstat exists: other tasks are seen */
-	uint64_t ticks, capped, late_ticks;
+	uint64_t ticks, capped, late_ticks, doorbells, doorbell_steps;
 	double wall_us;
 	double cpu_ms;
 };
@@ -153,6 +167,14 @@ int dvfs_agent_prepare(struct policy *p, enum dvfs_mode mode, char *err, size_t 
 	a->tick_us = (int)spec_int(p->spec, "dvfs_tick_us");
 	a->slice_us = (int)spec_int(p->spec, "dvfs_slice_us");
 	a->cap = (uint32_t)spec_int(p->spec, "util_guest_cap");
+	const char *ch = spec_str(p->spec, "util_channel");
+	if (!strcmp(ch, "mmio") || !strcmp(ch, "hypercall")) {
+		snprintf(err, errlen, "util_channel %s: unavailable: it is a device of pvbench's own VMM (%s), which "
+			 "needs KVM to be built and checked: not built yet", ch,
+			 !strcmp(ch, "mmio") ? "the virtual cpufreq registers" :
+					      "a VMCALL to the VMM; on kvm_pvm a ring-0 VMCALL hangs, see `pvbench channels`");
+		return 1;
+	}
 	if (!strcmp(spec_str(p->spec, "freq_backend"), "cpufreq")) {
 		snprintf(err, errlen, "freq_backend cpufreq: unavailable: %s",
 			 access("/sys/devices/system/cpu/cpufreq/policy0", F_OK) ?
@@ -212,16 +234,22 @@ static void step(struct dagent *a, uint64_t t, uint64_t dt)
 			continue;
 		v->last_us = now;
 		mine[v->c] += (double)d;
-		/* a thread held back for (1 - duty) ran d: on a CPU that slow it was busy d / duty */
-		uint64_t b = (uint64_t)d * 1024 / duty;
-		if (b > dt)
-			b = dt;
+		/* a thread held back for (1 - duty) ran d: on a CPU that slow it was busy d / duty. The
+		 * kernel adds a running thread's time at its tick (4 ms here) or when it is switched
+		 * out, so a busy thread shows 0, 0, 0, 4 ms over 1 ms ticks: what is more than the
+		 * interval is carried into the next ones, not dropped (capping it made a busy vCPU at
+		 * f_max look a quarter busy) */
+		v->carry_us += (uint64_t)d * 1024 / duty;
+		uint64_t b = v->carry_us < dt ? v->carry_us : dt;
+		v->carry_us -= b;
+		if (v->carry_us > 4 * (uint64_t)a->tick_us + 8000) /* never more than a few ticks behind */
+			v->carry_us = 4 * (uint64_t)a->tick_us + 8000;
 		busy[v->c] += (double)b;
 		pelt_update(&v->p, t - dt + b, 1, scale);
 		pelt_update(&v->p, t, 0, scale);
 		struct dvfs_thread_in *x = &in[v->c][nin[v->c]++];
 		x->host = v->p.util_avg;
-		x->runnable = d > 0;
+		x->runnable = d > 0 || thread_runnable(v->tid) == 1;
 		x->guest = 0;
 		struct pvb_boost_view bv;
 		if (a->negotiated) { /* every publication moves seq by 2 (a kick too: rare here) */
@@ -289,9 +317,32 @@ static void *agent_main(void *arg)
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	uint64_t last = mono_us(), next = last + (uint64_t)a->tick_us;
+	struct pollfd pf[VM_MAX_VCPUS];
+	int npf = a->vm->kick_fds ? a->nv : 0;
+	for (int i = 0; i < npf; i++)
+		pf[i] = (struct pollfd){ .fd = a->vm->kick_fds[i], .events = POLLIN };
 	while (!a->th.stop) {
-		struct timespec ts = { .tv_sec = (time_t)(next / 1000000u), .tv_nsec = (long)(next % 1000000u) * 1000 };
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (npf) { /* a doorbell: the guest's utilisation changed, govern now (the tick stays) */
+			uint64_t now = mono_us();
+			struct timespec left = { 0, next > now ? (long)(next - now) * 1000 : 0 };
+			if (ppoll(pf, (nfds_t)npf, &left, NULL) > 0) {
+				for (int i = 0; i < npf; i++) {
+					uint64_t n;
+					if ((pf[i].revents & POLLIN) && read(pf[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+						a->doorbells += n;
+				}
+				uint64_t t = mono_us();
+				if (a->negotiated && t > last) {
+					step(a, t, t - last);
+					a->doorbell_steps++;
+					last = t;
+				}
+				continue;
+			}
+		} else {
+			struct timespec ts = { .tv_sec = (time_t)(next / 1000000u), .tv_nsec = (long)(next % 1000000u) * 1000 };
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
 		if (!a->negotiated && a->vm->boost &&
 		    !pvb_boost_host_check(a->vm->boost, a->vm->boost_size, (unsigned)a->nv, &a->features)) {
 			a->negotiated = 1;
@@ -318,6 +369,7 @@ int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size
 	int cpus[MAX_CPUS];
 
 	a->vm = vm;
+	a->vm_doorbell = vm->kick_fds != NULL;
 	a->nv = vm->nr_vcpus < VM_MAX_VCPUS ? vm->nr_vcpus : VM_MAX_VCPUS;
 	uint64_t t = mono_us();
 	for (int i = 0; i < a->nv; i++) { /* each vCPU on its emulated CPU: the stealer slows that CPU */
@@ -387,15 +439,22 @@ void dvfs_agent_counters(struct policy *p, struct metric_set *out)
 	}
 	metrics_add(out, "energy_modelled", "mJ", METRIC_CPU_VM, e / 1e3);
 	metrics_add(out, "freq_avg", "MHz", METRIC_CPU_VM, f);
+	double updates = 0;
 	for (int i = 0; i < a->nv; i++) {
 		if (a->v[i].guest_n)
 			metrics_add(out, "util_guest_avg", "util", i, a->v[i].guest_sum / (double)a->v[i].guest_n);
 		metrics_add(out, "util_updates_per_s", "1/s", i, (double)a->v[i].updates / (a->wall_us / 1e6));
+		updates += (double)a->v[i].updates;
 	}
+	metrics_add(out, "util_updates_per_s", "1/s", METRIC_CPU_VM, updates / (a->wall_us / 1e6));
 	metrics_add(out, "negotiated", "bool", METRIC_CPU_VM, a->negotiated);
 	metrics_add(out, "host_tasks_seen", "bool", METRIC_CPU_VM, a->have_rq);
 	metrics_add(out, "governor_ticks", "count", METRIC_CPU_VM, (double)a->ticks);
 	metrics_add(out, "late_ticks", "count", METRIC_CPU_VM, (double)a->late_ticks);
+	if (a->vm_doorbell) { /* util_channel = doorbell: what rang, and the governor runs it caused */
+		metrics_add(out, "doorbells_seen", "count", METRIC_CPU_VM, (double)a->doorbells);
+		metrics_add(out, "doorbell_steps", "count", METRIC_CPU_VM, (double)a->doorbell_steps);
+	}
 	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);
 	metrics_add(out, "util_clamped", "count", METRIC_CPU_VM, (double)(a->st.util_clamped + a->capped));
 	metrics_add(out, "agent_cpu", "ms", METRIC_CPU_VM, a->cpu_ms);

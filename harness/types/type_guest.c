@@ -206,8 +206,11 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz, .tcg = tcg,
 		.boost = c.pol.ops->boost_region,
 		.boost_max_prio = c.pol.ops->boost_region ? (int)spec_int(spec, "boost_prio") : 0,
-		.boost_device = c.pol.ops->boost_region && !strcmp(spec_str(spec, "boost_device"), "ivshmem") ?
+		.boost_device = c.pol.ops->boost_region && (!strcmp(spec_str(spec, "boost_device"), "ivshmem") ||
+							     !strcmp(spec_str(spec, "util_channel"), "doorbell")) ?
 				VM_BOOST_IVSHMEM : VM_BOOST_RAM,
+		.boost_features = VM_BOOST_FEATURES |
+				  (!strcmp(spec_str(spec, "util_channel"), "doorbell") ? PVB_BF_UTIL_KICK : 0),
 	};
 	struct vm_hooks hooks = { .arg = &c, .tick_ms = c.pol.ops->tick_ms, .started = on_started,
 				  .tick = on_tick, .ended = on_ended };
@@ -273,10 +276,12 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 		return -1;
 	}
 	int lx = !strcmp(spec_str(r, "guest"), "linux");
-	if (ops->boost_region && !strcmp(spec_str(r, "boost_device"), "ivshmem") &&
+	if (ops->boost_region && (!strcmp(spec_str(r, "boost_device"), "ivshmem") ||
+				  !strcmp(spec_str(r, "util_channel"), "doorbell")) &&
 	    (lx || strcmp(spec_str(r, "vmm"), "qemu"))) {
-		snprintf(err, errlen, "boost_device: ivshmem is QEMU's device for pvbench's guest (vmm = qemu, "
-			 "guest = pvbench); a Linux guest's module finds the region in RAM (ram)");
+		snprintf(err, errlen, "%s: the doorbell is QEMU's ivshmem-doorbell, for pvbench's guest (vmm = qemu, "
+			 "guest = pvbench); a Linux guest's module finds the region in RAM",
+			 !strcmp(spec_str(r, "boost_device"), "ivshmem") ? "boost_device" : "util_channel");
 		return -1;
 	}
 	if (lx && (strcmp(spec_str(r, "vmm"), "qemu") || spec_int(r, "mem_mb") < 256)) {

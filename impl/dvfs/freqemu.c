@@ -38,6 +38,22 @@ int64_t thread_cpu_us(int tid)
 	return sscanf(buf, "%llu", &ns) == 1 ? (int64_t)(ns / 1000u) : -1;
 }
 
+int thread_runnable(int tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+	return p && p[1] == ' ' ? p[2] == 'R' : -1;
+}
+
 static void *stealer(void *arg)
 {
 	struct freqemu_cpu *c = arg;

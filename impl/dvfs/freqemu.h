@@ -59,5 +59,9 @@ void freqemu_stop(struct freqemu *e);
 
 /* A thread's CPU time so far, us (/proc/TID/schedstat, any process's thread); -1: gone. */
 int64_t thread_cpu_us(int tid);
+/* Is the thread runnable now (state R: running or waiting for a CPU)? 1, 0, or -1 if it is gone. The
+ * kernel adds a running thread's CPU time only at its tick (4 ms here) or when it is switched out,
+ * so "ran since the last look" alone misses a thread that has not stopped running. */
+int thread_runnable(int tid);
 
 #endif

@@ -97,6 +97,9 @@ static uint64_t apic_per_tsc;
 static struct pvb_boost_hdr *boost;
 static volatile uint32_t *doorbell;   /* boost=pci: the device's Doorbell register */
 static uint64_t doorbell_n[GK_MAX_CPUS], doorbell_tsc[GK_MAX_CPUS];
+static int util_kick;                 /* UTIL_KICK negotiated (behind a device) */
+static uint32_t util_rung[GK_MAX_CPUS];
+static uint64_t util_rung_tsc[GK_MAX_CPUS], util_kicks[GK_MAX_CPUS];
 static uint8_t rt_prio;
 static int busy;                 /* guest_load=busy */
 static struct gk_hog hogs[GK_MAX_CPUS];
@@ -124,12 +127,35 @@ static void hog_until(uint64_t t)
 	} while (gk_rdtsc() < t); /* a one-shot count may end early: the rest, again */
 }
 
+/* The doorbell (an exit), timed: what a kick through the device costs the guest. */
+static void ring(unsigned cpu)
+{
+	uint64_t t0 = gk_rdtsc();
+	*doorbell = (uint32_t)PVB_IVSHMEM_HOST_PEER << 16 | cpu;
+	doorbell_tsc[cpu] += gk_rdtsc() - t0;
+	doorbell_n[cpu]++;
+}
+
+/* Publishes what runs on cpu. With UTIL_KICK the host also hears of a changed utilisation by the
+ * doorbell, at most once per PELT period: the rate the kernel's own utilisation moves at. */
+static void publish(unsigned cpu, uint8_t cls, uint8_t prio, uint8_t flags, uint64_t next_rt, uint32_t util)
+{
+	uint64_t now = gk_rdtsc();
+	pvb_boost_publish(pvb_boost_slot(boost, cpu), cls, prio, flags, next_rt, util, now);
+	if (util_kick && util != util_rung[cpu] && now - util_rung_tsc[cpu] >= pvb_ns_to_ticks(1024000)) {
+		util_rung[cpu] = util;
+		util_rung_tsc[cpu] = now;
+		util_kicks[cpu]++;
+		ring(cpu);
+	}
+}
+
 /* The running half of a slot: the class of what runs, and the CPU's utilisation. */
 void gk_publish_running(unsigned cpu)
 {
 	if (boost)
-		pvb_boost_publish(pvb_boost_slot(boost, cpu), rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio,
-				  rt_prio ? PVB_SF_BOOST_REQ : 0, 0, gk_util(cpu, 1, 0), gk_rdtsc());
+		publish(cpu, rt_prio ? PVB_CLASS_RT : PVB_CLASS_NORMAL, rt_prio, rt_prio ? PVB_SF_BOOST_REQ : 0, 0,
+			gk_util(cpu, 1, 0));
 }
 
 /* A kick: the slot's counter, and with a device its doorbell (an event for the host, which
@@ -137,12 +163,8 @@ void gk_publish_running(unsigned cpu)
 static void kick(struct pvb_boost_slot *s, unsigned cpu)
 {
 	pvb_boost_kick(s);
-	if (doorbell) {
-		uint64_t t0 = gk_rdtsc();
-		*doorbell = (uint32_t)PVB_IVSHMEM_HOST_PEER << 16 | cpu;
-		doorbell_tsc[cpu] += gk_rdtsc() - t0;
-		doorbell_n[cpu]++;
-	}
+	if (doorbell)
+		ring(cpu);
 }
 
 /* Around every sleep: the vCPU halts (idle, and when its task is RT, the deadline it will wake
@@ -159,8 +181,7 @@ void pvb_sleep_until(uint64_t t)
 	}
 	unsigned cpu = gk_cpu();
 	struct pvb_boost_slot *s = pvb_boost_slot(boost, cpu);
-	pvb_boost_publish(s, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0,
-			  gk_util(cpu, 1, 1), gk_rdtsc());
+	publish(cpu, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, gk_util(cpu, 1, 1));
 	if (pvb_boost_is_boosted(s)) /* the host cannot see the RT task stop: tell it */
 		kick(s, cpu);
 	if (hog)
@@ -543,12 +564,14 @@ static int boost_negotiate(void)
 		return 0;
 	}
 	h->guest_features = h->host_features & (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT |
-						PVB_BF_CAPACITY_ORIG);
+						PVB_BF_CAPACITY_ORIG | (seq(b, "pci") ? PVB_BF_UTIL_KICK : 0));
 	h->guest_version = PVB_BOOST_VERSION;
 	h->guest_tsc_ready = gk_rdtsc();
 	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
-	if (seq(b, "pci"))
+	if (seq(b, "pci")) {
 		doorbell = (volatile uint32_t *)(uintptr_t)(d.bar[0] + PVB_IVSHMEM_DOORBELL);
+		util_kick = (h->guest_features & (PVB_BF_UTIL_KICK | PVB_BF_UTIL)) == (PVB_BF_UTIL_KICK | PVB_BF_UTIL);
+	}
 	else
 		heap_end = (uint8_t *)(uintptr_t)addr; /* the region is not heap */
 	boost = h;
@@ -693,10 +716,21 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	pvb_metric(PVB_CPU_VM, "boost_region", "bool", boost != 0);
 	pvb_metric(PVB_CPU_VM, "boost_doorbell", "bool", doorbell != 0);
 	pvb_metric(PVB_CPU_VM, "guest_load_busy", "bool", busy);
+	uint64_t rung = 0, rung_tsc = 0, rung_util = 0;
 	for (unsigned c = 0; doorbell && c < nr_cpus; c++) {
 		pvb_metric(c, "doorbells", "count", (int64_t)doorbell_n[c]);
+		if (util_kick) /* of them, for a changed utilisation */
+			pvb_metric(c, "util_kicks", "count", (int64_t)util_kicks[c]);
 		if (doorbell_n[c]) /* the guest's side of a kick through the device */
 			pvb_metric(c, "doorbell_cost", "ns", (int64_t)pvb_ticks_to_ns(doorbell_tsc[c] / doorbell_n[c]));
+		rung += doorbell_n[c], rung_tsc += doorbell_tsc[c], rung_util += util_kicks[c];
+	}
+	if (doorbell) {
+		pvb_metric(PVB_CPU_VM, "doorbells", "count", (int64_t)rung);
+		if (util_kick)
+			pvb_metric(PVB_CPU_VM, "util_kicks", "count", (int64_t)rung_util);
+		if (rung)
+			pvb_metric(PVB_CPU_VM, "doorbell_cost", "ns", (int64_t)pvb_ticks_to_ns(rung_tsc / rung));
 	}
 	for (unsigned c = 0; busy && c < nr_cpus; c++) {
 		pvb_metric(c, "hog_work", "count", (int64_t)hogs[c].work);

@@ -40,7 +40,9 @@
 #define PVB_BF_UTIL           (1u << 2)     /* slot.util */
 #define PVB_BF_HINT           (1u << 3)     /* slot.capacity and slot.freq_khz (host -> guest) */
 #define PVB_BF_CAPACITY_ORIG  (1u << 4)     /* slot.capacity_orig (host -> guest) */
-#define PVB_BF_KNOWN          0x1fu
+#define PVB_BF_UTIL_KICK      (1u << 5)     /* behind a device: the guest rings the doorbell when
+					       slot.util changed, at most once per PELT period (1024 us) */
+#define PVB_BF_KNOWN          0x3fu
 
 /* What runs on a vCPU now (slot.cur_class) */
 #define PVB_CLASS_IDLE        0u            /* nothing runnable: the vCPU halts */

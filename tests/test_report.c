@@ -252,6 +252,40 @@ static void reproduce_verdicts_on_fixture_runs(void **state)
 	assert_non_null(strstr(err, "title: missing"));
 }
 
+/* Every table in results/published loads, names an experiment file that exists, and each of its
+ * cells has a row and a column. A table that would not load is found here, not by a user. */
+static void every_published_table_loads(void **state)
+{
+	DIR *d = opendir("results/published");
+	struct dirent *e;
+	char path[600], err[300];
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (!strstr(e->d_name, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "results/published/%s", e->d_name);
+		cJSON *ref = reproduce_load(path, err, sizeof(err));
+		if (!ref)
+			fail_msg("%s", err);
+		const char *x = cJSON_GetStringValue(cJSON_GetObjectItem(ref, "experiment"));
+		if (access(x, R_OK))
+			fail_msg("%s: experiment %s: no such file", path, x);
+		const cJSON *g, *row;
+		int cells = 0;
+		cJSON_ArrayForEach(g, cJSON_GetObjectItem(ref, "groups"))
+			cJSON_ArrayForEach(row, cJSON_GetObjectItem(g, "cells"))
+				cells += cJSON_GetArraySize(row);
+		if (!cells)
+			fail_msg("%s: no cells", path);
+		cJSON_Delete(ref);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 8); /* seed 001's five, seed 000's three */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +293,7 @@ int main(void)
 		cmocka_unit_test_setup(ab_refuses_what_is_not_a_pair, setup),
 		cmocka_unit_test_setup(nightly_flags_a_planted_regression, setup),
 		cmocka_unit_test_setup(reproduce_verdicts_on_fixture_runs, setup),
+		cmocka_unit_test(every_published_table_loads),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

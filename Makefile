@@ -17,8 +17,8 @@ GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreesta
 	   -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
 	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads -Iimpl/dvfs
 GK      := impl/guest-kernel
-WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/frameloop.c workloads/burst.c workloads/infer.c workloads/dirtier.c workloads/registry.c
-GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c $(GK)/util.c $(GK)/pci.c impl/dvfs/pelt.c impl/proto/record.c $(WORKLOADS)
+WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/frameloop.c workloads/burst.c workloads/infer.c workloads/dirtier.c workloads/iopath.c workloads/registry.c
+GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c $(GK)/util.c $(GK)/pci.c $(GK)/io.c impl/dvfs/pelt.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 
 all: $(O)/pvbench-guest.elf $(O)/pvb-linux $(O)/pvb-init $(O)/pvbench

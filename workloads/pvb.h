@@ -58,6 +58,15 @@ void pvb_progress_add(uint64_t bytes);
 /* The host asks the workload to finish now (a workload that runs until told may poll it). */
 int pvb_should_stop(void);
 
+/* Block I/O (iopath): this CPU's queue to the platform's block device. Guest: behind the ivshmem
+ * device (pvb_io.h), a doorbell to post and an interrupt to complete; Linux: pread/pwrite on
+ * /dev/vda, done at once. Open in setup(); submit (-1: the queue is full), kick, then reap waits
+ * until something completed or the deadline (ticks) passed: how many completed, errors added. */
+int pvb_io_open(uint64_t *disk_bytes);
+int pvb_io_submit(void *buf, uint64_t off, uint32_t len, int write);
+void pvb_io_kick(void);
+unsigned pvb_io_reap(uint64_t deadline, unsigned *errors);
+
 /* Results, called from finish() (one CPU, after all run() returned). cpu may be PVB_CPU_ALL. */
 void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value);
 void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,

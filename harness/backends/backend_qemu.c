@@ -124,23 +124,30 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 		vm_cmdline(s, v->mem_size, append, sizeof(append));
 	}
 	snprintf(v->log_path, sizeof(v->log_path), "%s/qemu.log", s->run_dir);
-	int ivs = s->boost && s->boost_device == VM_BOOST_IVSHMEM;
+	int ivs = vm_has_ivshmem(s), nv = s->iodev_mb ? 2 * s->vcpus : s->vcpus;
 	char a_ivs_chr[48], a_ivs_dev[64];
 	if (ivs) {
 		if (s->initrd || incoming) {
-			vm_set_reason(r, VM_ERROR, "%s", "the boost device (ivshmem) runs with pvbench's guest, not "
-				      "a Linux guest or a migration");
+			vm_set_reason(r, VM_ERROR, "%s", "the ivshmem device (boost region, block device) runs with "
+				      "pvbench's guest, not a Linux guest or a migration");
 			goto fail;
 		}
-		if (ivshmem_server_start(&v->ivs, PVB_PV_SIZE, s->vcpus, err, sizeof(err))) {
+		/* BAR2: the boost region, then the block device's queues (pvb_io.h); host vectors: a
+		 * boost kick per vCPU, then an I/O kick per vCPU; the guest's: a completion per vCPU */
+		if (ivshmem_server_start(&v->ivs, s->iodev_mb ? 2 * PVB_PV_SIZE : PVB_PV_SIZE, nv,
+					 s->iodev_mb ? s->vcpus : 0, err, sizeof(err)) ||
+		    (s->iodev_mb && iodev_start(&v->iodev, (unsigned char *)v->ivs.shm + PVB_IO_OFFSET, PVB_PV_SIZE,
+						s->vcpus, (size_t)s->iodev_mb << 20, v->mem, v->mem_size,
+						v->ivs.kick_fd + s->vcpus, v->ivs.irq_fd, err, sizeof(err)))) {
 			vm_set_reason(r, VM_ERROR, "%s", err);
 			goto fail;
 		}
-		pvb_boost_host_init(v->ivs.shm, PVB_PV_SIZE, (unsigned)s->vcpus,
-				    s->boost_features ? s->boost_features : VM_BOOST_FEATURES,
-				    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
+		if (s->boost)
+			pvb_boost_host_init(v->ivs.shm, PVB_PV_SIZE, (unsigned)s->vcpus,
+					    s->boost_features ? s->boost_features : VM_BOOST_FEATURES,
+					    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
 		snprintf(a_ivs_chr, sizeof(a_ivs_chr), "socket,id=ivs,fd=%d", v->ivs.qemu_fd);
-		snprintf(a_ivs_dev, sizeof(a_ivs_dev), "ivshmem-doorbell,chardev=ivs,vectors=%d", s->vcpus);
+		snprintf(a_ivs_dev, sizeof(a_ivs_dev), "ivshmem-doorbell,chardev=ivs,vectors=%d", nv);
 	}
 
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
@@ -262,6 +269,7 @@ void qemu_vm_stop(struct qemu_vm *v)
 	if (v->memfd >= 0)
 		close(v->memfd);
 	v->memfd = -1;
+	iodev_stop(&v->iodev); /* before the memory it serves goes */
 	ivshmem_server_stop(&v->ivs);
 }
 
@@ -269,7 +277,7 @@ void *qemu_vm_boost(struct qemu_vm *v)
 {
 	if (!v->s->boost)
 		return NULL;
-	return v->s->boost_device == VM_BOOST_IVSHMEM ? v->ivs.shm : v->mem + vm_boost_offset(v->s, v->mem_size);
+	return vm_has_ivshmem(v->s) ? v->ivs.shm : v->mem + vm_boost_offset(v->s, v->mem_size);
 }
 
 static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
@@ -296,7 +304,8 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = v.mem_size,
 				.tsc_khz = s->tsc_khz, .boost = qemu_vm_boost(&v),
 				.boost_size = s->boost ? PVB_PV_SIZE : 0,
-				.kick_fds = s->boost && s->boost_device == VM_BOOST_IVSHMEM ? v.ivs.kick_fd : NULL };
+				.kick_fds = s->boost && vm_has_ivshmem(s) ? v.ivs.kick_fd : NULL,
+				.dev_tid = s->iodev_mb ? v.iodev.tid : 0 };
 	started = 1;
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, VM_ERROR, "%s", err);

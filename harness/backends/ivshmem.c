@@ -30,7 +30,8 @@ static int send_msg(int sock, int64_t v, int fd)
 	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)sizeof(v) ? 0 : -1;
 }
 
-int ivshmem_server_start(struct ivshmem_server *s, size_t size, int nr_vectors, char *err, size_t errlen)
+int ivshmem_server_start(struct ivshmem_server *s, size_t size, int nr_vectors, int nr_irqs, char *err,
+			 size_t errlen)
 {
 	int sv[2];
 
@@ -38,13 +39,15 @@ int ivshmem_server_start(struct ivshmem_server *s, size_t size, int nr_vectors, 
 	s->qemu_fd = s->own_fd = s->shm_fd = -1;
 	s->shm = MAP_FAILED;
 	for (int i = 0; i < IVSHMEM_MAX_VECTORS; i++)
-		s->kick_fd[i] = -1;
-	if (nr_vectors < 1 || nr_vectors > IVSHMEM_MAX_VECTORS || !size || (size & (size - 1))) {
+		s->kick_fd[i] = s->irq_fd[i] = -1;
+	if (nr_vectors < 1 || nr_vectors > IVSHMEM_MAX_VECTORS || nr_irqs < 0 || nr_irqs > IVSHMEM_MAX_VECTORS ||
+	    !size || (size & (size - 1))) {
 		snprintf(err, errlen, "ivshmem: 1..%d vectors and a power-of-two size", IVSHMEM_MAX_VECTORS);
 		return -1;
 	}
 	s->size = size;
 	s->nr_vectors = nr_vectors;
+	s->nr_irqs = nr_irqs;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto sys;
 	s->own_fd = sv[0];
@@ -56,15 +59,21 @@ int ivshmem_server_start(struct ivshmem_server *s, size_t size, int nr_vectors, 
 	for (int i = 0; i < nr_vectors; i++)
 		if ((s->kick_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 			goto sys;
+	for (int i = 0; i < nr_irqs; i++)
+		if ((s->irq_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+			goto sys;
 	/* version 0, the guest's ID, the memory, then the host as an existing peer: its ID once per
-	 * vector, each with the eventfd the guest's doorbell signals. The guest's own vectors (for
-	 * host-to-guest interrupts) are not sent: nothing interrupts the guest, so they stay
-	 * unconnected, which the protocol allows. */
+	 * vector, each with the eventfd the guest's doorbell signals; then the guest's own vectors
+	 * (interrupt setup), when there are any: without them they stay unconnected, which the
+	 * protocol allows. */
 	if (send_msg(s->own_fd, 0, -1) || send_msg(s->own_fd, PVB_IVSHMEM_GUEST_PEER, -1) ||
 	    send_msg(s->own_fd, -1, s->shm_fd))
 		goto sys;
 	for (int i = 0; i < nr_vectors; i++)
 		if (send_msg(s->own_fd, PVB_IVSHMEM_HOST_PEER, s->kick_fd[i]))
+			goto sys;
+	for (int i = 0; i < nr_irqs; i++)
+		if (send_msg(s->own_fd, PVB_IVSHMEM_GUEST_PEER, s->irq_fd[i]))
 			goto sys;
 	return 0;
 sys:
@@ -89,7 +98,9 @@ void ivshmem_server_stop(struct ivshmem_server *s)
 	for (int i = 0; i < IVSHMEM_MAX_VECTORS; i++) {
 		if (s->kick_fd[i] >= 0)
 			close(s->kick_fd[i]);
-		s->kick_fd[i] = -1;
+		if (s->irq_fd[i] >= 0)
+			close(s->irq_fd[i]);
+		s->kick_fd[i] = s->irq_fd[i] = -1;
 	}
 	s->nr_vectors = 0;
 }

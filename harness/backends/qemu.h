@@ -9,6 +9,7 @@
 #define PVB_QEMU_H
 
 #include "child.h"
+#include "iodev.h"
 #include "ivshmem.h"
 #include "qmp.h"
 #include "vm.h"
@@ -22,6 +23,7 @@ struct qemu_vm {
 	char log_path[512], out_path[512];
 	const struct vm_spec *s;
 	struct ivshmem_server ivs;   /* the boost region behind ivshmem-doorbell, when the spec says so */
+	struct iodev iodev;          /* the block device behind it, when the spec asks for one */
 };
 
 /* The boost region the spec offers (in guest RAM or behind the device), or NULL. */

@@ -125,7 +125,7 @@ void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len)
 {
 	char boost[48] = "";
 
-	if (s->boost && s->boost_device == VM_BOOST_IVSHMEM)
+	if (vm_has_ivshmem(s))
 		snprintf(boost, sizeof(boost), "boost=pci ");
 	else if (s->boost)
 		snprintf(boost, sizeof(boost), "boost=0x%zx,0x%x ", vm_boost_offset(s, mem_size), PVB_PV_SIZE);
@@ -135,7 +135,7 @@ void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len)
 
 void vm_boost_init(const struct vm_spec *s, unsigned char *mem, size_t mem_size)
 {
-	if (s->boost && s->boost_device == VM_BOOST_RAM)
+	if (s->boost && !vm_has_ivshmem(s)) /* else it is behind the device (backend_qemu.c) */
 		pvb_boost_host_init(mem + vm_boost_offset(s, mem_size), PVB_PV_SIZE, (unsigned)s->vcpus,
 				    s->boost_features ? s->boost_features : VM_BOOST_FEATURES,
 				    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));

@@ -41,9 +41,15 @@ struct vm_spec {
 	int boost_max_prio;      /* the highest RT priority the host will give a vCPU thread */
 	int boost_device;        /* where the region is: VM_BOOST_RAM or VM_BOOST_IVSHMEM */
 	unsigned boost_features; /* PVB_BF_* the host offers; 0: VM_BOOST_FEATURES */
+	int iodev_mb;            /* a block device of this many MiB behind ivshmem (pvb_io.h); 0: none */
 };
 #define VM_BOOST_RAM     0       /* reserved guest RAM named on the command line; kicks are polled */
 #define VM_BOOST_IVSHMEM 1       /* QEMU's ivshmem-doorbell (PCIe): kicks ring an eventfd */
+/* The ivshmem device is there: for the boost region, or for the block device. */
+static inline int vm_has_ivshmem(const struct vm_spec *s)
+{
+	return (s->boost && s->boost_device == VM_BOOST_IVSHMEM) || s->iodev_mb > 0;
+}
 /* What the host offers in the region's header */
 #define VM_BOOST_FEATURES (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT | PVB_BF_CAPACITY_ORIG)
 

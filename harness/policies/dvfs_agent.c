@@ -75,7 +75,8 @@ struct dagent {
 	int ncpu, nv, tick_us, slice_us;
 	uint32_t cap;
 	struct dcpu cpu[MAX_CPUS];
-	struct dvcpu v[VM_MAX_VCPUS];
+	struct dvcpu v[VM_MAX_VCPUS + 1]; /* the vCPU threads, then the VM's device thread (ndev) */
+	int ndev;
 	const struct vm_view *vm;
 	struct freqemu fe;
 	int fe_on;
@@ -207,7 +208,7 @@ static void hint(struct dagent *a, int i)
 static void step(struct dagent *a, uint64_t t, uint64_t dt)
 {
 	int64_t rq[MAX_CPUS];
-	struct dvfs_thread_in in[MAX_CPUS][VM_MAX_VCPUS];
+	struct dvfs_thread_in in[MAX_CPUS][VM_MAX_VCPUS + 1];
 	int nin[MAX_CPUS] = { 0 };
 	double busy[MAX_CPUS] = { 0 }, mine[MAX_CPUS] = { 0 };
 	struct pvb_boost_limits lim = { .max_prio = 1, .features = a->features, .read_tries = 3 };
@@ -225,7 +226,7 @@ static void step(struct dagent *a, uint64_t t, uint64_t dt)
 			a->started = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE) != 0;
 	}
 
-	for (int i = 0; i < a->nv; i++) {
+	for (int i = 0; i < a->nv + a->ndev; i++) {
 		struct dvcpu *v = &a->v[i];
 		struct dcpu *c = &a->cpu[v->c];
 		uint32_t duty = cap_at(c) ? cap_at(c) : 1, scale = cap_at(c);
@@ -252,6 +253,8 @@ static void step(struct dagent *a, uint64_t t, uint64_t dt)
 		x->runnable = d > 0 || thread_runnable(v->tid) == 1;
 		x->guest = 0;
 		struct pvb_boost_view bv;
+		if (i >= a->nv) /* the device thread: a host task, seen as the host sees it */
+			continue;
 		if (a->negotiated) { /* every publication moves seq by 2 (a kick too: rare here) */
 			uint32_t q = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE);
 			if (a->started)
@@ -389,6 +392,24 @@ int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size
 		}
 		v->pinned = 1;
 	}
+	if (vm->dev_tid) { /* the VM's device thread (iopath's), on the CPU after the vCPUs' */
+		struct dvcpu *v = &a->v[a->nv];
+		cpu_set_t set;
+		v->tid = vm->dev_tid;
+		v->c = a->nv % a->ncpu;
+		v->p.last_us = t;
+		v->last_us = thread_cpu_us(v->tid);
+		CPU_ZERO(&set);
+		CPU_SET(a->cpu[v->c].cpu, &set);
+		if (sched_getaffinity(v->tid, sizeof(v->saved), &v->saved) ||
+		    sched_setaffinity(v->tid, sizeof(set), &set)) {
+			snprintf(err, errlen, "cannot pin the device thread %d to CPU %d: %s", v->tid, a->cpu[v->c].cpu,
+				 strerror(errno));
+			return -1;
+		}
+		v->pinned = 1;
+		a->ndev = 1;
+	}
 	for (int k = 0; k < a->ncpu; k++) {
 		cpus[k] = a->cpu[k].cpu;
 		a->cpu[k].other.last_us = t;
@@ -412,7 +433,7 @@ void dvfs_agent_stop(struct policy *p)
 		freqemu_stop(&a->fe);
 		a->fe_on = 0;
 	}
-	for (int i = 0; i < a->nv; i++)
+	for (int i = 0; i < a->nv + a->ndev; i++)
 		if (a->v[i].pinned) { /* the thread may be gone: nothing to undo then */
 			sched_setaffinity(a->v[i].tid, sizeof(a->v[i].saved), &a->v[i].saved);
 			a->v[i].pinned = 0;

@@ -34,6 +34,7 @@ struct vm_view {
 	size_t boost_size;
 	const int *kick_fds;             /* per vCPU, an eventfd the guest's doorbell signals (non-blocking),
 					    or NULL: no doorbell, kicks show only in the region */
+	int dev_tid;                     /* the VM's device thread (pvb_io.h's block device), or 0 */
 };
 
 struct policy {

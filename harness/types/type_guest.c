@@ -71,6 +71,8 @@ static const struct key_def keys[] = {
 	{ "host_cyclictest_prio", KT_INT, 0, 99, KEY_LIST, "0",
 	  "its SCHED_FIFO priority; 0 = SCHED_OTHER (the seed's command line)" },
 	{ "job_args", KT_STRING, 0, 0, KEY_LIST, "", "extra workload keys for the guest, \"key=value key=value\"" },
+	{ "disk_mb", KT_INT, 1, 4096, KEY_LIST, "64",
+	  "iopath: the block device's size, MiB (a RAM disk behind QEMU's ivshmem-doorbell, pvb_io.h)" },
 	{ "trace", KT_BOOL, 0, 0, KEY_LIST, "off",
 	  "sched trace of the vCPU threads (perf tracepoints): runtime %, preemptions, wake-to-run" },
 	{ "vmm", KT_CHOICE, 0, 0, KEY_LIST, "qemu", "VM backend: qemu (microvm) or pvbench (impl/vmm)",
@@ -209,6 +211,7 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		.boost_device = c.pol.ops->boost_region && (!strcmp(spec_str(spec, "boost_device"), "ivshmem") ||
 							     !strcmp(spec_str(spec, "util_channel"), "doorbell")) ?
 				VM_BOOST_IVSHMEM : VM_BOOST_RAM,
+		.iodev_mb = !lx && !strcmp(spec_str(spec, "workload"), "iopath") ? (int)spec_int(spec, "disk_mb") : 0,
 		.boost_features = VM_BOOST_FEATURES |
 				  (!strcmp(spec_str(spec, "util_channel"), "doorbell") ? PVB_BF_UTIL_KICK : 0),
 	};
@@ -282,6 +285,10 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: the doorbell is QEMU's ivshmem-doorbell, for pvbench's guest (vmm = qemu, "
 			 "guest = pvbench); a Linux guest's module finds the region in RAM",
 			 !strcmp(spec_str(r, "boost_device"), "ivshmem") ? "boost_device" : "util_channel");
+		return -1;
+	}
+	if (!lx && !strcmp(spec_str(r, "workload"), "iopath") && strcmp(spec_str(r, "vmm"), "qemu")) {
+		snprintf(err, errlen, "workload: iopath's block device is behind QEMU's ivshmem-doorbell (vmm = qemu)");
 		return -1;
 	}
 	if (lx && (strcmp(spec_str(r, "vmm"), "qemu") || spec_int(r, "mem_mb") < 256)) {

@@ -43,6 +43,13 @@ void gk_publish_running(unsigned cpu);
 struct gk_pci_dev { unsigned dev; uint64_t bar[6], size[6]; };
 /* Finds vendor:device, places its memory BARs in the MMIO window, enables decoding: 0, or why not. */
 const char *gk_pci_setup(uint16_t vendor, uint16_t device, struct gk_pci_dev *d);
+/* Points MSI-X table entry `entry` at APIC apic_id, interrupt vector `vector`, unmasked; MSI-X on. */
+const char *gk_pci_msix(const struct gk_pci_dev *d, unsigned entry, unsigned apic_id, unsigned vector);
+
+/* The ivshmem device the host offered (boost=pci), or NULL (user.c). */
+const struct gk_pci_dev *gk_ivshmem(void);
+/* One sleep until t, or the first interrupt before it: a device's completion (user.c). */
+void gk_wait_until(uint64_t t);
 
 /* Ring-3 system calls (int3; see layout.h). */
 static inline void gk_sys_sleep(uint64_t tsc_deadline)

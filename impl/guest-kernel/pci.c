@@ -65,3 +65,36 @@ const char *gk_pci_setup(uint16_t vendor, uint16_t device, struct gk_pci_dev *d)
 	*command(dev) |= 2; /* memory space on */
 	return 0;
 }
+
+static uint8_t cfg8(unsigned dev, unsigned off)
+{
+	return *(volatile uint8_t *)(uintptr_t)(PVB_GPA_ECAM + ((uint64_t)dev << 15) + off);
+}
+
+const char *gk_pci_msix(const struct gk_pci_dev *d, unsigned entry, unsigned apic_id, unsigned vector)
+{
+	unsigned cap = 0;
+
+	if (!(cfg8(d->dev, 6) & 0x10)) /* status: a capability list */
+		return "no capability list";
+	for (unsigned p = cfg8(d->dev, 0x34) & ~3u, hops = 0; p && hops < 48; p = cfg8(d->dev, p + 1) & ~3u, hops++)
+		if (cfg8(d->dev, p) == 0x11) { /* MSI-X */
+			cap = p;
+			break;
+		}
+	if (!cap)
+		return "no MSI-X capability";
+	volatile uint16_t *mc = (volatile uint16_t *)cfg(d->dev, cap) + 1;
+	uint32_t tbl = *cfg(d->dev, cap + 4);
+	unsigned bir = tbl & 7;
+	if (entry > (*mc & 0x7ffu) || bir > 5 || !d->bar[bir])
+		return "MSI-X entry or table BAR out of range";
+	volatile uint32_t *e = (volatile uint32_t *)(uintptr_t)(d->bar[bir] + (tbl & ~7u) + 16ull * entry);
+	e[0] = 0xfee00000u | apic_id << 12;    /* to this APIC, physical destination */
+	e[1] = 0;
+	e[2] = vector;                         /* fixed delivery, edge */
+	e[3] = 0;                              /* unmasked */
+	*command(d->dev) |= 4;                 /* bus master: the device's MSI writes go out */
+	*mc = (uint16_t)((*mc | 0x8000u) & ~0x4000u); /* MSI-X on, function not masked */
+	return 0;
+}

@@ -96,6 +96,8 @@ static uint64_t apic_per_tsc;
 /* The boost region, when the host offers one and the guest accepted it (NULL: vanilla). */
 static struct pvb_boost_hdr *boost;
 static volatile uint32_t *doorbell;   /* boost=pci: the device's Doorbell register */
+static struct gk_pci_dev ivdev;       /* boost=pci: the device, when found */
+static int have_ivdev;
 static uint64_t doorbell_n[GK_MAX_CPUS], doorbell_tsc[GK_MAX_CPUS];
 static int util_kick;                 /* UTIL_KICK negotiated (behind a device) */
 static uint32_t util_rung[GK_MAX_CPUS];
@@ -104,7 +106,7 @@ static uint8_t rt_prio;
 static int busy;                 /* guest_load=busy */
 static struct gk_hog hogs[GK_MAX_CPUS];
 
-static void sleep_until(uint64_t t);
+static void sleep_until(uint64_t t, int once);
 
 /* A busy vCPU does not halt: the timer is armed and the hog runs until it fires. */
 static void hog_until(uint64_t t)
@@ -167,16 +169,29 @@ static void kick(struct pvb_boost_slot *s, unsigned cpu)
 		ring(cpu);
 }
 
+static void sleep_common(uint64_t t, int once);
+
+void pvb_sleep_until(uint64_t t)
+{
+	sleep_common(t, 0);
+}
+
+/* One sleep: back at t or at the first interrupt before it (a device's completion, pvb_io.h). */
+void gk_wait_until(uint64_t t)
+{
+	sleep_common(t, 1);
+}
+
 /* Around every sleep: the vCPU halts (idle, and when its task is RT, the deadline it will wake
  * at), then runs its task again. Ring 3, wait-free, a few stores each. */
-void pvb_sleep_until(uint64_t t)
+static void sleep_common(uint64_t t, int once)
 {
 	int hog = busy && t != ~0ull;
 	if (!boost) {
 		if (hog)
 			hog_until(t);
 		else
-			sleep_until(t);
+			sleep_until(t, once);
 		return;
 	}
 	unsigned cpu = gk_cpu();
@@ -187,14 +202,14 @@ void pvb_sleep_until(uint64_t t)
 	if (hog)
 		hog_until(t);
 	else
-		sleep_until(t);
+		sleep_until(t, once);
 	gk_util(cpu, 0, 0); /* the sleep was idle time */
 	gk_publish_running(cpu);
 	if (rt_prio && !pvb_boost_is_boosted(s)) /* ask for a boost while the RT task runs */
 		kick(s, cpu);
 }
 
-static void sleep_until(uint64_t t)
+static void sleep_until(uint64_t t, int once)
 {
 	if (gk_shared.tsc_deadline) {
 		gk_sys_sleep(t);
@@ -208,7 +223,7 @@ static void sleep_until(uint64_t t)
 		uint64_t now = gk_rdtsc(), left = t > now ? t - now : 0;
 		uint64_t c = (uint64_t)(((unsigned __int128)left * apic_per_tsc) >> 32);
 		gk_sys_sleep_apic(c < 1 ? 1 : c > 0xffffffffu ? 0xffffffffu : c);
-	} while (gk_rdtsc() < t);
+	} while (!once && gk_rdtsc() < t);
 }
 
 /* The APIC timer's rate against the TSC, over 5 ms (only without TSC-deadline). */
@@ -543,6 +558,8 @@ static int boost_negotiate(void)
 			console(": running as vanilla\n");
 			return 0;
 		}
+		ivdev = d;
+		have_ivdev = 1;
 		addr = d.bar[2];
 		size = d.size[2];
 	} else {
@@ -654,6 +671,11 @@ static int setup_job(void)
 		return -1;
 	}
 	return 0;
+}
+
+const struct gk_pci_dev *gk_ivshmem(void)
+{
+	return have_ivdev ? &ivdev : 0;
 }
 
 void gk_user_main(unsigned cpu, const char *cmdline)

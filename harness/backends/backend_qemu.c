@@ -261,6 +261,7 @@ void qemu_vm_stop(struct qemu_vm *v)
 {
 	if (v->c.pid > 0 && !v->c.exited)
 		child_kill(&v->c);
+	iodev_stop(&v->iodev); /* before the memory it serves goes */
 	qmp_close(v->q);
 	v->q = NULL;
 	if (v->mem != MAP_FAILED && v->mem)
@@ -269,7 +270,6 @@ void qemu_vm_stop(struct qemu_vm *v)
 	if (v->memfd >= 0)
 		close(v->memfd);
 	v->memfd = -1;
-	iodev_stop(&v->iodev); /* before the memory it serves goes */
 	ivshmem_server_stop(&v->ivs);
 }
 

@@ -366,6 +366,24 @@ static void *agent_main(void *arg)
 	return NULL;
 }
 
+/* Pins a thread of the VM to emulated CPU c, keeping its old affinity to put back. */
+static int pin(struct dagent *a, struct dvcpu *v, int tid, int c, uint64_t t, char *err, size_t errlen)
+{
+	cpu_set_t set;
+	v->tid = tid;
+	v->c = c;
+	v->p.last_us = t;
+	v->last_us = thread_cpu_us(tid);
+	CPU_ZERO(&set);
+	CPU_SET(a->cpu[c].cpu, &set);
+	if (sched_getaffinity(tid, sizeof(v->saved), &v->saved) || sched_setaffinity(tid, sizeof(set), &set)) {
+		snprintf(err, errlen, "cannot pin thread %d of the VM to CPU %d: %s", tid, a->cpu[c].cpu, strerror(errno));
+		return -1;
+	}
+	v->pinned = 1;
+	return 0;
+}
+
 int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size_t errlen)
 {
 	struct dagent *a = p->priv;
@@ -375,41 +393,12 @@ int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size
 	a->vm_doorbell = vm->kick_fds != NULL;
 	a->nv = vm->nr_vcpus < VM_MAX_VCPUS ? vm->nr_vcpus : VM_MAX_VCPUS;
 	uint64_t t = mono_us();
-	for (int i = 0; i < a->nv; i++) { /* each vCPU on its emulated CPU: the stealer slows that CPU */
-		struct dvcpu *v = &a->v[i];
-		cpu_set_t set;
-		v->tid = vm->tids[i];
-		v->c = i % a->ncpu;
-		v->p.last_us = t;
-		v->last_us = thread_cpu_us(v->tid);
-		CPU_ZERO(&set);
-		CPU_SET(a->cpu[v->c].cpu, &set);
-		if (sched_getaffinity(v->tid, sizeof(v->saved), &v->saved) ||
-		    sched_setaffinity(v->tid, sizeof(set), &set)) {
-			snprintf(err, errlen, "cannot pin vCPU thread %d to CPU %d: %s", v->tid, a->cpu[v->c].cpu,
-				 strerror(errno));
+	/* each vCPU on its emulated CPU (the stealer slows that CPU), then the VM's device thread
+	 * (iopath's), on the CPU after the vCPUs' */
+	for (int i = 0; i < a->nv + (vm->dev_tid != 0); i++)
+		if (pin(a, &a->v[i], i < a->nv ? vm->tids[i] : vm->dev_tid, i % a->ncpu, t, err, errlen))
 			return -1;
-		}
-		v->pinned = 1;
-	}
-	if (vm->dev_tid) { /* the VM's device thread (iopath's), on the CPU after the vCPUs' */
-		struct dvcpu *v = &a->v[a->nv];
-		cpu_set_t set;
-		v->tid = vm->dev_tid;
-		v->c = a->nv % a->ncpu;
-		v->p.last_us = t;
-		v->last_us = thread_cpu_us(v->tid);
-		CPU_ZERO(&set);
-		CPU_SET(a->cpu[v->c].cpu, &set);
-		if (sched_getaffinity(v->tid, sizeof(v->saved), &v->saved) ||
-		    sched_setaffinity(v->tid, sizeof(set), &set)) {
-			snprintf(err, errlen, "cannot pin the device thread %d to CPU %d: %s", v->tid, a->cpu[v->c].cpu,
-				 strerror(errno));
-			return -1;
-		}
-		v->pinned = 1;
-		a->ndev = 1;
-	}
+	a->ndev = vm->dev_tid != 0;
 	for (int k = 0; k < a->ncpu; k++) {
 		cpus[k] = a->cpu[k].cpu;
 		a->cpu[k].other.last_us = t;

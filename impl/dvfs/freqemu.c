@@ -22,34 +22,34 @@ static void sleep_until_us(uint64_t us)
 		;
 }
 
-int64_t thread_cpu_us(int tid)
+/* /proc/TID/<name> into buf, NUL-terminated: 0, or -1 when the thread is gone */
+static int proc_read(int tid, const char *name, char *buf, size_t len)
 {
-	char path[64], buf[128];
-	snprintf(path, sizeof path, "/proc/%d/schedstat", tid);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", tid, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
+	ssize_t n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
+	return 0;
+}
+
+int64_t thread_cpu_us(int tid)
+{
+	char buf[128];
 	unsigned long long ns;
-	return sscanf(buf, "%llu", &ns) == 1 ? (int64_t)(ns / 1000u) : -1;
+	return !proc_read(tid, "schedstat", buf, sizeof buf) && sscanf(buf, "%llu", &ns) == 1 ? (int64_t)(ns / 1000u) : -1;
 }
 
 int thread_runnable(int tid)
 {
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%d/stat", tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[256];
+	if (proc_read(tid, "stat", buf, sizeof buf))
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	const char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
 	return p && p[1] == ' ' ? p[2] == 'R' : -1;
 }

@@ -31,13 +31,6 @@ static volatile unsigned block_owner;             /* placement=capacity: who dra
 static volatile uint64_t decided;                 /* blocks whose owner is set, 1 + the last */
 static volatile int stop;
 
-static int streq(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
-
 static int fl_setup(unsigned nr_cpus)
 {
 	fps = pvb_arg_u64("fps", 60);
@@ -47,8 +40,8 @@ static int fl_setup(unsigned nr_cpus)
 	period_ms = pvb_arg_u64("period_ms", 2000);
 	migrate = pvb_arg_u64("migrate_frames", 8);
 	const char *pl = pvb_arg("placement");
-	by_capacity = pl && streq(pl, "capacity");
-	if (pl && !by_capacity && !streq(pl, "rotate")) {
+	by_capacity = pl && pvb_streq(pl, "capacity");
+	if (pl && !by_capacity && !pvb_streq(pl, "rotate")) {
 		pvb_fail("frameloop: placement must be rotate or capacity");
 		return -1;
 	}

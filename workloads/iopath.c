@@ -21,13 +21,6 @@ static int write_op, random_op;
 static uint8_t *bufs[16];
 static struct io_cpu { uint64_t bytes, ios, lat_ticks, errors, empty; } st[16];
 
-static int streq(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
-
 static int io_setup(unsigned nr_cpus)
 {
 	const char *rw = pvb_arg("rw") ? pvb_arg("rw") : "read";
@@ -38,9 +31,9 @@ static int io_setup(unsigned nr_cpus)
 	duration_ms = pvb_arg_u64("duration_ms", 5000);
 	if (pvb_failed())
 		return -1;
-	write_op = streq(rw, "write") || streq(rw, "randwrite");
-	random_op = streq(rw, "randread") || streq(rw, "randwrite");
-	if (!write_op && !random_op && !streq(rw, "read")) {
+	write_op = pvb_streq(rw, "write") || pvb_streq(rw, "randwrite");
+	random_op = pvb_streq(rw, "randread") || pvb_streq(rw, "randwrite");
+	if (!write_op && !random_op && !pvb_streq(rw, "read")) {
 		pvb_fail("iopath: rw must be read, write, randread or randwrite");
 		return -1;
 	}

@@ -28,6 +28,13 @@ uint64_t pvb_ticks_to_ns(uint64_t ticks);
  * job with a message naming the key. */
 const char *pvb_arg(const char *key);
 uint64_t pvb_arg_u64(const char *key, uint64_t def);
+/* String equality without libc (the guest has none): for comparing a key's value. */
+static inline int pvb_streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
 
 void *pvb_alloc(size_t n);                      /* zeroed and touched; setup() only */
 void pvb_barrier(void);                         /* every CPU's run() waits for all */

@@ -14,12 +14,8 @@ const struct pvb_workload *const pvb_workloads[] = {
 
 const struct pvb_workload *pvb_find_workload(const char *name)
 {
-	for (int i = 0; pvb_workloads[i]; i++) {
-		const char *a = pvb_workloads[i]->name, *b = name;
-		while (*a && *a == *b)
-			a++, b++;
-		if (!*a && !*b)
+	for (int i = 0; pvb_workloads[i]; i++)
+		if (pvb_streq(pvb_workloads[i]->name, name))
 			return pvb_workloads[i];
-	}
 	return NULL;
 }

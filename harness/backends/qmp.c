@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "qmp.h"
 
@@ -68,11 +69,15 @@ static cJSON *read_msg(struct qmp *q, char *err, size_t errlen)
 	}
 }
 
+/* A QEMU that died closes its end: that is an error to report, never a SIGPIPE that kills the
+ * process driving it (a test or a library user need not ignore SIGPIPE as pvbench does). */
 static int send_all(int fd, const char *s)
 {
 	size_t n = strlen(s);
 	while (n) {
-		ssize_t w = write(fd, s, n);
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == ENOTSOCK)
+			w = write(fd, s, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)

@@ -45,6 +45,7 @@ static double lo(const double *v, int n)
 
 int main(void)
 {
+	bench_refuse_nested("bench_boost");
 	char dir[] = "/tmp/pvbench-bench-boost-XXXXXX", ini[128], db[128], bin[512], err[256];
 	int tcg = access("/dev/kvm", R_OK | W_OK) != 0;
 	if (!mkdtemp(dir))

@@ -18,6 +18,7 @@
 #include "freqemu.h"
 #include "policy.h"
 #include "stats.h"
+#include "testlib.h"
 
 #define REPS 5
 static const unsigned slices[] = { 250, 500, 1000, 2000 };
@@ -51,6 +52,7 @@ static double rate(volatile uint64_t *cnt, int ms)
 
 int main(void)
 {
+	bench_refuse_nested("bench_dvfs");
 	char err[200];
 	if (!sched_fifo_allowed(1, err, sizeof(err)) || sysconf(_SC_NPROCESSORS_ONLN) < 2) {
 		printf("# bench_dvfs: skipped: %s\n", err[0] ? err : "fewer than 2 CPUs");

@@ -19,6 +19,7 @@
 #include "hostload.h"
 #include "metrics.h"
 #include "vm.h"
+#include "testlib.h"
 
 static struct hostinfo host;
 static char kernel[512];
@@ -88,6 +89,7 @@ static long arg(int argc, char **argv, const char *key, long def)
 
 int main(int argc, char **argv)
 {
+	bench_refuse_nested("bench_guest");
 	int boots = (int)arg(argc, argv, "boots", 20), secs = (int)arg(argc, argv, "secs", 5);
 	int reps = (int)arg(argc, argv, "repeats", 3), iv = (int)arg(argc, argv, "interval_us", 1000);
 	static const char *const stats[] = { "lat_avg", "lat_p50", "lat_p99", "lat_max" };

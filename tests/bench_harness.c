@@ -23,6 +23,7 @@
 #include "hostinfo.h"
 #include "metrics.h"
 #include "stats.h"
+#include "testlib.h"
 #include "vm.h"
 
 static struct hostinfo host;
@@ -76,6 +77,7 @@ static int cyclictest(double *avg, double *p99)
 
 int main(int argc, char **argv)
 {
+	bench_refuse_nested("bench_harness");
 	int reps = 5;
 	char err[256];
 	double share[32], avg[2][32], p99[2][32];

@@ -27,6 +27,7 @@ static double now_s(void)
 
 int main(void)
 {
+	bench_refuse_nested("bench_migration");
 	char dir[] = "/tmp/pvbench-bench-migration-XXXXXX", ini[128], db[128], bin[512], err[256];
 	int tcg = access("/dev/kvm", R_OK | W_OK) != 0;
 	double mig[REPS], cpy[REPS];

@@ -58,6 +58,23 @@ static unsigned measured_tsc_khz(void)
 	return (unsigned)((double)(t1 - t0) / ns * 1e6 + 0.5);
 }
 
+int hostinfo_nested_tcg(void)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	/* the kernel command line scripts/kvm-nested gives its VM */
+	for (char *t = strtok(line, " \n"); t; t = strtok(NULL, " \n"))
+		if (!strcmp(t, "pvbench_nested=1"))
+			return 1;
+	return 0;
+}
+
 int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 {
 	static const char *const backends[] = { "kvm_pvm", "kvm_intel", "kvm_amd" };
@@ -69,7 +86,8 @@ int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 		char p[64];
 		snprintf(p, sizeof(p), "/sys/module/%s", backends[i]);
 		if (access(p, F_OK) == 0) {
-			snprintf(h->kvm_backend, sizeof(h->kvm_backend), "%s", backends[i]);
+			snprintf(h->kvm_backend, sizeof(h->kvm_backend), "%s%s", backends[i],
+				 hostinfo_nested_tcg() ? ", nested under TCG" : "");
 			break;
 		}
 	}

@@ -5,7 +5,8 @@
 
 struct hostinfo {
 	char host[64];           /* its name: $PVBENCH_HOST, else the hostname */
-	char kvm_backend[16];    /* kvm_pvm, kvm_intel, kvm_amd, or "none" */
+	char kvm_backend[40];    /* kvm_pvm, kvm_intel, kvm_amd, or "none"; a KVM that is itself
+				    emulated adds ", nested under TCG" (hostinfo_nested_tcg) */
 	char host_kernel[128];   /* uname -r */
 	unsigned tsc_khz;        /* KVM_GET_TSC_KHZ of a fresh vCPU; without KVM, measured against
 				    CLOCK_MONOTONIC_RAW (what a TCG guest's TSC runs at) */
@@ -24,6 +25,10 @@ struct guestinfo {
  * all the same, h->no_kvm says why: runs that need no KVM can go on). */
 int hostinfo_read(struct hostinfo *h, char *err, size_t errlen);
 int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t errlen);
+
+/* 1 when this kernel is the nested KVM host scripts/kvm-nested boots under QEMU's TCG: its KVM
+ * works, but every instruction is emulated, so no timing measured here means anything. */
+int hostinfo_nested_tcg(void);
 
 /* Directory holding the pvbench binary's build outputs (the guest ELF, pvb-linux). */
 const char *pvb_build_dir(void);

@@ -251,8 +251,8 @@ int main(void)
 		cmocka_unit_test_setup(one_run_of_an_experiment_at_a_time, setup),
 		cmocka_unit_test_setup(shorthand_options_are_keys, setup),
 		cmocka_unit_test_setup(directories_and_empty_files_are_errors, setup),
-		cmocka_unit_test_setup(vmm_types_store_and_compare, setup),
-		cmocka_unit_test_setup(vmm_types_interrupted, setup),
+		kvm_test_setup(vmm_types_store_and_compare, setup),
+		kvm_test_setup(vmm_types_interrupted, setup),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

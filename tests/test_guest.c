@@ -405,7 +405,7 @@ int main(void)
 		cmocka_unit_test(bad_value_names_its_key),
 		cmocka_unit_test(ring3_fault_is_a_crash_with_rip),
 		cmocka_unit_test(ring0_fault_is_a_crash_with_rip),
-		cmocka_unit_test(emulation_failure_ends_the_run_with_rip),
+		kvm_test(emulation_failure_ends_the_run_with_rip),
 		cmocka_unit_test(hung_guest_is_killed_at_its_timeout),
 		cmocka_unit_test(sigint_leaves_no_qemu),
 		cmocka_unit_test(record_without_vcpu_metrics_is_reported),

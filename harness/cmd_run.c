@@ -14,12 +14,23 @@ void type_channels_describe(FILE *f);
 
 static void usage(FILE *f, const char *type)
 {
-	if (type)
+	if (type) {
+		/* the example is a key of this very type, with its default */
+		const struct exp_type *t = exp_type_find(type);
+		const struct key_def *k = NULL;
+		for (const struct key_def *d = t ? t->keys : NULL; d && d->name && !k; d++)
+			if (d->def && *d->def && !strpbrk(d->def, ", ")) /* one short value */
+				k = d;
+		char opt[64] = "";
+		for (size_t i = 0; k && k->name[i] && i < sizeof(opt) - 1; i++)
+			opt[i] = k->name[i] == '_' ? '-' : k->name[i];
 		fprintf(f, "usage: pvbench %s [options] [--KEY VALUE ...] [EXPERIMENT.ini]\n"
 			   "Runs an experiment of type %s: the file's, or one made of the options (named\n"
-			   "\"%s\"). Every key of the type is an option too (--size-mib 64 = size_mib = 64);\n"
-			   "`pvbench run --keys --type %s` lists them.\n", type, type, type, type);
-	else
+			   "\"%s\"). Every key of the type is an option too", type, type, type);
+		if (k)
+			fprintf(f, " (--%s %s = %s = %s)", opt, k->def, k->name, k->def);
+		fprintf(f, ";\n`pvbench run --keys --type %s` lists them.\n", type);
+	} else
 		fprintf(f, "usage: pvbench run [options] EXPERIMENT.ini\n"
 			   "Runs every variant x repeat of the experiment (interleaved), skipping runs the\n"
 			   "store already has (status ok), stores each run, then prints the comparison tables.\n");

@@ -104,6 +104,7 @@ static uint32_t util_rung[GK_MAX_CPUS];
 static uint64_t util_rung_tsc[GK_MAX_CPUS], util_kicks[GK_MAX_CPUS];
 static uint8_t rt_prio;
 static int busy;                 /* guest_load=busy */
+static uint64_t timer_wakes[GK_MAX_CPUS], boosted_wakes[GK_MAX_CPUS]; /* was the host's boost on? */
 static struct gk_hog hogs[GK_MAX_CPUS];
 
 static void sleep_until(uint64_t t, int once);
@@ -203,6 +204,10 @@ static void sleep_common(uint64_t t, int once)
 		hog_until(t);
 	else
 		sleep_until(t, once);
+	if (t != ~0ull) { /* its timer fired: did the host have the vCPU boosted by then? */
+		timer_wakes[cpu]++;
+		boosted_wakes[cpu] += pvb_boost_is_boosted(s);
+	}
 	gk_util(cpu, 0, 0); /* the sleep was idle time */
 	gk_publish_running(cpu);
 	if (rt_prio && !pvb_boost_is_boosted(s)) /* ask for a boost while the RT task runs */
@@ -754,6 +759,14 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 		if (rung)
 			pvb_metric(PVB_CPU_VM, "doorbell_cost", "ns", (int64_t)pvb_ticks_to_ns(rung_tsc / rung));
 	}
+	uint64_t wakes = 0, boosted_at = 0;
+	for (unsigned c = 0; boost && c < nr_cpus; c++) {
+		if (timer_wakes[c]) /* in thousandths of a percent: a record holds integers */
+			pvb_metric(c, "boosted_at_wake_pct", "pct_e3", (int64_t)(boosted_wakes[c] * 100000 / timer_wakes[c]));
+		wakes += timer_wakes[c], boosted_at += boosted_wakes[c];
+	}
+	if (wakes)
+		pvb_metric(PVB_CPU_VM, "boosted_at_wake_pct", "pct_e3", (int64_t)(boosted_at * 100000 / wakes));
 	for (unsigned c = 0; busy && c < nr_cpus; c++) {
 		pvb_metric(c, "hog_work", "count", (int64_t)hogs[c].work);
 		/* the hog gave up on the timer 2 ms past the deadline (a lost or very late interrupt) */

@@ -444,6 +444,56 @@ static void predictive_policy_boosts_and_unboosts(void **state)
 				   " m.name='boosted_ms' AND m.cpu = -1 AND m.value > 0)"), 1);
 }
 
+/* The event-driven agents on real vCPU threads (KVM: QEMU's threads, the host's sched trace of
+ * them): with RT work in the guest every dynamic policy boosts and unboosts as often, reacts, and
+ * the guest saw the boost at its wake-ups; with none, each run says why it did nothing. */
+static double run_metric(const char *db, const char *job, const char *policy, const char *name)
+{
+	char sql[400];
+	snprintf(sql, sizeof(sql), "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE"
+		 " r.status = 'ok' AND r.variant = 'job=%s policy=%s' AND m.cpu = -2 AND m.name = '%s'", job,
+		 policy, name);
+	return store_value(db, sql);
+}
+
+static void dynamic_policies_act_on_real_vcpu_threads(void **state)
+{
+	static const char *const pol[] = { "dynamic-eager", "dynamic-lazy", "dynamic-predictive" };
+	char db[300], out[300], line[512], where[300];
+	int notes = 0;
+
+	REQUIRE_KVM();
+	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
+	snprintf(out, sizeof(out), "%s/out.txt", tmp);
+	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "tests/configs/dynamic.ini", NULL }, 300000, out), 0);
+	assert_int_equal(count_runs(db, "status = 'ok'"), 6);
+	for (int i = 0; i < 3; i++) {
+		double boosts = run_metric(db, "rt", pol[i], "boosts");
+		fprintf(stderr, "note: %s: %.0f boosts (wake %.0f, preempt %.0f, due %.0f, request %.0f), reaction p50 "
+			"%.1f us, agent %.1f%% of a CPU, %.0f wake-ups; guest boosted at %.1f%% of its wake-ups\n",
+			pol[i], boosts, run_metric(db, "rt", pol[i], "boosts_on_wake"),
+			run_metric(db, "rt", pol[i], "boosts_on_preempt"), run_metric(db, "rt", pol[i], "boosts_on_due"),
+			run_metric(db, "rt", pol[i], "boosts_on_request"), run_metric(db, "rt", pol[i], "reaction_p50"),
+			run_metric(db, "rt", pol[i], "agent_cpu_pct"), run_metric(db, "rt", pol[i], "agent_wakeups"),
+			run_metric(db, "rt", pol[i], "boosted_at_wake_pct"));
+		assert_true(boosts > 0);
+		assert_true(run_metric(db, "rt", pol[i], "unboosts") == boosts);
+		assert_true(run_metric(db, "rt", pol[i], "reaction_p50") >= 0);
+		assert_true(run_metric(db, "rt", pol[i], "agent_cpu_pct") >= 0);
+		assert_true(run_metric(db, "rt", pol[i], "boosted_at_wake_pct") > 0);
+		assert_int_equal(run_metric(db, "rt", pol[i], "sched_errors"), 0);
+		assert_int_equal(run_metric(db, "normal", pol[i], "boosts"), 0);
+		snprintf(where, sizeof(where), "variant = 'job=normal policy=%s' AND reason LIKE '%%no boost requests%%'", pol[i]);
+		assert_int_equal(count_runs(db, where), 1);
+	}
+	FILE *f = fopen(out, "r"); /* and the tables say so under them */
+	while (f && fgets(line, sizeof(line), f))
+		notes += !strncmp(line, "note on ", 8) && strstr(line, "no boost requests: the workload ran no RT task");
+	if (f)
+		fclose(f);
+	assert_int_equal(notes, 1);
+}
+
 /* trace = on: the host's own accounting of the vCPU threads is stored with each run. On a busy
  * host a SCHED_OTHER vCPU thread waits behind stress-ng (preempted, run delay); a SCHED_FIFO one
  * does not: an explanation of where a latency spike comes from, from the host's side. */
@@ -569,6 +619,7 @@ int main(void)
 		cmocka_unit_test_setup(eager_policy_follows_kicks, setup),
 		cmocka_unit_test_setup(lazy_policy_boosts_preempted_rt_work, setup),
 		cmocka_unit_test_setup(predictive_policy_boosts_and_unboosts, setup),
+		kvm_test_setup(dynamic_policies_act_on_real_vcpu_threads, setup),
 		cmocka_unit_test_setup(trace_explains_waiting_vcpu_threads, setup),
 		cmocka_unit_test_setup(hung_guest_is_stored_as_failed_and_the_matrix_goes_on, setup),
 		cmocka_unit_test_setup(sigint_mid_run_leaves_nothing_behind, setup),

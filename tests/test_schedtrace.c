@@ -57,7 +57,7 @@ static void sleeper_and_spinner(void **state)
 	pthread_create(&th[2], NULL, spinner, &tid[2]); /* the competitor on CPU 0, not traced */
 	while (!tid[0] || !tid[1] || !tid[2])
 		usleep(1000);
-	if (schedtrace_start(&t, tid, 2, err, sizeof(err))) {
+	if (schedtrace_start(&t, tid, 2, SCHEDTRACE_ALL, 0, err, sizeof(err))) {
 		stop = 1;
 		for (int i = 0; i < 3; i++)
 			pthread_join(th[i], NULL);

@@ -61,7 +61,7 @@ struct schedtrace {
 	struct rec *r;
 	size_t nr, cap;
 	uint64_t lost, t0, t1;
-	unsigned long woken[MAX_THREADS], preempted[MAX_THREADS];
+	struct schedtrace_thread th[MAX_THREADS];
 };
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
@@ -146,7 +146,7 @@ static void add(struct schedtrace *t, struct rec r)
 	t->r[t->nr++] = r;
 }
 
-static void drain(struct schedtrace *t, int cpu, int ev)
+static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 {
 	struct perf_event_mmap_page *m = t->ring[cpu * NR_EV + ev];
 	uint8_t *data = (uint8_t *)m + m->data_offset;
@@ -186,10 +186,24 @@ static void drain(struct schedtrace *t, int cpu, int ev)
 		} else {
 			r.next = (int)get(raw, rlen, t->wake_pid);
 		}
-		add(t, r);
-		for (int i = 0; i < t->n; i++) {
-			t->woken[i] += ev == EV_WAKEUP && r.next == t->tids[i];
-			t->preempted[i] += ev == EV_SWITCH && r.prev == t->tids[i] && r.preempted;
+		if (keep)
+			add(t, r);
+		for (int i = 0; i < t->n; i++) { /* the rings are per CPU: keep the latest of each */
+			struct schedtrace_thread *s = &t->th[i];
+			if (ev == EV_WAKEUP && r.next == t->tids[i]) {
+				s->woken++;
+				s->woken_ns = ns > s->woken_ns ? ns : s->woken_ns;
+			} else if (ev == EV_SWITCH && r.next == t->tids[i]) {
+				s->in_ns = ns > s->in_ns ? ns : s->in_ns;
+			} else if (ev == EV_SWITCH && r.prev == t->tids[i]) {
+				s->out_ns = ns > s->out_ns ? ns : s->out_ns;
+				if (r.preempted) {
+					s->preempted++;
+					s->preempted_ns = ns > s->preempted_ns ? ns : s->preempted_ns;
+				} else {
+					s->slept++;
+				}
+			}
 		}
 	}
 	__atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
@@ -212,22 +226,42 @@ static void take_acct(struct schedtrace *t)
 	t->t_a1 = mono_ns();
 }
 
-void schedtrace_counts(const struct schedtrace *t, int i, unsigned long *woken, unsigned long *preempted)
+const struct schedtrace_thread *schedtrace_thread(const struct schedtrace *t, int i)
 {
-	*woken = i < t->n ? t->woken[i] : 0;
-	*preempted = i < t->n ? t->preempted[i] : 0;
+	static const struct schedtrace_thread none;
+	return i >= 0 && i < t->n ? &t->th[i] : &none;
+}
+
+int schedtrace_pollfds(const struct schedtrace *t, struct pollfd *pf, int max)
+{
+	int n = 0;
+	for (int i = 0; i < t->ncpus * NR_EV && n < max; i++)
+		if (t->fd[i] >= 0)
+			pf[n++] = (struct pollfd){ .fd = t->fd[i], .events = POLLIN };
+	return n;
+}
+
+static void drain_all(struct schedtrace *t, int keep)
+{
+	for (int c = 0; c < t->ncpus; c++)
+		for (int e = 0; e < NR_EV; e++)
+			if (t->ring[c * NR_EV + e])
+				drain(t, c, e, keep);
+}
+
+void schedtrace_drain(struct schedtrace *t)
+{
+	drain_all(t, 0);
 }
 
 void schedtrace_poll(struct schedtrace *t)
 {
 	take_acct(t);
-	for (int c = 0; c < t->ncpus; c++)
-		for (int e = 0; e < NR_EV; e++)
-			if (t->ring[c * NR_EV + e])
-				drain(t, c, e);
+	drain_all(t, 1);
 }
 
-int schedtrace_start(struct schedtrace **out, const int *tids, int n, char *err, size_t errlen)
+int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned events, int except_tid,
+		     char *err, size_t errlen)
 {
 	static const char *const sw[] = { "prev_pid", "prev_state", "next_pid" }, *const wk[] = { "pid" };
 	struct schedtrace *t = calloc(1, sizeof(*t));
@@ -249,8 +283,13 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, char *err,
 		goto fail;
 	t->wake_pid = f[0];
 	for (int i = 0; i < t->n; i++) {
-		snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
-			 "%sprev_pid == %d || next_pid == %d", i ? " || " : "", tids[i], tids[i]);
+		if (events & SCHEDTRACE_SWITCHES) /* leaving out the reader's own comings and goings */
+			snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
+				 "%s(prev_pid == %d && next_pid != %d) || (next_pid == %d && prev_pid != %d)",
+				 i ? " || " : "", tids[i], except_tid, tids[i], except_tid);
+		else /* a switch out to sleep: not runnable (the state's low bits set) */
+			snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
+				 "%s(prev_pid == %d && prev_state & 127)", i ? " || " : "", tids[i]);
 		snprintf(filter[1] + strlen(filter[1]), sizeof(filter[1]) - strlen(filter[1]), "%spid == %d",
 			 i ? " || " : "", tids[i]);
 	}
@@ -264,6 +303,8 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, char *err,
 		t->fd[i] = -1;
 	for (int c = 0; c < t->ncpus; c++)
 		for (int e = 0; e < NR_EV; e++) {
+			if (!(events & (e == EV_SWITCH ? SCHEDTRACE_SWITCHES | SCHEDTRACE_SLEEPS : SCHEDTRACE_WAKEUPS)))
+				continue;
 			struct perf_event_attr a = {
 				.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[e],
 				.sample_period = 1, .sample_type = PERF_SAMPLE_TIME | PERF_SAMPLE_RAW,

@@ -9,20 +9,43 @@
 #ifndef PVB_SCHEDTRACE_H
 #define PVB_SCHEDTRACE_H
 
+#include <poll.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "metrics.h"
 
 struct schedtrace;
 
-/* Starts tracing tids (thread i reported as cpu i). 0, or -1 with a sentence in err (tracefs
- * absent and not mountable, no permission for tracepoints, ...). */
-int schedtrace_start(struct schedtrace **t, const int *tids, int n, char *err, size_t errlen);
-/* Drains the ring buffers; call every few ms while tracing, or the buffers may overflow (lost
- * records are counted). */
+/* What to trace: every event costs its reader a wake-up, so an agent asks only for what it acts on. */
+enum {
+	SCHEDTRACE_WAKEUPS = 1,          /* sched_wakeup */
+	SCHEDTRACE_SWITCHES = 2,         /* sched_switch in and out */
+	SCHEDTRACE_SLEEPS = 4,           /* only the switches out to sleep (without SWITCHES) */
+	SCHEDTRACE_ALL = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SWITCHES,
+};
+/* Starts tracing tids (thread i reported as cpu i). except_tid (0: none) is a thread whose own
+ * switches with them are left out: an agent that reads the trace on their CPU would otherwise
+ * wake itself up forever (its wake-up preempts a traced thread, which is an event, ...).
+ * 0, or -1 with a sentence in err (tracefs absent and not mountable, no permission, ...). */
+int schedtrace_start(struct schedtrace **t, const int *tids, int n, unsigned events, int except_tid,
+		     char *err, size_t errlen);
+/* Drains the ring buffers; call when a descriptor of schedtrace_pollfds() is readable, or every
+ * few ms, or the buffers may overflow (lost records are counted). */
 void schedtrace_poll(struct schedtrace *t);
-/* How often thread i was woken and preempted so far (as drained by the last poll): for an agent
- * that acts on what the host scheduler does to the thread. */
-void schedtrace_counts(const struct schedtrace *t, int i, unsigned long *woken, unsigned long *preempted);
+/* Only the rings, for an agent's hot path whose trace feeds no metrics: no /proc reads for the
+ * kernel's accounting, and the records are counted into schedtrace_thread() but not kept. */
+void schedtrace_drain(struct schedtrace *t);
+/* The descriptors that become readable at each traced event (one per CPU and event), for an
+ * agent that sleeps until the host does something to a thread: up to max into pf, POLLIN. */
+int schedtrace_pollfds(const struct schedtrace *t, struct pollfd *pf, int max);
+/* What the host scheduler did to thread i so far (as drained by the last poll). Times are
+ * CLOCK_MONOTONIC ns, 0 until seen. */
+struct schedtrace_thread {
+	unsigned long woken, preempted, slept; /* wake-ups; switched out runnable; switched out to sleep */
+	uint64_t woken_ns, preempted_ns;       /* the latest of each */
+	uint64_t in_ns, out_ns;                /* the latest switch in and out: on a CPU if in > out */
+};
+const struct schedtrace_thread *schedtrace_thread(const struct schedtrace *t, int i);
 /* Stops, drains, adds the derived metrics to out (thread i as cpu i) and frees everything:
  * vcpu_runtime_pct, preemptions (involuntary) and run_delay_avg (runnable but waiting, per time
  * slice) from the kernel's own accounting; wake_to_run_p50/p99/max and _n from the trace (whole

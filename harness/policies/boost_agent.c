@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include "boost_agent.h"
@@ -17,18 +20,19 @@ static const char *boost_device_choice(int i)
 }
 
 const struct key_def boost_agent_keys[] = {
-	{ "boost_prio", KT_INT, 1, 98, KEY_LIST, "50", "dynamic policies: SCHED_FIFO priority of a boosted vCPU thread (the VM's cap)" },
-	{ "boost_lead_us", KT_INT, 0, 100000, KEY_LIST, "200", "dynamic-predictive: boost this long before the guest's RT deadline" },
+	{ "boost_prio", KT_INT, 1, 98, KEY_LIST, "50", "dynamic policies: SCHED_FIFO priority of a boosted vCPU thread (the VM's cap); the agent runs one above it" },
+	{ "boost_lead_us", KT_INT, 0, 100000, KEY_LIST, "200", "dynamic policies: predictive boosts this long before the guest's RT deadline; lazy gives the host this long after it" },
 	{ "boost_max_ms", KT_INT, 1, 100000, KEY_LIST, "50", "dynamic policies: longest continuous boost; then unboosted as long" },
-	{ "agent_poll_us", KT_INT, 20, 100000, KEY_LIST, "100", "dynamic policies: how often the agent looks at the region" },
+	{ "agent_poll_us", KT_INT, 20, 100000, KEY_LIST, "100", "dynamic policies: while a vCPU is boosted and its region has no doorbell, how often the agent looks for the guest's unboost" },
 	{ "boost_device", KT_CHOICE, 0, 0, KEY_LIST, "ram",
-	  "dynamic policies: the region in reserved guest RAM named on the command line (ram; kicks "
-	  "seen at the next look), or behind QEMU's ivshmem-doorbell (ivshmem; kicks wake the agent)",
+	  "dynamic policies: the region in reserved guest RAM named on the command line (ram; a kick is "
+	  "seen at the agent's next look), or behind QEMU's ivshmem-doorbell (ivshmem; a kick wakes the agent)",
 	  .choice = boost_device_choice },
 	{ 0 },
 };
 
 #define MAX_REACT 65536
+#define MAX_POLL (VM_MAX_VCPUS + 2 + 2 * 256)
 
 struct vcpu_agent {
 	struct sched_saved saved;
@@ -36,7 +40,9 @@ struct vcpu_agent {
 	double since_ms, cooldown_until_ms, boosted_ms;
 	uint64_t deadline;               /* the guest deadline the current boost is for */
 	uint32_t kicks;                  /* slot.kicks at the last look */
-	unsigned long woken, preempted;  /* trace counts at the last look */
+	int rang;                        /* its doorbell rang since the last look */
+	struct schedtrace_thread seen;   /* the trace at the last look */
+	uint64_t wake_at;                /* guest TSC the strategy asked to look again at; 0: none */
 };
 
 struct agent {
@@ -50,26 +56,49 @@ struct agent {
 	int negotiated, doorbell;        /* doorbell: the VM has one (kick_fds) */
 	uint32_t features;
 	struct schedtrace *trace;
+	sem_t ready;                     /* the thread has started its trace (or failed to) */
+	int tfd;                         /* the timerfd of the next time asked for */
+	uint64_t armed_ns;               /* what it is set to (CLOCK_MONOTONIC; 0: disarmed) */
 	struct pvb_boost_stats st;
-	uint64_t boosts, unboosts, cooldowns, errors, kicks, doorbells;
-	double *react_us;                /* predictive: deadline - lead -> boost applied */
-	double *kick_react_us;           /* a request kick (the slot's stamp) -> boost applied */
-	size_t nreact, nkick_react;
-	double cpu_ms;
-	char err[200];
+	uint64_t boosts, unboosts, cooldowns, errors, kicks, doorbells, wakeups, rt_signals;
+	uint64_t by_cause[NR_CAUSES];
+	double *react_us;                /* the causing event -> the priority applied */
+	size_t nreact;
+	double cpu_ms, life_ms, t_start;
+	char trace_err[160];
 };
 
-static void boost(struct agent *a, int i, double t)
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A guest TSC value as CLOCK_MONOTONIC ns, through the offset's bound and the TSC rate. */
+static uint64_t guest_to_mono(const struct agent *a, uint64_t guest_tsc, uint64_t now_ns, uint64_t host_now)
+{
+	int64_t d = (int64_t)(guest_tsc + (uint64_t)a->offset - host_now);
+	int64_t ns = (int64_t)((double)d * 1e6 / a->khz);
+	return ns < 0 && (uint64_t)-ns > now_ns ? 0 : now_ns + (uint64_t)ns;
+}
+
+static void boost(struct agent *a, int i, double t, enum agent_cause why, uint64_t event_ns)
 {
 	char err[200];
 	if (sched_save_and_set_fifo(&a->v[i].saved, a->vm->tids[i], a->prio, err, sizeof(err))) {
 		a->errors++;
 		return;
 	}
+	uint64_t applied = mono_ns();
 	a->v[i].boosted = 1;
 	a->v[i].since_ms = t;
 	a->boosts++;
+	a->by_cause[why]++;
 	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 1, (unsigned)a->prio, 0, 0, 0);
+	/* an event older than a second is not one this boost answers */
+	if (event_ns && applied >= event_ns && applied - event_ns < 1000000000ull && a->nreact < MAX_REACT)
+		a->react_us[a->nreact++] = (double)(applied - event_ns) / 1e3;
 }
 
 static void unboost(struct agent *a, int i, double t)
@@ -81,31 +110,29 @@ static void unboost(struct agent *a, int i, double t)
 	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0, 0, 0, 0);
 }
 
-/* One look at every slot. */
-static void step(struct agent *a)
+/* One look at every slot: what happened to each vCPU since the last, and what its strategy says. */
+static void step(struct agent *a, uint64_t woke_ns)
 {
 	double t = engine_now_ms();
-	uint64_t host = __builtin_ia32_rdtsc(), guest_now = host - (uint64_t)a->offset;
+	uint64_t host = __builtin_ia32_rdtsc(), now_ns = mono_ns(), guest_now = host - (uint64_t)a->offset;
 	struct pvb_boost_limits lim = { .max_prio = (uint8_t)a->prio, .features = a->features,
 					.max_ahead_tsc = (uint64_t)a->khz * 1000, .read_tries = 3 };
 
-	if (a->trace)
-		schedtrace_poll(a->trace);
 	for (int i = 0; i < a->nr; i++) {
 		struct vcpu_agent *c = &a->v[i];
 		struct pvb_boost_view v;
 		uint64_t before = __builtin_ia32_rdtsc();
+		const struct schedtrace_thread *tr = a->trace ? schedtrace_thread(a->trace, i) : NULL;
 		if (c->boosted && t - c->since_ms > a->max_ms) { /* bounded: then as long unboosted */
 			unboost(a, i, t);
 			c->cooldown_until_ms = t + a->max_ms;
 			a->cooldowns++;
-			continue;
 		}
 		if (pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, guest_now, &v, &a->st) ==
 		    PVB_BOOST_READ_TORN)
 			continue;
 		/* the guest stamped before we read: host - guest is at most before - stamp. The first
-		 * bound (guest_tsc_ready) was taken within a poll of the truth, so a stamp that claims
+		 * bound (guest_tsc_ready) was taken within a look of the truth, so a stamp that claims
 		 * more than 10 ms better is a lie: a guest cannot move the offset further than that */
 		int64_t bound = (int64_t)(before - v.stamp_tsc);
 		if (bound < a->offset && bound >= a->offset0 - (int64_t)a->khz * 10) {
@@ -113,39 +140,75 @@ static void step(struct agent *a)
 			guest_now = host - (uint64_t)a->offset;
 		}
 		struct agent_look l = { .v = &v, .guest_now = guest_now, .boosted = c->boosted,
-					.lead = (uint64_t)a->lead_us * a->khz / 1000, .boost_deadline = c->deadline };
-		l.kicked = v.kicks != c->kicks;
-		a->kicks += l.kicked;
+					.lead = (uint64_t)a->lead_us * a->khz / 1000, .boost_deadline = c->deadline,
+					.on_cpu = -1 };
+		l.kicked = v.kicks != c->kicks || c->rang;
+		a->kicks += v.kicks != c->kicks;
 		c->kicks = v.kicks;
-		if (a->trace) {
-			unsigned long w, p;
-			schedtrace_counts(a->trace, i, &w, &p);
-			l.woken = w != c->woken;
-			l.preempted = p != c->preempted;
-			c->woken = w;
-			c->preempted = p;
+		c->rang = 0;
+		if (tr) {
+			l.woken = tr->woken != c->seen.woken;
+			l.preempted = tr->preempted != c->seen.preempted;
+			l.slept = tr->slept != c->seen.slept;
+			l.on_cpu = a->s->trace_events & SCHEDTRACE_SWITCHES ? tr->in_ns > tr->out_ns : -1;
+			c->seen = *tr;
 		}
-		enum agent_act act = a->s->decide(&l);
+		a->rt_signals += v.cls == PVB_CLASS_RT || (v.flags & PVB_SF_BOOST_REQ) || v.next_rt_tsc;
+		uint64_t at = a->s->wake_at(&l);
+		l.due = at && guest_now >= at;
+		enum agent_cause why = CAUSE_REQUEST;
+		enum agent_act act = a->s->decide(&l, &why);
 		if (act == AGENT_BOOST && !c->boosted && t >= c->cooldown_until_ms) {
-			boost(a, i, t);
-			/* reactions end when the priority is applied, in the guest's TSC */
-			uint64_t applied = __builtin_ia32_rdtsc() - (uint64_t)a->offset;
+			/* the event the boost answers, in CLOCK_MONOTONIC */
+			uint64_t ev = why == CAUSE_WAKE && tr ? tr->woken_ns :
+				      why == CAUSE_PREEMPT && tr ? tr->preempted_ns :
+				      why == CAUSE_DUE ? guest_to_mono(a, at, now_ns, host) :
+				      a->doorbell ? woke_ns : guest_to_mono(a, v.stamp_tsc, now_ns, host);
+			boost(a, i, t, why, ev);
 			c->deadline = v.next_rt_tsc;
-			if (v.next_rt_tsc && a->nreact < MAX_REACT) { /* late against deadline - lead */
-				double late = (double)(int64_t)(applied - (v.next_rt_tsc - l.lead)) / a->khz * 1000;
-				a->react_us[a->nreact++] = late > 0 ? late : 0;
-			} else if (l.kicked && a->nkick_react < MAX_REACT) {
-				/* from the guest's stamp of the request it kicked for: a lower bound, as the
-				 * offset is an upper bound (by the fastest read of a stamp seen so far); a
-				 * stamp from the future or older than a second is not believed */
-				double late = (double)(int64_t)(applied - v.stamp_tsc) / a->khz * 1000;
-				if (late < 1e6)
-					a->kick_react_us[a->nkick_react++] = late > 0 ? late : 0;
-			}
 		} else if (act == AGENT_UNBOOST && c->boosted) {
 			unboost(a, i, t);
 		}
+		/* what it waits for next: its own time, unless boosted already or cooling down */
+		c->wake_at = !c->boosted && t >= c->cooldown_until_ms && !l.due ? at : 0;
 	}
+}
+
+/* When to wake up for nothing else: the earliest time a strategy asked for, the end of a boost's
+ * bound or of a cool-down, and a look every poll_us while a vCPU is boosted without a doorbell. */
+static void arm_timer(struct agent *a)
+{
+	uint64_t now = mono_ns(), host = __builtin_ia32_rdtsc(), next = 0;
+	double t = engine_now_ms();
+#define EARLIEST(x) do { uint64_t x_ = (x); if (x_ && (!next || x_ < next)) next = x_; } while (0)
+	if (!a->negotiated)
+		EARLIEST(now + (uint64_t)a->poll_us * 1000);
+	for (int i = 0; a->negotiated && i < a->nr; i++) {
+		const struct vcpu_agent *c = &a->v[i];
+		if (c->wake_at)
+			EARLIEST(guest_to_mono(a, c->wake_at, now, host));
+		if (c->boosted)
+			EARLIEST(now + (uint64_t)((c->since_ms + a->max_ms - t) * 1e6));
+		/* without a doorbell a guest that does not halt can only say "done" in its slot: look
+		 * every poll_us, from the deadline the boost was for (a halting one says it sooner) */
+		if (c->boosted && !a->doorbell) {
+			uint64_t from = c->deadline ? guest_to_mono(a, c->deadline, now, host) +
+							(uint64_t)a->lead_us * 1000 : 0;
+			EARLIEST((from > now ? from : now) + (uint64_t)a->poll_us * 1000);
+		}
+		if (c->cooldown_until_ms > t)
+			EARLIEST(now + (uint64_t)((c->cooldown_until_ms - t) * 1e6));
+	}
+#undef EARLIEST
+	struct itimerspec its = { 0 };
+	if (next)
+		next = next > now ? next : now + 1000;
+	/* setting a timer is a syscall that costs more than a look here: only when it moves */
+	if (next == a->armed_ns && (!next || next > now))
+		return;
+	a->armed_ns = next;
+	its.it_value = (struct timespec){ (time_t)(next / 1000000000ull), (long)(next % 1000000000ull) };
+	timerfd_settime(a->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 static void *agent_main(void *arg)
@@ -153,11 +216,31 @@ static void *agent_main(void *arg)
 	struct agent *a = arg;
 	struct pvb_boost_hdr *h = a->vm->boost;
 	struct timespec c0, c1;
-	struct pollfd pf[VM_MAX_VCPUS];
-	int npf = a->vm->kick_fds ? a->nr : 0;
+	struct pollfd pf[MAX_POLL];
+	struct sched_saved self = { 0 };
+	char err[200];
+	int npf = 0, nkick = a->vm->kick_fds ? a->nr : 0;
 
-	for (int i = 0; i < npf; i++)
-		pf[i] = (struct pollfd){ .fd = a->vm->kick_fds[i], .events = POLLIN };
+	/* above the vCPU threads it boosts: nothing on a busy host delays its decision */
+	int tid = (int)syscall(SYS_gettid);
+	if (sched_save_and_set_fifo(&self, tid, a->prio + 1, err, sizeof(err)))
+		a->errors++;
+	/* the host's side of the story (without it only kicks and times wake the agent), from here:
+	 * the trace must leave out this thread's own switches with the vCPU threads */
+	if (a->s->trace_events && schedtrace_start(&a->trace, a->vm->tids, a->nr, a->s->trace_events, tid,
+						   a->trace_err, sizeof(a->trace_err)))
+		a->trace = NULL;
+	sem_post(&a->ready);
+	if (a->s->needs_trace && !a->trace) {
+		sched_restore(&self);
+		return NULL;
+	}
+	for (int i = 0; i < nkick; i++)
+		pf[npf++] = (struct pollfd){ .fd = a->vm->kick_fds[i], .events = POLLIN };
+	pf[npf++] = (struct pollfd){ .fd = a->tfd, .events = POLLIN };
+	pf[npf++] = (struct pollfd){ .fd = a->th.wake_fd, .events = POLLIN };
+	if (a->trace)
+		npf += schedtrace_pollfds(a->trace, pf + npf, MAX_POLL - npf);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	while (!a->th.stop) {
 		if (!a->negotiated && !pvb_boost_host_check(h, a->vm->boost_size, (unsigned)a->nr, &a->features)) {
@@ -167,23 +250,29 @@ static void *agent_main(void *arg)
 			for (int i = 0; i < a->nr; i++)
 				a->v[i].kicks = pvb_boost_slot(h, (unsigned)i)->kicks;
 		}
-		if (a->negotiated && (a->features & a->s->needs) == a->s->needs)
-			step(a);
-		if (!npf) {
-			nanosleep(&(struct timespec){ 0, a->poll_us * 1000L }, NULL);
-			continue;
-		}
-		/* a doorbell: look at once rather than at the next poll */
-		if (ppoll(pf, (nfds_t)npf, &(struct timespec){ 0, a->poll_us * 1000L }, NULL) <= 0)
-			continue;
+		arm_timer(a);
+		if (ppoll(pf, (nfds_t)npf, NULL, NULL) < 0 && errno != EINTR)
+			break;
+		uint64_t woke_ns = mono_ns(), n;
+		a->wakeups++;
 		for (int i = 0; i < npf; i++) {
-			uint64_t n;
-			if ((pf[i].revents & POLLIN) && read(pf[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+			if (!(pf[i].revents & POLLIN))
+				continue;
+			if (i < nkick && read(pf[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
 				a->doorbells += n;
+				a->v[i].rang = 1;
+			} else if (i == nkick && read(pf[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
+				a->armed_ns = 0; /* the timer fired: it is disarmed now */
+			}
 		}
+		if (a->trace)
+			schedtrace_drain(a->trace);
+		if (a->negotiated && (a->features & a->s->needs) == a->s->needs)
+			step(a, woke_ns);
 	}
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	a->cpu_ms = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
+	sched_restore(&self);
 	return NULL;
 }
 
@@ -194,15 +283,15 @@ int boost_agent_prepare(struct policy *p, const struct agent_strategy *s, char *
 		return -1;
 	p->priv = a;
 	a->s = s;
+	a->tfd = -1;
 	a->prio = (int)spec_int(p->spec, "boost_prio");
 	a->lead_us = (int)spec_int(p->spec, "boost_lead_us");
 	a->max_ms = (int)spec_int(p->spec, "boost_max_ms");
 	a->poll_us = (int)spec_int(p->spec, "agent_poll_us");
 	a->react_us = calloc(MAX_REACT, sizeof(double));
-	a->kick_react_us = calloc(MAX_REACT, sizeof(double));
-	if (!a->react_us || !a->kick_react_us)
+	if (!a->react_us)
 		return -1;
-	return sched_fifo_allowed(a->prio, err, errlen) ? 0 : -1;
+	return sched_fifo_allowed(a->prio + 1, err, errlen) ? 0 : -1;
 }
 
 int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, size_t errlen)
@@ -217,9 +306,22 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 	a->nr = vm->nr_vcpus < VM_MAX_VCPUS ? vm->nr_vcpus : VM_MAX_VCPUS;
 	a->khz = vm->tsc_khz;
 	a->doorbell = vm->kick_fds != NULL;
-	if (a->s->uses_trace && schedtrace_start(&a->trace, vm->tids, a->nr, err, errlen))
+	a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (a->tfd < 0) {
+		snprintf(err, errlen, "timerfd_create: %s", strerror(errno));
 		return -1;
-	return policy_thread_start(&a->th, agent_main, a, err, errlen);
+	}
+	a->t_start = engine_now_ms();
+	sem_init(&a->ready, 0, 0);
+	if (policy_thread_start(&a->th, agent_main, a, err, errlen))
+		return -1;
+	while (sem_wait(&a->ready) < 0 && errno == EINTR)
+		;
+	if (a->s->needs_trace && !a->trace) {
+		snprintf(err, errlen, "%s", a->trace_err);
+		return -1; /* stop() joins the thread, which has returned */
+	}
+	return 0;
 }
 
 void boost_agent_stop(struct policy *p)
@@ -229,17 +331,24 @@ void boost_agent_stop(struct policy *p)
 
 	if (!a)
 		return;
+	if (a->th.running)
+		a->life_ms = t - a->t_start;
 	policy_thread_stop(&a->th);
 	for (int i = 0; i < a->nr; i++) /* every path: nothing stays boosted */
 		if (a->v[i].boosted)
 			unboost(a, i, t);
 	schedtrace_stop(a->trace, NULL);
 	a->trace = NULL;
+	if (a->tfd >= 0)
+		close(a->tfd);
+	a->tfd = -1;
 	a->vm = NULL;
 }
 
 void boost_agent_counters(struct policy *p, struct metric_set *out)
 {
+	static const char *const cause[NR_CAUSES] = { "boosts_on_wake", "boosts_on_preempt", "boosts_on_due",
+						       "boosts_on_request" };
 	struct agent *a = p->priv;
 	double boosted = 0;
 
@@ -252,10 +361,15 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 	metrics_add(out, "boosted_ms", "ms", METRIC_CPU_ALL, boosted);
 	metrics_add(out, "negotiated", "bool", METRIC_CPU_VM, a->negotiated);
 	metrics_add(out, "boosts", "count", METRIC_CPU_VM, (double)a->boosts);
+	for (int c = 0; c < NR_CAUSES; c++)
+		metrics_add(out, cause[c], "count", METRIC_CPU_VM, (double)a->by_cause[c]);
 	metrics_add(out, "unboosts", "count", METRIC_CPU_VM, (double)a->unboosts);
 	metrics_add(out, "kicks", "count", METRIC_CPU_VM, (double)a->kicks);
+	metrics_add(out, "rt_signals", "count", METRIC_CPU_VM, (double)a->rt_signals);
 	if (a->doorbell)
 		metrics_add(out, "doorbells_seen", "count", METRIC_CPU_VM, (double)a->doorbells);
+	if (a->s->trace_events) /* the host's sched trace worked (else only kicks and times woke it) */
+		metrics_add(out, "host_trace", "bool", METRIC_CPU_VM, a->trace_err[0] == 0);
 	metrics_add(out, "cooldowns", "count", METRIC_CPU_VM, (double)a->cooldowns);
 	metrics_add(out, "sched_errors", "count", METRIC_CPU_VM, (double)a->errors);
 	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);
@@ -263,16 +377,30 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 		    (double)(a->st.bad_class + a->st.prio_clamped + a->st.bad_flags + a->st.util_clamped +
 			     a->st.rt_rejected));
 	metrics_add(out, "agent_cpu", "ms", METRIC_CPU_VM, a->cpu_ms);
+	metrics_add(out, "agent_wakeups", "count", METRIC_CPU_VM, (double)a->wakeups);
+	if (a->life_ms > 0) /* of one CPU, over the agent's life */
+		metrics_add(out, "agent_cpu_pct", "%", METRIC_CPU_VM, 100.0 * a->cpu_ms / a->life_ms);
 	if (a->negotiated) /* how far the guest's stamps tightened the TSC offset's bound after negotiation */
 		metrics_add(out, "offset_tightened", "us", METRIC_CPU_VM, (double)(a->offset0 - a->offset) / a->khz * 1000);
 	if (a->nreact) {
 		metrics_add(out, "reaction_p50", "us", METRIC_CPU_VM, stats_median(a->react_us, a->nreact));
+		metrics_add(out, "reaction_p99", "us", METRIC_CPU_VM, stats_quantile(a->react_us, a->nreact, 0.99));
 		metrics_add(out, "reaction_max", "us", METRIC_CPU_VM, stats_max(a->react_us, a->nreact));
 	}
-	if (a->nkick_react) {
-		metrics_add(out, "kick_reaction_p50", "us", METRIC_CPU_VM, stats_median(a->kick_react_us, a->nkick_react));
-		metrics_add(out, "kick_reaction_max", "us", METRIC_CPU_VM, stats_max(a->kick_react_us, a->nkick_react));
-	}
+}
+
+/* A dynamic policy that did nothing must say why, not look like a result. */
+const char *boost_agent_note(struct policy *p)
+{
+	struct agent *a = p->priv;
+
+	if (!a || a->boosts)
+		return NULL;
+	if (!a->negotiated)
+		return "no boosts: the guest never accepted the boost region";
+	if (!a->rt_signals)
+		return "no boost requests: the workload ran no RT task; set rt_prio";
+	return NULL;
 }
 
 void boost_agent_destroy(struct policy *p)
@@ -280,8 +408,9 @@ void boost_agent_destroy(struct policy *p)
 	struct agent *a = p->priv;
 	if (a) {
 		schedtrace_stop(a->trace, NULL);
+		if (a->tfd >= 0)
+			close(a->tfd);
 		free(a->react_us);
-		free(a->kick_react_us);
 	}
 	free(a);
 	p->priv = NULL;

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "policy.h"
@@ -160,9 +161,15 @@ int sched_fifo_allowed(int prio, char *err, size_t errlen)
 int policy_thread_start(struct policy_thread *th, void *(*fn)(void *), void *arg, char *err, size_t errlen)
 {
 	th->stop = 0;
+	th->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (th->wake_fd < 0) {
+		snprintf(err, errlen, "policy thread: eventfd: %s", strerror(errno));
+		return -1;
+	}
 	int e = pthread_create(&th->t, NULL, fn, arg);
 	if (e) {
 		snprintf(err, errlen, "policy thread: %s", strerror(e));
+		close(th->wake_fd);
 		return -1;
 	}
 	th->running = 1;
@@ -174,6 +181,9 @@ void policy_thread_stop(struct policy_thread *th)
 	if (!th->running)
 		return;
 	th->stop = 1;
+	if (eventfd_write(th->wake_fd, 1) < 0) /* cannot fail on a fresh counter; stop is set anyway */
+		perror("policy thread: eventfd_write");
 	pthread_join(th->t, NULL);
+	close(th->wake_fd);
 	th->running = 0;
 }

@@ -54,6 +54,9 @@ struct policy_ops {
 	int (*tick)(struct policy *p, char *err, size_t errlen);
 	void (*stop)(struct policy *p);
 	void (*counters)(struct policy *p, struct metric_set *out);
+	/* after counters: a sentence when the run went fine but the policy had nothing to act on
+	 * (stored with the run, printed under its tables), else NULL */
+	const char *(*note)(struct policy *p);
 	void (*destroy)(struct policy *p);
 };
 
@@ -66,8 +69,9 @@ const struct policy_ops *policy_find(const char *name);
 const char *policy_choice(int i);    /* the i-th policy's name, NULL past the last: a key's choices */
 
 /* A policy's own thread (the agents'): started by start(), stopped by stop() on every path. The
- * thread runs until it sees stop set. */
-struct policy_thread { pthread_t t; volatile int stop; int running; };
+ * thread runs until it sees stop set; one that sleeps in poll() also watches wake_fd (an eventfd
+ * that stop signals), so it need not wake up on a timer to notice. */
+struct policy_thread { pthread_t t; volatile int stop; int running, wake_fd; };
 int policy_thread_start(struct policy_thread *th, void *(*fn)(void *), void *arg, char *err, size_t errlen);
 void policy_thread_stop(struct policy_thread *th);   /* sets stop and joins; idempotent */
 

@@ -1,23 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dynamic-eager: acts on every kick. The guest asks for a boost when its RT task runs (class RT,
- * BOOST_REQ, a kick) and kicks again to unboost when it drops to idle or normal work while the
- * host says it is boosted; the agent (boost_agent.c) does what each kick asks (seed 001's v1).
+ * dynamic-eager (seed 001's v1): the host boosts a vCPU when it injects an interrupt into it while
+ * its guest has RT work, an interrupt or a critical section pending, and when the guest asks; it
+ * unboosts when the guest says it is done. In user space "injects" is what the host can see: it
+ * woke the halted vCPU thread (the sched trace), or the RT deadline the guest published came
+ * (its timer interrupt is due now, running or preempted). The guest asks with BOOST_REQ and a
+ * kick while an RT task runs, and is done when it halts or says it runs nothing RT any more.
  */
 #include "boost_agent.h"
 
-static enum agent_act decide(const struct agent_look *l)
+static uint64_t wake_at(const struct agent_look *l)
 {
-	const struct pvb_boost_view *v = l->v;
-
-	if (!l->kicked)
-		return AGENT_KEEP;
-	if (v->cls == PVB_CLASS_RT && (v->flags & PVB_SF_BOOST_REQ))
-		return AGENT_BOOST;
-	return v->cls == PVB_CLASS_RT ? AGENT_KEEP : AGENT_UNBOOST;
+	return l->v->next_rt_tsc; /* the injection of its RT timer */
 }
 
-static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .decide = decide };
+static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
+{
+	const struct pvb_boost_view *v = l->v;
+	/* its RT timer fires within the lead (the offset's bound may make "now" a little early) */
+	int rt_now = v->next_rt_tsc && l->guest_now + l->lead >= v->next_rt_tsc;
+	int pending = agent_important(v) || rt_now;
+
+	if (l->woken && pending)
+		return *why = CAUSE_WAKE, AGENT_BOOST;
+	if (l->due)
+		return *why = CAUSE_DUE, AGENT_BOOST;
+	if (l->kicked && v->cls == PVB_CLASS_RT && (v->flags & PVB_SF_BOOST_REQ))
+		return *why = CAUSE_REQUEST, AGENT_BOOST;
+	return !pending && (l->kicked || l->slept || l->boosted) ? AGENT_UNBOOST : AGENT_KEEP;
+}
+
+static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .wake_at = wake_at, .decide = decide,
+						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SLEEPS };
 
 static int prepare(struct policy *p, char *err, size_t errlen)
 {
@@ -25,5 +39,5 @@ static int prepare(struct policy *p, char *err, size_t errlen)
 }
 
 BOOST_AGENT_POLICY(policy_eager, "dynamic-eager",
-		   "boost a vCPU thread on the guest's request kick, unboost on its kick (seed 001 v1)",
+		   "boost a vCPU thread when the host wakes it or its RT timer fires with RT work pending, or on the guest's request; unboost when it is done (seed 001 v1)",
 		   prepare);

@@ -1,25 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dynamic-lazy (the maintainers' direction in seed 002): never needs a kick to boost. The agent
- * (boost_agent.c) watches the host's sched trace of the vCPU threads and boosts a thread when the
- * host preempts or wakes it while its slot says an RT task or an interrupt is running; it
- * unboosts on the guest's kick when the vCPU drops to idle or normal work.
+ * dynamic-lazy (the maintainers' direction in seed 002): boost only when the host actually gets in
+ * the way: it preempts a vCPU thread while its guest runs RT work, an interrupt or a critical
+ * section, or the guest's RT deadline has passed by boost_lead_us and the thread is still not on a
+ * CPU. Unboost lazily, at the vCPU's next natural exit (it halts), or when the guest says it runs
+ * nothing RT any more. Needs the host's sched trace.
  */
 #include "boost_agent.h"
 
-static enum agent_act decide(const struct agent_look *l)
+static uint64_t wake_at(const struct agent_look *l)
+{
+	return l->v->next_rt_tsc ? l->v->next_rt_tsc + l->lead : 0; /* the host had its chance */
+}
+
+static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 {
 	const struct pvb_boost_view *v = l->v;
-	int important = v->cls == PVB_CLASS_RT || (v->flags & PVB_SF_IN_IRQ);
 
-	if (important && (l->preempted || l->woken))
-		return AGENT_BOOST;
-	if (l->kicked && !important)
+	if (l->preempted && !l->on_cpu && (agent_important(v) || l->due))
+		return *why = CAUSE_PREEMPT, AGENT_BOOST;
+	if (l->due && !l->on_cpu)
+		return *why = CAUSE_DUE, AGENT_BOOST;
+	if (l->slept || (l->kicked && !agent_important(v)))
 		return AGENT_UNBOOST;
 	return AGENT_KEEP;
 }
 
-static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .uses_trace = 1, .decide = decide };
+static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .trace_events = SCHEDTRACE_SWITCHES, .needs_trace = 1, .wake_at = wake_at,
+						.decide = decide };
 
 static int prepare(struct policy *p, char *err, size_t errlen)
 {
@@ -27,5 +35,5 @@ static int prepare(struct policy *p, char *err, size_t errlen)
 }
 
 BOOST_AGENT_POLICY(policy_lazy, "dynamic-lazy",
-		   "boost a vCPU thread the host preempts or wakes while the guest runs RT work; unboost on its kick",
+		   "boost a vCPU thread the host preempts or delays while its guest has RT work; unboost when it halts (seed 002)",
 		   prepare);

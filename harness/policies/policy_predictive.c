@@ -1,28 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dynamic-predictive: the guest publishes, before each vCPU halts, the TSC deadline of its next
- * RT wake-up. The agent (boost_agent.c) boosts the sleeping vCPU thread boost_lead_us before
- * that deadline, so it wakes already boosted -- a user-space stand-in for the seed's in-kernel
- * "boost on interrupt injection" -- and unboosts it once the vCPU is idle again with its next
- * deadline not yet due. No kick needed either way.
+ * RT wake-up. The agent (boost_agent.c) boosts the vCPU thread boost_lead_us before that deadline,
+ * so it wakes already boosted -- a user-space stand-in for the seed's in-kernel "boost on
+ * interrupt injection" -- and unboosts it once the vCPU is idle again with its next deadline not
+ * yet due. No kick needed either way.
  */
 #include "boost_agent.h"
 
-static enum agent_act decide(const struct agent_look *l)
+static uint64_t wake_at(const struct agent_look *l)
+{
+	uint64_t d = l->v->next_rt_tsc;
+	return d ? (d > l->lead ? d - l->lead : 1) : 0;
+}
+
+static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 {
 	const struct pvb_boost_view *v = l->v;
-	/* waiting for its RT wake-up: halted (idle) or running the guest's normal work */
-	int due = v->cls != PVB_CLASS_RT && v->next_rt_tsc && l->guest_now + l->lead >= v->next_rt_tsc;
 
-	if (due)
-		return AGENT_BOOST;
+	/* waiting for its RT wake-up: halted (idle) or running the guest's normal work */
+	if (v->cls != PVB_CLASS_RT && l->due)
+		return *why = CAUSE_DUE, AGENT_BOOST;
 	/* still waiting for the wake-up it was boosted for, or running it: keep */
 	if (v->cls == PVB_CLASS_RT || (v->next_rt_tsc && v->next_rt_tsc == l->boost_deadline))
 		return AGENT_KEEP;
 	return AGENT_UNBOOST;
 }
 
-static const struct agent_strategy strategy = { .needs = PVB_BF_RT_DEADLINE, .decide = decide };
+static const struct agent_strategy strategy = { .needs = PVB_BF_RT_DEADLINE, .wake_at = wake_at, .decide = decide,
+						.trace_events = SCHEDTRACE_SLEEPS };
 
 static int prepare(struct policy *p, char *err, size_t errlen)
 {

@@ -94,7 +94,8 @@ static void v_run(void *a, const struct store_row *row)
 			snprintf(job, sizeof(job), "%.*s", (int)strcspn(variant + 4, " "), variant + 4);
 			cmp_add_param(r, "job", job);
 		}
-		return;
+		if (!reason || !*reason) /* an ok run with a note (a policy that had nothing to do) is */
+			return;          /* in the tables, and its note under them */
 	}
 	for (size_t i = 0; i < in->nnotes; i++) /* one line per variant, status and reason */
 		if (!strcmp(in->notes[i].variant, variant) && !strcmp(in->notes[i].status, status) &&
@@ -481,11 +482,15 @@ static void print_notes(const struct cmp_input *in, FILE *f)
 		for (j = i; j < in->nnotes; j++)
 			if (!strcmp(in->notes[j].status, a->status) && !strcmp(in->notes[j].reason, a->reason))
 				n++, runs += in->notes[j].n;
-		fprintf(f, "not in the tables: ");
+		int ok = !strcmp(a->status, "ok");
+		fprintf(f, ok ? "note on " : "not in the tables: ");
 		for (j = i; j < in->nnotes; j++)
 			if (!strcmp(in->notes[j].status, a->status) && !strcmp(in->notes[j].reason, a->reason))
 				fprintf(f, "%s%s", j == i ? "" : "; ", in->notes[j].variant);
-		fprintf(f, ": %d %s%s: %s\n", runs, a->status, n > 1 ? " in all" : "", a->reason);
+		if (ok)
+			fprintf(f, ": %d ok run%s: %s\n", runs, runs == 1 ? "" : "s", a->reason);
+		else
+			fprintf(f, ": %d %s%s: %s\n", runs, a->status, n > 1 ? " in all" : "", a->reason);
 	}
 }
 

@@ -100,7 +100,7 @@ static int on_started(void *arg, const struct vm_view *vm, char *err, size_t err
 
 	if (c->pol.ops->start && c->pol.ops->start(&c->pol, vm, err, errlen))
 		return -1; /* run() calls stop() on every path */
-	if (spec_int(c->spec, "trace") && schedtrace_start(&c->trace, vm->tids, vm->nr_vcpus, err, errlen))
+	if (spec_int(c->spec, "trace") && schedtrace_start(&c->trace, vm->tids, vm->nr_vcpus, SCHEDTRACE_ALL, 0, err, errlen))
 		return -1;
 	if (c->ct_on) { /* host cyclictest over the same seconds as the guest's workload */
 		char *argv[20], bufs[5][32];
@@ -227,6 +227,10 @@ stop:
 	schedtrace_stop(c.trace, NULL);
 	if (c.pol.ops->counters)
 		c.pol.ops->counters(&c.pol, &out->m[SIDE_POLICY]);
+	const char *note = c.pol.ops->note && out->status == RUN_OK ? c.pol.ops->note(&c.pol) : NULL;
+	if (note) /* an ok run keeps its note as its reason (its variant names the policy); a later
+		   * failure replaces both */
+		snprintf(out->reason, sizeof(out->reason), "%s", note);
 	if (c.ct.pid > 0) {
 		/* cyclictest ends on its own a little after the guest; one that does not is a failed
 		 * run, not an ok run with fewer host numbers */

@@ -1,5 +1,7 @@
 # Bars: the median per variant with the interquartile range over runs as error bars (the seed
-# tables' cells); pvbench plot sets data, out, ttl, ylab and the terminal.
+# tables' cells). pvbench plot sets the terminal and passes data, output, title, y label and
+# column count as ARG1..ARG5: strings, never gnuplot source.
+data = ARG1; out = ARG2; ttl = ARG3; ylab = ARG4; ncol = ARG5 + 0
 set output out
 set title ttl noenhanced
 set style data histograms

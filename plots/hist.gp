@@ -1,4 +1,6 @@
-# Latency histogram, one line per variant; pvbench plot sets data, out, ttl, ncol and the terminal.
+# Latency histogram, one line per variant. pvbench plot sets the terminal and passes data,
+# output, title, y label and column count as ARG1..ARG5: strings, never gnuplot source.
+data = ARG1; out = ARG2; ttl = ARG3; ylab = ARG4; ncol = ARG5 + 0
 set output out
 set title ttl noenhanced
 set key outside right top noenhanced

@@ -1,5 +1,7 @@
-# A nightly series: the median per night, change points marked; pvbench plot sets data, out, ttl
-# and the terminal. Columns: night, median, change point (NaN where none), date, under test.
+# A nightly series: the median per night, change points marked. pvbench plot sets the terminal
+# and passes data, output, title, y label and column count as ARG1..ARG5: strings, never gnuplot
+# source. Columns: night, median, change point (NaN where none), date, under test.
+data = ARG1; out = ARG2; ttl = ARG3; ylab = ARG4; ncol = ARG5 + 0
 set output out
 set title ttl noenhanced
 set xlabel "night"

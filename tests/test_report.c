@@ -287,6 +287,28 @@ static void every_published_table_loads(void **state)
 	assert_true(n >= 9); /* seed 001's five, seed 000's four */
 }
 
+/* Names come from users and stores: an experiment named like gnuplot source is drawn, not run
+ * (plot once built gnuplot commands from it; a name with a quote ran system()). */
+static void plot_draws_a_hostile_name_and_runs_nothing(void **state)
+{
+	static const char name[] = "q'; system(\"touch PWNED-by-a-name\"); y='";
+	char ini[600], dir[600], png[900];
+
+	snprintf(ini, sizeof(ini), "%s.ini", name);
+	write_file(ini, "[global]\ntype = null\nwork_us = 10, 20\nops = 50\nrepeat = 2\n");
+	snprintf(ini, sizeof(ini), "%s/%s.ini", tmp, name);
+	snprintf(dir, sizeof(dir), "%s/out %s", tmp, name);
+	assert_int_equal(pvbench("run", ini, NULL), 0);
+	unlink("PWNED-by-a-name");
+	int plot = pvbench("plot", "--out", dir, name, NULL);
+	int ran = access("PWNED-by-a-name", F_OK) == 0; /* in the working directory gnuplot inherits */
+	unlink("PWNED-by-a-name");
+	assert_false(ran);
+	assert_int_equal(plot, 0);
+	snprintf(png, sizeof(png), "%s/bars-guest-op_p50.png", dir);
+	assert_int_equal(access(png, R_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +317,7 @@ int main(void)
 		cmocka_unit_test_setup(nightly_flags_a_planted_regression, setup),
 		cmocka_unit_test_setup(reproduce_verdicts_on_fixture_runs, setup),
 		cmocka_unit_test(every_published_table_loads),
+		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

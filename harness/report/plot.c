@@ -68,7 +68,8 @@ static void v_metric(void *a, long long id, const char *side, int cpu, const cha
 {
 	struct pdata *d = a;
 	int r = run_of(d, id);
-	if (r < 0 || cpu != METRIC_CPU_ALL || !strcmp(side, "harness"))
+	/* a run's figure: over all its CPUs, or of the VM as a whole (a type's own, the null type's) */
+	if (r < 0 || (cpu != METRIC_CPU_ALL && cpu != METRIC_CPU_VM) || !strcmp(side, "harness"))
 		return;
 	GROW(d->m, d->nm);
 	struct pmet *m = &d->m[d->nm++];
@@ -115,21 +116,26 @@ const char *plot_templates(void)
 	return dir;
 }
 
-/* gnuplot -e "data='..'; out='..'; term='..'; ..." TEMPLATE, once per terminal */
-static int draw(const char *dir, const char *name, const char *tmpl, const char *vars, char *err, size_t errlen)
+/* gnuplot -e "set terminal T" -c TEMPLATE DATA OUT TITLE YLABEL NCOL, once per terminal. What
+ * comes from the store (an experiment's name, a metric's, a path) travels as an argument that the
+ * template reads as a string (ARG1..ARG5), never as gnuplot source: a name with a quote or a
+ * newline in it is text, not a command. */
+static int draw(const char *dir, const char *name, const char *tmpl, const char *ttl, const char *ylab, int ncol,
+		char *err, size_t errlen)
 {
 	static const struct { const char *term, *ext; } terms[] = {
 		{ "pngcairo size 900,540 font ',10'", "png" }, { "svg size 900,540 dynamic font ',10'", "svg" } };
 	for (int t = 0; t < 2; t++) {
-		char e[2048], tp[1200], log[1200], out[1200];
+		char e[128], tp[1200], log[1200], out[1200], data[1200], nc[16];
 		struct child c;
 		struct stat st;
 		snprintf(out, sizeof(out), "%s/%s.%s", dir, name, terms[t].ext);
-		snprintf(e, sizeof(e), "data='%s/%s.dat'; out='%s'; set terminal %s; %s", dir, name, out,
-			 terms[t].term, vars);
+		snprintf(data, sizeof(data), "%s/%s.dat", dir, name);
+		snprintf(e, sizeof(e), "set terminal %s", terms[t].term);
 		snprintf(tp, sizeof(tp), "%s/%s.gp", plot_templates(), tmpl);
 		snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-		char *argv[] = { "gnuplot", "-e", e, tp, NULL };
+		snprintf(nc, sizeof(nc), "%d", ncol);
+		char *argv[] = { "gnuplot", "-e", e, "-c", tp, data, out, (char *)ttl, (char *)ylab, nc, NULL };
 		struct child_io io = { .stdout_path = log, .stderr_path = log };
 		if (child_spawn(&c, argv, &io, err, errlen) < 0)
 			return -1;
@@ -149,18 +155,6 @@ static int draw(const char *dir, const char *name, const char *tmpl, const char 
 		}
 	}
 	return 0;
-}
-
-/* 'text' for gnuplot -e: single quotes doubled */
-static void quote(char *dst, size_t n, const char *s)
-{
-	size_t o = 0;
-	for (; *s && o + 3 < n; s++) {
-		if (*s == '\'')
-			dst[o++] = '\'';
-		dst[o++] = *s;
-	}
-	dst[o] = 0;
 }
 
 static void add(struct plot_file *out, int max, int *n, const char *name, const char *title)
@@ -217,7 +211,7 @@ static int hist_plots(const struct pdata *d, const char *exp, const char *dir, c
 		}
 		over[v] += (double)h->over;
 	}
-	char base[96], path[1200], ttl[300], q[600], vars[1000];
+	char base[96], path[1200], ttl[300];
 	for (int kind = 0; kind < 2; kind++) {
 		snprintf(base, sizeof(base), "%s-%s-%s", kind ? "cdf" : "hist", side, name);
 		snprintf(path, sizeof(path), "%s/%s.dat", dir, base);
@@ -262,9 +256,7 @@ static int hist_plots(const struct pdata *d, const char *exp, const char *dir, c
 		free(tot);
 		fclose(f);
 		snprintf(ttl, sizeof(ttl), "%s: %s %s latency %s", exp, side, name, kind ? "CDF" : "histogram");
-		quote(q, sizeof(q), ttl);
-		snprintf(vars, sizeof(vars), "ttl='%s'; ncol=%d", q, d->nv + 1);
-		if (draw(dir, base, kind ? "cdf" : "hist", vars, err, errlen)) {
+		if (draw(dir, base, kind ? "cdf" : "hist", ttl, "", d->nv + 1, err, errlen)) {
 			free(cnt);
 			free(over);
 			return -1;
@@ -279,7 +271,7 @@ static int hist_plots(const struct pdata *d, const char *exp, const char *dir, c
 static int bar_plot(const struct pdata *d, const char *exp, const char *dir, const char *side,
 		    const char *name, struct plot_file *out, int max, int *n, char *err, size_t errlen)
 {
-	char base[96], path[1200], ttl[300], q[600], vars[1000], unit[8] = "";
+	char base[96], path[1200], ttl[300], unit[8] = "";
 	double *v = malloc(((size_t)d->nr + 1) * sizeof(double));
 	int rows = 0;
 	if (!v)
@@ -314,9 +306,9 @@ static int bar_plot(const struct pdata *d, const char *exp, const char *dir, con
 	if (!rows)
 		return 0;
 	snprintf(ttl, sizeof(ttl), "%s: %s %s (%s), median and interquartile range over runs", exp, side, name, unit);
-	quote(q, sizeof(q), ttl);
-	snprintf(vars, sizeof(vars), "ttl='%s'; ylab='%s (%s)'", q, name, unit);
-	if (draw(dir, base, "bars", vars, err, errlen))
+	char ylab[200];
+	snprintf(ylab, sizeof(ylab), "%s (%s)", name, unit);
+	if (draw(dir, base, "bars", ttl, ylab, 0, err, errlen))
 		return -1;
 	add(out, max, n, base, ttl);
 	return 0;
@@ -334,7 +326,7 @@ static int series_plots(struct store *st, const char *exp, const char *dir, stru
 		return -1;
 	}
 	cJSON_ArrayForEach(s, cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "series")) {
-		char base[96], path[1200], ttl[300], q[600], vars[1000];
+		char base[96], path[1200], ttl[300];
 		const char *unit = cJSON_GetObjectItem(s, "unit")->valuestring;
 		double scale = strcmp(unit, "ns") ? 1 : 1e-3;
 		cJSON *p, *c;
@@ -362,9 +354,7 @@ static int series_plots(struct store *st, const char *exp, const char *dir, stru
 		snprintf(ttl, sizeof(ttl), "%s: %s %s (%s) of %s, median per night, change points marked", exp,
 			 cJSON_GetObjectItem(s, "side")->valuestring, cJSON_GetObjectItem(s, "metric")->valuestring,
 			 scale == 1 ? unit : "us", cJSON_GetObjectItem(s, "variant")->valuestring);
-		quote(q, sizeof(q), ttl);
-		snprintf(vars, sizeof(vars), "ttl='%s'", q);
-		if ((rc = draw(dir, base, "series", vars, err, errlen)))
+		if ((rc = draw(dir, base, "series", ttl, "", 0, err, errlen)))
 			break;
 		add(out, max, n, base, ttl);
 	}

@@ -309,6 +309,49 @@ static void plot_draws_a_hostile_name_and_runs_nothing(void **state)
 	assert_int_equal(access(png, R_OK), 0);
 }
 
+/* The dashboard writes names as text and gives each its own page: a published table whose file
+ * name is markup is shown escaped, and two experiments whose names differ only where a file name
+ * cannot (a space and an underscore) get two pages, not one overwritten by the other. */
+static void dashboard_escapes_names_and_keeps_their_pages_apart(void **state)
+{
+	static const char hostile[] = "<img src=x onerror=alert(1)>";
+	char pub[400], cmd[1200], html[400], ini[400];
+	static char buf[1 << 20];
+
+	snprintf(pub, sizeof(pub), "%s/pub", tmp);
+	assert_int_equal(mkdir_p(pub), 0);
+	snprintf(cmd, sizeof(cmd), "cp results/published/001-cyclictest-idle-avg.json '%s/%s.json'", pub, hostile);
+	assert_int_equal(system(cmd), 0);
+	for (int i = 0; i < 2; i++) {
+		write_file(i ? "a b.ini" : "a_b.ini", i ? "[global]\ntype = null\nops = 20\nwork_us = 10, 20\n"
+						: "[global]\ntype = null\nops = 30\nwork_us = 10, 20\n");
+		snprintf(ini, sizeof(ini), "%s/%s", tmp, i ? "a b.ini" : "a_b.ini");
+		assert_int_equal(pvbench("run", ini, NULL), 0);
+	}
+	snprintf(html, sizeof(html), "%s/html", tmp);
+	assert_int_equal(pvbench("report", "--html", html, "--published", pub, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "%s/index.html", html);
+	FILE *f = fopen(cmd, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	assert_null(strstr(buf, hostile));
+	assert_non_null(strstr(buf, "&lt;img src=x onerror=alert(1)&gt;"));
+	/* two experiments, two pages, each linked from the index */
+	int pages = 0;
+	for (char *p = strstr(buf, "href=\"exp-a"); p; p = strstr(p + 1, "href=\"exp-a")) {
+		char name[200], path[700];
+		assert_int_equal(sscanf(p, "href=\"%199[^\"]\"", name), 1);
+		snprintf(path, sizeof(path), "%s/%s", html, name);
+		assert_int_equal(access(path, R_OK), 0);
+		pages++;
+	}
+	assert_int_equal(pages, 2);
+	snprintf(cmd, sizeof(cmd), "test \"$(ls '%s' | grep -c '^exp-a')\" = 2", html);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +361,7 @@ int main(void)
 		cmocka_unit_test_setup(reproduce_verdicts_on_fixture_runs, setup),
 		cmocka_unit_test(every_published_table_loads),
 		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
+		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

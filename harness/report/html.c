@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,14 +61,25 @@ static void esc(FILE *f, const char *s)
 	}
 }
 
-/* a file name for an experiment or host: [A-Za-z0-9._-], the rest as '_' */
+/* A file name (and anchor) for an experiment, host or table: [A-Za-z0-9._-], the rest as '_'.
+ * Two names that differ only where '_' stands would share a page: a name that needed a '_' also
+ * gets its own hash (FNV-1a), so every name has a file of its own. */
 static void slug(char *dst, size_t n, const char *s)
 {
 	size_t i = 0;
-	for (; *s && i + 1 < n; s++)
-		dst[i++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-			   *s == '.' || *s == '-' ? *s : '_';
-	dst[i] = 0;
+	uint32_t h = 2166136261u;
+	int changed = 0;
+	for (const char *p = s; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (; *s && i + 10 < n; s++) {
+		int ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+			 *s == '.' || *s == '-';
+		dst[i++] = ok ? *s : '_';
+		changed |= !ok;
+	}
+	if (changed || *s) /* cut or changed */
+		i += (size_t)snprintf(dst + i, n - i, "-%08x", h);
+	dst[i < n ? i : n - 1] = 0;
 }
 
 static void head(FILE *f, const char *title)
@@ -162,12 +174,18 @@ static void published(struct ctx *c, FILE *f, const char *exp, const char *host)
 		snprintf(origin, sizeof(origin), "experiment %s, host %s", exp, host);
 		FILE *m = pre_begin(&buf, &blen);
 		reproduce_table(p->ref, &in, origin, m, NULL, &s);
-		fprintf(f, "<h4 id=\"pub-%s\">Published table %s</h4>\n", p->id, p->id);
+		char idsl[200];
+		slug(idsl, sizeof(idsl), p->id); /* a file's name: text where shown, a slug in anchors */
+		fprintf(f, "<h4 id=\"pub-%s\">Published table ", idsl);
+		esc(f, p->id);
+		fprintf(f, "</h4>\n");
 		pre_end(f, m, &buf);
 		slug(sl, sizeof(sl), exp);
-		fprintf(c->index_tables, "<tr><td>%s</td><td>", p->id);
+		fprintf(c->index_tables, "<tr><td>");
+		esc(c->index_tables, p->id);
+		fprintf(c->index_tables, "</td><td>");
 		esc(c->index_tables, cJSON_GetObjectItem(p->ref, "title")->valuestring);
-		fprintf(c->index_tables, "</td><td><a href=\"exp-%s.html#pub-%s\">", sl, p->id);
+		fprintf(c->index_tables, "</td><td><a href=\"exp-%s.html#pub-%s\">", sl, idsl);
 		esc(c->index_tables, exp);
 		fprintf(c->index_tables, "</a></td><td>");
 		esc(c->index_tables, host);
@@ -353,12 +371,17 @@ static void unmatched(struct ctx *c)
 		struct pub *p = &c->pubs[i];
 		if (p->shown)
 			continue;
-		fprintf(c->index_tables, "<tr><td>%s</td><td>", p->id);
+		fprintf(c->index_tables, "<tr><td>");
+		esc(c->index_tables, p->id);
+		fprintf(c->index_tables, "</td><td>");
 		esc(c->index_tables, cJSON_GetObjectItem(p->ref, "title")->valuestring);
 		fprintf(c->index_tables, "</td><td>");
 		esc(c->index_tables, cJSON_GetObjectItem(p->ref, "experiment")->valuestring);
-		fprintf(c->index_tables, "</td><td colspan=\"5\" class=\"note\">not measured: no runs of "
-			"%s in this store (pvbench reproduce --run %s)</td></tr>\n", p->exp, p->id);
+		fprintf(c->index_tables, "</td><td colspan=\"5\" class=\"note\">not measured: no runs of ");
+		esc(c->index_tables, p->exp);
+		fprintf(c->index_tables, " in this store (pvbench reproduce --run ");
+		esc(c->index_tables, p->id);
+		fprintf(c->index_tables, ")</td></tr>\n");
 	}
 }
 
@@ -439,7 +462,9 @@ int report_html(struct store *st, const char *store_label, const char *dir, cons
 			esc(f, exps.v[i][1]);
 			fprintf(f, "</td><td>");
 			esc(f, exps.v[i][2]);
-			fprintf(f, "</td><td>%s</td><td>%s / %s</td><td>", exps.v[i][6], exps.v[i][4], exps.v[i][3]);
+			fprintf(f, "</td><td>");
+			esc(f, exps.v[i][6]); /* host names: a lab's labels, text like any other */
+			fprintf(f, "</td><td>%s / %s</td><td>", exps.v[i][4], exps.v[i][3]);
 			esc(f, exps.v[i][5]);
 			fprintf(f, "</td></tr>\n");
 		}

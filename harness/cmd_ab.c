@@ -182,7 +182,7 @@ int cmd_ab(int argc, char **argv)
 			usage(stderr);
 			return EXIT_ERROR;
 		}
-		if ((st = store_open(eo.db, err, sizeof(err))))
+		if ((st = store_open_existing(eo.db, err, sizeof(err))))
 			store_only_host(st, host);
 		if (!st || ab_load(st, stored, NULL, metrics, &arms, err, sizeof(err)))
 			goto fail;

@@ -60,7 +60,7 @@ int cmd_compare(int argc, char **argv)
 		fprintf(stderr, "pvbench: %s: no result store (run an experiment first)\n", db);
 		return EXIT_ERROR;
 	}
-	st = store_open(db, err, sizeof(err));
+	st = store_open_existing(db, err, sizeof(err));
 	if (st)
 		store_only_host(st, host);
 	if (!st) {

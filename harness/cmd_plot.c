@@ -43,7 +43,7 @@ int cmd_plot(int argc, char **argv)
 		snprintf(def, sizeof(def), "plots/out/%s", argv[optind]);
 		dir = def;
 	}
-	struct store *st = store_open(db, err, sizeof(err));
+	struct store *st = store_open_existing(db, err, sizeof(err));
 	if (st)
 		store_only_host(st, host);
 	int n = st ? plot_experiment(st, argv[optind], dir, files, 128, err, sizeof(err)) : -1;

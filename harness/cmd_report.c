@@ -35,7 +35,7 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "usage: pvbench report --html DIR [--db PATH|CONNINFO]\n");
 		return EXIT_ERROR;
 	}
-	struct store *st = store_open(db, err, sizeof(err));
+	struct store *st = store_open_existing(db, err, sizeof(err));
 	int rc = st ? report_html(st, db, dir, published, err, sizeof(err)) : -1;
 	store_close(st);
 	if (rc) {

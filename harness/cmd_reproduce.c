@@ -136,7 +136,7 @@ int cmd_reproduce(int argc, char **argv)
 			if (r == EXIT_FAILED)
 				rc = EXIT_FAILED;
 		}
-		if (!st && !(st = store_open(eo.db, err, sizeof(err)))) {
+		if (!st && !(st = store_open_existing(eo.db, err, sizeof(err)))) {
 			fprintf(stderr, "pvbench reproduce: %s\n", err);
 			cJSON_Delete(ref);
 			rc = EXIT_ERROR;

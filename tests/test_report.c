@@ -113,7 +113,7 @@ static void ab_refuses_what_is_not_a_pair(void **state)
 	assert_int_equal(pvbench("ab", ini, "-a", "work_us=10", "-b", "work_us=10", NULL), 1);
 	assert_int_equal(pvbench("ab", ini, "-a", "work_us=10", "-b", "nosuchkey=1", NULL), 1);
 	assert_int_equal(pvbench("ab", "--stored", "nosuch-ab-1", NULL), 1);
-	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 0);
+	assert_int_equal(access(db, F_OK), -1); /* nothing ran: not even a store was made */
 }
 
 static void write_file(const char *name, const char *text)
@@ -352,6 +352,29 @@ static void dashboard_escapes_names_and_keeps_their_pages_apart(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Commands that only read leave what they were pointed at as it was: no store made where there
+ * was none, no pvbench tables added to another program's SQLite file. */
+static void readers_write_nothing(void **state)
+{
+	char foreign[400], html[400], cmd[600];
+
+	snprintf(html, sizeof(html), "%s/html", tmp);
+	assert_int_equal(pvbench("plot", "--out", html, "x", NULL), 1);
+	assert_int_equal(pvbench("report", "--html", html, NULL), 1);
+	assert_int_equal(pvbench("reproduce", "--published", "results/published", "001-cyclictest-idle-avg", NULL), 1);
+	assert_int_equal(pvbench("compare", "x", NULL), 1);
+	assert_int_equal(pvbench("ab", "--stored", "x-ab-1", NULL), 1);
+	assert_int_equal(access(db, F_OK), -1);
+	snprintf(foreign, sizeof(foreign), "%s/other.sqlite", tmp);
+	snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'CREATE TABLE notes(t); PRAGMA user_version = 2;'", foreign);
+	assert_int_equal(system(cmd), 0);
+	snprintf(db, sizeof(db), "%s", foreign);
+	assert_int_equal(pvbench("compare", "x", NULL), 1);
+	assert_int_equal(pvbench("plot", "--out", html, "x", NULL), 1);
+	assert_int_equal(pvbench("run", "configs/null.ini", NULL), 1); /* a writer refuses it too */
+	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +385,7 @@ int main(void)
 		cmocka_unit_test(every_published_table_loads),
 		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
 		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),
+		cmocka_unit_test_setup(readers_write_nothing, setup),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

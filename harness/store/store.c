@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include "store.h"
 
@@ -96,9 +98,24 @@ static int user_version(struct store *s)
 	return v;
 }
 
-struct store *store_open(const char *path, char *err, size_t errlen)
+/* How many tables the file has, of any name or only named name (another program's SQLite file
+ * may carry any version number). */
+static int tables(struct store *s, const char *name)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+			       " (?1 IS NULL OR name = ?1)", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static struct store *open_store(const char *path, int create, char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
+	struct stat sb;
 	int v;
 
 	if (!s)
@@ -109,7 +126,11 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 			goto fail;
 		return s;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	if (!create && stat(path, &sb) < 0) { /* a reader makes no store where there was none */
+		snprintf(err, errlen, "%s: no such store (%s; pvbench run writes one)", path, strerror(errno));
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		goto fail;
 	}
@@ -123,6 +144,15 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	if (v > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen, "%s: schema version %d is newer than this pvbench's %d", path, v,
 			 STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	/* Another program's file is left as it is, and only an empty one becomes a store, for a
+	 * writer. (The version alone cannot say: another writer may be making the tables right now,
+	 * and a foreign file may carry any version.) */
+	int all = tables(s, NULL), runs = tables(s, "runs");
+	if ((all > 0 && runs == 0) || (all == 0 && (v > 0 || !create))) {
+		snprintf(err, errlen, "%s: not a pvbench store (%s)", path,
+			 all ? "it has tables of its own and no runs" : "it is empty");
 		goto fail;
 	}
 	/* Switching a fresh file to WAL while other processes open it too can fail with "database is
@@ -160,6 +190,16 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 fail:
 	store_close(s);
 	return NULL;
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+	return open_store(path, 1, err, errlen);
+}
+
+struct store *store_open_existing(const char *path, char *err, size_t errlen)
+{
+	return open_store(path, 0, err, errlen);
 }
 
 void store_close(struct store *s)

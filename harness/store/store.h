@@ -47,6 +47,9 @@ struct store_definition {
 /* path: a SQLite file, or a central PostgreSQL store ("postgresql://..." or "postgres:...",
  * libpq's connection strings), which is read like a file and written by store_push only. */
 struct store *store_open(const char *path, char *err, size_t errlen);
+/* For commands that only read (compare, plot, report, reproduce, ab --stored): a missing file is
+ * an error, not a new empty store, and a file that is not pvbench's is refused untouched. */
+struct store *store_open_existing(const char *path, char *err, size_t errlen);
 int store_is_central(const char *path);
 void store_close(struct store *s);
 const char *store_path(const struct store *s);

@@ -47,7 +47,8 @@ static void usage(FILE *f)
 		"  --format F        text (default) or json\n"
 		"  --host NAME       with --stored: only this host's runs (a central store holds many)\n"
 		"Exit status: 0 no difference above the floor, 3 B better in some metric and worse in\n"
-		"none, 4 B worse in some metric, 1 error, 2 runs failed, 130 interrupted.\n");
+		"none, 4 B worse in some metric, 5 not judged (no metric had enough runs to reach the\n"
+		"test's level, or none to judge), 1 error, 2 runs failed, 130 interrupted.\n");
 }
 
 struct kv { const char *key, *val; };

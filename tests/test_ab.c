@@ -98,7 +98,21 @@ static void too_few_runs_and_precision(void **state)
 	struct ab_metric m = { .name = "x", .a = a, .a2 = a2, .b = b, .na = 1, .na2 = 2, .nb = 2 };
 	ab_analyse(&m, 1, &p);
 	assert_int_equal(m.verdict, AB_FEW);
-	assert_int_equal(ab_exit_status(&m, 1), 0);
+	/* nothing judged is not "no difference": its own status, and a sentence */
+	assert_int_equal(ab_exit_status(&m, 1), AB_EXIT_NOT_JUDGED);
+	assert_non_null(ab_not_judged(&m, 1));
+	assert_int_equal(ab_exit_status(&m, 0), AB_EXIT_NOT_JUDGED); /* no metric at all */
+
+	/* 3 against 3 cannot reach p < 0.05 (at best 0.1), however far apart: too few, not "same";
+	 * 4 against 4 can (0.029) */
+	double a3[] = { 1, 1.1, 1.2, 1.3 }, b3[] = { 5, 5.1, 5.2, 5.3 }, c3[] = { 1, 1.1, 1.2, 1.3 };
+	struct ab_metric m3 = { .name = "x", .a = a3, .a2 = c3, .b = b3, .na = 3, .na2 = 3, .nb = 3 };
+	ab_analyse(&m3, 1, &p);
+	assert_int_equal(m3.verdict, AB_FEW);
+	assert_int_equal(ab_exit_status(&m3, 1), AB_EXIT_NOT_JUDGED);
+	m3.na = m3.na2 = m3.nb = 4;
+	ab_analyse(&m3, 1, &p);
+	assert_int_equal(m3.verdict, AB_WORSE); /* lower is better: B's 5 is worse than A's 1 */
 
 	struct trial t;
 	uint64_t rng = 5;

@@ -14,6 +14,16 @@ const char *ab_verdict_name(enum ab_verdict v)
 	return n[v];
 }
 
+/* The smallest two-sided p an exact Mann-Whitney test of na against nb runs can give (no ties:
+ * every B above every A): 2 / C(na + nb, na). 3 against 3 cannot go below 0.1. */
+static double min_p(size_t na, size_t nb)
+{
+	double c = 1;
+	for (size_t k = 1; k <= na; k++)
+		c = c * (double)(nb + k) / (double)k;
+	return fmin(1, 2 / c);
+}
+
 void ab_analyse(struct ab_metric *m, size_t n, const struct ab_params *p)
 {
 	double *raw = calloc(n ? n : 1, sizeof(double)), *adj = calloc(n ? n : 1, sizeof(double));
@@ -40,7 +50,8 @@ void ab_analyse(struct ab_metric *m, size_t n, const struct ab_params *p)
 	for (size_t i = 0; i < n; i++) {
 		struct ab_metric *x = &m[i];
 		x->p_adj = adj[i];
-		if (x->na < 2 || x->na2 < 2 || x->nb < 2 || isnan(x->p_adj))
+		/* a pair too small to ever reach the level cannot say "no difference" either */
+		if (x->na < 2 || x->na2 < 2 || x->nb < 2 || isnan(x->p_adj) || min_p(x->na, x->nb) >= p->fdr)
 			x->verdict = AB_FEW;
 		else if (x->p_adj < p->fdr && (x->d_lo > 0 || x->d_hi < 0) && fabs(x->d) > x->floor)
 			x->verdict = (x->d > 0) == !!x->higher_better ? AB_BETTER : AB_WORSE;
@@ -63,13 +74,23 @@ int ab_precise(const struct ab_metric *m, size_t n, const struct ab_params *p)
 
 int ab_exit_status(const struct ab_metric *m, size_t n)
 {
-	int better = 0;
+	int better = 0, judged = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].verdict == AB_WORSE)
 			return AB_EXIT_WORSE;
 		better |= m[i].verdict == AB_BETTER;
+		judged |= m[i].verdict != AB_FEW;
 	}
-	return better ? AB_EXIT_BETTER : 0;
+	return better ? AB_EXIT_BETTER : judged ? 0 : AB_EXIT_NOT_JUDGED;
+}
+
+const char *ab_not_judged(const struct ab_metric *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i].verdict != AB_FEW)
+			return NULL;
+	return n ? "not judged: too few runs for any metric to reach the test's level (see each metric)"
+		 : "not judged: no metric to judge (every run skipped or failed, or --metrics named none the runs have)";
 }
 
 /* ns are shown as us, as compare does */
@@ -97,6 +118,8 @@ static void render_json(FILE *f, const struct ab_report *r, const struct ab_metr
 	cJSON_AddNumberToObject(o, "tail_quantile", p->tail);
 	if (r->note)
 		cJSON_AddStringToObject(o, "note", r->note);
+	if (ab_not_judged(m, n))
+		cJSON_AddStringToObject(o, "not_judged", ab_not_judged(m, n));
 	for (size_t i = 0; i < n; i++) {
 		const struct ab_metric *x = &m[i];
 		cJSON *j = cJSON_CreateObject();
@@ -155,6 +178,8 @@ void ab_render(FILE *f, const struct ab_report *r, const struct ab_metric *m, si
 			ab_verdict_name(x->verdict), x->p_aa < p->fdr ? " (A/A differs!)" : "");
 		unstable |= x->p_aa < p->fdr;
 	}
+	if (ab_not_judged(m, n))
+		fprintf(f, "%s%s\n", n ? "\n" : "", ab_not_judged(m, n));
 	fprintf(f, "\n%s\n", r->test);
 	if (unstable)
 		fprintf(f, "A/A differs: two samples of A disagree (raw p < %g) in a metric marked so: this "

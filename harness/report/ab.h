@@ -76,5 +76,8 @@ void ab_arms_free(struct ab_arms *a);
 int ab_exit_status(const struct ab_metric *m, size_t n);
 #define AB_EXIT_BETTER 3
 #define AB_EXIT_WORSE 4
+#define AB_EXIT_NOT_JUDGED 5
+/* Why nothing was judged (no metric, or none with enough runs), or NULL when something was. */
+const char *ab_not_judged(const struct ab_metric *m, size_t n);
 
 #endif

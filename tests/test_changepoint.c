@@ -83,12 +83,25 @@ static void two_nights_are_enough_for_a_clear_step(void **state)
 	assert_int_equal(cp_detect(two, st, 1, &p, c, 2), 0);   /* one night: nothing to compare */
 }
 
+/* One run a night over many nights cannot reach the level once corrected for the split points
+ * tried: the series says so instead of "none"; five runs a night can. */
+static void one_run_a_night_cannot_flag_and_says_so(void **state)
+{
+	struct cp_params p = CP_PARAMS_DEFAULT;
+	size_t one[21], five[21];
+	for (size_t s = 0; s <= 20; s++)
+		one[s] = s, five[s] = 5 * s;
+	assert_true(cp_best_p(one, 20, &p) >= p.alpha);
+	assert_true(cp_best_p(five, 20, &p) < p.alpha);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(planted_step_is_found_where_planted),
 		cmocka_unit_test(noise_stays_quiet),
 		cmocka_unit_test(two_nights_are_enough_for_a_clear_step),
+		cmocka_unit_test(one_run_a_night_cannot_flag_and_says_so),
 	};
 	return cmocka_run_group_tests_name("changepoint", tests, NULL, NULL);
 }

@@ -169,6 +169,17 @@ static void nightly_flags_a_planted_regression(void **state)
 	/* judged again without running: the same verdict */
 	assert_int_equal(pvbench("nightly", suite, "--judge", NULL), 4);
 	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 10);
+	/* --metrics picks what is judged: only ops here, a count the slowdown leaves alone */
+	assert_int_equal(pvbench("nightly", suite, "--judge", "--metrics", "ops", "--format", "json", NULL), 0);
+	j = out_json();
+	cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "experiments"), 0), *sr;
+	int nseries = 0;
+	cJSON_ArrayForEach(sr, cJSON_GetObjectItem(e, "series")) {
+		assert_string_equal(cJSON_GetObjectItem(sr, "metric")->valuestring, "ops");
+		nseries++;
+	}
+	assert_true(nseries > 0);
+	cJSON_Delete(j);
 	/* a bad suite names file, line and key */
 	write_file("bad.suite", "[suite]\nexperiments = n.ini\n");
 	snprintf(suite, sizeof(suite), "%s/bad.suite", tmp);

@@ -14,16 +14,6 @@ const char *ab_verdict_name(enum ab_verdict v)
 	return n[v];
 }
 
-/* The smallest two-sided p an exact Mann-Whitney test of na against nb runs can give (no ties:
- * every B above every A): 2 / C(na + nb, na). 3 against 3 cannot go below 0.1. */
-static double min_p(size_t na, size_t nb)
-{
-	double c = 1;
-	for (size_t k = 1; k <= na; k++)
-		c = c * (double)(nb + k) / (double)k;
-	return fmin(1, 2 / c);
-}
-
 void ab_analyse(struct ab_metric *m, size_t n, const struct ab_params *p)
 {
 	double *raw = calloc(n ? n : 1, sizeof(double)), *adj = calloc(n ? n : 1, sizeof(double));
@@ -51,7 +41,7 @@ void ab_analyse(struct ab_metric *m, size_t n, const struct ab_params *p)
 		struct ab_metric *x = &m[i];
 		x->p_adj = adj[i];
 		/* a pair too small to ever reach the level cannot say "no difference" either */
-		if (x->na < 2 || x->na2 < 2 || x->nb < 2 || isnan(x->p_adj) || min_p(x->na, x->nb) >= p->fdr)
+		if (x->na < 2 || x->na2 < 2 || x->nb < 2 || isnan(x->p_adj) || stats_mann_whitney_min_p(x->na, x->nb) >= p->fdr)
 			x->verdict = AB_FEW;
 		else if (x->p_adj < p->fdr && (x->d_lo > 0 || x->d_hi < 0) && fabs(x->d) > x->floor)
 			x->verdict = (x->d > 0) == !!x->higher_better ? AB_BETTER : AB_WORSE;

@@ -43,3 +43,19 @@ size_t cp_detect(const double *v, const size_t *start, size_t nsess, const struc
 	segment(v, start, 0, nsess, p, out, max, &n);
 	return n;
 }
+
+double cp_best_p(const size_t *start, size_t nsess, const struct cp_params *p)
+{
+	double best = INFINITY;
+	size_t tried = 0;
+	for (size_t k = 1; k < nsess; k++) { /* the same windows as segment() over the whole series */
+		size_t b0 = k > (size_t)p->window ? k - (size_t)p->window : 0;
+		size_t a1 = nsess - k > (size_t)p->window ? k + (size_t)p->window : nsess;
+		size_t nx = start[k] - start[b0], ny = start[a1] - start[k];
+		if (!nx || !ny)
+			continue;
+		tried++;
+		best = fmin(best, stats_mann_whitney_min_p(nx, ny));
+	}
+	return tried ? fmin(1, best * (double)tried) : 1;
+}

@@ -35,5 +35,9 @@ struct cp_change {
  * ordered by session. */
 size_t cp_detect(const double *v, const size_t *start, size_t nsess, const struct cp_params *p,
 		 struct cp_change *out, size_t max);
+/* The smallest corrected p the first split of a series could reach with these run counts per
+ * session, whatever the values: at or above alpha, cp_detect can never flag a change in it (one
+ * run a night over many nights cannot). */
+double cp_best_p(const size_t *start, size_t nsess, const struct cp_params *p);
 
 #endif

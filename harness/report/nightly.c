@@ -23,13 +23,14 @@ struct history {
 	char metrics[256];
 };
 
-struct hctx { struct history *h; char (*variant)[256]; };
+struct hctx { struct history *h; char (*variant)[256]; int asked; };
 
 static void h_defaults(void *a, const char *baseline, const char *rows, const char *columns,
 		       const char *metrics)
 {
 	struct hctx *c = a;
-	snprintf(c->h->metrics, sizeof(c->h->metrics), "%s", metrics ? metrics : "");
+	if (!c->asked)
+		snprintf(c->h->metrics, sizeof(c->h->metrics), "%s", metrics ? metrics : "");
 }
 
 static void h_run(void *a, const struct store_row *r)
@@ -122,12 +123,14 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 	struct store_visitor v = { .arg = &c, .defaults = h_defaults, .run = h_run, .metric = h_metric };
 	int status = 0;
 
+	/* the metrics asked for filter the read (h_defaults keeps them over the experiment's) */
+	if (metrics)
+		snprintf(h.metrics, sizeof(h.metrics), "%s", metrics);
+	c.asked = metrics != NULL;
 	if (store_visit(st, exp, "*", &v, err, errlen)) {
 		free(c.variant);
 		return -1;
 	}
-	if (metrics)
-		snprintf(h.metrics, sizeof(h.metrics), "%s", metrics);
 	int hosts = 0;
 	for (int r = 0; r < h.nruns; r++)
 		hosts += r == 0 || strcmp(h.runs[r].host, h.runs[0].host);
@@ -162,6 +165,11 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 		start[nsess] = j - i;
 		struct cp_change ch[16];
 		size_t nch = cp_detect(vals, start, nsess, cp, ch, 16);
+		double best_p = cp_best_p(start, nsess, cp);
+		char never[160] = ""; /* a series that cannot flag a change says so, not "none" */
+		if (nsess > 1 && best_p >= cp->alpha)
+			snprintf(never, sizeof(never), "cannot flag any: at best p = %.2g (corrected) with these "
+				 "runs per night; repeat more per night or widen --window", best_p);
 		char variant[128], name[48], side[16], unit[8], host[64];
 		const char *k = h.vals[i].key;
 		snprintf(host, sizeof(host), "%.*s", (int)strcspn(k, "\t"), k);
@@ -190,6 +198,8 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 				cJSON_AddNumberToObject(pt, "runs", (double)(start[s + 1] - start[s]));
 				cJSON_AddItemToArray(pts, pt);
 			}
+			cJSON_AddBoolToObject(js, "can_flag", !never[0]);
+			cJSON_AddNumberToObject(js, "best_p", best_p);
 			jch = cJSON_AddArrayToObject(js, "changes");
 			cJSON_AddItemToArray(jseries, js);
 		} else {
@@ -198,7 +208,7 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 			snprintf(vl, sizeof(vl), "%s%s%s", variant[0] ? variant : "(one variant)",
 				 hosts > 1 ? " on " : "", hosts > 1 ? host : "");
 			fprintf(out, "  %-28s %-24s %-6s %6zu %12.4g  %s\n", vl, label, side, nsess, last * scale,
-				nch ? "" : "none");
+				nch ? "" : never[0] ? never : "none");
 		}
 		for (size_t x = 0; x < nch; x++) {
 			int worse = (ch[x].after > ch[x].before) != metric_higher_is_better(name);

@@ -258,3 +258,11 @@ int stats_bootstrap_diff(const double *a, size_t na, const double *b, size_t nb,
 	free(d);
 	return 0;
 }
+
+double stats_mann_whitney_min_p(size_t nx, size_t ny)
+{
+	double c = 1;
+	for (size_t k = 1; k <= nx; k++)
+		c = c * (double)(ny + k) / (double)k;
+	return fmin(1, 2 / c);
+}

@@ -7,6 +7,7 @@
  * its own in the store, "NAME-ab-DATE": A's runs are its odd repetitions, the A/A twin's the even
  * ones, B's all of its own; `pvbench compare` shows it, `pvbench ab --stored` judges it again.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -218,12 +219,18 @@ int cmd_ab(int argc, char **argv)
 		time_t t = time(NULL);
 		strftime(date, sizeof(date), "%Y%m%dT%H%M%S", gmtime(&t));
 		es = ea;
-		snprintf(es.name, sizeof(es.name), "%.40s-ab-%s", base.name, date);
-		snprintf(name, sizeof(name), "%s", es.name);
 		if (experiment_set(&es, "ab", "baseline", la, err, sizeof(err)))
 			goto fail;
 		struct run_spec def[2] = { spec[0], spec[2] };
-		if (!(s = engine_session_open(&es, def, 2, eo.db, err, sizeof(err))))
+		/* a session of its own: one started in the same second takes the next number */
+		for (int k = 1; k <= 100 && !s; k++) {
+			snprintf(es.name, sizeof(es.name), k == 1 ? "%.40s-ab-%s" : "%.40s-ab-%s-%d", base.name, date, k);
+			snprintf(name, sizeof(name), "%s", es.name);
+			s = engine_session_open(&es, def, 2, eo.db, ENGINE_SESSION_NEW, err, sizeof(err));
+			if (!s && errno != EEXIST)
+				goto fail;
+		}
+		if (!s)
 			goto fail;
 		st = engine_session_store(s);
 	}

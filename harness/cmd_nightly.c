@@ -177,7 +177,7 @@ int cmd_nightly(int argc, char **argv)
 			su.name, session, su.n, total, under_test ? under_test : "pvbench's commit");
 		progress_init(&pg, total);
 		for (int i = 0; i < su.n && !pvb_interrupted; i++) {
-			struct engine_session *s = engine_session_open(&e[i], runs[i], nr[i], eo.db, err, sizeof(err));
+			struct engine_session *s = engine_session_open(&e[i], runs[i], nr[i], eo.db, 0, err, sizeof(err));
 			if (!s)
 				goto fail;
 			engine_session_nightly(s, session, under_test);

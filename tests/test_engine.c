@@ -141,6 +141,17 @@ static void one_run_of_an_experiment_at_a_time(void **state)
 	start(&c, ini, NULL);
 	usleep(500000);
 	assert_int_equal(pvbench_run(ini, NULL), EXIT_ERROR);
+	/* the same store by another name (a symlink in another folder) is the same store */
+	char alias[400], saved[sizeof(db)], sub[300];
+	snprintf(sub, sizeof(sub), "%s/elsewhere", tmp);
+	assert_int_equal(mkdir_p(sub), 0);
+	snprintf(alias, sizeof(alias), "%s/alias.db", sub);
+	assert_int_equal(symlink(db, alias), 0);
+	snprintf(saved, sizeof(saved), "%s", db);
+	snprintf(db, sizeof(db), "%s", alias);
+	int rc = pvbench_run(ini, NULL);
+	snprintf(db, sizeof(db), "%s", saved);
+	assert_int_equal(rc, EXIT_ERROR);
 	kill(c.pid, SIGINT);
 	assert_true(child_wait(&c, 10000));
 }

@@ -298,6 +298,30 @@ static void every_published_table_loads(void **state)
 	assert_true(n >= 9); /* seed 001's five, seed 000's four */
 }
 
+/* Two A/B sessions of the same experiment started in the same second are two sessions: the
+ * second takes the next number (it once shared the first's NAME-ab-DATE, and their runs merged). */
+static void ab_sessions_started_together_stay_apart(void **state)
+{
+	char bin[512], err[256], ini[400];
+	struct child c[2];
+
+	write_file("s.ini", "[global]\ntype = null\nwork_us = 10, 20\nops = 20\n");
+	snprintf(ini, sizeof(ini), "%s/s.ini", tmp);
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	char *argv[] = { bin, "ab", ini, "-a", "work_us=10", "-b", "work_us=20", "--min-runs", "4", "--max-runs", "4",
+			 "--seed", "1", "--db", db, NULL };
+	struct child_io io = { .stdout_path = "/dev/null", .stderr_path = "/dev/null" };
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(child_spawn(&c[i], argv, &io, err, sizeof(err)), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_true(child_wait(&c[i], 120000));
+		assert_true(WIFEXITED(c[i].status) && WEXITSTATUS(c[i].status) != 1); /* each judged its own */
+	}
+	assert_int_equal(sql_int("SELECT count(DISTINCT experiment) FROM runs WHERE experiment LIKE 's-ab-%'"), 2);
+	/* each session has its own 4 + 4 + 4 runs, not the other's too */
+	assert_int_equal(sql_int("SELECT max(n) FROM (SELECT count(*) AS n FROM runs GROUP BY experiment)"), 12);
+}
+
 /* Names come from users and stores: an experiment named like gnuplot source is drawn, not run
  * (plot once built gnuplot commands from it; a name with a quote ran system()). */
 static void plot_draws_a_hostile_name_and_runs_nothing(void **state)
@@ -397,6 +421,7 @@ int main(void)
 		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
 		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),
 		cmocka_unit_test_setup(readers_write_nothing, setup),
+		cmocka_unit_test_setup(ab_sessions_started_together_stay_apart, setup),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -77,6 +78,7 @@ static int lock_experiment(const char *runs_root, const char *name, char *err, s
 		snprintf(err, errlen, "experiment %s is being run by another pvbench (%s is locked)", name,
 			 path);
 		close(fd);
+		errno = EWOULDBLOCK;
 		return -1;
 	}
 	return fd; /* left open: the lock lives as long as this process */
@@ -156,7 +158,7 @@ struct engine_session {
 };
 
 struct engine_session *engine_session_open(const struct experiment *e, const struct run_spec *runs,
-					   int nr, const char *db, char *err, size_t errlen)
+					   int nr, const char *db, unsigned flags, char *err, size_t errlen)
 {
 	struct engine_session *s = calloc(1, sizeof(*s));
 	char dbdir[1024], herr[256];
@@ -171,8 +173,11 @@ struct engine_session *engine_session_open(const struct experiment *e, const str
 	hostinfo_read(&s->host, herr, sizeof(herr)); /* host.no_kvm says why not */
 	if (guestinfo_read(s->kernel, &s->gi, err, errlen) < 0)
 		goto fail;
-	/* run directories live next to the store: results/pvbench.db -> results/runs/ */
-	snprintf(dbdir, sizeof(dbdir), "%s", db);
+	/* run directories, and the experiment's lock, live next to the store: results/pvbench.db ->
+	 * results/runs/. Next to the file itself: a store reached through a symlink or another
+	 * spelling of its path has one lock, not one per name */
+	char real[PATH_MAX];
+	snprintf(dbdir, sizeof(dbdir), "%s", realpath(db, real) ? real : db);
 	if (strrchr(dbdir, '/'))
 		*strrchr(dbdir, '/') = 0;
 	else
@@ -182,9 +187,23 @@ struct engine_session *engine_session_open(const struct experiment *e, const str
 		snprintf(err, errlen, "%s: %s", dbdir, strerror(errno));
 		goto fail;
 	}
-	if (lock_experiment(s->runs_root, e->name, err, errlen) < 0)
+	if (realpath(dbdir, real)) /* a new store: its folder, resolved */
+		snprintf(s->runs_root, sizeof(s->runs_root), "%s/runs", real);
+	if (lock_experiment(s->runs_root, e->name, err, errlen) < 0) {
+		if (errno == EWOULDBLOCK && (flags & ENGINE_SESSION_NEW)) {
+			engine_session_close(s);
+			errno = EEXIST; /* another session holds the name: not this one's to share */
+			return NULL;
+		}
 		goto fail;
+	}
 	s->st = store_open(db, err, errlen);
+	if (s->st && (flags & ENGINE_SESSION_NEW) && store_has_experiment(s->st, e->name)) {
+		snprintf(err, errlen, "%s: the store has it already", e->name);
+		engine_session_close(s);
+		errno = EEXIST;
+		return NULL;
+	}
 	if (!s->st || define(s->st, e, runs, nr, err, errlen))
 		goto fail;
 	fprintf(stderr, "pvbench: %s (%s): %d runs (%s, guest %s) into %s\n", e->name, e->type->name,
@@ -292,7 +311,7 @@ int engine_run(const char *path, const struct engine_opts *o)
 		free(runs);
 		return EXIT_OK;
 	}
-	if (!(s = engine_session_open(&e, runs, nr, o->db, err, sizeof(err))))
+	if (!(s = engine_session_open(&e, runs, nr, o->db, 0, err, sizeof(err))))
 		goto fail;
 
 	/* what is left to run: the count and the ETA are of those, not of the whole matrix */

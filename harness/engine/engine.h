@@ -142,9 +142,12 @@ struct engine_session;
 int engine_load(const char *path, const struct engine_opts *o, struct experiment *e, char *err,
 		size_t errlen);
 /* Reads the host's and guest's facts, locks the experiment, opens the store and records runs[]
- * as the experiment's definition. e and runs must outlive the session. */
+ * as the experiment's definition. e and runs must outlive the session. With ENGINE_SESSION_NEW an
+ * experiment the store has already is refused (NULL, errno EEXIST): checked under the lock, so
+ * two sessions can never share a name. */
+#define ENGINE_SESSION_NEW 1u
 struct engine_session *engine_session_open(const struct experiment *e, const struct run_spec *runs,
-					   int nr, const char *db, char *err, size_t errlen);
+					   int nr, const char *db, unsigned flags, char *err, size_t errlen);
 /* A nightly's session: its runs are stored under it (not as the experiment's only runs), with
  * what is under test (NULL or "": pvbench's commit). Before the first run. */
 void engine_session_nightly(struct engine_session *s, const char *session, const char *under_test);

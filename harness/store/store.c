@@ -290,6 +290,19 @@ int store_run_done(struct store *s, const char *experiment, const char *session,
 	return done;
 }
 
+int store_has_experiment(struct store *s, const char *experiment)
+{
+	sqlite3_stmt *st = prep(s, "SELECT 1 FROM experiments WHERE name=?1 UNION ALL"
+				" SELECT 1 FROM runs WHERE experiment=?1 LIMIT 1", 1, experiment);
+	int yes;
+
+	if (!st)
+		return 0;
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
 /* "bucket:count,..." of the non-empty buckets; malloc'd */
 static char *hist_text(const struct metric_hist *h)
 {

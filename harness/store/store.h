@@ -58,6 +58,8 @@ const char *store_path(const struct store *s);
 int store_define(struct store *s, const struct store_definition *d, char *err, size_t errlen);
 
 /* The one place that answers "is this run done?": a stored run with status ok. */
+/* Has the store a definition or runs of this experiment? */
+int store_has_experiment(struct store *s, const char *experiment);
 int store_run_done(struct store *s, const char *experiment, const char *session,
 		   const char *identity, int rep);
 

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <ini.h>
 #include "cli.h"
+#include "config.h"
 
 long long parse_duration_ms(const char *s)
 {
@@ -71,42 +71,33 @@ int mkdir_p(const char *path)
 	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-struct ini_opts {
-	const char *section;
-	int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen);
-	void *arg;
-	char why[256], key[64];
-};
-
-static int ini_opt(void *user, const char *section, const char *name, const char *value)
-{
-	struct ini_opts *c = user;
-
-	if (!name)
-		return 1;
-	snprintf(c->key, sizeof(c->key), "%s", name);
-	if (strcmp(section, c->section)) {
-		snprintf(c->why, sizeof(c->why), "in [%s]: only [%s] is read", section, c->section);
-		return 0;
-	}
-	return c->set(c->arg, name, value, c->why, sizeof(c->why)) == 0;
-}
-
 int cli_ini_options(const char *path, const char *section,
 		    int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen),
 		    void *arg, char *err, size_t errlen)
 {
-	struct ini_opts c = { .section = section, .set = set, .arg = arg };
-	int line = ini_parse(path, ini_opt, &c);
+	struct ini_doc d;
+	char why[256];
 
-	if (line == 0)
+	/* read as experiment files are: a long comment's tail is a mistake, not a key */
+	if (ini_doc_read(path, &d, err, errlen))
+		return -1;
+	for (int i = 0; i < d.nent; i++) {
+		const struct ini_entry *x = &d.ent[i];
+		if (d.err[0] && d.err_line <= x->line)
+			break;
+		why[0] = 0;
+		if (strcmp(x->section, section))
+			ini_doc_error(&d, x->line, "%s: in [%s]: only [%s] is read", x->key, x->section, section);
+		else if (set(arg, x->key, x->value, why, sizeof(why)))
+			ini_doc_error(&d, x->line, "%s: %s", x->key, why);
+		else
+			continue;
+		break;
+	}
+	ini_doc_free(&d);
+	if (!d.err[0])
 		return 0;
-	if (line < 0)
-		snprintf(err, errlen, "%s: %s", path, line == -1 ? strerror(errno) : "out of memory");
-	else if (c.why[0])
-		snprintf(err, errlen, "%s:%d: %s: %s", path, line, c.key, c.why);
-	else
-		snprintf(err, errlen, "%s:%d: not INI syntax", path, line);
+	snprintf(err, errlen, "%s", d.err);
 	return -1;
 }
 

@@ -59,7 +59,8 @@ static int suite_load(const char *path, struct suite *s)
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	memset(s, 0, sizeof(*s));
 	snprintf(s->path, sizeof(s->path), "%s", path);
-	snprintf(s->name, sizeof(s->name), "%.*s", (int)strcspn(base, "."), base);
+	const char *dot = strrchr(base, '.');
+	snprintf(s->name, sizeof(s->name), "%.*s", (int)(dot && dot > base ? (size_t)(dot - base) : strlen(base)), base);
 	if (cli_ini_options(path, "suite", suite_key, s, s->err, sizeof(s->err)))
 		return -1;
 	if (!s->n)

@@ -28,6 +28,7 @@ static const char *write_ini(const char *text)
 
 #define LONG50 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
 #define LONG200 LONG50 LONG50 LONG50 LONG50
+#define LONG40 "abcdefghijabcdefghijabcdefghijabcdefghij"
 
 static const struct {
 	const char *text, *error; /* error: expected after "<path>:" */
@@ -61,6 +62,22 @@ static const struct {
 	{ "[global]\n; fine\nthis line is not ini\n", ":3: not INI syntax" },
 	{ "[global]\nhost_cyclictest = maybe\n", ":2: host_cyclictest: \"maybe\" is not on/off" },
 	{ "[global]\nduration = 1500ms\n", ": duration: must be whole seconds while host_cyclictest=on" },
+	/* a section met twice is a mistake, not two halves merged */
+	{ "[global]\nvcpus = 1\n[global]\nrepeat = 2\n", ":3: [global] again (first at line 1)" },
+	{ "[global]\n[a]\nvcpus = 1\n[b]\n[a]\nrepeat = 2\n", ":5: [a] again (first at line 2)" },
+	/* a matrix too big is refused before it is built, across jobs too (it once wrapped past the
+	 * limit and grew until memory ran out) */
+	{ "[global]\ntype = null\nwork_us = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\n"
+	  "ops = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\n"
+	  "slowdown_pct = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\nrepeat = 25\n",
+	  ": [pvbench-test-", },
+	{ "[global]\ntype = null\nwork_us = 1,2,3,4,5,6,7,8,9,10\nops = 1,2,3,4,5,6,7,8,9,10\nrepeat = 600\n"
+	  "[j1]\n[j2]\n", ": [j2]: more than 100000 runs in all" },
+	/* a variant that does not fit is refused: cut, two variants would be one run */
+	{ "[global]\njob_args = x=" LONG50 LONG40 ", y=" LONG50 LONG40 "\n"
+	  "dvfs_cpus = " LONG50 LONG40 ", b" LONG50 LONG40 "\n"
+	  "policy = vanilla, dynamic-predictive\nhost_load = idle, busy\nguest_load = idle, busy\n",
+	  ": [pvbench-test-" },
 };
 
 static void every_bad_input_names_place_and_cause(void **state)
@@ -78,6 +95,15 @@ static void every_bad_input_names_place_and_cause(void **state)
 			fail_msg("case %zu:\n got: %s\nwant: %s...", i, err, want);
 	}
 	assert_int_equal(experiment_load("/nonexistent/x.ini", e, err, sizeof(err)), -1);
+	/* a NUL byte would end the line where it is, silently: refused */
+	const char *path = write_ini("[global]\nvcpus = 2\n");
+	FILE *f = fopen(path, "a");
+	fwrite("repeat = 2\0\nvcpus = 3\n", 1, 22, f);
+	fclose(f);
+	assert_int_equal(experiment_load(path, e, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":3: a NUL byte at column 11"));
+	/* a file named ".ini" gives no name: said, not an empty experiment name */
+	assert_int_equal(experiment_load("/tmp/.ini", e, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "No such file"));
 	assert_int_equal(experiment_load("configs", e, err, sizeof(err)), -1);
 	assert_string_equal(err, "configs: not an experiment file (a directory)");
@@ -85,6 +111,26 @@ static void every_bad_input_names_place_and_cause(void **state)
 }
 
 /* Editing any key that can change a result makes a new identity; bookkeeping keys never do. */
+/* What editors and users write is read as meant: a UTF-8 byte-order mark, a name with dots. */
+static void bom_and_dotted_names_are_read(void **state)
+{
+	struct experiment *e = malloc(sizeof(*e));
+	char err[1024], path[128];
+
+	snprintf(path, sizeof(path), "/tmp/.pvbench-test-%d.v2.ini", (int)getpid());
+	FILE *f = fopen(path, "w");
+	fputs("\xef\xbb\xbf[global]\nvcpus = 2\n", f);
+	fclose(f);
+	if (experiment_load(path, e, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(experiment_global(e, "vcpus"), "2");
+	char want[96];
+	snprintf(want, sizeof(want), ".pvbench-test-%d.v2", (int)getpid());
+	assert_string_equal(e->name, want);
+	unlink(path);
+	free(e);
+}
+
 static void identity_holds_every_result_key(void **state)
 {
 	struct experiment *e = malloc(sizeof(*e));
@@ -238,6 +284,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_bad_input_names_place_and_cause),
+		cmocka_unit_test(bom_and_dotted_names_are_read),
 		cmocka_unit_test(matrix_expands_and_interleaves),
 		cmocka_unit_test(jobs_inherit_global_and_override),
 		cmocka_unit_test(identity_holds_every_result_key),

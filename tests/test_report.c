@@ -184,6 +184,13 @@ static void nightly_flags_a_planted_regression(void **state)
 	write_file("bad.suite", "[suite]\nexperiments = n.ini\n");
 	snprintf(suite, sizeof(suite), "%s/bad.suite", tmp);
 	assert_int_equal(pvbench("nightly", suite, NULL), 1);
+	/* read as experiment files are: a long comment is refused whole, its tail never a member */
+	char text[600];
+	snprintf(text, sizeof(text), "[suite]\nexperiment = n.ini\n; %0190d experiment = n.ini\n", 0);
+	write_file("long.suite", text);
+	snprintf(suite, sizeof(suite), "%s/long.suite", tmp);
+	assert_int_equal(pvbench("nightly", suite, NULL), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 10);
 }
 
 /* Verdicts on fixture runs: each rule of report/reproduce.h once, from a published table and

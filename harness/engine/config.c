@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
  * its tail into a key. pvbench refuses them instead. */
 #define LINE_MAX_CHARS (INI_MAX_LINE - 2)
 #define NAME_MAX_CHARS 49
+#define MAX_RUNS 100000                  /* runs of one experiment, all jobs */
 
 static char *trim(char *s)
 {
@@ -28,39 +30,34 @@ static char *trim(char *s)
 
 /* ---- pass 1: the file into (section, key, value, line) entries ---- */
 
-struct entry {
-	char section[64], key[64];
-	char *value;
-	int line;
-};
-
 struct reader {
-	const char *path;
+	struct ini_doc *d;
 	FILE *f;
 	int line;
 	char *buf;
 	size_t cap;
-	char err[512];            /* the first mistake pass 1 found */
-	int err_line;
-	struct entry *ent;
-	int nent, cap_ent;
-	char sections[CFG_MAX_JOBS + 1][64];
-	int section_line[CFG_MAX_JOBS + 1], nsections;
 };
 
-static void first_err(struct reader *r, int line, const char *fmt, const char *a, long long b)
+void ini_doc_error(struct ini_doc *d, int line, const char *fmt, ...)
 {
-	if (r->err[0] && r->err_line <= line)
+	va_list ap;
+
+	if (d->err[0] && d->err_line <= line)
 		return;
-	r->err_line = line;
-	int n = snprintf(r->err, sizeof(r->err), "%s:%d: ", r->path, line);
-	snprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, a, b);
+	d->err_line = line;
+	int n = snprintf(d->err, sizeof(d->err), "%s:%d: ", d->path, line);
+	va_start(ap, fmt);
+	vsnprintf(d->err + n, sizeof(d->err) - (size_t)n, fmt, ap);
+	va_end(ap);
 }
 
-/* inih's line source: whole lines are read here, so an over-long one is seen and refused */
+/* inih's line source: whole lines are read here, so what inih would cut or stop at (an over-long
+ * line or name, a NUL byte) is seen and refused, a byte-order mark is dropped, and a section met
+ * twice is named. */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct reader *r = stream;
+	struct ini_doc *d = r->d;
 	ssize_t len = getline(&r->buf, &r->cap, r->f);
 
 	if (len < 0)
@@ -70,27 +67,44 @@ static char *read_line(char *str, int num, void *stream)
 		r->buf[--len] = 0;
 	if (len > 0 && r->buf[len - 1] == '\r')
 		r->buf[--len] = 0;
+	if (r->line == 1 && len >= 3 && !memcmp(r->buf, "\xef\xbb\xbf", 3)) { /* UTF-8 BOM */
+		memmove(r->buf, r->buf + 3, (size_t)len - 2);
+		len -= 3;
+	}
+	if ((ssize_t)strlen(r->buf) != len) {
+		ini_doc_error(d, r->line, "a NUL byte at column %zu: not a text file", strlen(r->buf) + 1);
+		str[0] = 0;
+		return str;
+	}
 	if (len > LINE_MAX_CHARS || len >= num) {
-		first_err(r, r->line, "%sline is %lld characters long; at most 198 are read", "", len);
+		ini_doc_error(d, r->line, "line is %zd characters long; at most %d are read", len, LINE_MAX_CHARS);
 		str[0] = 0; /* the parse goes on, so that an earlier mistake still wins */
 		return str;
 	}
 	char *t = trim(r->buf);
 	if (*t == '[') {
 		size_t n = strcspn(t + 1, "]");
-		if (n > NAME_MAX_CHARS)
-			first_err(r, r->line, "section name \"%s\" is longer than %lld characters", t + 1,
-				  NAME_MAX_CHARS);
-		else if (t[1 + n] == ']' && r->nsections <= CFG_MAX_JOBS) {
-			snprintf(r->sections[r->nsections], sizeof(r->sections[0]), "%.*s", (int)n, t + 1);
-			r->section_line[r->nsections++] = r->line;
+		if (n > NAME_MAX_CHARS) {
+			ini_doc_error(d, r->line, "section name \"%s\" is longer than %d characters", t + 1,
+				      NAME_MAX_CHARS);
+		} else if (t[1 + n] == ']') {
+			for (int i = 0; i < d->nsections; i++)
+				if ((int)strlen(d->sections[i]) == (int)n && !strncmp(d->sections[i], t + 1, n))
+					ini_doc_error(d, r->line, "[%.*s] again (first at line %d): one section "
+						      "each", (int)n, t + 1, d->section_line[i]);
+			if (d->nsections < INI_MAX_SECTIONS) {
+				snprintf(d->sections[d->nsections], sizeof(d->sections[0]), "%.*s", (int)n, t + 1);
+				d->section_line[d->nsections++] = r->line;
+			} else {
+				ini_doc_error(d, r->line, "more than %d sections", INI_MAX_SECTIONS);
+			}
 		}
 	} else if (*t && *t != ';' && *t != '#') {
 		size_t n = strcspn(t, "=:");
 		while (n > 0 && isspace((unsigned char)t[n - 1]))
 			n--;
 		if (n > NAME_MAX_CHARS)
-			first_err(r, r->line, "key \"%s\" is longer than %lld characters", t, NAME_MAX_CHARS);
+			ini_doc_error(d, r->line, "key \"%s\" is longer than %d characters", t, NAME_MAX_CHARS);
 	}
 	snprintf(str, (size_t)num, "%s", r->buf);
 	return str;
@@ -99,23 +113,64 @@ static char *read_line(char *str, int num, void *stream)
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
 	struct reader *r = user;
+	struct ini_doc *d = r->d;
 
 	if (!name)
 		return 1;
-	if (r->nent == r->cap_ent) {
-		int cap = r->cap_ent ? r->cap_ent * 2 : 32;
-		struct entry *e = realloc(r->ent, (size_t)cap * sizeof(*e));
+	if (d->nent == d->cap_ent) {
+		int cap = d->cap_ent ? d->cap_ent * 2 : 32;
+		struct ini_entry *e = realloc(d->ent, (size_t)cap * sizeof(*e));
 		if (!e)
 			return 0;
-		r->ent = e;
-		r->cap_ent = cap;
+		d->ent = e;
+		d->cap_ent = cap;
 	}
-	struct entry *e = &r->ent[r->nent++];
+	struct ini_entry *e = &d->ent[d->nent++];
 	snprintf(e->section, sizeof(e->section), "%s", section);
 	snprintf(e->key, sizeof(e->key), "%s", name);
 	e->value = strdup(value ? value : "");
 	e->line = r->line;
 	return 1;
+}
+
+int ini_doc_read(const char *path, struct ini_doc *d, char *err, size_t errlen)
+{
+	struct reader r = { .d = d };
+	struct stat st;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not an experiment file (%s)", path,
+			 S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+		return -1;
+	}
+	r.f = fopen(path, "r");
+	if (!r.f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int syntax = ini_parse_stream(read_line, &r, on_entry, &r);
+	fclose(r.f);
+	free(r.buf);
+	if (syntax > 0)
+		ini_doc_error(d, syntax, "not INI syntax (expected [section] or key = value)");
+	else if (syntax < 0)
+		ini_doc_error(d, r.line, "out of memory");
+	return 0;
+}
+
+void ini_doc_free(struct ini_doc *d)
+{
+	for (int i = 0; i < d->nent; i++)
+		free(d->ent[i].value);
+	free(d->ent);
+	d->ent = NULL;
+	d->nent = d->cap_ent = 0;
 }
 
 /* ---- pass 2: entries against the type's keys ---- */
@@ -322,36 +377,22 @@ int experiment_only_job(struct experiment *e, const char *name, char *err, size_
 
 int experiment_load(const char *path, struct experiment *e, char *err, size_t errlen)
 {
-	struct reader r = { .path = path };
+	struct ini_doc r;
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	struct stat st;
+	const char *dot = strrchr(base, '.');
 	int rc = -1;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->path, sizeof(e->path), "%s", path);
-	snprintf(e->name, sizeof(e->name), "%.*s", (int)strcspn(base, "."), base);
+	/* the name is the file's, without its extension: ".x.ini" is ".x", not "" */
+	snprintf(e->name, sizeof(e->name), "%.*s", (int)(dot && dot > base ? (size_t)(dot - base) : strlen(base)), base);
 	snprintf(e->global.name, sizeof(e->global.name), "global");
-	if (stat(path, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (!e->name[0]) {
+		snprintf(err, errlen, "%s: the file's name gives no experiment name", path);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not an experiment file (%s)", path,
-			 S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+	if (ini_doc_read(path, &r, err, errlen))
 		return -1;
-	}
-	r.f = fopen(path, "r");
-	if (!r.f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	int syntax = ini_parse_stream(read_line, &r, on_entry, &r);
-	fclose(r.f);
-	free(r.buf);
-	if (syntax > 0)
-		first_err(&r, syntax, "%snot INI syntax (expected [section] or key = value)", "", 0);
-	else if (syntax < 0)
-		first_err(&r, r.line, "%sout of memory", "", 0);
 
 	/* the type first: it decides which keys exist */
 	const char *type = "guest";
@@ -363,30 +404,30 @@ int experiment_load(const char *path, struct experiment *e, char *err, size_t er
 		}
 	char why[512];
 	if (init_keys(e, type, why, sizeof(why))) {
-		first_err(&r, type_line, "type: %s", why, 0);
+		ini_doc_error(&r, type_line, "type: %s", why);
 		snprintf(err, errlen, "%s", r.err);
 		goto out;
 	}
 	for (int s = 0; s < r.nsections; s++)
 		if (strcmp(r.sections[s], "global") && !job_of(e, r.sections[s], r.section_line[s]))
-			first_err(&r, r.section_line[s], "[%s]: more than 16 jobs", r.sections[s], 0);
+			ini_doc_error(&r, r.section_line[s], "[%s]: more than %d jobs", r.sections[s], CFG_MAX_JOBS);
 	for (int i = 0; i < r.nent; i++) {
-		struct entry *x = &r.ent[i];
+		struct ini_entry *x = &r.ent[i];
 		char where[600];
 		if (r.err[0] && r.err_line <= x->line)
 			break; /* entries come in line order: nothing later can be first */
 		snprintf(where, sizeof(where), "%s:%d", path, x->line);
 		if (!x->section[0]) {
-			first_err(&r, x->line, "%s: set outside a section (start with [global])", x->key, 0);
+			ini_doc_error(&r, x->line, "%s: set outside a section (start with [global])", x->key);
 			break;
 		}
 		struct cfg_job *job = job_of(e, x->section, x->line);
 		if (!job) {
-			first_err(&r, x->line, "[%s]: more than 16 jobs", x->section, 0);
+			ini_doc_error(&r, x->line, "[%s]: more than %d jobs", x->section, CFG_MAX_JOBS);
 			break;
 		}
 		if (set_value(e, job, where, x->line, x->key, x->value, why, sizeof(why))) {
-			first_err(&r, x->line, "%s", why + strlen(where) + 2, 0);
+			ini_doc_error(&r, x->line, "%s", why + strlen(where) + 2);
 			break;
 		}
 	}
@@ -410,9 +451,7 @@ int experiment_load(const char *path, struct experiment *e, char *err, size_t er
 	}
 	rc = experiment_check(e, err, errlen);
 out:
-	for (int i = 0; i < r.nent; i++)
-		free(r.ent[i].value);
-	free(r.ent);
+	ini_doc_free(&r);
 	return rc;
 }
 
@@ -439,8 +478,9 @@ static int cmp_keyname(const void *a, const void *b)
 	return strcmp((*(const struct key_def *const *)a)->name, (*(const struct key_def *const *)b)->name);
 }
 
-/* "type=guest duration=10s interval_us=500 ...": every key that can change the result, sorted */
-static void make_identity(const struct experiment *e, struct run_spec *s)
+/* "type=guest duration=10s interval_us=500 ...": every key that can change the result, sorted.
+ * -1 if it does not fit: a cut identity would make two variants one run. */
+static int make_identity(const struct experiment *e, struct run_spec *s)
 {
 	const struct key_def *sorted[ENGINE_MAX_KEYS];
 	size_t at;
@@ -457,6 +497,7 @@ static void make_identity(const struct experiment *e, struct run_spec *s)
 		at += (size_t)snprintf(s->identity + at, sizeof(s->identity) - at, " %s=%s",
 				       sorted[i]->name, spec_str(s, sorted[i]->name));
 	}
+	return at < sizeof(s->identity) ? 0 : -1;
 }
 
 int experiment_matrix(const struct experiment *e, struct run_spec **out, int *nr, char *err,
@@ -475,12 +516,15 @@ int experiment_matrix(const struct experiment *e, struct run_spec **out, int *nr
 		long long nv = 1, reps = 1;
 		for (int k = 0; k < e->nkeys; k++) {
 			v[k] = resolved(e, job, k);
-			nv *= v[k] ? v[k]->n : 1;
+			/* capped as it grows: a product of many lists would wrap around */
+			nv = nv > MAX_RUNS ? nv : nv * (v[k] ? v[k]->n : 1);
 			if (!strcmp(e->keys[k]->name, "repeat"))
 				reps = atoll(v[k] ? v[k]->v[0] : e->keys[k]->def);
 		}
-		if (nv * reps > 100000) {
-			snprintf(err, errlen, "%s: [%s]: %lld runs: too many", e->path, job->name, nv * reps);
+		if (nv > MAX_RUNS || reps > MAX_RUNS || (long long)n + nv * reps > MAX_RUNS) {
+			snprintf(err, errlen, "%s: [%s]: more than %d runs in all (%s%lld variants x %lld repeats): "
+				 "too many", e->path, job->name, MAX_RUNS, nv > MAX_RUNS ? "over " : "",
+				 nv > MAX_RUNS ? (long long)MAX_RUNS : nv, reps);
 			free(runs);
 			return -1;
 		}
@@ -522,7 +566,15 @@ int experiment_matrix(const struct experiment *e, struct run_spec **out, int *nr
 							 s->variant[0] ? " " : "", e->keys[k]->name, s->val[k]);
 				if (!s->variant[0])
 					snprintf(s->variant, sizeof(s->variant), "default");
-				make_identity(e, s);
+				if (strlen(s->variant) + 1 >= sizeof(s->variant) || make_identity(e, s)) {
+					snprintf(err, errlen, "%s: [%s]: a run's %s is longer than %zu characters: "
+						 "shorten the values of its keys", e->path, job->name,
+						 strlen(s->variant) + 1 >= sizeof(s->variant) ? "variant" : "identity",
+						 strlen(s->variant) + 1 >= sizeof(s->variant) ? sizeof(s->variant) - 2
+											       : sizeof(s->identity) - 1);
+					free(runs);
+					return -1;
+				}
 			}
 		}
 	}

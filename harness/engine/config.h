@@ -42,6 +42,27 @@ struct experiment {
 
 /* Parses and validates the file. 0, or -1 with "file:line: key: why" in err. */
 int experiment_load(const char *path, struct experiment *e, char *err, size_t errlen);
+
+/* An INI file read whole, the way every pvbench file is read (experiments, suites): libinih
+ * parses, and what it would cut or stop at silently -- a line over 198 characters, a section or
+ * key name over 49, a NUL byte -- is a mistake, as is a section met twice; a UTF-8 BOM is dropped.
+ * Entries come in line order; err holds the first mistake ("file:line: why"), err_line its line
+ * (0: none), and ini_doc_error() keeps whichever of two mistakes comes first in the file. */
+#define INI_MAX_SECTIONS (CFG_MAX_JOBS + 1)
+struct ini_entry { char section[64], key[64]; char *value; int line; };
+struct ini_doc {
+	char path[512];
+	struct ini_entry *ent;
+	int nent, cap_ent;
+	char sections[INI_MAX_SECTIONS][64];
+	int section_line[INI_MAX_SECTIONS], nsections;
+	char err[512];
+	int err_line;
+};
+/* -1 (err says why) when the file cannot be read at all; else 0, mistakes in d->err */
+int ini_doc_read(const char *path, struct ini_doc *d, char *err, size_t errlen);
+void ini_doc_error(struct ini_doc *d, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ini_doc_free(struct ini_doc *d);
 /* An experiment with no file: [global] only, of type `type`, named name. */
 int experiment_empty(const char *name, const char *type, struct experiment *e, char *err,
 		     size_t errlen);

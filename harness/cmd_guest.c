@@ -132,6 +132,10 @@ static int guest_run(int argc, char **argv)
 					opt == 'd' ? "duration" : "timeout", optarg);
 				return EXIT_ERROR;
 			}
+			if (v == 0) { /* a run of nothing measures nothing: not an ok run of 0 samples */
+				fprintf(stderr, "pvbench: --%s: must be longer than 0\n", opt == 'd' ? "duration" : "timeout");
+				return EXIT_ERROR;
+			}
 			*(opt == 'd' ? &duration_ms : &timeout_ms) = v;
 			break;
 		}

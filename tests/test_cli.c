@@ -153,6 +153,9 @@ static void every_option_a_help_names_is_accepted(void **state)
 		}
 	}
 	assert_true(checked > 50);
+	/* a run of nothing is refused, not an ok run of 0 samples */
+	assert_int_equal(pvbench_text((char *[]){ "guest", "run", "--duration", "0", NULL }, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "--duration: must be longer than 0"));
 }
 
 int main(void)

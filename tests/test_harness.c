@@ -470,12 +470,13 @@ static void dynamic_policies_act_on_real_vcpu_threads(void **state)
 	for (int i = 0; i < 3; i++) {
 		double boosts = run_metric(db, "rt", pol[i], "boosts");
 		fprintf(stderr, "note: %s: %.0f boosts (wake %.0f, preempt %.0f, due %.0f, request %.0f), reaction p50 "
-			"%.1f us, agent %.1f%% of a CPU, %.0f wake-ups; guest boosted at %.1f%% of its wake-ups\n",
+			"%.1f us, agent %.1f%% of a CPU, %.0f wake-ups; guest boosted at %.1f%% of its wake-ups; %.0f too late, %.0f failed\n",
 			pol[i], boosts, run_metric(db, "rt", pol[i], "boosts_on_wake"),
 			run_metric(db, "rt", pol[i], "boosts_on_preempt"), run_metric(db, "rt", pol[i], "boosts_on_due"),
 			run_metric(db, "rt", pol[i], "boosts_on_request"), run_metric(db, "rt", pol[i], "reaction_p50"),
 			run_metric(db, "rt", pol[i], "agent_cpu_pct"), run_metric(db, "rt", pol[i], "agent_wakeups"),
-			run_metric(db, "rt", pol[i], "boosted_at_wake_pct"));
+			run_metric(db, "rt", pol[i], "boosted_at_wake_pct"), run_metric(db, "rt", pol[i], "boosts_too_late"),
+			run_metric(db, "rt", pol[i], "sched_errors"));
 		assert_true(boosts > 0);
 		assert_true(run_metric(db, "rt", pol[i], "unboosts") == boosts);
 		assert_true(run_metric(db, "rt", pol[i], "reaction_p50") >= 0);

@@ -60,12 +60,14 @@ struct agent {
 	int tfd;                         /* the timerfd of the next time asked for */
 	uint64_t armed_ns;               /* what it is set to (CLOCK_MONOTONIC; 0: disarmed) */
 	struct pvb_boost_stats st;
-	uint64_t boosts, unboosts, cooldowns, errors, kicks, doorbells, wakeups, rt_signals;
+	uint64_t boosts, unboosts, cooldowns, errors, gone, kicks, doorbells, wakeups, rt_signals;
 	uint64_t by_cause[NR_CAUSES];
 	double *react_us;                /* the causing event -> the priority applied */
 	size_t nreact;
 	double cpu_ms, life_ms, t_start;
 	char trace_err[160];
+	char sched_err[160];             /* the first scheduling call that failed, for the run's reason */
+	char note[220];
 };
 
 static uint64_t mono_ns(void)
@@ -87,7 +89,14 @@ static void boost(struct agent *a, int i, double t, enum agent_cause why, uint64
 {
 	char err[200];
 	if (sched_save_and_set_fifo(&a->v[i].saved, a->vm->tids[i], a->prio, err, sizeof(err))) {
-		a->errors++;
+		/* a vCPU thread that has ended (the guest powered off while a deadline was due) is not
+		 * a failure of the policy: there is nothing left to boost */
+		if (errno == ESRCH) {
+			a->gone++;
+			return;
+		}
+		if (!a->errors++)
+			snprintf(a->sched_err, sizeof(a->sched_err), "%s", err);
 		return;
 	}
 	uint64_t applied = mono_ns();
@@ -223,8 +232,8 @@ static void *agent_main(void *arg)
 
 	/* above the vCPU threads it boosts: nothing on a busy host delays its decision */
 	int tid = (int)syscall(SYS_gettid);
-	if (sched_save_and_set_fifo(&self, tid, a->prio + 1, err, sizeof(err)))
-		a->errors++;
+	if (sched_save_and_set_fifo(&self, tid, a->prio + 1, err, sizeof(err)) && !a->errors++)
+		snprintf(a->sched_err, sizeof(a->sched_err), "agent: %s", err);
 	/* the host's side of the story (without it only kicks and times wake the agent), from here:
 	 * the trace must leave out this thread's own switches with the vCPU threads */
 	if (a->s->trace_events && schedtrace_start(&a->trace, a->vm->tids, a->nr, a->s->trace_events, tid,
@@ -372,6 +381,7 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 		metrics_add(out, "host_trace", "bool", METRIC_CPU_VM, a->trace_err[0] == 0);
 	metrics_add(out, "cooldowns", "count", METRIC_CPU_VM, (double)a->cooldowns);
 	metrics_add(out, "sched_errors", "count", METRIC_CPU_VM, (double)a->errors);
+	metrics_add(out, "boosts_too_late", "count", METRIC_CPU_VM, (double)a->gone);
 	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);
 	metrics_add(out, "rejected_values", "count", METRIC_CPU_VM,
 		    (double)(a->st.bad_class + a->st.prio_clamped + a->st.bad_flags + a->st.util_clamped +
@@ -394,7 +404,14 @@ const char *boost_agent_note(struct policy *p)
 {
 	struct agent *a = p->priv;
 
-	if (!a || a->boosts)
+	if (!a)
+		return NULL;
+	if (a->errors) {
+		snprintf(a->note, sizeof(a->note), "%llu scheduling calls failed, the first: %s",
+			 (unsigned long long)a->errors, a->sched_err);
+		return a->note;
+	}
+	if (a->boosts)
 		return NULL;
 	if (!a->negotiated)
 		return "no boosts: the guest never accepted the boost region";

@@ -2,11 +2,13 @@
 /* The experiment engine end to end with the null type (no KVM needed): what is stored, what a
  * rerun does after an edit, every status, the watchdog, Ctrl-C, the lock, and files that are not
  * experiments. Asserts on the store and on processes, not on scraped text. */
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -111,6 +113,37 @@ static void every_status_is_stored(void **state)
 	/* a skip is the host's answer, not a failure: the next run does not retry ok ones */
 	assert_int_equal(pvbench_run(ini, NULL), EXIT_FAILED);
 	assert_int_equal(count("1"), 5);
+}
+
+/* The null type's work is CPU time: on a loaded CPU (here one CPU shared eight ways) a run takes
+ * several times its work in wall time, and the watchdog must not call that a hang. */
+static void cpu_work_survives_a_loaded_host(void **state)
+{
+	cpu_set_t one, all;
+	pid_t spin[7];
+
+	write_ini("[global]\ntype = null\nwork_us = 4000\nops = 100\n");
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	for (int i = 0; i < 7; i++)
+		if (!(spin[i] = fork()))
+			for (;;)
+				;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = pvbench_run(ini, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (int i = 0; i < 7; i++)
+		kill(spin[i], SIGKILL);
+	for (int i = 0; i < 7; i++)
+		waitpid(spin[i], NULL, 0);
+	sched_setaffinity(0, sizeof(all), &all);
+	print_message("0.4 s of CPU work took %.1f s on the shared CPU\n", took);
+	assert_int_equal(rc, 0);
+	assert_int_equal(count("status='ok'"), 1);
 }
 
 /* Ctrl-C during a run: exit 130, the run is not stored, no child of pvbench is left. */
@@ -258,6 +291,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(identity_decides_what_runs_again, setup),
 		cmocka_unit_test_setup(every_status_is_stored, setup),
+		cmocka_unit_test_setup(cpu_work_survives_a_loaded_host, setup),
 		cmocka_unit_test_setup(interrupt_stores_nothing_and_leaves_nothing, setup),
 		cmocka_unit_test_setup(one_run_of_an_experiment_at_a_time, setup),
 		cmocka_unit_test_setup(shorthand_options_are_keys, setup),

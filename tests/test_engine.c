@@ -76,6 +76,9 @@ static void identity_decides_what_runs_again(void **state)
 	write_ini("[global]\ntype = null\nwork_us = 5, 10\nops = 20\nrepeat = 2\n");
 	assert_int_equal(pvbench_run(ini, NULL), 0);
 	assert_int_equal(count("status='ok'"), 4);
+	/* what the run's process measured reaches the store whole: its distribution too */
+	assert_int_equal(count("EXISTS (SELECT 1 FROM histograms h WHERE h.run_id = runs.id AND h.name = 'op'"
+			       " AND h.bucket_ns = 1000 AND h.counts != '')"), 4);
 	assert_int_equal(pvbench_run(ini, NULL), 0); /* all stored: nothing runs */
 	assert_int_equal(count("1"), 4);
 	write_ini("[global]\ntype = null\nwork_us = 5, 10\nops = 20\nrepeat = 3\n"

@@ -44,12 +44,26 @@ void run_result_free(struct run_result *r)
 
 /* ---- isolated runs: a child process under a watchdog ---- */
 
-/* The child's result on a pipe: the fixed part, then each side's metrics. */
+/* The child's result on a pipe: the fixed part, then each side's metrics, then each side's
+ * histograms (a head and its counts each). */
 struct wire_head {
 	int status;
 	char reason[512], vmm[80];
-	unsigned n[NR_SIDES];
+	unsigned n[NR_SIDES], nh[NR_SIDES];
+	char text[NR_SIDES][512];
 };
+
+struct wire_hist {
+	char name[40];
+	int cpu;
+	unsigned bucket_ns, nr;
+	unsigned long long overflow;
+};
+
+/* what a child may send: more is a broken child, not a result */
+#define WIRE_MAX_METRICS 100000u
+#define WIRE_MAX_HISTS 1024u
+#define WIRE_MAX_BUCKETS (1u << 20)
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -123,11 +137,23 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 		h.status = out->status;
 		memcpy(h.reason, out->reason, sizeof(h.reason));
 		memcpy(h.vmm, out->vmm, sizeof(h.vmm));
-		for (int s = 0; s < NR_SIDES; s++)
+		for (int s = 0; s < NR_SIDES; s++) {
 			h.n[s] = (unsigned)out->m[s].n;
+			h.nh[s] = (unsigned)out->m[s].nh;
+			memcpy(h.text[s], out->m[s].text, sizeof(h.text[s]));
+		}
 		int bad = write_all(fds[1], &h, sizeof(h));
 		for (int s = 0; s < NR_SIDES && !bad; s++)
 			bad = write_all(fds[1], out->m[s].m, out->m[s].n * sizeof(struct metric));
+		for (int s = 0; s < NR_SIDES; s++)
+			for (size_t i = 0; i < out->m[s].nh && !bad; i++) {
+				const struct metric_hist *mh = &out->m[s].h[i];
+				struct wire_hist wh = { .cpu = mh->cpu, .bucket_ns = mh->bucket_ns, .nr = mh->nr,
+							.overflow = mh->overflow };
+				snprintf(wh.name, sizeof(wh.name), "%s", mh->name);
+				bad = write_all(fds[1], &wh, sizeof(wh)) ||
+				      write_all(fds[1], mh->counts, mh->nr * sizeof(*mh->counts));
+			}
 		_exit(bad ? 1 : 0);
 	}
 	close(fds[1]);
@@ -137,10 +163,12 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 	double deadline = engine_now_ms() + (double)timeout_ms;
 	int rc = read_all(fds[0], &h, sizeof(h), deadline);
 	for (int s = 0; s < NR_SIDES && rc == 0; s++) {
-		if (h.n[s] > 100000) {
+		if (h.n[s] > WIRE_MAX_METRICS || h.nh[s] > WIRE_MAX_HISTS) {
 			rc = -3;
 			break;
 		}
+		h.text[s][sizeof(h.text[s]) - 1] = 0;
+		memcpy(out->m[s].text, h.text[s], sizeof(out->m[s].text));
 		struct metric *m = calloc(h.n[s] ? h.n[s] : 1, sizeof(*m));
 		rc = m ? read_all(fds[0], m, h.n[s] * sizeof(*m), deadline + 1000) : -3;
 		for (unsigned i = 0; m && rc == 0 && i < h.n[s]; i++) {
@@ -149,6 +177,21 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 		}
 		free(m);
 	}
+	for (int s = 0; s < NR_SIDES && rc == 0; s++)
+		for (unsigned i = 0; i < h.nh[s] && rc == 0; i++) {
+			struct wire_hist wh;
+			rc = read_all(fds[0], &wh, sizeof(wh), deadline + 1000);
+			if (rc == 0 && wh.nr > WIRE_MAX_BUCKETS)
+				rc = -3;
+			unsigned *counts = rc == 0 ? malloc((wh.nr ? wh.nr : 1) * sizeof(*counts)) : NULL;
+			if (rc == 0)
+				rc = counts ? read_all(fds[0], counts, wh.nr * sizeof(*counts), deadline + 1000) : -3;
+			wh.name[sizeof(wh.name) - 1] = 0;
+			if (rc == 0 && metrics_add_hist(&out->m[s], wh.name, wh.cpu, wh.bucket_ns, counts, wh.nr,
+							wh.overflow))
+				rc = -3;
+			free(counts);
+		}
 	kill(pid, SIGKILL); /* a vCPU stuck in KVM_RUN never lets it exit by itself */
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;

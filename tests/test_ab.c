@@ -64,10 +64,14 @@ static void planted_difference_is_found(void **state)
 	assert_true(better >= trials * 90 / 100);
 	assert_int_equal(ab_exit_status(t.m, 2), t.m[1].verdict == AB_WORSE ? AB_EXIT_WORSE :
 				  t.m[0].verdict == AB_BETTER ? AB_EXIT_BETTER : 0);
-	/* higher is better flips the verdict */
-	t.m[0].higher_better = 1;
+	/* declared more-is-better flips the verdict; a figure that describes the run is never judged */
+	t.m[0].better = PVB_MORE;
 	ab_analyse(t.m, 1, &p);
 	assert_true(t.m[0].verdict == AB_WORSE || t.m[0].verdict == AB_SAME);
+	t.m[0].better = PVB_INFO;
+	ab_analyse(t.m, 1, &p);
+	assert_true(t.m[0].verdict == AB_CHANGED || t.m[0].verdict == AB_SAME);
+	assert_int_not_equal(ab_exit_status(t.m, 1), AB_EXIT_WORSE);
 }
 
 /* With no difference, a verdict other than "no difference" is a false positive: over 500 seeded

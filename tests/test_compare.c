@@ -35,11 +35,11 @@ static void make_input(struct cmp_input *in, int n)
 					cmp_add_param(r, "interval_us", iv[i]);
 					cmp_add_param(r, "host_load", load[l]);
 					cmp_add_param(r, "baseline", "policy=vanilla");
-					cmp_add_metric(r, "guest", -1, "lat_avg", g * 1000, "ns");
-					cmp_add_metric(r, "guest", -1, "lat_max", g * 20000, "ns");
-					cmp_add_metric(r, "host", -1, "lat_avg", h * 1000, "ns");
-					cmp_add_metric(r, "host", -1, "lat_max", h * 30000, "ns");
-					cmp_add_metric(r, "guest", 0, "lat_avg", 1, "ns"); /* per-CPU: not shown */
+					cmp_add_metric(r, "guest", -1, "lat_avg", g * 1000, "ns", PVB_LESS);
+					cmp_add_metric(r, "guest", -1, "lat_max", g * 20000, "ns", PVB_LESS);
+					cmp_add_metric(r, "host", -1, "lat_avg", h * 1000, "ns", PVB_LESS);
+					cmp_add_metric(r, "host", -1, "lat_max", h * 30000, "ns", PVB_LESS);
+					cmp_add_metric(r, "guest", 0, "lat_avg", 1, "ns", PVB_LESS); /* per-CPU: not shown */
 				}
 }
 
@@ -129,7 +129,7 @@ static void compare_from_a_real_store(void **state)
 		struct metric_set m = { 0 };
 		const char *k[] = { "work_us" }, *v[] = { i % 2 ? "2" : "1" };
 		const char *id = i < 6 ? ids[i % 2] : "type=null ops=5 work_us=1";
-		metrics_add(&m, "op_p50", "ns", -2, (i % 2 + 1) * 1000.0 + i);
+		metrics_add(&m, "op_p50", "ns", PVB_LESS, -2, (i % 2 + 1) * 1000.0 + i);
 		struct store_run r = { .experiment = "x", .variant = vars[i % 2], .identity = id,
 				       .rep = i < 6 ? i / 2 + 1 : i, .nr_params = 1, .param_keys = k, .param_values = v,
 				       .status = i == 5 ? "skipped" : "ok",

@@ -49,7 +49,7 @@ static void take(int spoil, struct vm_result *r, int *status)
 	struct pvb_rec_writer w;
 	char path[400];
 	pvb_rec_begin(&w, rec, sizeof(rec));
-	pvb_rec_metric(&w, PVB_CPU_ALL, "lat_avg", "ns", 12345);
+	pvb_rec_metric(&w, PVB_CPU_ALL, "lat_avg", "ns", PVB_LESS, 12345);
 	uint32_t len = pvb_rec_seal(&w, PVB_STATUS_OK, 1);
 	if (spoil == 3)
 		rec[len - 1] ^= 0xff; /* inside the record: its own CRC catches it */

@@ -20,8 +20,8 @@ static uint32_t make_record(void)
 
 	memset(buf, 0xaa, sizeof(buf));
 	pvb_rec_begin(&w, buf, sizeof(buf));
-	pvb_rec_metric(&w, 0, "lat_min", "ns", 1500);
-	pvb_rec_metric(&w, 0, "lat_max", "ns", 3900);
+	pvb_rec_metric(&w, 0, "lat_min", "ns", PVB_LESS, 1500);
+	pvb_rec_metric(&w, 0, "lat_max", "ns", PVB_LESS, 3900);
 	pvb_rec_hist(&w, 0, "lat", 1000, hist, 4, 0);
 	pvb_rec_text(&w, PVB_CPU_VM, "hello");
 	return pvb_rec_seal(&w, PVB_STATUS_OK, 1);
@@ -76,8 +76,8 @@ static void overflowing_writer_seals_failed(void **state)
 	struct pvb_rec_writer w;
 
 	pvb_rec_begin(&w, buf, 100);
-	pvb_rec_metric(&w, 0, "a", "ns", 1);
-	pvb_rec_metric(&w, 0, "b", "ns", 2); /* does not fit */
+	pvb_rec_metric(&w, 0, "a", "ns", PVB_LESS, 1);
+	pvb_rec_metric(&w, 0, "b", "ns", PVB_LESS, 2); /* does not fit */
 	pvb_rec_seal(&w, PVB_STATUS_OK, 1);
 	assert_int_equal(pvb_rec_validate(buf, 100, err, sizeof(err)), 0);
 	assert_int_equal(((struct pvb_rec_hdr *)buf)->status, PVB_STATUS_FAILED);
@@ -120,11 +120,11 @@ static void metrics_clamp_percentiles_to_exact_extremes(void **state)
 	uint32_t low[4] = { 5, 0, 0, 0 }, none[4] = { 0, 0, 0, 0 };
 
 	pvb_rec_begin(&w, buf, sizeof(buf));
-	pvb_rec_metric(&w, 0, "lat_min", "ns", 700);
-	pvb_rec_metric(&w, 0, "lat_max", "ns", 900);
+	pvb_rec_metric(&w, 0, "lat_min", "ns", PVB_LESS, 700);
+	pvb_rec_metric(&w, 0, "lat_max", "ns", PVB_LESS, 900);
 	pvb_rec_hist(&w, 0, "lat", 1000, low, 4, 0);
-	pvb_rec_metric(&w, 1, "lat_min", "ns", 2100);
-	pvb_rec_metric(&w, 1, "lat_max", "ns", 2500);
+	pvb_rec_metric(&w, 1, "lat_min", "ns", PVB_LESS, 2100);
+	pvb_rec_metric(&w, 1, "lat_max", "ns", PVB_LESS, 2500);
 	pvb_rec_hist(&w, 1, "lat", 1000, none, 4, 5);
 	pvb_rec_seal(&w, PVB_STATUS_OK, 2);
 	assert_int_equal(pvb_rec_validate(buf, sizeof(buf), err, sizeof(err)), 0);
@@ -136,13 +136,39 @@ static void metrics_clamp_percentiles_to_exact_extremes(void **state)
 	metrics_free(&ms);
 }
 
+/* Which way a metric improves travels with it from the writer; a direction that is none of the
+ * three is refused like any other bad field (the CRC is right: the writer itself wrote it). */
+static void metric_directions_travel_and_are_checked(void **state)
+{
+	struct pvb_rec_writer w;
+	struct metric_set ms;
+
+	pvb_rec_begin(&w, buf, sizeof(buf));
+	pvb_rec_metric(&w, PVB_CPU_VM, "fps", "FPS", PVB_MORE, 60);
+	pvb_rec_metric(&w, PVB_CPU_VM, "samples", "count", PVB_INFO, 1000);
+	pvb_rec_metric(&w, PVB_CPU_VM, "lat_max", "ns", PVB_LESS, 5000);
+	pvb_rec_seal(&w, PVB_STATUS_OK, 1);
+	assert_int_equal(pvb_rec_validate(buf, sizeof(buf), err, sizeof(err)), 0);
+	metrics_from_record(buf, &ms);
+	assert_int_equal(metrics_find(&ms, "fps", METRIC_CPU_VM)->better, PVB_MORE);
+	assert_int_equal(metrics_find(&ms, "samples", METRIC_CPU_VM)->better, PVB_INFO);
+	assert_int_equal(metrics_find(&ms, "lat_max", METRIC_CPU_VM)->better, PVB_LESS);
+	metrics_free(&ms);
+
+	pvb_rec_begin(&w, buf, sizeof(buf));
+	pvb_rec_metric(&w, PVB_CPU_VM, "fps", "FPS", (enum pvb_better)3, 60);
+	pvb_rec_seal(&w, PVB_STATUS_OK, 1);
+	assert_int_equal(pvb_rec_validate(buf, sizeof(buf), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "direction"));
+}
+
 /* A figure that is not a number never enters a metric set (nor the store behind it). */
 static void non_finite_values_are_refused(void **state)
 {
 	struct metric_set ms = { 0 };
-	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", -2, NAN), -1);
-	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", -2, INFINITY), -1);
-	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", -2, 1.5), 0);
+	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", PVB_LESS, -2, NAN), -1);
+	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", PVB_LESS, -2, INFINITY), -1);
+	assert_int_equal(metrics_add(&ms, "cost_p50", "ns", PVB_LESS, -2, 1.5), 0);
 	assert_int_equal(ms.n, 1);
 	metrics_free(&ms);
 }
@@ -159,6 +185,7 @@ int main(void)
 		cmocka_unit_test(metrics_read_percentiles_from_histograms),
 		cmocka_unit_test(metrics_clamp_percentiles_to_exact_extremes),
 		cmocka_unit_test(non_finite_values_are_refused),
+		cmocka_unit_test(metric_directions_travel_and_are_checked),
 	};
 	return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }

@@ -169,6 +169,15 @@ static void nightly_flags_a_planted_regression(void **state)
 	/* judged again without running: the same verdict */
 	assert_int_equal(pvbench("nightly", suite, "--judge", NULL), 4);
 	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 10);
+	/* which way is worse is the metric's declaration, not its name: the rate fell, and that is
+	 * worse (read from the name, op_rate was taken for a cost, and its fall for "better") */
+	assert_int_equal(pvbench("nightly", suite, "--judge", "--metrics", "op_rate", "--format", "json", NULL), 4);
+	j = out_json();
+	c = newest_change(j, &nights);
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "direction")->valuestring, "worse");
+	assert_true(cJSON_GetObjectItem(c, "change_pct")->valuedouble < 0);
+	cJSON_Delete(j);
 	/* --metrics picks what is judged: only ops here, a count the slowdown leaves alone */
 	assert_int_equal(pvbench("nightly", suite, "--judge", "--metrics", "ops", "--format", "json", NULL), 0);
 	j = out_json();
@@ -220,14 +229,14 @@ static void reproduce_verdicts_on_fixture_runs(void **state)
 			cmp_add_param(run, "policy", ours[c].col);
 			cmp_add_param(run, "interval_us", "500");
 			cmp_add_param(run, "host_load", "idle");
-			cmp_add_metric(run, "guest", -1, "lat_avg", 20000 * ours[c].factor * (0.98 + 0.008 * r), "ns");
+			cmp_add_metric(run, "guest", -1, "lat_avg", 20000 * ours[c].factor * (0.98 + 0.008 * r), "ns", PVB_LESS);
 		}
 	/* the other host load must not count */
 	struct cmp_run *other = cmp_add_run(&in, id++);
 	cmp_add_param(other, "policy", "a");
 	cmp_add_param(other, "interval_us", "500");
 	cmp_add_param(other, "host_load", "busy");
-	cmp_add_metric(other, "guest", -1, "lat_avg", 1e9, "ns");
+	cmp_add_metric(other, "guest", -1, "lat_avg", 1e9, "ns", PVB_LESS);
 	in.notes = calloc(1, sizeof(*in.notes));
 	in.nnotes = 1;
 	snprintf(in.notes[0].variant, sizeof(in.notes[0].variant), "interval_us=500 policy=f");

@@ -71,7 +71,7 @@ static int put_in(struct store *s, const char *session, int rep, const char *sta
 	char err[256];
 	int rc;
 
-	metrics_add(&g, "lat_avg", "ns", -1, value);
+	metrics_add(&g, "lat_avg", "ns", PVB_LESS, -1, value);
 	unsigned counts[] = { 5, 0, 0, 2 };
 	metrics_add_hist(&g, "lat", -1, 1000, counts, 4, 1);
 	struct store_run r = { .experiment = "exp", .variant = "policy=static", .identity = "policy=static", .rep = rep,
@@ -99,8 +99,9 @@ static void hist_text(void *arg, long long id, const char *side, int cpu, const 
 }
 
 static void sum_metric(void *arg, long long id, const char *side, int cpu, const char *name,
-		       double value, const char *unit)
+		       double value, const char *unit, enum pvb_better better)
 {
+	assert_int_equal(better, PVB_LESS); /* as put_in declared it, read back */
 	*(int *)arg += (int)value;
 }
 

@@ -85,12 +85,12 @@ static int audio_run(const struct pvb_ctx *ctx)
 
 static void emit(unsigned cpu, const struct audio_cpu *c)
 {
-	pvb_metric(cpu, "periods", "count", (int64_t)c->periods);
-	pvb_metric(cpu, "glitches", "count", (int64_t)c->glitches);
-	pvb_metric(cpu, "glitches_per_min", "count",
+	pvb_metric(cpu, "periods", "count", PVB_INFO, (int64_t)c->periods);
+	pvb_metric(cpu, "glitches", "count", PVB_LESS, (int64_t)c->glitches);
+	pvb_metric(cpu, "glitches_per_min", "count", PVB_LESS,
 		   (int64_t)(c->glitches * 60000 / (duration_ms ? duration_ms : 1)));
-	pvb_metric(cpu, "late_max", "ns", (int64_t)c->late_max_ns);
-	pvb_metric(cpu, "work_max", "ns", (int64_t)c->work_max_ns);
+	pvb_metric(cpu, "late_max", "ns", PVB_LESS, (int64_t)c->late_max_ns);
+	pvb_metric(cpu, "work_max", "ns", PVB_LESS, (int64_t)c->work_max_ns);
 }
 
 static void audio_finish(unsigned nr_cpus)
@@ -104,8 +104,8 @@ static void audio_finish(unsigned nr_cpus)
 		all.work_max_ns = cpus[i].work_max_ns > all.work_max_ns ? cpus[i].work_max_ns : all.work_max_ns;
 	}
 	emit(PVB_CPU_ALL, &all);
-	pvb_metric(PVB_CPU_VM, "period", "ns", (int64_t)(frames * 1000000000ull / rate));
-	pvb_metric(PVB_CPU_VM, "work_iters", "count", (int64_t)iters);
+	pvb_metric(PVB_CPU_VM, "period", "ns", PVB_INFO, (int64_t)(frames * 1000000000ull / rate));
+	pvb_metric(PVB_CPU_VM, "work_iters", "count", PVB_INFO, (int64_t)iters);
 }
 
 const struct pvb_workload pvb_wl_audioloop = {

@@ -81,14 +81,14 @@ static void burst_finish(unsigned nr_cpus)
 		for (const char *p = shapes[s].name; *p; p++)
 			name[i++] = *p;
 		name[i] = 0;
-		pvb_metric(PVB_CPU_VM, name, "points", (int64_t)sc);
+		pvb_metric(PVB_CPU_VM, name, "points", PVB_MORE, (int64_t)sc);
 		if (sc) {
 			prod *= sc;
 			n++;
 		}
 	}
-	pvb_metric(PVB_CPU_VM, "score", "points", (int64_t)(n == NSHAPES ? work_root(prod, NSHAPES) : 0));
-	pvb_metric(PVB_CPU_VM, "work_per_us", "count", (int64_t)work_per_us);
+	pvb_metric(PVB_CPU_VM, "score", "points", PVB_MORE, (int64_t)(n == NSHAPES ? work_root(prod, NSHAPES) : 0));
+	pvb_metric(PVB_CPU_VM, "work_per_us", "count", PVB_INFO, (int64_t)work_per_us);
 }
 
 const struct pvb_workload pvb_wl_burst = {

@@ -59,11 +59,11 @@ static void channel_finish(unsigned nr_cpus)
 				cost[j] = cost[j - gap];
 				cost[j - gap] = t;
 			}
-	pvb_metric(PVB_CPU_VM, "notifications", "count", (int64_t)count);
-	pvb_metric(PVB_CPU_VM, "cost_min", "cycles", (int64_t)cost[0]);
-	pvb_metric(PVB_CPU_VM, "cost_p50", "cycles", (int64_t)cost[count / 2]);
-	pvb_metric(PVB_CPU_VM, "cost_p99", "cycles", (int64_t)cost[count * 99 / 100]);
-	pvb_metric(PVB_CPU_VM, "cost_p99.9", "cycles", (int64_t)cost[count * 999 / 1000]);
+	pvb_metric(PVB_CPU_VM, "notifications", "count", PVB_MORE, (int64_t)count);
+	pvb_metric(PVB_CPU_VM, "cost_min", "cycles", PVB_LESS, (int64_t)cost[0]);
+	pvb_metric(PVB_CPU_VM, "cost_p50", "cycles", PVB_LESS, (int64_t)cost[count / 2]);
+	pvb_metric(PVB_CPU_VM, "cost_p99", "cycles", PVB_LESS, (int64_t)cost[count * 99 / 100]);
+	pvb_metric(PVB_CPU_VM, "cost_p99.9", "cycles", PVB_LESS, (int64_t)cost[count * 999 / 1000]);
 }
 
 const struct pvb_workload pvb_wl_channel = {

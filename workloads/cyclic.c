@@ -78,12 +78,12 @@ static int cyclic_run(const struct pvb_ctx *ctx)
 
 static void emit(unsigned cpu, const struct cyc_cpu *c)
 {
-	pvb_metric(cpu, "samples", "count", (int64_t)c->samples);
-	pvb_metric(cpu, "early_wakes", "count", (int64_t)c->early);
-	pvb_metric(cpu, "overruns", "count", (int64_t)c->overruns);
-	pvb_metric(cpu, "lat_min", "ns", c->samples ? (int64_t)c->min_ns : 0);
-	pvb_metric(cpu, "lat_avg", "ns", c->samples ? (int64_t)(c->sum_ns / c->samples) : 0);
-	pvb_metric(cpu, "lat_max", "ns", (int64_t)c->max_ns);
+	pvb_metric(cpu, "samples", "count", PVB_INFO, (int64_t)c->samples);
+	pvb_metric(cpu, "early_wakes", "count", PVB_LESS, (int64_t)c->early);
+	pvb_metric(cpu, "overruns", "count", PVB_LESS, (int64_t)c->overruns);
+	pvb_metric(cpu, "lat_min", "ns", PVB_LESS, c->samples ? (int64_t)c->min_ns : 0);
+	pvb_metric(cpu, "lat_avg", "ns", PVB_LESS, c->samples ? (int64_t)(c->sum_ns / c->samples) : 0);
+	pvb_metric(cpu, "lat_max", "ns", PVB_LESS, (int64_t)c->max_ns);
 	pvb_hist(cpu, "lat", 1000, c->hist, (uint32_t)hist_us, c->overflow);
 }
 
@@ -110,8 +110,8 @@ static void cyclic_finish(unsigned nr_cpus)
 			all.max_ns = c->max_ns;
 	}
 	emit(PVB_CPU_ALL, &all);
-	pvb_metric(PVB_CPU_VM, "interval", "ns", (int64_t)(interval_us * 1000));
-	pvb_metric(PVB_CPU_VM, "duration", "ns", (int64_t)(duration_ms * 1000000));
+	pvb_metric(PVB_CPU_VM, "interval", "ns", PVB_INFO, (int64_t)(interval_us * 1000));
+	pvb_metric(PVB_CPU_VM, "duration", "ns", PVB_INFO, (int64_t)(duration_ms * 1000000));
 }
 
 const struct pvb_workload pvb_wl_cyclic = {

@@ -103,18 +103,18 @@ static void dt_finish(unsigned nr_cpus)
 {
 	uint64_t errors = 0, wr = 0, rd = 0;
 	for (unsigned i = 0; i < nr_cpus; i++) {
-		pvb_metric(i, "bytes", "count", (int64_t)cpus[i].bytes);
-		pvb_metric(i, "passes", "count", (int64_t)cpus[i].passes);
+		pvb_metric(i, "bytes", "count", PVB_MORE, (int64_t)cpus[i].bytes);
+		pvb_metric(i, "passes", "count", PVB_INFO, (int64_t)cpus[i].passes);
 		errors += cpus[i].errors;
 		if (i < writers)
 			wr += cpus[i].bytes;
 		else
 			rd += cpus[i].bytes;
 	}
-	pvb_metric(PVB_CPU_VM, "verify_errors", "count", (int64_t)errors);
+	pvb_metric(PVB_CPU_VM, "verify_errors", "count", PVB_LESS, (int64_t)errors);
 	uint64_t ms = pvb_ticks_to_ns(t_end - t_begin) / 1000000;
-	pvb_metric(PVB_CPU_VM, "write_mbps", "MBps", (int64_t)(ms ? wr / 1000 / ms : 0));
-	pvb_metric(PVB_CPU_VM, "read_mbps", "MBps", (int64_t)(ms ? rd / 1000 / ms : 0));
+	pvb_metric(PVB_CPU_VM, "write_mbps", "MBps", PVB_MORE, (int64_t)(ms ? wr / 1000 / ms : 0));
+	pvb_metric(PVB_CPU_VM, "read_mbps", "MBps", PVB_MORE, (int64_t)(ms ? rd / 1000 / ms : 0));
 	if (errors)
 		pvb_fail("dirtier: pages lost or corrupted (verify_errors)");
 }

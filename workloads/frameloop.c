@@ -160,12 +160,12 @@ static void fl_finish(unsigned nr_cpus)
 	}
 	if (!p95 && n)
 		p95 = FL_BUCKETS * 100000ull;
-	pvb_metric(PVB_CPU_VM, "fps", "FPS_e3", (int64_t)(frames * 1000000 / duration_ms));
-	pvb_metric(PVB_CPU_VM, "frames", "count", (int64_t)frames);
-	pvb_metric(PVB_CPU_VM, "janks", "count", (int64_t)janks);
-	pvb_metric(PVB_CPU_VM, "moves", "count", (int64_t)moves); /* the render task changed CPU */
-	pvb_metric(PVB_CPU_VM, "frame_p95", "ns", (int64_t)p95);
-	pvb_metric(PVB_CPU_VM, "work_per_us", "count", (int64_t)work_per_us);
+	pvb_metric(PVB_CPU_VM, "fps", "FPS_e3", PVB_MORE, (int64_t)(frames * 1000000 / duration_ms));
+	pvb_metric(PVB_CPU_VM, "frames", "count", PVB_MORE, (int64_t)frames);
+	pvb_metric(PVB_CPU_VM, "janks", "count", PVB_LESS, (int64_t)janks);
+	pvb_metric(PVB_CPU_VM, "moves", "count", PVB_INFO, (int64_t)moves); /* the render task changed CPU */
+	pvb_metric(PVB_CPU_VM, "frame_p95", "ns", PVB_LESS, (int64_t)p95);
+	pvb_metric(PVB_CPU_VM, "work_per_us", "count", PVB_INFO, (int64_t)work_per_us);
 	pvb_hist(PVB_CPU_VM, "frame", 100000, hist, FL_BUCKETS, overflow);
 }
 

@@ -98,10 +98,10 @@ static int infer_run(const struct pvb_ctx *ctx)
 
 static void infer_finish(unsigned nr_cpus)
 {
-	pvb_metric(PVB_CPU_VM, "inferences", "count", (int64_t)count);
-	pvb_metric(PVB_CPU_VM, "inf_avg", "ns", count ? (int64_t)(sum_ns / count) : 0);
-	pvb_metric(PVB_CPU_VM, "inf_max", "ns", (int64_t)max_ns);
-	pvb_metric(PVB_CPU_VM, "checksum", "count", (int64_t)(checksum & 0x7fffffff));
+	pvb_metric(PVB_CPU_VM, "inferences", "count", PVB_MORE, (int64_t)count);
+	pvb_metric(PVB_CPU_VM, "inf_avg", "ns", PVB_LESS, count ? (int64_t)(sum_ns / count) : 0);
+	pvb_metric(PVB_CPU_VM, "inf_max", "ns", PVB_LESS, (int64_t)max_ns);
+	pvb_metric(PVB_CPU_VM, "checksum", "count", PVB_INFO, (int64_t)(checksum & 0x7fffffff));
 }
 
 const struct pvb_workload pvb_wl_infer = {

@@ -108,15 +108,15 @@ static void io_finish(unsigned nr_cpus)
 {
 	uint64_t bytes = 0, ios = 0, lat = 0, errors = 0, empty = 0;
 	for (unsigned c = 0; c < jobs; c++) {
-		pvb_metric(c, "iops", "count", (int64_t)(st[c].ios * 1000 / duration_ms));
+		pvb_metric(c, "iops", "count", PVB_MORE, (int64_t)(st[c].ios * 1000 / duration_ms));
 		bytes += st[c].bytes, ios += st[c].ios, lat += st[c].lat_ticks, errors += st[c].errors,
 			empty += st[c].empty;
 	}
-	pvb_metric(PVB_CPU_VM, "mbps", "MBps_e3", (int64_t)(bytes / duration_ms)); /* bytes/ms: MB/s x 1000 */
-	pvb_metric(PVB_CPU_VM, "iops", "count", (int64_t)(ios * 1000 / duration_ms));
-	pvb_metric(PVB_CPU_VM, "lat_avg", "ns", ios ? (int64_t)pvb_ticks_to_ns(lat / ios) : 0);
-	pvb_metric(PVB_CPU_VM, "io_errors", "count", (int64_t)errors);
-	pvb_metric(PVB_CPU_VM, "reaps_empty", "count", (int64_t)empty);
+	pvb_metric(PVB_CPU_VM, "mbps", "MBps_e3", PVB_MORE, (int64_t)(bytes / duration_ms)); /* bytes/ms: MB/s x 1000 */
+	pvb_metric(PVB_CPU_VM, "iops", "count", PVB_MORE, (int64_t)(ios * 1000 / duration_ms));
+	pvb_metric(PVB_CPU_VM, "lat_avg", "ns", PVB_LESS, ios ? (int64_t)pvb_ticks_to_ns(lat / ios) : 0);
+	pvb_metric(PVB_CPU_VM, "io_errors", "count", PVB_LESS, (int64_t)errors);
+	pvb_metric(PVB_CPU_VM, "reaps_empty", "count", PVB_LESS, (int64_t)empty);
 }
 
 const struct pvb_workload pvb_wl_iopath = {

@@ -86,11 +86,11 @@ static void mt_finish(unsigned nr_cpus)
 						       "pass7_wall", "pass8_wall" };
 	for (unsigned c = 0; c < nr_cpus; c++)
 		for (uint64_t p = 0; p < passes; p++)
-			pvb_metric(c, names[p], "ns", (int64_t)cpus[c].pass_ns[p]);
+			pvb_metric(c, names[p], "ns", PVB_LESS, (int64_t)cpus[c].pass_ns[p]);
 	for (uint64_t p = 0; p < passes; p++)
-		pvb_metric(PVB_CPU_VM, walls[p], "ns", (int64_t)pvb_ticks_to_ns(t_end[p] - t_start[p]));
-	pvb_metric(PVB_CPU_VM, "prepass", "ns", (int64_t)prepass_ns);
-	pvb_metric(PVB_CPU_VM, "pages", "count", (int64_t)(size / PAGE));
+		pvb_metric(PVB_CPU_VM, walls[p], "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(t_end[p] - t_start[p]));
+	pvb_metric(PVB_CPU_VM, "prepass", "ns", PVB_LESS, (int64_t)prepass_ns);
+	pvb_metric(PVB_CPU_VM, "pages", "count", PVB_INFO, (int64_t)(size / PAGE));
 }
 
 const struct pvb_workload pvb_wl_memtouch = {

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "pvb_record.h" /* PVB_CPU_*, enum pvb_better */
 
 struct pvb_ctx {
 	unsigned cpu;            /* 0 .. nr_cpus-1 */
@@ -74,8 +75,10 @@ int pvb_io_submit(void *buf, uint64_t off, uint32_t len, int write);
 void pvb_io_kick(void);
 unsigned pvb_io_reap(uint64_t deadline, unsigned *errors);
 
-/* Results, called from finish() (one CPU, after all run() returned). cpu may be PVB_CPU_ALL. */
-void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value);
+/* Results, called from finish() (one CPU, after all run() returned). cpu may be PVB_CPU_ALL.
+ * better: which way the metric improves (PVB_LESS, PVB_MORE, or PVB_INFO for a figure that
+ * describes the run); comparisons judge a change by it. */
+void pvb_metric(unsigned cpu, const char *name, const char *unit, enum pvb_better better, int64_t value);
 void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,
 	      uint32_t nr_buckets, uint64_t overflow);
 

@@ -252,8 +252,8 @@ void engine_session_run(struct engine_session *s, const struct run_spec *r, stru
 	} else {
 		engine_run_one(r, &env, timeout_of(r), res);
 	}
-	metrics_add(&res->m[SIDE_HARNESS], "wall", "ns", METRIC_CPU_VM, (engine_now_ms() - t0) * 1e6);
-	metrics_add(&res->m[SIDE_HARNESS], "harness_cpu", "ns", METRIC_CPU_VM, (cpu_ms() - cpu0) * 1e6);
+	metrics_add(&res->m[SIDE_HARNESS], "wall", "ns", PVB_LESS, METRIC_CPU_VM, (engine_now_ms() - t0) * 1e6);
+	metrics_add(&res->m[SIDE_HARNESS], "harness_cpu", "ns", PVB_LESS, METRIC_CPU_VM, (cpu_ms() - cpu0) * 1e6);
 	if (res->status != RUN_INTERRUPTED) /* an interrupted run is not a result: redo it */
 		store_one(s->st, s->e, r, &env, res, started, loadavg, s->session, s->under_test, err,
 			  sizeof(err));

@@ -173,7 +173,7 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 		rc = m ? read_all(fds[0], m, h.n[s] * sizeof(*m), deadline + 1000) : -3;
 		for (unsigned i = 0; m && rc == 0 && i < h.n[s]; i++) {
 			m[i].name[sizeof(m[i].name) - 1] = m[i].unit[sizeof(m[i].unit) - 1] = 0;
-			metrics_add(&out->m[s], m[i].name, m[i].unit, m[i].cpu, m[i].value);
+			metrics_add(&out->m[s], m[i].name, m[i].unit, m[i].better, m[i].cpu, m[i].value);
 		}
 		free(m);
 	}

@@ -45,12 +45,12 @@ static void emit(struct metric_set *out, int cpu, const struct acc *a)
 	for (int i = 0; i < CYCLICTEST_HIST_US; i++)
 		inhist += a->hist[i];
 	over = a->samples > (double)inhist ? (unsigned long long)a->samples - inhist : 0;
-	metrics_add(out, "samples", "count", cpu, a->samples);
+	metrics_add(out, "samples", "count", PVB_INFO, cpu, a->samples);
 	if (cpu == METRIC_CPU_ALL)
 		metrics_add_hist(out, "lat", cpu, 1000, a->hist, CYCLICTEST_HIST_US, over);
-	metrics_add(out, "lat_min", "ns", cpu, a->min_us * 1000);
-	metrics_add(out, "lat_avg", "ns", cpu, a->samples ? a->sum_us / a->samples * 1000 : 0);
-	metrics_add(out, "lat_max", "ns", cpu, a->max_us * 1000);
+	metrics_add(out, "lat_min", "ns", PVB_LESS, cpu, a->min_us * 1000);
+	metrics_add(out, "lat_avg", "ns", PVB_LESS, cpu, a->samples ? a->sum_us / a->samples * 1000 : 0);
+	metrics_add(out, "lat_max", "ns", PVB_LESS, cpu, a->max_us * 1000);
 	static const struct { const char *n; double q; } qs[] = {
 		{ "lat_p50", 0.5 }, { "lat_p99", 0.99 }, { "lat_p99.9", 0.999 } };
 	for (int i = 0; i < 3; i++) {
@@ -61,7 +61,7 @@ static void emit(struct metric_set *out, int cpu, const struct acc *a)
 			v = a->min_us * 1000;
 		if (v > a->max_us * 1000)
 			v = a->max_us * 1000;
-		metrics_add(out, qs[i].n, "ns", cpu, v);
+		metrics_add(out, qs[i].n, "ns", PVB_LESS, cpu, v);
 	}
 }
 

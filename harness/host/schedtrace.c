@@ -381,11 +381,11 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 			/* runtime and involuntary switches: the kernel's accounting, exact */
 			struct acct a1 = t->a1[i], *a0 = &t->a0[i];
 			if (a0->ok && a1.ok && t->t_a1 > t->t0) {
-				metrics_add(out, "vcpu_runtime_pct", "%", i,
+				metrics_add(out, "vcpu_runtime_pct", "%", PVB_INFO, i,
 					    100.0 * (double)(a1.run_ns - a0->run_ns) / (double)(t->t_a1 - t->t0));
-				metrics_add(out, "preemptions", "count", i, (double)(a1.nonvol - a0->nonvol));
+				metrics_add(out, "preemptions", "count", PVB_LESS, i, (double)(a1.nonvol - a0->nonvol));
 				if (a1.slices > a0->slices) /* runnable but waiting, per time slice */
-					metrics_add(out, "run_delay_avg", "ns", i,
+					metrics_add(out, "run_delay_avg", "ns", PVB_LESS, i,
 						    (double)(a1.wait_ns - a0->wait_ns) / (double)(a1.slices - a0->slices));
 			}
 			/* wake-up -> switch-in, from the trace: only pairs seen whole. Some hosts drop
@@ -410,13 +410,13 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 			}
 			if (nw) {
 				qsort(w2r, (size_t)nw, sizeof(double), cmp_double);
-				metrics_add(out, "wake_to_run_p50", "ns", i, w2r[nw / 2]);
-				metrics_add(out, "wake_to_run_p99", "ns", i, w2r[(size_t)nw * 99 / 100]);
-				metrics_add(out, "wake_to_run_max", "ns", i, w2r[nw - 1]);
-				metrics_add(out, "wake_to_run_n", "count", i, nw);
+				metrics_add(out, "wake_to_run_p50", "ns", PVB_LESS, i, w2r[nw / 2]);
+				metrics_add(out, "wake_to_run_p99", "ns", PVB_LESS, i, w2r[(size_t)nw * 99 / 100]);
+				metrics_add(out, "wake_to_run_max", "ns", PVB_LESS, i, w2r[nw - 1]);
+				metrics_add(out, "wake_to_run_n", "count", PVB_INFO, i, nw);
 			}
 		}
-		metrics_add(out, "trace_unpaired", "count", METRIC_CPU_VM, (double)unpaired);
+		metrics_add(out, "trace_unpaired", "count", PVB_LESS, METRIC_CPU_VM, (double)unpaired);
 		/* the VM as a whole: mean runtime and run delay, all preemptions, the worst p99 */
 		static const char *const agg[] = { "vcpu_runtime_pct", "preemptions", "run_delay_avg",
 						    "wake_to_run_p99" };
@@ -432,12 +432,12 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 				n++;
 			}
 			if (n)
-				metrics_add(out, agg[k], k == 0 ? "%" : k == 1 ? "count" : "ns", METRIC_CPU_ALL,
+				metrics_add(out, agg[k], k == 0 ? "%" : k == 1 ? "count" : "ns", k == 0 ? PVB_INFO : PVB_LESS, METRIC_CPU_ALL,
 					    k == 1 ? sum : k == 3 ? mx : sum / n);
 		}
 		free(w2r);
-		metrics_add(out, "trace_records", "count", METRIC_CPU_VM, (double)t->nr);
-		metrics_add(out, "trace_lost", "count", METRIC_CPU_VM, (double)t->lost);
+		metrics_add(out, "trace_records", "count", PVB_INFO, METRIC_CPU_VM, (double)t->nr);
+		metrics_add(out, "trace_lost", "count", PVB_LESS, METRIC_CPU_VM, (double)t->lost);
 	}
 	for (int i = 0; t->ring && i < t->ncpus * NR_EV; i++)
 		if (t->ring[i])

@@ -364,38 +364,38 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 	if (!a)
 		return;
 	for (int i = 0; i < a->nr; i++) {
-		metrics_add(out, "boosted_ms", "ms", i, a->v[i].boosted_ms);
+		metrics_add(out, "boosted_ms", "ms", PVB_INFO, i, a->v[i].boosted_ms);
 		boosted += a->v[i].boosted_ms;
 	}
-	metrics_add(out, "boosted_ms", "ms", METRIC_CPU_ALL, boosted);
-	metrics_add(out, "negotiated", "bool", METRIC_CPU_VM, a->negotiated);
-	metrics_add(out, "boosts", "count", METRIC_CPU_VM, (double)a->boosts);
+	metrics_add(out, "boosted_ms", "ms", PVB_INFO, METRIC_CPU_ALL, boosted);
+	metrics_add(out, "negotiated", "bool", PVB_INFO, METRIC_CPU_VM, a->negotiated);
+	metrics_add(out, "boosts", "count", PVB_INFO, METRIC_CPU_VM, (double)a->boosts);
 	for (int c = 0; c < NR_CAUSES; c++)
-		metrics_add(out, cause[c], "count", METRIC_CPU_VM, (double)a->by_cause[c]);
-	metrics_add(out, "unboosts", "count", METRIC_CPU_VM, (double)a->unboosts);
-	metrics_add(out, "kicks", "count", METRIC_CPU_VM, (double)a->kicks);
-	metrics_add(out, "rt_signals", "count", METRIC_CPU_VM, (double)a->rt_signals);
+		metrics_add(out, cause[c], "count", PVB_INFO, METRIC_CPU_VM, (double)a->by_cause[c]);
+	metrics_add(out, "unboosts", "count", PVB_INFO, METRIC_CPU_VM, (double)a->unboosts);
+	metrics_add(out, "kicks", "count", PVB_INFO, METRIC_CPU_VM, (double)a->kicks);
+	metrics_add(out, "rt_signals", "count", PVB_INFO, METRIC_CPU_VM, (double)a->rt_signals);
 	if (a->doorbell)
-		metrics_add(out, "doorbells_seen", "count", METRIC_CPU_VM, (double)a->doorbells);
+		metrics_add(out, "doorbells_seen", "count", PVB_INFO, METRIC_CPU_VM, (double)a->doorbells);
 	if (a->s->trace_events) /* the host's sched trace worked (else only kicks and times woke it) */
-		metrics_add(out, "host_trace", "bool", METRIC_CPU_VM, a->trace_err[0] == 0);
-	metrics_add(out, "cooldowns", "count", METRIC_CPU_VM, (double)a->cooldowns);
-	metrics_add(out, "sched_errors", "count", METRIC_CPU_VM, (double)a->errors);
-	metrics_add(out, "boosts_too_late", "count", METRIC_CPU_VM, (double)a->gone);
-	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);
-	metrics_add(out, "rejected_values", "count", METRIC_CPU_VM,
+		metrics_add(out, "host_trace", "bool", PVB_INFO, METRIC_CPU_VM, a->trace_err[0] == 0);
+	metrics_add(out, "cooldowns", "count", PVB_INFO, METRIC_CPU_VM, (double)a->cooldowns);
+	metrics_add(out, "sched_errors", "count", PVB_LESS, METRIC_CPU_VM, (double)a->errors);
+	metrics_add(out, "boosts_too_late", "count", PVB_LESS, METRIC_CPU_VM, (double)a->gone);
+	metrics_add(out, "torn_reads", "count", PVB_LESS, METRIC_CPU_VM, (double)a->st.torn);
+	metrics_add(out, "rejected_values", "count", PVB_LESS, METRIC_CPU_VM,
 		    (double)(a->st.bad_class + a->st.prio_clamped + a->st.bad_flags + a->st.util_clamped +
 			     a->st.rt_rejected));
-	metrics_add(out, "agent_cpu", "ms", METRIC_CPU_VM, a->cpu_ms);
-	metrics_add(out, "agent_wakeups", "count", METRIC_CPU_VM, (double)a->wakeups);
+	metrics_add(out, "agent_cpu", "ms", PVB_LESS, METRIC_CPU_VM, a->cpu_ms);
+	metrics_add(out, "agent_wakeups", "count", PVB_INFO, METRIC_CPU_VM, (double)a->wakeups);
 	if (a->life_ms > 0) /* of one CPU, over the agent's life */
-		metrics_add(out, "agent_cpu_pct", "%", METRIC_CPU_VM, 100.0 * a->cpu_ms / a->life_ms);
+		metrics_add(out, "agent_cpu_pct", "%", PVB_LESS, METRIC_CPU_VM, 100.0 * a->cpu_ms / a->life_ms);
 	if (a->negotiated) /* how far the guest's stamps tightened the TSC offset's bound after negotiation */
-		metrics_add(out, "offset_tightened", "us", METRIC_CPU_VM, (double)(a->offset0 - a->offset) / a->khz * 1000);
+		metrics_add(out, "offset_tightened", "us", PVB_MORE, METRIC_CPU_VM, (double)(a->offset0 - a->offset) / a->khz * 1000);
 	if (a->nreact) {
-		metrics_add(out, "reaction_p50", "us", METRIC_CPU_VM, stats_median(a->react_us, a->nreact));
-		metrics_add(out, "reaction_p99", "us", METRIC_CPU_VM, stats_quantile(a->react_us, a->nreact, 0.99));
-		metrics_add(out, "reaction_max", "us", METRIC_CPU_VM, stats_max(a->react_us, a->nreact));
+		metrics_add(out, "reaction_p50", "us", PVB_LESS, METRIC_CPU_VM, stats_median(a->react_us, a->nreact));
+		metrics_add(out, "reaction_p99", "us", PVB_LESS, METRIC_CPU_VM, stats_quantile(a->react_us, a->nreact, 0.99));
+		metrics_add(out, "reaction_max", "us", PVB_LESS, METRIC_CPU_VM, stats_max(a->react_us, a->nreact));
 	}
 }
 

@@ -441,40 +441,40 @@ void dvfs_agent_counters(struct policy *p, struct metric_set *out)
 		double mhz = c->khz_us / 1e3 / a->wall_us;
 		e += c->energy_uj;
 		f += mhz / a->ncpu;
-		metrics_add(out, "freq_avg", "MHz", k, mhz);
-		metrics_add(out, "energy_modelled", "mJ", k, c->energy_uj / 1e3);
-		metrics_add(out, "freq_changes", "count", k, c->changes);
+		metrics_add(out, "freq_avg", "MHz", PVB_INFO, k, mhz);
+		metrics_add(out, "energy_modelled", "mJ", PVB_LESS, k, c->energy_uj / 1e3);
+		metrics_add(out, "freq_changes", "count", PVB_INFO, k, c->changes);
 		/* what the energy is made of: the CPU's busy share at the frequency it had */
-		metrics_add(out, "busy_pct", "%", k, c->busy_us / a->wall_us * 100);
+		metrics_add(out, "busy_pct", "%", PVB_INFO, k, c->busy_us / a->wall_us * 100);
 	}
-	metrics_add(out, "energy_modelled", "mJ", METRIC_CPU_VM, e / 1e3);
-	metrics_add(out, "freq_avg", "MHz", METRIC_CPU_VM, f);
+	metrics_add(out, "energy_modelled", "mJ", PVB_LESS, METRIC_CPU_VM, e / 1e3);
+	metrics_add(out, "freq_avg", "MHz", PVB_INFO, METRIC_CPU_VM, f);
 	double updates = 0;
 	for (int i = 0; i < a->nv; i++) {
 		if (a->v[i].guest_n)
-			metrics_add(out, "util_guest_avg", "util", i, a->v[i].guest_sum / (double)a->v[i].guest_n);
-		metrics_add(out, "util_updates_per_s", "1/s", i, (double)a->v[i].updates / (a->wall_us / 1e6));
+			metrics_add(out, "util_guest_avg", "util", PVB_INFO, i, a->v[i].guest_sum / (double)a->v[i].guest_n);
+		metrics_add(out, "util_updates_per_s", "1/s", PVB_INFO, i, (double)a->v[i].updates / (a->wall_us / 1e6));
 		updates += (double)a->v[i].updates;
 	}
-	metrics_add(out, "util_updates_per_s", "1/s", METRIC_CPU_VM, updates / (a->wall_us / 1e6));
-	metrics_add(out, "negotiated", "bool", METRIC_CPU_VM, a->negotiated);
-	metrics_add(out, "host_tasks_seen", "bool", METRIC_CPU_VM, a->have_rq);
-	metrics_add(out, "governor_ticks", "count", METRIC_CPU_VM, (double)a->ticks);
-	metrics_add(out, "late_ticks", "count", METRIC_CPU_VM, (double)a->late_ticks);
+	metrics_add(out, "util_updates_per_s", "1/s", PVB_INFO, METRIC_CPU_VM, updates / (a->wall_us / 1e6));
+	metrics_add(out, "negotiated", "bool", PVB_INFO, METRIC_CPU_VM, a->negotiated);
+	metrics_add(out, "host_tasks_seen", "bool", PVB_INFO, METRIC_CPU_VM, a->have_rq);
+	metrics_add(out, "governor_ticks", "count", PVB_INFO, METRIC_CPU_VM, (double)a->ticks);
+	metrics_add(out, "late_ticks", "count", PVB_LESS, METRIC_CPU_VM, (double)a->late_ticks);
 	if (a->vm_doorbell) { /* util_channel = doorbell: what rang, and the governor runs it caused */
-		metrics_add(out, "doorbells_seen", "count", METRIC_CPU_VM, (double)a->doorbells);
-		metrics_add(out, "doorbell_steps", "count", METRIC_CPU_VM, (double)a->doorbell_steps);
+		metrics_add(out, "doorbells_seen", "count", PVB_INFO, METRIC_CPU_VM, (double)a->doorbells);
+		metrics_add(out, "doorbell_steps", "count", PVB_INFO, METRIC_CPU_VM, (double)a->doorbell_steps);
 	}
-	metrics_add(out, "torn_reads", "count", METRIC_CPU_VM, (double)a->st.torn);
-	metrics_add(out, "util_clamped", "count", METRIC_CPU_VM, (double)(a->st.util_clamped + a->capped));
-	metrics_add(out, "agent_cpu", "ms", METRIC_CPU_VM, a->cpu_ms);
+	metrics_add(out, "torn_reads", "count", PVB_LESS, METRIC_CPU_VM, (double)a->st.torn);
+	metrics_add(out, "util_clamped", "count", PVB_LESS, METRIC_CPU_VM, (double)(a->st.util_clamped + a->capped));
+	metrics_add(out, "agent_cpu", "ms", PVB_LESS, METRIC_CPU_VM, a->cpu_ms);
 	uint64_t late = 0, stolen = 0;
 	for (int k = 0; k < a->fe.nr; k++) {
 		late = a->fe.c[k].late_us_max > late ? a->fe.c[k].late_us_max : late;
 		stolen += a->fe.c[k].stolen_us;
 	}
-	metrics_add(out, "freqemu_late_max", "us", METRIC_CPU_VM, (double)late);
-	metrics_add(out, "freqemu_held", "ms", METRIC_CPU_VM, (double)stolen / 1e3);
+	metrics_add(out, "freqemu_late_max", "us", PVB_LESS, METRIC_CPU_VM, (double)late);
+	metrics_add(out, "freqemu_held", "ms", PVB_INFO, METRIC_CPU_VM, (double)stolen / 1e3);
 }
 
 void dvfs_agent_destroy(struct policy *p)

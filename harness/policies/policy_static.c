@@ -52,7 +52,7 @@ static void static_counters(struct policy *p, struct metric_set *out)
 {
 	struct static_state *s = p->priv;
 
-	metrics_add(out, "policy.boosted_vcpus", "count", METRIC_CPU_VM, s ? s->boosted : 0);
+	metrics_add(out, "policy.boosted_vcpus", "count", PVB_INFO, METRIC_CPU_VM, s ? s->boosted : 0);
 }
 
 static void static_destroy(struct policy *p)

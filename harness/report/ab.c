@@ -10,7 +10,7 @@
 
 const char *ab_verdict_name(enum ab_verdict v)
 {
-	static const char *const n[] = { "no difference", "better", "worse", "too few runs" };
+	static const char *const n[] = { "no difference", "better", "worse", "too few runs", "changed" };
 	return n[v];
 }
 
@@ -44,7 +44,9 @@ void ab_analyse(struct ab_metric *m, size_t n, const struct ab_params *p)
 		if (x->na < 2 || x->na2 < 2 || x->nb < 2 || isnan(x->p_adj) || stats_mann_whitney_min_p(x->na, x->nb) >= p->fdr)
 			x->verdict = AB_FEW;
 		else if (x->p_adj < p->fdr && (x->d_lo > 0 || x->d_hi < 0) && fabs(x->d) > x->floor)
-			x->verdict = (x->d > 0) == !!x->higher_better ? AB_BETTER : AB_WORSE;
+			x->verdict = x->better == PVB_INFO		      ? AB_CHANGED
+				     : (x->d > 0) == (x->better == PVB_MORE) ? AB_BETTER
+									      : AB_WORSE;
 		else
 			x->verdict = AB_SAME;
 	}
@@ -116,7 +118,8 @@ static void render_json(FILE *f, const struct ab_report *r, const struct ab_metr
 		cJSON_AddStringToObject(j, "side", x->side);
 		cJSON_AddStringToObject(j, "name", x->name);
 		cJSON_AddStringToObject(j, "unit", x->unit);
-		cJSON_AddBoolToObject(j, "higher_is_better", x->higher_better);
+		cJSON_AddBoolToObject(j, "higher_is_better", x->better == PVB_MORE);
+		cJSON_AddStringToObject(j, "better", metric_better_name(x->better));
 #define NUM(k, v) cJSON_AddItemToObject(j, k, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull())
 		NUM("median_a", x->med_a);
 		NUM("median_b", x->med_b);
@@ -254,7 +257,7 @@ int ab_load(struct store *st, const char *name, const char *a_label, const char 
 				snprintf(g[k].side, sizeof(g[k].side), "%s", cm->side);
 				snprintf(g[k].name, sizeof(g[k].name), "%s", cm->name);
 				snprintf(g[k].unit, sizeof(g[k].unit), "%s", cm->unit);
-				g[k].higher_better = metric_higher_is_better(cm->name);
+				g[k].better = cm->better;
 				out->n++;
 			}
 			struct ab_metric *x = &out->m[k];

@@ -10,15 +10,18 @@
  *   - Mann-Whitney U for B vs A, its p adjusted with Benjamini-Hochberg over the metrics compared.
  * The verdict is "better" or "worse" only when the adjusted p is below the FDR level, the
  * interval of the median difference excludes 0 and the difference exceeds the floor; otherwise
- * "no difference" (above the floor), or "too few runs".
+ * "no difference" (above the floor), or "too few runs". Which way is better is the metric's own
+ * declaration (enum pvb_better); a metric that only describes the run is "changed", not judged.
  */
 #ifndef PVB_AB_H
 #define PVB_AB_H
 
 #include <stdint.h>
 #include <stdio.h>
+#include "pvb_record.h"
 
-enum ab_verdict { AB_SAME, AB_BETTER, AB_WORSE, AB_FEW };
+/* AB_CHANGED: a real difference in a metric that describes the run (PVB_INFO), never judged */
+enum ab_verdict { AB_SAME, AB_BETTER, AB_WORSE, AB_FEW, AB_CHANGED };
 
 struct ab_params {
 	double fdr;          /* Benjamini-Hochberg level, 0.05 */
@@ -32,7 +35,7 @@ struct ab_params {
 
 struct ab_metric {
 	char side[12], name[40], unit[8];
-	int higher_better;
+	enum pvb_better better;          /* as its maker declared it */
 	double *a, *a2, *b;              /* per-run values, owned by the caller */
 	size_t na, na2, nb;
 	/* out */

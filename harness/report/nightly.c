@@ -11,7 +11,7 @@
 /* ---- history ---- */
 
 struct hrun { long long id; int session; char host[64]; };
-struct hval { int run; char key[200]; double value; char unit[8]; };
+struct hval { int run; char key[200]; double value; char unit[8]; enum pvb_better better; };
 struct history {
 	char (*session)[32];
 	char (*under_test)[128];
@@ -71,7 +71,7 @@ static int in_list(const char *list, const char *name)
 }
 
 static void h_metric(void *a, long long id, const char *side, int cpu, const char *name,
-		     double value, const char *unit)
+		     double value, const char *unit, enum pvb_better better)
 {
 	struct hctx *c = a;
 	struct history *h = c->h;
@@ -93,6 +93,7 @@ static void h_metric(void *a, long long id, const char *side, int cpu, const cha
 	snprintf(v->key, sizeof(v->key), "%.40s\t%.80s\t%s\t%s", h->runs[r].host, c->variant[r], name, side);
 	v->value = value;
 	snprintf(v->unit, sizeof(v->unit), "%s", unit);
+	v->better = better;
 }
 
 static void history_free(struct history *h)
@@ -211,7 +212,11 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 				nch ? "" : never[0] ? never : "none");
 		}
 		for (size_t x = 0; x < nch; x++) {
-			int worse = (ch[x].after > ch[x].before) != metric_higher_is_better(name);
+			/* which way is worse is the metric's own declaration; one that describes the run
+			 * (PVB_INFO) changed, and is reported without a verdict */
+			enum pvb_better better = h.vals[i].better;
+			int worse = better != PVB_INFO && (ch[x].after > ch[x].before) != (better == PVB_MORE);
+			const char *dir = better == PVB_INFO ? "changed" : worse ? "worse" : "better";
 			const char *from = h.under_test[sess[ch[x].at - 1]], *to = h.under_test[sess[ch[x].at]];
 			double rel = 100 * (ch[x].after - ch[x].before) / fabs(ch[x].before);
 			/* tonight: the change is at the newest night this host has */
@@ -220,7 +225,7 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 				newest &= strcmp(h.runs[r].host, host) ||
 					  strcmp(h.session[h.runs[r].session], h.session[sess[ch[x].at]]) <= 0;
 			if (newest)
-				status = worse ? 4 : status ? status : 3;
+				status = worse ? 4 : status ? status : 3; /* 3: a change, none worse */
 			if (json) {
 				cJSON *o = cJSON_CreateObject();
 				cJSON_AddStringToObject(o, "session", h.session[sess[ch[x].at]]);
@@ -230,11 +235,11 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 				cJSON_AddNumberToObject(o, "after", ch[x].after);
 				cJSON_AddNumberToObject(o, "change_pct", rel);
 				cJSON_AddNumberToObject(o, "p", ch[x].p);
-				cJSON_AddStringToObject(o, "direction", worse ? "worse" : "better");
+				cJSON_AddStringToObject(o, "direction", dir);
 				cJSON_AddItemToArray(jch, o);
 			} else {
 				fprintf(out, "      %s at %s: %.4g -> %.4g %s (%+.1f%%), p = %.2g; between %s (%s) and %s (%s)\n",
-				       worse ? "WORSE" : "better", h.session[sess[ch[x].at]], ch[x].before * scale,
+				       worse ? "WORSE" : dir, h.session[sess[ch[x].at]], ch[x].before * scale,
 				       ch[x].after * scale, unit, rel, ch[x].p, from, h.session[sess[ch[x].at - 1]],
 				       to, h.session[sess[ch[x].at]]);
 			}

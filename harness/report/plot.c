@@ -64,9 +64,10 @@ static int run_of(const struct pdata *d, long long id)
 }
 
 static void v_metric(void *a, long long id, const char *side, int cpu, const char *name, double value,
-		     const char *unit)
+		     const char *unit, enum pvb_better better)
 {
 	struct pdata *d = a;
+	(void)better;
 	int r = run_of(d, id);
 	/* a run's figure: over all its CPUs, or of the VM as a whole (a type's own, the null type's) */
 	if (r < 0 || (cpu != METRIC_CPU_ALL && cpu != METRIC_CPU_VM) || !strcmp(side, "harness"))

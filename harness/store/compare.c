@@ -34,7 +34,7 @@ void cmp_add_param(struct cmp_run *r, const char *key, const char *value)
 }
 
 void cmp_add_metric(struct cmp_run *r, const char *side, int cpu, const char *name, double v,
-		    const char *unit)
+		    const char *unit, enum pvb_better better)
 {
 	struct cmp_metric *m = realloc(r->m, (r->nm + 1) * sizeof(*m));
 	if (!m)
@@ -46,6 +46,7 @@ void cmp_add_metric(struct cmp_run *r, const char *side, int cpu, const char *na
 	snprintf(m->unit, sizeof(m->unit), "%s", unit);
 	m->cpu = cpu;
 	m->value = v;
+	m->better = better;
 }
 
 void cmp_input_free(struct cmp_input *in)
@@ -122,11 +123,11 @@ static void v_param(void *a, long long id, const char *k, const char *v)
 }
 
 static void v_metric(void *a, long long id, const char *side, int cpu, const char *name, double v,
-		     const char *unit)
+		     const char *unit, enum pvb_better better)
 {
 	struct cmp_run *r = by_id(a, id);
 	if (r)
-		cmp_add_metric(r, side, cpu, name, v, unit);
+		cmp_add_metric(r, side, cpu, name, v, unit, better);
 }
 
 int compare_load(struct store *s, const char *experiment, struct cmp_input *in, char *err,

@@ -15,7 +15,7 @@
 
 #define COMPARE_JSON_SCHEMA "pvbench.compare/2"
 
-struct cmp_metric { char side[12], name[40], unit[8]; double value; int cpu; };
+struct cmp_metric { char side[12], name[40], unit[8]; double value; int cpu; enum pvb_better better; };
 struct cmp_param { char key[32], value[128]; };
 
 struct cmp_run {
@@ -60,7 +60,7 @@ void cmp_input_free(struct cmp_input *in);
 struct cmp_run *cmp_add_run(struct cmp_input *in, long long id);
 void cmp_add_param(struct cmp_run *r, const char *key, const char *value);
 void cmp_add_metric(struct cmp_run *r, const char *side, int cpu, const char *name, double v,
-		    const char *unit);
+		    const char *unit, enum pvb_better better);
 
 int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *out, char *err,
 		   size_t errlen);

@@ -8,7 +8,8 @@
 
 const char *const side_names[NR_SIDES] = { "guest", "host", "policy", "vmm", "harness" };
 
-int metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v)
+int metrics_add(struct metric_set *s, const char *name, const char *unit, enum pvb_better better, int cpu,
+		double v)
 {
 	if (!isfinite(v))
 		return -1;
@@ -24,6 +25,7 @@ int metrics_add(struct metric_set *s, const char *name, const char *unit, int cp
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	snprintf(m->unit, sizeof(m->unit), "%s", unit);
 	m->cpu = cpu;
+	m->better = better <= PVB_BETTER__MAX ? (int)better : PVB_INFO;
 	m->value = v;
 	return 0;
 }
@@ -112,7 +114,7 @@ int metrics_from_record(const void *rec, struct metric_set *out)
 				unit[ul - 3] = 0;
 				v /= 1000;
 			}
-			metrics_add(out, m->name, unit, sec_cpu(s), v);
+			metrics_add(out, m->name, unit, (enum pvb_better)m->better, sec_cpu(s), v);
 		} else if (s->type == PVB_SEC_TEXT) {
 			snprintf(out->text, sizeof(out->text), "%s", (const char *)(s + 1));
 		}
@@ -138,18 +140,33 @@ int metrics_from_record(const void *rec, struct metric_set *out)
 				continue;
 			v = v < lov ? lov : v > hiv ? hiv : v;
 			snprintf(name, sizeof(name), "%s_%s", h->name, qs[i].suffix);
-			metrics_add(out, name, "ns", sec_cpu(s), v);
+			metrics_add(out, name, "ns", PVB_LESS, sec_cpu(s), v); /* a latency distribution */
 		}
 	}
 	return 0;
 }
 
-int metric_higher_is_better(const char *name)
+enum pvb_better metric_better_by_name(const char *name)
 {
 	static const char *const higher[] = { "fps", "throughput", "delivered", "score", NULL };
 	size_t n = strlen(name);
 	for (int i = 0; higher[i]; i++)
 		if (!strncmp(name, higher[i], strlen(higher[i])))
-			return 1;
-	return (n > 6 && !strcmp(name + n - 6, "_per_s")) || strstr(name, "_per_j");
+			return PVB_MORE;
+	return (n > 6 && !strcmp(name + n - 6, "_per_s")) || strstr(name, "_per_j") ? PVB_MORE : PVB_LESS;
+}
+
+static const char *const better_names[] = { "less", "more", "info" };
+
+const char *metric_better_name(int better)
+{
+	return better >= 0 && better <= PVB_BETTER__MAX ? better_names[better] : "?";
+}
+
+int metric_better_parse(const char *s)
+{
+	for (int i = 0; s && i <= PVB_BETTER__MAX; i++)
+		if (!strcmp(s, better_names[i]))
+			return i;
+	return -1;
 }

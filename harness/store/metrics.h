@@ -4,6 +4,7 @@
 #define PVB_METRICS_H
 
 #include <stddef.h>
+#include "pvb_record.h" /* enum pvb_better: PVB_LESS, PVB_MORE, PVB_INFO */
 
 /* Where a metric comes from. harness = pvbench's own cost; vmm = what the VMM saw (exits). */
 enum side { SIDE_GUEST, SIDE_HOST, SIDE_POLICY, SIDE_VMM, SIDE_HARNESS, NR_SIDES };
@@ -16,6 +17,7 @@ struct metric {
 	char name[40];           /* "lat_avg", "lat_p99", "boot.to_workload" */
 	char unit[8];            /* "ns", "count", ... */
 	int cpu;                 /* vCPU, METRIC_CPU_ALL or METRIC_CPU_VM */
+	int better;              /* enum pvb_better, as its maker declared */
 	double value;
 };
 
@@ -39,9 +41,11 @@ struct metric_set {
 /* Percentiles derived from every histogram: <hist>_p50, _p99, _p99.9 (ns), clamped into the
  * exact [<hist>_min, <hist>_max] when the record has them. */
 int metrics_from_record(const void *rec, struct metric_set *out);
-/* Adds a metric; a value that is not finite (a NaN from a missing guest figure) is refused with
- * -1, so that nothing downstream stores or averages it. */
-int metrics_add(struct metric_set *s, const char *name, const char *unit, int cpu, double v);
+/* Adds a metric, with which way it improves (better: PVB_LESS, PVB_MORE or PVB_INFO); a value
+ * that is not finite (a NaN from a missing guest figure) is refused with -1, so that nothing
+ * downstream stores or averages it. */
+int metrics_add(struct metric_set *s, const char *name, const char *unit, enum pvb_better better, int cpu,
+		double v);
 /* Adds a copy of a histogram. 0, or -1 (out of memory). */
 int metrics_add_hist(struct metric_set *s, const char *name, int cpu, unsigned bucket_ns,
 		     const unsigned *counts, unsigned nr, unsigned long long overflow);
@@ -54,8 +58,11 @@ void metrics_free(struct metric_set *s);
 double hist_quantile_ns(const unsigned *counts, unsigned nr, unsigned long long overflow,
 			unsigned bucket_ns, double q);
 
-/* Whether more is better (frames per second, throughput, delivered notifications); for every
- * other metric -- latency, glitches, cost, exits -- less is. */
-int metric_higher_is_better(const char *name);
+/* The direction of a metric stored before directions were declared (a store's older rows):
+ * read from its name as pvbench did then. Every metric made since carries its own. */
+enum pvb_better metric_better_by_name(const char *name);
+/* "less", "more", "info"; and back (-1: none of them) */
+const char *metric_better_name(int better);
+int metric_better_parse(const char *s);
 
 #endif

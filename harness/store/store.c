@@ -57,6 +57,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  side TEXT NOT NULL, cpu INTEGER NOT NULL, name TEXT NOT NULL,"
 	"  bucket_ns INTEGER NOT NULL, overflow INTEGER NOT NULL, counts TEXT NOT NULL);"
 	"CREATE INDEX histograms_run ON histograms(run_id);",
+	/* 5: which way each metric improves, as its maker declared ("less", "more", "info"); NULL in
+	 * runs stored before, whose readers fall back to the name */
+	"ALTER TABLE metrics ADD COLUMN better TEXT;",
 };
 
 static int fail(struct store *s, char *err, size_t errlen, const char *what)
@@ -374,7 +377,7 @@ int store_put_run(struct store *s, const struct store_run *r, char *err, size_t 
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO metrics VALUES(?1,?2,?3,?4,?5,?6)", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO metrics VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	for (int side = 0; side < NR_SIDES; side++) {
 		const struct metric_set *ms = r->sets[side];
@@ -385,6 +388,7 @@ int store_put_run(struct store *s, const struct store_run *r, char *err, size_t 
 			sqlite3_bind_text(st, 4, ms->m[i].name, -1, SQLITE_STATIC);
 			sqlite3_bind_double(st, 5, ms->m[i].value);
 			sqlite3_bind_text(st, 6, ms->m[i].unit, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 7, metric_better_name(ms->m[i].better), -1, SQLITE_STATIC);
 			if (sqlite3_step(st) != SQLITE_DONE)
 				goto fail;
 			sqlite3_reset(st);
@@ -444,7 +448,7 @@ int store_visit(struct store *s, const char *experiment, const char *session,
 		" run_dir FROM runs r WHERE experiment=$1" SESSION " ORDER BY id",
 		"SELECT p.run_id, p.key, p.value FROM run_params p JOIN runs r ON r.id=p.run_id"
 		" WHERE r.experiment=$1 AND r.status='ok'" SESSION " ORDER BY p.run_id",
-		"SELECT m.run_id, m.side, m.cpu, m.name, m.value, m.unit FROM metrics m JOIN runs r"
+		"SELECT m.run_id, m.side, m.cpu, m.name, m.value, m.unit, m.better FROM metrics m JOIN runs r"
 		" ON r.id=m.run_id WHERE r.experiment=$1 AND r.status='ok' AND m.cpu < 0" SESSION
 		" ORDER BY m.run_id",
 		"SELECT h.run_id, h.side, h.cpu, h.name, h.bucket_ns, h.overflow, h.counts FROM histograms h"
@@ -490,8 +494,11 @@ int store_visit(struct store *s, const char *experiment, const char *session,
 				v->run(v->arg, &row);
 			} else if (i == 2 && v->param)
 				v->param(v->arg, id, T(1), T(2));
-			else if (i == 3 && v->metric)
-				v->metric(v->arg, id, T(1), (int)I(2), T(3), cursor_double(&c, 4), T(5));
+			else if (i == 3 && v->metric) {
+				int better = metric_better_parse(T(6));
+				v->metric(v->arg, id, T(1), (int)I(2), T(3), cursor_double(&c, 4), T(5),
+					  better >= 0 ? (enum pvb_better)better : metric_better_by_name(T(3)));
+			}
 			else if (i == 4)
 				v->hist(v->arg, id, T(1), (int)I(2), T(3), (unsigned)I(4),
 					(unsigned long long)I(5), T(6));

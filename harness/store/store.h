@@ -16,7 +16,7 @@
 
 #include "metrics.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -83,7 +83,7 @@ struct store_visitor {
 	void (*run)(void *arg, const struct store_row *r);
 	void (*param)(void *arg, long long id, const char *key, const char *value);
 	void (*metric)(void *arg, long long id, const char *side, int cpu, const char *name,
-		       double value, const char *unit);
+		       double value, const char *unit, enum pvb_better better);
 	/* optional: histograms, counts as "bucket:count,..." of the non-empty buckets */
 	void (*hist)(void *arg, long long id, const char *side, int cpu, const char *name,
 		     unsigned bucket_ns, unsigned long long overflow, const char *counts);

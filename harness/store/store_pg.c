@@ -11,7 +11,7 @@
 #include <string.h>
 #include "store_impl.h"
 
-#define CENTRAL_SCHEMA_VERSION 1
+#define CENTRAL_SCHEMA_VERSION 2
 #define TEXTOID 25
 
 static const char *const central_schema =
@@ -27,7 +27,7 @@ static const char *const central_schema =
 	"CREATE INDEX run_params_run ON run_params(run_id);"
 	"CREATE TABLE metrics (run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
 	"  side TEXT NOT NULL, cpu INTEGER NOT NULL, name TEXT NOT NULL,"
-	"  value DOUBLE PRECISION NOT NULL, unit TEXT NOT NULL);"
+	"  value DOUBLE PRECISION NOT NULL, unit TEXT NOT NULL, better TEXT);"
 	"CREATE INDEX metrics_run ON metrics(run_id);"
 	"CREATE TABLE histograms (run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
 	"  side TEXT NOT NULL, cpu INTEGER NOT NULL, name TEXT NOT NULL, bucket_ns BIGINT NOT NULL,"
@@ -173,8 +173,11 @@ int pg_open(struct store *s, char *err, size_t errlen)
 			 s->path, v, CENTRAL_SCHEMA_VERSION);
 		return -1;
 	}
-	if (v == 0 && (pg_exec(s, central_schema, err, errlen) ||
-		       pg_exec(s, "INSERT INTO pvbench_meta VALUES ('schema', '1')", err, errlen))) {
+	if ((v == 0 && (pg_exec(s, central_schema, err, errlen) ||
+			pg_exec(s, "INSERT INTO pvbench_meta VALUES ('schema', '2')", err, errlen))) ||
+	    /* 2: which way each metric improves, as its maker declared (NULL in older runs) */
+	    (v == 1 && (pg_exec(s, "ALTER TABLE metrics ADD COLUMN better TEXT", err, errlen) ||
+			pg_exec(s, "UPDATE pvbench_meta SET value = '2' WHERE key = 'schema'", err, errlen)))) {
 		pg_exec(s, "ROLLBACK", NULL, 0);
 		return -1;
 	}
@@ -324,9 +327,9 @@ int store_push(struct store *local, struct store *central, const char *default_h
 		PQclear(r);
 		rc = copy_rows(local, central, "SELECT key, value FROM run_params WHERE run_id = ?1 ORDER BY rowid", id,
 			       "INSERT INTO run_params VALUES ($1::bigint,$2,$3)", cid, err, errlen) ||
-		     copy_rows(local, central, "SELECT side, cpu, name, value, unit FROM metrics WHERE run_id = ?1"
-			       " ORDER BY rowid", id, "INSERT INTO metrics VALUES ($1::bigint,$2,$3::int,$4,"
-			       "$5::double precision,$6)", cid, err, errlen) ||
+		     copy_rows(local, central, "SELECT side, cpu, name, value, unit, better FROM metrics WHERE"
+			       " run_id = ?1 ORDER BY rowid", id, "INSERT INTO metrics VALUES ($1::bigint,$2,$3::int,"
+			       "$4,$5::double precision,$6,$7)", cid, err, errlen) ||
 		     copy_rows(local, central, "SELECT side, cpu, name, bucket_ns, overflow, counts FROM histograms"
 			       " WHERE run_id = ?1 ORDER BY rowid", id, "INSERT INTO histograms VALUES ($1::bigint,"
 			       "$2,$3::int,$4,$5::bigint,$6::bigint,$7)", cid, err, errlen);

@@ -65,11 +65,11 @@ static int fio_metrics(const char *path, struct metric_set *m, char *err, size_t
 			if (!cJSON_IsNumber(bw) || bw->valuedouble <= 0 || !cJSON_IsNumber(iops) || !cJSON_IsNumber(lat))
 				continue;
 			snprintf(name, sizeof(name), "fio_%s_mb_per_s", dirs[d]);
-			metrics_add(m, name, "count", METRIC_CPU_VM, bw->valuedouble / 1024); /* KiB/s */
+			metrics_add(m, name, "MB/s", PVB_MORE, METRIC_CPU_VM, bw->valuedouble / 1024); /* from KiB/s */
 			snprintf(name, sizeof(name), "fio_%s_io_per_s", dirs[d]);
-			metrics_add(m, name, "count", METRIC_CPU_VM, iops->valuedouble);
+			metrics_add(m, name, "count", PVB_MORE, METRIC_CPU_VM, iops->valuedouble);
 			snprintf(name, sizeof(name), "fio_%s_clat_avg", dirs[d]);
-			metrics_add(m, name, "ns", METRIC_CPU_VM, lat->valuedouble);
+			metrics_add(m, name, "ns", PVB_LESS, METRIC_CPU_VM, lat->valuedouble);
 			found = 1;
 		}
 		cJSON_Delete(root);
@@ -113,7 +113,7 @@ static void tool_metrics(const struct run_spec *spec, const struct run_env *env,
 		if (!n)
 			run_fail(out, RUN_ERROR, "guest stress-ng: no bogo-ops rate in %s", path);
 		else
-			metrics_add(&out->m[SIDE_GUEST], "bogo_ops_per_s", "count", METRIC_CPU_VM, sum);
+			metrics_add(&out->m[SIDE_GUEST], "bogo_ops_per_s", "count", PVB_MORE, METRIC_CPU_VM, sum);
 	}
 }
 

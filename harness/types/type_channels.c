@@ -136,27 +136,27 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 			goto out;
 		}
 		if (i == 3)
-			metrics_add(&out->m[SIDE_GUEST], "notifications", "count", METRIC_CPU_VM, m->value);
+			metrics_add(&out->m[SIDE_GUEST], "notifications", "count", PVB_MORE, METRIC_CPU_VM, m->value);
 		else
-			metrics_add(&out->m[SIDE_GUEST], cost[i], "ns", METRIC_CPU_VM, ns(m->value, khz));
+			metrics_add(&out->m[SIDE_GUEST], cost[i], "ns", PVB_LESS, METRIC_CPU_VM, ns(m->value, khz));
 		if (i == 0)
-			metrics_add(&out->m[SIDE_GUEST], "cost_p50_cycles", "cycles", METRIC_CPU_VM, m->value);
+			metrics_add(&out->m[SIDE_GUEST], "cost_p50_cycles", "cycles", PVB_LESS, METRIC_CPU_VM, m->value);
 	}
-	metrics_add(&out->m[SIDE_HOST], "delivered", "count", METRIC_CPU_VM, (double)h.delivered);
+	metrics_add(&out->m[SIDE_HOST], "delivered", "count", PVB_MORE, METRIC_CPU_VM, (double)h.delivered);
 	if (h.nlat) {
 		qsort(h.lat, h.nlat, sizeof(uint64_t), cmpu);
-		metrics_add(&out->m[SIDE_HOST], "seen_after_p50", "ns", METRIC_CPU_VM, ns((double)h.lat[h.nlat / 2], khz));
-		metrics_add(&out->m[SIDE_HOST], "seen_after_p99", "ns", METRIC_CPU_VM,
+		metrics_add(&out->m[SIDE_HOST], "seen_after_p50", "ns", PVB_LESS, METRIC_CPU_VM, ns((double)h.lat[h.nlat / 2], khz));
+		metrics_add(&out->m[SIDE_HOST], "seen_after_p99", "ns", PVB_LESS, METRIC_CPU_VM,
 			    ns((double)h.lat[h.nlat * 99 / 100], khz));
 	}
-	metrics_add(&out->m[SIDE_HOST], "tsc_offset_window", "ns", METRIC_CPU_VM, ns((double)v.tsc_offset_window, khz));
-	metrics_add(&out->m[SIDE_VMM], "vmm_exits_per_op", "count", METRIC_CPU_VM,
+	metrics_add(&out->m[SIDE_HOST], "tsc_offset_window", "ns", PVB_LESS, METRIC_CPU_VM, ns((double)v.tsc_offset_window, khz));
+	metrics_add(&out->m[SIDE_VMM], "vmm_exits_per_op", "count", PVB_LESS, METRIC_CPU_VM,
 		    (double)v.vcpu[0].kvm_runs / count);
 	uint64_t x;
 	if (vmm_vcpu_stat(&v.vcpu[0], "exits", &x) == 0)
-		metrics_add(&out->m[SIDE_VMM], "kvm_exits_per_op", "count", METRIC_CPU_VM, (double)x / count);
+		metrics_add(&out->m[SIDE_VMM], "kvm_exits_per_op", "count", PVB_LESS, METRIC_CPU_VM, (double)x / count);
 	if (vmm_vcpu_stat(&v.vcpu[0], "hypercalls", &x) == 0)
-		metrics_add(&out->m[SIDE_VMM], "kvm_hypercalls", "count", METRIC_CPU_VM, (double)x);
+		metrics_add(&out->m[SIDE_VMM], "kvm_hypercalls", "count", PVB_INFO, METRIC_CPU_VM, (double)x);
 	goto out;
 fail:
 	run_fail(out, RUN_ERROR, "%s", err);

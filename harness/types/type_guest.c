@@ -147,7 +147,7 @@ static void efficiency(struct run_result *out)
 	for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
 		const struct metric *m = metrics_find(&out->m[SIDE_GUEST], per[i][0], METRIC_CPU_VM);
 		if (m)
-			metrics_add(&out->m[SIDE_POLICY], per[i][1], "1/J", METRIC_CPU_VM,
+			metrics_add(&out->m[SIDE_POLICY], per[i][1], "1/J", PVB_MORE, METRIC_CPU_VM,
 				    m->value / (e->value / 1e3));
 	}
 }
@@ -244,7 +244,7 @@ stop:
 			if (cyclictest_read_json(c.ct_json + 7, &ct, err, sizeof(err)) < 0)
 				run_fail(out, RUN_ERROR, "host cyclictest: %s", err);
 			for (size_t i = 0; i < ct.n; i++) /* next to the trace's figures, if any */
-				metrics_add(&out->m[SIDE_HOST], ct.m[i].name, ct.m[i].unit, ct.m[i].cpu, ct.m[i].value);
+				metrics_add(&out->m[SIDE_HOST], ct.m[i].name, ct.m[i].unit, ct.m[i].better, ct.m[i].cpu, ct.m[i].value);
 			for (size_t i = 0; i < ct.nh; i++)
 				metrics_add_hist(&out->m[SIDE_HOST], ct.h[i].name, ct.h[i].cpu, ct.h[i].bucket_ns,
 						 ct.h[i].counts, ct.h[i].nr, ct.h[i].overflow);
@@ -263,9 +263,9 @@ destroy:
 	efficiency(out);
 	if (lx)
 		guest_linux_finish(spec, env, &lf, out);
-	metrics_add(&out->m[SIDE_HARNESS], "boot_to_workload", "ns", METRIC_CPU_VM, res.boot_to_workload_ms * 1e6);
-	metrics_add(&out->m[SIDE_HARNESS], "r0_wake_path_insn", "insn", METRIC_CPU_VM, env->guest->wake_path_insn);
-	metrics_add(&out->m[SIDE_HARNESS], "r0_preempt_path_insn", "insn", METRIC_CPU_VM,
+	metrics_add(&out->m[SIDE_HARNESS], "boot_to_workload", "ns", PVB_LESS, METRIC_CPU_VM, res.boot_to_workload_ms * 1e6);
+	metrics_add(&out->m[SIDE_HARNESS], "r0_wake_path_insn", "insn", PVB_LESS, METRIC_CPU_VM, env->guest->wake_path_insn);
+	metrics_add(&out->m[SIDE_HARNESS], "r0_preempt_path_insn", "insn", PVB_LESS, METRIC_CPU_VM,
 		    env->guest->preempt_path_insn);
 	vm_result_free(&res);
 }

@@ -233,22 +233,22 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		goto out;
 	}
 	/* write_all: one write of every page, preparation included; the dirty pass when logging */
-	metrics_add(&out->m[SIDE_GUEST], "write_all", "ns", METRIC_CPU_VM,
+	metrics_add(&out->m[SIDE_GUEST], "write_all", "ns", PVB_LESS, METRIC_CPU_VM,
 		    (dirty ? wall[1] : wall[0] + extra_ms) * 1e6);
-	metrics_add(&out->m[SIDE_GUEST], "pass1_wall", "ns", METRIC_CPU_VM, wall[0] * 1e6);
+	metrics_add(&out->m[SIDE_GUEST], "pass1_wall", "ns", PVB_LESS, METRIC_CPU_VM, wall[0] * 1e6);
 	if (passes > 1)
-		metrics_add(&out->m[SIDE_GUEST], "pass2_wall", "ns", METRIC_CPU_VM, wall[1] * 1e6);
+		metrics_add(&out->m[SIDE_GUEST], "pass2_wall", "ns", PVB_LESS, METRIC_CPU_VM, wall[1] * 1e6);
 	if (extra_ms > 0)
-		metrics_add(&out->m[SIDE_VMM], b == PREPASS ? "prepass" : "prefault", "ns", METRIC_CPU_VM, extra_ms * 1e6);
+		metrics_add(&out->m[SIDE_VMM], b == PREPASS ? "prepass" : "prefault", "ns", PVB_LESS, METRIC_CPU_VM, extra_ms * 1e6);
 	if (dirty) {
-		metrics_add(&out->m[SIDE_VMM], "dirty_enable", "ns", METRIC_CPU_VM, d.enable_ms * 1e6);
-		metrics_add(&out->m[SIDE_VMM], b == DIRTYLOG ? "get_dirty_log" : "harvest_reset", "ns",
+		metrics_add(&out->m[SIDE_VMM], "dirty_enable", "ns", PVB_LESS, METRIC_CPU_VM, d.enable_ms * 1e6);
+		metrics_add(&out->m[SIDE_VMM], b == DIRTYLOG ? "get_dirty_log" : "harvest_reset", "ns", PVB_LESS,
 			    METRIC_CPU_VM, d.getlog_ms * 1e6);
-		metrics_add(&out->m[SIDE_VMM], "dirty_pages", "count", METRIC_CPU_VM, (double)d.dirty_pages);
+		metrics_add(&out->m[SIDE_VMM], "dirty_pages", "count", PVB_INFO, METRIC_CPU_VM, (double)d.dirty_pages);
 	}
 	if (b == DIRTYRING)
-		metrics_add(&out->m[SIDE_VMM], "ring_full_exits", "count", METRIC_CPU_VM, (double)d.ring_full_exits);
-	metrics_add(&out->m[SIDE_VMM], "pages_checked", "count", METRIC_CPU_VM, (double)d.pages);
+		metrics_add(&out->m[SIDE_VMM], "ring_full_exits", "count", PVB_LESS, METRIC_CPU_VM, (double)d.ring_full_exits);
+	metrics_add(&out->m[SIDE_VMM], "pages_checked", "count", PVB_INFO, METRIC_CPU_VM, (double)d.pages);
 	goto out;
 fail:
 	run_fail(out, RUN_ERROR, "%s", err);

@@ -114,9 +114,9 @@ static void rate_out(struct metric_set *m, const char *name, const struct phase_
 	if (p->have != 2 || p->t1 <= p->t0)
 		return;
 	snprintf(n, sizeof(n), "guest_write_%s", name);
-	metrics_add(m, n, "MB/s", METRIC_CPU_VM, (p->w1 - p->w0) / 1e3 / (p->t1 - p->t0));
+	metrics_add(m, n, "MB/s", PVB_MORE, METRIC_CPU_VM, (p->w1 - p->w0) / 1e3 / (p->t1 - p->t0));
 	snprintf(n, sizeof(n), "guest_read_%s", name);
-	metrics_add(m, n, "MB/s", METRIC_CPU_VM, (p->r1 - p->r0) / 1e3 / (p->t1 - p->t0));
+	metrics_add(m, n, "MB/s", PVB_MORE, METRIC_CPU_VM, (p->r1 - p->r0) / 1e3 / (p->t1 - p->t0));
 }
 
 static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
@@ -227,22 +227,22 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		if (c < 0 || cpu0[i] < 0)
 			continue;
 		double pct = (double)(c - cpu0[i]) / 10 / (engine_now_ms() - t_mig);
-		metrics_add(m, "runtime_pct", "%", i, pct);
+		metrics_add(m, "runtime_pct", "%", PVB_MORE, i, pct);
 		rt[i >= writers] += pct; /* writers, then readers: seed 003's table B */
 		nrt[i >= writers]++;
 	}
 	if (nrt[0])
-		metrics_add(m, "runtime_pct_writers", "%", METRIC_CPU_VM, rt[0] / nrt[0]);
+		metrics_add(m, "runtime_pct_writers", "%", PVB_MORE, METRIC_CPU_VM, rt[0] / nrt[0]);
 	if (nrt[1])
-		metrics_add(m, "runtime_pct_readers", "%", METRIC_CPU_VM, rt[1] / nrt[1]);
-	metrics_add(m, "converged", "bool", METRIC_CPU_VM, converged);
-	metrics_add(m, "throttle_max", "%", METRIC_CPU_VM, max_throttle);
-	metrics_add(m, "passes", "count", METRIC_CPU_VM, ms.dirty_syncs);
-	metrics_add(m, "transferred", "MB", METRIC_CPU_VM, ms.transferred / 1e6);
-	metrics_add(m, "pages_sent", "count", METRIC_CPU_VM, ms.normal_pages);
-	metrics_add(m, "pages_zero", "count", METRIC_CPU_VM, ms.zero_pages);
+		metrics_add(m, "runtime_pct_readers", "%", PVB_MORE, METRIC_CPU_VM, rt[1] / nrt[1]);
+	metrics_add(m, "converged", "bool", PVB_MORE, METRIC_CPU_VM, converged);
+	metrics_add(m, "throttle_max", "%", PVB_LESS, METRIC_CPU_VM, max_throttle);
+	metrics_add(m, "passes", "count", PVB_INFO, METRIC_CPU_VM, ms.dirty_syncs);
+	metrics_add(m, "transferred", "MB", PVB_LESS, METRIC_CPU_VM, ms.transferred / 1e6);
+	metrics_add(m, "pages_sent", "count", PVB_LESS, METRIC_CPU_VM, ms.normal_pages);
+	metrics_add(m, "pages_zero", "count", PVB_INFO, METRIC_CPU_VM, ms.zero_pages);
 	if (!converged) {
-		metrics_add(m, "unconverged", "count", METRIC_CPU_VM, 1);
+		metrics_add(m, "unconverged", "count", PVB_LESS, METRIC_CPU_VM, 1);
 		vm_progress_stop(src.mem); /* the source finishes */
 		child_wait(&src.c, 30000);
 		qemu_vm_outcome(&src, !src.c.exited, &sr);
@@ -250,12 +250,12 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 			metrics_from_record(sr.record, &out->m[SIDE_GUEST]);
 		goto done;
 	}
-	metrics_add(m, "total_time", "ms", METRIC_CPU_VM, ms.total_ms);
-	metrics_add(m, "downtime", "ms", METRIC_CPU_VM, ms.downtime_ms);
-	metrics_add(m, "setup_time", "ms", METRIC_CPU_VM, ms.setup_ms);
-	metrics_add(m, "harness_time", "ms", METRIC_CPU_VM, t_done - t_mig);
+	metrics_add(m, "total_time", "ms", PVB_LESS, METRIC_CPU_VM, ms.total_ms);
+	metrics_add(m, "downtime", "ms", PVB_LESS, METRIC_CPU_VM, ms.downtime_ms);
+	metrics_add(m, "setup_time", "ms", PVB_LESS, METRIC_CPU_VM, ms.setup_ms);
+	metrics_add(m, "harness_time", "ms", PVB_LESS, METRIC_CPU_VM, t_done - t_mig);
 	if (ms.total_ms > 0)
-		metrics_add(m, "link_mbps", "MB/s", METRIC_CPU_VM, ms.transferred / 1e3 / ms.total_ms);
+		metrics_add(m, "link_mbps", "MB/s", PVB_MORE, METRIC_CPU_VM, ms.transferred / 1e3 / ms.total_ms);
 
 	/* the destination has the whole state once it leaves inmigrate (paused: -S) */
 	if (qemu_wait_state_not(&dst, "inmigrate", 30000, st, sizeof(st)) || strcmp(st, "paused")) {
@@ -265,8 +265,8 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	double t_v = engine_now_ms();
 	char where[200] = "";
 	long long differ = qemu_ram_pages_differ(&src, &dst, where, sizeof(where));
-	metrics_add(m, "verify_ms", "ms", METRIC_CPU_VM, engine_now_ms() - t_v);
-	metrics_add(m, "pages_differ", "count", METRIC_CPU_VM, (double)differ);
+	metrics_add(m, "verify_ms", "ms", PVB_LESS, METRIC_CPU_VM, engine_now_ms() - t_v);
+	metrics_add(m, "pages_differ", "count", PVB_LESS, METRIC_CPU_VM, (double)differ);
 	if (differ) {
 		/* a failed run; the guest still runs on and checks its own pages: its word is stored too */
 		run_fail(out, RUN_FAILED, "%lld of %zu pages differ between the source's final image and the destination, %s",

@@ -230,12 +230,12 @@ void gk_crash(const struct gk_exc_frame *f)
 		struct pvb_rec_writer w;
 
 		pvb_rec_begin(&w, gk_shared.out_rec, gk_shared.out_rec_cap);
-		pvb_rec_metric(&w, PVB_CPU_VM, "crash.vector", "count", (int64_t)f->vector);
-		pvb_rec_metric(&w, PVB_CPU_VM, "crash.rip", "addr", (int64_t)f->rip);
-		pvb_rec_metric(&w, PVB_CPU_VM, "crash.error", "count", (int64_t)f->error);
-		pvb_rec_metric(&w, PVB_CPU_VM, "crash.cr2", "addr", (int64_t)cr2);
-		pvb_rec_metric(&w, PVB_CPU_VM, "crash.ring", "count", (int64_t)(f->cs & 3));
-		pvb_rec_metric(&w, PVB_CPU_VM, "crash.cpu", "count", cpu);
+		pvb_rec_metric(&w, PVB_CPU_VM, "crash.vector", "count", PVB_INFO, (int64_t)f->vector);
+		pvb_rec_metric(&w, PVB_CPU_VM, "crash.rip", "addr", PVB_INFO, (int64_t)f->rip);
+		pvb_rec_metric(&w, PVB_CPU_VM, "crash.error", "count", PVB_INFO, (int64_t)f->error);
+		pvb_rec_metric(&w, PVB_CPU_VM, "crash.cr2", "addr", PVB_INFO, (int64_t)cr2);
+		pvb_rec_metric(&w, PVB_CPU_VM, "crash.ring", "count", PVB_INFO, (int64_t)(f->cs & 3));
+		pvb_rec_metric(&w, PVB_CPU_VM, "crash.cpu", "count", PVB_INFO, cpu);
 		pvb_rec_text(&w, PVB_CPU_VM, msg + 13);
 		pvb_rec_seal(&w, PVB_STATUS_CRASHED, gk_shared.nr_cpus ? gk_shared.nr_cpus : 1);
 	}

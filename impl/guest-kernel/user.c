@@ -345,9 +345,9 @@ void *pvb_alloc(size_t n)
 	return p;
 }
 
-void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value)
+void pvb_metric(unsigned cpu, const char *name, const char *unit, enum pvb_better better, int64_t value)
 {
-	pvb_rec_metric(&rec, (uint16_t)cpu, name, unit, value);
+	pvb_rec_metric(&rec, (uint16_t)cpu, name, unit, better, value);
 }
 
 void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,
@@ -518,13 +518,13 @@ static void calibrate(void)
 		gk_sys_null();
 		t[i] = gk_rdtsc() - c;
 	}
-	pvb_metric(PVB_CPU_VM, "r0.null_syscall", "ns", (int64_t)pvb_ticks_to_ns(median(t, CALIB_N)));
+	pvb_metric(PVB_CPU_VM, "r0.null_syscall", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(median(t, CALIB_N)));
 	for (int i = 0; i < CALIB_N; i++) {
 		c = gk_rdtsc();
 		pvb_sleep_until(1);
 		t[i] = gk_rdtsc() - c;
 	}
-	pvb_metric(PVB_CPU_VM, "r0.wake_path", "ns", (int64_t)pvb_ticks_to_ns(median(t, CALIB_N)));
+	pvb_metric(PVB_CPU_VM, "r0.wake_path", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(median(t, CALIB_N)));
 }
 
 __attribute__((noreturn)) static void finish(uint32_t status)
@@ -733,44 +733,44 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 		pvb_fail("workload run failed");
 	barrier();
 	wl->finish(nr_cpus);
-	pvb_metric(PVB_CPU_VM, "boot.ring0", "ns",
+	pvb_metric(PVB_CPU_VM, "boot.ring0", "ns", PVB_LESS,
 		   (int64_t)pvb_ticks_to_ns(gk_shared.r0_done_tsc - gk_boot_tsc));
-	pvb_metric(PVB_CPU_VM, "boot.to_ring3", "ns", (int64_t)pvb_ticks_to_ns(t_ring3 - gk_boot_tsc));
-	pvb_metric(PVB_CPU_VM, "boot.to_workload", "ns", (int64_t)pvb_ticks_to_ns(t_work - gk_boot_tsc));
-	pvb_metric(PVB_CPU_VM, "tsc_khz", "kHz", (int64_t)tsc_khz);
-	pvb_metric(PVB_CPU_VM, "x2apic", "bool", gk_shared.x2apic);
-	pvb_metric(PVB_CPU_VM, "tsc_deadline", "bool", gk_shared.tsc_deadline);
-	pvb_metric(PVB_CPU_VM, "boost_region", "bool", boost != 0);
-	pvb_metric(PVB_CPU_VM, "boost_doorbell", "bool", doorbell != 0);
-	pvb_metric(PVB_CPU_VM, "guest_load_busy", "bool", busy);
+	pvb_metric(PVB_CPU_VM, "boot.to_ring3", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(t_ring3 - gk_boot_tsc));
+	pvb_metric(PVB_CPU_VM, "boot.to_workload", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(t_work - gk_boot_tsc));
+	pvb_metric(PVB_CPU_VM, "tsc_khz", "kHz", PVB_LESS, (int64_t)tsc_khz);
+	pvb_metric(PVB_CPU_VM, "x2apic", "bool", PVB_INFO, gk_shared.x2apic);
+	pvb_metric(PVB_CPU_VM, "tsc_deadline", "bool", PVB_INFO, gk_shared.tsc_deadline);
+	pvb_metric(PVB_CPU_VM, "boost_region", "bool", PVB_INFO, boost != 0);
+	pvb_metric(PVB_CPU_VM, "boost_doorbell", "bool", PVB_INFO, doorbell != 0);
+	pvb_metric(PVB_CPU_VM, "guest_load_busy", "bool", PVB_INFO, busy);
 	uint64_t rung = 0, rung_tsc = 0, rung_util = 0;
 	for (unsigned c = 0; doorbell && c < nr_cpus; c++) {
-		pvb_metric(c, "doorbells", "count", (int64_t)doorbell_n[c]);
+		pvb_metric(c, "doorbells", "count", PVB_INFO, (int64_t)doorbell_n[c]);
 		if (util_kick) /* of them, for a changed utilisation */
-			pvb_metric(c, "util_kicks", "count", (int64_t)util_kicks[c]);
+			pvb_metric(c, "util_kicks", "count", PVB_INFO, (int64_t)util_kicks[c]);
 		if (doorbell_n[c]) /* the guest's side of a kick through the device */
-			pvb_metric(c, "doorbell_cost", "ns", (int64_t)pvb_ticks_to_ns(doorbell_tsc[c] / doorbell_n[c]));
+			pvb_metric(c, "doorbell_cost", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(doorbell_tsc[c] / doorbell_n[c]));
 		rung += doorbell_n[c], rung_tsc += doorbell_tsc[c], rung_util += util_kicks[c];
 	}
 	if (doorbell) {
-		pvb_metric(PVB_CPU_VM, "doorbells", "count", (int64_t)rung);
+		pvb_metric(PVB_CPU_VM, "doorbells", "count", PVB_INFO, (int64_t)rung);
 		if (util_kick)
-			pvb_metric(PVB_CPU_VM, "util_kicks", "count", (int64_t)rung_util);
+			pvb_metric(PVB_CPU_VM, "util_kicks", "count", PVB_INFO, (int64_t)rung_util);
 		if (rung)
-			pvb_metric(PVB_CPU_VM, "doorbell_cost", "ns", (int64_t)pvb_ticks_to_ns(rung_tsc / rung));
+			pvb_metric(PVB_CPU_VM, "doorbell_cost", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(rung_tsc / rung));
 	}
 	uint64_t wakes = 0, boosted_at = 0;
 	for (unsigned c = 0; boost && c < nr_cpus; c++) {
 		if (timer_wakes[c]) /* in thousandths of a percent: a record holds integers */
-			pvb_metric(c, "boosted_at_wake_pct", "pct_e3", (int64_t)(boosted_wakes[c] * 100000 / timer_wakes[c]));
+			pvb_metric(c, "boosted_at_wake_pct", "pct_e3", PVB_MORE, (int64_t)(boosted_wakes[c] * 100000 / timer_wakes[c]));
 		wakes += timer_wakes[c], boosted_at += boosted_wakes[c];
 	}
 	if (wakes)
-		pvb_metric(PVB_CPU_VM, "boosted_at_wake_pct", "pct_e3", (int64_t)(boosted_at * 100000 / wakes));
+		pvb_metric(PVB_CPU_VM, "boosted_at_wake_pct", "pct_e3", PVB_MORE, (int64_t)(boosted_at * 100000 / wakes));
 	for (unsigned c = 0; busy && c < nr_cpus; c++) {
-		pvb_metric(c, "hog_work", "count", (int64_t)hogs[c].work);
+		pvb_metric(c, "hog_work", "count", PVB_MORE, (int64_t)hogs[c].work);
 		/* the hog gave up on the timer 2 ms past the deadline (a lost or very late interrupt) */
-		pvb_metric(c, "hog_gave_up", "count", (int64_t)hogs[c].lost);
+		pvb_metric(c, "hog_gave_up", "count", PVB_LESS, (int64_t)hogs[c].lost);
 	}
 	console("pvbench guest: done\n");
 	finish(PVB_STATUS_OK);

@@ -80,8 +80,20 @@ struct pvb_sec {
 #define PVB_NAME_LEN 32
 #define PVB_UNIT_LEN 8
 
+/* Which way a metric improves, declared by whoever makes it: comparisons (ab, nightly) call a
+ * change better or worse by it, never by the metric's name. */
+enum pvb_better {
+	PVB_LESS = 0,            /* less is better: latency, cost, exits, glitches */
+	PVB_MORE = 1,            /* more is better: frames per second, throughput, delivered */
+	PVB_INFO = 2,            /* describes the run (samples, the interval asked for): a change
+				    is reported, never judged better or worse */
+	PVB_BETTER__MAX = 2,
+};
+
 struct pvb_metric {
-	char name[PVB_NAME_LEN]; /* NUL-terminated, [a-z0-9_.] */
+	char name[PVB_NAME_LEN - 1]; /* NUL-terminated, [a-z0-9_.] */
+	uint8_t better;          /* enum pvb_better (the byte that ended every name before it was
+				    declared: a record written then reads as PVB_LESS) */
 	char unit[PVB_UNIT_LEN]; /* "ns", "count", "cycles", "insn", "kHz", ...; "X_e3": value is
 				    1000 times the figure in unit X (the host divides) */
 	int64_t value;
@@ -116,7 +128,7 @@ uint32_t pvb_crc32(uint32_t crc, const void *p, size_t n);
 
 void pvb_rec_begin(struct pvb_rec_writer *w, void *buf, uint32_t cap);
 void pvb_rec_metric(struct pvb_rec_writer *w, uint16_t cpu, const char *name, const char *unit,
-		    int64_t value);
+		    enum pvb_better better, int64_t value);
 void pvb_rec_hist(struct pvb_rec_writer *w, uint16_t cpu, const char *name, uint32_t bucket_ns,
 		  const uint32_t *counts, uint32_t nr_buckets, uint64_t overflow);
 void pvb_rec_text(struct pvb_rec_writer *w, uint16_t cpu, const char *text);

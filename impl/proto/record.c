@@ -70,13 +70,14 @@ void pvb_rec_begin(struct pvb_rec_writer *w, void *buf, uint32_t cap)
 }
 
 void pvb_rec_metric(struct pvb_rec_writer *w, uint16_t cpu, const char *name, const char *unit,
-		    int64_t value)
+		    enum pvb_better better, int64_t value)
 {
 	struct pvb_metric *m = sec_alloc(w, PVB_SEC_METRIC, cpu, sizeof(*m));
 
 	if (!m)
 		return;
 	copy_name(m->name, name, sizeof(m->name));
+	m->better = (uint8_t)better;
 	copy_name(m->unit, unit, sizeof(m->unit));
 	m->value = value;
 }

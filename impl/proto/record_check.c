@@ -74,6 +74,9 @@ int pvb_rec_validate(const void *buf, size_t size, char *err, size_t errlen)
 				FAIL("section %u: metric of %u bytes", n, s.len);
 			if (!name_ok(m->name, sizeof(m->name)) || !name_ok(m->unit, sizeof(m->unit)))
 				FAIL("section %u: metric name or unit not a short identifier", n);
+			if (m->better > PVB_BETTER__MAX)
+				FAIL("section %u: metric %s: direction %u is none of less, more, info", n, m->name,
+				     m->better);
 			break;
 		}
 		case PVB_SEC_HIST: {

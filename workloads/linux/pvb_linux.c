@@ -148,9 +148,9 @@ unsigned pvb_io_reap(uint64_t deadline, unsigned *errors)
 	return n;
 }
 
-void pvb_metric(unsigned cpu, const char *name, const char *unit, int64_t value)
+void pvb_metric(unsigned cpu, const char *name, const char *unit, enum pvb_better better, int64_t value)
 {
-	pvb_rec_metric(&rec, (uint16_t)cpu, name, unit, value);
+	pvb_rec_metric(&rec, (uint16_t)cpu, name, unit, better, value);
 }
 
 void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 		int fd = open("/dev/cpu_dma_latency", O_RDWR | O_CLOEXEC); /* held until exit */
 		if (fd < 0 || write(fd, &lat, sizeof(lat)) != sizeof(lat))
 			fprintf(stderr, "pvb-linux: warning: /dev/cpu_dma_latency: %s\n", strerror(errno));
-		pvb_metric(PVB_CPU_VM, "dma_latency", "us", fd < 0 ? -1 : lat);
+		pvb_metric(PVB_CPU_VM, "dma_latency", "us", PVB_LESS, fd < 0 ? -1 : lat);
 	}
 	if (!failed && wl->setup && wl->setup(nr) && !failed)
 		pvb_fail("workload setup failed");

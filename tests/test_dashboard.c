@@ -240,7 +240,10 @@ static void two_hosts_one_dashboard(void **state)
 	assert_int_equal(central("SELECT count(*) FROM runs WHERE host = 'host-c'"), 10);
 	assert_int_equal(central("SELECT count(*) FROM (SELECT DISTINCT run_id FROM metrics m JOIN runs r ON"
 				 " r.id = m.run_id WHERE r.host = 'host-c' AND m.name = 'op_p50') x"), 10);
-	assert_int_equal(central("SELECT value FROM pvbench_meta WHERE key = 'schema'"), 1);
+	assert_int_equal(central("SELECT value FROM pvbench_meta WHERE key = 'schema'"), 2);
+	/* each metric keeps the direction its maker declared */
+	assert_int_equal(central("SELECT count(*) FROM metrics WHERE name = 'op_rate' AND better != 'more'"), 0);
+	assert_true(central("SELECT count(*) FROM metrics WHERE name = 'op_rate' AND better = 'more'") > 0);
 
 	/* the dashboard of the central store: both hosts, every page loads clean */
 	assert_int_equal(pvbench(NULL, NULL, "report", "--db", conninfo, "--html", site, NULL), 0);
@@ -280,6 +283,23 @@ static void two_hosts_one_dashboard(void **state)
 	assert_int_equal(stat(shot, &st), 0);
 	assert_true(st.st_size > 10000);
 	print_message("dashboard screenshot: %s (%lld bytes)\n", shot, (long long)st.st_size);
+
+	/* an edited experiment: the central store's current runs are the newest definition's, as in
+	 * the host's own store (the old work_us = 100 runs stay stored, no longer current) */
+	f = fopen(ini, "w");
+	fputs("[global]\ntype = null\nwork_us = 50, 200\nops = 50\nrepeat = 5\n", f);
+	fclose(f);
+	assert_int_equal(pvbench("host-a", NULL, "run", "--db", dba, ini, NULL), 0);
+	assert_int_equal(pvbench(NULL, NULL, "push", "--db", dba, "--to", conninfo, NULL), 0);
+	assert_int_equal(central("SELECT count(*) FROM experiment_variants WHERE experiment = 'n'"), 2);
+	assert_int_equal(central("SELECT count(*) FROM experiment_variants WHERE experiment = 'n'"
+				 " AND variant LIKE '%work_us=100%'"), 0);
+	assert_int_equal(central("SELECT count(*) FROM runs WHERE experiment = 'n' AND host = 'host-a'"
+				 " AND variant LIKE '%work_us=100%'"), 5);
+	/* an older definition pushed later (host-c ran the first one) changes nothing */
+	assert_int_equal(pvbench(NULL, NULL, "push", "--db", dbc, "--to", conninfo, NULL), 0);
+	assert_int_equal(central("SELECT count(*) FROM experiment_variants WHERE experiment = 'n'"
+				 " AND variant LIKE '%work_us=100%'"), 0);
 }
 
 int main(void)

@@ -252,7 +252,7 @@ int store_define(struct store *s, const struct store_definition *d, char *err, s
 	sqlite3_finalize(st);
 	st = prep(s, "INSERT INTO experiments(name, type, path, description, baseline, rows_key,"
 		  " columns_key, metrics, defined_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-		  " strftime('%Y-%m-%dT%H:%M:%SZ','now'))", 8, d->experiment, d->type, d->path,
+		  " strftime('%Y-%m-%dT%H:%M:%fZ','now'))", 8, d->experiment, d->type, d->path,
 		  d->description, d->baseline, d->rows, d->columns, d->metrics);
 	if (!st || sqlite3_step(st) != SQLITE_DONE)
 		goto fail;

@@ -240,17 +240,33 @@ static int push_definitions(struct store *local, struct store *central, struct p
 	}
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
 		const char *p[9];
+		PGresult *r = NULL;
 		for (int i = 0; i < 9; i++)
 			p[i] = (const char *)sqlite3_column_text(st, i);
-		rc = pg_params(central, "INSERT INTO experiments VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
-			       " ON CONFLICT (name) DO UPDATE SET type=$2, path=$3, description=$4,"
-			       " baseline=$5, rows_key=$6, columns_key=$7, metrics=$8, defined_at=$9"
-			       " WHERE experiments.defined_at IS NULL OR experiments.defined_at <= $9",
-			       9, p, NULL, err, errlen);
-		/* the variants of every host's definition: a run is current if any host defines it */
+		/* The central store keeps one definition of an experiment, the newest pushed, and its
+		 * variants only: a run is current when that definition has it, as in a host's store.
+		 * (Keeping every definition's variants made an edited experiment's old runs count.)
+		 * An older definition changes nothing; one of the same time adds its variants. */
+		rc = pg_exec(central, "BEGIN", err, errlen) ||
+		     pg_params(central, "SELECT CASE WHEN defined_at IS NULL OR defined_at < $2 THEN 'newer'"
+			       " WHEN defined_at = $2 THEN 'same' ELSE 'older' END FROM experiments WHERE name = $1"
+			       " FOR UPDATE", 2, (const char *const[]){ p[0], p[8] ? p[8] : "" }, &r, err, errlen);
+		if (rc)
+			break;
+		const char *age = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "newer";
+		int newer = !strcmp(age, "newer"), same = !strcmp(age, "same");
+		PQclear(r);
+		if (newer)
+			rc = pg_params(central, "INSERT INTO experiments VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+				       " ON CONFLICT (name) DO UPDATE SET type=$2, path=$3, description=$4,"
+				       " baseline=$5, rows_key=$6, columns_key=$7, metrics=$8, defined_at=$9",
+				       9, p, NULL, err, errlen) ||
+			     pg_params(central, "DELETE FROM experiment_variants WHERE experiment = $1", 1, p, NULL,
+				       err, errlen);
 		sqlite3_stmt *v;
-		if (!rc && sqlite3_prepare_v2(local->db, "SELECT identity, variant FROM experiment_variants"
-					      " WHERE experiment = ?1", -1, &v, NULL) == SQLITE_OK) {
+		if (!rc && (newer || same) &&
+		    sqlite3_prepare_v2(local->db, "SELECT identity, variant FROM experiment_variants"
+				       " WHERE experiment = ?1", -1, &v, NULL) == SQLITE_OK) {
 			sqlite3_bind_text(v, 1, p[0], -1, SQLITE_TRANSIENT);
 			while (!rc && sqlite3_step(v) == SQLITE_ROW) {
 				const char *q[3] = { p[0], (const char *)sqlite3_column_text(v, 0),
@@ -260,6 +276,11 @@ static int push_definitions(struct store *local, struct store *central, struct p
 			}
 			sqlite3_finalize(v);
 		}
+		if (rc) {
+			pg_exec(central, "ROLLBACK", NULL, 0);
+			break;
+		}
+		rc = pg_exec(central, "COMMIT", err, errlen);
 		ps->experiments += !rc;
 	}
 	sqlite3_finalize(st);

@@ -5,7 +5,7 @@ O       := build
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
 # harness/: one folder per part (engine, experiment types, policies, VM backends, store, reports, host)
-HARNESS_DIRS := harness harness/engine harness/types harness/policies harness/backends harness/store harness/report harness/host
+HARNESS_DIRS := harness harness/util harness/engine harness/types harness/policies harness/backends harness/store harness/report harness/host
 CPPFLAGS_H := -D_GNU_SOURCE -I/usr/include/postgresql -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm -Iimpl/dvfs
 SAN     ?=
 LDLIBS_H := -lcjson -lsqlite3 -lpq -linih -lm -lpthread
@@ -95,6 +95,7 @@ tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness $(O)/tests/b
 KVM_PROGS  := $(patsubst tests/%.c,%,$(shell grep -l 'kvm_test' tests/test_*.c))
 ASAN_TESTS := $(UNIT_TESTS) test_guest test_vmm test_ivshmem
 check: setup all tests asan-tests
+	scripts/check-layout
 	@echo "make check: the kvm_* tests run on $$(scripts/kvm-nested --where)"
 	PVBENCH_BUILD=$(O) PVBENCH_TESTS=nokvm tests/run $(patsubst %,$(O)/tests/%,$(UNIT_TESTS) $(KVM_TESTS))
 	$(MAKE) --no-print-directory fuzz-smoke

@@ -4,6 +4,8 @@
 #define PVB_CLI_H
 
 #include <stdint.h>
+#include "engine.h" /* EXIT_* */
+#include "util.h"
 
 int cmd_guest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -17,8 +19,6 @@ int cmd_report(int argc, char **argv);
 int cmd_channels(int argc, char **argv);
 int cmd_memory(int argc, char **argv);
 
-/* "5s", "500ms", "2m", "90" (seconds) -> ms; -1 if malformed. */
-long long parse_duration_ms(const char *s);
 /* Decimal integer in [lo, hi]; -1 with a message on stderr naming what. */
 int parse_int(const char *what, const char *s, long long lo, long long hi, long long *out);
 /* Reads an INI file of one section (a nightly suite's [suite]): set() gets each key and value and
@@ -26,19 +26,6 @@ int parse_int(const char *what, const char *s, long long lo, long long hi, long 
 int cli_ini_options(const char *path, const char *section,
 		    int (*set)(void *arg, const char *key, const char *value, char *why, size_t whylen),
 		    void *arg, char *err, size_t errlen);
-/* Progress of a long loop on stderr: "[i/N] what  elapsed h:mm:ss  ETA h:mm:ss" -- a live line on a
- * terminal, one line per item otherwise (nightly logs), and always a line for a failure.
- * The ETA is the mean time of the items done so far times the items left. */
-struct progress {
-	int total, done, tty;
-	double t0, busy, item0;
-};
-void progress_init(struct progress *p, int total);
-void progress_begin(struct progress *p, int i, const char *what);
-/* why: NULL when the item went fine, else the outcome and reason to print */
-void progress_end(struct progress *p, int i, const char *what, const char *why);
-void progress_finish(struct progress *p);
-
 /* A command-line option that is also an experiment-file key: --pace-us V goes to the same set()
  * as "pace_us = V" in cli_ini_options. 0, or -1 after "pvbench: --pace-us: why" on stderr. */
 int cli_set_option(const char *longname, const char *value,
@@ -48,18 +35,5 @@ int cli_set_option(const char *longname, const char *value,
 /* --format for the commands that print text or JSON: 0 (*json set), or -1 after "pvbench CMD:
  * --format: why" on stderr. */
 int cli_text_or_json(const char *cmd, const char *value, int *json);
-
-/* mkdir -p; 0 or -1 (errno set). */
-int mkdir_p(const char *path);
-
-/* Process exit codes shared by the subcommands that run guests. */
-enum {
-	EXIT_OK = 0,
-	EXIT_ERROR = 1,          /* usage, host error, rejected record */
-	EXIT_FAILED = 2,         /* the workload failed */
-	EXIT_CRASHED = 3,        /* the guest crashed */
-	EXIT_TIMEOUT = 4,        /* the guest hung and was killed */
-	EXIT_INTERRUPTED = 130,
-};
 
 #endif

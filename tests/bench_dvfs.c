@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The emulated frequency's fidelity (issue 15): a ring-3 loop's throughput at duty f/f_max
+ * The emulated frequency's fidelity: a ring-3 loop's throughput at duty f/f_max
  * against its throughput unheld, on one host CPU, for slices of 250-2000 us. Duties and slices are
  * interleaved in a shuffled order and repeated; each cell prints the median error of the
  * throughput ratio against the duty, and its range. Run alone: the machine has 2 CPUs.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Migration throughput (issue 16's benchmark): a nearly idle guest of 512 MiB (every page data, none
+ * Migration throughput: a nearly idle guest of 512 MiB (every page data, none
  * dirtied) migrated between two local QEMU processes with no bandwidth cap, against a plain memcpy
  * of the same size, interleaved and repeated in one run; the ratio is the figure. Under TCG where
  * there is no KVM (said in the output).

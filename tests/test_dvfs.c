@@ -135,7 +135,7 @@ static void policies_by_hand(void **state)
 }
 
 /* A guest that publishes anything cannot take its CPUs past what its threads' own demand asks
- * under baseline plus the VM's cap per vCPU (issue 15's bound), under either guest policy. */
+ * under baseline plus the VM's cap per vCPU (the bound a guest cannot pass), under either guest policy. */
 static void a_rogue_guest_is_bounded(void **state)
 {
 	uint64_t x = 88172645463325252ull;

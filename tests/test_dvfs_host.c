@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Issue 15 on the real host: the emulated frequency slows a real spinning process as asked; the
+/* The DVFS policies on the real host: the emulated frequency slows a real spinning process as asked; the
  * DVFS agent bounds a rogue guest's utilisation by the VM's cap; and a real guest (KVM, or TCG
  * where there is none) publishes its PELT utilisation, gets the hint back, and is governed. */
 #include <sched.h>
@@ -48,9 +48,9 @@ static double share_at(struct freqemu *e, pid_t p, uint32_t duty)
 	freqemu_set(e, 0, duty);
 	usleep(100000);
 	int64_t c0 = thread_cpu_us(p);
-	double t0 = engine_now_ms();
+	double t0 = mono_ms();
 	usleep(400000);
-	return (double)(thread_cpu_us(p) - c0) / ((engine_now_ms() - t0) * 1000);
+	return (double)(thread_cpu_us(p) - c0) / ((mono_ms() - t0) * 1000);
 }
 
 static void emulated_frequency_slows_a_real_process(void **state)
@@ -83,8 +83,8 @@ static void *worker(void *arg)
 {
 	*(int *)arg = (int)gettid();
 	while (!stop_threads) {
-		double t = engine_now_ms();
-		while (engine_now_ms() - t < 0.2)
+		double t = mono_ms();
+		while (mono_ms() - t < 0.2)
 			;
 		usleep(800);
 	}

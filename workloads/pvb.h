@@ -46,7 +46,7 @@ void pvb_fail(const char *why);                 /* marks the job failed; the tex
 void pvb_console(const char *s, size_t n);      /* text to the console (guest: serial; Linux: stderr) */
 int pvb_failed(void);
 
-/* Utilisation (issue 15): the runtime accounts running time per task with the kernel's PELT, as
+/* Utilisation (the paravirt DVFS hints): the runtime accounts running time per task with the kernel's PELT, as
  * a Linux guest does, and publishes each CPU's run-queue utilisation to the host when the host
  * asks for it. A task is the workload's unit of work that may move between CPUs (the guest's
  * load balancing); each CPU's run() is its own task until it calls pvb_task_run(). Storage is

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 #include "child.h"
-#include "policy.h"
 #include "pvb_record.h"
 #include "vm.h"
 #include "vmm.h"

@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include "child.h"
 #include "linux_guest.h"
-#include "policy.h"
 #include "pvb_blob.h"
 #include "pvb_boost.h"
 #include "pvb_record.h"

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "util.h"
 #include "qmp.h"
 
 struct qmp {
@@ -19,9 +20,7 @@ struct qmp {
 
 static long long now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
+	return (long long)(mono_ns() / 1000000u);
 }
 
 /* One JSON object per line (QMP sends "\r\n"-terminated objects). Caller frees. */

@@ -233,3 +233,12 @@ const char *vm_accel_choice(int i)
 	static const char *const names[] = { "kvm", "tcg", NULL };
 	return names[i];
 }
+
+int vm_view_phase(const struct vm_view *vm)
+{
+	if (!vm->mem || vm->mem_size < PVB_OUT_SIZE)
+		return -1;
+	const volatile struct pvb_live *l = (const volatile void *)(vm->mem + vm->mem_size - PVB_OUT_SIZE);
+	unsigned ph = l->phase;
+	return l->magic == PVB_LIVE_MAGIC && ph <= PVB_PHASE_DONE ? (int)ph : -1;
+}

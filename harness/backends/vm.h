@@ -9,10 +9,28 @@
 #include "pvb_boost.h"
 #include "pvb_record.h"
 
-struct vm_view;
-
 #define VM_MAX_VCPUS 16
 #define VM_OUT_SIZE PVB_OUT_SIZE /* result area at the top of guest RAM (pvb_abi.h) */
+
+/* What a host policy (and any other observer) sees of a running VM. Guest memory is the guest's: anything read from it is
+ * untrusted and must be validated and clamped. */
+struct vm_view {
+	const int *tids;                 /* vCPU thread ids, by vCPU index */
+	int nr_vcpus;
+	unsigned char *mem;              /* guest RAM from guest-physical 0, read/write */
+	size_t mem_size;
+	unsigned tsc_khz;                /* the guest's TSC rate */
+	void *boost;                     /* the pvb_boost.h region, or NULL when not offered */
+	size_t boost_size;
+	const int *kick_fds;             /* per vCPU, an eventfd the guest's doorbell signals (non-blocking),
+					    or NULL: no doorbell, kicks show only in the region */
+	int dev_tid;                     /* the VM's device thread (pvb_io.h's block device), or 0 */
+};
+
+/* The guest's progress (pvb_record.h's PVB_PHASE_*) from the live word at the top of its RAM, or -1
+ * where there is none (a Linux guest, or not written yet). Untrusted like all guest memory. */
+int vm_view_phase(const struct vm_view *vm);
+
 
 enum vm_outcome {
 	VM_OK,           /* the guest ran the job and returned a valid record */

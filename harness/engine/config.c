@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <ini.h>
-#include "cli.h"
 #include "config.h"
 
 /* libinih (Debian's build) reads lines into INI_MAX_LINE bytes and section and key names into

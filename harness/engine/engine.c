@@ -15,12 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "child.h"
-#include "cli.h"
 #include "compare.h"
 #include "config.h"
 #include "engine.h"
 #include "hostinfo.h"
-#include "policy.h"
 #include "store.h"
 
 /* ---- the driver ---- */
@@ -243,7 +241,7 @@ void engine_session_run(struct engine_session *s, const struct run_spec *r, stru
 	snprintf(dir, sizeof(dir), "%s/%s/%s%s%s/rep%d", s->runs_root, s->e->name, s->session,
 		 s->session[0] ? "/" : "", vdir, r->rep);
 	struct run_env env = { .host = &s->host, .guest = &s->gi, .kernel = s->kernel, .run_dir = dir };
-	double cpu0 = cpu_ms(), t0 = engine_now_ms();
+	double cpu0 = cpu_ms(), t0 = mono_ms();
 	read_loadavg(loadavg, sizeof(loadavg));
 	iso_now(started, sizeof(started));
 	if (mkdir_p(dir) < 0) {
@@ -252,7 +250,7 @@ void engine_session_run(struct engine_session *s, const struct run_spec *r, stru
 	} else {
 		engine_run_one(r, &env, timeout_of(r), res);
 	}
-	metrics_add(&res->m[SIDE_HARNESS], "wall", "ns", PVB_LESS, METRIC_CPU_VM, (engine_now_ms() - t0) * 1e6);
+	metrics_add(&res->m[SIDE_HARNESS], "wall", "ns", PVB_LESS, METRIC_CPU_VM, (mono_ms() - t0) * 1e6);
 	metrics_add(&res->m[SIDE_HARNESS], "harness_cpu", "ns", PVB_LESS, METRIC_CPU_VM, (cpu_ms() - cpu0) * 1e6);
 	if (res->status != RUN_INTERRUPTED) /* an interrupted run is not a result: redo it */
 		store_one(s->st, s->e, r, &env, res, started, loadavg, s->session, s->under_test, err,

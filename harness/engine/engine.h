@@ -11,6 +11,18 @@
 
 #include <stddef.h>
 #include "metrics.h"
+#include "util.h"
+
+/* Process exit codes of the commands that run experiments and guests. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,          /* usage, host error, rejected record */
+	EXIT_FAILED = 2,         /* the workload failed */
+	EXIT_CRASHED = 3,        /* the guest crashed */
+	EXIT_TIMEOUT = 4,        /* the guest hung and was killed */
+	EXIT_INTERRUPTED = 130,
+};
+
 
 /* ---- keys ---- */
 enum key_type { KT_STRING, KT_INT, KT_DURATION, KT_BOOL, KT_CHOICE };
@@ -87,7 +99,9 @@ struct exp_type {
 	const char *name;
 	const char *help;                /* one line */
 	const struct key_def *keys;      /* this type's keys, ending with { 0 } */
-	int with_policies;               /* every host policy's keys are this type's keys too */
+	/* more key tables that are this type's keys too (the guest type: every host policy's): the
+	 * i-th, NULL past the last */
+	const struct key_def *(*more_keys)(int i);
 	int isolate;                     /* run each run in a child process under a watchdog */
 	int needs_kvm;                   /* without a usable /dev/kvm its runs are skipped, with why */
 	/* the default table: row key, column key, metrics (comma list), baseline column value */
@@ -155,6 +169,5 @@ void engine_session_nightly(struct engine_session *s, const char *session, const
 void engine_session_run(struct engine_session *s, const struct run_spec *r, struct run_result *res);
 struct store *engine_session_store(struct engine_session *s);
 void engine_session_close(struct engine_session *s);
-double engine_now_ms(void);               /* CLOCK_MONOTONIC */
 
 #endif

@@ -4,10 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
 #include "config.h"
 #include "engine.h"
-#include "policy.h"
 
 const char *key_check(const struct key_def *d, const char *v, char *why, size_t n)
 {
@@ -110,8 +108,9 @@ int engine_keys(const struct exp_type *t, const struct key_def **out, int max)
 		ADD(d);
 	for (const struct key_def *d = t->keys; d && d->name; d++)
 		ADD(d);
-	for (int p = 0; t->with_policies && policies[p]; p++)
-		for (const struct key_def *d = policies[p]->keys; d && d->name; d++)
+	const struct key_def *more;
+	for (int i = 0; t->more_keys && (more = t->more_keys(i)); i++)
+		for (const struct key_def *d = more; d->name; d++)
 			ADD(d);
 #undef ADD
 	return n;

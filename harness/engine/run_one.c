@@ -79,18 +79,11 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-double engine_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int read_all(int fd, void *p, size_t n, double deadline)
 {
 	for (char *c = p; n;) {
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		double left = deadline - engine_now_ms();
+		double left = deadline - mono_ms();
 		if (pvb_interrupted)
 			return -2;
 		if (left <= 0)
@@ -160,7 +153,7 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 	setpgid(pid, pid);
 	child_track(pid);
 	struct wire_head h;
-	double deadline = engine_now_ms() + (double)timeout_ms;
+	double deadline = mono_ms() + (double)timeout_ms;
 	int rc = read_all(fds[0], &h, sizeof(h), deadline);
 	for (int s = 0; s < NR_SIDES && rc == 0; s++) {
 		if (h.n[s] > WIRE_MAX_METRICS || h.nh[s] > WIRE_MAX_HISTS) {

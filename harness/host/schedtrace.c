@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "util.h"
 #include "schedtrace.h"
 #include "stats.h"
 
@@ -207,13 +208,6 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 		}
 	}
 	__atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void take_acct(struct schedtrace *t)

@@ -9,6 +9,7 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include "util.h"
 #include "boost_agent.h"
 #include "schedtrace.h"
 #include "stats.h"
@@ -70,13 +71,6 @@ struct agent {
 	char note[220];
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* A guest TSC value as CLOCK_MONOTONIC ns, through the offset's bound and the TSC rate. */
 static uint64_t guest_to_mono(const struct agent *a, uint64_t guest_tsc, uint64_t now_ns, uint64_t host_now)
 {
@@ -122,7 +116,7 @@ static void unboost(struct agent *a, int i, double t)
 /* One look at every slot: what happened to each vCPU since the last, and what its strategy says. */
 static void step(struct agent *a, uint64_t woke_ns)
 {
-	double t = engine_now_ms();
+	double t = mono_ms();
 	uint64_t host = __builtin_ia32_rdtsc(), now_ns = mono_ns(), guest_now = host - (uint64_t)a->offset;
 	struct pvb_boost_limits lim = { .max_prio = (uint8_t)a->prio, .features = a->features,
 					.max_ahead_tsc = (uint64_t)a->khz * 1000, .read_tries = 3 };
@@ -188,7 +182,7 @@ static void step(struct agent *a, uint64_t woke_ns)
 static void arm_timer(struct agent *a)
 {
 	uint64_t now = mono_ns(), host = __builtin_ia32_rdtsc(), next = 0;
-	double t = engine_now_ms();
+	double t = mono_ms();
 #define EARLIEST(x) do { uint64_t x_ = (x); if (x_ && (!next || x_ < next)) next = x_; } while (0)
 	if (!a->negotiated)
 		EARLIEST(now + (uint64_t)a->poll_us * 1000);
@@ -320,7 +314,7 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 		snprintf(err, errlen, "timerfd_create: %s", strerror(errno));
 		return -1;
 	}
-	a->t_start = engine_now_ms();
+	a->t_start = mono_ms();
 	sem_init(&a->ready, 0, 0);
 	if (policy_thread_start(&a->th, agent_main, a, err, errlen))
 		return -1;
@@ -336,7 +330,7 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 void boost_agent_stop(struct policy *p)
 {
 	struct agent *a = p->priv;
-	double t = engine_now_ms();
+	double t = mono_ms();
 
 	if (!a)
 		return;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "util.h"
 #include "dvfs_agent.h"
 #include "energy.h"
 #include "freqemu.h"
@@ -93,9 +94,7 @@ struct dagent {
 
 static uint64_t mono_us(void)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+	return mono_ns() / 1000u;
 }
 
 /* /proc/schedstat: each CPU's rq_cpu_time (the 7th field after "cpuN"), the time every task ran

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The host side of issue 15's DVFS policies (policy_baseline.c, policy_util_guest.c,
+ * The host side of the paravirt DVFS policies (policy_baseline.c, policy_util_guest.c,
  * policy_uclamp_min.c, policy_performance.c, policy_powersave.c): every host CPU in dvfs_cpus is
  * a frequency domain of a published device's energy model (impl/dvfs/energy.h), slowed to its
  * frequency by the emulated backend (impl/dvfs/freqemu.h); vCPU i is pinned to CPU i mod n. Every

@@ -40,15 +40,6 @@ const struct policy_ops *const policies[] = {
 	NULL,
 };
 
-int vm_view_phase(const struct vm_view *vm)
-{
-	if (!vm->mem || vm->mem_size < PVB_OUT_SIZE)
-		return -1;
-	const volatile struct pvb_live *l = (const volatile void *)(vm->mem + vm->mem_size - PVB_OUT_SIZE);
-	unsigned ph = l->phase;
-	return l->magic == PVB_LIVE_MAGIC && ph <= PVB_PHASE_DONE ? (int)ph : -1;
-}
-
 const struct policy_ops *policy_find(const char *name)
 {
 	for (int i = 0; policies[i]; i++)

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "ab.h"
-#include "cli.h"
+#include "util.h"
 #include "compare.h"
 #include "html.h"
 #include "nightly.h"

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <cjson/cJSON.h>
 #include "child.h"
-#include "cli.h"
+#include "util.h"
 #include "hostinfo.h"
 #include "metrics.h"
 #include "nightly.h"

@@ -325,11 +325,18 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 	return rc;
 }
 
+/* every host policy's keys (a policy without keys gives an empty table) */
+static const struct key_def *policy_keys(int i)
+{
+	static const struct key_def none[] = { { 0 } };
+	return policies[i] ? policies[i]->keys ? policies[i]->keys : none : NULL;
+}
+
 const struct exp_type type_guest = {
 	.name = "guest",
 	.help = "a guest workload (cyclic, ...; pvbench's kernel or Linux) under a host policy and host load, with host cyclictest",
 	.keys = keys,
-	.with_policies = 1,
+	.more_keys = policy_keys,
 	.rows = "interval_us",
 	.columns = "policy",
 	.metrics = "lat_avg,lat_max,lat_p99",

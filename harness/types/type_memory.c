@@ -60,11 +60,11 @@ static int dirty_tick(void *arg, int *next_us)
 		return 1;
 	if (done <= (uint64_t)d->released || done > 2)
 		return 0;
-	double t = engine_now_ms();
+	double t = mono_ms();
 	if (done == 1) {
 		if (vmm_slot_flags(d->v, 1, KVM_MEM_LOG_DIRTY_PAGES, d->err, sizeof(d->err)))
 			return 1;
-		d->enable_ms = engine_now_ms() - t;
+		d->enable_ms = mono_ms() - t;
 	} else if (d->v->dirty_ring_bytes) { /* what full rings gave the vCPU threads, plus the rest */
 		pthread_mutex_lock(&d->v->lock);
 		for (int i = 0; i < d->v->nr_vcpus; i++) {
@@ -76,11 +76,11 @@ static int dirty_tick(void *arg, int *next_us)
 		pthread_mutex_unlock(&d->v->lock);
 		if (rc)
 			return 1;
-		d->getlog_ms = engine_now_ms() - t;
+		d->getlog_ms = mono_ms() - t;
 	} else {
 		if (vmm_get_dirty_log(d->v, 1, d->bitmap, d->err, sizeof(d->err)))
 			return 1;
-		d->getlog_ms = engine_now_ms() - t;
+		d->getlog_ms = mono_ms() - t;
 	}
 	if (done == 2)
 		for (uint64_t i = 0; i < d->pages / 64 + 1; i++) /* distinct pages */
@@ -173,12 +173,12 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	    vmm_add_vcpus(&v, vcpus, cmd, err, sizeof(err)))
 		goto fail;
 	if (b == PREFAULT) {
-		double t = engine_now_ms();
+		double t = mono_ms();
 		if (vmm_prefault(&v, REGION_GPA, size, err, sizeof(err))) {
 			run_fail(out, RUN_SKIPPED, "unavailable: %s", err);
 			goto out;
 		}
-		extra_ms = engine_now_ms() - t;
+		extra_ms = mono_ms() - t;
 	}
 	if (dirty) {
 		d.bitmap = calloc(d.pages / 64 + 1, sizeof(uint64_t));

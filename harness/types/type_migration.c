@@ -90,7 +90,7 @@ static void each_sample(void *arg, const struct qemu_migrate_sample *s)
 	x->max_throttle = s->throttle_pct > x->max_throttle ? s->throttle_pct : x->max_throttle;
 	progress(x->mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
 	if (x->csv)
-		fprintf(x->csv, "%.0f,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", engine_now_ms() - x->t_mig, s->status,
+		fprintf(x->csv, "%.0f,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", mono_ms() - x->t_mig, s->status,
 			s->transferred, s->remaining, s->dirty_pages_rate, s->dirty_syncs,
 			s->throttle_pct < 0 ? 0 : s->throttle_pct, x->w, x->rd);
 }
@@ -175,19 +175,19 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		goto done;
 	}
 	/* the guest boots and dirties for migrate_after, from its first progress */
-	double t_boot = engine_now_ms(), w, rd, per[VM_MAX_VCPUS];
+	double t_boot = mono_ms(), w, rd, per[VM_MAX_VCPUS];
 	while (progress(src.mem, vcpus, writers, &w, &rd, per)) {
-		if (child_poll(&src.c) || engine_now_ms() - t_boot > 60000 || pvb_interrupted) {
+		if (child_poll(&src.c) || mono_ms() - t_boot > 60000 || pvb_interrupted) {
 			run_fail(out, pvb_interrupted ? RUN_INTERRUPTED : RUN_ERROR,
 				 "the guest never started dirtying (see console.log)");
 			goto done;
 		}
 		sleep_ms(10);
 	}
-	rate_mark(&before, 0, engine_now_ms(), w, rd);
+	rate_mark(&before, 0, mono_ms(), w, rd);
 	sleep_ms((double)spec_int(r, "migrate_after"));
 	progress(src.mem, vcpus, writers, &w, &rd, per);
-	double t_mig = engine_now_ms();
+	double t_mig = mono_ms();
 	rate_mark(&before, 1, t_mig, w, rd);
 	rate_mark(&during, 0, t_mig, w, rd);
 	int64_t cpu0[VM_MAX_VCPUS];
@@ -216,9 +216,9 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 			 end == QM_FAILED ? err : "interrupted (signal)");
 		goto done;
 	}
-	double t_done = end == QM_COMPLETED ? engine_now_ms() : 0, max_throttle = wa.max_throttle;
+	double t_done = end == QM_COMPLETED ? mono_ms() : 0, max_throttle = wa.max_throttle;
 	w = wa.w, rd = wa.rd;
-	rate_mark(&during, 1, engine_now_ms(), w, rd);
+	rate_mark(&during, 1, mono_ms(), w, rd);
 	int converged = t_done > 0;
 	double rt[2] = { 0, 0 };
 	int nrt[2] = { 0, 0 };
@@ -226,7 +226,7 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		int64_t c = thread_cpu_us(tids[i]);
 		if (c < 0 || cpu0[i] < 0)
 			continue;
-		double pct = (double)(c - cpu0[i]) / 10 / (engine_now_ms() - t_mig);
+		double pct = (double)(c - cpu0[i]) / 10 / (mono_ms() - t_mig);
 		metrics_add(m, "runtime_pct", "%", PVB_MORE, i, pct);
 		rt[i >= writers] += pct; /* writers, then readers: seed 003's table B */
 		nrt[i >= writers]++;
@@ -262,10 +262,10 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		run_fail(out, RUN_ERROR, "destination: status %s after the migration, not paused", st);
 		goto done;
 	}
-	double t_v = engine_now_ms();
+	double t_v = mono_ms();
 	char where[200] = "";
 	long long differ = qemu_ram_pages_differ(&src, &dst, where, sizeof(where));
-	metrics_add(m, "verify_ms", "ms", PVB_LESS, METRIC_CPU_VM, engine_now_ms() - t_v);
+	metrics_add(m, "verify_ms", "ms", PVB_LESS, METRIC_CPU_VM, mono_ms() - t_v);
 	metrics_add(m, "pages_differ", "count", PVB_LESS, METRIC_CPU_VM, (double)differ);
 	if (differ) {
 		/* a failed run; the guest still runs on and checks its own pages: its word is stored too */
@@ -280,10 +280,10 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	}
 	cJSON_Delete(x);
 	progress(dst.mem, vcpus, writers, &w, &rd, per);
-	rate_mark(&after, 0, engine_now_ms(), w, rd);
+	rate_mark(&after, 0, mono_ms(), w, rd);
 	sleep_ms((double)spec_int(r, "run_after"));
 	if (progress(dst.mem, vcpus, writers, &w, &rd, per) == 0)
-		rate_mark(&after, 1, engine_now_ms(), w, rd);
+		rate_mark(&after, 1, mono_ms(), w, rd);
 	if (after.have != 2 || (after.w1 <= after.w0 && after.r1 <= after.r0)) {
 		run_fail(out, RUN_FAILED, "the guest made no progress at the destination");
 		goto done;

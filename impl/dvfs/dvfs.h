@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The DVFS model, as the Linux kernel defines its parts (issue 15's "modelled" path, where the
+ * The DVFS model, as the Linux kernel defines its parts (the "modelled" path, where the
  * host has no cpufreq, RAPL or uclamp):
  *   - PELT utilisation (kernel/sched/pelt.c): 1024 us periods, a geometric decay with
  *     y^32 = 1/2 (a 32 ms half-life), util_avg in 0..1024; frequency invariance as the kernel
@@ -52,7 +52,7 @@ uint32_t dvfs_governor(struct dvfs_domain *d, uint32_t util, uint64_t now_us);
 /* The lowest OPP at or above khz (the highest if none): CPUFREQ_RELATION_L. */
 uint32_t dvfs_resolve(const struct dvfs_domain *d, uint32_t khz);
 
-/* How a CPU's utilisation for the governor is made from its vCPU threads (issue 15's policies).
+/* How a CPU's utilisation for the governor is made from its vCPU threads (the DVFS policies).
  *   BASELINE:   the host's own view: the sum of the threads' PELT, plus the CPU's other tasks.
  *   UTIL_GUEST: each runnable thread counts max(its PELT, the guest's value), as the kernel
  *               counts util_est (seed 000: "treating the vCPU run queue util similar to

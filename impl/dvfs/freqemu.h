@@ -7,9 +7,8 @@
  * ends its slowness when the stealer ends (with pvbench: RT threads die with their process).
  *
  * Why not cgroup cpu.max: bandwidth control is enforced at the scheduler tick here (HZ=250, no
- * HRTICK), so a throttled thread stays off for 4-19 ms whatever the period (issue 15), longer
- * than a 60 FPS frame. Why not ptrace stops of the vCPU thread: tried and measured (issue 15
- * note): each stop costs the thread 10-15% of its CPU time in signal handling on this host, and
+ * HRTICK), so a throttled thread stays off for 4-19 ms whatever the period (measured here), longer
+ * than a 60 FPS frame. Why not ptrace stops of the vCPU thread: tried and measured: each stop costs the thread 10-15% of its CPU time in signal handling on this host, and
  * the achieved share did not even fall monotonically with f.
  *
  * The stealer wakes late (~45 us here): it keeps the difference between the time it meant to

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The guest's utilisation tracking (issue 15), ring 3: per-task PELT with the kernel's own
+ * The guest's utilisation tracking for the paravirt DVFS hints, ring 3: per-task PELT with the kernel's own
  * arithmetic (impl/dvfs/pelt.c, shared with the host's model), each CPU's run-queue utilisation
  * as the kernel's cpu_util() computes it with util_est, and the capacity the host hints.
  *

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* What every part of the harness uses and none owns: the clock, folders, durations, progress. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "util.h"
+
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+double mono_ms(void)
+{
+	return (double)mono_ns() / 1e6;
+}
+
+long long parse_duration_ms(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	if (!strcmp(end, "") || !strcmp(end, "s"))
+		v *= 1000;
+	else if (!strcmp(end, "ms"))
+		;
+	else if (!strcmp(end, "m") || !strcmp(end, "min"))
+		v *= 60000;
+	else if (!strcmp(end, "h"))
+		v *= 3600000;
+	else
+		return -1;
+	return v > 1e12 ? -1 : (long long)v;
+}
+
+int mkdir_p(const char *path)
+{
+	char buf[1024];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static double mono_s(void)
+{
+	return (double)mono_ns() / 1e9;
+}
+
+static void hms(char *b, size_t n, double s)
+{
+	int t = (int)(s + 0.5);
+	snprintf(b, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+}
+
+void progress_init(struct progress *p, int total)
+{
+	memset(p, 0, sizeof(*p));
+	p->total = total;
+	p->tty = isatty(2);
+	p->t0 = mono_s();
+}
+
+static void line(const struct progress *p, int i, const char *what, const char *why, double took)
+{
+	char el[16], eta[16] = "?";
+
+	hms(el, sizeof(el), mono_s() - p->t0);
+	if (p->done)
+		hms(eta, sizeof(eta), p->busy / p->done * (p->total - i - (took >= 0)));
+	fprintf(stderr, "%s[%d/%d] %s", p->tty ? "\r\033[K" : "", i + 1, p->total, what);
+	if (took >= 0)
+		fprintf(stderr, ": %s (%.1f s)", why ? why : "ok", took);
+	fprintf(stderr, "  elapsed %s  ETA %s%s", el, eta, p->tty && took < 0 ? "" : "\n");
+}
+
+void progress_begin(struct progress *p, int i, const char *what)
+{
+	p->item0 = mono_s();
+	if (p->tty)
+		line(p, i, what, NULL, -1);
+}
+
+void progress_end(struct progress *p, int i, const char *what, const char *why)
+{
+	double took = mono_s() - p->item0;
+
+	p->busy += took;
+	p->done++;
+	if (!p->tty || why)
+		line(p, i, what, why, took);
+}
+
+void progress_finish(struct progress *p)
+{
+	if (p->tty)
+		fprintf(stderr, "\r\033[K");
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* What every part of the harness uses and none owns: the bottom of its include graph (it
+ * includes no other harness header). */
+#ifndef PVB_UTIL_H
+#define PVB_UTIL_H
+
+#include <stdint.h>
+
+/* CLOCK_MONOTONIC: the one clock for intervals and deadlines in the harness. */
+uint64_t mono_ns(void);
+double mono_ms(void);
+
+/* "5s", "500ms", "2m", "90" (seconds) -> ms; -1 if malformed. */
+long long parse_duration_ms(const char *s);
+
+/* mkdir -p; 0 or -1 (errno set). */
+int mkdir_p(const char *path);
+
+
+/* Progress of a long loop on stderr: "[i/N] what  elapsed h:mm:ss  ETA h:mm:ss" -- a live line on a
+ * terminal, one line per item otherwise (nightly logs), and always a line for a failure.
+ * The ETA is the mean time of the items done so far times the items left. */
+struct progress {
+	int total, done, tty;
+	double t0, busy, item0;
+};
+void progress_init(struct progress *p, int total);
+void progress_begin(struct progress *p, int i, const char *what);
+/* why: NULL when the item went fine, else the outcome and reason to print */
+void progress_end(struct progress *p, int i, const char *what, const char *why);
+void progress_finish(struct progress *p);
+
+#endif

@@ -10,8 +10,6 @@
 #include "compare.h"
 #include "engine.h"
 
-void type_channels_describe(FILE *f);
-
 static void usage(FILE *f, const char *type)
 {
 	if (type) {
@@ -44,9 +42,10 @@ static void usage(FILE *f, const char *type)
 		   "  --format F       tables as text (default), md, csv or json\n"
 		   "Exit status: 0 every run ok or skipped by the host, 1 error before running, 2 some\n"
 		   "runs failed (stored as such), 130 interrupted (completed runs are stored).\n");
-	if (type && !strcmp(type, "channels")) {
-		fprintf(f, "\nchannels:\n");
-		type_channels_describe(f);
+	const struct exp_type *t = type ? exp_type_find(type) : NULL;
+	if (t && t->describe) {
+		fprintf(f, "\n%s:\n", type);
+		t->describe(f);
 	}
 }
 
@@ -119,7 +118,7 @@ static int run_main(int argc, char **argv, const char *type)
 		}
 	}
 	if (keys) {
-		const struct exp_type *kt = exp_type_find(keys_of ? keys_of : "guest");
+		const struct exp_type *kt = keys_of ? exp_type_find(keys_of) : exp_types[0];
 		if (!kt) {
 			fprintf(stderr, "pvbench: --type: unknown type \"%s\" (pvbench run --types)\n", keys_of);
 			return EXIT_ERROR;

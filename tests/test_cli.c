@@ -158,12 +158,35 @@ static void every_option_a_help_names_is_accepted(void **state)
 	assert_non_null(strstr(out, "--duration: must be longer than 0"));
 }
 
+/* What a policy needs of the VM is the policy's to say (its keys, through vm_spec): a doorbell
+ * asked of a VMM that has none is refused before anything runs, naming the policy. */
+static void a_policy_s_needs_are_checked_before_running(void **state)
+{
+	static char out[4096];
+	char path[128];
+	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-%d.ini", (int)getpid());
+	FILE *f = fopen(path, "w");
+	fputs("[global]\nvmm = pvbench\npolicy = dynamic-eager\nboost_device = ivshmem\n", f);
+	fclose(f);
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL },
+				      out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "policy dynamic-eager: its keys ask for the doorbell"));
+	f = fopen(path, "w");
+	fputs("[global]\nvmm = pvbench\npolicy = util_guest\nutil_channel = doorbell\n", f);
+	fclose(f);
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL },
+				      out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "policy util_guest: its keys ask for the doorbell"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(durations_parse_with_units),
 		cmocka_unit_test(integers_are_range_checked),
 		cmocka_unit_test(every_option_a_help_names_is_accepted),
+		cmocka_unit_test(a_policy_s_needs_are_checked_before_running),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -23,6 +23,9 @@ static void make_input(struct cmp_input *in, int n)
 
 	memset(in, 0, sizeof(*in));
 	snprintf(in->experiment, sizeof(in->experiment), "synthetic");
+	/* the guest type's table, as a stored definition gives it */
+	snprintf(in->def_columns, sizeof(in->def_columns), "policy");
+	snprintf(in->def_rows, sizeof(in->def_rows), "interval_us");
 	for (int rep = 0; rep < n; rep++)
 		for (int p = 0; p < 2; p++)
 			for (int i = 0; i < 2; i++)

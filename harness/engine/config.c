@@ -394,7 +394,7 @@ int experiment_load(const char *path, struct experiment *e, char *err, size_t er
 		return -1;
 
 	/* the type first: it decides which keys exist */
-	const char *type = "guest";
+	const char *type = exp_types[0]->name; /* a file without `type` is of the first type */
 	int type_line = 0;
 	for (int i = 0; i < r.nent; i++)
 		if (!strcmp(r.ent[i].key, "type") && !strcmp(r.ent[i].section, "global")) {

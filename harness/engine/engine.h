@@ -10,6 +10,7 @@
 #define PVB_ENGINE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "metrics.h"
 #include "util.h"
 
@@ -102,6 +103,8 @@ struct exp_type {
 	/* more key tables that are this type's keys too (the guest type: every host policy's): the
 	 * i-th, NULL past the last */
 	const struct key_def *(*more_keys)(int i);
+	/* optional: more help under the type's shorthand's usage (the channels it measures) */
+	void (*describe)(FILE *f);
 	int isolate;                     /* run each run in a child process under a watchdog */
 	int needs_kvm;                   /* without a usable /dev/kvm its runs are skipped, with why */
 	/* the default table: row key, column key, metrics (comma list), baseline column value */

@@ -393,6 +393,14 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 	}
 }
 
+/* The region offered, at the VM's cap, in RAM or behind the doorbell as boost_device says. */
+void boost_agent_vm_spec(const struct policy *p, struct vm_spec *vs)
+{
+	vs->boost = 1;
+	vs->boost_max_prio = (int)spec_int(p->spec, "boost_prio");
+	vs->boost_device = !strcmp(spec_str(p->spec, "boost_device"), "ivshmem") ? VM_BOOST_IVSHMEM : VM_BOOST_RAM;
+}
+
 /* A dynamic policy that did nothing must say why, not look like a result. */
 const char *boost_agent_note(struct policy *p)
 {

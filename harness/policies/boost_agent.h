@@ -65,12 +65,13 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 void boost_agent_stop(struct policy *p);
 void boost_agent_counters(struct policy *p, struct metric_set *out);
 const char *boost_agent_note(struct policy *p);
+void boost_agent_vm_spec(const struct policy *p, struct vm_spec *vs);
 void boost_agent_destroy(struct policy *p);
 
 /* A dynamic policy's ops: its name, help and strategy around the shared agent. */
 #define BOOST_AGENT_POLICY(var, pname, phelp, prepare_fn)                                         \
 	const struct policy_ops var = {                                                           \
-		.name = pname, .help = phelp, .keys = boost_agent_keys, .boost_region = 1,        \
+		.name = pname, .help = phelp, .keys = boost_agent_keys, .vm_spec = boost_agent_vm_spec, \
 		.prepare = prepare_fn, .start = boost_agent_start, .stop = boost_agent_stop,      \
 		.counters = boost_agent_counters, .note = boost_agent_note,                      \
 		.destroy = boost_agent_destroy,                                                   \

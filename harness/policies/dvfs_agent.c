@@ -476,6 +476,24 @@ void dvfs_agent_counters(struct policy *p, struct metric_set *out)
 	metrics_add(out, "freqemu_held", "ms", PVB_INFO, METRIC_CPU_VM, (double)stolen / 1e3);
 }
 
+/* The region (utilisation one way, frequency and capacity the other); util_channel = doorbell
+ * puts it behind QEMU's ivshmem-doorbell and lets the guest ring it when its utilisation moved. */
+void dvfs_agent_vm_spec(const struct policy *p, struct vm_spec *vs)
+{
+	int doorbell = !strcmp(spec_str(p->spec, "util_channel"), "doorbell");
+	vs->boost = 1;
+	vs->boost_max_prio = (int)spec_int(p->spec, "boost_prio");
+	vs->boost_device = doorbell ? VM_BOOST_IVSHMEM : VM_BOOST_RAM;
+	vs->boost_features = VM_BOOST_FEATURES | (doorbell ? PVB_BF_UTIL_KICK : 0);
+}
+
+const char *dvfs_agent_note(struct policy *p)
+{
+	(void)p;
+	return "frequency: emulated (CPU time taken from each host CPU, impl/dvfs/freqemu.c), no cpufreq; "
+	       "*_modelled: the kernel's energy model of the RK3399 OP1 over measured busy time";
+}
+
 void dvfs_agent_destroy(struct policy *p)
 {
 	free(p->priv);

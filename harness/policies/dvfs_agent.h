@@ -23,6 +23,9 @@ int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size
 void dvfs_agent_stop(struct policy *p);
 void dvfs_agent_counters(struct policy *p, struct metric_set *out);
 void dvfs_agent_destroy(struct policy *p);
+/* What every table of a DVFS run must say under it: the frequency is emulated, energy modelled. */
+const char *dvfs_agent_note(struct policy *p);
+void dvfs_agent_vm_spec(const struct policy *p, struct vm_spec *vs);
 
 #define DVFS_POLICY(var, pname, phelp, mode)                                                      \
 	static int var##_prepare(struct policy *p, char *err, size_t errlen)                      \
@@ -30,9 +33,10 @@ void dvfs_agent_destroy(struct policy *p);
 		return dvfs_agent_prepare(p, mode, err, errlen);                                  \
 	}                                                                                         \
 	const struct policy_ops var = {                                                           \
-		.name = pname, .help = phelp, .keys = dvfs_agent_keys, .boost_region = 1,         \
+		.name = pname, .help = phelp, .keys = dvfs_agent_keys, .vm_spec = dvfs_agent_vm_spec, \
 		.prepare = var##_prepare, .start = dvfs_agent_start, .stop = dvfs_agent_stop,     \
-		.counters = dvfs_agent_counters, .destroy = dvfs_agent_destroy,                   \
+		.counters = dvfs_agent_counters, .note = dvfs_agent_note,                         \
+		.destroy = dvfs_agent_destroy,                                                    \
 	}
 
 #endif

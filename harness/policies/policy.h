@@ -34,7 +34,9 @@ struct policy_ops {
 	const char *help;                /* one line */
 	const struct key_def *keys;      /* its own keys, ending with { 0 }; may be NULL */
 	int tick_ms;                     /* how often tick runs; 0: every 10 ms */
-	int boost_region;                /* the guest is offered the pvb_boost.h region */
+	/* optional: what the policy needs of the VM before it boots (the pvb_boost.h region
+	 * offered, where, with which features, the VM's RT cap); spec is p->spec */
+	void (*vm_spec)(const struct policy *p, struct vm_spec *vs);
 	int (*prepare)(struct policy *p, char *err, size_t errlen);
 	int (*start)(struct policy *p, const struct vm_view *vm, char *err, size_t errlen);
 	int (*tick)(struct policy *p, char *err, size_t errlen);

@@ -295,7 +295,7 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, s
 		}
 	}
 	for (int a = 0; a < pl->na; a++) {
-		if (o->columns ? !strcmp(pl->axes[a].key, o->columns) : !strcmp(pl->axes[a].key, "policy"))
+		if (o->columns && !strcmp(pl->axes[a].key, o->columns))
 			pl->col = a;
 	}
 	if (user->columns && pl->col < 0) {
@@ -305,7 +305,7 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, s
 	if (pl->col < 0 && pl->na)
 		pl->col = 0;
 	for (int a = 0; a < pl->na; a++)
-		if (a != pl->col && (o->rows ? !strcmp(pl->axes[a].key, o->rows) : !strcmp(pl->axes[a].key, "interval_us")))
+		if (a != pl->col && o->rows && !strcmp(pl->axes[a].key, o->rows))
 			pl->row = a;
 	if (user->rows && pl->row < 0) {
 		snprintf(err, errlen, "--rows %s: not a swept key (other than the columns)", o->rows);
@@ -348,27 +348,18 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, s
 		snprintf(buf, sizeof(buf), "%s", o->metrics);
 		for (char *t = strtok_r(buf, ",", &save); t && pl->nm < 16; t = strtok_r(NULL, ",", &save))
 			snprintf(pl->metrics[pl->nm++], 40, "%s", t);
-	} else {
-		int lat = 0;
-		for (size_t r = 0; r < in->n && !lat; r++)
-			lat = metric(&in->runs[r], "guest", "lat_avg") || metric(&in->runs[r], "host", "lat_avg");
-		if (lat) {
-			static const char *const d[] = { "lat_avg", "lat_max", "lat_p99" };
-			for (int i = 0; i < 3; i++)
-				snprintf(pl->metrics[pl->nm++], 40, "%s", d[i]);
-		} else {
-			for (size_t r = 0; r < in->n; r++)
-				for (size_t i = 0; i < in->runs[r].nm && pl->nm < 16; i++) {
-					const struct cmp_metric *m = &in->runs[r].m[i];
-					int seen = 0;
-					if (strcmp(m->side, "guest") || m->cpu != -1)
-						continue;
-					for (int k = 0; k < pl->nm; k++)
-						seen |= !strcmp(pl->metrics[k], m->name);
-					if (!seen)
-						snprintf(pl->metrics[pl->nm++], 40, "%s", m->name);
-				}
-		}
+	} else { /* no table defined (a store from before definitions): the guest's whole-VM figures */
+		for (size_t r = 0; r < in->n; r++)
+			for (size_t i = 0; i < in->runs[r].nm && pl->nm < 16; i++) {
+				const struct cmp_metric *m = &in->runs[r].m[i];
+				int seen = 0;
+				if (strcmp(m->side, "guest") || m->cpu != -1)
+					continue;
+				for (int k = 0; k < pl->nm; k++)
+					seen |= !strcmp(pl->metrics[k], m->name);
+				if (!seen)
+					snprintf(pl->metrics[pl->nm++], 40, "%s", m->name);
+			}
 	}
 	if (!pl->nm) {
 		snprintf(err, errlen, "no metrics to compare");
@@ -469,6 +460,18 @@ static void delta_text(char *buf, size_t n, const struct cell *c)
 
 /* The runs not in the tables, one line per status and reason: variants that share them (every
  * dirty-limit cell skipped for the same reason) are listed on one line. */
+static int ok_variants(const struct cmp_input *in)
+{
+	int n = 0;
+	for (size_t r = 0; r < in->n; r++) {
+		size_t k = 0;
+		while (k < r && strcmp(in->runs[k].variant, in->runs[r].variant))
+			k++;
+		n += k == r;
+	}
+	return n;
+}
+
 static void print_notes(const struct cmp_input *in, FILE *f)
 {
 	for (size_t i = 0; i < in->nnotes; i++) {
@@ -485,9 +488,12 @@ static void print_notes(const struct cmp_input *in, FILE *f)
 				n++, runs += in->notes[j].n;
 		int ok = !strcmp(a->status, "ok");
 		fprintf(f, ok ? "note on " : "not in the tables: ");
-		for (j = i; j < in->nnotes; j++)
-			if (!strcmp(in->notes[j].status, a->status) && !strcmp(in->notes[j].reason, a->reason))
-				fprintf(f, "%s%s", j == i ? "" : "; ", in->notes[j].variant);
+		if (ok && n > 1 && n == ok_variants(in)) /* a note of every run (QEMU's emulator ran them all) */
+			fprintf(f, "every variant");
+		else
+			for (j = i; j < in->nnotes; j++)
+				if (!strcmp(in->notes[j].status, a->status) && !strcmp(in->notes[j].reason, a->reason))
+					fprintf(f, "%s%s", j == i ? "" : "; ", in->notes[j].variant);
 		if (ok)
 			fprintf(f, ": %d ok run%s: %s\n", runs, runs == 1 ? "" : "s", a->reason);
 		else
@@ -793,17 +799,6 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 			"(up to %d per table, %d in all)\n", colkey, axis_val(&pl, pl.col, 0), max_cmp, total_cmp);
 	else
 		fprintf(f, "\nmean±sd (n runs)\n");
-	for (size_t r = 0; r < in->n; r++)
-		if (!strcmp(param(&in->runs[r], "accel"), "tcg")) {
-			fprintf(f, "accel=tcg: QEMU's emulator ran these guests: functional, not a latency measurement\n");
-			break;
-		}
-	for (size_t r = 0; r < in->n; r++)
-		if (metric(&in->runs[r], "policy", "freqemu_held")) {
-			fprintf(f, "frequency: emulated (CPU time taken from each host CPU, impl/dvfs/freqemu.c), no cpufreq; "
-				   "*_modelled: the kernel's energy model of the RK3399 OP1 over measured busy time\n");
-			break;
-		}
 	if (in->stale)
 		fprintf(f, "%d ok run%s stored under an older definition of %s %s left out\n", in->stale,
 			in->stale == 1 ? "" : "s", in->experiment, in->stale == 1 ? "is" : "are");

@@ -45,11 +45,11 @@ struct cmp_input {
 enum cmp_format { CMP_TEXT, CMP_MD, CMP_CSV, CMP_JSON };
 
 struct cmp_opts {
-	/* NULL: the experiment's defaults, else: */
+	/* NULL: the experiment's defaults (its type's table), else: */
 	const char *baseline;    /* a value of the column key, or KEY=VALUE; else the first value */
-	const char *columns;     /* else policy if swept, else the first swept key */
-	const char *rows;        /* else interval_us if swept, else the next swept key */
-	const char *metrics;     /* comma list; else lat_avg,lat_max,lat_p99 when present */
+	const char *columns;     /* else the first swept key */
+	const char *rows;        /* else the next swept key */
+	const char *metrics;     /* comma list; else the guest's whole-VM metrics */
 	enum cmp_format format;
 };
 

@@ -167,12 +167,20 @@ out:
 	vmm_destroy(&v);
 }
 
+/* for pvbench channels --help */
+static void describe(FILE *f)
+{
+	for (size_t i = 0; i < NR_ROWS; i++)
+		fprintf(f, "  %-16s %s\n", rows[i].key, rows[i].help);
+}
+
 const struct exp_type type_channels = {
 	.name = "channels",
 	.help = "cost of one guest->host notification channel from one guest ring (own VMM)",
 	.keys = keys,
 	.needs_kvm = 1,
 	.isolate = 1,
+	.describe = describe,
 	.rows = "channel",
 	.columns = "ring",
 	.metrics = "cost_p50,cost_p99,seen_after_p50,vmm_exits_per_op,kvm_exits_per_op,delivered",
@@ -180,10 +188,3 @@ const struct exp_type type_channels = {
 	.timeout_ms = timeout_ms,
 	.run = run,
 };
-
-/* for pvbench channels --help */
-void type_channels_describe(FILE *f)
-{
-	for (size_t i = 0; i < NR_ROWS; i++)
-		fprintf(f, "  %-16s %s\n", rows[i].key, rows[i].help);
-}

@@ -206,15 +206,10 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		.mem_mb = (int)spec_int(spec, "mem_mb"), .job = job,
 		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + (lx ? 60000 : 30000)),
 		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz, .tcg = tcg,
-		.boost = c.pol.ops->boost_region,
-		.boost_max_prio = c.pol.ops->boost_region ? (int)spec_int(spec, "boost_prio") : 0,
-		.boost_device = c.pol.ops->boost_region && (!strcmp(spec_str(spec, "boost_device"), "ivshmem") ||
-							     !strcmp(spec_str(spec, "util_channel"), "doorbell")) ?
-				VM_BOOST_IVSHMEM : VM_BOOST_RAM,
 		.iodev_mb = !lx && !strcmp(spec_str(spec, "workload"), "iopath") ? (int)spec_int(spec, "disk_mb") : 0,
-		.boost_features = VM_BOOST_FEATURES |
-				  (!strcmp(spec_str(spec, "util_channel"), "doorbell") ? PVB_BF_UTIL_KICK : 0),
 	};
+	if (c.pol.ops->vm_spec)
+		c.pol.ops->vm_spec(&c.pol, &vs);
 	struct vm_hooks hooks = { .arg = &c, .tick_ms = c.pol.ops->tick_ms, .started = on_started,
 				  .tick = on_tick, .ended = on_ended };
 	vm_run(spec_str(spec, "vmm"), &vs, &hooks, &res);
@@ -227,10 +222,13 @@ stop:
 	schedtrace_stop(c.trace, NULL);
 	if (c.pol.ops->counters)
 		c.pol.ops->counters(&c.pol, &out->m[SIDE_POLICY]);
+	/* an ok run keeps its notes as its reason, printed under its tables (its variant names the
+	 * policy); a later failure replaces them */
 	const char *note = c.pol.ops->note && out->status == RUN_OK ? c.pol.ops->note(&c.pol) : NULL;
-	if (note) /* an ok run keeps its note as its reason (its variant names the policy); a later
-		   * failure replaces both */
-		snprintf(out->reason, sizeof(out->reason), "%s", note);
+	if (out->status == RUN_OK)
+		snprintf(out->reason, sizeof(out->reason), "%s%s%s",
+			 tcg ? "accel=tcg: QEMU's emulator ran this guest: functional, not a latency measurement" : "",
+			 tcg && note ? "; " : "", note ? note : "");
 	if (c.ct.pid > 0) {
 		/* cyclictest ends on its own a little after the guest; one that does not is a failed
 		 * run, not an ok run with fewer host numbers */
@@ -283,12 +281,13 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 		return -1;
 	}
 	int lx = !strcmp(spec_str(r, "guest"), "linux");
-	if (ops->boost_region && (!strcmp(spec_str(r, "boost_device"), "ivshmem") ||
-				  !strcmp(spec_str(r, "util_channel"), "doorbell")) &&
-	    (lx || strcmp(spec_str(r, "vmm"), "qemu"))) {
-		snprintf(err, errlen, "%s: the doorbell is QEMU's ivshmem-doorbell, for pvbench's guest (vmm = qemu, "
-			 "guest = pvbench); a Linux guest's module finds the region in RAM",
-			 !strcmp(spec_str(r, "boost_device"), "ivshmem") ? "boost_device" : "util_channel");
+	struct vm_spec vs = { 0 };
+	if (ops->vm_spec)
+		ops->vm_spec(&p, &vs);
+	if (vs.boost && vs.boost_device == VM_BOOST_IVSHMEM && (lx || strcmp(spec_str(r, "vmm"), "qemu"))) {
+		snprintf(err, errlen, "policy %s: its keys ask for the doorbell, QEMU's ivshmem-doorbell, for "
+			 "pvbench's guest (vmm = qemu, guest = pvbench); a Linux guest's module finds the region "
+			 "in RAM", ops->name);
 		return -1;
 	}
 	if (!lx && !strcmp(spec_str(r, "workload"), "iopath") && strcmp(spec_str(r, "vmm"), "qemu")) {

@@ -17,7 +17,8 @@ GCFLAGS := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -ffreesta
 	   -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
 	   -fno-tree-loop-distribute-patterns -Iimpl/guest-kernel -Iimpl/proto -Iworkloads -Iimpl/dvfs
 GK      := impl/guest-kernel
-WORKLOADS := workloads/cyclic.c workloads/fault.c workloads/channel.c workloads/memtouch.c workloads/audioloop.c workloads/frameloop.c workloads/burst.c workloads/infer.c workloads/dirtier.c workloads/iopath.c workloads/registry.c
+# The workloads are list.h's: a file each (a file may hold more than one, as fault.c holds hang).
+WORKLOADS := $(sort $(wildcard $(shell sed -n 's|^PVB_WORKLOAD(\([a-z0-9_]*\)).*|workloads/\1.c|p' workloads/list.h))) workloads/registry.c
 GUEST_SRC := $(GK)/boot.S $(GK)/entry.S $(GK)/kernel.c $(GK)/user.c $(GK)/util.c $(GK)/pci.c $(GK)/io.c impl/dvfs/pelt.c impl/proto/record.c $(WORKLOADS)
 GUEST_OBJ := $(patsubst %,$(O)/guest/%.o,$(GUEST_SRC))
 

@@ -124,6 +124,10 @@ static int run_main(int argc, char **argv, const char *type)
 			return EXIT_ERROR;
 		}
 		engine_print_keys(kt);
+		if (kt->describe) {
+			printf("\n");
+			kt->describe(stdout);
+		}
 		return EXIT_OK;
 	}
 	if (optind < nargs - 1 || (!type && optind != nargs - 1)) {

@@ -158,6 +158,48 @@ static void every_option_a_help_names_is_accepted(void **state)
 	assert_non_null(strstr(out, "--duration: must be longer than 0"));
 }
 
+/* A workload declares its keys in its own file; a config's job_args is checked against them
+ * before anything runs (a typo measured the default, silently), with file, line and key, and
+ * `run --keys` lists them. */
+static void job_args_are_the_workload_s_declared_keys(void **state)
+{
+	static char out[65536];
+	static const struct { const char *ini, *want; } bad[] = {
+		{ "[global]\nworkload = cyclic\n\n[rt]\njob_args = rt_prio=50 intreval_us=100\n",
+		  ":5: job_args: intreval_us: not a key of workload cyclic (its keys: interval_us, duration_ms, hist_us; every job's: rt_prio)" },
+		{ "[global]\nworkload = iopath\njob_args = rw=randrw\n", ":3: job_args: rw=randrw: not one of read|write|randread|randwrite" },
+		{ "[global]\nworkload = audioloop\njob_args = load_pct=95\n", ":3: job_args: load_pct=95: takes an integer in [1, 90]" },
+		{ "[global]\nworkload = frameloop\njob_args = duration_ms=10\n", ":3: job_args: duration_ms: the experiment sets it" },
+		{ "[global]\nworkload = cyclic\njob_args = rt_prio\n", ":3: job_args: \"rt_prio\": not KEY=VALUE" },
+	};
+	char path[128];
+	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-%d.ini", (int)getpid());
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		FILE *f = fopen(path, "w");
+		fputs(bad[i].ini, f);
+		fclose(f);
+		assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path,
+							NULL }, out, sizeof(out)), 1);
+		if (!strstr(out, bad[i].want))
+			fail_msg("%s: wanted \"%s\", got: %s", bad[i].ini, bad[i].want, out);
+	}
+	/* the declared ones pass: every key of one workload, and a Linux tool's own options */
+	FILE *f = fopen(path, "w");
+	fputs("[global]\nworkload = frameloop\njob_args = fps=30 load_lo=10 load_hi=90 period_ms=500 migrate_frames=0 "
+	      "placement=capacity rt_prio=10\n\n[fio]\nguest = linux\nmem_mb = 512\nvmm = qemu\nworkload = fio\n"
+	      "job_args = --rw=randread --bs=4k\n", f);
+	fclose(f);
+	if (pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL }, out,
+			 sizeof(out)))
+		fail_msg("declared keys refused: %s", out);
+	unlink(path);
+	assert_int_equal(pvbench_text((char *[]){ "run", "--keys", NULL }, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "workloads (workload = NAME"));
+	assert_non_null(strstr(out, "placement       rotate|capacity"));
+	assert_non_null(strstr(out, "policies (policy = NAME)"));
+	assert_non_null(strstr(out, "dynamic-predictive"));
+}
+
 /* What a policy needs of the VM is the policy's to say (its keys, through vm_spec): a doorbell
  * asked of a VMM that has none is refused before anything runs, naming the policy. */
 static void a_policy_s_needs_are_checked_before_running(void **state)
@@ -187,6 +229,7 @@ int main(void)
 		cmocka_unit_test(integers_are_range_checked),
 		cmocka_unit_test(every_option_a_help_names_is_accepted),
 		cmocka_unit_test(a_policy_s_needs_are_checked_before_running),
+		cmocka_unit_test(job_args_are_the_workload_s_declared_keys),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -130,6 +130,11 @@ static void bad_value_names_its_key(void **state)
 	assert_int_equal(r.outcome, VM_FAILED);
 	assert_non_null(strstr(r.reason, "interval_us"));
 	vm_result_free(&r);
+	/* the range is the workload's declared one (workloads/cyclic.c's key table), read in the guest */
+	run_guest("workload=cyclic interval_us=10 duration_ms=100", 1, 20000, &r);
+	assert_int_equal(r.outcome, VM_FAILED);
+	assert_non_null(strstr(r.reason, "job: interval_us must be 50..10000000"));
+	vm_result_free(&r);
 }
 
 static void crash(const char *job, int vcpus, const char *ring)

@@ -30,10 +30,10 @@ static volatile uint64_t sink;
 
 static int audio_setup(unsigned nr_cpus)
 {
-	frames = pvb_arg_u64("buffer_frames", 256);
-	rate = pvb_arg_u64("rate_hz", 48000);
-	load_pct = pvb_arg_u64("load_pct", 25);
-	duration_ms = pvb_arg_u64("duration_ms", 5000);
+	frames = pvb_key_u64("buffer_frames");
+	rate = pvb_key_u64("rate_hz");
+	load_pct = pvb_key_u64("load_pct");
+	duration_ms = pvb_key_u64("duration_ms");
 	if (pvb_failed())
 		return -1;
 	if (frames < 16 || frames > 65536 || rate < 8000 || rate > 384000 || load_pct < 1 || load_pct > 90) {
@@ -108,9 +108,18 @@ static void audio_finish(unsigned nr_cpus)
 	pvb_metric(PVB_CPU_VM, "work_iters", "count", PVB_INFO, (int64_t)iters);
 }
 
+static const struct pvb_key audioloop_keys[] = {
+	{ "buffer_frames", 16, 65536, NULL, "256", "frames per period" },
+	{ "rate_hz", 8000, 384000, NULL, "48000", "sample rate" },
+	{ "load_pct", 1, 90, NULL, "25", "work per period, % of the period" },
+	{ "duration_ms", 1, 86400000, NULL, "5000", "how long, ms" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_audioloop = {
+	.keys = audioloop_keys,
 	.name = "audioloop",
-	.help = "an audio-like RT task per CPU: buffer_frames=256 rate_hz=48000 load_pct=25 duration_ms=5000",
+	.help = "an audio-like RT task per CPU",
 	.setup = audio_setup,
 	.run = audio_run,
 	.finish = audio_finish,

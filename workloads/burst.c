@@ -25,8 +25,8 @@ static uint64_t work_done[NSHAPES], busy_ns[NSHAPES], bursts[NSHAPES];
 
 static int burst_setup(unsigned nr_cpus)
 {
-	duration_ms = pvb_arg_u64("duration_ms", 5000);
-	scale = pvb_arg_u64("scale", 100);
+	duration_ms = pvb_key_u64("duration_ms");
+	scale = pvb_key_u64("scale");
 	if (pvb_failed())
 		return -1;
 	if (scale < 1 || scale > 1000) {
@@ -91,10 +91,16 @@ static void burst_finish(unsigned nr_cpus)
 	pvb_metric(PVB_CPU_VM, "work_per_us", "count", PVB_INFO, (int64_t)work_per_us);
 }
 
+static const struct pvb_key burst_keys[] = {
+	{ "duration_ms", 1, 86400000, NULL, "5000", "how long, ms" },
+	{ "scale", 1, 1000, NULL, "100", "work per burst, % of the calibrated size" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_burst = {
+	.keys = burst_keys,
 	.name = "burst",
-	.help = "PCMark-like score: bursts and idle gaps in four shapes, worker moving between CPUs; duration_ms "
-		"scale=100",
+	.help = "PCMark-like score: bursts and idle gaps in four shapes, worker moving between CPUs",
 	.setup = burst_setup,
 	.run = burst_run,
 	.finish = burst_finish,

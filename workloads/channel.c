@@ -18,10 +18,10 @@ static uint64_t *cost, count, channel, ring, pace_us;
 static int channel_setup(unsigned nr_cpus)
 {
 	(void)nr_cpus;
-	channel = pvb_arg_u64("channel", PVB_CH_NONE);
-	ring = pvb_arg_u64("ring", 3);
-	count = pvb_arg_u64("count", 2000);
-	pace_us = pvb_arg_u64("pace_us", 50);
+	channel = pvb_key_u64("channel");
+	ring = pvb_key_u64("ring");
+	count = pvb_key_u64("count");
+	pace_us = pvb_key_u64("pace_us");
 	if (pvb_failed())
 		return -1;
 	if ((channel & ~(uint64_t)PVB_CH_AMD) >= PVB_CH_COUNT || (ring != 0 && ring != 3) ||
@@ -66,9 +66,18 @@ static void channel_finish(unsigned nr_cpus)
 	pvb_metric(PVB_CPU_VM, "cost_p99.9", "cycles", PVB_LESS, (int64_t)cost[count * 999 / 1000]);
 }
 
+static const struct pvb_key channel_keys[] = {
+	{ "channel", 0, 24, NULL, "0", "the channel (pvb_channels.h; +16: AMD's vmmcall)" },
+	{ "ring", 0, 3, NULL, "3", "the ring it notifies from: 0 or 3" },
+	{ "count", 1, 100000, NULL, "2000", "notifications" },
+	{ "pace_us", 0, 1000000, NULL, "50", "gap between notifications, us" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_channel = {
+	.keys = channel_keys,
 	.name = "channel",
-	.help = "guest-to-host notifications for pvbench channels; channel ring count pace_us",
+	.help = "guest-to-host notifications for pvbench channels",
 	.setup = channel_setup,
 	.run = channel_run,
 	.finish = channel_finish,

@@ -20,9 +20,9 @@ static uint64_t interval_us, duration_ms, hist_us;
 
 static int cyclic_setup(unsigned nr_cpus)
 {
-	interval_us = pvb_arg_u64("interval_us", 1000);
-	duration_ms = pvb_arg_u64("duration_ms", 5000);
-	hist_us = pvb_arg_u64("hist_us", 10000);
+	interval_us = pvb_key_u64("interval_us");
+	duration_ms = pvb_key_u64("duration_ms");
+	hist_us = pvb_key_u64("hist_us");
 	if (pvb_failed())
 		return -1;
 	if (interval_us < 50 || interval_us > 10000000) {
@@ -114,9 +114,17 @@ static void cyclic_finish(unsigned nr_cpus)
 	pvb_metric(PVB_CPU_VM, "duration", "ns", PVB_INFO, (int64_t)(duration_ms * 1000000));
 }
 
+static const struct pvb_key cyclic_keys[] = {
+	{ "interval_us", 50, 10000000, NULL, "1000", "the period, us" },
+	{ "duration_ms", 1, 86400000, NULL, "5000", "how long, ms" },
+	{ "hist_us", 1, 100000, NULL, "10000", "histogram buckets of 1 us" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_cyclic = {
+	.keys = cyclic_keys,
 	.name = "cyclic",
-	.help = "cyclictest's method per CPU; interval_us=1000 duration_ms=5000 hist_us=10000",
+	.help = "cyclictest's method per CPU",
 	.setup = cyclic_setup,
 	.run = cyclic_run,
 	.finish = cyclic_finish,

@@ -30,10 +30,10 @@ static uint64_t t_begin, t_end;
 
 static int dt_setup(unsigned nr_cpus)
 {
-	size_mb = pvb_arg_u64("size_mb", 64);
-	writers = pvb_arg_u64("writers", 1);
-	rate_mbps = pvb_arg_u64("rate_mbps", 0);
-	duration_ms = pvb_arg_u64("duration_ms", 5000);
+	size_mb = pvb_key_u64("size_mb");
+	writers = pvb_key_u64("writers");
+	rate_mbps = pvb_key_u64("rate_mbps");
+	duration_ms = pvb_key_u64("duration_ms");
 	if (pvb_failed())
 		return -1;
 	if (size_mb < 1 || size_mb > 65536 || writers > nr_cpus) {
@@ -119,10 +119,19 @@ static void dt_finish(unsigned nr_cpus)
 		pvb_fail("dirtier: pages lost or corrupted (verify_errors)");
 }
 
+static const struct pvb_key dirtier_keys[] = {
+	{ "size_mb", 1, 65536, NULL, "64", "the region the writers dirty, MiB" },
+	{ "writers", 0, 64, NULL, "1", "CPUs writing (at most the vCPUs); the others read" },
+	{ "rate_mbps", 0, 1000000, NULL, "0", "each writer's rate, MB/s (0: flat out)" },
+	{ "duration_ms", 1, 86400000, NULL, "5000", "how long, ms" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_dirtier = {
+	.keys = dirtier_keys,
 	.name = "dirtier",
-	.help = "seed 003's dirtier: writers write their slice page by page at rate_mbps (0: flat out), the "
-		"rest read; size_mb=64 writers=1 rate_mbps=0 duration_ms; verifies every page at the end",
+	.help = "seed 003's dirtier: writers write their slice page by page, the rest read; verifies every page "
+		"at the end",
 	.setup = dt_setup,
 	.run = dt_run,
 	.finish = dt_finish,

@@ -13,7 +13,7 @@ void pvb_platform_fault(int where); /* 0 user, 1 kernel, 2 emulation */
 
 static int fault_run(const struct pvb_ctx *ctx)
 {
-	const char *where = pvb_arg("where");
+	const char *where = pvb_key_str("where");
 
 	if (ctx->cpu + 1 == ctx->nr_cpus)
 		pvb_platform_fault(!where ? 0 : where[0] == 'k' ? 1 : where[0] == 'e' ? 2 : 0);
@@ -28,7 +28,7 @@ static void nothing(unsigned nr_cpus)
 static int hang_run(const struct pvb_ctx *ctx)
 {
 	static const char line[64] = "flood flood flood flood flood flood flood flood flood flood...\n";
-	uint64_t kib = pvb_arg_u64("flood_kib", 0);
+	uint64_t kib = pvb_key_u64("flood_kib");
 
 	for (uint64_t i = 0; ctx->cpu == 0 && i < kib * 16; i++)
 		pvb_console(line, sizeof(line));
@@ -37,16 +37,28 @@ static int hang_run(const struct pvb_ctx *ctx)
 	return 0;
 }
 
+static const struct pvb_key fault_keys[] = {
+	{ "where", 0, 0, "user|kernel|emulation", "user", "where the exception is raised" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_fault = {
+	.keys = fault_keys,
 	.name = "fault",
-	.help = "test job: an exception on the last CPU; where=user|kernel|emulation",
+	.help = "test job: an exception on the last CPU",
 	.run = fault_run,
 	.finish = nothing,
 };
 
+static const struct pvb_key hang_keys[] = {
+	{ "flood_kib", 0, 1048576, NULL, "0", "KiB written to the console before sleeping" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_hang = {
+	.keys = hang_keys,
 	.name = "hang",
-	.help = "test job: sleeps forever (the host's timeout must end it); flood_kib=N floods the console first",
+	.help = "test job: sleeps forever (the host's timeout must end it), after flooding the console if asked",
 	.run = hang_run,
 	.finish = nothing,
 };

@@ -33,13 +33,13 @@ static volatile int stop;
 
 static int fl_setup(unsigned nr_cpus)
 {
-	fps = pvb_arg_u64("fps", 60);
-	duration_ms = pvb_arg_u64("duration_ms", 5000);
-	load_lo = pvb_arg_u64("load_lo", 20);
-	load_hi = pvb_arg_u64("load_hi", 70);
-	period_ms = pvb_arg_u64("period_ms", 2000);
-	migrate = pvb_arg_u64("migrate_frames", 8);
-	const char *pl = pvb_arg("placement");
+	fps = pvb_key_u64("fps");
+	duration_ms = pvb_key_u64("duration_ms");
+	load_lo = pvb_key_u64("load_lo");
+	load_hi = pvb_key_u64("load_hi");
+	period_ms = pvb_key_u64("period_ms");
+	migrate = pvb_key_u64("migrate_frames");
+	const char *pl = pvb_key_str("placement");
 	by_capacity = pl && pvb_streq(pl, "capacity");
 	if (pl && !by_capacity && !pvb_streq(pl, "rotate")) {
 		pvb_fail("frameloop: placement must be rotate or capacity");
@@ -169,10 +169,21 @@ static void fl_finish(unsigned nr_cpus)
 	pvb_hist(PVB_CPU_VM, "frame", 100000, hist, FL_BUCKETS, overflow);
 }
 
+static const struct pvb_key frameloop_keys[] = {
+	{ "fps", 1, 1000, NULL, "60", "frames per second (vsync)" },
+	{ "duration_ms", 1, 86400000, NULL, "5000", "how long, ms" },
+	{ "load_lo", 0, 400, NULL, "20", "the lightest frame's work, % of a frame" },
+	{ "load_hi", 0, 400, NULL, "70", "the heaviest frame's work, % of a frame (>= load_lo)" },
+	{ "period_ms", 1, 3600000, NULL, "2000", "the load's cycle from light to heavy, ms" },
+	{ "migrate_frames", 0, 1000000, NULL, "8", "the render task moves every this many frames (0: never)" },
+	{ "placement", 0, 0, "rotate|capacity", "rotate", "where it moves: the next vCPU, or the vCPU of most capacity" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_frameloop = {
+	.keys = frameloop_keys,
 	.name = "frameloop",
-	.help = "FPS proxy: vsync-locked frames of varying work, render task moving between CPUs; fps=60 "
-		"duration_ms load_lo=20 load_hi=70 period_ms=2000 migrate_frames=8 placement=rotate|capacity",
+	.help = "FPS proxy: vsync-locked frames of varying work, render task moving between CPUs",
 	.setup = fl_setup,
 	.run = fl_run,
 	.finish = fl_finish,

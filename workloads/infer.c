@@ -22,10 +22,10 @@ static uint64_t count, sum_ns, max_ns, checksum;
 
 static int infer_setup(unsigned nr_cpus)
 {
-	dim = pvb_arg_u64("dim", 256);
-	layers = pvb_arg_u64("layers", 4);
-	period_ms = pvb_arg_u64("period_ms", 50);
-	duration_ms = pvb_arg_u64("duration_ms", 5000);
+	dim = pvb_key_u64("dim");
+	layers = pvb_key_u64("layers");
+	period_ms = pvb_key_u64("period_ms");
+	duration_ms = pvb_key_u64("duration_ms");
 	if (pvb_failed())
 		return -1;
 	if (dim < 8 || dim > 2048 || layers < 1 || layers > 64 || period_ms < 1) {
@@ -104,10 +104,18 @@ static void infer_finish(unsigned nr_cpus)
 	pvb_metric(PVB_CPU_VM, "checksum", "count", PVB_INFO, (int64_t)(checksum & 0x7fffffff));
 }
 
+static const struct pvb_key infer_keys[] = {
+	{ "dim", 8, 2048, NULL, "256", "layer width" },
+	{ "layers", 1, 64, NULL, "4", "layers" },
+	{ "period_ms", 1, 3600000, NULL, "50", "one inference every this long, ms" },
+	{ "duration_ms", 1, 86400000, NULL, "5000", "how long, ms" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_infer = {
+	.keys = infer_keys,
 	.name = "infer",
-	.help = "ms per inference of a fixed int16 network, one every period_ms, on the CPUs in turn; dim=256 "
-		"layers=4 period_ms=50 duration_ms",
+	.help = "ms per inference of a fixed int16 network, one every period_ms, on the CPUs in turn",
 	.setup = infer_setup,
 	.run = infer_run,
 	.finish = infer_finish,

@@ -23,12 +23,12 @@ static struct io_cpu { uint64_t bytes, ios, lat_ticks, errors, empty; } st[16];
 
 static int io_setup(unsigned nr_cpus)
 {
-	const char *rw = pvb_arg("rw") ? pvb_arg("rw") : "read";
-	bs = pvb_arg_u64("bs_kb", 4) * 1024;
-	iodepth = pvb_arg_u64("iodepth", 4);
-	span = pvb_arg_u64("size_mb", 32) << 20;
-	jobs = pvb_arg_u64("jobs", 1);
-	duration_ms = pvb_arg_u64("duration_ms", 5000);
+	const char *rw = pvb_key_str("rw");
+	bs = pvb_key_u64("bs_kb") * 1024;
+	iodepth = pvb_key_u64("iodepth");
+	span = pvb_key_u64("size_mb") << 20;
+	jobs = pvb_key_u64("jobs");
+	duration_ms = pvb_key_u64("duration_ms");
 	if (pvb_failed())
 		return -1;
 	write_op = pvb_streq(rw, "write") || pvb_streq(rw, "randwrite");
@@ -119,10 +119,21 @@ static void io_finish(unsigned nr_cpus)
 	pvb_metric(PVB_CPU_VM, "reaps_empty", "count", PVB_LESS, (int64_t)empty);
 }
 
+static const struct pvb_key iopath_keys[] = {
+	{ "rw", 0, 0, "read|write|randread|randwrite", "read", "the access pattern" },
+	{ "bs_kb", 1, 1024, NULL, "4", "request size, KiB" },
+	{ "iodepth", 1, 32, NULL, "4", "requests in flight per job" },
+	{ "size_mb", 1, 1048576, NULL, "32", "the span of the device used, MiB" },
+	{ "jobs", 1, 64, NULL, "1", "CPUs issuing I/O (at most the vCPUs)" },
+	{ "duration_ms", 1, 86400000, NULL, "5000", "how long, ms" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_iopath = {
+	.keys = iopath_keys,
+	.needs = PVB_NEEDS_DISK,
 	.name = "iopath",
-	.help = "MB/s through the block device (FIO-like): rw=read|write|randread|randwrite bs_kb=4 iodepth=4 "
-		"size_mb=32 jobs=1 duration_ms",
+	.help = "MB/s through the block device (FIO-like)",
 	.setup = io_setup,
 	.run = io_run,
 	.finish = io_finish,

@@ -32,9 +32,9 @@ static void touch(uint64_t first, uint64_t last, uint64_t pass)
 
 static int mt_setup(unsigned nr_cpus)
 {
-	passes = pvb_arg_u64("passes", 2);
-	prepass = pvb_arg_u64("prepass", 0);
-	sync_host = pvb_arg_u64("sync", 0);
+	passes = pvb_key_u64("passes");
+	prepass = pvb_key_u64("prepass");
+	sync_host = pvb_key_u64("sync");
 	region = pvb_platform_region(&size);
 	if (pvb_failed())
 		return -1;
@@ -93,9 +93,17 @@ static void mt_finish(unsigned nr_cpus)
 	pvb_metric(PVB_CPU_VM, "pages", "count", PVB_INFO, (int64_t)(size / PAGE));
 }
 
+static const struct pvb_key memtouch_keys[] = {
+	{ "passes", 1, 7, NULL, "2", "write passes over the region" },
+	{ "prepass", 0, 1, NULL, "0", "1: touch every page once before the timed passes" },
+	{ "sync", 0, 1, NULL, "0", "1: the CPUs tell the host between passes (the memory type's dirty-log tick)" },
+	{ 0 },
+};
+
 const struct pvb_workload pvb_wl_memtouch = {
+	.keys = memtouch_keys,
 	.name = "memtouch",
-	.help = "N CPUs write every page of their slice of a region; passes prepass sync region/size",
+	.help = "N CPUs write every page of their slice of a region",
 	.setup = mt_setup,
 	.run = mt_run,
 	.finish = mt_finish,

@@ -82,16 +82,42 @@ void pvb_metric(unsigned cpu, const char *name, const char *unit, enum pvb_bette
 void pvb_hist(unsigned cpu, const char *name, uint32_t bucket_ns, const uint32_t *counts,
 	      uint32_t nr_buckets, uint64_t overflow);
 
+/* A key a workload reads, declared in its file beside its descriptor: an integer in [lo, hi], or
+ * (choices) one of "a|b|c"; def is its value when the job leaves it out. The host checks a job
+ * against these before it boots anything (pvb-linux --keys prints them), and pvb_key_u64 and
+ * pvb_key_str read a key through them in the guest: one declaration, no default in the code. */
+struct pvb_key {
+	const char *name;
+	uint64_t lo, hi;
+	const char *choices;
+	const char *def;
+	const char *help;
+};
+
+/* A key of the job as the workload's table declares it; a value out of its range, or none of its
+ * choices, fails the job naming the key and what it takes (the value read is then the default).
+ * A key the table does not declare fails the job too: declare it. */
+uint64_t pvb_key_u64(const char *key);
+const char *pvb_key_str(const char *key);
+
+/* What a workload needs of the VM, beyond CPUs and memory. */
+#define PVB_NEEDS_DISK 1u                       /* the block device (pvb_io_open) */
+
 struct pvb_workload {
 	const char *name;
-	const char *help;                       /* one line: what it does, its keys */
+	const char *help;                       /* one line: what it does */
+	const struct pvb_key *keys;             /* its keys, ending with { 0 }; NULL: none */
+	unsigned needs;                         /* PVB_NEEDS_* */
 	int (*setup)(unsigned nr_cpus);         /* one CPU, before the others start; 0 = ok */
 	int (*run)(const struct pvb_ctx *ctx);  /* on every CPU at once; 0 = ok */
 	void (*finish)(unsigned nr_cpus);       /* one CPU, after all run() returned */
 };
 
-/* The catalogue (workloads/registry.c). */
+/* The catalogue (workloads/registry.c). The workload pvb_find_workload returns is the one whose
+ * keys pvb_key_* read. */
 extern const struct pvb_workload *const pvb_workloads[];
 const struct pvb_workload *pvb_find_workload(const char *name);
+/* Keys of every job, read by the runtime itself, not a workload (rt_prio). */
+extern const struct pvb_key pvb_job_keys[];
 
 #endif

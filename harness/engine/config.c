@@ -289,7 +289,18 @@ int experiment_check(const struct experiment *e, char *err, size_t errlen)
 		return -1;
 	for (int i = 0; i < nr && e->type->check; i++)
 		if (e->type->check(&runs[i], why, sizeof(why))) {
-			snprintf(err, errlen, "%s: %s%s%s", e->path, e->nr_jobs > 1 ? "[" : "",
+			/* why starts with the key it is about: point at the line that set it */
+			int line = 0;
+			size_t kl = strcspn(why, ":= ");
+			for (int k = 0; k < e->nkeys; k++)
+				if (strlen(e->keys[k]->name) == kl && !strncmp(e->keys[k]->name, why, kl)) {
+					const struct cfg_values *v = e->nr_jobs ? &e->jobs[runs[i].job].vals[k] : NULL;
+					line = v && v->n && v->line ? v->line : e->global.vals[k].line;
+				}
+			snprintf(err, errlen, "%s", e->path);
+			if (line > 0)
+				snprintf(err + strlen(err), errlen - strlen(err), ":%d", line);
+			snprintf(err + strlen(err), errlen - strlen(err), ": %s%s%s", e->nr_jobs > 1 ? "[" : "",
 				 e->nr_jobs > 1 ? e->jobs[runs[i].job].name : "", e->nr_jobs > 1 ? "]: " : "");
 			snprintf(err + strlen(err), errlen - strlen(err), "%s", why);
 			free(runs);

@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "schedtrace.h"
 #include "vm.h"
+#include "workloads.h"
 
 static const char *workload_choice(int i)
 {
@@ -36,6 +37,13 @@ static const char *workload_choice(int i)
 static int is_tool(const char *w)
 {
 	return !strcmp(w, "cyclictest") || !strcmp(w, "stress-ng") || !strcmp(w, "fio");
+}
+
+static int needs_disk(const char *w)
+{
+	char err[256];
+	const struct wl_info *i = is_tool(w) ? NULL : workload_info(w, err, sizeof(err));
+	return i && i->needs_disk;
 }
 
 static const char *guest_choice(int i)
@@ -206,7 +214,7 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		.mem_mb = (int)spec_int(spec, "mem_mb"), .job = job,
 		.timeout_ms = (int)(timeout_ms > 0 ? timeout_ms : duration_ms + (lx ? 60000 : 30000)),
 		.run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz, .tcg = tcg,
-		.iodev_mb = !lx && !strcmp(spec_str(spec, "workload"), "iopath") ? (int)spec_int(spec, "disk_mb") : 0,
+		.iodev_mb = !lx && needs_disk(spec_str(spec, "workload")) ? (int)spec_int(spec, "disk_mb") : 0,
 	};
 	if (c.pol.ops->vm_spec)
 		c.pol.ops->vm_spec(&c.pol, &vs);
@@ -290,9 +298,17 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 			 "in RAM", ops->name);
 		return -1;
 	}
-	if (!lx && !strcmp(spec_str(r, "workload"), "iopath") && strcmp(spec_str(r, "vmm"), "qemu")) {
-		snprintf(err, errlen, "workload: iopath's block device is behind QEMU's ivshmem-doorbell (vmm = qemu)");
-		return -1;
+	const char *wname = spec_str(r, "workload");
+	if (!is_tool(wname)) { /* a tool's job_args are its own options; a workload's, its keys */
+		static const char *const own[] = { "workload", "interval_us", "duration_ms", "guest_load", NULL };
+		const struct wl_info *w = workload_info(wname, err, errlen);
+		if (!w || workload_check_args(w, spec_str(r, "job_args"), own, err, errlen))
+			return -1;
+		if (!lx && w->needs_disk && strcmp(spec_str(r, "vmm"), "qemu")) {
+			snprintf(err, errlen, "workload: %s's block device is behind QEMU's ivshmem-doorbell (vmm = qemu)",
+				 wname);
+			return -1;
+		}
 	}
 	if (lx && (strcmp(spec_str(r, "vmm"), "qemu") || spec_int(r, "mem_mb") < 256)) {
 		snprintf(err, errlen, "guest: linux runs under QEMU (vmm = qemu) with mem_mb >= 256 (its "
@@ -324,6 +340,16 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 	return rc;
 }
 
+/* what `workload` and `policy` may name, under `pvbench run --keys` */
+static void describe(FILE *f)
+{
+	workloads_describe(f);
+	fprintf(f, "  (on guest = linux also: cyclictest, stress-ng, fio; their job_args are the tool's options)\n\n"
+		   "policies (policy = NAME):\n");
+	for (int i = 0; policies[i]; i++)
+		fprintf(f, "  %-20s %s\n", policies[i]->name, policies[i]->help);
+}
+
 /* every host policy's keys (a policy without keys gives an empty table) */
 static const struct key_def *policy_keys(int i)
 {
@@ -336,6 +362,7 @@ const struct exp_type type_guest = {
 	.help = "a guest workload (cyclic, ...; pvbench's kernel or Linux) under a host policy and host load, with host cyclictest",
 	.keys = keys,
 	.more_keys = policy_keys,
+	.describe = describe,
 	.rows = "interval_us",
 	.columns = "policy",
 	.metrics = "lat_avg,lat_max,lat_p99",

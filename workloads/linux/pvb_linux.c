@@ -215,6 +215,23 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/* The catalogue for a host that checks jobs before it boots them: one line per workload
+ * ("W name needs help") and per key ("K workload key lo hi choices default help"; workload "*":
+ * a key of every job), tab-separated, "-" for none. */
+static void print_keys(void)
+{
+	for (int i = 0; pvb_workloads[i]; i++) {
+		const struct pvb_workload *w = pvb_workloads[i];
+		printf("W\t%s\t%s\t%s\n", w->name, w->needs & PVB_NEEDS_DISK ? "disk" : "-", w->help);
+		for (const struct pvb_key *k = w->keys; k && k->name; k++)
+			printf("K\t%s\t%s\t%llu\t%llu\t%s\t%s\t%s\n", w->name, k->name, (unsigned long long)k->lo,
+			       (unsigned long long)k->hi, k->choices ? k->choices : "-", k->def, k->help);
+	}
+	for (const struct pvb_key *k = pvb_job_keys; k->name; k++)
+		printf("K\t*\t%s\t%llu\t%llu\t%s\t%s\t%s\n", k->name, (unsigned long long)k->lo,
+		       (unsigned long long)k->hi, k->choices ? k->choices : "-", k->def, k->help);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[4 << 20];
@@ -225,10 +242,15 @@ int main(int argc, char **argv)
 	uint32_t status = PVB_STATUS_OK;
 	FILE *f;
 
+	if (argc == 2 && !strcmp(argv[1], "--keys")) {
+		print_keys();
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		if (!eq || nr_args == MAX_ARGS || !strcmp(argv[i], "--help")) {
-			fprintf(stderr, "usage: pvb-linux workload=NAME [cpus=N] [prio=P] out=FILE [KEY=VALUE...]\n");
+			fprintf(stderr, "usage: pvb-linux workload=NAME [cpus=N] [prio=P] out=FILE [KEY=VALUE...]\n"
+					"       pvb-linux --keys   (every workload's keys, tab-separated)\n");
 			for (int w = 0; pvb_workloads[w]; w++)
 				fprintf(stderr, "  %-8s %s\n", pvb_workloads[w]->name, pvb_workloads[w]->help);
 			return eq ? 0 : 1;

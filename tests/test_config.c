@@ -61,7 +61,7 @@ static const struct {
 	{ "vcpus = 1\n", ":1: vcpus: set outside a section" },
 	{ "[global]\n; fine\nthis line is not ini\n", ":3: not INI syntax" },
 	{ "[global]\nhost_cyclictest = maybe\n", ":2: host_cyclictest: \"maybe\" is not on/off" },
-	{ "[global]\nduration = 1500ms\n", ": duration: must be whole seconds while host_cyclictest=on" },
+	{ "[global]\nduration = 1500ms\n", ":2: duration: must be whole seconds while host_cyclictest=on" },
 	/* a section met twice is a mistake, not two halves merged */
 	{ "[global]\nvcpus = 1\n[global]\nrepeat = 2\n", ":3: [global] again (first at line 1)" },
 	{ "[global]\n[a]\nvcpus = 1\n[b]\n[a]\nrepeat = 2\n", ":5: [a] again (first at line 2)" },

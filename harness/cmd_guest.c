@@ -243,7 +243,7 @@ static int guest_run(int argc, char **argv)
 		write_file(run_dir, "record.bin", res.record, res.record_len);
 
 	printf("pvbench guest run: %s, %lld vCPU(s), interval %lld us, %.1f s: %s\n", workload,
-	       vcpus, interval_us, duration_ms / 1000.0, vm_outcome_name(res.outcome));
+	       vcpus, interval_us, duration_ms / 1000.0, run_status_name(res.outcome));
 	printf("host:  %s, kernel %s, TSC %u kHz, VMM %s\n", host.kvm_backend, host.host_kernel,
 	       host.tsc_khz, res.vmm[0] ? res.vmm : "?");
 	if (lx)
@@ -266,20 +266,20 @@ static int guest_run(int argc, char **argv)
 		if ((m = metrics_find(&ms, "r0.null_syscall", METRIC_CPU_VM)))
 			printf(", %.1f us per null syscall", m->value / 1e3);
 		printf("\n\n");
-		if (res.outcome == VM_OK)
+		if (res.outcome == RUN_OK)
 			print_table(&ms, (int)vcpus);
 		metrics_free(&ms);
 	}
 	printf("files: %s\n", run_dir);
-	if (res.outcome != VM_OK)
-		fprintf(stderr, "pvbench: guest %s: %s\n", vm_outcome_name(res.outcome), res.reason);
+	if (res.outcome != RUN_OK)
+		fprintf(stderr, "pvbench: guest %s: %s\n", run_status_name(res.outcome), res.reason);
 	vm_result_free(&res);
 	switch (res.outcome) {
-	case VM_OK: return EXIT_OK;
-	case VM_FAILED: return EXIT_FAILED;
-	case VM_CRASHED: return EXIT_CRASHED;
-	case VM_TIMEOUT: return EXIT_TIMEOUT;
-	case VM_INTERRUPTED: return EXIT_INTERRUPTED;
+	case RUN_OK: return EXIT_OK;
+	case RUN_FAILED: return EXIT_FAILED;
+	case RUN_CRASHED: return EXIT_CRASHED;
+	case RUN_TIMEOUT: return EXIT_TIMEOUT;
+	case RUN_INTERRUPTED: return EXIT_INTERRUPTED;
 	default: return EXIT_ERROR;
 	}
 }

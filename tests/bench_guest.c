@@ -52,7 +52,7 @@ static int guest_cyclic(int secs, int interval_us, int duration_ms, struct metri
 		 duration_ms ? duration_ms : secs * 1000);
 	mkdir_p(s.run_dir);
 	if (vm_backend_qemu.run(&s, NULL, &r) < 0) {
-		fprintf(stderr, "bench: guest run %s: %s\n", vm_outcome_name(r.outcome), r.reason);
+		fprintf(stderr, "bench: guest run %s: %s\n", run_status_name(r.outcome), r.reason);
 		vm_result_free(&r);
 		return -1;
 	}

@@ -53,7 +53,7 @@ static void *watch_guest(void *p)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	g->cpu = cpu_s() - c0;
 	g->wall = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-	g->ok = r.outcome == VM_TIMEOUT;
+	g->ok = r.outcome == RUN_TIMEOUT;
 	vm_result_free(&r);
 	return NULL;
 }

@@ -66,12 +66,12 @@ static void command_line_names_the_out_area(void **state)
 static void exit_values_map_to_outcomes_and_nothing_else(void **state)
 {
 	char why[128];
-	assert_int_equal(vm_outcome_of_exit_value(PVB_EXIT_BASE + PVB_STATUS_OK, why, sizeof(why)), VM_OK);
-	assert_int_equal(vm_outcome_of_exit_value(PVB_EXIT_BASE + PVB_STATUS_FAILED, why, sizeof(why)), VM_FAILED);
-	assert_int_equal(vm_outcome_of_exit_value(PVB_EXIT_BASE + PVB_STATUS_CRASHED, why, sizeof(why)), VM_CRASHED);
+	assert_int_equal(vm_status_of_exit_value(PVB_EXIT_BASE + PVB_STATUS_OK, why, sizeof(why)), RUN_OK);
+	assert_int_equal(vm_status_of_exit_value(PVB_EXIT_BASE + PVB_STATUS_FAILED, why, sizeof(why)), RUN_FAILED);
+	assert_int_equal(vm_status_of_exit_value(PVB_EXIT_BASE + PVB_STATUS_CRASHED, why, sizeof(why)), RUN_CRASHED);
 	for (int v = 0; v < 256; v++)
 		if (v < PVB_EXIT_BASE || v > PVB_EXIT_BASE + PVB_STATUS__MAX)
-			assert_int_equal(vm_outcome_of_exit_value(v, why, sizeof(why)), VM_ERROR);
+			assert_int_equal(vm_status_of_exit_value(v, why, sizeof(why)), RUN_ERROR);
 }
 
 /* The guest's words on a failure reach terminals and the store: control characters (a terminal
@@ -80,7 +80,7 @@ static void guest_text_is_printable(void **state)
 {
 	static unsigned char mem[4u << 20];
 	struct pvb_rec_writer w;
-	struct vm_result r = { .outcome = VM_FAILED };
+	struct vm_result r = { .outcome = RUN_FAILED };
 
 	pvb_crc32_init();
 	pvb_rec_begin(&w, mem + sizeof(mem) - PVB_OUT_SIZE + PVB_REC_OFFSET, PVB_OUT_SIZE - PVB_REC_OFFSET);

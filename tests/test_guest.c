@@ -84,7 +84,7 @@ static void cyclic_runs(int vcpus)
 	struct metric_set ms;
 
 	assert_int_equal(run_guest("workload=cyclic interval_us=1000 duration_ms=1000", vcpus, 30000, &r), 0);
-	assert_int_equal(r.outcome, VM_OK);
+	assert_int_equal(r.outcome, RUN_OK);
 	assert_int_equal(r.nr_tids, vcpus);
 	assert_true(r.boot_to_workload_ms > 0);
 	metrics_from_record(r.record, &ms);
@@ -116,7 +116,7 @@ static void unknown_workload_is_a_failed_job(void **state)
 
 	REQUIRE_GUEST();
 	run_guest("workload=nope", 1, 20000, &r);
-	assert_int_equal(r.outcome, VM_FAILED);
+	assert_int_equal(r.outcome, RUN_FAILED);
 	assert_non_null(strstr(r.reason, "workload= unknown"));
 	vm_result_free(&r);
 }
@@ -127,12 +127,12 @@ static void bad_value_names_its_key(void **state)
 
 	REQUIRE_GUEST();
 	run_guest("workload=cyclic interval_us=fast", 1, 20000, &r);
-	assert_int_equal(r.outcome, VM_FAILED);
+	assert_int_equal(r.outcome, RUN_FAILED);
 	assert_non_null(strstr(r.reason, "interval_us"));
 	vm_result_free(&r);
 	/* the range is the workload's declared one (workloads/cyclic.c's key table), read in the guest */
 	run_guest("workload=cyclic interval_us=10 duration_ms=100", 1, 20000, &r);
-	assert_int_equal(r.outcome, VM_FAILED);
+	assert_int_equal(r.outcome, RUN_FAILED);
 	assert_non_null(strstr(r.reason, "job: interval_us must be 50..10000000"));
 	vm_result_free(&r);
 }
@@ -143,7 +143,7 @@ static void crash(const char *job, int vcpus, const char *ring)
 	struct metric_set ms;
 
 	run_guest(job, vcpus, 20000, &r);
-	assert_int_equal(r.outcome, VM_CRASHED);
+	assert_int_equal(r.outcome, RUN_CRASHED);
 	assert_non_null(strstr(r.reason, "#UD at RIP 0x"));
 	assert_non_null(strstr(r.reason, ring));
 	assert_non_null(r.record);
@@ -179,7 +179,7 @@ static void emulation_failure_ends_the_run_with_rip(void **state)
 		return;
 	}
 	run_guest("workload=fault where=emulation", 1, 20000, &r);
-	assert_int_equal(r.outcome, VM_CRASHED);
+	assert_int_equal(r.outcome, RUN_CRASHED);
 	assert_non_null(strstr(r.reason, "emulation failure at RIP 0x"));
 	assert_int_equal(procs_matching(rundir), 0);
 	vm_result_free(&r);
@@ -194,7 +194,7 @@ static void hung_guest_is_killed_at_its_timeout(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	run_guest("workload=hang", 1, 2000, &r);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	assert_int_equal(r.outcome, VM_TIMEOUT);
+	assert_int_equal(r.outcome, RUN_TIMEOUT);
 	assert_non_null(strstr(r.reason, "2000 ms timeout"));
 	assert_true(b.tv_sec - a.tv_sec < 10);
 	assert_int_equal(procs_matching(rundir), 0);
@@ -277,7 +277,7 @@ static void console_flood_is_stopped(void **state)
 		if (test_tcg && strcmp(vm_backends[i]->name, "qemu"))
 			continue;
 		assert_int_not_equal(vm_backends[i]->run(&s, NULL, &r), 0);
-		assert_int_equal(r.outcome, VM_ERROR);
+		assert_int_equal(r.outcome, RUN_ERROR);
 		assert_non_null(strstr(r.reason, "flooded its console"));
 		vm_result_free(&r);
 	}

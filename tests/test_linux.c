@@ -72,7 +72,7 @@ static void init_output_is_checked(void **state)
 	char p[400];
 
 	take(0, &r, &st);
-	assert_int_equal(r.outcome, VM_OK);
+	assert_int_equal(r.outcome, RUN_OK);
 	assert_non_null(r.record);
 	assert_int_equal(st, 0);
 	snprintf(p, sizeof(p), "%s/guest-cyclictest.json", tmp);
@@ -82,7 +82,7 @@ static void init_output_is_checked(void **state)
 	static const char *const why[] = { NULL, "CRC mismatch", "ends inside", "result record rejected" };
 	for (int spoil = 1; spoil <= 3; spoil++) {
 		take(spoil, &r, &st);
-		assert_int_equal(r.outcome, VM_ERROR);
+		assert_int_equal(r.outcome, RUN_ERROR);
 		assert_null(r.record);
 		assert_non_null(strstr(r.reason, why[spoil]));
 		vm_result_free(&r);
@@ -90,7 +90,7 @@ static void init_output_is_checked(void **state)
 	memset(&r, 0, sizeof(r));
 	snprintf(p, sizeof(p), "%s/none.bin", tmp);
 	linux_guest_take(p, tmp, &r, &st);
-	assert_int_equal(r.outcome, VM_ERROR);
+	assert_int_equal(r.outcome, RUN_ERROR);
 	assert_int_equal(st, -1);
 }
 

@@ -46,10 +46,10 @@ static void same_job_same_record_as_qemu(void **state)
 
 	REQUIRE_KVM();
 	run("pvbench", "workload=cyclic duration_ms=500", 2, 20000, &a);
-	assert_int_equal(a.outcome, VM_OK);
+	assert_int_equal(a.outcome, RUN_OK);
 	assert_int_equal(a.nr_tids, 2);
 	run("qemu", "workload=cyclic duration_ms=500", 2, 20000, &b);
-	assert_int_equal(b.outcome, VM_OK);
+	assert_int_equal(b.outcome, RUN_OK);
 	metrics_from_record(a.record, &ma);
 	metrics_from_record(b.record, &mb);
 	assert_int_equal(ma.n, mb.n); /* the same metrics, in the same order, for the same CPUs */
@@ -107,16 +107,16 @@ static void failures_end_the_run_with_a_reason(void **state)
 
 	REQUIRE_KVM();
 	run("pvbench", "workload=fault", 2, 20000, &r);
-	assert_int_equal(r.outcome, VM_CRASHED);
+	assert_int_equal(r.outcome, RUN_CRASHED);
 	assert_non_null(strstr(r.reason, "#UD at RIP 0x"));
 	vm_result_free(&r);
 	run("pvbench", "workload=hang", 1, 1500, &r);
-	assert_int_equal(r.outcome, VM_TIMEOUT);
+	assert_int_equal(r.outcome, RUN_TIMEOUT);
 	assert_non_null(strstr(r.reason, "1500 ms timeout"));
 	vm_result_free(&r);
 	if (access("/sys/module/kvm_pvm", F_OK) == 0) {
 		run("pvbench", "workload=fault where=emulation", 1, 20000, &r);
-		assert_int_equal(r.outcome, VM_CRASHED);
+		assert_int_equal(r.outcome, RUN_CRASHED);
 		assert_non_null(strstr(r.reason, "emulation failure at RIP 0x"));
 		vm_result_free(&r);
 	}

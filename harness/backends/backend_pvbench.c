@@ -41,11 +41,11 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	r->exit_code = -1;
 	snprintf(r->vmm, sizeof(r->vmm), "pvbench-vmm %.12s", PVB_GIT);
 	if (s->tcg) {
-		vm_set_reason(r, VM_ERROR, "%s", "pvbench's VMM runs guests under KVM only (no TCG)");
+		vm_set_reason(r, RUN_ERROR, "%s", "pvbench's VMM runs guests under KVM only (no TCG)");
 		return -1;
 	}
 	if (s->vcpus < 1 || s->vcpus > VM_MAX_VCPUS || mem_mb < 16 || mem_mb > 3072) {
-		vm_set_reason(r, VM_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
+		vm_set_reason(r, RUN_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/console.log", s->run_dir);
@@ -54,7 +54,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	if (vmm_create(&v, mem_size, 0, err, sizeof(err)) < 0 ||
 	    vmm_load_elf(&v, s->kernel, err, sizeof(err)) < 0 ||
 	    vmm_add_vcpus(&v, s->vcpus, cmd, err, sizeof(err)) < 0) {
-		vm_set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, RUN_ERROR, "%s", err);
 		goto out;
 	}
 	v.console = console;
@@ -62,7 +62,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	vm_watch_begin(&w.w, s, v.mem, mem_size);
 	vm_boost_init(s, v.mem, mem_size);
 	if (vmm_start(&v, err, sizeof(err)) < 0) {
-		vm_set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, RUN_ERROR, "%s", err);
 		vmm_wait(&v, 0, NULL, NULL);
 		goto out;
 	}
@@ -73,30 +73,30 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(s, mem_size) : NULL,
 				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
-		vm_set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, RUN_ERROR, "%s", err);
 		vmm_stop(&v, VMM_STOPPED, NULL);
 	}
 	/* the watch step owns the timeout; vmm_wait's is a backstop */
 	switch (vmm_wait(&v, s->timeout_ms + 5000, tick, &w)) {
 	case VMM_EXITED: {
-		enum vm_outcome o = vm_outcome_of_exit_value(v.exit_value, err, sizeof(err));
+		enum run_status o = vm_status_of_exit_value(v.exit_value, err, sizeof(err));
 		r->exit_code = v.exit_value;
-		if (o != VM_OK)
+		if (o != RUN_OK)
 			vm_set_reason(r, o, "%s", err);
 		break;
 	}
 	case VMM_UNEXPECTED:
 		if (v.console_bytes > v.console_max) { /* the guest misbehaved; it did not crash */
-			vm_set_reason(r, VM_ERROR, "%s", v.why);
+			vm_set_reason(r, RUN_ERROR, "%s", v.why);
 			break;
 		}
 		/* fall through */
 	case VMM_SHUTDOWN:
 	case VMM_EMULATION_FAILURE:
-		vm_set_reason(r, VM_CRASHED, "%s", v.why);
+		vm_set_reason(r, RUN_CRASHED, "%s", v.why);
 		break;
 	case VMM_STOPPED: /* by the watch step (reason set), or by the backstop */
-		vm_set_reason(r, VM_TIMEOUT, "guest %s", v.why);
+		vm_set_reason(r, RUN_TIMEOUT, "guest %s", v.why);
 		break;
 	}
 	r->wall_ms = vm_now_ms() - w.w.t0;
@@ -107,7 +107,7 @@ out:
 	vmm_destroy(&v);
 	if (console)
 		fclose(console);
-	return r->outcome == VM_OK ? 0 : -1;
+	return r->outcome == RUN_OK ? 0 : -1;
 }
 
 const struct vm_backend vm_backend_pvbench = {

@@ -59,7 +59,7 @@ static void internal_error_reason(struct qmp *q, struct vm_result *r)
 			snprintf(rip, sizeof(rip), "0x%.16s", p + 4);
 	}
 	cJSON_Delete(ret);
-	vm_set_reason(r, VM_CRASHED, "KVM emulation failure at RIP %s (QEMU status internal-error)",
+	vm_set_reason(r, RUN_CRASHED, "KVM emulation failure at RIP %s (QEMU status internal-error)",
 		   rip);
 }
 
@@ -86,14 +86,14 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 	v->s = s;
 	v->mem_size = (size_t)mem_mb << 20;
 	if (s->vcpus < 1 || s->vcpus > VM_MAX_VCPUS || mem_mb < 16 || mem_mb > 3072) {
-		vm_set_reason(r, VM_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
+		vm_set_reason(r, RUN_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
 		return -1;
 	}
 	v->memfd = memfd_create("pvbench-guest-ram", MFD_CLOEXEC);
 	if (v->memfd < 0 || ftruncate(v->memfd, (off_t)v->mem_size) < 0 ||
 	    (v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->memfd, 0)) == MAP_FAILED ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		vm_set_reason(r, VM_ERROR, "guest memory or QMP socket: %s", strerror(errno));
+		vm_set_reason(r, RUN_ERROR, "guest memory or QMP socket: %s", strerror(errno));
 		goto fail;
 	}
 	snprintf(a_obj, sizeof(a_obj),
@@ -127,7 +127,7 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 	char a_ivs_chr[48], a_ivs_dev[64];
 	if (ivs) {
 		if (s->initrd || incoming) {
-			vm_set_reason(r, VM_ERROR, "%s", "the ivshmem device (boost region, block device) runs with "
+			vm_set_reason(r, RUN_ERROR, "%s", "the ivshmem device (boost region, block device) runs with "
 				      "pvbench's guest, not a Linux guest or a migration");
 			goto fail;
 		}
@@ -138,7 +138,7 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 		    (s->iodev_mb && iodev_start(&v->iodev, (unsigned char *)v->ivs.shm + PVB_IO_OFFSET, PVB_PV_SIZE,
 						s->vcpus, (size_t)s->iodev_mb << 20, v->mem, v->mem_size,
 						v->ivs.kick_fd + s->vcpus, v->ivs.irq_fd, err, sizeof(err)))) {
-			vm_set_reason(r, VM_ERROR, "%s", err);
+			vm_set_reason(r, RUN_ERROR, "%s", err);
 			goto fail;
 		}
 		if (s->boost)
@@ -189,7 +189,7 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 	if (!incoming)
 		vm_boost_init(s, v->mem, v->mem_size);
 	if (child_spawn(&v->c, argv, &io, err, sizeof(err)) < 0) {
-		vm_set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, RUN_ERROR, "%s", err);
 		goto fail;
 	}
 	close(sv[1]);
@@ -204,7 +204,7 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 		child_wait(&v->c, 200);
 		char line[400];
 		last_log_line(v->log_path, line, sizeof(line));
-		vm_set_reason(r, VM_ERROR, "QEMU did not start: %s", line);
+		vm_set_reason(r, RUN_ERROR, "QEMU did not start: %s", line);
 		goto fail;
 	}
 	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s%s", qmp_version(v->q), s->tcg ? " (tcg)" : "");
@@ -230,27 +230,27 @@ void qemu_vm_outcome(struct qemu_vm *v, int killed, struct vm_result *r)
 			int st;
 			linux_guest_take(v->out_path, s->run_dir, r, &st);
 			if (st < 0)
-				vm_set_reason(r, VM_CRASHED, "%s", "the Linux guest powered off without a status (see console.log)");
+				vm_set_reason(r, RUN_CRASHED, "%s", "the Linux guest powered off without a status (see console.log)");
 			else if (st) {
 				snprintf(err, sizeof(err), "the guest's tool exited with status %d (see console.log)", st);
-				vm_set_reason(r, VM_FAILED, "%s", err);
+				vm_set_reason(r, RUN_FAILED, "%s", err);
 			}
 		} else if (code & 1) { /* isa-debug-exit: (value << 1) | 1 */
-			enum vm_outcome o = vm_outcome_of_exit_value(code >> 1, err, sizeof(err));
-			if (o != VM_OK)
+			enum run_status o = vm_status_of_exit_value(code >> 1, err, sizeof(err));
+			if (o != RUN_OK)
 				vm_set_reason(r, o, "%s", err);
 		} else if (code == 0) {
-			vm_set_reason(r, VM_CRASHED, "%s",
+			vm_set_reason(r, RUN_CRASHED, "%s",
 				      "the guest reset or powered off without an exit status (triple fault?)");
 		} else {
 			char line[400];
 			last_log_line(v->log_path, line, sizeof(line));
 			snprintf(err, sizeof(err), "QEMU exited with status %d: %s", code, line);
-			vm_set_reason(r, VM_ERROR, "%s", err);
+			vm_set_reason(r, RUN_ERROR, "%s", err);
 		}
 	} else if (!killed && WIFSIGNALED(v->c.status)) {
 		snprintf(err, sizeof(err), "QEMU died by signal %d", WTERMSIG(v->c.status));
-		vm_set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, RUN_ERROR, "%s", err);
 	}
 	if (!s->initrd)
 		vm_take_record(v->mem, v->mem_size, r);
@@ -297,7 +297,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 	w.t0 = t0;
 	r->nr_tids = qmp_vcpu_tids(v.q, r->tids, VM_MAX_VCPUS, err, sizeof(err));
 	if (r->nr_tids != s->vcpus) {
-		vm_set_reason(r, VM_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");
+		vm_set_reason(r, RUN_ERROR, "%s", r->nr_tids < 0 ? err : "QEMU reports a wrong vCPU count");
 		goto reap;
 	}
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = v.mem_size,
@@ -307,7 +307,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 				.dev_tid = s->iodev_mb ? v.iodev.tid : 0 };
 	started = 1;
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
-		vm_set_reason(r, VM_ERROR, "%s", err);
+		vm_set_reason(r, RUN_ERROR, "%s", err);
 		goto reap;
 	}
 
@@ -335,7 +335,7 @@ reap:
 	r->wall_ms = vm_now_ms() - w.t0;
 	qemu_vm_outcome(&v, killed, r);
 	qemu_vm_stop(&v);
-	return r->outcome == VM_OK ? 0 : -1;
+	return r->outcome == RUN_OK ? 0 : -1;
 }
 
 const struct vm_backend vm_backend_qemu = {

@@ -141,5 +141,5 @@ void linux_guest_take(const char *path, const char *run_dir, struct vm_result *r
 	else
 		snprintf(why, sizeof(why), "the guest returned nothing (%s: %s)", path, strerror(errno));
 	if (why[0])
-		vm_set_reason(r, VM_ERROR, "Linux guest: %s", why);
+		vm_set_reason(r, RUN_ERROR, "Linux guest: %s", why);
 }

@@ -16,7 +16,7 @@ int linux_guest_files(const char *variant, char *kernel, size_t kn, char *initrd
 
 /* Reads the blob stream the guest wrote (path): the "record" blob, validated, becomes
  * r->record; every other blob is written to run_dir/guest-NAME for its parser; the tool's exit status
- * is returned in *status (-1 when the guest sent none). A damaged stream makes r VM_ERROR with
+ * is returned in *status (-1 when the guest sent none). A damaged stream makes r RUN_ERROR with
  * why, unless r already failed. */
 void linux_guest_take(const char *path, const char *run_dir, struct vm_result *r, int *status);
 

@@ -31,7 +31,7 @@ void *qemu_vm_boost(struct qemu_vm *v);
 
 /* Starts QEMU for spec s: running the guest, or, with incoming ("unix:PATH"), waiting for a
  * migration into it and staying paused after it (-S). Its console.log and qemu.log go to
- * s->run_dir. 0, or -1 with the reason in r (VM_ERROR) and nothing left running. */
+ * s->run_dir. 0, or -1 with the reason in r (RUN_ERROR) and nothing left running. */
 int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incoming, struct vm_result *r);
 /* After QEMU exited (child reaped): the guest's outcome from its exit status, into r. */
 void qemu_vm_outcome(struct qemu_vm *v, int killed, struct vm_result *r);

@@ -55,14 +55,14 @@ int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_h
 	struct stat st;
 
 	if (pvb_interrupted) {
-		vm_set_reason(r, VM_INTERRUPTED, "%s", "interrupted (signal)");
-		return VM_INTERRUPTED;
+		vm_set_reason(r, RUN_INTERRUPTED, "%s", "interrupted (signal)");
+		return RUN_INTERRUPTED;
 	}
 	if (now - w->t0 > s->timeout_ms) {
 		snprintf(err, sizeof(err), "guest still running after its %d ms timeout%s", s->timeout_ms,
 			 w->phase < PVB_PHASE_WORKLOAD ? " (it never started the workload)" : "");
-		vm_set_reason(r, VM_TIMEOUT, "%s", err);
-		return VM_TIMEOUT;
+		vm_set_reason(r, RUN_TIMEOUT, "%s", err);
+		return RUN_TIMEOUT;
 	}
 	/* progress word: written by the untrusted guest, only compared */
 	if (w->live->magic == PVB_LIVE_MAGIC && w->live->phase > (unsigned)w->phase &&
@@ -76,15 +76,15 @@ int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_h
 	if (now >= w->next_console) { /* QEMU writes the file itself: its size is the measure */
 		w->next_console = now + 10;
 		if (stat(w->console_path, &st) == 0 && st.st_size > (off_t)vm_console_max(s)) {
-			vm_set_reason(r, VM_ERROR, "%s", "the guest flooded its console: stopped");
-			return VM_ERROR;
+			vm_set_reason(r, RUN_ERROR, "%s", "the guest flooded its console: stopped");
+			return RUN_ERROR;
 		}
 	}
 	if (h && h->tick && now >= w->next_tick) {
 		w->next_tick = now + (h->tick_ms > 0 ? h->tick_ms : 10);
 		if (h->tick(h->arg, err, sizeof(err))) {
-			vm_set_reason(r, VM_ERROR, "%s", err);
-			return VM_ERROR;
+			vm_set_reason(r, RUN_ERROR, "%s", err);
+			return RUN_ERROR;
 		}
 	}
 	/* fine-grained until the workload starts (boot timing), then relaxed */
@@ -94,28 +94,21 @@ int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_h
 	return -1;
 }
 
-const char *vm_outcome_name(enum vm_outcome o)
-{
-	static const char *const n[] = { "ok", "failed", "crashed", "timeout", "error",
-					 "interrupted" };
-	return o <= VM_INTERRUPTED ? n[o] : "?";
-}
-
 int vm_run(const char *vmm, const struct vm_spec *spec, const struct vm_hooks *hooks,
 	   struct vm_result *res)
 {
 	const struct vm_backend *b = vm_backend_find(vmm ? vmm : "qemu");
 	if (!b) {
 		memset(res, 0, sizeof(*res));
-		vm_set_reason(res, VM_ERROR, "unknown VMM \"%s\"", vmm);
+		vm_set_reason(res, RUN_ERROR, "unknown VMM \"%s\"", vmm);
 		return -1;
 	}
 	return b->run(spec, hooks, res);
 }
 
-void vm_set_reason(struct vm_result *r, enum vm_outcome o, const char *fmt, const char *s)
+void vm_set_reason(struct vm_result *r, enum run_status o, const char *fmt, const char *s)
 {
-	if (r->outcome != VM_OK) /* the first reason wins */
+	if (r->outcome != RUN_OK) /* the first reason wins */
 		return;
 	r->outcome = o;
 	snprintf(r->reason, sizeof(r->reason), fmt, s);
@@ -141,20 +134,20 @@ void vm_boost_init(const struct vm_spec *s, unsigned char *mem, size_t mem_size)
 				    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
 }
 
-enum vm_outcome vm_outcome_of_exit_value(int value, char *reason, size_t len)
+enum run_status vm_status_of_exit_value(int value, char *reason, size_t len)
 {
 	switch (value) {
 	case PVB_EXIT_BASE + PVB_STATUS_OK:
-		return VM_OK;
+		return RUN_OK;
 	case PVB_EXIT_BASE + PVB_STATUS_FAILED:
 		snprintf(reason, len, "the workload failed");
-		return VM_FAILED;
+		return RUN_FAILED;
 	case PVB_EXIT_BASE + PVB_STATUS_CRASHED:
 		snprintf(reason, len, "guest exception");
-		return VM_CRASHED;
+		return RUN_CRASHED;
 	default:
 		snprintf(reason, len, "the guest exited with unknown status 0x%x", value);
-		return VM_ERROR;
+		return RUN_ERROR;
 	}
 }
 
@@ -179,8 +172,8 @@ void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result 
 
 	if (pvb_rec_validate(rec, VM_OUT_SIZE - PVB_REC_OFFSET, err, sizeof(err)) < 0) {
 		/* a crash may leave no record; anything that claims to have finished must */
-		if (r->outcome == VM_OK || r->outcome == VM_FAILED) {
-			r->outcome = VM_ERROR;
+		if (r->outcome == RUN_OK || r->outcome == RUN_FAILED) {
+			r->outcome = RUN_ERROR;
 			snprintf(r->reason, sizeof(r->reason), "result record rejected: %s", err);
 		}
 		return;
@@ -194,7 +187,7 @@ void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result 
 	/* the guest's own words on a failure or crash are the best reason */
 	const struct pvb_sec *sec = NULL;
 	while ((sec = pvb_rec_next(r->record, sec)))
-		if (sec->type == PVB_SEC_TEXT && (r->outcome == VM_FAILED || r->outcome == VM_CRASHED)) {
+		if (sec->type == PVB_SEC_TEXT && (r->outcome == RUN_FAILED || r->outcome == RUN_CRASHED)) {
 			/* guest text reaches terminals and the store: printable ASCII only */
 			snprintf(r->reason, sizeof(r->reason), "%s", (const char *)(sec + 1));
 			for (char *c = r->reason; *c; c++)
@@ -202,8 +195,8 @@ void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result 
 					*c = '?';
 			break;
 		}
-	if (r->outcome == VM_OK && h->status != PVB_STATUS_OK)
-		vm_set_reason(r, VM_ERROR, "%s", "the record's status disagrees with the exit status");
+	if (r->outcome == RUN_OK && h->status != PVB_STATUS_OK)
+		vm_set_reason(r, RUN_ERROR, "%s", "the record's status disagrees with the exit status");
 }
 
 void vm_result_free(struct vm_result *r)

@@ -8,6 +8,7 @@
 #include "pvb_abi.h"
 #include "pvb_boost.h"
 #include "pvb_record.h"
+#include "status.h"
 
 #define VM_MAX_VCPUS 16
 #define VM_OUT_SIZE PVB_OUT_SIZE /* result area at the top of guest RAM (pvb_abi.h) */
@@ -32,16 +33,9 @@ struct vm_view {
 int vm_view_phase(const struct vm_view *vm);
 
 
-enum vm_outcome {
-	VM_OK,           /* the guest ran the job and returned a valid record */
-	VM_FAILED,       /* the workload failed (bad job, run error): the guest said so */
-	VM_CRASHED,      /* guest exception, triple fault or emulation failure */
-	VM_TIMEOUT,      /* the guest outlived its timeout and was killed */
-	VM_ERROR,        /* the host could not run it, or the guest's record was rejected */
-	VM_INTERRUPTED,  /* SIGINT/SIGTERM: killed on request */
-};
-
-const char *vm_outcome_name(enum vm_outcome o);
+/* A VM run ends as any run does (status.h): RUN_OK with a valid record, RUN_FAILED (the guest
+ * said so), RUN_CRASHED, RUN_TIMEOUT, RUN_ERROR (the host could not run it, or the record was
+ * rejected), RUN_SKIPPED (this host lacks what it needs), RUN_INTERRUPTED. */
 
 struct vm_spec {
 	const char *kernel;      /* guest ELF, or a Linux bzImage when initrd is set */
@@ -74,7 +68,7 @@ static inline int vm_has_ivshmem(const struct vm_spec *s)
 /* Called from the watch loop: started() once the VM is up (vCPU thread ids, guest memory: a
  * policy acts on them), tick() every tick_ms (0: 10) while the guest runs, ended() once when the
  * guest is over but its memory and threads still exist -- after it nothing may touch the view
- * (on every path that called started()). A non-zero return ends the run as VM_ERROR with the
+ * (on every path that called started()). A non-zero return ends the run as RUN_ERROR with the
  * hook's message. */
 struct vm_hooks {
 	void *arg;
@@ -85,8 +79,8 @@ struct vm_hooks {
 };
 
 struct vm_result {
-	enum vm_outcome outcome;
-	char reason[512];        /* for anything but VM_OK */
+	enum run_status outcome;
+	char reason[512];        /* for anything but RUN_OK */
 	void *record;            /* validated result record (malloc'd), or NULL */
 	size_t record_len;
 	int tids[VM_MAX_VCPUS], nr_tids;
@@ -143,9 +137,9 @@ static inline size_t vm_boost_offset(const struct vm_spec *s, size_t mem_size)
 void vm_boost_init(const struct vm_spec *s, unsigned char *mem, size_t mem_size);
 /* The guest kernel's command line: out area, boost area, TSC rate, vCPUs, then the job. */
 void vm_cmdline(const struct vm_spec *s, size_t mem_size, char *buf, size_t len);
-/* The guest's exit-port value -> outcome (VM_OK for ok); anything unknown is VM_ERROR. */
+/* The guest's exit-port value -> outcome (RUN_OK for ok); anything unknown is RUN_ERROR. */
 #define VM_EXIT_OK (PVB_EXIT_BASE + PVB_STATUS_OK)
-enum vm_outcome vm_outcome_of_exit_value(int value, char *reason, size_t len);
+enum run_status vm_status_of_exit_value(int value, char *reason, size_t len);
 /* The result record at the top of guest RAM, validated, as metrics (ms is filled). 0, or -1 with
  * "result record rejected: why" in err. */
 struct metric_set;
@@ -160,6 +154,6 @@ void vm_take_record(const unsigned char *mem, size_t mem_size, struct vm_result 
 int vm_progress_read(const unsigned char *mem, int vcpus, double *per);
 void vm_progress_stop(unsigned char *mem);
 /* Sets outcome and reason unless an earlier one is set. */
-void vm_set_reason(struct vm_result *r, enum vm_outcome o, const char *fmt, const char *s);
+void vm_set_reason(struct vm_result *r, enum run_status o, const char *fmt, const char *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "metrics.h"
+#include "status.h"
 #include "util.h"
 
 /* Process exit codes of the commands that run experiments and guests. */
@@ -64,17 +65,6 @@ const char *spec_str(const struct run_spec *r, const char *key);
 /* As a number: durations in ms, bools 0/1, "auto" -1. */
 long long spec_int(const struct run_spec *r, const char *key);
 
-enum run_status {
-	RUN_OK,
-	RUN_FAILED,          /* the workload failed: it said so */
-	RUN_CRASHED,         /* guest exception, triple fault, emulation failure */
-	RUN_TIMEOUT,         /* it outlived its watchdog ("hangs") and was killed */
-	RUN_ERROR,           /* the host could not run it, or its result was rejected */
-	RUN_SKIPPED,         /* this host lacks what it needs: reason says what */
-	RUN_INTERRUPTED,     /* SIGINT/SIGTERM: never stored, the next run redoes it */
-	RUN__COUNT
-};
-const char *run_status_name(enum run_status s);
 
 struct run_result {
 	enum run_status status;

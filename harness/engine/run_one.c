@@ -17,13 +17,6 @@
 #include "engine.h"
 #include "hostinfo.h"
 
-const char *run_status_name(enum run_status s)
-{
-	static const char *const n[RUN__COUNT] = { "ok", "failed", "crashed", "timeout", "error",
-						   "skipped", "interrupted" };
-	return s < RUN__COUNT ? n[s] : "?";
-}
-
 void run_fail(struct run_result *r, enum run_status s, const char *fmt, ...)
 {
 	va_list ap;

@@ -160,15 +160,6 @@ static void efficiency(struct run_result *out)
 	}
 }
 
-static enum run_status status_of(enum vm_outcome o)
-{
-	static const enum run_status map[] = {
-		[VM_OK] = RUN_OK, [VM_FAILED] = RUN_FAILED, [VM_CRASHED] = RUN_CRASHED,
-		[VM_TIMEOUT] = RUN_TIMEOUT, [VM_ERROR] = RUN_ERROR, [VM_INTERRUPTED] = RUN_INTERRUPTED,
-	};
-	return map[o];
-}
-
 static void run(const struct run_spec *spec, const struct run_env *env, struct run_result *out)
 {
 	struct run_ctx c = { .spec = spec, .trace_out = &out->m[SIDE_HOST] };
@@ -222,8 +213,8 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 				  .tick = on_tick, .ended = on_ended };
 	vm_run(spec_str(spec, "vmm"), &vs, &hooks, &res);
 	snprintf(out->vmm, sizeof(out->vmm), "%s%s", res.vmm, tcg ? ": not a latency measurement" : "");
-	if (res.outcome != VM_OK)
-		run_fail(out, status_of(res.outcome), "%s", res.reason);
+	if (res.outcome != RUN_OK)
+		run_fail(out, res.outcome, "%s", res.reason);
 stop:
 	if (c.pol.ops->stop)
 		c.pol.ops->stop(&c.pol); /* every path: also after a failed start */

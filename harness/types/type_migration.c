@@ -294,8 +294,8 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		goto done;
 	}
 	qemu_vm_outcome(&dst, 0, &dr);
-	if (dr.outcome != VM_OK)
-		run_fail(out, dr.outcome == VM_FAILED ? RUN_FAILED : dr.outcome == VM_CRASHED ? RUN_CRASHED : RUN_ERROR,
+	if (dr.outcome != RUN_OK)
+		run_fail(out, dr.outcome == RUN_FAILED ? RUN_FAILED : dr.outcome == RUN_CRASHED ? RUN_CRASHED : RUN_ERROR,
 			 "destination: %s", dr.reason);
 	if (dr.record)
 		metrics_from_record(dr.record, &out->m[SIDE_GUEST]);

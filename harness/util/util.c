@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "status.h"
 #include "util.h"
 
 uint64_t mono_ns(void)
@@ -117,4 +118,11 @@ void progress_finish(struct progress *p)
 {
 	if (p->tty)
 		fprintf(stderr, "\r\033[K");
+}
+
+const char *run_status_name(enum run_status s)
+{
+	static const char *const n[RUN__COUNT] = { "ok", "failed", "crashed", "timeout", "error",
+						   "skipped", "interrupted" };
+	return s < RUN__COUNT ? n[s] : "?";
 }

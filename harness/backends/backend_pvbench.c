@@ -17,23 +17,42 @@ struct watch {
 	const struct vm_hooks *hooks;
 	struct vm_result *r;
 	struct vm_watch w;
+	struct vmm *v;
+	double next_extra;       /* when the type's tick is due (ms) */
 	int stopped_by;          /* the outcome the step stopped with, or -1 */
 };
 
 static int tick(void *arg, int *next_us)
 {
 	struct watch *x = arg;
+	const struct vmm_extras *e = x->s->extras;
+	char err[256];
+
 	x->stopped_by = vm_watch_step(&x->w, x->s, x->hooks, x->r, next_us);
+	if (x->stopped_by < 0 && e && e->tick) {
+		int every = e->tick_us > 0 ? e->tick_us : 1000;
+		double now = vm_now_ms();
+		if (now >= x->next_extra) {
+			x->next_extra = now + every / 1e3;
+			if (e->tick(e->arg, x->v, err, sizeof(err))) {
+				vm_set_reason(x->r, RUN_ERROR, "%s", err);
+				x->stopped_by = RUN_ERROR;
+			}
+		}
+		if (*next_us > every)
+			*next_us = every;
+	}
 	return x->stopped_by >= 0;
 }
 
 static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
 {
 	static struct vmm v; /* large; one VM at a time per process */
-	int mem_mb = s->mem_mb ? s->mem_mb : 64;
+	const struct vmm_extras *e = s->extras;
+	int mem_mb = s->mem_mb ? s->mem_mb : 64, started = 0;
 	size_t mem_size = (size_t)mem_mb << 20;
 	char err[512], cmd[2048], path[600];
-	struct watch w = { .s = s, .hooks = hooks, .r = r, .stopped_by = -1 };
+	struct watch w = { .s = s, .hooks = hooks, .r = r, .v = &v, .stopped_by = -1 };
 	FILE *console = NULL;
 
 	memset(r, 0, sizeof(*r));
@@ -48,12 +67,24 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		vm_set_reason(r, RUN_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/console.log", s->run_dir);
-	console = fopen(path, "w");
+	if (s->run_dir) {
+		snprintf(path, sizeof(path), "%s/console.log", s->run_dir);
+		console = fopen(path, "w");
+	}
 	vm_cmdline(s, mem_size, cmd, sizeof(cmd));
-	if (vmm_create(&v, mem_size, 0, err, sizeof(err)) < 0 ||
-	    vmm_load_elf(&v, s->kernel, err, sizeof(err)) < 0 ||
-	    vmm_add_vcpus(&v, s->vcpus, cmd, err, sizeof(err)) < 0) {
+	if (vmm_create(&v, mem_size, e ? e->dirty_ring_bytes : 0, err, sizeof(err)) < 0 ||
+	    vmm_load_elf(&v, s->kernel, err, sizeof(err)) < 0) {
+		vm_set_reason(r, RUN_ERROR, "%s", err);
+		goto out;
+	}
+	if (e && e->prepare) {
+		int rc = e->prepare(e->arg, &v, err, sizeof(err));
+		if (rc) {
+			vm_set_reason(r, rc > 0 ? RUN_SKIPPED : RUN_ERROR, "%s", err);
+			goto out;
+		}
+	}
+	if (vmm_add_vcpus(&v, s->vcpus, cmd, err, sizeof(err)) < 0) {
 		vm_set_reason(r, RUN_ERROR, "%s", err);
 		goto out;
 	}
@@ -61,6 +92,14 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	v.console_max = vm_console_max(s);
 	vm_watch_begin(&w.w, s, v.mem, mem_size);
 	vm_boost_init(s, v.mem, mem_size);
+	started = 1; /* stop() follows a start() on every path, even one that failed halfway */
+	if (e && e->start) {
+		int rc = e->start(e->arg, &v, err, sizeof(err));
+		if (rc) {
+			vm_set_reason(r, rc > 0 ? RUN_SKIPPED : RUN_ERROR, "%s", err);
+			goto out;
+		}
+	}
 	if (vmm_start(&v, err, sizeof(err)) < 0) {
 		vm_set_reason(r, RUN_ERROR, "%s", err);
 		vmm_wait(&v, 0, NULL, NULL);
@@ -104,6 +143,10 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		hooks->ended(hooks->arg); /* guest memory is still mapped */
 	vm_take_record(v.mem, mem_size, r);
 out:
+	if (started && e && e->stop)
+		e->stop(e->arg, &v);
+	if (e && e->ended && r->outcome == RUN_OK)
+		e->ended(e->arg, &v, r);
 	vmm_destroy(&v);
 	if (console)
 		fclose(console);

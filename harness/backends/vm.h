@@ -54,6 +54,27 @@ struct vm_spec {
 	int boost_device;        /* where the region is: VM_BOOST_RAM or VM_BOOST_IVSHMEM */
 	unsigned boost_features; /* PVB_BF_* the host offers; 0: VM_BOOST_FEATURES */
 	int iodev_mb;            /* a block device of this many MiB behind ivshmem (pvb_io.h); 0: none */
+	const struct vmm_extras *extras; /* pvbench's own VMM only: what a type adds; NULL: none */
+};
+
+/* What an experiment type adds to a VM of pvbench's own VMM (impl/vmm), each step optional, in
+ * this order: prepare() once the VM, its RAM and kernel exist and before its vCPUs (memory slots,
+ * capabilities); start() once the vCPUs exist, just before they run (pre-faulting, a host thread),
+ * and stop() once they stopped; for either, a return of 1 means this host cannot: the run is
+ * RUN_SKIPPED with err as its reason; tick() every tick_us while the guest runs (the dirty log's handshake; non-zero
+ * ends the run as RUN_ERROR with err); ended() after the guest, its memory still there (checks
+ * of what the guest left; it may fail the run with vm_set_reason). */
+struct vmm;
+struct vm_result;
+struct vmm_extras {
+	void *arg;
+	size_t dirty_ring_bytes;         /* per vCPU; 0: no dirty ring */
+	int tick_us;                     /* 0: 1000 */
+	int (*prepare)(void *arg, struct vmm *v, char *err, size_t errlen);
+	int (*start)(void *arg, struct vmm *v, char *err, size_t errlen);
+	void (*stop)(void *arg, struct vmm *v);
+	int (*tick)(void *arg, struct vmm *v, char *err, size_t errlen);
+	void (*ended)(void *arg, struct vmm *v, struct vm_result *r);
 };
 #define VM_BOOST_RAM     0       /* reserved guest RAM named on the command line; kicks are polled */
 #define VM_BOOST_IVSHMEM 1       /* QEMU's ivshmem-doorbell (PCIe): kicks ring an eventfd */

@@ -81,52 +81,79 @@ static double ns(double cycles, unsigned khz)
 	return cycles * 1e6 / khz;
 }
 
+/* The channel's host side lives as long as the vCPUs run; what the VMM counted is read before
+ * the VM goes. */
+struct chan_run {
+	const struct row *rw;
+	int poll_us, count;
+	unsigned khz;
+	struct chan_host h;
+	struct run_result *out;
+};
+
+static int chan_prepare(void *arg, struct vmm *v, char *err, size_t errlen)
+{
+	struct chan_run *c = arg;
+	if (c->rw->ch == PVB_CH_HC_EXIT && chan_enable_exit_hypercall(v, err, errlen))
+		return 1; /* this KVM cannot: a skip */
+	return 0;
+}
+
+static int chan_start(void *arg, struct vmm *v, char *err, size_t errlen)
+{
+	struct chan_run *c = arg;
+	return chan_host_start(&c->h, v, c->rw->ch, c->poll_us, err, errlen);
+}
+
+static void chan_stop(void *arg, struct vmm *v)
+{
+	(void)v;
+	chan_host_stop(&((struct chan_run *)arg)->h);
+}
+
+static void chan_ended(void *arg, struct vmm *v, struct vm_result *res)
+{
+	struct chan_run *c = arg;
+	struct metric_set *vmm = &c->out->m[SIDE_VMM];
+	uint64_t x;
+
+	(void)res;
+	metrics_add(&c->out->m[SIDE_HOST], "tsc_offset_window", "ns", PVB_LESS, METRIC_CPU_VM,
+		    ns((double)v->tsc_offset_window, c->khz));
+	metrics_add(vmm, "vmm_exits_per_op", "count", PVB_LESS, METRIC_CPU_VM, (double)v->vcpu[0].kvm_runs / c->count);
+	if (vmm_vcpu_stat(&v->vcpu[0], "exits", &x) == 0)
+		metrics_add(vmm, "kvm_exits_per_op", "count", PVB_LESS, METRIC_CPU_VM, (double)x / c->count);
+	if (vmm_vcpu_stat(&v->vcpu[0], "hypercalls", &x) == 0)
+		metrics_add(vmm, "kvm_hypercalls", "count", PVB_INFO, METRIC_CPU_VM, (double)x);
+}
+
 static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
 {
-	static struct vmm v;
-	const struct row *rw = NULL;
-	struct chan_host h = { 0 };
+	struct chan_run c = { .count = (int)spec_int(r, "count"), .khz = env->host->tsc_khz, .out = out };
 	struct metric_set ms = { 0 };
-	char err[256], job[256], cmd[1024];
-	size_t mem = 64u << 20;
-	unsigned khz = env->host->tsc_khz;
-	int count = (int)spec_int(r, "count");
+	struct vm_result res;
+	char job[256];
 
 	for (size_t i = 0; i < NR_ROWS; i++)
 		if (!strcmp(rows[i].key, spec_str(r, "channel")))
-			rw = &rows[i];
-	int hc = rw->ch == PVB_CH_HC_KVM || rw->ch == PVB_CH_HC_EXIT;
+			c.rw = &rows[i];
+	c.poll_us = c.rw->poll ? (int)spec_int(r, "poll_us") : 0;
+	int hc = c.rw->ch == PVB_CH_HC_KVM || c.rw->ch == PVB_CH_HC_EXIT;
 	snprintf(job, sizeof(job), "workload=channel channel=%d ring=%lld count=%d pace_us=%lld",
-		 rw->ch | (hc && x86_cpu_is_amd() ? PVB_CH_AMD : 0), spec_int(r, "ring"), count,
+		 c.rw->ch | (hc && x86_cpu_is_amd() ? PVB_CH_AMD : 0), spec_int(r, "ring"), c.count,
 		 spec_int(r, "pace_us"));
-	snprintf(out->vmm, sizeof(out->vmm), "pvbench-vmm");
-	struct vm_spec s = { .vcpus = 1, .job = job, .tsc_khz = khz };
-	vm_cmdline(&s, mem, cmd, sizeof(cmd));
-	if (vmm_create(&v, mem, 0, err, sizeof(err)) || vmm_load_elf(&v, env->kernel, err, sizeof(err)))
-		goto fail;
-	if (rw->ch == PVB_CH_HC_EXIT && chan_enable_exit_hypercall(&v, err, sizeof(err))) {
-		run_fail(out, RUN_SKIPPED, "%s", err);
+	const struct vmm_extras ex = { .arg = &c, .prepare = chan_prepare, .start = chan_start, .stop = chan_stop,
+				       .ended = chan_ended };
+	const struct vm_spec s = { .kernel = env->kernel, .vcpus = 1, .mem_mb = 64, .job = job,
+				   .timeout_ms = (int)budget_ms(r), .run_dir = env->run_dir,
+				   .tsc_khz = c.khz, .extras = &ex };
+	vm_run("pvbench", &s, NULL, &res);
+	snprintf(out->vmm, sizeof(out->vmm), "%s", res.vmm);
+	if (res.outcome != RUN_OK) {
+		run_fail(out, res.outcome, "%s", res.reason);
 		goto out;
 	}
-	if (vmm_add_vcpus(&v, 1, cmd, err, sizeof(err)) ||
-	    chan_host_start(&h, &v, rw->ch, rw->poll ? (int)spec_int(r, "poll_us") : 0, err, sizeof(err)) ||
-	    vmm_start(&v, err, sizeof(err)))
-		goto fail;
-	int st = vmm_wait(&v, (int)budget_ms(r), NULL, NULL);
-	chan_host_stop(&h);
-	if (st == VMM_STOPPED) {
-		run_fail(out, RUN_TIMEOUT, "hangs: no return within the %lld ms watchdog", budget_ms(r));
-		goto out;
-	}
-	if (st != VMM_EXITED || v.exit_value != VM_EXIT_OK) {
-		run_fail(out, st == VMM_EXITED ? RUN_FAILED : RUN_CRASHED, "%s",
-			 v.why[0] ? v.why : "the guest failed");
-		goto out;
-	}
-	if (vm_record_metrics(v.mem, mem, &ms, err, sizeof(err))) {
-		run_fail(out, RUN_ERROR, "%s", err);
-		goto out;
-	}
+	metrics_from_record(res.record, &ms);
 	/* the guest's figures: untrusted, each must be there */
 	static const char *const cost[] = { "cost_p50", "cost_p99", "cost_p99.9", "notifications" };
 	for (int i = 0; i < 4; i++) {
@@ -138,33 +165,22 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		if (i == 3)
 			metrics_add(&out->m[SIDE_GUEST], "notifications", "count", PVB_MORE, METRIC_CPU_VM, m->value);
 		else
-			metrics_add(&out->m[SIDE_GUEST], cost[i], "ns", PVB_LESS, METRIC_CPU_VM, ns(m->value, khz));
+			metrics_add(&out->m[SIDE_GUEST], cost[i], "ns", PVB_LESS, METRIC_CPU_VM, ns(m->value, c.khz));
 		if (i == 0)
 			metrics_add(&out->m[SIDE_GUEST], "cost_p50_cycles", "cycles", PVB_LESS, METRIC_CPU_VM, m->value);
 	}
-	metrics_add(&out->m[SIDE_HOST], "delivered", "count", PVB_MORE, METRIC_CPU_VM, (double)h.delivered);
-	if (h.nlat) {
-		qsort(h.lat, h.nlat, sizeof(uint64_t), cmpu);
-		metrics_add(&out->m[SIDE_HOST], "seen_after_p50", "ns", PVB_LESS, METRIC_CPU_VM, ns((double)h.lat[h.nlat / 2], khz));
+	metrics_add(&out->m[SIDE_HOST], "delivered", "count", PVB_MORE, METRIC_CPU_VM, (double)c.h.delivered);
+	if (c.h.nlat) {
+		qsort(c.h.lat, c.h.nlat, sizeof(uint64_t), cmpu);
+		metrics_add(&out->m[SIDE_HOST], "seen_after_p50", "ns", PVB_LESS, METRIC_CPU_VM,
+			    ns((double)c.h.lat[c.h.nlat / 2], c.khz));
 		metrics_add(&out->m[SIDE_HOST], "seen_after_p99", "ns", PVB_LESS, METRIC_CPU_VM,
-			    ns((double)h.lat[h.nlat * 99 / 100], khz));
+			    ns((double)c.h.lat[c.h.nlat * 99 / 100], c.khz));
 	}
-	metrics_add(&out->m[SIDE_HOST], "tsc_offset_window", "ns", PVB_LESS, METRIC_CPU_VM, ns((double)v.tsc_offset_window, khz));
-	metrics_add(&out->m[SIDE_VMM], "vmm_exits_per_op", "count", PVB_LESS, METRIC_CPU_VM,
-		    (double)v.vcpu[0].kvm_runs / count);
-	uint64_t x;
-	if (vmm_vcpu_stat(&v.vcpu[0], "exits", &x) == 0)
-		metrics_add(&out->m[SIDE_VMM], "kvm_exits_per_op", "count", PVB_LESS, METRIC_CPU_VM, (double)x / count);
-	if (vmm_vcpu_stat(&v.vcpu[0], "hypercalls", &x) == 0)
-		metrics_add(&out->m[SIDE_VMM], "kvm_hypercalls", "count", PVB_INFO, METRIC_CPU_VM, (double)x);
-	goto out;
-fail:
-	run_fail(out, RUN_ERROR, "%s", err);
 out:
-	chan_host_stop(&h);
-	free(h.lat);
+	free(c.h.lat);
 	metrics_free(&ms);
-	vmm_destroy(&v);
+	vm_result_free(&res);
 }
 
 /* for pvbench channels --help */

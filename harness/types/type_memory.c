@@ -40,45 +40,44 @@ static const struct key_def keys[] = {
 	{ 0 },
 };
 
-struct dirty_ctx {
-	struct vmm *v;
-	uint64_t *bitmap, pages, dirty_pages, ring_full_exits;
-	double enable_ms, getlog_ms;
-	int released;
-	char err[256];
+/* One run's host side: the region's slot, its preparation, the dirty log's handshake, and the
+ * check of every page once the guest is done. */
+struct mem_run {
+	enum backing b;
+	uint64_t size, *bitmap, pages, dirty_pages, ring_full_exits, bad;
+	int passes, dirty, flags;
+	double enable_ms, getlog_ms, prefault_ms;
+	int released, checked;
 };
 
 /* dirty logging: the host's step between the guest's passes (pvb_memtouch.h's handshake) */
-static int dirty_tick(void *arg, int *next_us)
+static int dirty_tick(void *arg, struct vmm *v, char *err, size_t errlen)
 {
-	struct dirty_ctx *d = arg;
-	volatile struct pvb_chan_slot *ctl = (void *)(d->v->mem + PVB_CH_SLOT_GPA);
+	struct mem_run *d = arg;
+	volatile struct pvb_chan_slot *ctl = (void *)(v->mem + PVB_CH_SLOT_GPA);
 	uint64_t done = ctl->seq;
 
-	*next_us = 100;
-	if (pvb_interrupted)
-		return 1;
 	if (done <= (uint64_t)d->released || done > 2)
 		return 0;
 	double t = mono_ms();
 	if (done == 1) {
-		if (vmm_slot_flags(d->v, 1, KVM_MEM_LOG_DIRTY_PAGES, d->err, sizeof(d->err)))
+		if (vmm_slot_flags(v, 1, KVM_MEM_LOG_DIRTY_PAGES, err, errlen))
 			return 1;
 		d->enable_ms = mono_ms() - t;
-	} else if (d->v->dirty_ring_bytes) { /* what full rings gave the vCPU threads, plus the rest */
-		pthread_mutex_lock(&d->v->lock);
-		for (int i = 0; i < d->v->nr_vcpus; i++) {
-			struct vmm_vcpu *c = &d->v->vcpu[i];
+	} else if (v->dirty_ring_bytes) { /* what full rings gave the vCPU threads, plus the rest */
+		pthread_mutex_lock(&v->lock);
+		for (int i = 0; i < v->nr_vcpus; i++) {
+			struct vmm_vcpu *c = &v->vcpu[i];
 			c->harvested += vmm_harvest_dirty_ring(c);
 			d->ring_full_exits += c->ring_full_exits;
 		}
-		int rc = vmm_reset_dirty_rings(d->v, d->err, sizeof(d->err));
-		pthread_mutex_unlock(&d->v->lock);
+		int rc = vmm_reset_dirty_rings(v, err, errlen);
+		pthread_mutex_unlock(&v->lock);
 		if (rc)
 			return 1;
 		d->getlog_ms = mono_ms() - t;
 	} else {
-		if (vmm_get_dirty_log(d->v, 1, d->bitmap, d->err, sizeof(d->err)))
+		if (vmm_get_dirty_log(v, 1, d->bitmap, err, errlen))
 			return 1;
 		d->getlog_ms = mono_ms() - t;
 	}
@@ -142,121 +141,127 @@ static long long timeout_ms(const struct run_spec *r)
 	return t > 5000 ? t : 65000;
 }
 
+static int mem_prepare(void *arg, struct vmm *v, char *err, size_t errlen)
+{
+	struct mem_run *d = arg;
+	if (vmm_add_slot(v, REGION_GPA, d->size, d->flags, err, errlen))
+		return -1;
+	if (d->dirty) /* the dirty ring harvests into the bitmap the dirty log fills */
+		vmm_set_dirty_bitmap(v, 1, d->bitmap);
+	return 0;
+}
+
+/* pre-faulting is a vCPU's ioctl: once they exist, before they run */
+static int mem_start(void *arg, struct vmm *v, char *err, size_t errlen)
+{
+	struct mem_run *d = arg;
+	if (d->b == PREFAULT) {
+		double t = mono_ms();
+		if (vmm_prefault(v, REGION_GPA, d->size, err, errlen))
+			return 1; /* this KVM cannot: a skip */
+		d->prefault_ms = mono_ms() - t;
+	}
+	return 0;
+}
+
+/* every page holds what the last pass wrote */
+static void mem_ended(void *arg, struct vmm *v, struct vm_result *res)
+{
+	struct mem_run *d = arg;
+	(void)res;
+	for (uint64_t pg = 0; pg < d->pages; pg++)
+		if (*(const uint64_t *)(v->slots[1].host + pg * PVB_MT_PAGE) != pvb_mt_value(pg, (uint64_t)d->passes))
+			d->bad++;
+	d->checked = 1;
+	vmm_set_dirty_bitmap(v, 0, NULL);
+}
+
 static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
 {
-	static struct vmm v;
-	enum backing b = DEMAND;
-	uint64_t size = (uint64_t)spec_int(r, "size_mib") << 20;
+	struct mem_run d = { .size = (uint64_t)spec_int(r, "size_mib") << 20 };
 	int vcpus = (int)spec_int(r, "vcpus");
-	char err[256], job[256], cmd[1024], why[256];
-	size_t mem = 64u << 20;
+	char job[256], why[256];
 	struct metric_set ms = { 0 };
-	struct dirty_ctx d = { .v = &v, .pages = size / PVB_MT_PAGE };
-	double extra_ms = 0;
+	struct vm_result res = { 0 };
 
-	while (strcmp(backing_names[b], spec_str(r, "backing")))
-		b++;
-	int dirty = b == DIRTYLOG || b == DIRTYRING, passes = b == DEMAND || dirty ? 2 : 1;
-	int flags = b == POPULATED ? VMM_MEM_POPULATE : b == THP ? VMM_MEM_THP : b == HUGETLB ? VMM_MEM_HUGETLB : 0;
+	while (strcmp(backing_names[d.b], spec_str(r, "backing")))
+		d.b++;
+	d.pages = d.size / PVB_MT_PAGE;
+	d.dirty = d.b == DIRTYLOG || d.b == DIRTYRING;
+	d.passes = d.b == DEMAND || d.dirty ? 2 : 1;
+	d.flags = d.b == POPULATED ? VMM_MEM_POPULATE : d.b == THP ? VMM_MEM_THP : d.b == HUGETLB ? VMM_MEM_HUGETLB : 0;
 	snprintf(out->vmm, sizeof(out->vmm), "pvbench-vmm");
-	if (unavailable(b, size, why, sizeof(why))) {
+	if (unavailable(d.b, d.size, why, sizeof(why))) {
 		run_fail(out, RUN_SKIPPED, "%s", why);
 		return;
 	}
+	if (d.dirty && !(d.bitmap = calloc(d.pages / 64 + 1, sizeof(uint64_t)))) {
+		run_fail(out, RUN_ERROR, "out of memory");
+		return;
+	}
 	snprintf(job, sizeof(job), "workload=memtouch region=0x%llx,0x%llx passes=%d prepass=%d sync=%d",
-		 (unsigned long long)REGION_GPA, (unsigned long long)size, passes, b == PREPASS, dirty);
-	struct vm_spec s = { .vcpus = vcpus, .job = job, .tsc_khz = env->host->tsc_khz };
-	vm_cmdline(&s, mem, cmd, sizeof(cmd));
-	if (vmm_create(&v, mem, b == DIRTYRING ? DIRTY_RING_BYTES : 0, err, sizeof(err)) ||
-	    vmm_load_elf(&v, env->kernel, err, sizeof(err)) ||
-	    vmm_add_slot(&v, REGION_GPA, size, flags, err, sizeof(err)) ||
-	    vmm_add_vcpus(&v, vcpus, cmd, err, sizeof(err)))
-		goto fail;
-	if (b == PREFAULT) {
-		double t = mono_ms();
-		if (vmm_prefault(&v, REGION_GPA, size, err, sizeof(err))) {
-			run_fail(out, RUN_SKIPPED, "unavailable: %s", err);
-			goto out;
-		}
-		extra_ms = mono_ms() - t;
-	}
-	if (dirty) {
-		d.bitmap = calloc(d.pages / 64 + 1, sizeof(uint64_t));
-		v.dirty_bitmap = d.bitmap; /* the dirty ring harvests into it */
-		v.dirty_slot = 1;
-	}
-	if (vmm_start(&v, err, sizeof(err)))
-		goto fail;
-	int st = vmm_wait(&v, (int)(timeout_ms(r) - 5000), dirty ? dirty_tick : NULL, &d);
-	v.dirty_bitmap = NULL;
-	if (pvb_interrupted) {
-		run_fail(out, RUN_INTERRUPTED, "interrupted (signal)");
+		 (unsigned long long)REGION_GPA, (unsigned long long)d.size, d.passes, d.b == PREPASS, d.dirty);
+	const struct vmm_extras ex = { .arg = &d, .dirty_ring_bytes = d.b == DIRTYRING ? DIRTY_RING_BYTES : 0,
+				       .tick_us = 100, .prepare = mem_prepare, .start = mem_start, .tick = d.dirty ? dirty_tick : NULL,
+				       .ended = mem_ended };
+	const struct vm_spec s = { .kernel = env->kernel, .vcpus = vcpus, .mem_mb = 64, .job = job,
+				   .timeout_ms = (int)(timeout_ms(r) - 5000), .run_dir = env->run_dir,
+				   .tsc_khz = env->host->tsc_khz, .extras = &ex };
+	vm_run("pvbench", &s, NULL, &res);
+	snprintf(out->vmm, sizeof(out->vmm), "%s", res.vmm);
+	if (res.outcome != RUN_OK) {
+		run_fail(out, res.outcome, "%s%s", res.outcome == RUN_SKIPPED ? "unavailable: " : "", res.reason);
 		goto out;
 	}
-	if (st != VMM_EXITED || v.exit_value != VM_EXIT_OK) {
-		run_fail(out, st == VMM_STOPPED && !d.err[0] ? RUN_TIMEOUT : RUN_ERROR, "%s",
-			 d.err[0] ? d.err : v.why[0] ? v.why : "the guest failed");
-		goto out;
-	}
-	if (vm_record_metrics(v.mem, mem, &ms, err, sizeof(err))) {
-		run_fail(out, RUN_ERROR, "%s", err);
-		goto out;
-	}
+	metrics_from_record(res.record, &ms);
 	/* the guest's figures: untrusted, each must be there */
-	double wall[2] = { 0, 0 };
+	double wall[2] = { 0, 0 }, extra_ms = d.prefault_ms;
 	static const char *const walls[] = { "pass1_wall", "pass2_wall" };
-	for (int p = 0; p < passes + (b == PREPASS); p++) {
-		const char *name = p < passes ? walls[p] : "prepass";
+	for (int p = 0; p < d.passes + (d.b == PREPASS); p++) {
+		const char *name = p < d.passes ? walls[p] : "prepass";
 		const struct metric *m = metrics_find(&ms, name, METRIC_CPU_VM);
 		if (!m || m->value < 0) {
 			run_fail(out, RUN_ERROR, "the guest's record lacks %s", name);
 			goto out;
 		}
-		if (p < passes)
+		if (p < d.passes)
 			wall[p] = m->value / 1e6;
 		else
 			extra_ms = m->value / 1e6;
 	}
-	/* every page holds what the last pass wrote; with dirty logging every page was reported */
-	uint64_t bad = 0;
-	for (uint64_t pg = 0; pg < d.pages; pg++)
-		if (*(const uint64_t *)(v.slots[1].host + pg * PVB_MT_PAGE) != pvb_mt_value(pg, (uint64_t)passes))
-			bad++;
-	if (bad) {
+	if (!d.checked || d.bad) {
 		run_fail(out, RUN_FAILED, "%llu of %llu pages do not hold the expected value",
-			 (unsigned long long)bad, (unsigned long long)d.pages);
+			 (unsigned long long)(d.checked ? d.bad : d.pages), (unsigned long long)d.pages);
 		goto out;
 	}
-	if (dirty && d.dirty_pages != d.pages) {
+	/* with dirty logging every page was reported */
+	if (d.dirty && d.dirty_pages != d.pages) {
 		run_fail(out, RUN_FAILED, "%llu of %llu written pages reported dirty",
 			 (unsigned long long)d.dirty_pages, (unsigned long long)d.pages);
 		goto out;
 	}
 	/* write_all: one write of every page, preparation included; the dirty pass when logging */
 	metrics_add(&out->m[SIDE_GUEST], "write_all", "ns", PVB_LESS, METRIC_CPU_VM,
-		    (dirty ? wall[1] : wall[0] + extra_ms) * 1e6);
+		    (d.dirty ? wall[1] : wall[0] + extra_ms) * 1e6);
 	metrics_add(&out->m[SIDE_GUEST], "pass1_wall", "ns", PVB_LESS, METRIC_CPU_VM, wall[0] * 1e6);
-	if (passes > 1)
+	if (d.passes > 1)
 		metrics_add(&out->m[SIDE_GUEST], "pass2_wall", "ns", PVB_LESS, METRIC_CPU_VM, wall[1] * 1e6);
 	if (extra_ms > 0)
-		metrics_add(&out->m[SIDE_VMM], b == PREPASS ? "prepass" : "prefault", "ns", PVB_LESS, METRIC_CPU_VM, extra_ms * 1e6);
-	if (dirty) {
+		metrics_add(&out->m[SIDE_VMM], d.b == PREPASS ? "prepass" : "prefault", "ns", PVB_LESS, METRIC_CPU_VM,
+			    extra_ms * 1e6);
+	if (d.dirty) {
 		metrics_add(&out->m[SIDE_VMM], "dirty_enable", "ns", PVB_LESS, METRIC_CPU_VM, d.enable_ms * 1e6);
-		metrics_add(&out->m[SIDE_VMM], b == DIRTYLOG ? "get_dirty_log" : "harvest_reset", "ns", PVB_LESS,
+		metrics_add(&out->m[SIDE_VMM], d.b == DIRTYLOG ? "get_dirty_log" : "harvest_reset", "ns", PVB_LESS,
 			    METRIC_CPU_VM, d.getlog_ms * 1e6);
 		metrics_add(&out->m[SIDE_VMM], "dirty_pages", "count", PVB_INFO, METRIC_CPU_VM, (double)d.dirty_pages);
 	}
-	if (b == DIRTYRING)
+	if (d.b == DIRTYRING)
 		metrics_add(&out->m[SIDE_VMM], "ring_full_exits", "count", PVB_LESS, METRIC_CPU_VM, (double)d.ring_full_exits);
 	metrics_add(&out->m[SIDE_VMM], "pages_checked", "count", PVB_INFO, METRIC_CPU_VM, (double)d.pages);
-	goto out;
-fail:
-	run_fail(out, RUN_ERROR, "%s", err);
 out:
-	v.dirty_bitmap = NULL;
 	free(d.bitmap);
 	metrics_free(&ms);
-	vmm_destroy(&v);
+	vm_result_free(&res);
 }
 
 const struct exp_type type_memory = {

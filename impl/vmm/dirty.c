@@ -54,6 +54,14 @@ int vmm_prefault(struct vmm *v, uint64_t gpa, uint64_t size, char *err, size_t e
 	return 0;
 }
 
+void vmm_set_dirty_bitmap(struct vmm *v, uint32_t slot, uint64_t *bitmap)
+{
+	pthread_mutex_lock(&v->lock); /* a vCPU thread harvesting a full ring reads both */
+	v->dirty_slot = slot;
+	v->dirty_bitmap = bitmap;
+	pthread_mutex_unlock(&v->lock);
+}
+
 int vmm_reset_dirty_rings(struct vmm *v, char *err, size_t errlen)
 {
 	return VMM_IOCTL(v->fd, KVM_RESET_DIRTY_RINGS, 0, NULL, err, errlen) < 0 ? -1 : 0;

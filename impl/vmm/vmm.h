@@ -160,6 +160,9 @@ int vmm_tsc_offset(struct vmm *v, int64_t *off, char *err, size_t errlen);
  * ring (KVM_EXIT_DIRTY_RING_FULL) is harvested and reset by the vCPU thread itself. */
 uint64_t vmm_harvest_dirty_ring(struct vmm_vcpu *c);
 int vmm_reset_dirty_rings(struct vmm *v, char *err, size_t errlen);
+/* Where the dirty ring's harvests land: pages of slot, in bitmap (the caller's, as large as the
+ * slot's pages; NULL: nowhere). */
+void vmm_set_dirty_bitmap(struct vmm *v, uint32_t slot, uint64_t *bitmap);
 
 /* Dirty bitmap of a slot with KVM_MEM_LOG_DIRTY_PAGES (one bit per 4 KiB page, fetched and
  * re-protected by KVM). */

@@ -7,11 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "config.h"
+#include "engine.h"
 #include "hostinfo.h"
-#include "linux_guest.h"
 #include "metrics.h"
 #include "pvb_record.h"
-#include "vm.h"
 
 static void usage(FILE *f)
 {
@@ -87,19 +87,28 @@ static void print_table(const struct metric_set *ms, int vcpus)
 	}
 }
 
-static int write_file(const char *dir, const char *name, const void *p, size_t n)
+/* The one run's value of a key (each is single: options set one value) */
+static const char *value_of(const struct experiment *e, const char *key)
 {
-	char path[1024];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	fwrite(p, 1, n, f);
-	return fclose(f);
+	for (int k = 0; k < e->nkeys; k++)
+		if (!strcmp(e->keys[k]->name, key))
+			return e->global.vals[k].v[0];
+	return "";
 }
 
+/* A key of the one-run experiment from an option: checked as the key is, named as the option. */
+static int set(struct experiment *e, const char *opt, const char *key, const char *value)
+{
+	char err[512];
+	if (experiment_set(e, opt, key, value, err, sizeof(err))) {
+		fprintf(stderr, "pvbench: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One run of the guest type (its checks, its defaults, its job), with no store: the per-vCPU
+ * table of what came back. */
 static int guest_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -108,108 +117,78 @@ static int guest_run(int argc, char **argv)
 		{ "timeout", 1, 0, 't' }, { "run-dir", 1, 0, 'r' }, { "kernel", 1, 0, 'k' },
 		{ "vmm", 1, 0, 'V' }, { "accel", 1, 0, 'A' }, { "guest", 1, 0, 'G' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	const char *workload = "cyclic", *run_dir = NULL, *kernel = NULL, *vmm = "qemu";
-	long long vcpus = 1, interval_us = 1000, duration_ms = 5000, timeout_ms = -1, mem = -1;
-	char extra[1024] = "", job[1400], dir[512], kpath[1024], err[512], initrd[600];
-	int lx = 0;
+	static struct experiment e;
+	const char *run_dir = NULL, *kernel = NULL;
+	char job_args[CFG_VAL_LEN] = "", dir[512], kpath[1024], err[512];
+	int opt, mem_set = 0, lx = 0;
 	struct hostinfo host;
 	struct guestinfo gi;
-	struct vm_result res;
-	int opt, tcg = 0;
+	struct run_result out;
 
+	/* the guest alone: no host cyclictest beside it (pvbench run does that) */
+	if (experiment_empty("guest-run", "guest", &e, err, sizeof(err)) ||
+	    experiment_set(&e, "guest run", "host_cyclictest", "off", err, sizeof(err))) {
+		fprintf(stderr, "pvbench: %s\n", err);
+		return EXIT_ERROR;
+	}
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int rc = 0;
 		switch (opt) {
-		case 'w': workload = optarg; break;
-		case 'c': if (parse_int("--vcpus", optarg, 1, VM_MAX_VCPUS, &vcpus)) return EXIT_ERROR; break;
-		case 'i': if (parse_int("--interval-us", optarg, 50, 10000000, &interval_us)) return EXIT_ERROR; break;
-		case 'm': if (parse_int("--mem", optarg, 16, 3072, &mem)) return EXIT_ERROR; break;
+		case 'w': rc = set(&e, "--workload", "workload", optarg); break;
+		case 'c': rc = set(&e, "--vcpus", "vcpus", optarg); break;
+		case 'i': rc = set(&e, "--interval-us", "interval_us", optarg); break;
+		case 'm': rc = set(&e, "--mem", "mem_mb", optarg), mem_set = 1; break;
+		case 'V': rc = set(&e, "--vmm", "vmm", optarg); break;
+		case 'A': rc = set(&e, "--accel", "accel", optarg); break;
+		case 'G': rc = set(&e, "--guest", "guest", optarg), lx = !strcmp(optarg, "linux"); break;
 		case 'd':
-		case 't': {
-			long long v = parse_duration_ms(optarg);
-			if (v < 0) {
-				fprintf(stderr, "pvbench: --%s: \"%s\" is not a duration (5s, 500ms, 2m)\n",
-					opt == 'd' ? "duration" : "timeout", optarg);
-				return EXIT_ERROR;
-			}
-			if (v == 0) { /* a run of nothing measures nothing: not an ok run of 0 samples */
+		case 't':
+			/* a run of nothing measures nothing: not an ok run of 0 samples */
+			if (parse_duration_ms(optarg) == 0) {
 				fprintf(stderr, "pvbench: --%s: must be longer than 0\n", opt == 'd' ? "duration" : "timeout");
 				return EXIT_ERROR;
 			}
-			*(opt == 'd' ? &duration_ms : &timeout_ms) = v;
+			rc = set(&e, opt == 'd' ? "--duration" : "--timeout", opt == 'd' ? "duration" : "timeout", optarg);
 			break;
-		}
 		case 's':
 			if (!strchr(optarg, '=') || strchr(optarg, ' ') || optarg[0] == '=') {
 				fprintf(stderr, "pvbench: --set: \"%s\" is not KEY=VALUE\n", optarg);
 				return EXIT_ERROR;
 			}
-			if (strlen(extra) + strlen(optarg) + 2 > sizeof(extra)) {
+			if (strlen(job_args) + strlen(optarg) + 2 > sizeof(job_args)) {
 				fprintf(stderr, "pvbench: --set: too many keys\n");
 				return EXIT_ERROR;
 			}
-			strcat(extra, " ");
-			strcat(extra, optarg);
-			break;
-		case 'A':
-			if (strcmp(optarg, "kvm") && strcmp(optarg, "tcg")) {
-				fprintf(stderr, "pvbench: --accel: \"%s\" is not kvm or tcg\n", optarg);
-				return EXIT_ERROR;
-			}
-			tcg = !strcmp(optarg, "tcg");
-			break;
-		case 'G':
-			if (strcmp(optarg, "pvbench") && strcmp(optarg, "linux")) {
-				fprintf(stderr, "pvbench: --guest: \"%s\" is not pvbench or linux\n", optarg);
-				return EXIT_ERROR;
-			}
-			lx = !strcmp(optarg, "linux");
+			snprintf(job_args + strlen(job_args), sizeof(job_args) - strlen(job_args), "%s%s",
+				 job_args[0] ? " " : "", optarg);
 			break;
 		case 'r': run_dir = optarg; break;
 		case 'k': kernel = optarg; break;
-		case 'V':
-			if (!vm_backend_find(optarg)) {
-				fprintf(stderr, "pvbench: --vmm: \"%s\" is not qemu or pvbench\n", optarg);
-				return EXIT_ERROR;
-			}
-			vmm = optarg;
-			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_ERROR;
 		}
+		if (rc)
+			return EXIT_ERROR;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "pvbench: guest run: unexpected argument \"%s\"\n", argv[optind]);
 		return EXIT_ERROR;
 	}
-	if (timeout_ms < 0)
-		timeout_ms = duration_ms + (lx ? 60000 : 30000);
-	if (mem < 0)
-		mem = lx ? 256 : 64;
-	if (hostinfo_read(&host, err, sizeof(err)) < 0 && !tcg) {
+	if ((job_args[0] && set(&e, "--set", "job_args", job_args)) || (lx && !mem_set && set(&e, "--guest", "mem_mb", "256")))
+		return EXIT_ERROR;
+	hostinfo_read(&host, err, sizeof(err)); /* host.no_kvm says why not; the type skips or refuses */
+	if (!kernel) {
+		snprintf(kpath, sizeof(kpath), "%s/pvbench-guest.elf", pvb_build_dir());
+		kernel = kpath;
+	}
+	if (guestinfo_read(kernel, &gi, err, sizeof(err)) < 0) {
 		fprintf(stderr, "pvbench: %s\n", err);
 		return EXIT_ERROR;
 	}
-	if (lx) {
-		if (!tcg && !strcmp(host.kvm_backend, "kvm_pvm")) {
-			fprintf(stderr, "pvbench: kvm_pvm cannot run an unmodified Linux guest (its ring 0 is "
-				"emulated): --accel tcg runs it functionally\n");
-			return EXIT_ERROR;
-		}
-		if (linux_guest_files("base", kpath, sizeof(kpath), initrd, sizeof(initrd), err, sizeof(err))) {
-			fprintf(stderr, "pvbench: %s\n", err);
-			return EXIT_ERROR;
-		}
-		kernel = kpath;
-	} else {
-		if (!kernel) {
-			snprintf(kpath, sizeof(kpath), "%s/pvbench-guest.elf", pvb_build_dir());
-			kernel = kpath;
-		}
-		if (guestinfo_read(kernel, &gi, err, sizeof(err)) < 0) {
-			fprintf(stderr, "pvbench: %s\n", err);
-			return EXIT_ERROR;
-		}
+	if (experiment_check(&e, err, sizeof(err))) { /* before a run directory is made for it */
+		fprintf(stderr, "pvbench: %s\n", err);
+		return EXIT_ERROR;
 	}
 	if (!run_dir) {
 		char stamp[32];
@@ -222,59 +201,47 @@ static int guest_run(int argc, char **argv)
 		perror(run_dir);
 		return EXIT_ERROR;
 	}
-	if (lx) { /* the job on the kernel command line, commas for spaces (workloads/linux/init.c) */
-		int n = snprintf(job, sizeof(job), "pvb.run=pvb pvb.args=workload=%s,cpus=%lld,interval_us=%lld,"
-				 "duration_ms=%lld%s", workload, vcpus, interval_us, duration_ms, extra);
-		for (char *c = job + 12; n > 0 && *c; c++)
-			*c = *c == ' ' ? ',' : *c;
-	} else {
-		snprintf(job, sizeof(job), "workload=%s interval_us=%lld duration_ms=%lld%s", workload,
-			 interval_us, duration_ms, extra);
+	const struct run_env env = { .host = &host, .guest = &gi, .kernel = kernel, .run_dir = run_dir };
+	const char *workload = value_of(&e, "workload");
+	long long vcpus = atoll(value_of(&e, "vcpus"));
+	const char *vmm = value_of(&e, "vmm");
+	fprintf(stderr, "pvbench: booting %s on %lld vCPU(s) for %s under %s ...\n", workload, vcpus,
+		value_of(&e, "duration"), vmm);
+	if (engine_run_alone(&e, &env, &out, err, sizeof(err))) {
+		fprintf(stderr, "pvbench: %s\n", err);
+		return EXIT_ERROR;
 	}
-
-	struct vm_spec spec = {
-		.kernel = kernel, .initrd = lx ? initrd : NULL, .vcpus = (int)vcpus, .mem_mb = (int)mem, .job = job,
-		.timeout_ms = (int)timeout_ms, .run_dir = run_dir, .tsc_khz = host.tsc_khz, .tcg = tcg,
-	};
-	fprintf(stderr, "pvbench: booting %s on %lld vCPU(s) for %.1f s under %s%s ...\n", workload,
-		vcpus, duration_ms / 1000.0, vmm, tcg ? " (tcg: not a latency measurement)" : "");
-	vm_run(vmm, &spec, NULL, &res);
-	if (res.record)
-		write_file(run_dir, "record.bin", res.record, res.record_len);
-
-	printf("pvbench guest run: %s, %lld vCPU(s), interval %lld us, %.1f s: %s\n", workload,
-	       vcpus, interval_us, duration_ms / 1000.0, run_status_name(res.outcome));
-	printf("host:  %s, kernel %s, TSC %u kHz, VMM %s\n", host.kvm_backend, host.host_kernel,
-	       host.tsc_khz, res.vmm[0] ? res.vmm : "?");
+	const struct metric_set *ms = &out.m[SIDE_GUEST];
+	const struct metric *m;
+	printf("pvbench guest run: %s, %lld vCPU(s), interval %s us, %s: %s\n", workload, vcpus,
+	       value_of(&e, "interval_us"), value_of(&e, "duration"),
+	       run_status_name(out.status));
+	printf("host:  %s, kernel %s, TSC %u kHz, VMM %s\n", host.kvm_backend, host.host_kernel, host.tsc_khz,
+	       out.vmm[0] ? out.vmm : "?");
 	if (lx)
-		printf("guest: Linux %s, initramfs %s\n", kernel, initrd);
+		printf("guest: Linux (guest = linux)\n");
 	else
-		printf("guest: build %s, ring-0 wake-up path %d instructions\n", gi.build_id,
-		       gi.wake_path_insn);
-	if (res.record) {
-		struct metric_set ms;
-		const struct metric *m;
-		metrics_from_record(res.record, &ms);
-		if (lx)
-			printf("boot:  QEMU start to power-off %.1f s (host clock)", res.wall_ms / 1e3);
+		printf("guest: build %s, ring-0 wake-up path %d instructions\n", gi.build_id, gi.wake_path_insn);
+	if (ms->n) {
+		if ((m = metrics_find(&out.m[SIDE_HARNESS], "boot_to_workload", METRIC_CPU_VM)) && m->value >= 0)
+			printf("boot:  %.1f ms to workload (host clock)", m->value / 1e6);
 		else
-			printf("boot:  %.1f ms to workload (host clock)", res.boot_to_workload_ms);
-		if ((m = metrics_find(&ms, "boot.to_workload", METRIC_CPU_VM)))
+			printf("boot:  -");
+		if ((m = metrics_find(ms, "boot.to_workload", METRIC_CPU_VM)))
 			printf(", %.1f ms of it in the guest", m->value / 1e6);
-		if ((m = metrics_find(&ms, "r0.wake_path", METRIC_CPU_VM)))
+		if ((m = metrics_find(ms, "r0.wake_path", METRIC_CPU_VM)))
 			printf("; ring-0 cost %.1f us per wake-up", m->value / 1e3);
-		if ((m = metrics_find(&ms, "r0.null_syscall", METRIC_CPU_VM)))
+		if ((m = metrics_find(ms, "r0.null_syscall", METRIC_CPU_VM)))
 			printf(", %.1f us per null syscall", m->value / 1e3);
 		printf("\n\n");
-		if (res.outcome == RUN_OK)
-			print_table(&ms, (int)vcpus);
-		metrics_free(&ms);
+		if (out.status == RUN_OK)
+			print_table(ms, (int)vcpus);
 	}
 	printf("files: %s\n", run_dir);
-	if (res.outcome != RUN_OK)
-		fprintf(stderr, "pvbench: guest %s: %s\n", run_status_name(res.outcome), res.reason);
-	vm_result_free(&res);
-	switch (res.outcome) {
+	if (out.status != RUN_OK)
+		fprintf(stderr, "pvbench: guest %s: %s\n", run_status_name(out.status), out.reason);
+	run_result_free(&out);
+	switch (out.status) {
 	case RUN_OK: return EXIT_OK;
 	case RUN_FAILED: return EXIT_FAILED;
 	case RUN_CRASHED: return EXIT_CRASHED;

@@ -257,6 +257,24 @@ void engine_session_run(struct engine_session *s, const struct run_spec *r, stru
 			  sizeof(err));
 }
 
+int engine_run_alone(const struct experiment *e, const struct run_env *env, struct run_result *out, char *err,
+		     size_t errlen)
+{
+	struct run_spec *runs;
+	int nr;
+
+	if (experiment_check(e, err, errlen) || experiment_matrix(e, &runs, &nr, err, errlen))
+		return -1;
+	if (nr != 1) {
+		snprintf(err, errlen, "%s: %d runs: one at a time here (pvbench run runs a matrix)", e->name, nr);
+		free(runs);
+		return -1;
+	}
+	engine_run_one(&runs[0], env, timeout_of(&runs[0]), out);
+	free(runs);
+	return 0;
+}
+
 int engine_opts_set(struct engine_opts *o, const char *cmd, char *kv)
 {
 	char *eq = strchr(kv, '=');

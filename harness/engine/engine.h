@@ -137,6 +137,12 @@ int engine_run(const char *path, const struct engine_opts *o);
 
 /* One run of spec, with the watchdog and child process when the type wants them; for tests and
  * for the engine. */
+/* One run of an experiment of one variant and one repeat, with no store (pvbench guest run): the
+ * type's check, then engine_run_one under the type's watchdog. 0 (out says how it ended), or -1
+ * with err when it could not start. */
+struct experiment;
+int engine_run_alone(const struct experiment *e, const struct run_env *env, struct run_result *out, char *err,
+		     size_t errlen);
 void engine_run_one(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
 		    struct run_result *out);
 void run_result_free(struct run_result *r);

@@ -160,6 +160,18 @@ static void efficiency(struct run_result *out)
 	}
 }
 
+/* The raw result record beside the console log: what the tables were made from. */
+static void keep_record(const char *run_dir, const struct vm_result *res)
+{
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/record.bin", run_dir);
+	FILE *f = fopen(path, "wb");
+	if (f) {
+		fwrite(res->record, 1, res->record_len, f);
+		fclose(f);
+	}
+}
+
 static void run(const struct run_spec *spec, const struct run_env *env, struct run_result *out)
 {
 	struct run_ctx c = { .spec = spec, .trace_out = &out->m[SIDE_HOST] };
@@ -255,8 +267,10 @@ stop:
 destroy:
 	if (c.pol.ops->destroy)
 		c.pol.ops->destroy(&c.pol);
-	if (res.record)
+	if (res.record) {
 		metrics_from_record(res.record, &out->m[SIDE_GUEST]);
+		keep_record(env->run_dir, &res);
+	}
 	efficiency(out);
 	if (lx)
 		guest_linux_finish(spec, env, &lf, out);

@@ -183,15 +183,9 @@ int cmd_nightly(int argc, char **argv)
 				goto fail;
 			engine_session_nightly(s, session, under_test);
 			for (int r = 0; r < nr[i] && !pvb_interrupted; r++, k++) {
-				struct run_result res;
-				char what[400], why[700];
+				char what[400];
 				snprintf(what, sizeof(what), "%s: %s rep %d", e[i].name, runs[i][r].variant, runs[i][r].rep);
-				progress_begin(&pg, k, what);
-				engine_session_run(s, &runs[i][r], &res);
-				failed += res.status != RUN_OK && res.status != RUN_SKIPPED && res.status != RUN_INTERRUPTED;
-				snprintf(why, sizeof(why), "%s: %s", run_status_name(res.status), res.reason);
-				progress_end(&pg, k, what, res.status == RUN_OK ? NULL : why);
-				run_result_free(&res);
+				failed += run_status_failed(engine_session_step(s, &runs[i][r], &pg, k, what, NULL, 0));
 			}
 			engine_session_close(s);
 		}

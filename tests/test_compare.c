@@ -113,6 +113,38 @@ static void significance_follows_the_exact_test(void **state)
 	free(three);
 }
 
+/* A CSV field holding a comma or a quote (a job_args list value, an experiment's name) is quoted,
+ * so that a reader gets the same columns on every line. */
+static void csv_quotes_what_holds_a_comma(void **state)
+{
+	struct cmp_input in = { 0 };
+	struct cmp_opts o = { .format = CMP_CSV, .metrics = "lat_avg" };
+	char *buf = NULL, err[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	snprintf(in.experiment, sizeof(in.experiment), "odd,\"name\"");
+	for (int rep = 0; rep < 2; rep++)
+		for (int v = 0; v < 2; v++) {
+			struct cmp_run *r = cmp_add_run(&in, 2 * rep + v + 1);
+			cmp_add_param(r, "job_args", v ? "a=1, b=2" : "a=1");
+			cmp_add_metric(r, "guest", -1, "lat_avg", 1000.0 * (v + 1) + rep, "ns", PVB_LESS);
+		}
+	assert_int_equal(compare_render(&in, &o, f, err, sizeof(err)), 0);
+	fclose(f);
+	cmp_input_free(&in);
+	assert_non_null(strstr(buf, "\n\"odd,\"\"name\"\"\",lat_avg,us,,,guest,\"a=1, b=2\","));
+	for (char *l = buf; *l; l = strchr(l, '\n') + 1) { /* every line has the header's 14 fields */
+		int fields = 1, quoted = 0;
+		for (char *c = l; *c && *c != '\n'; c++) {
+			quoted ^= *c == '"';
+			fields += !quoted && *c == ',';
+		}
+		assert_int_equal(fields, 14);
+	}
+	free(buf);
+}
+
 /* From a real store: only the current definition's runs are in the tables; runs under an older
  * definition are counted in one line, and what was skipped or failed says why. */
 static void compare_from_a_real_store(void **state)
@@ -208,6 +240,7 @@ int main(void)
 		cmocka_unit_test(csv_matches_golden),
 		cmocka_unit_test(json_matches_golden),
 		cmocka_unit_test(significance_follows_the_exact_test),
+		cmocka_unit_test(csv_quotes_what_holds_a_comma),
 		cmocka_unit_test(compare_from_a_real_store),
 		cmocka_unit_test(left_out_runs_are_grouped_by_reason),
 		cmocka_unit_test(bad_options_are_explained),

@@ -21,7 +21,7 @@ struct qemu_vm {
 	unsigned char *mem;          /* guest RAM from guest-physical 0, read/write */
 	size_t mem_size;
 	char log_path[512], out_path[512];
-	const struct vm_spec *s;
+	const struct vm_spec *s;      /* the caller's: it must outlive the QEMU process */
 	struct ivshmem_server ivs;   /* the boost region behind ivshmem-doorbell, when the spec says so */
 	struct iodev iodev;          /* the block device behind it, when the spec asks for one */
 };

@@ -257,6 +257,23 @@ void engine_session_run(struct engine_session *s, const struct run_spec *r, stru
 			  sizeof(err));
 }
 
+enum run_status engine_session_step(struct engine_session *s, const struct run_spec *r, struct progress *pg, int k,
+				    const char *what, char *reason, size_t n)
+{
+	struct run_result res;
+	char why[700];
+
+	progress_begin(pg, k, what);
+	engine_session_run(s, r, &res);
+	snprintf(why, sizeof(why), "%s: %s", run_status_name(res.status), res.reason);
+	progress_end(pg, k, what, res.status == RUN_OK ? NULL : why);
+	if (reason)
+		snprintf(reason, n, "%s", res.reason);
+	enum run_status st = res.status;
+	run_result_free(&res);
+	return st;
+}
+
 int engine_run_alone(const struct experiment *e, const struct run_env *env, struct run_result *out, char *err,
 		     size_t errlen)
 {
@@ -342,19 +359,14 @@ int engine_run(const char *path, const struct engine_opts *o)
 	progress_init(&pg, ntodo);
 	for (int i = 0, k = 0; i < nr && !pvb_interrupted; i++) {
 		const struct run_spec *r = &runs[i];
-		char what[300], why[700];
+		char what[300];
 		if (!todo[i])
 			continue;
 		snprintf(what, sizeof(what), "%s rep %d", r->variant, r->rep);
-		progress_begin(&pg, k, what);
-		struct run_result res;
-		engine_session_run(s, r, &res);
+		enum run_status st = engine_session_step(s, r, &pg, k++, what, NULL, 0);
 		done++;
-		failed += res.status != RUN_OK && res.status != RUN_SKIPPED && res.status != RUN_INTERRUPTED;
-		skipped_host += res.status == RUN_SKIPPED;
-		snprintf(why, sizeof(why), "%s: %s", run_status_name(res.status), res.reason);
-		progress_end(&pg, k++, what, res.status == RUN_OK ? NULL : why);
-		run_result_free(&res);
+		failed += run_status_failed(st);
+		skipped_host += st == RUN_SKIPPED;
 	}
 	free(todo);
 	progress_finish(&pg);

@@ -166,6 +166,16 @@ struct engine_session *engine_session_open(const struct experiment *e, const str
 void engine_session_nightly(struct engine_session *s, const char *session, const char *under_test);
 /* One run: its directory, the run (engine_run_one), the harness's own cost, the store. */
 void engine_session_run(struct engine_session *s, const struct run_spec *r, struct run_result *res);
+/* One run of a session with its progress line (item k of pg, named what): its status, and its
+ * reason in reason when given. */
+enum run_status engine_session_step(struct engine_session *s, const struct run_spec *r, struct progress *pg, int k,
+				    const char *what, char *reason, size_t n);
+/* A run that failed (not ok, not skipped by the host, not interrupted): what exit status 2 counts. */
+static inline int run_status_failed(enum run_status s)
+{
+	return s != RUN_OK && s != RUN_SKIPPED && s != RUN_INTERRUPTED;
+}
+
 struct store *engine_session_store(struct engine_session *s);
 void engine_session_close(struct engine_session *s);
 

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 #include "compare.h"
 #include "stats.h"
 
@@ -420,28 +421,6 @@ static int significant(const struct cell *c)
 
 /* ---- output ---- */
 
-static void json_num(FILE *f, double v)
-{
-	if (isnan(v))
-		fputs("null", f);
-	else
-		fprintf(f, "%.6g", v);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void cell_text(char *buf, size_t n, const struct cell *c)
 {
 	if (!c->n)
@@ -501,11 +480,325 @@ static void print_notes(const struct cmp_input *in, FILE *f)
 	}
 }
 
+/* ---- the table model: one table per metric and split, its cells with their statistics ---- */
+
+struct table {
+	const char *metric;
+	char unit[CMP_UNIT_LEN], title[128], splitdesc[256];
+	const char *sides[NR_SIDES];     /* the sides with data for this metric */
+	int ns, nrow, ncol, ncmp;
+	struct cell *cells;              /* nrow x NR_SIDES x ncol */
+};
+#define CELL(t, r, s, c) (t)->cells[((r) * NR_SIDES + (s)) * (t)->ncol + (c)]
+
+static void table_free(struct table *t)
+{
+	for (int i = 0; t->cells && i < t->nrow * NR_SIDES * t->ncol; i++)
+		free(t->cells[i].v);
+	free(t->cells);
+	t->cells = NULL;
+}
+
+/* The table of metric `name` in this split: cells, deltas against the baseline column, and
+ * Mann-Whitney p with Holm's correction over the table (one family). 0, or 1 when no run of the
+ * split has the metric (another job's): no table. */
+static int table_make(const struct cmp_input *in, const struct plan *pl, const int *split, const char *name,
+		      struct table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->metric = name;
+	t->nrow = axis_n(pl, pl->row);
+	t->ncol = axis_n(pl, pl->col);
+	int size = t->nrow * NR_SIDES * t->ncol;
+	t->cells = calloc((size_t)size, sizeof(struct cell));
+	if (!t->cells)
+		abort();
+	for (int i = 0; i < size; i++)
+		t->cells[i].p = t->cells[i].padj = t->cells[i].delta = NAN;
+	for (int a = 0; a < pl->na; a++)
+		if (a != pl->row && a != pl->col)
+			snprintf(t->splitdesc + strlen(t->splitdesc), sizeof(t->splitdesc) - strlen(t->splitdesc),
+				 "%s%s=%s", t->splitdesc[0] ? " " : "", pl->axes[a].key, pl->axes[a].vals[split[a]]);
+	for (int s = 0; s < NR_SIDES; s++) {
+		int any = 0;
+		for (int r = 0; r < t->nrow; r++)
+			for (int c = 0; c < t->ncol; c++) {
+				fill(in, pl, split, r, c, side_names[s], name, &CELL(t, r, t->ns, c), t->unit);
+				any |= CELL(t, r, t->ns, c).n > 0;
+			}
+		if (any)
+			t->sides[t->ns++] = side_names[s];
+		else
+			for (int r = 0; r < t->nrow; r++)
+				for (int c = 0; c < t->ncol; c++) {
+					free(CELL(t, r, t->ns, c).v);
+					CELL(t, r, t->ns, c).v = NULL;
+					CELL(t, r, t->ns, c).n = 0;
+				}
+	}
+	if (!t->ns) {
+		table_free(t);
+		return 1;
+	}
+	for (int r = 0; r < t->nrow; r++)
+		for (int s = 0; s < t->ns; s++)
+			for (int c = 1; c < t->ncol; c++) {
+				struct cell *b = &CELL(t, r, s, 0), *x = &CELL(t, r, s, c);
+				if (b->n && x->n && b->mean != 0)
+					x->delta = (x->mean - b->mean) / fabs(b->mean) * 100;
+				if (b->n && x->n)
+					x->p = stats_mann_whitney_p(x->v, (size_t)x->n, b->v, (size_t)b->n);
+			}
+	double *raw = calloc((size_t)size, sizeof(double)), *adj = calloc((size_t)size, sizeof(double));
+	if (!raw || !adj)
+		abort();
+	for (int i = 0; i < size; i++) {
+		raw[i] = t->cells[i].p;
+		t->ncmp += !isnan(raw[i]);
+	}
+	stats_holm(raw, adj, (size_t)size);
+	for (int i = 0; i < size; i++)
+		t->cells[i].padj = adj[i];
+	free(raw);
+	free(adj);
+	snprintf(t->title, sizeof(t->title), "%s (%s)", title_of(name), t->unit[0] ? t->unit : "?");
+	return 0;
+}
+
+/* ---- one emitter per format ---- */
+
+/* text and Markdown: the grid of strings, then widths; a row no run has (another job's) is left out */
+static void emit_grid(FILE *f, const struct plan *pl, const struct table *t, int md, int first)
+{
+	const char *colkey = pl->col >= 0 ? pl->axes[pl->col].key : "";
+	const char *rowkey = pl->row >= 0 ? pl->axes[pl->row].key : "";
+	int ncol = t->ncol, ncols = 1 + t->ns * (2 * ncol - 1), nkeep = 0;
+	int *keep = calloc((size_t)t->nrow + 1, sizeof(int));
+	for (int r = 0; r < t->nrow; r++) {
+		int any = 0;
+		for (int s = 0; s < t->ns; s++)
+			for (int c = 0; c < ncol; c++)
+				any |= CELL(t, r, s, c).n > 0;
+		if (any)
+			keep[nkeep++] = r;
+	}
+	char (*g)[48] = calloc((size_t)((nkeep + 2) * ncols), 48);
+	int *w = calloc((size_t)ncols, sizeof(int));
+	if (!keep || !g || !w)
+		abort();
+#define G(r, c) g[(r) * ncols + (c)]
+	snprintf(G(1, 0), 48, "%s", rowkey);
+	for (int s = 0; s < t->ns; s++)
+		for (int c = 0; c < ncol; c++) {
+			int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
+			snprintf(G(0, k), 48, "%s", c == 0 ? t->sides[s] : "");
+			snprintf(G(1, k), 48, "%s", *colkey ? axis_val(pl, pl->col, c) : t->sides[s]);
+			if (c)
+				snprintf(G(1, k + 1), 48, "Δ%%");
+		}
+	for (int i = 0; i < nkeep; i++) {
+		int r = keep[i];
+		snprintf(G(i + 2, 0), 48, "%s", *rowkey ? axis_val(pl, pl->row, r) : "all");
+		for (int s = 0; s < t->ns; s++)
+			for (int c = 0; c < ncol; c++) {
+				int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
+				cell_text(G(i + 2, k), 48, &CELL(t, r, s, c));
+				if (c)
+					delta_text(G(i + 2, k + 1), 48, &CELL(t, r, s, c));
+			}
+	}
+	for (int r = 0; r < nkeep + 2; r++)
+		for (int c = 0; c < ncols; c++) {
+			int len = 0;
+			for (const unsigned char *p = (const unsigned char *)G(r, c); *p; p++)
+				len += (*p & 0xc0) != 0x80; /* count UTF-8 characters */
+			if (len > w[c])
+				w[c] = len;
+		}
+	if (!md) {
+		fprintf(f, "%s%s%s%s\n", first ? "" : "\n", t->title, t->splitdesc[0] ? ", " : "", t->splitdesc);
+		for (int r = 0; r < nkeep + 2; r++) {
+			char line[2048];
+			size_t at = 0;
+			for (int c = 0; c < ncols && at < sizeof(line); c++) {
+				int len = 0;
+				for (const unsigned char *p = (const unsigned char *)G(r, c); *p; p++)
+					len += (*p & 0xc0) != 0x80;
+				int sep = c > 0 && (c - 1) % (2 * ncol - 1) == 0;
+				at += (size_t)snprintf(line + at, sizeof(line) - at, "%s%s%*s", c ? (sep ? "  | " : "  ") : "",
+						      G(r, c), w[c] - len, "");
+			}
+			while (at > 0 && at <= sizeof(line) && line[at - 1] == ' ')
+				at--;
+			fprintf(f, "%.*s\n", (int)(at < sizeof(line) ? at : sizeof(line) - 1), line);
+		}
+	} else {
+		fprintf(f, "%s**%s**%s%s\n\n", first ? "" : "\n", t->title, t->splitdesc[0] ? ", " : "", t->splitdesc);
+		for (int r = 1; r < nkeep + 2; r++) {
+			fprintf(f, "|");
+			for (int c = 0; c < ncols; c++) {
+				char h[100];
+				if (r == 1 && c > 0)
+					snprintf(h, sizeof(h), "%s %s", t->sides[(c - 1) / (2 * ncol - 1)], G(1, c));
+				else
+					snprintf(h, sizeof(h), "%s", G(r, c));
+				fprintf(f, " %s |", h);
+			}
+			fprintf(f, "\n");
+			if (r == 1) {
+				fprintf(f, "|");
+				for (int c = 0; c < ncols; c++)
+					fprintf(f, "%s|", c ? "---:" : "---");
+				fprintf(f, "\n");
+			}
+		}
+	}
+#undef G
+	free(g);
+	free(w);
+	free(keep);
+}
+
+/* A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180). */
+static void csv_field(FILE *f, const char *s, const char *after)
+{
+	if (strpbrk(s, ",\"\r\n")) {
+		fputc('"', f);
+		for (; *s; s++) {
+			if (*s == '"')
+				fputc('"', f);
+			fputc(*s, f);
+		}
+		fputc('"', f);
+	} else {
+		fputs(s, f);
+	}
+	fputs(after, f);
+}
+
+static void emit_csv(FILE *f, const struct cmp_input *in, const struct plan *pl, const struct table *t)
+{
+	for (int r = 0; r < t->nrow; r++)
+		for (int s = 0; s < t->ns; s++)
+			for (int c = 0; c < t->ncol; c++) {
+				const struct cell *x = &CELL(t, r, s, c);
+				csv_field(f, in->experiment, ",");
+				csv_field(f, t->metric, ",");
+				csv_field(f, t->unit, ",");
+				csv_field(f, t->splitdesc, ",");
+				csv_field(f, axis_val(pl, pl->row, r), ",");
+				csv_field(f, t->sides[s], ",");
+				csv_field(f, axis_val(pl, pl->col, c), ",");
+				if (x->n)
+					fprintf(f, "%.6g,%.6g,%d,", x->mean, x->sd, x->n);
+				else
+					fprintf(f, ",,0,");
+				if (isnan(x->delta))
+					fprintf(f, ",");
+				else
+					fprintf(f, "%.6g,", x->delta);
+				if (isnan(x->p))
+					fprintf(f, ",,");
+				else
+					fprintf(f, "%.6g,%.6g,", x->p, x->padj);
+				fprintf(f, "%d\n", c ? significant(x) : 0);
+			}
+}
+
+static cJSON *json_number(double v)
+{
+	return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+}
+
+static cJSON *table_json(const struct plan *pl, const int *split, const struct table *t)
+{
+	cJSON *o = cJSON_CreateObject(), *sp, *rows;
+	cJSON_AddStringToObject(o, "metric", t->metric);
+	cJSON_AddStringToObject(o, "title", title_of(t->metric));
+	cJSON_AddStringToObject(o, "unit", t->unit);
+	sp = cJSON_AddObjectToObject(o, "split");
+	for (int a = 0; a < pl->na; a++)
+		if (a != pl->row && a != pl->col)
+			cJSON_AddStringToObject(sp, pl->axes[a].key, pl->axes[a].vals[split[a]]);
+	rows = cJSON_AddArrayToObject(o, "rows");
+	for (int r = 0; r < t->nrow; r++) {
+		cJSON *row = cJSON_CreateObject(), *cells;
+		cJSON_AddStringToObject(row, "row", axis_val(pl, pl->row, r));
+		cells = cJSON_AddArrayToObject(row, "cells");
+		for (int s = 0; s < t->ns; s++)
+			for (int c = 0; c < t->ncol; c++) {
+				const struct cell *x = &CELL(t, r, s, c);
+				cJSON *j = cJSON_CreateObject();
+				cJSON_AddStringToObject(j, "side", t->sides[s]);
+				cJSON_AddStringToObject(j, "column", axis_val(pl, pl->col, c));
+				cJSON_AddNumberToObject(j, "n", x->n);
+				cJSON_AddItemToObject(j, "mean", json_number(x->n ? x->mean : NAN));
+				cJSON_AddItemToObject(j, "sd", json_number(x->n ? x->sd : NAN));
+				cJSON_AddItemToObject(j, "delta_pct", json_number(x->delta));
+				cJSON_AddItemToObject(j, "p_value", json_number(x->p));
+				cJSON_AddItemToObject(j, "p_holm", json_number(x->padj));
+				cJSON_AddBoolToObject(j, "significant", c && significant(x));
+				cJSON_AddItemToArray(cells, j);
+			}
+		cJSON_AddItemToArray(rows, row);
+	}
+	return o;
+}
+
+static cJSON *json_head(const struct cmp_input *in, const struct plan *pl)
+{
+	char test[256];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "schema", COMPARE_JSON_SCHEMA);
+	cJSON_AddStringToObject(o, "experiment", in->experiment);
+	cJSON_AddStringToObject(o, "columns", pl->col >= 0 ? pl->axes[pl->col].key : "");
+	cJSON_AddStringToObject(o, "rows", pl->row >= 0 ? pl->axes[pl->row].key : "");
+	cJSON_AddStringToObject(o, "baseline", axis_val(pl, pl->col, 0));
+	snprintf(test, sizeof(test), "mann-whitney-u, two-sided, exact at up to %d runs per pair (ties at mid-ranks), "
+		 "per-run values; significant if the Holm-adjusted p over the table's comparisons is < 0.05",
+		 STATS_EXACT_MAX_N);
+	cJSON_AddStringToObject(o, "test", test);
+	cJSON_AddNumberToObject(o, "stale_runs", in->stale);
+	cJSON_AddArrayToObject(o, "tables");
+	return o;
+}
+
+static void json_finish(FILE *f, const struct cmp_input *in, cJSON *o)
+{
+	cJSON *notes = cJSON_AddArrayToObject(o, "not_in_tables");
+	for (size_t i = 0; i < in->nnotes; i++) {
+		cJSON *n = cJSON_CreateObject();
+		cJSON_AddStringToObject(n, "variant", in->notes[i].variant);
+		cJSON_AddStringToObject(n, "status", in->notes[i].status);
+		cJSON_AddNumberToObject(n, "runs", in->notes[i].n);
+		cJSON_AddStringToObject(n, "reason", in->notes[i].reason);
+		cJSON_AddItemToArray(notes, n);
+	}
+	char *text = cJSON_Print(o);
+	fprintf(f, "%s\n", text ? text : "{}");
+	free(text);
+	cJSON_Delete(o);
+}
+
+/* The next combination of the split keys' values; 0 after the last. */
+static int next_split(const struct plan *pl, int *split)
+{
+	for (int a = pl->na - 1; a >= 0; a--) {
+		if (a == pl->row || a == pl->col)
+			continue;
+		if (++split[a] < pl->axes[a].n)
+			return 1;
+		split[a] = 0;
+	}
+	return 0;
+}
+
 int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f, char *err,
 		   size_t errlen)
 {
 	struct plan pl;
-	int split[MAXK] = { 0 }, first_table = 1, ncol, nrow, total_cmp = 0, max_cmp = 0;
+	int split[MAXK] = { 0 }, first = 1, total_cmp = 0, max_cmp = 0;
+	cJSON *json = NULL;
 
 	if (!in->n) {
 		print_notes(in, f);
@@ -515,285 +808,37 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 	}
 	if (build_plan(in, o, &pl, err, errlen))
 		return -1;
-	ncol = axis_n(&pl, pl.col);
-	nrow = axis_n(&pl, pl.row);
 	const char *colkey = pl.col >= 0 ? pl.axes[pl.col].key : "";
 	const char *rowkey = pl.row >= 0 ? pl.axes[pl.row].key : "";
-
-	if (o->format == CMP_JSON) {
-		fprintf(f, "{\"schema\": \"%s\", \"experiment\": ", COMPARE_JSON_SCHEMA);
-		json_str(f, in->experiment);
-		fprintf(f, ", \"columns\": ");
-		json_str(f, colkey);
-		fprintf(f, ", \"rows\": ");
-		json_str(f, rowkey);
-		fprintf(f, ", \"baseline\": ");
-		json_str(f, axis_val(&pl, pl.col, 0));
-		fprintf(f, ",\n \"test\": \"mann-whitney-u, two-sided, exact at up to %d runs per pair (ties at mid-ranks), per-run values; significant if the Holm-adjusted p over the table's comparisons is < 0.05\",\n \"stale_runs\": %d,\n \"tables\": [", STATS_EXACT_MAX_N, in->stale);
-	} else if (o->format == CMP_CSV) {
+	if (o->format == CMP_JSON)
+		json = json_head(in, &pl);
+	else if (o->format == CMP_CSV)
 		fprintf(f, "experiment,metric,unit,split,%s,side,%s,mean,sd,n,delta_pct,p_value,p_holm,significant\n",
 			*rowkey ? rowkey : "row", *colkey ? colkey : "column");
-	}
-
-	for (;;) { /* every combination of split values */
+	do {
 		for (int mi = 0; mi < pl.nm; mi++) {
-			const char *name = pl.metrics[mi];
-			char unit[CMP_UNIT_LEN] = "", splitdesc[256] = "";
-			/* sides with data for this metric */
-			const char *sides[NR_SIDES];
-			int ns = 0;
-			struct cell *cells = calloc((size_t)(nrow * NR_SIDES * ncol), sizeof(struct cell));
-			for (int i = 0; i < nrow * NR_SIDES * ncol; i++)
-				cells[i].p = cells[i].padj = cells[i].delta = NAN;
-#define CELL(r, s, c) cells[((r) * NR_SIDES + (s)) * ncol + (c)]
-			for (int a = 0; a < pl.na; a++)
-				if (a != pl.row && a != pl.col)
-					snprintf(splitdesc + strlen(splitdesc), sizeof(splitdesc) - strlen(splitdesc),
-						 "%s%s=%s", splitdesc[0] ? " " : "", pl.axes[a].key, pl.axes[a].vals[split[a]]);
-			for (int s = 0; s < NR_SIDES; s++) {
-				int any = 0;
-				for (int r = 0; r < nrow; r++)
-					for (int c = 0; c < ncol; c++) {
-						fill(in, &pl, split, r, c, side_names[s], name, &CELL(r, ns, c), unit);
-						any |= CELL(r, ns, c).n > 0;
-					}
-				if (any)
-					sides[ns++] = side_names[s];
-				else
-					for (int r = 0; r < nrow; r++)
-						for (int c = 0; c < ncol; c++)
-							free(CELL(r, ns, c).v);
-			}
-			if (!ns) { /* no run of this split has the metric (another job's): no table */
-				free(cells);
+			struct table t;
+			if (table_make(in, &pl, split, pl.metrics[mi], &t))
 				continue;
-			}
-			for (int r = 0; r < nrow; r++)
-				for (int s = 0; s < ns; s++)
-					for (int c = 1; c < ncol; c++) {
-						struct cell *b = &CELL(r, s, 0), *x = &CELL(r, s, c);
-						if (b->n && x->n && b->mean != 0)
-							x->delta = (x->mean - b->mean) / fabs(b->mean) * 100;
-						if (b->n && x->n)
-							x->p = stats_mann_whitney_p(x->v, (size_t)x->n, b->v, (size_t)b->n);
-					}
-			/* the table is one family: Holm over its comparisons */
-			int ncmp = 0;
-			{
-				double *raw = calloc((size_t)(nrow * NR_SIDES * ncol), sizeof(double));
-				double *adj = calloc((size_t)(nrow * NR_SIDES * ncol), sizeof(double));
-				for (int i = 0; i < nrow * NR_SIDES * ncol; i++) {
-					raw[i] = cells[i].p;
-					ncmp += !isnan(raw[i]);
-				}
-				stats_holm(raw, adj, (size_t)(nrow * NR_SIDES * ncol));
-				for (int i = 0; i < nrow * NR_SIDES * ncol; i++)
-					cells[i].padj = adj[i];
-				free(raw);
-				free(adj);
-			}
-			total_cmp += ncmp;
-			max_cmp = ncmp > max_cmp ? ncmp : max_cmp;
-			char title[128];
-			snprintf(title, sizeof(title), "%s (%s)", title_of(name), unit[0] ? unit : "?");
-
-			if (o->format == CMP_TEXT || o->format == CMP_MD) {
-				/* the grid of strings, then widths; a row no run has (another job's) is left out */
-				int ncols = 1 + ns * (2 * ncol - 1), nkeep = 0;
-				int *keep = calloc((size_t)nrow + 1, sizeof(int));
-				for (int r = 0; r < nrow; r++) {
-					int any = 0;
-					for (int s = 0; s < ns; s++)
-						for (int c = 0; c < ncol; c++)
-							any |= CELL(r, s, c).n > 0;
-					if (any)
-						keep[nkeep++] = r;
-				}
-				char (*g)[48] = calloc((size_t)((nkeep + 2) * ncols), 48);
-				int *w = calloc((size_t)ncols, sizeof(int));
-#define G(r, c) g[(r) * ncols + (c)]
-				snprintf(G(0, 0), 48, "%s", "");
-				snprintf(G(1, 0), 48, "%s", *rowkey ? rowkey : "");
-				for (int s = 0; s < ns; s++)
-					for (int c = 0; c < ncol; c++) {
-						int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
-						snprintf(G(0, k), 48, "%s", c == 0 ? sides[s] : "");
-						snprintf(G(1, k), 48, "%s", *colkey ? axis_val(&pl, pl.col, c) : sides[s]);
-						if (c)
-							snprintf(G(1, k + 1), 48, "Δ%%");
-					}
-				for (int i = 0; i < nkeep; i++) {
-					int r = keep[i];
-					snprintf(G(i + 2, 0), 48, "%s", *rowkey ? axis_val(&pl, pl.row, r) : "all");
-					for (int s = 0; s < ns; s++)
-						for (int c = 0; c < ncol; c++) {
-							int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
-							cell_text(G(i + 2, k), 48, &CELL(r, s, c));
-							if (c)
-								delta_text(G(i + 2, k + 1), 48, &CELL(r, s, c));
-						}
-				}
-				for (int r = 0; r < nkeep + 2; r++)
-					for (int c = 0; c < ncols; c++) {
-						int len = 0;
-						for (const unsigned char *p = (const unsigned char *)G(r, c); *p; p++)
-							len += (*p & 0xc0) != 0x80; /* count UTF-8 characters */
-						if (len > w[c])
-							w[c] = len;
-					}
-				if (o->format == CMP_TEXT) {
-					fprintf(f, "%s%s%s%s\n", first_table ? "" : "\n", title,
-						splitdesc[0] ? ", " : "", splitdesc);
-					for (int r = 0; r < nkeep + 2; r++) {
-						char line[2048];
-						size_t at = 0;
-						for (int c = 0; c < ncols && at < sizeof(line); c++) {
-							int len = 0;
-							for (const unsigned char *p = (const unsigned char *)G(r, c); *p; p++)
-								len += (*p & 0xc0) != 0x80;
-							int sep = c > 0 && (c - 1) % (2 * ncol - 1) == 0;
-							at += (size_t)snprintf(line + at, sizeof(line) - at, "%s%s%*s",
-									      c ? (sep ? "  | " : "  ") : "", G(r, c),
-									      w[c] - len, "");
-						}
-						while (at > 0 && at <= sizeof(line) && line[at - 1] == ' ')
-							at--;
-						fprintf(f, "%.*s\n", (int)(at < sizeof(line) ? at : sizeof(line) - 1), line);
-					}
-				} else {
-					fprintf(f, "%s**%s**%s%s\n\n", first_table ? "" : "\n", title,
-						splitdesc[0] ? ", " : "", splitdesc);
-					for (int r = 1; r < nkeep + 2; r++) {
-						fprintf(f, "|");
-						for (int c = 0; c < ncols; c++) {
-							char h[100];
-							if (r == 1 && c > 0) {
-								int s = (c - 1) / (2 * ncol - 1);
-								snprintf(h, sizeof(h), "%s %s", sides[s], G(1, c));
-							} else {
-								snprintf(h, sizeof(h), "%s", G(r, c));
-							}
-							fprintf(f, " %s |", h);
-						}
-						fprintf(f, "\n");
-						if (r == 1) {
-							fprintf(f, "|");
-							for (int c = 0; c < ncols; c++)
-								fprintf(f, "%s|", c ? "---:" : "---");
-							fprintf(f, "\n");
-						}
-					}
-				}
-				free(g);
-				free(w);
-				free(keep);
-			} else if (o->format == CMP_CSV) {
-				for (int r = 0; r < nrow; r++)
-					for (int s = 0; s < ns; s++)
-						for (int c = 0; c < ncol; c++) {
-							const struct cell *x = &CELL(r, s, c);
-							fprintf(f, "%s,%s,%s,%s,%s,%s,%s,", in->experiment, name, unit,
-								splitdesc, axis_val(&pl, pl.row, r), sides[s],
-								axis_val(&pl, pl.col, c));
-							if (x->n)
-								fprintf(f, "%.6g,%.6g,%d,", x->mean, x->sd, x->n);
-							else
-								fprintf(f, ",,0,");
-							if (isnan(x->delta))
-								fprintf(f, ",");
-							else
-								fprintf(f, "%.6g,", x->delta);
-							if (isnan(x->p))
-								fprintf(f, ",,");
-							else
-								fprintf(f, "%.6g,%.6g,", x->p, x->padj);
-							fprintf(f, "%d\n", c ? significant(x) : 0);
-						}
-			} else {
-				fprintf(f, "%s\n  {\"metric\": ", first_table ? "" : ",");
-				json_str(f, name);
-				fprintf(f, ", \"title\": ");
-				json_str(f, title_of(name));
-				fprintf(f, ", \"unit\": ");
-				json_str(f, unit);
-				fprintf(f, ", \"split\": {");
-				int firstk = 1;
-				for (int a = 0; a < pl.na; a++)
-					if (a != pl.row && a != pl.col) {
-						fprintf(f, "%s", firstk ? "" : ", ");
-						json_str(f, pl.axes[a].key);
-						fprintf(f, ": ");
-						json_str(f, pl.axes[a].vals[split[a]]);
-						firstk = 0;
-					}
-				fprintf(f, "}, \"rows\": [");
-				for (int r = 0; r < nrow; r++) {
-					fprintf(f, "%s\n    {\"row\": ", r ? "," : "");
-					json_str(f, axis_val(&pl, pl.row, r));
-					fprintf(f, ", \"cells\": [");
-					int firstc = 1;
-					for (int s = 0; s < ns; s++)
-						for (int c = 0; c < ncol; c++) {
-							const struct cell *x = &CELL(r, s, c);
-							fprintf(f, "%s\n      {\"side\": ", firstc ? "" : ",");
-							firstc = 0;
-							json_str(f, sides[s]);
-							fprintf(f, ", \"column\": ");
-							json_str(f, axis_val(&pl, pl.col, c));
-							fprintf(f, ", \"n\": %d, \"mean\": ", x->n);
-							json_num(f, x->n ? x->mean : NAN);
-							fprintf(f, ", \"sd\": ");
-							json_num(f, x->n ? x->sd : NAN);
-							fprintf(f, ", \"delta_pct\": ");
-							json_num(f, x->delta);
-							fprintf(f, ", \"p_value\": ");
-							json_num(f, x->p);
-							fprintf(f, ", \"p_holm\": ");
-							json_num(f, x->padj);
-							fprintf(f, ", \"significant\": %s}",
-								c && significant(x) ? "true" : "false");
-						}
-					fprintf(f, "]}");
-				}
-				fprintf(f, "]}");
-			}
-			first_table = 0;
-			for (int r = 0; r < nrow; r++)
-				for (int s = 0; s < ns; s++)
-					for (int c = 0; c < ncol; c++)
-						free(CELL(r, s, c).v);
-			free(cells);
-#undef CELL
+			total_cmp += t.ncmp;
+			max_cmp = t.ncmp > max_cmp ? t.ncmp : max_cmp;
+			if (o->format == CMP_TEXT || o->format == CMP_MD)
+				emit_grid(f, &pl, &t, o->format == CMP_MD, first);
+			else if (o->format == CMP_CSV)
+				emit_csv(f, in, &pl, &t);
+			else
+				cJSON_AddItemToArray(cJSON_GetObjectItem(json, "tables"), table_json(&pl, split, &t));
+			first = 0;
+			table_free(&t);
 		}
-		/* next split combination */
-		int a;
-		for (a = pl.na - 1; a >= 0; a--) {
-			if (a == pl.row || a == pl.col)
-				continue;
-			if (++split[a] < pl.axes[a].n)
-				break;
-			split[a] = 0;
-		}
-		if (a < 0)
-			break;
-	}
-	if (o->format == CMP_JSON) {
-		fprintf(f, "\n ],\n \"not_in_tables\": [");
-		for (size_t i = 0; i < in->nnotes; i++) {
-			fprintf(f, "%s\n  {\"variant\": ", i ? "," : "");
-			json_str(f, in->notes[i].variant);
-			fprintf(f, ", \"status\": ");
-			json_str(f, in->notes[i].status);
-			fprintf(f, ", \"runs\": %d, \"reason\": ", in->notes[i].n);
-			json_str(f, in->notes[i].reason);
-			fprintf(f, "}");
-		}
-		fprintf(f, "]}\n");
+	} while (next_split(&pl, split));
+	if (json) {
+		json_finish(f, in, json);
 		return 0;
 	}
 	if (o->format == CMP_CSV)
 		return 0;
-	if (ncol > 1)
+	if (axis_n(&pl, pl.col) > 1)
 		fprintf(f, "\nmean±sd (n runs); Δ%% against %s=%s; * Mann-Whitney U (exact, two-sided) over "
 			"per-run values, p < 0.05 after Holm's correction for the table's comparisons "
 			"(up to %d per table, %d in all)\n", colkey, axis_val(&pl, pl.col, 0), max_cmp, total_cmp);

@@ -119,197 +119,254 @@ static void rate_out(struct metric_set *m, const char *name, const struct phase_
 	metrics_add(m, n, "MB/s", PVB_MORE, METRIC_CPU_VM, (p->r1 - p->r0) / 1e3 / (p->t1 - p->t0));
 }
 
-static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
-{
-	int tcg = !strcmp(spec_str(r, "accel"), "tcg"), vcpus = (int)spec_int(r, "vcpus"),
-	    writers = (int)spec_int(r, "writers");
-	char job[512], sock[600], uri[620], dst_dir[600], csv_path[600], st[32];
-	struct qemu_vm src = { .memfd = -1, .mem = MAP_FAILED }, dst = { .memfd = -1, .mem = MAP_FAILED };
+/* One migration, phase by phase: boot both ends, let the guest dirty, migrate under the
+ * throttle, check the destination's memory page by page, resume it there. Each phase returns 0
+ * to go on, or -1 with the run failed (out says why). */
+struct mig_run {
+	const struct run_spec *r;
+	struct run_result *out;
+	struct metric_set *m;            /* the VMM side: what the migration did */
+	int tcg, vcpus, writers, tids[VM_MAX_VCPUS];
+	char sock[600], uri[620], dst_dir[600], csv_path[600], job[512];
+	struct vm_spec ss, ds;           /* the QEMU processes keep pointers to these: they live as long */
+	struct qemu_vm src, dst;
 	struct vm_result sr, dr;
-	struct metric_set *m = &out->m[SIDE_VMM];
-	FILE *csv = NULL;
-	struct phase_rate before = { 0 }, during = { 0 }, after = { 0 };
+	struct phase_rate before, during, after;
+	double t_mig, w, rd, per[VM_MAX_VCPUS];
+	int64_t cpu0[VM_MAX_VCPUS];
+	struct qemu_migrate_sample ms;
+	int converged;
+};
 
-	memset(&sr, 0, sizeof(sr));
-	memset(&dr, 0, sizeof(dr));
-	if (strcmp(spec_str(r, "vmm"), "qemu")) {
-		run_fail(out, RUN_SKIPPED, "unavailable: pvbench's own migration engine is not built yet (it needs KVM's dirty ring, absent here)");
-		return;
-	}
-	if (!tcg && env->host->no_kvm[0]) {
-		run_fail(out, RUN_SKIPPED, "unavailable: %s", env->host->no_kvm);
-		return;
-	}
-	if (!strcmp(spec_str(r, "throttle"), "dirty-limit")) {
-		run_fail(out, RUN_SKIPPED, "unavailable: QEMU's dirty limit (set-vcpu-dirty-limit) needs KVM's dirty ring "
-			 "(-accel kvm,dirty-ring-size=N); pvbench does not drive it yet");
-		return;
-	}
-	long long size_mb = spec_int(r, "size_mb");
-	int mem_mb = (int)(size_mb + 64);
-	snprintf(job, sizeof(job), "workload=dirtier size_mb=%lld writers=%d rate_mbps=%lld duration_ms=%lld",
-		 size_mb, writers, spec_int(r, "rate_mbps"), 3600000LL);
-	snprintf(sock, sizeof(sock), "%s/migrate.sock", env->run_dir);
-	snprintf(uri, sizeof(uri), "unix:%s", sock);
-	snprintf(dst_dir, sizeof(dst_dir), "%s/destination", env->run_dir);
-	snprintf(csv_path, sizeof(csv_path), "%s/migrate.csv", env->run_dir);
-	unlink(sock);
-	mkdir(dst_dir, 0755);
-	double deadline = (double)spec_int(r, "deadline"), budget = deadline + (double)spec_int(r, "migrate_after") +
-									 (double)spec_int(r, "run_after") + 60000;
-	struct vm_spec ss = { .kernel = env->kernel, .vcpus = vcpus, .mem_mb = mem_mb, .job = job,
-			      .timeout_ms = (int)budget, .run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz,
-			      .tcg = tcg };
-	struct vm_spec ds = ss;
-	ds.run_dir = dst_dir;
+/* What this host or this pvbench cannot do is a skip with its reason; NULL if it can. */
+static const char *unavailable(const struct run_spec *r, const struct run_env *env, int tcg)
+{
+	if (strcmp(spec_str(r, "vmm"), "qemu"))
+		return "unavailable: pvbench's own migration engine is not built yet (it needs KVM's dirty ring, absent here)";
+	if (!tcg && env->host->no_kvm[0])
+		return env->host->no_kvm;
+	if (!strcmp(spec_str(r, "throttle"), "dirty-limit"))
+		return "unavailable: QEMU's dirty limit (set-vcpu-dirty-limit) needs KVM's dirty ring "
+		       "(-accel kvm,dirty-ring-size=N); pvbench does not drive it yet";
+	return NULL;
+}
 
-	if (qemu_vm_start(&dst, &ds, uri, &dr) || qemu_vm_start(&src, &ss, NULL, &sr)) {
-		run_fail(out, RUN_ERROR, "%s", dr.outcome ? dr.reason : sr.reason);
-		goto done;
-	}
-	snprintf(out->vmm, sizeof(out->vmm), "%s%s", sr.vmm, tcg ? ": not a latency measurement" : "");
-	int tids[VM_MAX_VCPUS];
+/* both ends up (the destination waiting for the stream), the guest dirtying for migrate_after */
+static int boot(struct mig_run *x, const struct run_env *env)
+{
 	char err[300];
-	if (qmp_vcpu_tids(src.q, tids, VM_MAX_VCPUS, err, sizeof(err)) != vcpus) {
-		run_fail(out, RUN_ERROR, "source vCPU threads: %s", err);
-		goto done;
+	long long size_mb = spec_int(x->r, "size_mb");
+	snprintf(x->job, sizeof(x->job), "workload=dirtier size_mb=%lld writers=%d rate_mbps=%lld duration_ms=%lld",
+		 size_mb, x->writers, spec_int(x->r, "rate_mbps"), 3600000LL);
+	double budget = (double)(spec_int(x->r, "deadline") + spec_int(x->r, "migrate_after") +
+				 spec_int(x->r, "run_after") + 60000);
+	x->ss = (struct vm_spec){ .kernel = env->kernel, .vcpus = x->vcpus, .mem_mb = (int)(size_mb + 64), .job = x->job,
+				  .timeout_ms = (int)budget, .run_dir = env->run_dir, .tsc_khz = env->host->tsc_khz,
+				  .tcg = x->tcg };
+	x->ds = x->ss;
+	x->ds.run_dir = x->dst_dir;
+	if (qemu_vm_start(&x->dst, &x->ds, x->uri, &x->dr) || qemu_vm_start(&x->src, &x->ss, NULL, &x->sr)) {
+		run_fail(x->out, RUN_ERROR, "%s", x->dr.outcome ? x->dr.reason : x->sr.reason);
+		return -1;
+	}
+	snprintf(x->out->vmm, sizeof(x->out->vmm), "%s%s", x->sr.vmm, x->tcg ? ": not a latency measurement" : "");
+	if (qmp_vcpu_tids(x->src.q, x->tids, VM_MAX_VCPUS, err, sizeof(err)) != x->vcpus) {
+		run_fail(x->out, RUN_ERROR, "source vCPU threads: %s", err);
+		return -1;
 	}
 	/* the guest boots and dirties for migrate_after, from its first progress */
-	double t_boot = mono_ms(), w, rd, per[VM_MAX_VCPUS];
-	while (progress(src.mem, vcpus, writers, &w, &rd, per)) {
-		if (child_poll(&src.c) || mono_ms() - t_boot > 60000 || pvb_interrupted) {
-			run_fail(out, pvb_interrupted ? RUN_INTERRUPTED : RUN_ERROR,
+	double t_boot = mono_ms();
+	while (progress(x->src.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per)) {
+		if (child_poll(&x->src.c) || mono_ms() - t_boot > 60000 || pvb_interrupted) {
+			run_fail(x->out, pvb_interrupted ? RUN_INTERRUPTED : RUN_ERROR,
 				 "the guest never started dirtying (see console.log)");
-			goto done;
+			return -1;
 		}
 		sleep_ms(10);
 	}
-	rate_mark(&before, 0, mono_ms(), w, rd);
-	sleep_ms((double)spec_int(r, "migrate_after"));
-	progress(src.mem, vcpus, writers, &w, &rd, per);
-	double t_mig = mono_ms();
-	rate_mark(&before, 1, t_mig, w, rd);
-	rate_mark(&during, 0, t_mig, w, rd);
-	int64_t cpu0[VM_MAX_VCPUS];
-	for (int i = 0; i < vcpus; i++)
-		cpu0[i] = thread_cpu_us(tids[i]);
-	struct qemu_migrate_params mp = {
-		.bandwidth_bps = (double)spec_int(r, "bandwidth_mbps") * 1e6, .downtime_ms = (int)spec_int(r, "downtime_ms"),
-		.auto_converge = !strcmp(spec_str(r, "throttle"), "auto-converge"),
-		.throttle_initial = (int)spec_int(r, "throttle_initial"),
-		.throttle_increment = (int)spec_int(r, "throttle_increment"),
-	};
-	if (qemu_migrate_start(&src, uri, &mp, err, sizeof(err))) {
-		run_fail(out, RUN_ERROR, "source: %s", err);
-		goto done;
-	}
+	rate_mark(&x->before, 0, mono_ms(), x->w, x->rd);
+	sleep_ms((double)spec_int(x->r, "migrate_after"));
+	return 0;
+}
 
-	struct watch wa = { .csv = fopen(csv_path, "w"), .t_mig = t_mig, .mem = src.mem, .vcpus = vcpus, .writers = writers };
-	csv = wa.csv;
-	if (csv)
-		fprintf(csv, "t_ms,status,transferred,remaining,dirty_pages_rate,dirty_sync_count,throttle_pct,guest_written,guest_read\n");
-	struct qemu_migrate_sample ms = { .status = "" };
-	enum qemu_migrate_end end = qemu_migrate_watch(&src, &dst, vm_now_ms() + deadline, each_sample, &wa, &ms, err,
-							sizeof(err));
-	if (end == QM_FAILED || end == QM_INTERRUPTED) {
-		run_fail(out, end == QM_FAILED ? RUN_ERROR : RUN_INTERRUPTED, "%s",
-			 end == QM_FAILED ? err : "interrupted (signal)");
-		goto done;
-	}
-	double t_done = end == QM_COMPLETED ? mono_ms() : 0, max_throttle = wa.max_throttle;
-	w = wa.w, rd = wa.rd;
-	rate_mark(&during, 1, mono_ms(), w, rd);
-	int converged = t_done > 0;
+/* what the migration cost: each vCPU thread's share of the wall time, throttle, passes, bytes */
+static void measure(struct mig_run *x, double max_throttle, double t_done)
+{
+	struct metric_set *m = x->m;
 	double rt[2] = { 0, 0 };
 	int nrt[2] = { 0, 0 };
-	for (int i = 0; i < vcpus; i++) { /* the share of wall time each vCPU thread really ran */
-		int64_t c = thread_cpu_us(tids[i]);
-		if (c < 0 || cpu0[i] < 0)
+	for (int i = 0; i < x->vcpus; i++) { /* the share of wall time each vCPU thread really ran */
+		int64_t c = thread_cpu_us(x->tids[i]);
+		if (c < 0 || x->cpu0[i] < 0)
 			continue;
-		double pct = (double)(c - cpu0[i]) / 10 / (mono_ms() - t_mig);
+		double pct = (double)(c - x->cpu0[i]) / 10 / (mono_ms() - x->t_mig);
 		metrics_add(m, "runtime_pct", "%", PVB_MORE, i, pct);
-		rt[i >= writers] += pct; /* writers, then readers: seed 003's table B */
-		nrt[i >= writers]++;
+		rt[i >= x->writers] += pct; /* writers, then readers: seed 003's table B */
+		nrt[i >= x->writers]++;
 	}
 	if (nrt[0])
 		metrics_add(m, "runtime_pct_writers", "%", PVB_MORE, METRIC_CPU_VM, rt[0] / nrt[0]);
 	if (nrt[1])
 		metrics_add(m, "runtime_pct_readers", "%", PVB_MORE, METRIC_CPU_VM, rt[1] / nrt[1]);
-	metrics_add(m, "converged", "bool", PVB_MORE, METRIC_CPU_VM, converged);
+	metrics_add(m, "converged", "bool", PVB_MORE, METRIC_CPU_VM, x->converged);
 	metrics_add(m, "throttle_max", "%", PVB_LESS, METRIC_CPU_VM, max_throttle);
-	metrics_add(m, "passes", "count", PVB_INFO, METRIC_CPU_VM, ms.dirty_syncs);
-	metrics_add(m, "transferred", "MB", PVB_LESS, METRIC_CPU_VM, ms.transferred / 1e6);
-	metrics_add(m, "pages_sent", "count", PVB_LESS, METRIC_CPU_VM, ms.normal_pages);
-	metrics_add(m, "pages_zero", "count", PVB_INFO, METRIC_CPU_VM, ms.zero_pages);
-	if (!converged) {
+	metrics_add(m, "passes", "count", PVB_INFO, METRIC_CPU_VM, x->ms.dirty_syncs);
+	metrics_add(m, "transferred", "MB", PVB_LESS, METRIC_CPU_VM, x->ms.transferred / 1e6);
+	metrics_add(m, "pages_sent", "count", PVB_LESS, METRIC_CPU_VM, x->ms.normal_pages);
+	metrics_add(m, "pages_zero", "count", PVB_INFO, METRIC_CPU_VM, x->ms.zero_pages);
+	if (!x->converged) {
 		metrics_add(m, "unconverged", "count", PVB_LESS, METRIC_CPU_VM, 1);
-		vm_progress_stop(src.mem); /* the source finishes */
-		child_wait(&src.c, 30000);
-		qemu_vm_outcome(&src, !src.c.exited, &sr);
-		if (sr.record)
-			metrics_from_record(sr.record, &out->m[SIDE_GUEST]);
-		goto done;
+		return;
 	}
-	metrics_add(m, "total_time", "ms", PVB_LESS, METRIC_CPU_VM, ms.total_ms);
-	metrics_add(m, "downtime", "ms", PVB_LESS, METRIC_CPU_VM, ms.downtime_ms);
-	metrics_add(m, "setup_time", "ms", PVB_LESS, METRIC_CPU_VM, ms.setup_ms);
-	metrics_add(m, "harness_time", "ms", PVB_LESS, METRIC_CPU_VM, t_done - t_mig);
-	if (ms.total_ms > 0)
-		metrics_add(m, "link_mbps", "MB/s", PVB_MORE, METRIC_CPU_VM, ms.transferred / 1e3 / ms.total_ms);
+	metrics_add(m, "total_time", "ms", PVB_LESS, METRIC_CPU_VM, x->ms.total_ms);
+	metrics_add(m, "downtime", "ms", PVB_LESS, METRIC_CPU_VM, x->ms.downtime_ms);
+	metrics_add(m, "setup_time", "ms", PVB_LESS, METRIC_CPU_VM, x->ms.setup_ms);
+	metrics_add(m, "harness_time", "ms", PVB_LESS, METRIC_CPU_VM, t_done - x->t_mig);
+	if (x->ms.total_ms > 0)
+		metrics_add(m, "link_mbps", "MB/s", PVB_MORE, METRIC_CPU_VM, x->ms.transferred / 1e3 / x->ms.total_ms);
+}
 
-	/* the destination has the whole state once it leaves inmigrate (paused: -S) */
-	if (qemu_wait_state_not(&dst, "inmigrate", 30000, st, sizeof(st)) || strcmp(st, "paused")) {
-		run_fail(out, RUN_ERROR, "destination: status %s after the migration, not paused", st);
-		goto done;
+/* the migration under its throttle, sampled into migrate.csv, until done or the deadline */
+static int migrate(struct mig_run *x)
+{
+	char err[300];
+	progress(x->src.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
+	x->t_mig = mono_ms();
+	rate_mark(&x->before, 1, x->t_mig, x->w, x->rd);
+	rate_mark(&x->during, 0, x->t_mig, x->w, x->rd);
+	for (int i = 0; i < x->vcpus; i++)
+		x->cpu0[i] = thread_cpu_us(x->tids[i]);
+	struct qemu_migrate_params mp = {
+		.bandwidth_bps = (double)spec_int(x->r, "bandwidth_mbps") * 1e6,
+		.downtime_ms = (int)spec_int(x->r, "downtime_ms"),
+		.auto_converge = !strcmp(spec_str(x->r, "throttle"), "auto-converge"),
+		.throttle_initial = (int)spec_int(x->r, "throttle_initial"),
+		.throttle_increment = (int)spec_int(x->r, "throttle_increment"),
+	};
+	if (qemu_migrate_start(&x->src, x->uri, &mp, err, sizeof(err))) {
+		run_fail(x->out, RUN_ERROR, "source: %s", err);
+		return -1;
+	}
+	struct watch wa = { .csv = fopen(x->csv_path, "w"), .t_mig = x->t_mig, .mem = x->src.mem, .vcpus = x->vcpus,
+			    .writers = x->writers };
+	if (wa.csv)
+		fprintf(wa.csv, "t_ms,status,transferred,remaining,dirty_pages_rate,dirty_sync_count,throttle_pct,"
+				"guest_written,guest_read\n");
+	x->ms = (struct qemu_migrate_sample){ .status = "" };
+	enum qemu_migrate_end end = qemu_migrate_watch(&x->src, &x->dst, vm_now_ms() + (double)spec_int(x->r, "deadline"),
+						       each_sample, &wa, &x->ms, err, sizeof(err));
+	if (wa.csv)
+		fclose(wa.csv);
+	if (end == QM_FAILED || end == QM_INTERRUPTED) {
+		run_fail(x->out, end == QM_FAILED ? RUN_ERROR : RUN_INTERRUPTED, "%s",
+			 end == QM_FAILED ? err : "interrupted (signal)");
+		return -1;
+	}
+	double t_done = end == QM_COMPLETED ? mono_ms() : 0;
+	x->w = wa.w, x->rd = wa.rd;
+	rate_mark(&x->during, 1, mono_ms(), x->w, x->rd);
+	x->converged = t_done > 0;
+	measure(x, wa.max_throttle, t_done);
+	return 0;
+}
+
+/* the destination holds the source's final image, page by page (paused: -S) */
+static int verify(struct mig_run *x)
+{
+	char st[32], where[200] = "";
+	if (qemu_wait_state_not(&x->dst, "inmigrate", 30000, st, sizeof(st)) || strcmp(st, "paused")) {
+		run_fail(x->out, RUN_ERROR, "destination: status %s after the migration, not paused", st);
+		return -1;
 	}
 	double t_v = mono_ms();
-	char where[200] = "";
-	long long differ = qemu_ram_pages_differ(&src, &dst, where, sizeof(where));
-	metrics_add(m, "verify_ms", "ms", PVB_LESS, METRIC_CPU_VM, mono_ms() - t_v);
-	metrics_add(m, "pages_differ", "count", PVB_LESS, METRIC_CPU_VM, (double)differ);
-	if (differ) {
-		/* a failed run; the guest still runs on and checks its own pages: its word is stored too */
-		run_fail(out, RUN_FAILED, "%lld of %zu pages differ between the source's final image and the destination, %s",
-			 differ, src.mem_size / 4096, where);
+	long long differ = qemu_ram_pages_differ(&x->src, &x->dst, where, sizeof(where));
+	metrics_add(x->m, "verify_ms", "ms", PVB_LESS, METRIC_CPU_VM, mono_ms() - t_v);
+	metrics_add(x->m, "pages_differ", "count", PVB_LESS, METRIC_CPU_VM, (double)differ);
+	if (differ) /* a failed run; the guest still runs on and checks its own pages: its word is stored too */
+		run_fail(x->out, RUN_FAILED, "%lld of %zu pages differ between the source's final image and the "
+			 "destination, %s", differ, x->src.mem_size / 4096, where);
+	return 0;
+}
+
+/* the guest goes on at the destination for run_after, then finishes and gives its record */
+static int resume(struct mig_run *x)
+{
+	char err[300];
+	qemu_vm_stop(&x->src); /* the source is done: the guest lives at the destination now */
+	cJSON *c = qmp_call(x->dst.q, "cont", NULL, err, sizeof(err));
+	if (!c) {
+		run_fail(x->out, RUN_ERROR, "destination: cont: %s", err);
+		return -1;
 	}
-	qemu_vm_stop(&src); /* the source is done: the guest lives at the destination now */
-	cJSON *x = qmp_call(dst.q, "cont", NULL, err, sizeof(err));
-	if (!x) {
-		run_fail(out, RUN_ERROR, "destination: cont: %s", err);
-		goto done;
+	cJSON_Delete(c);
+	progress(x->dst.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
+	rate_mark(&x->after, 0, mono_ms(), x->w, x->rd);
+	sleep_ms((double)spec_int(x->r, "run_after"));
+	if (progress(x->dst.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per) == 0)
+		rate_mark(&x->after, 1, mono_ms(), x->w, x->rd);
+	if (x->after.have != 2 || (x->after.w1 <= x->after.w0 && x->after.r1 <= x->after.r0)) {
+		run_fail(x->out, RUN_FAILED, "the guest made no progress at the destination");
+		return -1;
 	}
-	cJSON_Delete(x);
-	progress(dst.mem, vcpus, writers, &w, &rd, per);
-	rate_mark(&after, 0, mono_ms(), w, rd);
-	sleep_ms((double)spec_int(r, "run_after"));
-	if (progress(dst.mem, vcpus, writers, &w, &rd, per) == 0)
-		rate_mark(&after, 1, mono_ms(), w, rd);
-	if (after.have != 2 || (after.w1 <= after.w0 && after.r1 <= after.r0)) {
-		run_fail(out, RUN_FAILED, "the guest made no progress at the destination");
-		goto done;
+	vm_progress_stop(x->dst.mem);
+	if (!child_wait(&x->dst.c, 30000)) {
+		run_fail(x->out, RUN_TIMEOUT, "the guest did not finish at the destination 30 s after it was asked");
+		return -1;
 	}
-	vm_progress_stop(dst.mem);
-	if (!child_wait(&dst.c, 30000)) {
-		run_fail(out, RUN_TIMEOUT, "the guest did not finish at the destination 30 s after it was asked");
-		goto done;
+	qemu_vm_outcome(&x->dst, 0, &x->dr);
+	if (x->dr.outcome != RUN_OK)
+		run_fail(x->out, x->dr.outcome == RUN_FAILED || x->dr.outcome == RUN_CRASHED ? x->dr.outcome : RUN_ERROR,
+			 "destination: %s", x->dr.reason);
+	if (x->dr.record)
+		metrics_from_record(x->dr.record, &x->out->m[SIDE_GUEST]);
+	return 0;
+}
+
+/* unconverged: the source finishes the guest, and its record is the run's */
+static void finish_at_source(struct mig_run *x)
+{
+	vm_progress_stop(x->src.mem);
+	child_wait(&x->src.c, 30000);
+	qemu_vm_outcome(&x->src, !x->src.c.exited, &x->sr);
+	if (x->sr.record)
+		metrics_from_record(x->sr.record, &x->out->m[SIDE_GUEST]);
+}
+
+static void run(const struct run_spec *r, const struct run_env *env, struct run_result *out)
+{
+	static struct mig_run x;
+	const char *why;
+
+	memset(&x, 0, sizeof(x));
+	x.r = r, x.out = out, x.m = &out->m[SIDE_VMM];
+	x.tcg = !strcmp(spec_str(r, "accel"), "tcg");
+	x.vcpus = (int)spec_int(r, "vcpus"), x.writers = (int)spec_int(r, "writers");
+	x.src = (struct qemu_vm){ .memfd = -1, .mem = MAP_FAILED };
+	x.dst = x.src;
+	if ((why = unavailable(r, env, x.tcg))) {
+		run_fail(out, RUN_SKIPPED, "%s%s", strncmp(why, "unavailable:", 12) ? "unavailable: " : "", why);
+		return;
 	}
-	qemu_vm_outcome(&dst, 0, &dr);
-	if (dr.outcome != RUN_OK)
-		run_fail(out, dr.outcome == RUN_FAILED ? RUN_FAILED : dr.outcome == RUN_CRASHED ? RUN_CRASHED : RUN_ERROR,
-			 "destination: %s", dr.reason);
-	if (dr.record)
-		metrics_from_record(dr.record, &out->m[SIDE_GUEST]);
-done:
-	rate_out(m, "before", &before);
-	rate_out(m, "during", &during);
-	rate_out(m, "after", &after);
-	if (csv)
-		fclose(csv);
-	qemu_vm_stop(&src);
-	qemu_vm_stop(&dst);
-	vm_result_free(&sr);
-	vm_result_free(&dr);
-	unlink(sock);
+	snprintf(x.sock, sizeof(x.sock), "%s/migrate.sock", env->run_dir);
+	snprintf(x.uri, sizeof(x.uri), "unix:%s", x.sock);
+	snprintf(x.dst_dir, sizeof(x.dst_dir), "%s/destination", env->run_dir);
+	snprintf(x.csv_path, sizeof(x.csv_path), "%s/migrate.csv", env->run_dir);
+	unlink(x.sock);
+	mkdir(x.dst_dir, 0755);
+	if (!boot(&x, env) && !migrate(&x)) {
+		if (!x.converged)
+			finish_at_source(&x);
+		else if (!verify(&x))
+			resume(&x);
+	}
+	rate_out(x.m, "before", &x.before);
+	rate_out(x.m, "during", &x.during);
+	rate_out(x.m, "after", &x.after);
+	qemu_vm_stop(&x.src);
+	qemu_vm_stop(&x.dst);
+	vm_result_free(&x.sr);
+	vm_result_free(&x.dr);
+	unlink(x.sock);
 }
 
 static long long timeout_ms(const struct run_spec *r)

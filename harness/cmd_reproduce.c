@@ -33,7 +33,20 @@ static void usage(FILE *f)
 		"  --format F        text (default) or json\n"
 		"  --list            list the published tables\n"
 		"  --host NAME       only this host's runs (a central store holds many)\n"
-		"Exit status: 0 verdicts printed (whatever they are), 1 error, 2 runs failed, 130 interrupted.\n");
+		"Exit status: 0 verdicts printed (whatever they are), 1 error, 2 runs failed, 130 interrupted.\n"
+		"\n"
+		"Verdicts (effect: the median ratio to the baseline column, or the difference where a value\n"
+		"is 0; p: Mann-Whitney U, Benjamini-Hochberg over the table; intervals: 95%% bootstrap):\n"
+		"  R1 too few runs    the exact test cannot reach p < 0.05 with these runs, ties counted\n"
+		"  R2 reproduced      significant, same direction, measured/published effect (log ratios)\n"
+		"                     inside [1/1.5, 1.5] with its interval\n"
+		"  R3 direction only  significant, same direction, that interval not inside it\n"
+		"  R4 not reproduced  significant, opposite direction\n"
+		"  R5 not reproduced  a change published; here the interval lies inside +-10%% (no change)\n"
+		"  R6 inconclusive    a change published; not significant, not shown to be no change\n"
+		"  R7 reproduced      no change published (under 10%%); the interval here inside +-10%%\n"
+		"  R8 not reproduced  no change published; a significant change here outside +-10%%\n"
+		"  R9 inconclusive    no change published; the interval neither inside nor outside +-10%%\n");
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)

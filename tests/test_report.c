@@ -2,6 +2,7 @@
 /* pvbench's reports end to end with the null type (no VM, no KVM): `ab` runs its session and
  * judges it, from the runs and again from the store. Asserts on exit statuses, the store and
  * the JSON reports (parsed), not on scraped text. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "child.h"
 #include "cli.h"
 #include "compare.h"
+#include "stats.h"
 #include "reproduce.h"
 #include "testlib.h"
 
@@ -204,6 +206,71 @@ static void nightly_flags_a_planted_regression(void **state)
 
 /* Verdicts on fixture runs: each rule of report/reproduce.h once, from a published table and
  * runs made by hand. */
+/* The verdict rules' error rates, measured: runs with a planted effect (log-normal noise, 10%
+ * per run) against a published table, n runs a side, many trials. "reproduced" must be rare
+ * where the planted effect is not the published one (2x it, or none), and common where it is. */
+static double normal(uint64_t *rng)
+{
+	double u = stats_rand_unit(rng), v = stats_rand_unit(rng);
+	return sqrt(-2 * log(u > 0 ? u : 1e-300)) * cos(2 * M_PI * v);
+}
+
+static void reproduce_verdicts_are_right_often_enough(void **state)
+{
+	/* equivalence: "no change" needs the interval inside +-10%, which a 10%-noisy metric does
+	 * not give at 10 runs (inconclusive, rightly); a 3%-noisy one does */
+	static const struct { double pub, planted; const char *right, *name; int needs_precision; } plant[] = {
+		{ 0.5, 0.5, "reproduced", "published -50%, planted the same", 0 },
+		{ 0.5, 0.25, "direction only", "published -50%, planted 2x it (-75%)", 0 },
+		{ 0.5, 1.0, "not reproduced", "published -50%, planted none", 1 },
+		{ 1.0, 1.0, "reproduced", "published no change, planted none", 1 },
+		{ 1.0, 0.5, "not reproduced", "published no change, planted -50%", 0 },
+	};
+	uint64_t rng = 7, brng = 11;
+	double v[10], vb[10];
+
+	for (int si = 0; si < 4; si++) {
+		int n = si & 1 ? 10 : 5;
+		double sd = si & 2 ? 0.03 : 0.10; /* per-run noise: a steady metric, and a noisy one */
+		for (size_t k = 0; k < sizeof(plant) / sizeof(plant[0]); k++) {
+			int right = 0, wrong_repro = 0, trials = 200;
+			for (int t = 0; t < trials; t++) {
+				for (int i = 0; i < n; i++) {
+					vb[i] = 100 * exp(sd * normal(&rng));
+					v[i] = 100 * plant[k].planted * exp(sd * normal(&rng));
+				}
+				struct repro_cell c = { .pub = 10 * plant[k].pub, .pub_base = 10, .v = v, .vb = vb, .n = (size_t)n,
+							.nb = (size_t)n, .p_adj = NAN };
+				reproduce_judge(&c, &brng);
+				right += !strcmp(c.verdict, plant[k].right);
+				wrong_repro += !strcmp(c.verdict, "reproduced") && strcmp(plant[k].right, "reproduced");
+			}
+			print_message("noise %2.0f%%, n = %2d  %-40s %3d%% %s, %d%% wrongly \"reproduced\"\n", sd * 100, n,
+				      plant[k].name, 100 * right / trials, plant[k].right, 100 * wrong_repro / trials);
+			assert_true(wrong_repro * 100 < 5 * trials);
+			if (n == 10 && (sd < 0.05 || !plant[k].needs_precision)) /* the rules can say it */
+				assert_true(right * 100 >= 50 * trials);
+		}
+	}
+	/* a published +18% is not reproduced by a significant +1%: the size counts */
+	for (int i = 0; i < 10; i++) {
+		vb[i] = 6136 * (1 + 0.001 * (i % 3));
+		v[i] = 6136 * 1.01 * (1 + 0.001 * (i % 3));
+	}
+	struct repro_cell small = { .pub = 7274, .pub_base = 6136, .v = v, .vb = vb, .n = 10, .nb = 10, .p_adj = NAN };
+	reproduce_judge(&small, &brng);
+	assert_string_equal(small.verdict, "direction only");
+	/* a zero baseline is judged on differences: published 0 -> 0 with noisy runs is not "no change" */
+	double z[5] = { 0, 0, 0, 0, 0 }, noisy[5] = { 0, 3, 0, 5, 1 };
+	struct repro_cell c = { .pub = 0, .pub_base = 0, .v = noisy, .vb = z, .n = 5, .nb = 5, .p_adj = NAN };
+	reproduce_judge(&c, &brng);
+	assert_true(c.diff);
+	assert_string_not_equal(c.verdict, "reproduced");
+	struct repro_cell q = { .pub = 0, .pub_base = 0, .v = z, .vb = z, .n = 5, .nb = 5, .p_adj = NAN };
+	reproduce_judge(&q, &brng);
+	assert_string_equal(q.rule, "R1"); /* all ties: the test cannot say anything */
+}
+
 static void reproduce_verdicts_on_fixture_runs(void **state)
 {
 	char path[400], err[256];
@@ -433,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup(ab_refuses_what_is_not_a_pair, setup),
 		cmocka_unit_test_setup(nightly_flags_a_planted_regression, setup),
 		cmocka_unit_test_setup(reproduce_verdicts_on_fixture_runs, setup),
+		cmocka_unit_test(reproduce_verdicts_are_right_often_enough),
 		cmocka_unit_test(every_published_table_loads),
 		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
 		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),

@@ -6,8 +6,6 @@
 #include "reproduce.h"
 #include "stats.h"
 
-#define SAME_BAND 1.1     /* a published change smaller than 10% counts as "no change" */
-#define ALPHA 0.05
 
 static const char *str(const cJSON *o, const char *k)
 {
@@ -128,11 +126,122 @@ static const char *why_missing(const struct cmp_input *in, const char *rk, const
 	return buf;
 }
 
+/* ---- one cell's verdict ---- */
+
+static int sign(double x)
+{
+	return (x > 0) - (x < 0);
+}
+
+/* The smallest p the exact rank test can give these runs, ties as they are: the most extreme
+ * split of the pooled values (the n smallest on one side). */
+static double min_p_with_ties(const double *a, size_t na, const double *b, size_t nb)
+{
+	double *all = malloc((na + nb) * sizeof(double));
+	if (!all)
+		abort();
+	memcpy(all, a, na * sizeof(double));
+	memcpy(all + na, b, nb * sizeof(double));
+	for (size_t i = 1; i < na + nb; i++) /* insertion sort: a table's cells have few runs */
+		for (size_t j = i; j > 0 && all[j - 1] > all[j]; j--) {
+			double t = all[j];
+			all[j] = all[j - 1];
+			all[j - 1] = t;
+		}
+	double p = stats_mann_whitney_p(all, nb, all + nb, na);
+	free(all);
+	return p;
+}
+
+void reproduce_judge(struct repro_cell *c, uint64_t *rng)
+{
+	int pos = c->pub > 0 && c->pub_base > 0;
+	double *la = malloc((c->nb + 1) * sizeof(double)), *lb = malloc((c->n + 1) * sizeof(double));
+
+	if (!la || !lb)
+		abort();
+	c->med = stats_median(c->v, c->n);
+	c->med_base = stats_median(c->vb, c->nb);
+	c->p = stats_mann_whitney_p(c->vb, c->nb, c->v, c->n);
+	for (size_t i = 0; i < c->nb; i++)
+		pos &= c->vb[i] > 0;
+	for (size_t i = 0; i < c->n; i++)
+		pos &= c->v[i] > 0;
+	/* ratios where every value is positive (on the log scale); differences where a value is 0 */
+	c->diff = !pos;
+	for (size_t i = 0; i < c->nb; i++)
+		la[i] = c->diff ? c->vb[i] : log(c->vb[i]);
+	for (size_t i = 0; i < c->n; i++)
+		lb[i] = c->diff ? c->v[i] : log(c->v[i]);
+	c->lo = c->hi = NAN;
+	stats_bootstrap_diff(la, c->nb, lb, c->n, 0.5, 2000, 0.95, rng, &c->lo, &c->hi);
+	free(la);
+	free(lb);
+	if (!c->diff)
+		c->lo = exp(c->lo), c->hi = exp(c->hi);
+	c->effect = c->diff ? c->med - c->med_base : c->med / c->med_base;
+	double pub = c->diff ? c->pub - c->pub_base : c->pub / c->pub_base;
+	c->pub_effect = pub;
+
+	/* the "no change" band, each side in its own scale: +-10% of a ratio, or of the larger value */
+	double band_pub = c->diff ? REPRO_NO_CHANGE * fmax(fabs(c->pub), fabs(c->pub_base)) : 0;
+	double band = c->diff ? REPRO_NO_CHANGE * fmax(fabs(c->med), fabs(c->med_base)) : 0;
+	int dp = c->diff ? (fabs(pub) > band_pub ? sign(pub) : 0)
+			 : pub > 1 + REPRO_NO_CHANGE ? 1 : pub < 1 / (1 + REPRO_NO_CHANGE) ? -1 : 0;
+	int equivalent = c->diff ? c->lo >= -band && c->hi <= band
+				 : c->lo >= 1 / (1 + REPRO_NO_CHANGE) && c->hi <= 1 + REPRO_NO_CHANGE;
+	int outside = c->diff ? c->hi < -band || c->lo > band
+			      : c->hi < 1 / (1 + REPRO_NO_CHANGE) || c->lo > 1 + REPRO_NO_CHANGE;
+	double p = isnan(c->p_adj) ? c->p : c->p_adj;
+	int sig = p < REPRO_ALPHA, dn = sig ? sign(c->med - c->med_base) : 0;
+	/* the measured effect over the published effect, with its interval, both ends inside
+	 * [1/1.5, 1.5]: effects as differences, or as log ratios (+1% against a published +18% is a
+	 * sixteenth of the effect, though the ratios 1.01 and 1.18 look close) */
+	double s_lo = NAN, s_hi = NAN, s = NAN;
+	if (dp) {
+		double e = c->diff ? pub : log(pub);
+		s_lo = (c->diff ? c->lo : log(c->lo)) / e;
+		s_hi = (c->diff ? c->hi : log(c->hi)) / e;
+		s = (c->diff ? c->effect : log(c->effect)) / e;
+		if (s_lo > s_hi) {
+			double t = s_lo;
+			s_lo = s_hi;
+			s_hi = t;
+		}
+	}
+	int within = dp && s_lo >= 1 / REPRO_SIZE_TOL && s_hi <= REPRO_SIZE_TOL;
+
+#define SAY(v, r, ...) (c->verdict = (v), c->rule = (r), snprintf(c->why, sizeof(c->why), __VA_ARGS__))
+	if (min_p_with_ties(c->vb, c->nb, c->v, c->n) >= REPRO_ALPHA)
+		SAY("too few runs", "R1", "%zu and %zu runs, ties as they are: the rank test cannot reach p < %g",
+		    c->n, c->nb, REPRO_ALPHA);
+	else if (dp && sig && dn == dp && within)
+		SAY("reproduced", "R2", "same direction; %.3g of the published effect, interval [%.3g, %.3g] within %gx",
+		    s, s_lo, s_hi, REPRO_SIZE_TOL);
+	else if (dp && sig && dn == dp)
+		SAY("direction only", "R3", "same direction; %.3g of the published effect, interval [%.3g, %.3g] not within %gx",
+		    s, s_lo, s_hi, REPRO_SIZE_TOL);
+	else if (dp && sig)
+		SAY("not reproduced", "R4", "opposite direction");
+	else if (dp && equivalent)
+		SAY("not reproduced", "R5", "no change here (interval inside +-%.0f%%); a change was published",
+		    REPRO_NO_CHANGE * 100);
+	else if (dp)
+		SAY("inconclusive", "R6", "not significant (p %.2g), and the interval shows no change neither", p);
+	else if (equivalent)
+		SAY("reproduced", "R7", "no change, as published: the interval inside +-%.0f%%", REPRO_NO_CHANGE * 100);
+	else if (sig && outside)
+		SAY("not reproduced", "R8", "a change here (interval outside +-%.0f%%); none published",
+		    REPRO_NO_CHANGE * 100);
+	else
+		SAY("inconclusive", "R9", "no change published; the interval here is neither inside nor outside +-%.0f%%",
+		    REPRO_NO_CHANGE * 100);
+#undef SAY
+}
+
 struct cell {
 	const char *group, *side, *row, *col;
-	double pub, pub_base;
-	double med, med_base, ratio, lo, hi, p, p_adj;
-	size_t n, n_base;
+	struct repro_cell j;
 	const char *verdict;
 	char why[300];
 	int baseline;
@@ -145,66 +254,22 @@ static double ratio_of(double a, double b)
 	return a / b;
 }
 
-static int direction(double r)
-{
-	return r > SAME_BAND ? 1 : r < 1 / SAME_BAND ? -1 : 0;
-}
-
-/* the smallest two-sided p the exact rank test can give with these sample sizes: 2 / C(n+m, n) */
-static double min_p(size_t n, size_t m)
-{
-	double c = 1;
-	for (size_t i = 1; i <= n; i++)
-		c = c * (double)(m + i) / (double)i;
-	return 2 / c;
-}
-
-static void judge(struct cell *c)
-{
-	double rp = ratio_of(c->pub, c->pub_base);
-	int dp = direction(rp), dn = c->p_adj < ALPHA ? (c->med > c->med_base) - (c->med < c->med_base) : 0;
-	int in_ci = c->lo <= rp && rp <= c->hi;
-	int near = isfinite(c->ratio) && c->ratio > 0 && isfinite(rp) && rp > 0 &&
-		   fabs(log2(c->ratio / rp)) <= 1;
-	/* "no difference" here means something only if the test could have seen one */
-	int blind = min_p(c->n, c->n_base) >= ALPHA;
-	int far_from_1 = c->lo > SAME_BAND || c->hi < 1 / SAME_BAND;
-	if (dn == 0 && (blind || (dp == 0 && far_from_1))) {
-		c->verdict = blind ? "too few runs" : "inconclusive";
-		snprintf(c->why, sizeof(c->why), blind ? "%zu and %zu runs: the rank test cannot reach p < %g" :
-			 "not significant, yet the ratio's interval lies away from 1", c->n, c->n_base, ALPHA);
-	} else if (dp != dn) {
-		c->verdict = "not reproduced";
-		snprintf(c->why, sizeof(c->why), "%s", dn == 0 ? "published change not significant here" :
-			 dp == 0 ? "published no change; a significant change here" : "opposite direction");
-	} else if (dp == 0 || in_ci || near) {
-		c->verdict = "reproduced";
-		snprintf(c->why, sizeof(c->why), "%s", dp == 0 ? "no change, as published" :
-			 in_ci ? "same direction, published ratio inside the interval" :
-				 "same direction, ratio within 2x");
-	} else {
-		c->verdict = "direction only";
-		snprintf(c->why, sizeof(c->why), "same direction, ratio %.3gx vs published %.3gx", c->ratio, rp);
-	}
-}
-
 void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *origin, FILE *out,
 		     cJSON *json, struct repro_summary *sum)
 {
 	const char *metric = str(ref, "metric"), *rk = str(ref, "rows"), *ck = str(ref, "columns");
 	const char *base_label = str(ref, "baseline"), *unit = str(ref, "unit");
 	const cJSON *g, *row, *col, *src = cJSON_GetObjectItem(ref, "source");
-	struct cell cells[256];
+	static struct cell cells[256];
 	size_t nc = 0, cap = in->n + 1;
 	double *v = malloc(cap * sizeof(double)), *vb = malloc(cap * sizeof(double));
-	double *lv = malloc(cap * sizeof(double)), *lvb = malloc(cap * sizeof(double));
 	double raw[256], adj[256];
 	uint64_t rng = 1;
 	int tcg = 0;
 	/* ns metrics are stored in ns; published tables are in their own unit (us here) */
 	double scale = !strcmp(unit, "us") ? 1e-3 : !strcmp(unit, "ms") ? 1e-6 : 1;
 
-	if (!v || !vb || !lv || !lvb)
+	if (!v || !vb)
 		abort();
 	cJSON_ArrayForEach(g, cJSON_GetObjectItem(ref, "groups")) {
 		const char *side = str(g, "side") ? str(g, "side") : "guest";
@@ -220,34 +285,29 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 				const char *cv = mapped(ref, col->string);
 				memset(c, 0, sizeof(*c));
 				*c = (struct cell){ .group = str(g, "label"), .side = side, .row = row->string,
-						    .col = col->string, .pub = col->valuedouble,
-						    .pub_base = pb->valuedouble, .n_base = nb,
-						    .baseline = !strcmp(col->string, base_label),
-						    .p = NAN, .p_adj = NAN, .lo = NAN, .hi = NAN, .ratio = NAN };
-				c->n = cell_values(in, where, rk, rv, ck, cv, side, metric, v, &tcg);
-				c->med = stats_median(v, c->n);
-				c->med_base = stats_median(vb, nb);
+						    .col = col->string, .baseline = !strcmp(col->string, base_label),
+						    .j = { .pub = col->valuedouble, .pub_base = pb->valuedouble, .nb = nb,
+							   .p = NAN, .p_adj = NAN, .lo = NAN, .hi = NAN, .effect = NAN } };
+				c->j.n = cell_values(in, where, rk, rv, ck, cv, side, metric, v, &tcg);
+				c->j.med = stats_median(v, c->j.n);
+				c->j.med_base = stats_median(vb, nb);
 				raw[nc] = NAN;
-				if (!c->n) {
+				if (!c->j.n) {
 					c->verdict = "not measured";
 					why_missing(in, rk, rv, ck, cv, c->why, sizeof(c->why));
 				} else if (c->baseline) {
 					c->verdict = "baseline";
-				} else if (c->n < 2 || nb < 2) {
+				} else if (c->j.n < 2 || nb < 2) {
 					c->verdict = "too few runs";
-					snprintf(c->why, sizeof(c->why), "%zu and %zu runs", c->n, nb);
-				} else {
-					int pos = 1;
-					c->ratio = ratio_of(c->med, c->med_base);
-					for (size_t i = 0; i < c->n; i++)
-						pos &= (lv[i] = log(v[i])) > -INFINITY && v[i] > 0;
-					for (size_t i = 0; i < nb; i++)
-						pos &= (lvb[i] = log(vb[i])) > -INFINITY && vb[i] > 0;
-					if (pos && !stats_bootstrap_diff(lvb, nb, lv, c->n, 0.5, 2000, 0.95, &rng, &c->lo, &c->hi)) {
-						c->lo = exp(c->lo);
-						c->hi = exp(c->hi);
-					}
-					raw[nc] = c->p = stats_mann_whitney_p(vb, nb, v, c->n);
+					snprintf(c->why, sizeof(c->why), "R1: %zu and %zu runs", c->j.n, nb);
+				} else { /* judged once the table's p are adjusted together */
+					double *cv_ = malloc(c->j.n * sizeof(double)), *cb_ = malloc(nb * sizeof(double));
+					if (!cv_ || !cb_)
+						abort();
+					memcpy(cv_, v, c->j.n * sizeof(double));
+					memcpy(cb_, vb, nb * sizeof(double));
+					c->j.v = cv_, c->j.vb = cb_;
+					raw[nc] = stats_mann_whitney_p(vb, nb, v, c->j.n);
 				}
 				nc++;
 			}
@@ -256,9 +316,12 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 	stats_bh(raw, adj, nc);
 	for (size_t i = 0; i < nc; i++) {
 		struct cell *c = &cells[i];
-		c->p_adj = adj[i];
-		if (!c->verdict)
-			judge(c);
+		if (!c->verdict) {
+			c->j.p_adj = adj[i];
+			reproduce_judge(&c->j, &rng);
+			c->verdict = c->j.verdict;
+			snprintf(c->why, sizeof(c->why), "%s: %s", c->j.rule, c->j.why);
+		}
 		sum->cells += !c->baseline;
 		sum->reproduced += !strcmp(c->verdict, "reproduced");
 		sum->direction_only += !strcmp(c->verdict, "direction only");
@@ -287,14 +350,17 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 			cJSON_AddStringToObject(x, "side", c->side);
 			cJSON_AddStringToObject(x, "row", c->row);
 			cJSON_AddStringToObject(x, "column", c->col);
-			NUM("published", c->pub);
-			NUM("published_ratio", c->baseline ? NAN : ratio_of(c->pub, c->pub_base));
-			NUM("median", c->med * scale);
-			cJSON_AddNumberToObject(x, "runs", (double)c->n);
-			NUM("ratio", c->ratio);
-			NUM("ratio_lo", c->lo);
-			NUM("ratio_hi", c->hi);
-			NUM("p_bh", c->p_adj);
+			NUM("published", c->j.pub);
+			NUM("published_ratio", c->baseline ? NAN : ratio_of(c->j.pub, c->j.pub_base));
+			NUM("median", c->j.med * (c->j.n ? scale : NAN));
+			cJSON_AddNumberToObject(x, "runs", (double)c->j.n);
+			cJSON_AddStringToObject(x, "effect", c->j.diff ? "difference" : "ratio");
+			NUM(c->j.diff ? "difference" : "ratio", c->j.diff ? c->j.effect * scale : c->j.effect);
+			NUM(c->j.diff ? "difference_lo" : "ratio_lo", c->j.diff ? c->j.lo * scale : c->j.lo);
+			NUM(c->j.diff ? "difference_hi" : "ratio_hi", c->j.diff ? c->j.hi * scale : c->j.hi);
+			NUM("p_bh", c->j.p_adj);
+			if (c->j.rule)
+				cJSON_AddStringToObject(x, "rule", c->j.rule);
 #undef NUM
 			cJSON_AddStringToObject(x, "verdict", c->verdict);
 			cJSON_AddStringToObject(x, "why", c->why);
@@ -312,18 +378,21 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		for (size_t i = 0; i < nc; i++) {
 			struct cell *c = &cells[i];
 			char ours[40] = "-", r[16] = "", ci[40] = "", rp[16] = "", p[16] = "";
-			if (c->n)
-				snprintf(ours, sizeof(ours), "%.4g (%zu)", c->med * scale, c->n);
+			if (c->j.n)
+				snprintf(ours, sizeof(ours), "%.4g (%zu)", c->j.med * scale, c->j.n);
 			if (!c->baseline)
-				snprintf(rp, sizeof(rp), "%.3gx", ratio_of(c->pub, c->pub_base));
-			if (isfinite(c->ratio))
-				snprintf(r, sizeof(r), "%.3gx", c->ratio);
-			if (isfinite(c->lo))
-				snprintf(ci, sizeof(ci), "[%.3g, %.3g]", c->lo, c->hi);
-			if (isfinite(c->p_adj))
-				snprintf(p, sizeof(p), "%.2g", c->p_adj);
+				snprintf(rp, sizeof(rp), "%.3gx", ratio_of(c->j.pub, c->j.pub_base));
+			if (isfinite(c->j.effect) && !c->j.diff)
+				snprintf(r, sizeof(r), "%.3gx", c->j.effect);
+			else if (isfinite(c->j.effect))
+				snprintf(r, sizeof(r), "%+.3g", c->j.effect * scale);
+			if (isfinite(c->j.lo))
+				snprintf(ci, sizeof(ci), "[%.3g, %.3g]", c->j.diff ? c->j.lo * scale : c->j.lo,
+					 c->j.diff ? c->j.hi * scale : c->j.hi);
+			if (isfinite(c->j.p_adj))
+				snprintf(p, sizeof(p), "%.2g", c->j.p_adj);
 			fprintf(out, "%-8s %-10s %-14s %10.4g %8s  %14s %8s %-22s %8s  %s%s%s%s\n",
-				c->group ? c->group : "", c->row, c->col, c->pub, rp, ours, r, ci, p, c->verdict,
+				c->group ? c->group : "", c->row, c->col, c->j.pub, rp, ours, r, ci, p, c->verdict,
 				c->why[0] ? " (" : "", c->why, c->why[0] ? ")" : "");
 		}
 		const cJSON *m;
@@ -335,13 +404,16 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		fprintf(out, "%s", first ? "" : "\n");
 		if (str(ref, "notes"))
 			fprintf(out, "notes: %s\n", str(ref, "notes"));
-		fprintf(out, "Absolute values differ with hardware: cells are judged on direction and ratio.\n");
+		fprintf(out, "Absolute values differ with hardware: cells are judged on direction and size (ratio, or difference "
+			     "where a value is 0); the rules R1-R9 are in pvbench reproduce --help.\n");
 		if (tcg)
 			fprintf(out, "%s\n", tcg_note);
 		fprintf(out, "\n");
 	}
+	for (size_t i = 0; i < nc; i++) {
+		free((double *)cells[i].j.v);
+		free((double *)cells[i].j.vb);
+	}
 	free(v);
 	free(vb);
-	free(lv);
-	free(lvb);
 }

@@ -3,24 +3,52 @@
  * Reproduction verdicts: a seed's published table (one results/published/ file, schema
  * pvbench.reference/1) next to pvbench's runs of the matching experiment, cell by cell.
  * Absolute values differ with hardware, so a cell is judged on what can carry over: the
- * direction of each variant against the table's baseline column (Mann-Whitney U over per-run
- * values, Benjamini-Hochberg over the table's cells; a published change under 10% counts as
- * none) and the ratio variant/baseline (medians; a bootstrap interval on the log scale).
- *   reproduced      same direction, and the published ratio inside the interval or within 2x
- *   direction only  same direction, the ratio further off
- *   not reproduced  opposite, or a published change not significant here (or the reverse)
- *   too few runs    the rank test cannot reach significance with so few runs
- *   inconclusive    not significant, yet the ratio's interval lies away from 1 (no "no change")
- *   not measured    no runs, with the stored reason (skipped, failed) or none stored
+ * direction of each variant against the table's baseline column and the size of the change, a
+ * ratio variant/baseline (medians; a 95% bootstrap interval on the log scale), or a difference
+ * where a value is 0. Significance: Mann-Whitney U over per-run values, Benjamini-Hochberg over the
+ * table's cells. Each verdict names the rule that decided it:
+ *   R1 too few runs    the exact test cannot reach p < 0.05 with these runs, ties as they are
+ *   R2 reproduced      significant, same direction, and the interval of the measured effect
+ *                      over the published one inside [1/1.5, 1.5] (effects as log ratios, or
+ *                      as differences)
+ *   R3 direction only  significant, same direction, that interval not inside it
+ *   R4 not reproduced  significant, opposite direction
+ *   R5 not reproduced  a change published, and the interval here inside the no-change band
+ *   R6 inconclusive    a change published, not significant, and not shown to be no change
+ *   R7 reproduced      no change published (under 10%), and the interval here inside +-10%
+ *   R8 not reproduced  no change published, a significant change here outside +-10%
+ *   R9 inconclusive    no change published, the interval here neither inside nor outside
+ *   not measured       no runs, with the stored reason (skipped, failed) or none stored
+ * A simulation (tests/test_report.c) plants effects and measures how often each is right.
  */
 #ifndef PVB_REPRODUCE_H
 #define PVB_REPRODUCE_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <cjson/cJSON.h>
 #include "compare.h"
 
 struct repro_summary { int cells, reproduced, direction_only, not_reproduced, unjudged; };
+
+#define REPRO_ALPHA 0.05
+#define REPRO_NO_CHANGE 0.10     /* a change under 10% is "no change" (the band) */
+#define REPRO_SIZE_TOL 1.5       /* "reproduced": measured / published effect (log ratio) within 1.5x */
+
+/* One cell: the published pair and the measured runs in, the verdict out. */
+struct repro_cell {
+	double pub, pub_base;
+	const double *v, *vb;            /* the variant's and the baseline's per-run values */
+	size_t n, nb;
+	double p_adj;                    /* adjusted over the table; NAN: the cell's own p */
+	/* out */
+	double med, med_base, p;
+	double effect, pub_effect, lo, hi; /* ratios, or differences when diff */
+	int diff;
+	const char *verdict, *rule;
+	char why[240];
+};
+void reproduce_judge(struct repro_cell *c, uint64_t *rng);
 
 /* Reads and checks a published table; NULL with "file: why" in err. */
 cJSON *reproduce_load(const char *path, char *err, size_t errlen);

@@ -87,7 +87,7 @@ static void emit(unsigned cpu, const struct audio_cpu *c)
 {
 	pvb_metric(cpu, "periods", "count", PVB_INFO, (int64_t)c->periods);
 	pvb_metric(cpu, "glitches", "count", PVB_LESS, (int64_t)c->glitches);
-	pvb_metric(cpu, "glitches_per_min", "/min", PVB_LESS,
+	pvb_metric(cpu, "glitches_per_min", "per_min", PVB_LESS,
 		   (int64_t)(c->glitches * 60000 / (duration_ms ? duration_ms : 1)));
 	pvb_metric(cpu, "late_max", "ns", PVB_LESS, (int64_t)c->late_max_ns);
 	pvb_metric(cpu, "work_max", "ns", PVB_LESS, (int64_t)c->work_max_ns);

@@ -16,26 +16,11 @@
 #include "vm.h"
 #include "vmm.h"
 
-static const struct row {
-	int ch, poll;            /* poll: shared memory polled with sleeps of poll_us */
-	const char *key, *help;
-} rows[] = {
-	{ PVB_CH_NONE, 0, "none", "rdtsc pair and slot write only: the timing overhead" },
-	{ PVB_CH_HC_KVM, 0, "hc_kvm", "VMCALL/VMMCALL KVM_HC_VAPIC_POLL_IRQ, answered inside KVM" },
-	{ PVB_CH_HC_EXIT, 0, "hc_exit", "KVM_HC_MAP_GPA_RANGE with KVM_CAP_EXIT_HYPERCALL: exits to the VMM" },
-	{ PVB_CH_PIO, 0, "pio", "OUT to port 0x510: KVM_EXIT_IO to the VMM's vCPU thread" },
-	{ PVB_CH_MMIO, 0, "mmio", "store to 0xd0000000 (no memory slot): KVM_EXIT_MMIO" },
-	{ PVB_CH_EVENTFD_PIO, 0, "ioeventfd_pio", "OUT to port 0x520, an ioeventfd; a host thread waits" },
-	{ PVB_CH_EVENTFD_MMIO, 0, "ioeventfd_mmio", "store to 0xd0001000, an ioeventfd; a host thread waits" },
-	{ PVB_CH_SHM, 0, "shm_busy", "sequence number in a shared page; a host thread spins on it" },
-	{ PVB_CH_SHM, 1, "shm_poll", "the same; the host thread sleeps poll_us between looks" },
-	{ PVB_CH_SHM_DOORBELL, 0, "shm_doorbell", "sequence number, then the PIO ioeventfd" },
-};
-#define NR_ROWS (sizeof(rows) / sizeof(rows[0]))
-
+/* the channels are pvb_channels.h's table: a row each */
 static const char *channel_choice(int i)
 {
-	return i < (int)NR_ROWS ? rows[i].key : NULL;
+	const struct pvb_channel *k = chan_find(i);
+	return k ? k->name : NULL;
 }
 
 static const struct key_def keys[] = {
@@ -84,7 +69,8 @@ static double ns(double cycles, unsigned khz)
 /* The channel's host side lives as long as the vCPUs run; what the VMM counted is read before
  * the VM goes. */
 struct chan_run {
-	const struct row *rw;
+	const struct pvb_channel *k;
+	int ch;
 	int poll_us, count;
 	unsigned khz;
 	struct chan_host h;
@@ -94,7 +80,7 @@ struct chan_run {
 static int chan_prepare(void *arg, struct vmm *v, char *err, size_t errlen)
 {
 	struct chan_run *c = arg;
-	if (c->rw->ch == PVB_CH_HC_EXIT && chan_enable_exit_hypercall(v, err, errlen))
+	if (c->k->how == PVB_HOW_HCALL && c->k->host == PVB_HOST_EXIT && chan_enable_exit_hypercall(v, err, errlen))
 		return 1; /* this KVM cannot: a skip */
 	return 0;
 }
@@ -102,7 +88,7 @@ static int chan_prepare(void *arg, struct vmm *v, char *err, size_t errlen)
 static int chan_start(void *arg, struct vmm *v, char *err, size_t errlen)
 {
 	struct chan_run *c = arg;
-	return chan_host_start(&c->h, v, c->rw->ch, c->poll_us, err, errlen);
+	return chan_host_start(&c->h, v, c->ch, c->poll_us, err, errlen);
 }
 
 static void chan_stop(void *arg, struct vmm *v)
@@ -134,13 +120,13 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 	struct vm_result res;
 	char job[256];
 
-	for (size_t i = 0; i < NR_ROWS; i++)
-		if (!strcmp(rows[i].key, spec_str(r, "channel")))
-			c.rw = &rows[i];
-	c.poll_us = c.rw->poll ? (int)spec_int(r, "poll_us") : 0;
-	int hc = c.rw->ch == PVB_CH_HC_KVM || c.rw->ch == PVB_CH_HC_EXIT;
+	while (strcmp(chan_find(c.ch)->name, spec_str(r, "channel"))) /* the key's choice: it is there */
+		c.ch++;
+	c.k = chan_find(c.ch);
+	c.poll_us = c.k->poll ? (int)spec_int(r, "poll_us") : 0;
+	int hc = c.k->how == PVB_HOW_HCALL;
 	snprintf(job, sizeof(job), "workload=channel channel=%d ring=%lld count=%d pace_us=%lld",
-		 c.rw->ch | (hc && x86_cpu_is_amd() ? PVB_CH_AMD : 0), spec_int(r, "ring"), c.count,
+		 c.ch | (hc && x86_cpu_is_amd() ? PVB_CH_AMD : 0), spec_int(r, "ring"), c.count,
 		 spec_int(r, "pace_us"));
 	const struct vmm_extras ex = { .arg = &c, .prepare = chan_prepare, .start = chan_start, .stop = chan_stop,
 				       .ended = chan_ended };
@@ -186,8 +172,9 @@ out:
 /* for pvbench channels --help */
 static void describe(FILE *f)
 {
-	for (size_t i = 0; i < NR_ROWS; i++)
-		fprintf(f, "  %-16s %s\n", rows[i].key, rows[i].help);
+	const struct pvb_channel *k;
+	for (int i = 0; (k = chan_find(i)); i++)
+		fprintf(f, "  %-16s %s\n", k->name, k->help);
 }
 
 const struct exp_type type_channels = {

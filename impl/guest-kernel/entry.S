@@ -174,12 +174,15 @@ sys_r0fault:                            /* rdi = 1: first an instruction kvm_pvm
 
 	/*
 	 * One notification from ring 0, timed with rdtsc around it: t0, slot.tsc = t0, slot.seq++,
-	 * the channel's instruction(s), then rax = rdtsc - t0. rdi = channel, rsi = slot.
+	 * the instruction of its kind (pvb_channels.h's PVB_HOW_*) on arg, then rax = rdtsc - t0.
+	 * rdi = how (+ PVB_CH_AMD: vmmcall), rsi = slot, rdx = arg.
 	 */
 sys_channel:
 	push %rbx
 	push %r8
-	cmp $PVB_CH_AMD + PVB_CH_COUNT, %rdi
+	push %r9
+	mov %rdx, %r9
+	cmp $PVB_CH_AMD + PVB_HOW_COUNT, %rdi
 	jae 9f
 	jmp *channel_table(,%rdi,8)
 9:	mov $-1, %rax
@@ -200,58 +203,35 @@ sys_channel:
 	sub %r8, %rax
 	jmp ch_out
 	.endm
+	.macro ch_hcall insn
+	ch_begin
+	mov %r9d, %eax
+	mov $PVB_CH_SLOT_GPA, %ebx
+	mov $1, %ecx
+	xor %edx, %edx
+	\insn
+	ch_end
+	.endm
 
 ch_none:
 	ch_begin
 	ch_end
-ch_hc_kvm_intel:
-	ch_begin
-	mov $PVB_HC_VAPIC_POLL_IRQ, %eax
-	vmcall
-	ch_end
-ch_hc_kvm_amd:
-	ch_begin
-	mov $PVB_HC_VAPIC_POLL_IRQ, %eax
-	vmmcall
-	ch_end
-ch_hc_exit_intel:
-	ch_begin
-	mov $PVB_HC_MAP_GPA_RANGE, %eax
-	mov $PVB_CH_SLOT_GPA, %ebx
-	mov $1, %ecx
-	xor %edx, %edx
-	vmcall
-	ch_end
-ch_hc_exit_amd:
-	ch_begin
-	mov $PVB_HC_MAP_GPA_RANGE, %eax
-	mov $PVB_CH_SLOT_GPA, %ebx
-	mov $1, %ecx
-	xor %edx, %edx
-	vmmcall
-	ch_end
+ch_hcall_intel:
+	ch_hcall vmcall
+ch_hcall_amd:
+	ch_hcall vmmcall
 ch_pio:
 	ch_begin
-	mov $PVB_CH_PIO_PORT, %edx
+	mov %r9d, %edx
 	out %al, %dx
 	ch_end
 ch_mmio:
 	ch_begin
-	mov $PVB_CH_MMIO_ADDR, %ecx
-	movl %eax, (%rcx)
-	ch_end
-ch_eventfd_pio:
-ch_shm_doorbell:
-	ch_begin
-	mov $PVB_CH_EVENTFD_PORT, %edx
-	out %al, %dx
-	ch_end
-ch_eventfd_mmio:
-	ch_begin
-	mov $PVB_CH_EVENTFD_MMIO_ADDR, %ecx
+	mov %r9d, %ecx
 	movl %eax, (%rcx)
 	ch_end
 ch_out:
+	pop %r9
 	pop %r8
 	pop %rbx
 	iretq
@@ -342,14 +322,12 @@ r0fault_scratch:
 
 	.section .rodata
 	.balign 8
-channel_table:                          /* by channel number; + PVB_CH_AMD for vmmcall */
-	.quad ch_none, ch_hc_kvm_intel, ch_hc_exit_intel, ch_pio, ch_mmio, ch_eventfd_pio
-	.quad ch_eventfd_mmio, ch_none, ch_shm_doorbell
-	.rept PVB_CH_AMD - PVB_CH_COUNT
+channel_table:                          /* by PVB_HOW_*; + PVB_CH_AMD for vmmcall */
+	.quad ch_none, ch_hcall_intel, ch_pio, ch_mmio
+	.rept PVB_CH_AMD - PVB_HOW_COUNT
 	.quad ch_none
 	.endr
-	.quad ch_none, ch_hc_kvm_amd, ch_hc_exit_amd, ch_pio, ch_mmio, ch_eventfd_pio
-	.quad ch_eventfd_mmio, ch_none, ch_shm_doorbell
+	.quad ch_none, ch_hcall_amd, ch_pio, ch_mmio
 
 	.balign 8
 	.globl gk_exc_table

@@ -33,8 +33,9 @@
 #define SYS_EXIT         2           /* rdi = isa-debug-exit value; does not return */
 #define SYS_NULL         3           /* enter and leave: calibration */
 #define SYS_R0FAULT      4           /* ud2 in ring 0 (rdi = 1: lock cmpxchg16b first): crash tests */
-#define SYS_CHANNEL      5           /* rdi = channel, rsi = slot: one notification from ring 0,
-				        returns its TSC cycles (pvb_channels.h) */
+#define SYS_CHANNEL      5           /* rdi = how (PVB_HOW_*, + PVB_CH_AMD), rsi = slot, rdx = arg:
+				        one notification from ring 0, returns its TSC cycles
+				        (pvb_channels.h) */
 /* Without a TSC-deadline timer (QEMU TCG): the xAPIC timer in one-shot mode */
 #define SYS_SLEEP_APIC   6           /* rdi = initial count (0: none); returns on the timer */
 #define SYS_APIC_CAL     7           /* rdi = 0: count down from ~0; rdi = 1: stop, rax = count */

@@ -374,45 +374,39 @@ static inline uint64_t rdtsc_ordered(void)
  * same instructions; returns its TSC cycles, measured the same way in both rings. */
 uint64_t pvb_platform_notify(int ch, int ring, void *slot_p)
 {
+	static const struct pvb_channel table[] = PVB_CHANNEL_TABLE;
 	struct pvb_chan_slot *slot = slot_p;
-	uint64_t t0, a = 5, d = 0, c = 0, b = 0;
+	int amd = ch & PVB_CH_AMD;
+	uint64_t t0, a = 5, d, c = 1, b = PVB_CH_SLOT_GPA;
 
+	ch &= ~PVB_CH_AMD;
+	if (ch < 0 || ch >= PVB_CH_COUNT)
+		return (uint64_t)-1;
+	const struct pvb_channel *k = &table[ch];
 	if (ring == 0) {
-		__asm__ volatile("int3" : "+a"(a) : "D"((uint64_t)ch), "S"(slot) : "rcx", "rdx", "memory");
+		d = k->arg;
+		__asm__ volatile("int3" : "+a"(a), "+d"(d) : "D"((uint64_t)(k->how | (unsigned)amd)), "S"(slot)
+				 : "rcx", "memory");
 		return a;
 	}
 	t0 = rdtsc_ordered();
 	slot->tsc = t0;
 	slot->seq++;
-	switch (ch & ~PVB_CH_AMD) {
-	case PVB_CH_HC_KVM:
-		a = PVB_HC_VAPIC_POLL_IRQ;
-		if (ch & PVB_CH_AMD)
-			__asm__ volatile("vmmcall" : "+a"(a) :: "memory");
-		else
-			__asm__ volatile("vmcall" : "+a"(a) :: "memory");
-		break;
-	case PVB_CH_HC_EXIT:
-		a = PVB_HC_MAP_GPA_RANGE, b = PVB_CH_SLOT_GPA, c = 1, d = 0;
-		if (ch & PVB_CH_AMD)
+	switch (k->how) {
+	case PVB_HOW_HCALL:
+		a = k->arg, d = 0;
+		if (amd)
 			__asm__ volatile("vmmcall" : "+a"(a), "+b"(b), "+c"(c), "+d"(d) :: "memory");
 		else
 			__asm__ volatile("vmcall" : "+a"(a), "+b"(b), "+c"(c), "+d"(d) :: "memory");
 		break;
-	case PVB_CH_PIO:
-		__asm__ volatile("outb %%al, %%dx" :: "a"(0), "d"(PVB_CH_PIO_PORT) : "memory");
+	case PVB_HOW_PIO:
+		__asm__ volatile("outb %%al, %%dx" :: "a"(0), "d"((uint16_t)k->arg) : "memory");
 		break;
-	case PVB_CH_MMIO:
-		*(volatile uint32_t *)(uintptr_t)PVB_CH_MMIO_ADDR = 0;
+	case PVB_HOW_MMIO:
+		*(volatile uint32_t *)(uintptr_t)k->arg = 0;
 		break;
-	case PVB_CH_EVENTFD_PIO:
-	case PVB_CH_SHM_DOORBELL:
-		__asm__ volatile("outb %%al, %%dx" :: "a"(0), "d"(PVB_CH_EVENTFD_PORT) : "memory");
-		break;
-	case PVB_CH_EVENTFD_MMIO:
-		*(volatile uint32_t *)(uintptr_t)PVB_CH_EVENTFD_MMIO_ADDR = 0;
-		break;
-	default: /* NONE, SHM: the slot write is all */
+	default: /* the slot write is all */
 		break;
 	}
 	return rdtsc_ordered() - t0;

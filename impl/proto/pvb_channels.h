@@ -19,21 +19,58 @@
 #define PVB_HC_VAPIC_POLL_IRQ  1           /* KVM answers it in the kernel: returns 0 */
 #define PVB_HC_MAP_GPA_RANGE   12          /* the one hypercall KVM_CAP_EXIT_HYPERCALL can exit on */
 
-/* Channel numbers (the guest kernel's SYS_CHANNEL takes them in rdi). */
-#define PVB_CH_NONE            0           /* only the timing and the slot write: the baseline */
-#define PVB_CH_HC_KVM          1           /* hypercall answered inside KVM */
-#define PVB_CH_HC_EXIT         2           /* hypercall that exits to the VMM */
+/* How the guest notifies: the instruction, on argument arg. */
+#define PVB_HOW_NONE           0           /* the slot write alone */
+#define PVB_HOW_HCALL          1           /* VMCALL (VMMCALL on AMD), eax = arg; ebx, ecx, edx as
+						 KVM_HC_MAP_GPA_RANGE takes them (the slot's page) */
+#define PVB_HOW_PIO            2           /* OUT to port arg */
+#define PVB_HOW_MMIO           3           /* 32-bit store to guest-physical arg */
+#define PVB_HOW_COUNT          4
+#define PVB_CH_AMD             16          /* added to a channel's number: vmmcall, not vmcall */
+
+/* What waits for it on the host. */
+#define PVB_HOST_NONE          0           /* nothing: the timing and the slot write */
+#define PVB_HOST_KVM           1           /* KVM answers it in the kernel */
+#define PVB_HOST_EXIT          2           /* an exit to the VMM's vCPU thread */
+#define PVB_HOST_EVENTFD       3           /* an ioeventfd; a host thread waits on it */
+#define PVB_HOST_POLL          4           /* a host thread watches the slot (poll: sleeping between) */
+
+/* The channels, by number (the channel workload's `channel` key is the index): a new channel of
+ * the kinds above is one line here; the guest's rings, the VMM and `pvbench channels` read it. */
+#define PVB_CHANNEL_TABLE { \
+	{ "none", PVB_HOW_NONE, 0, PVB_HOST_NONE, 0, "rdtsc pair and slot write only: the timing overhead" }, \
+	{ "hc_kvm", PVB_HOW_HCALL, PVB_HC_VAPIC_POLL_IRQ, PVB_HOST_KVM, 0, \
+	  "VMCALL/VMMCALL KVM_HC_VAPIC_POLL_IRQ, answered inside KVM" }, \
+	{ "hc_exit", PVB_HOW_HCALL, PVB_HC_MAP_GPA_RANGE, PVB_HOST_EXIT, 0, \
+	  "KVM_HC_MAP_GPA_RANGE with KVM_CAP_EXIT_HYPERCALL: exits to the VMM" }, \
+	{ "pio", PVB_HOW_PIO, PVB_CH_PIO_PORT, PVB_HOST_EXIT, 0, "OUT to port 0x510: KVM_EXIT_IO to the VMM's vCPU thread" }, \
+	{ "mmio", PVB_HOW_MMIO, PVB_CH_MMIO_ADDR, PVB_HOST_EXIT, 0, "store to 0xd0000000 (no memory slot): KVM_EXIT_MMIO" }, \
+	{ "ioeventfd_pio", PVB_HOW_PIO, PVB_CH_EVENTFD_PORT, PVB_HOST_EVENTFD, 0, \
+	  "OUT to port 0x520, an ioeventfd; a host thread waits" }, \
+	{ "ioeventfd_mmio", PVB_HOW_MMIO, PVB_CH_EVENTFD_MMIO_ADDR, PVB_HOST_EVENTFD, 0, \
+	  "store to 0xd0001000, an ioeventfd; a host thread waits" }, \
+	{ "shm_busy", PVB_HOW_NONE, 0, PVB_HOST_POLL, 0, "sequence number in a shared page; a host thread spins on it" }, \
+	{ "shm_poll", PVB_HOW_NONE, 0, PVB_HOST_POLL, 1, "the same; the host thread sleeps poll_us between looks" }, \
+	{ "shm_doorbell", PVB_HOW_PIO, PVB_CH_EVENTFD_PORT, PVB_HOST_EVENTFD, 0, "sequence number, then the PIO ioeventfd" }, \
+}
+#define PVB_CH_COUNT           10
+
+/* Numbers the tests name (indexes of the table above). */
+#define PVB_CH_NONE            0
+#define PVB_CH_HC_KVM          1
+#define PVB_CH_HC_EXIT         2
 #define PVB_CH_PIO             3
-#define PVB_CH_MMIO            4
-#define PVB_CH_EVENTFD_PIO     5
-#define PVB_CH_EVENTFD_MMIO    6
-#define PVB_CH_SHM             7           /* the slot write alone: the host polls */
-#define PVB_CH_SHM_DOORBELL    8           /* the slot write, then the PIO ioeventfd */
-#define PVB_CH_COUNT           9
-#define PVB_CH_AMD             16          /* added to the hypercall channels: vmmcall, not vmcall */
+#define PVB_CH_SHM             7
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
+struct pvb_channel {
+	const char *name;
+	unsigned how, arg, host;
+	int poll;                /* PVB_HOST_POLL: the host sleeps between looks */
+	const char *help;
+};
+
 struct pvb_chan_slot {
 	volatile uint64_t seq;   /* notifications sent so far */
 	volatile uint64_t tsc;   /* guest TSC just before the latest one */

@@ -10,6 +10,12 @@
 #include "channels.h"
 #include "pvb_channels.h"
 
+const struct pvb_channel *chan_find(int channel)
+{
+	static const struct pvb_channel table[] = PVB_CHANNEL_TABLE;
+	return channel >= 0 && channel < PVB_CH_COUNT ? &table[channel] : NULL;
+}
+
 static const volatile struct pvb_chan_slot *slot_of(struct chan_host *h)
 {
 	return (const volatile void *)(h->v->mem + PVB_CH_SLOT_GPA);
@@ -44,7 +50,7 @@ static int on_exit_device(struct vmm_vcpu *c, uint64_t addr, int wr, void *data,
 static void *waiter(void *arg)
 {
 	struct chan_host *h = arg;
-	int fd = h->channel == PVB_CH_EVENTFD_MMIO ? h->efd_mmio : h->efd_pio;
+	int fd = h->efd;
 	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = h->efd_stop, .events = POLLIN } };
 
 	for (;;) {
@@ -121,34 +127,33 @@ int chan_enable_exit_hypercall(struct vmm *v, char *err, size_t errlen)
 int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us, char *err,
 		    size_t errlen)
 {
+	const struct pvb_channel *k = chan_find(channel);
 	memset(h, 0, sizeof(*h));
+	if (!k) {
+		snprintf(err, errlen, "channel %d: no such channel (0..%d)", channel, PVB_CH_COUNT - 1);
+		return -1;
+	}
 	h->v = v;
 	h->channel = channel;
 	h->poll_us = poll_us;
-	h->efd_pio = h->efd_mmio = -1;
+	h->efd = -1;
 	h->efd_stop = eventfd(0, EFD_CLOEXEC);
 	h->cap = 1 << 20;
 	h->lat = calloc(h->cap, sizeof(uint64_t));
 	pthread_mutex_init(&h->lock, NULL);
 	if (!h->lat || vmm_tsc_offset(v, &h->tsc_offset, err, errlen) < 0)
 		return -1;
-	/* the exit channels' devices (a device with no traffic costs nothing) */
-	struct vmm_device d[] = {
-		{ .kind = VMM_DEV_PIO, .base = PVB_CH_PIO_PORT, .len = 1, .handle = on_exit_device, .arg = h },
-		{ .kind = VMM_DEV_MMIO, .base = PVB_CH_MMIO_ADDR, .len = 4, .handle = on_exit_device, .arg = h },
-		{ .kind = VMM_DEV_HYPERCALL, .base = PVB_HC_MAP_GPA_RANGE, .len = 1, .handle = on_exit_device, .arg = h },
-	};
-	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
-		vmm_add_device(v, &d[i]);
-	if (channel == PVB_CH_EVENTFD_PIO || channel == PVB_CH_SHM_DOORBELL)
-		if (add_eventfd(v, 1, PVB_CH_EVENTFD_PORT, &h->efd_pio, err, errlen))
-			return -1;
-	if (channel == PVB_CH_EVENTFD_MMIO)
-		if (add_eventfd(v, 0, PVB_CH_EVENTFD_MMIO_ADDR, &h->efd_mmio, err, errlen))
-			return -1;
-	void *(*fn)(void *) = channel == PVB_CH_SHM ? poller :
-			      (channel == PVB_CH_EVENTFD_PIO || channel == PVB_CH_EVENTFD_MMIO ||
-			       channel == PVB_CH_SHM_DOORBELL) ? waiter : NULL;
+	/* what waits for the notification, as the table says */
+	if (k->host == PVB_HOST_EXIT) {
+		struct vmm_device d = { .kind = k->how == PVB_HOW_PIO ? VMM_DEV_PIO : k->how == PVB_HOW_MMIO ? VMM_DEV_MMIO
+											     : VMM_DEV_HYPERCALL,
+					.base = k->arg, .len = k->how == PVB_HOW_PIO ? 1 : k->how == PVB_HOW_MMIO ? 4 : 1,
+					.handle = on_exit_device, .arg = h };
+		vmm_add_device(v, &d);
+	}
+	if (k->host == PVB_HOST_EVENTFD && add_eventfd(v, k->how == PVB_HOW_PIO, k->arg, &h->efd, err, errlen))
+		return -1;
+	void *(*fn)(void *) = k->host == PVB_HOST_POLL ? poller : k->host == PVB_HOST_EVENTFD ? waiter : NULL;
 	if (fn) {
 		if (pthread_create(&h->thread, NULL, fn, h)) {
 			snprintf(err, errlen, "pthread_create: %s", strerror(errno));
@@ -173,11 +178,9 @@ void chan_host_stop(struct chan_host *h)
 		pthread_join(h->thread, NULL);
 		h->has_thread = 0;
 	}
-	if (h->efd_pio >= 0)
-		close(h->efd_pio);
-	if (h->efd_mmio >= 0)
-		close(h->efd_mmio);
+	if (h->efd >= 0)
+		close(h->efd);
 	if (h->efd_stop >= 0)
 		close(h->efd_stop);
-	h->efd_pio = h->efd_mmio = h->efd_stop = -1;
+	h->efd = h->efd_stop = -1;
 }

@@ -9,13 +9,14 @@
 #define PVB_VMM_CHANNELS_H
 
 #include <pthread.h>
+#include "pvb_channels.h"
 #include "vmm.h"
 
 struct chan_host {
 	struct vmm *v;
-	int channel;             /* PVB_CH_*, without PVB_CH_AMD */
+	int channel;             /* an index of PVB_CHANNEL_TABLE, without PVB_CH_AMD */
 	int poll_us;             /* shared memory: 0 = busy poll, else sleep this long between polls */
-	int efd_pio, efd_mmio;
+	int efd;                 /* PVB_HOST_EVENTFD's ioeventfd */
 	int efd_stop;            /* wakes the waiter; never counted */
 	pthread_t thread;
 	int has_thread;
@@ -26,6 +27,9 @@ struct chan_host {
 	size_t nlat, cap;
 	pthread_mutex_t lock;
 };
+
+/* The channel's line of PVB_CHANNEL_TABLE; NULL for a number past it. */
+const struct pvb_channel *chan_find(int channel);
 
 /* After vmm_add_vcpus, before vmm_start. */
 int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us, char *err,

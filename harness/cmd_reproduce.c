@@ -13,6 +13,7 @@
 #include "child.h"
 #include "cli.h"
 #include "compare.h"
+#include "config.h"
 #include "engine.h"
 #include "reproduce.h"
 #include "store.h"
@@ -21,6 +22,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pvbench reproduce [options] TABLE...\n"
+		"       pvbench reproduce [options] --all\n"
 		"       pvbench reproduce --list\n"
 		"Prints each published table (results/published/TABLE.json; a prefix picks several) next to\n"
 		"pvbench's runs of its experiment, with a verdict per cell on the direction and the ratio\n"
@@ -32,6 +34,7 @@ static void usage(FILE *f)
 		"  --published DIR   the published tables (default results/published)\n"
 		"  --format F        text (default) or json\n"
 		"  --list            list the published tables\n"
+		"  --all             every published table, and a summary per seed\n"
 		"  --host NAME       only this host's runs (a central store holds many)\n"
 		"Exit status: 0 verdicts printed (whatever they are), 1 error, 2 runs failed, 130 interrupted.\n"
 		"\n"
@@ -60,13 +63,43 @@ static int is_table(const struct dirent *d)
 	return n > 5 && !strcmp(d->d_name + n - 5, ".json");
 }
 
+/* Before --run: what the tables' experiments cost, from their matrices and each run's duration
+ * (5 s a run for booting and the rest: an estimate; runs already stored are skipped, so less). */
+static void estimate(const char exps[][512], int n, const struct engine_opts *eo)
+{
+	static struct experiment e;
+	double ms = 0;
+	int runs = 0;
+	char err[512];
+
+	for (int i = 0; i < n; i++) {
+		struct run_spec *r;
+		int nr;
+		if (engine_load(exps[i], eo, &e, err, sizeof(err)) || experiment_matrix(&e, &r, &nr, err, sizeof(err)))
+			continue; /* the run itself will say why */
+		for (int k = 0; k < nr; k++) {
+			ms += 5000;
+			for (int j = 0; j < r[k].nkeys; j++)
+				if (!strcmp(r[k].keys[j]->name, "duration"))
+					ms += (double)spec_int(&r[k], "duration");
+		}
+		runs += nr;
+		free(r);
+	}
+	fprintf(stderr, "pvbench reproduce: %d runs in %d experiments: about %.0f min if none is stored yet\n", runs,
+		n, ms / 60000);
+}
+
 int cmd_reproduce(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "run", 0, 0, 'r' }, { "set", 1, 0, 's' }, { "db", 1, 0, 'd' },
 		{ "published", 1, 0, 'P' }, { "format", 1, 0, 'F' }, { "list", 0, 0, 'l' },
-		{ "host", 1, 0, 'H' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "host", 1, 0, 'H' }, { "all", 0, 0, 'a' }, { "help", 0, 0, 'h' }, { 0 },
 	};
+	/* per seed (a table id's prefix before '-'): what its tables came to */
+	struct seed_sum { char seed[16]; int tables; struct repro_summary s; } seeds[32];
+	int nseeds = 0, all = 0;
 	struct engine_opts eo = { .db = "results/pvbench.db", .no_tables = 1 };
 	const char *dir = "results/published", *host = NULL;
 	int run = 0, json = 0, list = 0, opt, rc = EXIT_OK, matched = 0;
@@ -91,11 +124,12 @@ int cmd_reproduce(int argc, char **argv)
 				return EXIT_ERROR;
 			break;
 		case 'l': list = 1; break;
+		case 'a': all = 1; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_ERROR;
 		}
 	}
-	if (!list && optind == argc) {
+	if (!list && !all && optind == argc) {
 		usage(stderr);
 		return EXIT_ERROR;
 	}
@@ -109,10 +143,31 @@ int cmd_reproduce(int argc, char **argv)
 		cJSON_AddStringToObject(root, "schema", "pvbench.reproduce/1");
 		arr = cJSON_AddArrayToObject(root, "tables");
 	}
+	if (run) { /* the estimate first: the experiments the chosen tables need, once each */
+		static char exps[16][512];
+		int nexp = 0;
+		for (int i = 0; i < n; i++) {
+			char path[1024], id[256];
+			int want = all;
+			snprintf(id, sizeof(id), "%.*s", (int)(strlen(ents[i]->d_name) - 5), ents[i]->d_name);
+			for (int a = optind; a < argc; a++)
+				want |= !strncmp(id, argv[a], strlen(argv[a]));
+			snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+			cJSON *ref = want ? reproduce_load(path, err, sizeof(err)) : NULL;
+			const char *x = ref ? cJSON_GetObjectItem(ref, "experiment")->valuestring : NULL;
+			int seen = 0;
+			for (int k = 0; x && k < nexp; k++)
+				seen |= !strcmp(exps[k], x);
+			if (x && !seen && nexp < 16)
+				snprintf(exps[nexp++], sizeof(exps[0]), "%s", x);
+			cJSON_Delete(ref);
+		}
+		estimate((const char (*)[512])exps, nexp, &eo);
+	}
 	struct store *st = NULL;
 	for (int i = 0; i < n && rc != EXIT_ERROR; i++) {
 		char path[1024], id[256], exp_name[128];
-		int want = list;
+		int want = list || all;
 		snprintf(id, sizeof(id), "%.*s", (int)(strlen(ents[i]->d_name) - 5), ents[i]->d_name);
 		for (int a = optind; a < argc; a++)
 			want |= !strncmp(id, argv[a], strlen(argv[a]));
@@ -165,7 +220,25 @@ int cmd_reproduce(int argc, char **argv)
 			break;
 		}
 		snprintf(origin, sizeof(origin), "experiment %s in %s (%zu ok runs)", exp_name, eo.db, in.n);
+		struct repro_summary before = sum;
 		reproduce_table(ref, &in, origin, stdout, arr, &sum);
+		char seed[16];
+		snprintf(seed, sizeof(seed), "%.*s", (int)strcspn(id, "-"), id);
+		int k = 0;
+		while (k < nseeds && strcmp(seeds[k].seed, seed))
+			k++;
+		if (k == nseeds && nseeds < 32)
+			memset(&seeds[nseeds++], 0, sizeof(seeds[0])), snprintf(seeds[k].seed, sizeof(seeds[k].seed), "%s", seed);
+		if (k < nseeds) {
+			struct repro_summary *z = &seeds[k].s;
+			seeds[k].tables++;
+			z->cells += sum.cells - before.cells;
+			z->reproduced += sum.reproduced - before.reproduced;
+			z->direction_only += sum.direction_only - before.direction_only;
+			z->not_reproduced += sum.not_reproduced - before.not_reproduced;
+			z->not_measured += sum.not_measured - before.not_measured;
+			z->unjudged += sum.unjudged - before.unjudged;
+		}
 		cmp_input_free(&in);
 		cJSON_Delete(ref);
 	}
@@ -184,6 +257,20 @@ int cmd_reproduce(int argc, char **argv)
 		cJSON_AddNumberToObject(s, "direction_only", sum.direction_only);
 		cJSON_AddNumberToObject(s, "not_reproduced", sum.not_reproduced);
 		cJSON_AddNumberToObject(s, "not_judged", sum.unjudged);
+		cJSON_AddNumberToObject(s, "not_measured", sum.not_measured);
+		cJSON *per = cJSON_AddArrayToObject(root, "seeds");
+		for (int k = 0; k < nseeds; k++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "seed", seeds[k].seed);
+			cJSON_AddNumberToObject(o, "tables", seeds[k].tables);
+			cJSON_AddNumberToObject(o, "cells", seeds[k].s.cells);
+			cJSON_AddNumberToObject(o, "reproduced", seeds[k].s.reproduced);
+			cJSON_AddNumberToObject(o, "direction_only", seeds[k].s.direction_only);
+			cJSON_AddNumberToObject(o, "not_reproduced", seeds[k].s.not_reproduced);
+			cJSON_AddNumberToObject(o, "not_measured", seeds[k].s.not_measured);
+			cJSON_AddNumberToObject(o, "not_judged", seeds[k].s.unjudged);
+			cJSON_AddItemToArray(per, o);
+		}
 		if (rc != EXIT_ERROR) {
 			char *t = cJSON_Print(root);
 			printf("%s\n", t);
@@ -191,9 +278,20 @@ int cmd_reproduce(int argc, char **argv)
 		}
 		cJSON_Delete(root);
 	} else if (!list && rc != EXIT_ERROR) {
+		if (all || nseeds > 1) {
+			printf("%-6s %6s %6s %10s %9s %14s %12s %14s\n", "seed", "tables", "cells", "reproduced",
+			       "direction", "not reproduced", "not measured", "too few/incon.");
+			for (int k = 0; k < nseeds; k++) {
+				const struct repro_summary *z = &seeds[k].s;
+				printf("%-6s %6d %6d %10d %9d %14d %12d %14d\n", seeds[k].seed, seeds[k].tables, z->cells,
+				       z->reproduced, z->direction_only, z->not_reproduced, z->not_measured,
+				       z->unjudged - z->not_measured);
+			}
+			printf("\n");
+		}
 		printf("%d cells judged against published tables: %d reproduced, %d direction only, %d not "
-		       "reproduced, %d not judged (not measured, too few runs, inconclusive)\n", sum.cells, sum.reproduced,
-		       sum.direction_only, sum.not_reproduced, sum.unjudged);
+		       "reproduced, %d not judged (%d not measured, the rest too few runs or inconclusive)\n", sum.cells,
+		       sum.reproduced, sum.direction_only, sum.not_reproduced, sum.unjudged, sum.not_measured);
 	}
 	return rc;
 }

@@ -326,6 +326,7 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		sum->reproduced += !strcmp(c->verdict, "reproduced");
 		sum->direction_only += !strcmp(c->verdict, "direction only");
 		sum->not_reproduced += !strcmp(c->verdict, "not reproduced");
+		sum->not_measured += !c->baseline && !strcmp(c->verdict, "not measured");
 		sum->unjudged += !c->baseline && (!strcmp(c->verdict, "not measured") ||
 						  !strcmp(c->verdict, "too few runs") || !strcmp(c->verdict, "inconclusive"));
 	}

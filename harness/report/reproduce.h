@@ -29,7 +29,7 @@
 #include <cjson/cJSON.h>
 #include "compare.h"
 
-struct repro_summary { int cells, reproduced, direction_only, not_reproduced, unjudged; };
+struct repro_summary { int cells, reproduced, direction_only, not_reproduced, unjudged, not_measured; };
 
 #define REPRO_ALPHA 0.05
 #define REPRO_NO_CHANGE 0.10     /* a change under 10% is "no change" (the band) */

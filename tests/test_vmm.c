@@ -160,7 +160,8 @@ static int pvbench(char *const *args, const char *db)
 
 /* The command lines the two tests below run on KVM. A test that needs no KVM parses them with
  * --dry-run, so a renamed or removed option fails on every machine, not only where KVM is. */
-static char *const channels_args[] = { "channels", "--count", "200", "--pace-us", "50", "--timeout", "3s", NULL };
+static char *const channels_args[] = { "channels", "--count", "200", "--pace-us", "50", "--mode", "paced, back_to_back",
+				       "--timeout", "3s", NULL };
 static char *const memory_args[] = { "memory", "--size-mib", "16", "--repeat", "1", "--vcpus", "1,2", NULL };
 
 static void command_lines_parse(void **state)
@@ -191,8 +192,8 @@ static double query(const char *db, const char *sql)
 	return v;
 }
 
-/* Every channel that reaches the host delivers exactly what the guest sent, from both rings;
- * the hypercall runs end (measured, or stored as hanging where the backend hangs on them) instead
+/* Every channel that reaches the host delivers exactly what the guest sent, from both rings, paced
+ * with a host thread waiting and back to back with none (counted at the end); the hypercall runs end (measured, or stored as hanging where the backend hangs on them) instead
  * of hanging pvbench. */
 static void every_channel_delivers_exactly_what_was_sent(void **state)
 {
@@ -208,9 +209,14 @@ static void every_channel_delivers_exactly_what_was_sent(void **state)
 				   " p.key = 'channel' JOIN metrics m ON m.run_id = r.id AND m.name = 'delivered'"
 				   " AND m.side = 'host' WHERE p.value IN ('pio', 'mmio', 'ioeventfd_pio',"
 				   " 'ioeventfd_mmio', 'shm_busy', 'shm_poll', 'shm_doorbell') AND m.value = 200"),
-			 14); /* 7 channels x 2 rings */
+			 28); /* 7 channels x 2 rings x 2 modes */
 	assert_int_equal(query(db, "SELECT count(*) FROM runs r JOIN run_params p ON p.run_id = r.id AND"
-				   " p.key = 'channel' WHERE p.value LIKE 'hc_%' AND r.status IN ('ok', 'timeout')"), 4);
+				   " p.key = 'channel' WHERE p.value LIKE 'hc_%' AND r.status IN ('ok', 'timeout')"), 8);
+	/* back to back no host thread waits (an exit is still handled, and timed, by the vCPU thread) */
+	assert_int_equal(query(db, "SELECT count(*) FROM runs r JOIN run_params p ON p.run_id = r.id AND p.key = 'mode'"
+				   " JOIN run_params q ON q.run_id = r.id AND q.key = 'channel' JOIN metrics m ON"
+				   " m.run_id = r.id AND m.name = 'seen_after_p50' WHERE p.value = 'back_to_back' AND"
+				   " q.value IN ('ioeventfd_pio', 'ioeventfd_mmio', 'shm_busy', 'shm_poll', 'shm_doorbell')"), 0);
 	unlink(db);
 	strcat(db, ".log");
 	unlink(db);

@@ -23,13 +23,23 @@ static const char *channel_choice(int i)
 	return k ? k->name : NULL;
 }
 
+static const char *mode_choice(int i)
+{
+	static const char *const m[] = { "paced", "back_to_back", NULL };
+	return m[i];
+}
+
 static const struct key_def keys[] = {
 	{ "channel", KT_CHOICE, 0, 0, KEY_LIST,
 	  "none, hc_kvm, hc_exit, pio, mmio, ioeventfd_pio, ioeventfd_mmio, shm_busy, shm_poll, shm_doorbell",
 	  "notification channel (pvbench channels --help says what each is)", .choice = channel_choice },
 	{ "ring", KT_INT, 0, 3, KEY_LIST, "0, 3", "guest ring the notification is sent from (0 or 3)" },
 	{ "count", KT_INT, 1, 100000, KEY_LIST, "1000", "notifications per run" },
-	{ "pace_us", KT_INT, 1, 100000, KEY_LIST, "100", "the guest waits this long between notifications" },
+	{ "pace_us", KT_INT, 1, 100000, KEY_LIST, "100", "the guest waits this long between notifications (paced)" },
+	{ "mode", KT_CHOICE, 0, 0, KEY_LIST, "paced",
+	  "paced: one notification every pace_us, a host thread waiting for each (when it was seen is "
+	  "timed); back_to_back: notifications one after another and no host thread waiting or polling "
+	  "(the notification's own cost, deliveries counted at the end)", .choice = mode_choice },
 	{ "poll_us", KT_INT, 1, 1000000, KEY_LIST, "100", "shm_poll: the host thread's sleep between looks" },
 	{ 0 },
 };
@@ -40,10 +50,15 @@ static int cmpu(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int back_to_back(const struct run_spec *r)
+{
+	return !strcmp(spec_str(r, "mode"), "back_to_back");
+}
+
 /* what the guest may take: its notifications and a margin for boot */
 static long long budget_ms(const struct run_spec *r)
 {
-	return 5000 + spec_int(r, "count") * spec_int(r, "pace_us") / 1000 * 2;
+	return 5000 + (back_to_back(r) ? 0 : spec_int(r, "count") * spec_int(r, "pace_us") / 1000 * 2);
 }
 
 static long long timeout_ms(const struct run_spec *r)
@@ -71,7 +86,7 @@ static double ns(double cycles, unsigned khz)
 struct chan_run {
 	const struct pvb_channel *k;
 	int ch;
-	int poll_us, count;
+	int poll_us, count, back_to_back;
 	unsigned khz;
 	struct chan_host h;
 	struct run_result *out;
@@ -88,7 +103,7 @@ static int chan_prepare(void *arg, struct vmm *v, char *err, size_t errlen)
 static int chan_start(void *arg, struct vmm *v, char *err, size_t errlen)
 {
 	struct chan_run *c = arg;
-	return chan_host_start(&c->h, v, c->ch, c->poll_us, err, errlen);
+	return chan_host_start(&c->h, v, c->ch, c->poll_us, c->back_to_back, err, errlen);
 }
 
 static void chan_stop(void *arg, struct vmm *v)
@@ -124,10 +139,11 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		c.ch++;
 	c.k = chan_find(c.ch);
 	c.poll_us = c.k->poll ? (int)spec_int(r, "poll_us") : 0;
+	c.back_to_back = back_to_back(r);
 	int hc = c.k->how == PVB_HOW_HCALL;
 	snprintf(job, sizeof(job), "workload=channel channel=%d ring=%lld count=%d pace_us=%lld",
 		 c.ch | (hc && x86_cpu_is_amd() ? PVB_CH_AMD : 0), spec_int(r, "ring"), c.count,
-		 spec_int(r, "pace_us"));
+		 c.back_to_back ? 0 : spec_int(r, "pace_us"));
 	const struct vmm_extras ex = { .arg = &c, .prepare = chan_prepare, .start = chan_start, .stop = chan_stop,
 				       .ended = chan_ended };
 	const struct vm_spec s = { .kernel = env->kernel, .vcpus = 1, .mem_mb = 64, .job = job,

@@ -124,7 +124,7 @@ int chan_enable_exit_hypercall(struct vmm *v, char *err, size_t errlen)
 	return VMM_IOCTL(v->fd, KVM_ENABLE_CAP, &cap, "KVM_CAP_EXIT_HYPERCALL", err, errlen) < 0 ? -1 : 0;
 }
 
-int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us, char *err,
+int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us, int no_consumer, char *err,
 		    size_t errlen)
 {
 	const struct pvb_channel *k = chan_find(channel);
@@ -136,6 +136,7 @@ int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us
 	h->v = v;
 	h->channel = channel;
 	h->poll_us = poll_us;
+	h->no_consumer = no_consumer;
 	h->efd = -1;
 	h->efd_stop = eventfd(0, EFD_CLOEXEC);
 	h->cap = 1 << 20;
@@ -153,7 +154,8 @@ int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us
 	}
 	if (k->host == PVB_HOST_EVENTFD && add_eventfd(v, k->how == PVB_HOW_PIO, k->arg, &h->efd, err, errlen))
 		return -1;
-	void *(*fn)(void *) = k->host == PVB_HOST_POLL ? poller : k->host == PVB_HOST_EVENTFD ? waiter : NULL;
+	void *(*fn)(void *) = no_consumer ? NULL : k->host == PVB_HOST_POLL ? poller : k->host == PVB_HOST_EVENTFD ? waiter
+														   : NULL;
 	if (fn) {
 		if (pthread_create(&h->thread, NULL, fn, h)) {
 			snprintf(err, errlen, "pthread_create: %s", strerror(errno));
@@ -177,6 +179,13 @@ void chan_host_stop(struct chan_host *h)
 			pthread_cancel(h->thread);
 		pthread_join(h->thread, NULL);
 		h->has_thread = 0;
+	}
+	if (h->no_consumer) { /* what arrived, counted now: the eventfd's count, or the slot's */
+		uint64_t n;
+		if (h->efd >= 0 && read(h->efd, &n, sizeof(n)) == sizeof(n))
+			h->delivered += n;
+		if (chan_find(h->channel)->host == PVB_HOST_POLL)
+			h->delivered = slot_of(h)->seq;
 	}
 	if (h->efd >= 0)
 		close(h->efd);

@@ -16,6 +16,7 @@ struct chan_host {
 	struct vmm *v;
 	int channel;             /* an index of PVB_CHANNEL_TABLE, without PVB_CH_AMD */
 	int poll_us;             /* shared memory: 0 = busy poll, else sleep this long between polls */
+	int no_consumer;         /* back to back: nothing waits or polls; what arrived is counted at the end */
 	int efd;                 /* PVB_HOST_EVENTFD's ioeventfd */
 	int efd_stop;            /* wakes the waiter; never counted */
 	pthread_t thread;
@@ -31,8 +32,10 @@ struct chan_host {
 /* The channel's line of PVB_CHANNEL_TABLE; NULL for a number past it. */
 const struct pvb_channel *chan_find(int channel);
 
-/* After vmm_add_vcpus, before vmm_start. */
-int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us, char *err,
+/* After vmm_add_vcpus, before vmm_start. no_consumer: register what catches the notification
+ * (exit device, ioeventfd) but start no thread that waits or polls: the guest's cost of the
+ * notification alone, its deliveries counted at chan_host_stop. */
+int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us, int no_consumer, char *err,
 		    size_t errlen);
 void chan_host_stop(struct chan_host *h);
 

@@ -132,14 +132,14 @@ static void tools_run_in_the_guest_and_land_in_the_store(void **state)
 				    " r.variant = 'job=cyclictest' AND h.side = 'guest'"), 1);
 	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=stress' AND m.name = 'bogo_ops_per_s'") > 0);
-	/* the boost module loaded, negotiated with the host agent, and its requests reached it (3 s:
-	 * under TCG a 1 s run once saw kicks and not one boost) */
+	/* the boost module loaded, negotiated with the host agent, and its kicks reached it. Whether a
+	 * request becomes a boost is timing: under TCG the agent reads a kick ~2 ms late, mostly after
+	 * the short RT task is done (1 boost in 3 s alone; none in two make check runs), so boosting
+	 * is checked on KVM (test_harness), not here */
 	assert_int_equal(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 				    " 'job=pvb' AND m.side = 'policy' AND m.name = 'negotiated'"), 1);
 	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=pvb' AND m.side = 'policy' AND m.name = 'kicks'") > 0);
-	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
-			       " 'job=pvb' AND m.side = 'policy' AND m.name = 'boosts'") > 0);
 	/* fio on the guest's virtio-blk disk (the image is removed after the run) */
 	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=fio' AND m.name = 'fio_write_mb_per_s'") > 0);

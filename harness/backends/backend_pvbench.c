@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "child.h"
+#include "pvb_abi.h"
 #include "pvb_record.h"
 #include "vm.h"
 #include "vmm.h"
@@ -54,6 +56,10 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	char err[512], cmd[2048], path[600];
 	struct watch w = { .s = s, .hooks = hooks, .r = r, .v = &v, .stopped_by = -1 };
 	FILE *console = NULL;
+	int kicks[VM_MAX_VCPUS];
+
+	for (int i = 0; i < VM_MAX_VCPUS; i++)
+		kicks[i] = -1;
 
 	memset(r, 0, sizeof(*r));
 	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
@@ -71,12 +77,24 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		snprintf(path, sizeof(path), "%s/console.log", s->run_dir);
 		console = fopen(path, "w");
 	}
-	vm_cmdline(s, mem_size, cmd, sizeof(cmd));
+	/* a doorbell asked for: the region in RAM, and this VMM's own register (pvb_abi.h) */
+	struct vm_spec ram = *s;
+	int doorbell = s->boost && s->boost_device == VM_BOOST_IVSHMEM;
+	ram.boost_device = VM_BOOST_RAM;
+	vm_cmdline(&ram, mem_size, cmd, sizeof(cmd));
+	if (doorbell)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " boost_doorbell=0x%x", PVB_GPA_DOORBELL);
 	if (vmm_create(&v, mem_size, e ? e->dirty_ring_bytes : 0, err, sizeof(err)) < 0 ||
 	    vmm_load_elf(&v, s->kernel, err, sizeof(err)) < 0) {
 		vm_set_reason(r, RUN_ERROR, "%s", err);
 		goto out;
 	}
+	for (int i = 0; doorbell && i < s->vcpus; i++)
+		if (vmm_add_ioeventfd(&v, 0, PVB_GPA_DOORBELL, 4, (int64_t)PVB_IVSHMEM_HOST_PEER << 16 | i, &kicks[i], err,
+				      sizeof(err))) {
+			vm_set_reason(r, RUN_ERROR, "%s", err);
+			goto out;
+		}
 	if (e && e->prepare) {
 		int rc = e->prepare(e->arg, &v, err, sizeof(err));
 		if (rc) {
@@ -91,7 +109,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	v.console = console;
 	v.console_max = vm_console_max(s);
 	vm_watch_begin(&w.w, s, v.mem, mem_size);
-	vm_boost_init(s, v.mem, mem_size);
+	vm_boost_init(&ram, v.mem, mem_size);
 	started = 1; /* stop() follows a start() on every path, even one that failed halfway */
 	if (e && e->start) {
 		int rc = e->start(e->arg, &v, err, sizeof(err));
@@ -110,7 +128,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		r->tids[i] = v.vcpu[i].tid;
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = mem_size,
 				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(s, mem_size) : NULL,
-				.boost_size = s->boost ? PVB_PV_SIZE : 0 };
+				.boost_size = s->boost ? PVB_PV_SIZE : 0, .kick_fds = doorbell ? kicks : NULL };
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, RUN_ERROR, "%s", err);
 		vmm_stop(&v, VMM_STOPPED, NULL);
@@ -148,6 +166,9 @@ out:
 	if (e && e->ended && r->outcome == RUN_OK)
 		e->ended(e->arg, &v, r);
 	vmm_destroy(&v);
+	for (int i = 0; i < VM_MAX_VCPUS; i++)
+		if (kicks[i] >= 0)
+			close(kicks[i]);
 	if (console)
 		fclose(console);
 	return r->outcome == RUN_OK ? 0 : -1;

@@ -27,7 +27,8 @@ const struct key_def boost_agent_keys[] = {
 	{ "agent_poll_us", KT_INT, 20, 100000, KEY_LIST, "100", "dynamic policies: while a vCPU is boosted and its region has no doorbell, how often the agent looks for the guest's unboost" },
 	{ "boost_device", KT_CHOICE, 0, 0, KEY_LIST, "ram",
 	  "dynamic policies: the region in reserved guest RAM named on the command line (ram; a kick is "
-	  "seen at the agent's next look), or behind QEMU's ivshmem-doorbell (ivshmem; a kick wakes the agent)",
+	  "seen at the agent's next look), or with a doorbell (ivshmem: QEMU's ivshmem-doorbell, or on "
+	  "vmm = pvbench its own doorbell register; a kick wakes the agent)",
 	  .choice = boost_device_choice },
 	{ 0 },
 };

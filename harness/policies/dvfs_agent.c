@@ -39,8 +39,9 @@ const struct key_def dvfs_agent_keys[] = {
 	  "DVFS: the most utilisation a guest's value may stand for, per vCPU (the VM's limit)" },
 	{ "util_channel", KT_CHOICE, 0, 0, KEY_LIST, "shm",
 	  "DVFS: how the guest's utilisation reaches the host: shm (read at each governor tick), doorbell "
-	  "(shm behind QEMU's ivshmem-doorbell, rung when it changed: the governor runs at once), mmio "
-	  "(virtual cpufreq registers) or hypercall (both pvbench's VMM on KVM: not built)",
+	  "(shm with a doorbell rung when it changed, so the governor runs at once: QEMU's ivshmem-doorbell, "
+	  "or pvbench's VMM's own register), mmio (virtual cpufreq registers) or hypercall (both pvbench's "
+	  "VMM on KVM: not built)",
 	  .choice = channel_choice },
 	{ 0 },
 };

@@ -11,6 +11,7 @@
  *   boost=ADDR,SIZE the paravirt scheduling region (pvb_boost.h) in RAM, when the host offers one
  *   boost=pci       the region behind QEMU's ivshmem-doorbell (pvb_abi.h), kicks through its
  *                   doorbell; no such device: vanilla
+ *   boost_doorbell=ADDR  with boost=ADDR,SIZE: pvbench's VMM's doorbell register (pvb_abi.h)
  *   rt_prio=N       the workload's RT priority as the boost region tells the host (0: normal)
  *   guest_load=busy a normal hog on every vCPU runs whenever the workload waits, and the timer
  *                   preempts it (the seed's loaded guest); idle (default): the vCPU halts
@@ -579,16 +580,24 @@ static int boost_negotiate(void)
 		console(": running as vanilla\n");
 		return 0;
 	}
+	/* pvbench's VMM: the region in RAM and a doorbell register of its own (pvb_abi.h) */
+	uint64_t bell = 0;
+	const char *bs = pvb_arg("boost_doorbell");
+	if (!seq(b, "pci") && bs && (parse_u64(bs, &bell) || bell != PVB_GPA_DOORBELL)) {
+		pvb_fail("job: boost_doorbell= is not pvbench's doorbell register");
+		return -1;
+	}
+	int has_bell = seq(b, "pci") || bell;
 	h->guest_features = h->host_features & (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT |
-						PVB_BF_CAPACITY_ORIG | (seq(b, "pci") ? PVB_BF_UTIL_KICK : 0));
+						PVB_BF_CAPACITY_ORIG | (has_bell ? PVB_BF_UTIL_KICK : 0));
 	h->guest_version = PVB_BOOST_VERSION;
 	h->guest_tsc_ready = gk_rdtsc();
 	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
-	if (seq(b, "pci")) {
-		doorbell = (volatile uint32_t *)(uintptr_t)(d.bar[0] + PVB_IVSHMEM_DOORBELL);
+	if (has_bell) {
+		doorbell = (volatile uint32_t *)(uintptr_t)(bell ? bell : d.bar[0] + PVB_IVSHMEM_DOORBELL);
 		util_kick = (h->guest_features & (PVB_BF_UTIL_KICK | PVB_BF_UTIL)) == (PVB_BF_UTIL_KICK | PVB_BF_UTIL);
 	}
-	else
+	if (!seq(b, "pci"))
 		heap_end = (uint8_t *)(uintptr_t)addr; /* the region is not heap */
 	boost = h;
 	gk_util_init(h);

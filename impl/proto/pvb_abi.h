@@ -44,6 +44,8 @@
  *                     (PVB_IVSHMEM_HOST_PEER << 16) | vcpu to the Doorbell register (BAR0 + 12):
  *                     the host holds one eventfd per vCPU, vector i for vCPU i's slot. Writes for
  *                     a vector the host did not connect are dropped by the device.
+ * Or on pvbench's VMM (command line boost=ADDR,SIZE boost_doorbell=PVB_GPA_DOORBELL): the region in
+ * RAM, and the same 32-bit kick written to PVB_GPA_DOORBELL, one ioeventfd per vCPU's value.
  */
 #ifndef PVB_ABI_H
 #define PVB_ABI_H
@@ -75,5 +77,9 @@
 #define PVB_IVSHMEM_DOORBELL 12          /* byte offset in BAR0 */
 #define PVB_IVSHMEM_HOST_PEER 0          /* the host's peer ID; the guest is PVB_IVSHMEM_GUEST_PEER */
 #define PVB_IVSHMEM_GUEST_PEER 1
+/* pvbench's VMM: the boost region's doorbell register, no device around it. The guest writes
+ * (PVB_IVSHMEM_HOST_PEER << 16) | vcpu, 32 bits, as to ivshmem's Doorbell; each vCPU's value is
+ * caught by an ioeventfd of its own (no exit to the VMM). Named by boost_doorbell= on the command line. */
+#define PVB_GPA_DOORBELL     0xd0002000u
 
 #endif

@@ -95,21 +95,6 @@ static void *poller(void *arg)
 	return NULL;
 }
 
-static int add_eventfd(struct vmm *v, int pio, uint64_t addr, int *fd, char *err, size_t errlen)
-{
-	struct kvm_ioeventfd io = { .addr = addr, .len = pio ? 1 : 4 };
-
-	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (*fd < 0) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		return -1;
-	}
-	io.fd = *fd;
-	io.flags = pio ? KVM_IOEVENTFD_FLAG_PIO : 0;
-	return VMM_IOCTL(v->fd, KVM_IOEVENTFD, &io, pio ? "port 0x520" : "MMIO 0xd0001000", err, errlen) < 0
-		       ? -1 : 0;
-}
-
 int chan_enable_exit_hypercall(struct vmm *v, char *err, size_t errlen)
 {
 	int mask = ioctl(v->kvm, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_HYPERCALL);
@@ -152,7 +137,8 @@ int chan_host_start(struct chan_host *h, struct vmm *v, int channel, int poll_us
 					.handle = on_exit_device, .arg = h };
 		vmm_add_device(v, &d);
 	}
-	if (k->host == PVB_HOST_EVENTFD && add_eventfd(v, k->how == PVB_HOW_PIO, k->arg, &h->efd, err, errlen))
+	if (k->host == PVB_HOST_EVENTFD &&
+	    vmm_add_ioeventfd(v, k->how == PVB_HOW_PIO, k->arg, k->how == PVB_HOW_PIO ? 1 : 4, -1, &h->efd, err, errlen))
 		return -1;
 	void *(*fn)(void *) = no_consumer ? NULL : k->host == PVB_HOST_POLL ? poller : k->host == PVB_HOST_EVENTFD ? waiter
 														   : NULL;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -234,6 +235,29 @@ void vmm_add_device(struct vmm *v, const struct vmm_device *d)
 {
 	if (v->nr_dev < (int)(sizeof(v->dev) / sizeof(v->dev[0])))
 		v->dev[v->nr_dev++] = *d;
+}
+
+int vmm_add_ioeventfd(struct vmm *v, int pio, uint64_t addr, unsigned len, int64_t datamatch, int *fd, char *err,
+		      size_t errlen)
+{
+	struct kvm_ioeventfd io = { .addr = addr, .len = len };
+	char what[48];
+
+	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (*fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	io.fd = *fd;
+	io.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (datamatch >= 0 ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
+	io.datamatch = datamatch >= 0 ? (uint64_t)datamatch : 0;
+	snprintf(what, sizeof(what), "%s 0x%llx", pio ? "port" : "MMIO", (unsigned long long)addr);
+	if (VMM_IOCTL(v->fd, KVM_IOEVENTFD, &io, what, err, errlen) < 0) {
+		close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	return 0;
 }
 
 void vmm_stop(struct vmm *v, int state, const char *why)

@@ -142,6 +142,11 @@ int vmm_slot_flags(struct vmm *v, int slot, uint32_t flags, char *err, size_t er
 int vmm_load_elf(struct vmm *v, const char *path, char *err, size_t errlen);
 int vmm_add_vcpus(struct vmm *v, int n, const char *cmdline, char *err, size_t errlen);
 void vmm_add_device(struct vmm *v, const struct vmm_device *d);
+/* An ioeventfd: a guest write of len bytes to port or guest-physical addr (and, with datamatch
+ * >= 0, of that value only) signals a new non-blocking eventfd, in *fd, instead of exiting to the
+ * VMM. 0, or -1 with err. */
+int vmm_add_ioeventfd(struct vmm *v, int pio, uint64_t addr, unsigned len, int64_t datamatch, int *fd, char *err,
+		      size_t errlen);
 int vmm_start(struct vmm *v, char *err, size_t errlen);
 /* Waits until the guest ends or timeout_ms passes (then stops it: VMM_STOPPED), calling tick
  * between sleeps; tick sets how long to sleep next (us) and returns non-zero to stop the VM.

@@ -17,7 +17,7 @@ static void usage(FILE *f, const char *type)
 		const struct exp_type *t = exp_type_find(type);
 		const struct key_def *k = NULL;
 		for (const struct key_def *d = t ? t->keys : NULL; d && d->name && !k; d++)
-			if (d->def && *d->def && !strpbrk(d->def, ", ")) /* one short value */
+			if (*key_default(d) && !strpbrk(key_default(d), ", ")) /* one short value */
 				k = d;
 		char opt[64] = "";
 		for (size_t i = 0; k && k->name[i] && i < sizeof(opt) - 1; i++)
@@ -26,7 +26,7 @@ static void usage(FILE *f, const char *type)
 			   "Runs an experiment of type %s: the file's, or one made of the options (named\n"
 			   "\"%s\"). Every key of the type is an option too", type, type, type);
 		if (k)
-			fprintf(f, " (--%s %s = %s = %s)", opt, k->def, k->name, k->def);
+			fprintf(f, " (--%s %s = %s = %s)", opt, key_default(k), k->name, key_default(k));
 		fprintf(f, ";\n`pvbench run --keys --type %s` lists them.\n", type);
 	} else
 		fprintf(f, "usage: pvbench run [options] EXPERIMENT.ini\n"

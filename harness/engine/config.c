@@ -318,7 +318,7 @@ static int fill_defaults(struct experiment *e, char *err, size_t errlen)
 		if (!e->global.vals[k].n &&
 		    set_value(e, &e->global, "default", 0, e->keys[k]->name,
 			      !strcmp(e->keys[k]->name, "type") ? e->type->name :
-			      e->keys[k]->def ? e->keys[k]->def : "", err, errlen) &&
+			      key_default(e->keys[k]), err, errlen) &&
 		    e->keys[k]->type != KT_STRING)
 			return -1;
 	return 0;
@@ -480,7 +480,7 @@ const char *experiment_global(const struct experiment *e, const char *key)
 	int k = find_key(e, key);
 	if (k < 0)
 		return "";
-	return e->global.vals[k].n ? e->global.vals[k].v[0] : e->keys[k]->def ? e->keys[k]->def : "";
+	return e->global.vals[k].n ? e->global.vals[k].v[0] : key_default(e->keys[k]);
 }
 
 static int cmp_keyname(const void *a, const void *b)
@@ -529,7 +529,7 @@ int experiment_matrix(const struct experiment *e, struct run_spec **out, int *nr
 			/* capped as it grows: a product of many lists would wrap around */
 			nv = nv > MAX_RUNS ? nv : nv * (v[k] ? v[k]->n : 1);
 			if (!strcmp(e->keys[k]->name, "repeat"))
-				reps = atoll(v[k] ? v[k]->v[0] : e->keys[k]->def);
+				reps = atoll(v[k] ? v[k]->v[0] : key_default(e->keys[k]));
 		}
 		if (nv > MAX_RUNS || reps > MAX_RUNS || (long long)n + nv * reps > MAX_RUNS) {
 			snprintf(err, errlen, "%s: [%s]: more than %d runs in all (%s%lld variants x %lld repeats): "
@@ -563,7 +563,7 @@ int experiment_matrix(const struct experiment *e, struct run_spec **out, int *nr
 					snprintf(s->variant, sizeof(s->variant), "job=%s", job->name);
 				for (int k = e->nkeys - 1; k >= 0; k--) { /* last key varies fastest */
 					if (!v[k]) {
-						s->val[k] = e->keys[k]->def ? e->keys[k]->def : "";
+						s->val[k] = key_default(e->keys[k]);
 						continue;
 					}
 					s->val[k] = v[k]->v[rest % v[k]->n];

@@ -39,7 +39,7 @@ struct key_def {
 	enum key_type type;
 	long long lo, hi;                /* KT_INT; KT_DURATION in ms */
 	unsigned flags;
-	const char *def;                 /* default, as a file would write it */
+	const char *def;                 /* default, as a file would write it; NULL for a choice: its first */
 	const char *help;
 	const char *(*choice)(int i);    /* KT_CHOICE: the i-th accepted value, NULL past the last */
 };
@@ -63,6 +63,8 @@ struct run_spec {
 /* A key's resolved value. Asking for a key the type does not declare is a bug: it aborts. */
 const char *spec_str(const struct run_spec *r, const char *key);
 /* As a number: durations in ms, bools 0/1, "auto" -1. */
+/* A key's default as a file would write it: def, or a choice key's first choice ("" for none). */
+const char *key_default(const struct key_def *d);
 long long spec_int(const struct run_spec *r, const char *key);
 
 

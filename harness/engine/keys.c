@@ -59,6 +59,13 @@ const char *key_check(const struct key_def *d, const char *v, char *why, size_t 
 	return NULL;
 }
 
+const char *key_default(const struct key_def *d)
+{
+	if (d->def)
+		return d->def;
+	return d->type == KT_CHOICE && d->choice && d->choice(0) ? d->choice(0) : "";
+}
+
 long long key_int(const struct key_def *d, const char *v)
 {
 	if ((d->flags & KEY_AUTO) && !strcmp(v, "auto"))
@@ -124,7 +131,7 @@ void engine_print_keys(const struct exp_type *t)
 	printf("type %s: %s\n\n%-22s %-5s %-9s %s\n", t->name, t->help, "key", "list", "default", "meaning");
 	for (int i = 0; i < n; i++)
 		printf("%-22s %-5s %-9s %s%s\n", k[i]->name, k[i]->flags & KEY_LIST ? "yes" : "no",
-		       k[i]->def && *k[i]->def ? k[i]->def : "-", k[i]->help,
+		       *key_default(k[i]) ? key_default(k[i]) : "-", k[i]->help,
 		       k[i]->flags & KEY_BOOKKEEPING ? " [bookkeeping: not part of a run's identity]" : "");
 }
 

@@ -12,6 +12,20 @@
 #include "linux_guest.h"
 #include "metrics.h"
 
+const char *guest_linux_tool(int i)
+{
+	static const char *const tools[] = { "cyclictest", "stress-ng", "fio", NULL };
+	return i >= 0 && i < 3 ? tools[i] : NULL;
+}
+
+int guest_linux_is_tool(const char *name)
+{
+	for (int i = 0; guest_linux_tool(i); i++)
+		if (!strcmp(guest_linux_tool(i), name))
+			return 1;
+	return 0;
+}
+
 /* The Linux guest's job, on its kernel command line (workloads/linux/init.c): pvbench's workload
  * through pvb-linux, or a tool; spaces become commas. */
 static void linux_job(const struct run_spec *spec, long long duration_ms, char *job, size_t n)

@@ -20,4 +20,9 @@ int guest_linux_prepare(const struct run_spec *spec, const struct run_env *env, 
 void guest_linux_finish(const struct run_spec *spec, const struct run_env *env, struct guest_linux *g,
 			struct run_result *out);
 
+/* The tools a Linux guest runs as its workload (cyclictest, stress-ng, fio): the i-th, NULL past
+ * the last; and whether a name is one (its job_args are the tool's own options). */
+const char *guest_linux_tool(int i);
+int guest_linux_is_tool(const char *name);
+
 #endif

@@ -22,27 +22,22 @@
 #include "vm.h"
 #include "workloads.h"
 
+/* pvbench's workloads (workloads/list.h), then a Linux guest's tools (guest_linux.c) */
 static const char *workload_choice(int i)
 {
 	static const char *const names[] = {
 #define PVB_WORKLOAD(w) #w,
 #include "list.h"
 #undef PVB_WORKLOAD
-		"cyclictest", "stress-ng", "fio", /* a Linux guest's tools */
-		NULL,
 	};
-	return names[i];
-}
-
-static int is_tool(const char *w)
-{
-	return !strcmp(w, "cyclictest") || !strcmp(w, "stress-ng") || !strcmp(w, "fio");
+	int n = (int)(sizeof(names) / sizeof(names[0]));
+	return i < n ? names[i] : guest_linux_tool(i - n);
 }
 
 static int needs_disk(const char *w)
 {
 	char err[256];
-	const struct wl_info *i = is_tool(w) ? NULL : workload_info(w, err, sizeof(err));
+	const struct wl_info *i = guest_linux_is_tool(w) ? NULL : workload_info(w, err, sizeof(err));
 	return i && i->needs_disk;
 }
 
@@ -62,14 +57,16 @@ static const struct key_def keys[] = {
 	{ "guest", KT_CHOICE, 0, 0, KEY_LIST, "pvbench",
 	  "pvbench (its own kernel) or linux (Debian's kernel or $PVBENCH_LINUX_KERNEL, an initramfs of "
 	  "Debian's tools; mem_mb >= 256)", .choice = guest_choice },
-	{ "workload", KT_CHOICE, 0, 0, KEY_LIST, "cyclic", "guest workload", .choice = workload_choice },
+	{ "workload", KT_CHOICE, 0, 0, KEY_LIST, NULL, "guest workload (default: the catalogue's first)",
+	  .choice = workload_choice },
 	{ "vcpus", KT_INT, 1, 16, KEY_LIST, "1", "vCPUs of the guest" },
 	{ "mem_mb", KT_INT, 16, 3072, KEY_LIST, "64", "guest memory, MiB" },
 	{ "interval_us", KT_INT, 50, 10000000, KEY_LIST, "1000",
 	  "cyclic (guest) and cyclictest (host) wake-up interval, us" },
 	{ "duration", KT_DURATION, 1000, 86400000, KEY_LIST, "10s",
 	  "workload run time (10s, 500ms, 2m; whole seconds when host_cyclictest=on)" },
-	{ "policy", KT_CHOICE, 0, 0, KEY_LIST, "vanilla", "host policy", .choice = policy_choice },
+	{ "policy", KT_CHOICE, 0, 0, KEY_LIST, NULL, "host policy (default: the list's first, the baseline)",
+	  .choice = policy_choice },
 	{ "host_load", KT_CHOICE, 0, 0, KEY_LIST, "idle",
 	  "host load during the run: idle, busy (stress-ng --cpu <host CPUs>)", .choice = hostload_choice },
 	{ "guest_load", KT_CHOICE, 0, 0, KEY_LIST, "idle",
@@ -304,7 +301,7 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 		return -1;
 	}
 	const char *wname = spec_str(r, "workload");
-	if (!is_tool(wname)) { /* a tool's job_args are its own options; a workload's, its keys */
+	if (!guest_linux_is_tool(wname)) { /* a tool's job_args are its own options; a workload's, its keys */
 		static const char *const own[] = { "workload", "interval_us", "duration_ms", "guest_load", NULL };
 		const struct wl_info *w = workload_info(wname, err, errlen);
 		if (!w || workload_check_args(w, spec_str(r, "job_args"), own, err, errlen))
@@ -325,7 +322,7 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 			 "to 90 MB in the initramfs)");
 		return -1;
 	}
-	if (!lx && is_tool(spec_str(r, "workload"))) {
+	if (!lx && guest_linux_is_tool(spec_str(r, "workload"))) {
 		snprintf(err, errlen, "workload: %s runs in a Linux guest (guest = linux)", spec_str(r, "workload"));
 		return -1;
 	}

@@ -26,6 +26,26 @@ int guest_linux_is_tool(const char *name)
 	return 0;
 }
 
+int guest_linux_check(const struct run_spec *r, int lx, char *err, size_t errlen)
+{
+	const char *w = spec_str(r, "workload");
+	if (lx && (strcmp(spec_str(r, "vmm"), "qemu") || spec_int(r, "mem_mb") < 256)) {
+		snprintf(err, errlen, "guest: linux runs under QEMU (vmm = qemu) with mem_mb >= 256 (its "
+			 "initramfs unpacks into RAM)");
+		return -1;
+	}
+	if (lx && !strcmp(w, "fio") && spec_int(r, "mem_mb") < 512) {
+		snprintf(err, errlen, "workload: fio in a Linux guest needs mem_mb >= 512 (its libraries unpack "
+			 "to 90 MB in the initramfs)");
+		return -1;
+	}
+	if (!lx && guest_linux_is_tool(w)) {
+		snprintf(err, errlen, "workload: %s runs in a Linux guest (guest = linux)", w);
+		return -1;
+	}
+	return 0;
+}
+
 /* The Linux guest's job, on its kernel command line (workloads/linux/init.c): pvbench's workload
  * through pvb-linux, or a tool; spaces become commas. */
 static void linux_job(const struct run_spec *spec, long long duration_ms, char *job, size_t n)

@@ -25,4 +25,8 @@ void guest_linux_finish(const struct run_spec *spec, const struct run_env *env, 
 const char *guest_linux_tool(int i);
 int guest_linux_is_tool(const char *name);
 
+/* What a Linux guest needs of a run (lx: guest = linux), and that its tools run only there: 0, or
+ * -1 with "key: why". */
+int guest_linux_check(const struct run_spec *r, int lx, char *err, size_t errlen);
+
 #endif

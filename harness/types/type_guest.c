@@ -77,7 +77,8 @@ static const struct key_def keys[] = {
 	  "its SCHED_FIFO priority; 0 = SCHED_OTHER (the seed's command line)" },
 	{ "job_args", KT_STRING, 0, 0, KEY_LIST, "", "extra workload keys for the guest, \"key=value key=value\"" },
 	{ "disk_mb", KT_INT, 1, 4096, KEY_LIST, "64",
-	  "iopath: the block device's size, MiB (a RAM disk behind QEMU's ivshmem-doorbell, pvb_io.h)" },
+	  "a workload that needs the block device (iopath): its size, MiB (a RAM disk behind QEMU's "
+	  "ivshmem-doorbell, pvb_io.h)" },
 	{ "trace", KT_BOOL, 0, 0, KEY_LIST, "off",
 	  "sched trace of the vCPU threads (perf tracepoints): runtime %, preemptions, wake-to-run" },
 	{ "vmm", KT_CHOICE, 0, 0, KEY_LIST, "qemu", "VM backend: qemu (microvm) or pvbench (impl/vmm)",
@@ -312,20 +313,8 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (lx && (strcmp(spec_str(r, "vmm"), "qemu") || spec_int(r, "mem_mb") < 256)) {
-		snprintf(err, errlen, "guest: linux runs under QEMU (vmm = qemu) with mem_mb >= 256 (its "
-			 "initramfs unpacks into RAM)");
+	if (guest_linux_check(r, lx, err, errlen))
 		return -1;
-	}
-	if (lx && !strcmp(spec_str(r, "workload"), "fio") && spec_int(r, "mem_mb") < 512) {
-		snprintf(err, errlen, "workload: fio in a Linux guest needs mem_mb >= 512 (its libraries unpack "
-			 "to 90 MB in the initramfs)");
-		return -1;
-	}
-	if (!lx && guest_linux_is_tool(spec_str(r, "workload"))) {
-		snprintf(err, errlen, "workload: %s runs in a Linux guest (guest = linux)", spec_str(r, "workload"));
-		return -1;
-	}
 	if ((lx || spec_int(r, "host_cyclictest")) && spec_int(r, "duration") % 1000) {
 		snprintf(err, errlen, "duration: must be whole seconds while host_cyclictest=on or "
 			 "guest = linux (cyclictest -D and stress-ng --timeout count seconds)");

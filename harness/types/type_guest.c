@@ -357,7 +357,6 @@ const struct exp_type type_guest = {
 	.rows = "interval_us",
 	.columns = "policy",
 	.metrics = "lat_avg,lat_max,lat_p99",
-	.baseline = "policy=vanilla",
 	.check = check,
 	.run = run,
 };

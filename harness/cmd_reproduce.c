@@ -63,15 +63,118 @@ static int is_table(const struct dirent *d)
 	return n > 5 && !strcmp(d->d_name + n - 5, ".json");
 }
 
+/* The command line's choice of tables: every one (--all, --list), or those an argument prefixes. */
+struct choice {
+	int all;
+	char **prefix;
+	int n;
+};
+
+static int chosen(const struct choice *c, const char *file, char *id, size_t idn)
+{
+	int want = c->all;
+	snprintf(id, idn, "%.*s", (int)(strlen(file) - 5), file);
+	for (int a = 0; a < c->n; a++)
+		want |= !strncmp(id, c->prefix[a], strlen(c->prefix[a]));
+	return want;
+}
+
+/* per seed (a table id's prefix before '-'): what its tables came to */
+struct seed_sum {
+	char seed[16];
+	int tables;
+	struct repro_summary s;
+};
+
+static void seed_add(struct seed_sum *seeds, int *nseeds, const char *id, const struct repro_summary *before,
+		     const struct repro_summary *after)
+{
+	char seed[16];
+	int k = 0;
+	snprintf(seed, sizeof(seed), "%.*s", (int)strcspn(id, "-"), id);
+	while (k < *nseeds && strcmp(seeds[k].seed, seed))
+		k++;
+	if (k == *nseeds) {
+		if (*nseeds == 32)
+			return;
+		memset(&seeds[k], 0, sizeof(seeds[k]));
+		snprintf(seeds[k].seed, sizeof(seeds[k].seed), "%s", seed);
+		(*nseeds)++;
+	}
+	struct repro_summary *z = &seeds[k].s;
+	seeds[k].tables++;
+	z->cells += after->cells - before->cells;
+	z->reproduced += after->reproduced - before->reproduced;
+	z->direction_only += after->direction_only - before->direction_only;
+	z->not_reproduced += after->not_reproduced - before->not_reproduced;
+	z->not_measured += after->not_measured - before->not_measured;
+	z->unjudged += after->unjudged - before->unjudged;
+}
+
+static void print_summary(const struct repro_summary *sum, const struct seed_sum *seeds, int nseeds, int per_seed)
+{
+	if (per_seed) {
+		printf("%-6s %6s %6s %10s %9s %14s %12s %14s\n", "seed", "tables", "cells", "reproduced", "direction",
+		       "not reproduced", "not measured", "too few/incon.");
+		for (int k = 0; k < nseeds; k++) {
+			const struct repro_summary *z = &seeds[k].s;
+			printf("%-6s %6d %6d %10d %9d %14d %12d %14d\n", seeds[k].seed, seeds[k].tables, z->cells,
+			       z->reproduced, z->direction_only, z->not_reproduced, z->not_measured,
+			       z->unjudged - z->not_measured);
+		}
+		printf("\n");
+	}
+	printf("%d cells judged against published tables: %d reproduced, %d direction only, %d not "
+	       "reproduced, %d not judged (%d not measured, the rest too few runs or inconclusive)\n", sum->cells,
+	       sum->reproduced, sum->direction_only, sum->not_reproduced, sum->unjudged, sum->not_measured);
+}
+
+static void json_counts(cJSON *o, const struct repro_summary *z)
+{
+	cJSON_AddNumberToObject(o, "cells", z->cells);
+	cJSON_AddNumberToObject(o, "reproduced", z->reproduced);
+	cJSON_AddNumberToObject(o, "direction_only", z->direction_only);
+	cJSON_AddNumberToObject(o, "not_reproduced", z->not_reproduced);
+	cJSON_AddNumberToObject(o, "not_judged", z->unjudged);
+	cJSON_AddNumberToObject(o, "not_measured", z->not_measured);
+}
+
+static void json_summary(cJSON *root, const struct repro_summary *sum, const struct seed_sum *seeds, int nseeds)
+{
+	json_counts(cJSON_AddObjectToObject(root, "summary"), sum);
+	cJSON *per = cJSON_AddArrayToObject(root, "seeds");
+	for (int k = 0; k < nseeds; k++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "seed", seeds[k].seed);
+		cJSON_AddNumberToObject(o, "tables", seeds[k].tables);
+		json_counts(o, &seeds[k].s);
+		cJSON_AddItemToArray(per, o);
+	}
+}
+
 /* Before --run: what the tables' experiments cost, from their matrices and each run's duration
  * (5 s a run for booting and the rest: an estimate; runs already stored are skipped, so less). */
-static void estimate(const char exps[][512], int n, const struct engine_opts *eo)
+static void estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
+		     const struct engine_opts *eo)
 {
 	static struct experiment e;
+	static char exps[16][512];
 	double ms = 0;
-	int runs = 0;
+	int runs = 0, n = 0;
 	char err[512];
 
+	for (int i = 0; i < nents; i++) { /* the experiments the chosen tables need, once each */
+		char path[1024], id[256];
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		cJSON *ref = chosen(c, ents[i]->d_name, id, sizeof(id)) ? reproduce_load(path, err, sizeof(err)) : NULL;
+		const char *x = ref ? cJSON_GetObjectItem(ref, "experiment")->valuestring : NULL;
+		int seen = 0;
+		for (int k = 0; x && k < n; k++)
+			seen |= !strcmp(exps[k], x);
+		if (x && !seen && n < 16)
+			snprintf(exps[n++], sizeof(exps[0]), "%s", x);
+		cJSON_Delete(ref);
+	}
 	for (int i = 0; i < n; i++) {
 		struct run_spec *r;
 		int nr;
@@ -97,8 +200,7 @@ int cmd_reproduce(int argc, char **argv)
 		{ "published", 1, 0, 'P' }, { "format", 1, 0, 'F' }, { "list", 0, 0, 'l' },
 		{ "host", 1, 0, 'H' }, { "all", 0, 0, 'a' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	/* per seed (a table id's prefix before '-'): what its tables came to */
-	struct seed_sum { char seed[16]; int tables; struct repro_summary s; } seeds[32];
+	struct seed_sum seeds[32];
 	int nseeds = 0, all = 0;
 	struct engine_opts eo = { .db = "results/pvbench.db", .no_tables = 1 };
 	const char *dir = "results/published", *host = NULL;
@@ -143,35 +245,13 @@ int cmd_reproduce(int argc, char **argv)
 		cJSON_AddStringToObject(root, "schema", "pvbench.reproduce/1");
 		arr = cJSON_AddArrayToObject(root, "tables");
 	}
-	if (run) { /* the estimate first: the experiments the chosen tables need, once each */
-		static char exps[16][512];
-		int nexp = 0;
-		for (int i = 0; i < n; i++) {
-			char path[1024], id[256];
-			int want = all;
-			snprintf(id, sizeof(id), "%.*s", (int)(strlen(ents[i]->d_name) - 5), ents[i]->d_name);
-			for (int a = optind; a < argc; a++)
-				want |= !strncmp(id, argv[a], strlen(argv[a]));
-			snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-			cJSON *ref = want ? reproduce_load(path, err, sizeof(err)) : NULL;
-			const char *x = ref ? cJSON_GetObjectItem(ref, "experiment")->valuestring : NULL;
-			int seen = 0;
-			for (int k = 0; x && k < nexp; k++)
-				seen |= !strcmp(exps[k], x);
-			if (x && !seen && nexp < 16)
-				snprintf(exps[nexp++], sizeof(exps[0]), "%s", x);
-			cJSON_Delete(ref);
-		}
-		estimate((const char (*)[512])exps, nexp, &eo);
-	}
+	const struct choice pick = { .all = all || list, .prefix = argv + optind, .n = argc - optind };
+	if (run)
+		estimate(ents, n, dir, &pick, &eo);
 	struct store *st = NULL;
 	for (int i = 0; i < n && rc != EXIT_ERROR; i++) {
 		char path[1024], id[256], exp_name[128];
-		int want = list || all;
-		snprintf(id, sizeof(id), "%.*s", (int)(strlen(ents[i]->d_name) - 5), ents[i]->d_name);
-		for (int a = optind; a < argc; a++)
-			want |= !strncmp(id, argv[a], strlen(argv[a]));
-		if (!want)
+		if (!chosen(&pick, ents[i]->d_name, id, sizeof(id)))
 			continue;
 		matched++;
 		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
@@ -222,23 +302,7 @@ int cmd_reproduce(int argc, char **argv)
 		snprintf(origin, sizeof(origin), "experiment %s in %s (%zu ok runs)", exp_name, eo.db, in.n);
 		struct repro_summary before = sum;
 		reproduce_table(ref, &in, origin, stdout, arr, &sum);
-		char seed[16];
-		snprintf(seed, sizeof(seed), "%.*s", (int)strcspn(id, "-"), id);
-		int k = 0;
-		while (k < nseeds && strcmp(seeds[k].seed, seed))
-			k++;
-		if (k == nseeds && nseeds < 32)
-			memset(&seeds[nseeds++], 0, sizeof(seeds[0])), snprintf(seeds[k].seed, sizeof(seeds[k].seed), "%s", seed);
-		if (k < nseeds) {
-			struct repro_summary *z = &seeds[k].s;
-			seeds[k].tables++;
-			z->cells += sum.cells - before.cells;
-			z->reproduced += sum.reproduced - before.reproduced;
-			z->direction_only += sum.direction_only - before.direction_only;
-			z->not_reproduced += sum.not_reproduced - before.not_reproduced;
-			z->not_measured += sum.not_measured - before.not_measured;
-			z->unjudged += sum.unjudged - before.unjudged;
-		}
+		seed_add(seeds, &nseeds, id, &before, &sum);
 		cmp_input_free(&in);
 		cJSON_Delete(ref);
 	}
@@ -251,26 +315,7 @@ int cmd_reproduce(int argc, char **argv)
 		rc = EXIT_ERROR;
 	}
 	if (root) {
-		cJSON *s = cJSON_AddObjectToObject(root, "summary");
-		cJSON_AddNumberToObject(s, "cells", sum.cells);
-		cJSON_AddNumberToObject(s, "reproduced", sum.reproduced);
-		cJSON_AddNumberToObject(s, "direction_only", sum.direction_only);
-		cJSON_AddNumberToObject(s, "not_reproduced", sum.not_reproduced);
-		cJSON_AddNumberToObject(s, "not_judged", sum.unjudged);
-		cJSON_AddNumberToObject(s, "not_measured", sum.not_measured);
-		cJSON *per = cJSON_AddArrayToObject(root, "seeds");
-		for (int k = 0; k < nseeds; k++) {
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "seed", seeds[k].seed);
-			cJSON_AddNumberToObject(o, "tables", seeds[k].tables);
-			cJSON_AddNumberToObject(o, "cells", seeds[k].s.cells);
-			cJSON_AddNumberToObject(o, "reproduced", seeds[k].s.reproduced);
-			cJSON_AddNumberToObject(o, "direction_only", seeds[k].s.direction_only);
-			cJSON_AddNumberToObject(o, "not_reproduced", seeds[k].s.not_reproduced);
-			cJSON_AddNumberToObject(o, "not_measured", seeds[k].s.not_measured);
-			cJSON_AddNumberToObject(o, "not_judged", seeds[k].s.unjudged);
-			cJSON_AddItemToArray(per, o);
-		}
+		json_summary(root, &sum, seeds, nseeds);
 		if (rc != EXIT_ERROR) {
 			char *t = cJSON_Print(root);
 			printf("%s\n", t);
@@ -278,20 +323,7 @@ int cmd_reproduce(int argc, char **argv)
 		}
 		cJSON_Delete(root);
 	} else if (!list && rc != EXIT_ERROR) {
-		if (all || nseeds > 1) {
-			printf("%-6s %6s %6s %10s %9s %14s %12s %14s\n", "seed", "tables", "cells", "reproduced",
-			       "direction", "not reproduced", "not measured", "too few/incon.");
-			for (int k = 0; k < nseeds; k++) {
-				const struct repro_summary *z = &seeds[k].s;
-				printf("%-6s %6d %6d %10d %9d %14d %12d %14d\n", seeds[k].seed, seeds[k].tables, z->cells,
-				       z->reproduced, z->direction_only, z->not_reproduced, z->not_measured,
-				       z->unjudged - z->not_measured);
-			}
-			printf("\n");
-		}
-		printf("%d cells judged against published tables: %d reproduced, %d direction only, %d not "
-		       "reproduced, %d not judged (%d not measured, the rest too few runs or inconclusive)\n", sum.cells,
-		       sum.reproduced, sum.direction_only, sum.not_reproduced, sum.unjudged, sum.not_measured);
+		print_summary(&sum, seeds, nseeds, all || nseeds > 1);
 	}
 	return rc;
 }

@@ -77,7 +77,7 @@ static const struct key_def keys[] = {
 	  "its SCHED_FIFO priority; 0 = SCHED_OTHER (the seed's command line)" },
 	{ "job_args", KT_STRING, 0, 0, KEY_LIST, "", "extra workload keys for the guest, \"key=value key=value\"" },
 	{ "disk_mb", KT_INT, 1, 4096, KEY_LIST, "64",
-	  "a workload that needs the block device (iopath): its size, MiB (a RAM disk behind QEMU's "
+	  "for a workload that needs the block device: its size, MiB (a RAM disk behind QEMU's "
 	  "ivshmem-doorbell, pvb_io.h)" },
 	{ "trace", KT_BOOL, 0, 0, KEY_LIST, "off",
 	  "sched trace of the vCPU threads (perf tracepoints): runtime %, preemptions, wake-to-run" },

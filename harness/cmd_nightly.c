@@ -91,72 +91,178 @@ static void usage(FILE *f)
 		"the worse, 1 error, 2 runs failed, 130 interrupted.\n");
 }
 
-int cmd_nightly(int argc, char **argv)
+/* What the command line asks. */
+struct nightly_cli {
+	struct engine_opts eo;
+	struct cp_params cp;
+	const char *under_test, *metrics, *push_to, *suite;
+	int json, only_judge;
+};
+
+/* 0, 1 after --help, or -1 after a message on stderr */
+static int parse(int argc, char **argv, struct nightly_cli *c)
 {
 	static const struct option opts[] = {
 		{ "under-test", 1, 0, 'u' }, { "set", 1, 0, 's' }, { "judge", 0, 0, 'J' },
 		{ "window", 1, 0, 'w' }, { "min-change", 1, 0, 'c' }, { "metrics", 1, 0, 'm' },
 		{ "db", 1, 0, 'd' }, { "format", 1, 0, 'F' }, { "push", 1, 0, 'p' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	static struct experiment e[MAX_MEMBERS];
-	static struct suite su;
-	struct engine_opts eo = { .db = "results/pvbench.db" };
-	struct cp_params cp = CP_PARAMS_DEFAULT;
-	const char *under_test = NULL, *metrics = NULL, *push_to = NULL;
-	int json = 0, only_judge = 0, opt, failed = 0, total = 0, status = 0;
-	struct run_spec *runs[MAX_MEMBERS] = { 0 };
-	int nr[MAX_MEMBERS] = { 0 };
-	char err[1024], session[32];
 	long long v;
+	int opt;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'u': under_test = optarg; break;
+		case 'u': c->under_test = optarg; break;
 		case 's':
-			if (engine_opts_set(&eo, "nightly", optarg))
-				return EXIT_ERROR;
+			if (engine_opts_set(&c->eo, "nightly", optarg))
+				return -1;
 			break;
-		case 'J': only_judge = 1; break;
+		case 'J': c->only_judge = 1; break;
 		case 'w':
 			if (parse_int("--window", optarg, 1, 365, &v))
-				return EXIT_ERROR;
-			cp.window = (int)v;
+				return -1;
+			c->cp.window = (int)v;
 			break;
 		case 'c':
 			if (parse_int("--min-change", optarg, 0, 1000, &v))
-				return EXIT_ERROR;
-			cp.min_rel = (double)v / 100;
+				return -1;
+			c->cp.min_rel = (double)v / 100;
 			break;
-		case 'm': metrics = optarg; break;
-		case 'd': eo.db = optarg; break;
+		case 'm': c->metrics = optarg; break;
+		case 'd': c->eo.db = optarg; break;
 		case 'p':
 			if (!store_is_central(optarg)) {
 				fprintf(stderr, "pvbench nightly: --push: \"%s\" is not postgresql://...\n", optarg);
-				return EXIT_ERROR;
+				return -1;
 			}
-			push_to = optarg;
+			c->push_to = optarg;
 			break;
 		case 'F':
-			if (cli_text_or_json("nightly", optarg, &json))
-				return EXIT_ERROR;
+			if (cli_text_or_json("nightly", optarg, &c->json))
+				return -1;
 			break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_ERROR;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
 		}
 	}
 	if (optind != argc - 1) {
 		usage(stderr);
-		return EXIT_ERROR;
+		return -1;
 	}
-	if (suite_load(argv[optind], &su)) {
+	c->suite = argv[optind];
+	return 0;
+}
+
+/* Tonight's runs of every member, as one session: how many failed, or -1 (err) */
+static int run_night(const struct nightly_cli *c, const struct suite *su, struct experiment *e,
+		     struct run_spec **runs, const int *nr, int total, const char *session, char *err, size_t errlen)
+{
+	struct progress pg;
+	int k = 0, failed = 0;
+
+	fprintf(stderr, "pvbench nightly: %s: session %s, %d experiments, %d runs, under test: %s\n", su->name, session,
+		su->n, total, c->under_test ? c->under_test : "pvbench's commit");
+	progress_init(&pg, total);
+	for (int i = 0; i < su->n && !pvb_interrupted; i++) {
+		struct engine_session *s = engine_session_open(&e[i], runs[i], nr[i], c->eo.db, 0, err, errlen);
+		if (!s) {
+			progress_finish(&pg);
+			return -1;
+		}
+		engine_session_nightly(s, session, c->under_test);
+		for (int r = 0; r < nr[i] && !pvb_interrupted; r++, k++) {
+			char what[400];
+			snprintf(what, sizeof(what), "%s: %s rep %d", e[i].name, runs[i][r].variant, runs[i][r].rep);
+			failed += run_status_failed(engine_session_step(s, &runs[i][r], &pg, k, what, NULL, 0));
+		}
+		engine_session_close(s);
+	}
+	progress_finish(&pg);
+	return failed;
+}
+
+/* Every member's history judged (change points), as text or JSON: 0, 3 a change, 4 one for the
+ * worse, or -1 (err) */
+static int judge_all(const struct nightly_cli *c, const struct suite *su, const struct experiment *e, char *err,
+		     size_t errlen)
+{
+	struct store *st = store_open(c->eo.db, err, errlen);
+	cJSON *root = NULL, *arr = NULL;
+	int status = 0;
+
+	if (!st)
+		return -1;
+	if (c->json) {
+		root = cJSON_CreateObject();
+		cJSON_AddStringToObject(root, "schema", "pvbench.nightly/1");
+		cJSON_AddStringToObject(root, "suite", su->name);
+		cJSON_AddNumberToObject(root, "window", c->cp.window);
+		cJSON_AddNumberToObject(root, "min_change", c->cp.min_rel);
+		cJSON_AddNumberToObject(root, "alpha", c->cp.alpha);
+		arr = cJSON_AddArrayToObject(root, "experiments");
+	} else {
+		printf("nightly %s%s%s\n\n", su->name, su->description[0] ? ": " : "", su->description);
+	}
+	for (int i = 0; i < su->n; i++) {
+		int rc = nightly_judge(st, e[i].name, &c->cp, c->metrics, stdout, arr, err, errlen);
+		if (rc < 0) {
+			store_close(st);
+			cJSON_Delete(root);
+			return -1;
+		}
+		status = rc == 4 || status == 4 ? 4 : rc ? rc : status;
+	}
+	store_close(st);
+	if (c->json) {
+		char *t = cJSON_Print(root);
+		printf("%s\n", t);
+		free(t);
+		cJSON_Delete(root);
+	} else {
+		printf("\nchange points: Mann-Whitney U over the runs of %d nights either side of each split,\n"
+		       "Bonferroni over the splits tried (alpha %g), binary segmentation, at least %.0f%% change.\n",
+		       c->cp.window, c->cp.alpha, c->cp.min_rel * 100);
+	}
+	return status;
+}
+
+/* tonight's runs join the fleet's: the change points above are this host's */
+static int push(const char *db, const char *to)
+{
+	struct hostinfo hi;
+	struct push_stats ps;
+	char err[1024];
+
+	hostinfo_read(&hi, err, sizeof(err));
+	if (store_push_paths(db, to, hi.host, &ps, err, sizeof(err))) {
+		fprintf(stderr, "pvbench nightly: --push: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "pvbench nightly: pushed %d runs (%d already there) into %s\n", ps.pushed, ps.already, to);
+	return 0;
+}
+
+int cmd_nightly(int argc, char **argv)
+{
+	static struct nightly_cli c = { .eo = { .db = "results/pvbench.db" }, .cp = CP_PARAMS_DEFAULT };
+	static struct experiment e[MAX_MEMBERS];
+	static struct suite su;
+	struct run_spec *runs[MAX_MEMBERS] = { 0 };
+	int nr[MAX_MEMBERS] = { 0 }, failed = 0, total = 0, status = EXIT_ERROR;
+	char err[1024], session[32];
+
+	int rc = parse(argc, argv, &c);
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_ERROR;
+	if (suite_load(c.suite, &su)) {
 		fprintf(stderr, "pvbench nightly: %s\n", su.err);
 		return EXIT_ERROR;
 	}
 	/* every member is read and checked before anything runs */
 	for (int i = 0; i < su.n; i++) {
 		char name[64];
-		if (engine_load(su.member[i], &eo, &e[i], err, sizeof(err)) ||
+		if (engine_load(su.member[i], &c.eo, &e[i], err, sizeof(err)) ||
 		    experiment_matrix(&e[i], &runs[i], &nr[i], err, sizeof(err)))
 			goto fail;
 		snprintf(name, sizeof(name), "%.40s@%.20s", e[i].name, su.name);
@@ -171,84 +277,25 @@ int cmd_nightly(int argc, char **argv)
 		size_t n = strftime(session, sizeof(session), "%Y-%m-%dT%H:%M:%S", &tm);
 		snprintf(session + n, sizeof(session) - n, ".%03ldZ", ts.tv_nsec / 1000000);
 	}
-	if (!only_judge) {
-		struct progress pg;
-		int k = 0;
-		fprintf(stderr, "pvbench nightly: %s: session %s, %d experiments, %d runs, under test: %s\n",
-			su.name, session, su.n, total, under_test ? under_test : "pvbench's commit");
-		progress_init(&pg, total);
-		for (int i = 0; i < su.n && !pvb_interrupted; i++) {
-			struct engine_session *s = engine_session_open(&e[i], runs[i], nr[i], eo.db, 0, err, sizeof(err));
-			if (!s)
-				goto fail;
-			engine_session_nightly(s, session, under_test);
-			for (int r = 0; r < nr[i] && !pvb_interrupted; r++, k++) {
-				char what[400];
-				snprintf(what, sizeof(what), "%s: %s rep %d", e[i].name, runs[i][r].variant, runs[i][r].rep);
-				failed += run_status_failed(engine_session_step(s, &runs[i][r], &pg, k, what, NULL, 0));
-			}
-			engine_session_close(s);
-		}
-		progress_finish(&pg);
-		if (pvb_interrupted) {
-			fprintf(stderr, "pvbench nightly: interrupted: tonight's finished runs are stored (session %s)\n", session);
-			for (int i = 0; i < su.n; i++)
-				free(runs[i]);
-			return EXIT_INTERRUPTED;
-		}
-	}
-	struct store *st = store_open(eo.db, err, sizeof(err));
-	if (!st)
+	if (!c.only_judge && (failed = run_night(&c, &su, e, runs, nr, total, session, err, sizeof(err))) < 0)
 		goto fail;
-	cJSON *root = NULL, *arr = NULL;
-	if (json) {
-		root = cJSON_CreateObject();
-		cJSON_AddStringToObject(root, "schema", "pvbench.nightly/1");
-		cJSON_AddStringToObject(root, "suite", su.name);
-		cJSON_AddNumberToObject(root, "window", cp.window);
-		cJSON_AddNumberToObject(root, "min_change", cp.min_rel);
-		cJSON_AddNumberToObject(root, "alpha", cp.alpha);
-		arr = cJSON_AddArrayToObject(root, "experiments");
-	} else {
-		printf("nightly %s%s%s\n\n", su.name, su.description[0] ? ": " : "", su.description);
+	if (pvb_interrupted) {
+		fprintf(stderr, "pvbench nightly: interrupted: tonight's finished runs are stored (session %s)\n", session);
+		status = EXIT_INTERRUPTED;
+		goto out;
 	}
-	for (int i = 0; i < su.n; i++) {
-		int rc = nightly_judge(st, e[i].name, &cp, metrics, stdout, arr, err, sizeof(err));
-		if (rc < 0) {
-			store_close(st);
-			cJSON_Delete(root);
-			goto fail;
-		}
-		status = rc == 4 || status == 4 ? 4 : rc ? rc : status;
-	}
-	store_close(st);
-	if (json) {
-		char *s = cJSON_Print(root);
-		printf("%s\n", s);
-		free(s);
-		cJSON_Delete(root);
-	} else {
-		printf("\nchange points: Mann-Whitney U over the runs of %d nights either side of each split,\n"
-		       "Bonferroni over the splits tried (alpha %g), binary segmentation, at least %.0f%% change.\n",
-		       cp.window, cp.alpha, cp.min_rel * 100);
-	}
-	for (int i = 0; i < su.n; i++)
-		free(runs[i]);
-	if (push_to) { /* tonight's runs join the fleet's: the change points above are this host's */
-		struct hostinfo hi;
-		struct push_stats ps;
-		hostinfo_read(&hi, err, sizeof(err));
-		if (store_push_paths(eo.db, push_to, hi.host, &ps, err, sizeof(err))) {
-			fprintf(stderr, "pvbench nightly: --push: %s\n", err);
-			return EXIT_ERROR;
-		}
-		fprintf(stderr, "pvbench nightly: pushed %d runs (%d already there) into %s\n", ps.pushed,
-			ps.already, push_to);
-	}
-	return failed ? EXIT_FAILED : status;
+	if ((status = judge_all(&c, &su, e, err, sizeof(err))) < 0)
+		goto fail;
+	if (failed)
+		status = EXIT_FAILED;
+	if (c.push_to && push(c.eo.db, c.push_to))
+		status = EXIT_ERROR;
+	goto out;
 fail:
 	fprintf(stderr, "pvbench nightly: %s\n", err);
+	status = EXIT_ERROR;
+out:
 	for (int i = 0; i < su.n; i++)
 		free(runs[i]);
-	return EXIT_ERROR;
+	return status;
 }

@@ -158,6 +158,20 @@ static void every_option_a_help_names_is_accepted(void **state)
 	assert_non_null(strstr(out, "--duration: must be longer than 0"));
 }
 
+/* `pvbench run --dry-run` of an experiment file written from ini: its exit status, its output in out */
+static int dry_run(const char *ini, char *out, size_t outlen)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-%d.ini", (int)getpid());
+	FILE *f = fopen(path, "w");
+	fputs(ini, f);
+	fclose(f);
+	int rc = pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL }, out,
+			      outlen);
+	unlink(path);
+	return rc;
+}
+
 /* A workload declares its keys in its own file; a config's job_args is checked against them
  * before anything runs (a typo measured the default, silently), with file, line and key, and
  * `run --keys` lists them. */
@@ -172,27 +186,16 @@ static void job_args_are_the_workload_s_declared_keys(void **state)
 		{ "[global]\nworkload = frameloop\njob_args = duration_ms=10\n", ":3: job_args: duration_ms: the experiment sets it" },
 		{ "[global]\nworkload = cyclic\njob_args = rt_prio\n", ":3: job_args: \"rt_prio\": not KEY=VALUE" },
 	};
-	char path[128];
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-%d.ini", (int)getpid());
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		FILE *f = fopen(path, "w");
-		fputs(bad[i].ini, f);
-		fclose(f);
-		assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path,
-							NULL }, out, sizeof(out)), 1);
+		assert_int_equal(dry_run(bad[i].ini, out, sizeof(out)), 1);
 		if (!strstr(out, bad[i].want))
 			fail_msg("%s: wanted \"%s\", got: %s", bad[i].ini, bad[i].want, out);
 	}
 	/* the declared ones pass: every key of one workload, and a Linux tool's own options */
-	FILE *f = fopen(path, "w");
-	fputs("[global]\nworkload = frameloop\njob_args = fps=30 load_lo=10 load_hi=90 period_ms=500 migrate_frames=0 "
-	      "placement=capacity rt_prio=10\n\n[fio]\nguest = linux\nmem_mb = 512\nvmm = qemu\nworkload = fio\n"
-	      "job_args = --rw=randread --bs=4k\n", f);
-	fclose(f);
-	if (pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL }, out,
-			 sizeof(out)))
+	if (dry_run("[global]\nworkload = frameloop\njob_args = fps=30 load_lo=10 load_hi=90 period_ms=500 migrate_frames=0 "
+		    "placement=capacity rt_prio=10\n\n[fio]\nguest = linux\nmem_mb = 512\nvmm = qemu\nworkload = fio\n"
+		    "job_args = --rw=randread --bs=4k\n", out, sizeof(out)))
 		fail_msg("declared keys refused: %s", out);
-	unlink(path);
 	assert_int_equal(pvbench_text((char *[]){ "run", "--keys", NULL }, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "workloads (workload = NAME"));
 	assert_non_null(strstr(out, "placement       rotate|capacity"));
@@ -205,27 +208,15 @@ static void job_args_are_the_workload_s_declared_keys(void **state)
 static void a_policy_s_needs_are_checked_before_running(void **state)
 {
 	static char out[4096];
-	char path[128];
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-%d.ini", (int)getpid());
-	FILE *f = fopen(path, "w");
-	fputs("[global]\nguest = linux\nmem_mb = 256\naccel = tcg\npolicy = dynamic-eager\nboost_device = ivshmem\n", f);
-	fclose(f);
-	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL },
-				      out, sizeof(out)), 1);
+	assert_int_equal(dry_run("[global]\nguest = linux\nmem_mb = 256\naccel = tcg\npolicy = dynamic-eager\n"
+				 "boost_device = ivshmem\n", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "policy dynamic-eager: its keys ask for the doorbell"));
-	f = fopen(path, "w");
-	fputs("[global]\nguest = linux\nmem_mb = 256\naccel = tcg\npolicy = util_guest\nutil_channel = doorbell\n", f);
-	fclose(f);
-	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL },
-				      out, sizeof(out)), 1);
+	assert_int_equal(dry_run("[global]\nguest = linux\nmem_mb = 256\naccel = tcg\npolicy = util_guest\n"
+				 "util_channel = doorbell\n", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "policy util_guest: its keys ask for the doorbell"));
 	/* pvbench's own VMM has a doorbell of its own */
-	f = fopen(path, "w");
-	fputs("[global]\nvmm = pvbench\npolicy = dynamic-eager\nboost_device = ivshmem\n", f);
-	fclose(f);
-	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL },
-				      out, sizeof(out)), 0);
-	unlink(path);
+	assert_int_equal(dry_run("[global]\nvmm = pvbench\npolicy = dynamic-eager\nboost_device = ivshmem\n", out,
+				 sizeof(out)), 0);
 }
 
 int main(void)

@@ -63,6 +63,8 @@ struct ini_doc {
 int ini_doc_read(const char *path, struct ini_doc *d, char *err, size_t errlen);
 void ini_doc_error(struct ini_doc *d, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ini_doc_free(struct ini_doc *d);
+/* s without leading and trailing white space (in place) */
+char *ini_trim(char *s);
 /* An experiment with no file: [global] only, of type `type`, named name. */
 int experiment_empty(const char *name, const char *type, struct experiment *e, char *err,
 		     size_t errlen);

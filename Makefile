@@ -6,7 +6,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
 # harness/: one folder per part (engine, experiment types, policies, VM backends, store, reports, host)
 HARNESS_DIRS := harness harness/util harness/engine harness/types harness/policies harness/backends harness/store harness/report harness/host
-CPPFLAGS_H := -D_GNU_SOURCE -I/usr/include/postgresql -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm -Iimpl/dvfs
+CPPFLAGS_H := -D_GNU_SOURCE -I/usr/include/postgresql -Iimpl/proto -Iworkloads $(patsubst %,-I%,$(HARNESS_DIRS)) -Iimpl/vmm -Iimpl/migration -Iimpl/dvfs
 SAN     ?=
 LDLIBS_H := -lcjson -lsqlite3 -lpq -linih -lm -lpthread
 
@@ -54,10 +54,10 @@ $(O)/git-rev: FORCE
 $(O)/host/harness/host/hostinfo.o: $(O)/git-rev
 FORCE:
 HCFLAGS := $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_H) -DPVB_GIT='"$(PVB_GIT)"'
-HARNESS_SRC := $(filter-out harness/main.c,$(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.c))) impl/proto/record.c impl/proto/record_check.c impl/proto/boost_decode.c $(wildcard impl/vmm/*.c) $(wildcard impl/dvfs/*.c)
+HARNESS_SRC := $(filter-out harness/main.c,$(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.c))) impl/proto/record.c impl/proto/record_check.c impl/proto/boost_decode.c $(wildcard impl/vmm/*.c) $(wildcard impl/migration/*.c) $(wildcard impl/dvfs/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(O)/host/%.o,$(HARNESS_SRC))
 
-$(O)/host/%.o: %.c $(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.h)) $(wildcard impl/vmm/*.h) $(wildcard impl/dvfs/*.h) $(wildcard impl/proto/*.h) workloads/pvb.h workloads/list.h
+$(O)/host/%.o: %.c $(foreach d,$(HARNESS_DIRS),$(wildcard $(d)/*.h)) $(wildcard impl/vmm/*.h) $(wildcard impl/migration/*.h) $(wildcard impl/dvfs/*.h) $(wildcard impl/proto/*.h) workloads/pvb.h workloads/list.h
 	@mkdir -p $(dir $@)
 	@echo '  CC        $<'
 	@$(CC) $(HCFLAGS) -c $< -o $@

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The migration type's QEMU reference, for real (KVM, or TCG where there is none): a reading and a
  * dirtying guest migrate with every page verified and keep running at the destination; the link's
- * bandwidth limit holds; a destination that dies mid-migration fails the run cleanly. */
+ * bandwidth limit holds; a destination that dies mid-migration fails the run cleanly. pvbench's own
+ * engine (KVM only): every page arrives over the dirty ring and the dirty log, the dirty quota holds
+ * the writer and never the reader, auto-converge throttles; its destination refuses a bad stream. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include "child.h"
+#include "precopy.h"
 #include "testlib.h"
 
 static char dir[64];
@@ -34,8 +38,8 @@ static int migrate(const char *keys, const char *env)
 	snprintf(db, sizeof(db), "%s/m.db", dir);
 	snprintf(runs, sizeof(runs), "%s/runs", dir);
 	FILE *f = fopen(ini, "w");
-	fprintf(f, "[global]\ntype = migration\nvcpus = 2\nmigrate_after = 500ms\nrun_after = 500ms\ndeadline = 20s\n%s%s",
-		test_tcg ? "accel = tcg\n" : "", keys);
+	fprintf(f, "[global]\ntype = migration\nvcpus = 2\nmigrate_after = 500ms\nrun_after = 500ms\n%s%s%s",
+		strstr(keys, "deadline") ? "" : "deadline = 20s\n", test_tcg ? "accel = tcg\n" : "", keys);
 	fclose(f);
 	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
 	char *argv[] = { bin, "run", ini, "--db", db, NULL };
@@ -54,6 +58,14 @@ static double value(const char *name)
 	char db[128], sql[256];
 	snprintf(db, sizeof(db), "%s/m.db", dir);
 	snprintf(sql, sizeof(sql), "SELECT value FROM metrics WHERE name = '%s' AND cpu = -2", name);
+	return store_value(db, sql);
+}
+
+static double value_cpu(const char *name, int cpu)
+{
+	char db[128], sql[256];
+	snprintf(db, sizeof(db), "%s/m.db", dir);
+	snprintf(sql, sizeof(sql), "SELECT value FROM metrics WHERE name = '%s' AND cpu = %d", name, cpu);
 	return store_value(db, sql);
 }
 
@@ -125,6 +137,104 @@ static void a_dead_destination_fails_the_run_cleanly(void **state)
 	assert_int_equal(procs_matching(dir), 0); /* no QEMU left */
 }
 
+/* pvbench's own engine: a dirtying guest moves whole over either dirty tracker, and runs on */
+static void own_engine_migrates_every_page(void **state)
+{
+	static const char *const track[] = { "ring", "log" };
+	REQUIRE_KVM();
+	for (int i = 0; i < 2; i++) {
+		char keys[200];
+		snprintf(keys, sizeof(keys), "vmm = pvbench\nsize_mb = 16\nwriters = 1\nbandwidth_mbps = 100\n"
+			 "dirty_track = %s\n", track[i]);
+		assert_int_equal(migrate(keys, NULL), 0);
+		fprintf(stderr, "note: own engine, dirty %s: %.0f ms, downtime %.0f ms, %.0f passes, %.1f MB, "
+			"%.0f pages re-dirtied\n", track[i], value("total_time"), value("downtime"), value("passes"),
+			value("transferred"), value("pages_redirtied"));
+		assert_int_equal(value("converged"), 1);
+		assert_int_equal(value("pages_differ"), 0);   /* every page's digest, both ends */
+		assert_int_equal(value("verify_errors"), 0);  /* the guest's own check, at the destination */
+		assert_true(value("passes") >= 2);
+		assert_true(value("pages_redirtied") > 0);    /* the tracker found the writer's pages */
+		assert_true(value("guest_write_after") > 0);  /* it kept writing at the destination */
+		teardown(state);
+		setup(state);
+	}
+}
+
+/* The dirty quota: the writer (vCPU 0) sits out its debt; the reader (vCPU 1), which dirties a few
+ * pages an interval (its stack, its counter) against a budget of a dozen, is never held. Auto-converge, on a link too
+ * slow for the writer, throttles every vCPU. */
+static void throttles_act_on_the_vcpus(void **state)
+{
+	REQUIRE_KVM();
+	assert_int_equal(migrate("vmm = pvbench\nsize_mb = 8\nwriters = 1\nbandwidth_mbps = 2\n"
+				 "downtime_ms = 100\nthrottle = dirty-quota\nquota_interval = 100ms\n", NULL), 0);
+	fprintf(stderr, "note: dirty quota: writer held %.0f ms (%.0f times), reader %.0f times; runtime %% "
+		"writer %.1f, reader %.1f\n", value_cpu("held_ms", 0), value_cpu("holds", 0), value_cpu("holds", 1),
+		value("runtime_pct_writers"), value("runtime_pct_readers"));
+	assert_int_equal(value("pages_differ"), 0);
+	assert_true(value_cpu("held_ms", 0) > 0);
+	assert_int_equal(value_cpu("holds", 1), 0);
+	teardown(state);
+	setup(state);
+	assert_int_equal(migrate("vmm = pvbench\nsize_mb = 2\nwriters = 1\nbandwidth_mbps = 2\n"
+				 "downtime_ms = 10\nthrottle = auto-converge\ndeadline = 6s\n", NULL), 0);
+	fprintf(stderr, "note: auto-converge: throttle reached %.0f%%, held writer %.0f ms, reader %.0f ms\n",
+		value("throttle_max"), value_cpu("held_ms", 0), value_cpu("held_ms", 1));
+	assert_true(value("throttle_max") >= 20);
+	assert_true(value_cpu("held_ms", 0) > 0 && value_cpu("held_ms", 1) > 0); /* time-based: all alike */
+}
+
+/* The destination takes nothing it cannot check: each bad stream ends with its sentence. */
+static void a_bad_stream_is_refused_with_a_reason(void **state)
+{
+	static struct vmm v;
+	static const struct { uint32_t magic, type; uint64_t arg, len, gfn; const char *says; } bad[] = {
+		{ 0x12345678, PC_PAGES, 1, 8, 0, "magic" },
+		{ PC_MAGIC, PC_PAGES, 1, 8, 9999, "beyond the guest's" },
+		{ PC_MAGIC, PC_PAGES, 1000, 8, 0, "pages in a batch" },
+		{ PC_MAGIC, PC_PAGES, 1, 4000, 0, "its pages say" },
+		{ PC_MAGIC, PC_VCPU, 7, sizeof(struct vmm_vcpu_state), 0, "state of vCPU 7" },
+		{ PC_MAGIC, PC_END, 1, 0, 0, "0 of 1 vCPUs" },
+		{ PC_MAGIC, 99, 0, 0, 0, "message type 99" },
+	};
+	char err[256];
+	v.mem_size = 16 * 4096;
+	v.mem = calloc(16, 4096);
+	v.nr_vcpus = 1;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int sv[2];
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		struct precopy_msg m = { bad[i].magic, bad[i].type, bad[i].arg, bad[i].len };
+		assert_int_equal(write(sv[0], &m, sizeof(m)), sizeof(m));
+		assert_int_equal(write(sv[0], &bad[i].gfn, 8), 8); /* a page number, where one is read */
+		close(sv[0]);
+		err[0] = 0;
+		assert_int_equal(precopy_receive(&v, sv[1], err, sizeof(err)), -1);
+		close(sv[1]);
+		if (!strstr(err, bad[i].says))
+			fail_msg("stream %zu: \"%s\" does not say \"%s\"", i, err, bad[i].says);
+	}
+	/* a whole, valid stream of one zero page and one data page arrives as sent */
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	uint64_t gfn[2] = { 3 | PC_ZERO, 5 };
+	char page[4096];
+	memset(page, 0x5a, sizeof(page));
+	memset(v.mem + 3 * 4096, 1, 4096);
+	struct precopy_msg m = { PC_MAGIC, PC_PAGES, 2, 16 + 4096 }, c = { PC_MAGIC, PC_CANCEL, 0, 0 };
+	assert_int_equal(write(sv[0], &m, sizeof(m)), sizeof(m));
+	assert_int_equal(write(sv[0], gfn, 16), 16);
+	assert_int_equal(write(sv[0], page, 4096), 4096);
+	assert_int_equal(write(sv[0], &c, sizeof(c)), sizeof(c));
+	assert_int_equal(precopy_receive(&v, sv[1], err, sizeof(err)), 0); /* cancelled */
+	assert_memory_equal(v.mem + 5 * 4096, page, 4096);
+	assert_int_equal(v.mem[3 * 4096 + 100], 0);
+	close(sv[0]);
+	close(sv[1]);
+	free(v.mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +242,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_dirtying_guest_migrates_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_bandwidth_limit_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_dead_destination_fails_the_run_cleanly, setup, teardown),
+		cmocka_unit_test(a_bad_stream_is_refused_with_a_reason),
+		kvm_test_setup_teardown(own_engine_migrates_every_page, setup, teardown),
+		kvm_test_setup_teardown(throttles_act_on_the_vcpus, setup, teardown),
 	};
 	child_signals_install();
 	return cmocka_run_group_tests_name("migration", tests, NULL, NULL);

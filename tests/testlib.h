@@ -22,6 +22,7 @@
  * all others; unset runs everything. */
 #define kvm_test(f) { "kvm_" #f, f, NULL, NULL, NULL }
 #define kvm_test_setup(f, s) { "kvm_" #f, f, s, NULL, NULL }
+#define kvm_test_setup_teardown(f, s, t) { "kvm_" #f, f, s, t, NULL }
 #ifdef cmocka_unit_test /* the benchmarks include this file too, without cmocka */
 __attribute__((constructor)) static void pvb_test_selection(void)
 {

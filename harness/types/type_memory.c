@@ -68,7 +68,7 @@ static int dirty_tick(void *arg, struct vmm *v, char *err, size_t errlen)
 		pthread_mutex_lock(&v->lock);
 		for (int i = 0; i < v->nr_vcpus; i++) {
 			struct vmm_vcpu *c = &v->vcpu[i];
-			c->harvested += vmm_harvest_dirty_ring(c);
+			vmm_harvest_dirty_ring(c);
 			d->ring_full_exits += c->ring_full_exits;
 		}
 		int rc = vmm_reset_dirty_rings(v, err, errlen);

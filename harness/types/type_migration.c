@@ -12,8 +12,9 @@
  * A migration that has not completed by `deadline` is cancelled: the run is stored as ok with
  * converged = 0 (the seed's "unconverged"), its time left out.
  *
- * pvbench's own VMM and the dirty-quota strategy need KVM (dirty ring): vmm = pvbench and
- * throttle = dirty-limit are skipped with the reason.
+ * vmm = pvbench runs the same experiment on pvbench's own engine (migration_own.c over
+ * impl/migration): the dirty ring or log, none / auto-converge / seed 003's dirty quota. QEMU's
+ * dirty limit is not driven yet: throttle = dirty-limit is skipped with the reason.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,11 +30,19 @@
 #include "metrics.h"
 #include "qemu.h"
 #include "qemu_migrate.h"
+#include "migration.h"
 #include "vm.h"
+#include "vmm.h"
 
 static const char *throttle_choice(int i)
 {
-	static const char *const v[] = { "none", "auto-converge", "dirty-limit", NULL };
+	static const char *const v[] = { "none", "auto-converge", "dirty-quota", "dirty-limit", NULL };
+	return v[i];
+}
+
+static const char *track_choice(int i)
+{
+	static const char *const v[] = { "ring", "log", NULL };
 	return v[i];
 }
 
@@ -49,10 +58,16 @@ static const struct key_def keys[] = {
 	{ "bandwidth_mbps", KT_INT, 1, 100000, KEY_LIST, "200", "b: the link, MB/s (QEMU's max-bandwidth)" },
 	{ "downtime_ms", KT_INT, 1, 100000, KEY_LIST, "300", "the downtime target (QEMU's downtime-limit)" },
 	{ "throttle", KT_CHOICE, 0, 0, KEY_LIST, "none",
-	  "none, auto-converge (QEMU's) or dirty-limit (QEMU's per-vCPU limit: needs KVM's dirty ring)",
-	  .choice = throttle_choice },
+	  "none, auto-converge (time-based, as QEMU's), dirty-quota (seed 003's per-vCPU budget: vmm = pvbench) "
+	  "or dirty-limit (QEMU's per-vCPU limit)", .choice = throttle_choice },
 	{ "throttle_initial", KT_INT, 1, 99, KEY_LIST, "20", "auto-converge: first throttle, %" },
 	{ "throttle_increment", KT_INT, 1, 99, KEY_LIST, "10", "auto-converge: added each time, %" },
+	{ "dirty_track", KT_CHOICE, 0, 0, KEY_LIST, "ring",
+	  "vmm = pvbench: how the engine finds dirty pages: ring (KVM's per-vCPU dirty ring) or log "
+	  "(KVM_GET_DIRTY_LOG); dirty-quota needs ring", .choice = track_choice },
+	{ "quota_interval", KT_DURATION, 1, 1000, KEY_LIST, "10ms", "dirty-quota: how long a budget lasts" },
+	{ "quota_share", KT_INT, 1, 100, KEY_LIST, "50",
+	  "dirty-quota: the VM may dirty this % of what the link sends in an interval" },
 	{ "migrate_after", KT_DURATION, 100, 600000, KEY_LIST, "1s", "the guest dirties this long before migration" },
 	{ "deadline", KT_DURATION, 1000, 3600000, KEY_LIST, "20s", "not completed by then: cancelled, unconverged" },
 	{ "run_after", KT_DURATION, 100, 600000, KEY_LIST, "1s", "the guest runs on at the destination this long" },
@@ -65,8 +80,7 @@ static void sleep_ms(double ms)
 	nanosleep(&t, NULL);
 }
 
-/* the guest's progress (pvb_progress.h): totals of writers and readers, each vCPU's into per */
-static int progress(const unsigned char *mem, int vcpus, int writers, double *wr, double *rd, double *per)
+int mig_progress(const unsigned char *mem, int vcpus, int writers, double *wr, double *rd, double *per)
 {
 	if (vm_progress_read(mem, vcpus, per))
 		return -1;
@@ -74,6 +88,47 @@ static int progress(const unsigned char *mem, int vcpus, int writers, double *wr
 	for (int i = 0; i < vcpus; i++)
 		*(i < writers ? wr : rd) += per[i];
 	return 0;
+}
+
+void rate_mark(struct phase_rate *p, int end, double t, double w, double r)
+{
+	if (!end) {
+		p->t0 = t, p->w0 = w, p->r0 = r;
+		p->have = 1;
+	} else if (p->have) {
+		p->t1 = t, p->w1 = w, p->r1 = r;
+		p->have = 2;
+	}
+}
+
+void rate_out(struct metric_set *m, const char *name, const struct phase_rate *p)
+{
+	char n[48];
+	if (p->have != 2 || p->t1 <= p->t0)
+		return;
+	snprintf(n, sizeof(n), "guest_write_%s", name);
+	metrics_add(m, n, "MB/s", PVB_MORE, METRIC_CPU_VM, (p->w1 - p->w0) / 1e3 / (p->t1 - p->t0));
+	snprintf(n, sizeof(n), "guest_read_%s", name);
+	metrics_add(m, n, "MB/s", PVB_MORE, METRIC_CPU_VM, (p->r1 - p->r0) / 1e3 / (p->t1 - p->t0));
+}
+
+void mig_runtime(struct metric_set *m, const int *tids, const int64_t *cpu0, int vcpus, int writers, double wall_ms)
+{
+	double rt[2] = { 0, 0 };
+	int nrt[2] = { 0, 0 };
+	for (int i = 0; i < vcpus && wall_ms > 0; i++) {
+		int64_t c = thread_cpu_us(tids[i]);
+		if (c < 0 || cpu0[i] < 0)
+			continue;
+		double pct = (double)(c - cpu0[i]) / 10 / wall_ms;
+		metrics_add(m, "runtime_pct", "%", PVB_MORE, i, pct);
+		rt[i >= writers] += pct; /* writers, then readers: seed 003's table B */
+		nrt[i >= writers]++;
+	}
+	if (nrt[0])
+		metrics_add(m, "runtime_pct_writers", "%", PVB_MORE, METRIC_CPU_VM, rt[0] / nrt[0]);
+	if (nrt[1])
+		metrics_add(m, "runtime_pct_readers", "%", PVB_MORE, METRIC_CPU_VM, rt[1] / nrt[1]);
 }
 
 /* each migration sample: its line in migrate.csv, the highest throttle, the guest's progress */
@@ -88,35 +143,11 @@ static void each_sample(void *arg, const struct qemu_migrate_sample *s)
 {
 	struct watch *x = arg;
 	x->max_throttle = s->throttle_pct > x->max_throttle ? s->throttle_pct : x->max_throttle;
-	progress(x->mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
+	mig_progress(x->mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
 	if (x->csv)
 		fprintf(x->csv, "%.0f,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", mono_ms() - x->t_mig, s->status,
 			s->transferred, s->remaining, s->dirty_pages_rate, s->dirty_syncs,
 			s->throttle_pct < 0 ? 0 : s->throttle_pct, x->w, x->rd);
-}
-
-struct phase_rate { double t0, w0, r0, t1, w1, r1; int have; };
-
-static void rate_mark(struct phase_rate *p, int end, double t, double w, double r)
-{
-	if (!end) {
-		p->t0 = t, p->w0 = w, p->r0 = r;
-		p->have = 1;
-	} else if (p->have) {
-		p->t1 = t, p->w1 = w, p->r1 = r;
-		p->have = 2;
-	}
-}
-
-static void rate_out(struct metric_set *m, const char *name, const struct phase_rate *p)
-{
-	char n[48];
-	if (p->have != 2 || p->t1 <= p->t0)
-		return;
-	snprintf(n, sizeof(n), "guest_write_%s", name);
-	metrics_add(m, n, "MB/s", PVB_MORE, METRIC_CPU_VM, (p->w1 - p->w0) / 1e3 / (p->t1 - p->t0));
-	snprintf(n, sizeof(n), "guest_read_%s", name);
-	metrics_add(m, n, "MB/s", PVB_MORE, METRIC_CPU_VM, (p->r1 - p->r0) / 1e3 / (p->t1 - p->t0));
 }
 
 /* One migration, phase by phase: boot both ends, let the guest dirty, migrate under the
@@ -141,13 +172,29 @@ struct mig_run {
 /* What this host or this pvbench cannot do is a skip with its reason; NULL if it can. */
 static const char *unavailable(const struct run_spec *r, const struct run_env *env, int tcg)
 {
-	if (strcmp(spec_str(r, "vmm"), "qemu"))
-		return "unavailable: pvbench's own migration engine is not built yet (it needs KVM's dirty ring, absent here)";
+	static char why[200];
+	const char *throttle = spec_str(r, "throttle");
+	int own = !strcmp(spec_str(r, "vmm"), "pvbench");
+	if (own && tcg)
+		return "unavailable: pvbench's own VMM runs under KVM only (no TCG)";
 	if (!tcg && env->host->no_kvm[0])
 		return env->host->no_kvm;
-	if (!strcmp(spec_str(r, "throttle"), "dirty-limit"))
+	if (!own && !strcmp(throttle, "dirty-quota"))
+		return "unavailable: the dirty quota is pvbench's own engine's (vmm = pvbench); QEMU has no such throttle";
+	if (own && !strcmp(throttle, "dirty-limit"))
+		return "unavailable: the dirty limit is QEMU's (vmm = qemu)";
+	if (!own && !strcmp(throttle, "dirty-limit"))
 		return "unavailable: QEMU's dirty limit (set-vcpu-dirty-limit) needs KVM's dirty ring "
 		       "(-accel kvm,dirty-ring-size=N); pvbench does not drive it yet";
+	if (own && !strcmp(spec_str(r, "dirty_track"), "ring")) {
+		char err[200];
+		int max = vmm_check_cap(KVM_CAP_DIRTY_LOG_RING, err, sizeof(err));
+		if (max < 65536) {
+			snprintf(why, sizeof(why), "unavailable: KVM's dirty ring (KVM_CAP_DIRTY_LOG_RING = %d bytes, "
+				 "64 KiB needed)%s", max, strcmp(throttle, "dirty-quota") ? "; dirty_track = log works" : "");
+			return why;
+		}
+	}
 	return NULL;
 }
 
@@ -176,7 +223,7 @@ static int boot(struct mig_run *x, const struct run_env *env)
 	}
 	/* the guest boots and dirties for migrate_after, from its first progress */
 	double t_boot = mono_ms();
-	while (progress(x->src.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per)) {
+	while (mig_progress(x->src.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per)) {
 		if (child_poll(&x->src.c) || mono_ms() - t_boot > 60000 || pvb_interrupted) {
 			run_fail(x->out, pvb_interrupted ? RUN_INTERRUPTED : RUN_ERROR,
 				 "the guest never started dirtying (see console.log)");
@@ -193,21 +240,7 @@ static int boot(struct mig_run *x, const struct run_env *env)
 static void measure(struct mig_run *x, double max_throttle, double t_done)
 {
 	struct metric_set *m = x->m;
-	double rt[2] = { 0, 0 };
-	int nrt[2] = { 0, 0 };
-	for (int i = 0; i < x->vcpus; i++) { /* the share of wall time each vCPU thread really ran */
-		int64_t c = thread_cpu_us(x->tids[i]);
-		if (c < 0 || x->cpu0[i] < 0)
-			continue;
-		double pct = (double)(c - x->cpu0[i]) / 10 / (mono_ms() - x->t_mig);
-		metrics_add(m, "runtime_pct", "%", PVB_MORE, i, pct);
-		rt[i >= x->writers] += pct; /* writers, then readers: seed 003's table B */
-		nrt[i >= x->writers]++;
-	}
-	if (nrt[0])
-		metrics_add(m, "runtime_pct_writers", "%", PVB_MORE, METRIC_CPU_VM, rt[0] / nrt[0]);
-	if (nrt[1])
-		metrics_add(m, "runtime_pct_readers", "%", PVB_MORE, METRIC_CPU_VM, rt[1] / nrt[1]);
+	mig_runtime(m, x->tids, x->cpu0, x->vcpus, x->writers, mono_ms() - x->t_mig);
 	metrics_add(m, "converged", "bool", PVB_MORE, METRIC_CPU_VM, x->converged);
 	metrics_add(m, "throttle_max", "%", PVB_LESS, METRIC_CPU_VM, max_throttle);
 	metrics_add(m, "passes", "count", PVB_INFO, METRIC_CPU_VM, x->ms.dirty_syncs);
@@ -230,7 +263,7 @@ static void measure(struct mig_run *x, double max_throttle, double t_done)
 static int migrate(struct mig_run *x)
 {
 	char err[300];
-	progress(x->src.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
+	mig_progress(x->src.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
 	x->t_mig = mono_ms();
 	rate_mark(&x->before, 1, x->t_mig, x->w, x->rd);
 	rate_mark(&x->during, 0, x->t_mig, x->w, x->rd);
@@ -299,10 +332,10 @@ static int resume(struct mig_run *x)
 		return -1;
 	}
 	cJSON_Delete(c);
-	progress(x->dst.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
+	mig_progress(x->dst.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per);
 	rate_mark(&x->after, 0, mono_ms(), x->w, x->rd);
 	sleep_ms((double)spec_int(x->r, "run_after"));
-	if (progress(x->dst.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per) == 0)
+	if (mig_progress(x->dst.mem, x->vcpus, x->writers, &x->w, &x->rd, x->per) == 0)
 		rate_mark(&x->after, 1, mono_ms(), x->w, x->rd);
 	if (x->after.have != 2 || (x->after.w1 <= x->after.w0 && x->after.r1 <= x->after.r0)) {
 		run_fail(x->out, RUN_FAILED, "the guest made no progress at the destination");
@@ -347,6 +380,10 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		run_fail(out, RUN_SKIPPED, "%s%s", strncmp(why, "unavailable:", 12) ? "unavailable: " : "", why);
 		return;
 	}
+	if (!strcmp(spec_str(r, "vmm"), "pvbench")) {
+		migration_run_own(r, env, out);
+		return;
+	}
 	snprintf(x.sock, sizeof(x.sock), "%s/migrate.sock", env->run_dir);
 	snprintf(x.uri, sizeof(x.uri), "unix:%s", x.sock);
 	snprintf(x.dst_dir, sizeof(x.dst_dir), "%s/destination", env->run_dir);
@@ -380,12 +417,17 @@ static int check(const struct run_spec *r, char *err, size_t errlen)
 		snprintf(err, errlen, "writers: at most vcpus (%lld)", spec_int(r, "vcpus"));
 		return -1;
 	}
+	if (!strcmp(spec_str(r, "throttle"), "dirty-quota") && !strcmp(spec_str(r, "dirty_track"), "log")) {
+		snprintf(err, errlen, "throttle = dirty-quota counts each vCPU's pages: it needs dirty_track = ring");
+		return -1;
+	}
 	return 0;
 }
 
 const struct exp_type type_migration = {
 	.name = "migration",
-	.help = "live migration of a dirtying guest: QEMU's pre-copy (none, auto-converge), every page verified",
+	.help = "live migration of a dirtying guest: QEMU's pre-copy or pvbench's own (none, auto-converge, "
+		"dirty-quota), every page verified",
 	.keys = keys,
 	.isolate = 1,
 	.timeout_ms = timeout_ms,

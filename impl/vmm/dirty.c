@@ -26,6 +26,7 @@ uint64_t vmm_harvest_dirty_ring(struct vmm_vcpu *c)
 		c->ring_next++;
 		got++;
 	}
+	c->harvested += got;
 	return got;
 }
 

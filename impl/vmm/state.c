@@ -151,6 +151,14 @@ int vmm_vcpu_restore(struct vmm_vcpu *c, const struct vmm_vcpu_state *s, char *e
 	if (VMM_IOCTL(c->fd, KVM_SET_MP_STATE, (void *)&s->mp, ctx, err, errlen) < 0 ||
 	    VMM_IOCTL(c->fd, KVM_SET_LAPIC, (void *)&s->lapic, ctx, err, errlen) < 0)
 		return -1;
+	/* IA32_TSC_DEADLINE is dropped while the LAPIC timer is not in TSC-deadline mode, as it is in
+	 * a fresh VM's LAPIC: set it again now that the LAPIC is the saved one */
+	for (uint32_t i = 0; i < s->nmsrs; i++)
+		if (s->msrs[i].index == 0x6e0) {
+			struct { struct kvm_msrs h; struct kvm_msr_entry e; } d = { .h.nmsrs = 1, .e = s->msrs[i] };
+			if (VMM_IOCTL(c->fd, KVM_SET_MSRS, &d, ctx, err, errlen) != 1)
+				return -1;
+		}
 	if (s->has_events && VMM_IOCTL(c->fd, KVM_SET_VCPU_EVENTS, (void *)&s->events, ctx, err, errlen) < 0)
 		return -1;
 	if (s->has_dregs && VMM_IOCTL(c->fd, KVM_SET_DEBUGREGS, (void *)&s->dregs, ctx, err, errlen) < 0)

@@ -309,6 +309,14 @@ static void *vcpu_main(void *arg)
 			c->run->immediate_exit = 0;
 			continue;
 		}
+		uint64_t until = c->hold_until, t = until ? vmm_now_ns() : 0;
+		if (until > t) { /* throttled: sleep out the hold (a kick or a stop cuts it short) */
+			struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			c->held_ns += vmm_now_ns() - t;
+			c->holds++;
+			continue;
+		}
 		int r = ioctl(c->fd, KVM_RUN, 0);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -382,13 +390,15 @@ static void *vcpu_main(void *arg)
 		case KVM_EXIT_DIRTY_RING_FULL:
 			c->ring_full_exits++;
 			pthread_mutex_lock(&v->lock);
-			c->harvested += vmm_harvest_dirty_ring(c);
+			vmm_harvest_dirty_ring(c);
 			if (vmm_reset_dirty_rings(v, err, sizeof(err)) < 0) {
 				pthread_mutex_unlock(&v->lock);
 				vmm_stop(v, VMM_UNEXPECTED, err);
 				break;
 			}
 			pthread_mutex_unlock(&v->lock);
+			if (c->quota_end && c->harvested >= c->quota_end) /* its dirty quota is spent */
+				c->hold_until = c->quota_until;
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			snprintf(why, sizeof(why), "KVM_EXIT_FAIL_ENTRY: hardware reason 0x%llx (vcpu %d)",
@@ -420,6 +430,22 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 		while (!__atomic_load_n(&v->vcpu[i].tid, __ATOMIC_ACQUIRE))
 			sched_yield();
 	return 0;
+}
+
+uint64_t vmm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void vmm_vcpu_hold(struct vmm_vcpu *c, uint64_t until_ns)
+{
+	c->hold_until = until_ns;
+	if (!until_ns || !c->thread)
+		return;
+	c->run->immediate_exit = 1; /* after hold_until: the thread sees the hold before it re-enters */
+	pthread_kill(c->thread, VMM_KICK_SIGNAL);
 }
 
 static double now_ms(void)

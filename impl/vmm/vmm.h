@@ -38,8 +38,14 @@ struct vmm_vcpu {
 	uint64_t kvm_runs;                       /* KVM_RUN returns: exits seen by the VMM */
 	struct kvm_dirty_gfn *ring;              /* its dirty ring, when the VM has them */
 	uint32_t ring_next;                      /* next entry to harvest */
-	uint64_t harvested, ring_full_exits;
+	uint64_t harvested, ring_full_exits;     /* entries taken from its ring (by anyone), full-ring exits */
 	uint64_t exits[64];                      /* by exit reason */
+	/* Throttling (a migration's): the thread stays out of KVM_RUN until hold_until (CLOCK_MONOTONIC
+	 * ns; vmm_vcpu_hold), adding the time to held_ns. A dirty quota: once `harvested` passes
+	 * quota_end (set by the throttler; 0: none), the thread holds itself until quota_until when a
+	 * full ring brings it out -- KVM_CAP_DIRTY_QUOTA's exit, at the ring's granularity. */
+	volatile uint64_t hold_until, quota_end, quota_until;
+	uint64_t held_ns, holds;
 };
 
 /* A device in the VMM: a handler for exits of one kind whose address (port, guest-physical
@@ -148,6 +154,10 @@ void vmm_add_device(struct vmm *v, const struct vmm_device *d);
 int vmm_add_ioeventfd(struct vmm *v, int pio, uint64_t addr, unsigned len, int64_t datamatch, int *fd, char *err,
 		      size_t errlen);
 int vmm_start(struct vmm *v, char *err, size_t errlen);
+/* Keeps the vCPU out of KVM_RUN until CLOCK_MONOTONIC reaches until_ns (kicked out if inside);
+ * a later hold replaces an earlier one, 0 lifts it. */
+void vmm_vcpu_hold(struct vmm_vcpu *c, uint64_t until_ns);
+uint64_t vmm_now_ns(void);
 /* Waits until the guest ends or timeout_ms passes (then stops it: VMM_STOPPED), calling tick
  * between sleeps; tick sets how long to sleep next (us) and returns non-zero to stop the VM.
  * Then joins the vCPU threads. Returns the final state. */
@@ -163,7 +173,7 @@ int vmm_tsc_offset(struct vmm *v, int64_t *off, char *err, size_t errlen);
  * v->dirty_bitmap (pages of slot v->dirty_slot; the same page may come twice) and marks them
  * harvested; returns the entries taken. vmm_reset_dirty_rings then lets KVM reuse them. A full
  * ring (KVM_EXIT_DIRTY_RING_FULL) is harvested and reset by the vCPU thread itself. */
-uint64_t vmm_harvest_dirty_ring(struct vmm_vcpu *c);
+uint64_t vmm_harvest_dirty_ring(struct vmm_vcpu *c); /* with v->lock held */
 int vmm_reset_dirty_rings(struct vmm *v, char *err, size_t errlen);
 /* Where the dirty ring's harvests land: pages of slot, in bitmap (the caller's, as large as the
  * slot's pages; NULL: nowhere). */

@@ -129,6 +129,8 @@ void mig_runtime(struct metric_set *m, const int *tids, const int64_t *cpu0, int
 		metrics_add(m, "runtime_pct_writers", "%", PVB_MORE, METRIC_CPU_VM, rt[0] / nrt[0]);
 	if (nrt[1])
 		metrics_add(m, "runtime_pct_readers", "%", PVB_MORE, METRIC_CPU_VM, rt[1] / nrt[1]);
+	if (nrt[0] + nrt[1]) /* the seed's figure: every vCPU's, averaged */
+		metrics_add(m, "runtime_pct_all", "%", PVB_MORE, METRIC_CPU_VM, (rt[0] + rt[1]) / (nrt[0] + nrt[1]));
 }
 
 /* each migration sample: its line in migrate.csv, the highest throttle, the guest's progress */

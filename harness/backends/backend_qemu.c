@@ -157,7 +157,11 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 	int na = 0;
 #define ARG(...) do { const char *a_[] = { __VA_ARGS__ }; \
 		for (size_t k_ = 0; k_ < sizeof(a_) / sizeof(a_[0]); k_++) argv[na++] = (char *)a_[k_]; } while (0)
-	ARG("qemu-system-x86_64", "-accel", s->tcg ? "tcg" : "kvm",
+	char a_accel[64];
+	snprintf(a_accel, sizeof(a_accel), "%s", s->tcg ? "tcg" : "kvm");
+	if (!s->tcg && s->dirty_ring)
+		snprintf(a_accel, sizeof(a_accel), "kvm,dirty-ring-size=%d", s->dirty_ring);
+	ARG("qemu-system-x86_64", "-accel", a_accel,
 	    "-M", ivs ? "microvm,pic=off,pit=off,rtc=off,memory-backend=mem,pcie=on" :
 			"microvm,pic=off,pit=off,rtc=off,memory-backend=mem",
 	    "-object", a_obj, "-m", a_mem, "-cpu", cpu, "-smp", a_smp,

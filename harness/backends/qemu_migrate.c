@@ -6,6 +6,8 @@
 #include "child.h"
 #include "qemu_migrate.h"
 
+static double num(const cJSON *o, const char *path);
+
 static int call(struct qemu_vm *v, const char *cmd, cJSON *args, char *err, size_t errlen)
 {
 	cJSON *r = qmp_call(v->q, cmd, args, err, errlen);
@@ -13,8 +15,34 @@ static int call(struct qemu_vm *v, const char *cmd, cJSON *args, char *err, size
 	return r ? 0 : -1;
 }
 
-int qemu_migrate_start(struct qemu_vm *src, const char *uri, const struct qemu_migrate_params *p, char *err,
-		       size_t errlen)
+/* QEMU 7.1's per-vCPU dirty limit (set-vcpu-dirty-limit, every vCPU; it needs KVM's dirty ring),
+ * read back with query-vcpu-dirty-limit: the lowest limit QEMU reports, into *mbps. QEMU 8.1 adds
+ * a migration capability (dirty-limit) that applies the same limit at auto-converge's first
+ * trigger; pvbench sets it when the migration starts, which every QEMU since 7.1 can do. */
+static int dirty_limit(struct qemu_vm *src, double rate, double *mbps, char *err, size_t errlen)
+{
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddNumberToObject(a, "dirty-rate", rate);
+	if (call(src, "set-vcpu-dirty-limit", a, err, errlen))
+		return -1;
+	cJSON *r = qmp_call(src->q, "query-vcpu-dirty-limit", NULL, err, errlen);
+	const cJSON *e;
+	*mbps = -1;
+	cJSON_ArrayForEach(e, r) {
+		double l = num(e, "limit-rate");
+		if (l >= 0 && (*mbps < 0 || l < *mbps))
+			*mbps = l;
+	}
+	cJSON_Delete(r);
+	if (*mbps < 0) {
+		snprintf(err, errlen, "query-vcpu-dirty-limit: no vCPU has a limit after set-vcpu-dirty-limit");
+		return -1;
+	}
+	return 0;
+}
+
+int qemu_migrate_start(struct qemu_vm *src, const char *uri, const struct qemu_migrate_params *p,
+		       double *limit_mbps, char *err, size_t errlen)
 {
 	cJSON *a = cJSON_CreateObject(), *caps = cJSON_AddArrayToObject(a, "capabilities"), *c = cJSON_CreateObject();
 	cJSON_AddStringToObject(c, "capability", "auto-converge");
@@ -28,6 +56,8 @@ int qemu_migrate_start(struct qemu_vm *src, const char *uri, const struct qemu_m
 	cJSON_AddNumberToObject(a, "cpu-throttle-initial", p->throttle_initial);
 	cJSON_AddNumberToObject(a, "cpu-throttle-increment", p->throttle_increment);
 	if (call(src, "migrate-set-parameters", a, err, errlen))
+		return -1;
+	if (p->vcpu_dirty_limit_mbps > 0 && dirty_limit(src, p->vcpu_dirty_limit_mbps, limit_mbps, err, errlen))
 		return -1;
 	a = cJSON_CreateObject();
 	cJSON_AddStringToObject(a, "uri", uri);

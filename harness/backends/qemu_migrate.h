@@ -15,11 +15,14 @@ struct qemu_migrate_params {
 	int downtime_ms;             /* downtime-limit */
 	int auto_converge;           /* the capability */
 	int throttle_initial, throttle_increment;  /* cpu-throttle-initial, -increment, % */
+	double vcpu_dirty_limit_mbps; /* > 0: QEMU's dirty limit on every vCPU, MB/s (the source needs
+					 its dirty ring: vm_spec.dirty_ring) */
 };
 
-/* Sets capabilities and parameters on the source, then `migrate` to uri. 0, or -1 with err. */
-int qemu_migrate_start(struct qemu_vm *src, const char *uri, const struct qemu_migrate_params *p, char *err,
-		       size_t errlen);
+/* Sets capabilities and parameters on the source (and the dirty limit: set-vcpu-dirty-limit, read
+ * back into *limit_mbps), then `migrate` to uri. 0, or -1 with err. */
+int qemu_migrate_start(struct qemu_vm *src, const char *uri, const struct qemu_migrate_params *p,
+		       double *limit_mbps, char *err, size_t errlen);
 
 /* One query-migrate. Numbers QEMU does not report are -1. */
 struct qemu_migrate_sample {

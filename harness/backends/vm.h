@@ -54,6 +54,8 @@ struct vm_spec {
 	int boost_device;        /* where the region is: VM_BOOST_RAM or VM_BOOST_IVSHMEM */
 	unsigned boost_features; /* PVB_BF_* the host offers; 0: VM_BOOST_FEATURES */
 	int iodev_mb;            /* a block device of this many MiB behind ivshmem (pvb_io.h); 0: none */
+	int dirty_ring;          /* QEMU under KVM: per-vCPU dirty rings of this many entries (-accel
+				    kvm,dirty-ring-size=N; QEMU's dirty limit needs them); 0: the dirty log */
 	const struct vmm_extras *extras; /* pvbench's own VMM only: what a type adds; NULL: none */
 };
 

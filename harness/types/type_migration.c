@@ -12,9 +12,10 @@
  * A migration that has not completed by `deadline` is cancelled: the run is stored as ok with
  * converged = 0 (the seed's "unconverged"), its time left out.
  *
+ * throttle = dirty-limit is QEMU's per-vCPU dirty limit (set-vcpu-dirty-limit, over KVM's dirty
+ * ring): every vCPU limited to an even part of the budget the dirty quota gives the VM.
  * vmm = pvbench runs the same experiment on pvbench's own engine (migration_own.c over
- * impl/migration): the dirty ring or log, none / auto-converge / seed 003's dirty quota. QEMU's
- * dirty limit is not driven yet: throttle = dirty-limit is skipped with the reason.
+ * impl/migration): the dirty ring or log, none / auto-converge / seed 003's dirty quota.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ static const struct key_def keys[] = {
 	  "(KVM_GET_DIRTY_LOG); dirty-quota needs ring", .choice = track_choice },
 	{ "quota_interval", KT_DURATION, 1, 1000, KEY_LIST, "10ms", "dirty-quota: how long a budget lasts" },
 	{ "quota_share", KT_INT, 1, 100, KEY_LIST, "50",
-	  "dirty-quota: the VM may dirty this % of what the link sends in an interval" },
+	  "dirty-quota: the VM may dirty this % of what the link sends; dirty-limit: every vCPU gets its even part" },
 	{ "migrate_after", KT_DURATION, 100, 600000, KEY_LIST, "1s", "the guest dirties this long before migration" },
 	{ "deadline", KT_DURATION, 1000, 3600000, KEY_LIST, "20s", "not completed by then: cancelled, unconverged" },
 	{ "run_after", KT_DURATION, 100, 600000, KEY_LIST, "1s", "the guest runs on at the destination this long" },
@@ -185,15 +186,14 @@ static const char *unavailable(const struct run_spec *r, const struct run_env *e
 		return "unavailable: the dirty quota is pvbench's own engine's (vmm = pvbench); QEMU has no such throttle";
 	if (own && !strcmp(throttle, "dirty-limit"))
 		return "unavailable: the dirty limit is QEMU's (vmm = qemu)";
-	if (!own && !strcmp(throttle, "dirty-limit"))
-		return "unavailable: QEMU's dirty limit (set-vcpu-dirty-limit) needs KVM's dirty ring "
-		       "(-accel kvm,dirty-ring-size=N); pvbench does not drive it yet";
-	if (own && !strcmp(spec_str(r, "dirty_track"), "ring")) {
+	if (!own && !strcmp(throttle, "dirty-limit") && tcg)
+		return "unavailable: QEMU's dirty limit needs KVM's dirty ring; TCG has none";
+	if ((own && !strcmp(spec_str(r, "dirty_track"), "ring")) || (!own && !strcmp(throttle, "dirty-limit"))) {
 		char err[200];
 		int max = vmm_check_cap(KVM_CAP_DIRTY_LOG_RING, err, sizeof(err));
 		if (max < 65536) {
 			snprintf(why, sizeof(why), "unavailable: KVM's dirty ring (KVM_CAP_DIRTY_LOG_RING = %d bytes, "
-				 "64 KiB needed)%s", max, strcmp(throttle, "dirty-quota") ? "; dirty_track = log works" : "");
+				 "64 KiB needed)%s", max, own && !strcmp(throttle, "none") ? "; dirty_track = log works" : "");
 			return why;
 		}
 	}
@@ -214,6 +214,9 @@ static int boot(struct mig_run *x, const struct run_env *env)
 				  .tcg = x->tcg };
 	x->ds = x->ss;
 	x->ds.run_dir = x->dst_dir;
+	if (!strcmp(spec_str(x->r, "throttle"), "dirty-limit"))
+		x->ss.dirty_ring = 1024; /* the source's: QEMU holds a vCPU over its limit when its ring fills,
+					    so a ring smaller than a writer's slice (QEMU's least) */
 	if (qemu_vm_start(&x->dst, &x->ds, x->uri, &x->dr) || qemu_vm_start(&x->src, &x->ss, NULL, &x->sr)) {
 		run_fail(x->out, RUN_ERROR, "%s", x->dr.outcome ? x->dr.reason : x->sr.reason);
 		return -1;
@@ -278,7 +281,16 @@ static int migrate(struct mig_run *x)
 		.throttle_initial = (int)spec_int(x->r, "throttle_initial"),
 		.throttle_increment = (int)spec_int(x->r, "throttle_increment"),
 	};
-	if (qemu_migrate_start(&x->src, x->uri, &mp, err, sizeof(err))) {
+	/* QEMU's dirty limit is the same for every vCPU: the budget the dirty quota gives the VM
+	 * (quota_share of the link), split evenly */
+	if (!strcmp(spec_str(x->r, "throttle"), "dirty-limit")) {
+		mp.vcpu_dirty_limit_mbps = (double)(spec_int(x->r, "bandwidth_mbps") * spec_int(x->r, "quota_share") /
+						    100 / x->vcpus); /* QEMU takes whole MB/s */
+		if (mp.vcpu_dirty_limit_mbps < 1)
+			mp.vcpu_dirty_limit_mbps = 1;
+	}
+	double limit = 0;
+	if (qemu_migrate_start(&x->src, x->uri, &mp, &limit, err, sizeof(err))) {
 		run_fail(x->out, RUN_ERROR, "source: %s", err);
 		return -1;
 	}
@@ -288,6 +300,8 @@ static int migrate(struct mig_run *x)
 		fprintf(wa.csv, "t_ms,status,transferred,remaining,dirty_pages_rate,dirty_sync_count,throttle_pct,"
 				"guest_written,guest_read\n");
 	x->ms = (struct qemu_migrate_sample){ .status = "" };
+	if (mp.vcpu_dirty_limit_mbps > 0) /* as QEMU has it: the lowest vCPU limit it reports */
+		metrics_add(x->m, "dirty_limit", "MB/s", PVB_INFO, METRIC_CPU_VM, limit);
 	enum qemu_migrate_end end = qemu_migrate_watch(&x->src, &x->dst, vm_now_ms() + (double)spec_int(x->r, "deadline"),
 						       each_sample, &wa, &x->ms, err, sizeof(err));
 	if (wa.csv)

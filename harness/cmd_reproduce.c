@@ -49,7 +49,12 @@ static void usage(FILE *f)
 		"  R6 inconclusive    a change published; not significant, not shown to be no change\n"
 		"  R7 reproduced      no change published (under 10%%); the interval here inside +-10%%\n"
 		"  R8 not reproduced  no change published; a significant change here outside +-10%%\n"
-		"  R9 inconclusive    no change published; the interval neither inside nor outside +-10%%\n");
+		"  R9 inconclusive    no change published; the interval neither inside nor outside +-10%%\n"
+		"A baseline published as never finishing (seed 003's \"Unconverged\") is judged on how many\n"
+		"runs finished in each column (Fisher's exact test, one-sided):\n"
+		"  R10 reproduced     the variant finished significantly more often (4 runs a side at least)\n"
+		"  R11 not reproduced the baseline finished as often as the variant, or more\n"
+		"  R12 inconclusive   more often, not significantly\n");
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)

@@ -347,6 +347,68 @@ static void reproduce_verdicts_on_fixture_runs(void **state)
 	assert_non_null(strstr(err, "title: missing"));
 }
 
+/* A row whose baseline was published as never finishing is judged on how often each column
+ * finished: all against none, with enough runs, reproduces (R10); the baseline finishing as often
+ * does not (R11); two runs a side cannot decide (R1). The finished runs' times are still shown. */
+static void reproduce_judges_unconverged_cells_on_convergence(void **state)
+{
+	char path[400], err[256];
+	write_file("u.json",
+		   "{\"schema\": \"pvbench.reference/1\", \"id\": \"u\", \"title\": \"fixture\","
+		   " \"source\": {\"file\": \"x\", \"lines\": \"1-2\"}, \"experiment\": \"configs/x.ini\","
+		   " \"metric\": \"total_time\", \"unit\": \"s\", \"scale\": 0.001, \"rows\": \"job\","
+		   " \"columns\": \"throttle\", \"baseline\": \"ac\", \"unconverged\": \"converged\","
+		   " \"groups\": [{\"label\": \"A\", \"side\": \"vmm\", \"where\": {},"
+		   " \"cells\": {\"r1\": {\"ac\": \"unconverged\", \"dq\": 400},"
+		   " \"r2\": {\"ac\": \"unconverged\", \"dq\": 400},"
+		   " \"r3\": {\"ac\": \"unconverged\", \"dq\": 400}}}]}");
+	snprintf(path, sizeof(path), "%s/u.json", tmp);
+	cJSON *ref = reproduce_load(path, err, sizeof(err));
+	assert_non_null(ref);
+	struct cmp_input in = { 0 };
+	/* row: runs a side; how many of ac's and of dq's finished */
+	static const struct { const char *row; int runs, ac, dq; const char *verdict; } rows[] = {
+		{ "r1", 4, 0, 4, "reproduced" }, { "r2", 4, 3, 3, "not reproduced" }, { "r3", 2, 0, 2, "too few runs" },
+	};
+	long long id = 1;
+	for (size_t k = 0; k < 3; k++)
+		for (int col = 0; col < 2; col++)
+			for (int r = 0; r < rows[k].runs; r++) {
+				struct cmp_run *run = cmp_add_run(&in, id++);
+				int done = r < (col ? rows[k].dq : rows[k].ac);
+				cmp_add_param(run, "job", rows[k].row);
+				cmp_add_param(run, "throttle", col ? "dq" : "ac");
+				cmp_add_metric(run, "vmm", -2, "converged", done, "bool", PVB_MORE);
+				if (done)
+					cmp_add_metric(run, "vmm", -2, "total_time", 5000 + r, "ms", PVB_LESS);
+			}
+	cJSON *arr = cJSON_CreateArray();
+	struct repro_summary sum = { 0 };
+	reproduce_table(ref, &in, "fixture", stdout, arr, &sum);
+	cJSON *c;
+	int seen = 0;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "cells")) {
+		const char *row = cJSON_GetObjectItem(c, "row")->valuestring;
+		if (strcmp(cJSON_GetObjectItem(c, "column")->valuestring, "dq"))
+			continue;
+		for (size_t k = 0; k < 3; k++)
+			if (!strcmp(row, rows[k].row)) {
+				assert_string_equal(cJSON_GetObjectItem(c, "verdict")->valuestring, rows[k].verdict);
+				seen++;
+			}
+		if (!strcmp(row, "r1")) {
+			assert_string_equal(cJSON_GetObjectItem(c, "rule")->valuestring, "R10");
+			assert_in_range((long)cJSON_GetObjectItem(c, "median")->valuedouble, 5, 5); /* 5 s: ms scaled */
+		}
+	}
+	assert_int_equal(seen, 3);
+	assert_int_equal(sum.reproduced, 1);
+	assert_int_equal(sum.not_reproduced, 1);
+	cJSON_Delete(arr);
+	cJSON_Delete(ref);
+	cmp_input_free(&in);
+}
+
 /* Every table in results/published loads, names an experiment file that exists, and each of its
  * cells has a row and a column. A table that would not load is found here, not by a user. */
 static void every_published_table_loads(void **state)
@@ -378,7 +440,7 @@ static void every_published_table_loads(void **state)
 		n++;
 	}
 	closedir(d);
-	assert_true(n >= 9); /* seed 001's five, seed 000's four */
+	assert_true(n >= 12); /* seed 001's five, seed 000's four, 003's two, 004's one */
 }
 
 /* Two A/B sessions of the same experiment started in the same second are two sessions: the
@@ -501,6 +563,7 @@ int main(void)
 		cmocka_unit_test_setup(nightly_flags_a_planted_regression, setup),
 		cmocka_unit_test_setup(reproduce_verdicts_on_fixture_runs, setup),
 		cmocka_unit_test(reproduce_verdicts_are_right_often_enough),
+		cmocka_unit_test(reproduce_judges_unconverged_cells_on_convergence),
 		cmocka_unit_test(every_published_table_loads),
 		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
 		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),

@@ -132,7 +132,34 @@ struct cell {
 	const char *verdict;
 	char why[300];
 	int baseline;
+	int conv;                        /* judged on convergence (the baseline never finished) */
+	struct repro_conv cj;
 };
+
+/* runs of the cell that finished (conv_metric >= 0.5), of those with the metric; n returned */
+static int finished(const struct cmp_input *in, const cJSON *where, const char *rk, const char *rv, const char *ck,
+		    const char *cv, const char *side, const char *conv_metric, double *v, int *k, int *tcg)
+{
+	size_t n = cell_values(in, where, rk, rv, ck, cv, side, conv_metric, v, tcg);
+	*k = 0;
+	for (size_t i = 0; i < n; i++)
+		*k += v[i] >= 0.5;
+	return (int)n;
+}
+
+/* a cell of a row whose baseline never finished: its runs' metric (the finished ones) and the
+ * convergence counts of both columns */
+static void conv_cell(struct cell *c, const struct cmp_input *in, const cJSON *where, const char *rk, const char *rv,
+		      const char *ck, const char *bv, const char *cv, const char *side, const char *metric,
+		      const char *conv_metric, double *v, int *tcg)
+{
+	memset(c, 0, sizeof(*c));
+	c->j.p = c->j.p_adj = c->j.lo = c->j.hi = c->j.effect = NAN;
+	c->j.n = cell_values(in, where, rk, rv, ck, cv, side, metric, v, tcg);
+	c->j.med = stats_median(v, c->j.n);
+	c->cj.n = finished(in, where, rk, rv, ck, cv, side, conv_metric, v, &c->cj.k, tcg);
+	c->cj.nb = finished(in, where, rk, rv, ck, bv, side, conv_metric, v, &c->cj.kb, tcg);
+}
 
 static double ratio_of(double a, double b)
 {
@@ -153,8 +180,13 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 	double raw[256], adj[256];
 	uint64_t rng = 1;
 	int tcg = 0;
-	/* ns metrics are stored in ns; published tables are in their own unit (us here) */
+	/* ns metrics are stored in ns; published tables are in their own unit (us here); a table may
+	 * say its factor ("scale": pvbench's stored unit into the published one) */
 	double scale = !strcmp(unit, "us") ? 1e-3 : !strcmp(unit, "ms") ? 1e-6 : 1;
+	const cJSON *sc = cJSON_GetObjectItem(ref, "scale");
+	const char *conv_metric = str(ref, "unconverged"); /* a 0/1 metric: did the run finish */
+	if (cJSON_IsNumber(sc) && sc->valuedouble > 0)
+		scale = sc->valuedouble;
 
 	if (!v || !vb)
 		abort();
@@ -167,6 +199,17 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 			size_t nb = cell_values(in, where, rk, rv, ck, bv, side, metric, vb, &tcg);
 			cJSON_ArrayForEach(col, row) {
 				struct cell *c = &cells[nc];
+				if (nc < 256 && conv_metric && cJSON_IsString(pb)) { /* published: never finished */
+					conv_cell(c, in, where, rk, rv, ck, bv, mapped(ref, col->string), side, metric,
+						  conv_metric, v, &tcg);
+					c->group = str(g, "label"), c->side = side, c->row = row->string, c->col = col->string;
+					c->baseline = !strcmp(col->string, base_label);
+					c->conv = 1;
+					c->j.pub = cJSON_IsNumber(col) ? col->valuedouble : NAN;
+					c->j.pub_base = NAN;
+					raw[nc++] = NAN;
+					continue;
+				}
 				if (nc == 256 || !cJSON_IsNumber(col) || !cJSON_IsNumber(pb))
 					continue;
 				const char *cv = mapped(ref, col->string);
@@ -203,6 +246,22 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 	stats_bh(raw, adj, nc);
 	for (size_t i = 0; i < nc; i++) {
 		struct cell *c = &cells[i];
+		if (c->conv && c->baseline && !c->cj.nb) {
+			c->verdict = "not measured";
+			why_missing(in, rk, mapped(ref, c->row), ck, mapped(ref, c->col), c->why, sizeof(c->why));
+		} else if (c->conv && c->baseline) {
+			c->verdict = "baseline";
+			snprintf(c->why, sizeof(c->why), "published: never finished; here %d of %d runs did", c->cj.kb, c->cj.nb);
+		} else if (c->conv && !c->cj.n) {
+			c->verdict = "not measured";
+			why_missing(in, rk, mapped(ref, c->row), ck, mapped(ref, c->col), c->why, sizeof(c->why));
+		} else if (c->conv) {
+			reproduce_judge_convergence(&c->cj);
+			c->verdict = c->cj.verdict;
+			c->j.rule = c->cj.rule;
+			c->j.p_adj = c->cj.p;
+			snprintf(c->why, sizeof(c->why), "%s: %s", c->cj.rule, c->cj.why);
+		}
 		if (!c->verdict) {
 			c->j.p_adj = adj[i];
 			reproduce_judge(&c->j, &rng);
@@ -279,8 +338,12 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 					 c->j.diff ? c->j.hi * scale : c->j.hi);
 			if (isfinite(c->j.p_adj))
 				snprintf(p, sizeof(p), "%.2g", c->j.p_adj);
-			fprintf(out, "%-8s %-10s %-14s %10.4g %8s  %14s %8s %-22s %8s  %s%s%s%s\n",
-				c->group ? c->group : "", c->row, c->col, c->j.pub, rp, ours, r, ci, p, c->verdict,
+			char pub[16];
+			snprintf(pub, sizeof(pub), isfinite(c->j.pub) ? "%.4g" : "unconverged", c->j.pub);
+			if (c->conv)
+				rp[0] = 0;
+			fprintf(out, "%-8s %-10s %-14s %10s %8s  %14s %8s %-22s %8s  %s%s%s%s\n",
+				c->group ? c->group : "", c->row, c->col, pub, rp, ours, r, ci, p, c->verdict,
 				c->why[0] ? " (" : "", c->why, c->why[0] ? ")" : "");
 		}
 		const cJSON *m;
@@ -293,7 +356,7 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		if (str(ref, "notes"))
 			fprintf(out, "notes: %s\n", str(ref, "notes"));
 		fprintf(out, "Absolute values differ with hardware: cells are judged on direction and size (ratio, or difference "
-			     "where a value is 0); the rules R1-R9 are in pvbench reproduce --help.\n");
+			     "where a value is 0); the rules R1-R12 are in pvbench reproduce --help.\n");
 		if (tcg)
 			fprintf(out, "%s\n", tcg_note);
 		fprintf(out, "\n");

@@ -18,6 +18,12 @@
  *   R7 reproduced      no change published (under 10%), and the interval here inside +-10%
  *   R8 not reproduced  no change published, a significant change here outside +-10%
  *   R9 inconclusive    no change published, the interval here neither inside nor outside
+ * Where the baseline was published as never finishing (the migration seed's "Unconverged"), a
+ * cell is judged on how many runs finished in each column (the table's "unconverged" names the
+ * 0/1 metric), Fisher's exact test one-sided:
+ *   R10 reproduced     the variant finished significantly more often than the baseline
+ *   R11 not reproduced the baseline finished as often as the variant, or more
+ *   R12 inconclusive   more often, not significantly (R1 when no outcome of these runs could be)
  *   not measured       no runs, with the stored reason (skipped, failed) or none stored
  * A simulation (tests/test_report.c) plants effects and measures how often each is right.
  */
@@ -49,6 +55,15 @@ struct repro_cell {
 	char why[240];
 };
 void reproduce_judge(struct repro_cell *c, uint64_t *rng);
+
+/* A cell whose baseline was published as never finishing: runs that finished, k of n and kb of nb. */
+struct repro_conv {
+	int k, n, kb, nb;
+	double p;
+	const char *verdict, *rule;
+	char why[160];
+};
+void reproduce_judge_convergence(struct repro_conv *c);
 
 /* Reads and checks a published table; NULL with "file: why" in err. */
 cJSON *reproduce_load(const char *path, char *err, size_t errlen);

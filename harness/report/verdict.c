@@ -117,3 +117,38 @@ void reproduce_judge(struct repro_cell *c, uint64_t *rng)
 #undef SAY
 }
 
+
+/* log of n choose k */
+static double lchoose(int n, int k)
+{
+	return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
+}
+
+/* Fisher's exact test, one-sided: the chance that the variant's n runs hold k or more of the
+ * K = k + kb converged runs among all n + nb, were convergence independent of the column */
+static double fisher_more(int k, int n, int kb, int nb)
+{
+	int all = n + nb, conv = k + kb;
+	double p = 0;
+	for (int x = k; x <= n && x <= conv; x++)
+		if (conv - x <= nb)
+			p += exp(lchoose(conv, x) + lchoose(all - conv, n - x) - lchoose(all, n));
+	return p > 1 ? 1 : p;
+}
+
+void reproduce_judge_convergence(struct repro_conv *c)
+{
+	double best = fisher_more(c->n, c->n, 0, c->nb); /* every variant run converged, no baseline run */
+	c->p = fisher_more(c->k, c->n, c->kb, c->nb);
+	snprintf(c->why, sizeof(c->why), "converged in %d of %d runs, the baseline in %d of %d (Fisher one-sided p %.2g)",
+		 c->k, c->n, c->kb, c->nb, c->p);
+	if (best >= REPRO_ALPHA) {
+		c->verdict = "too few runs", c->rule = "R1";
+	} else if (c->k * c->nb <= c->kb * c->n) {
+		c->verdict = "not reproduced", c->rule = "R11";
+	} else if (c->p < REPRO_ALPHA) {
+		c->verdict = "reproduced", c->rule = "R10";
+	} else {
+		c->verdict = "inconclusive", c->rule = "R12";
+	}
+}

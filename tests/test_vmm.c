@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* pvbench's own VMM on the real /dev/kvm: the same guest kernel, job and result record as under
- * QEMU, the exits it is expected to make, and its failure paths. */
+ * QEMU, the exits it is expected to make, and its failure paths; and, without KVM, the migration
+ * stream's checks at the destination (impl/migration). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include "child.h"
 #include "cli.h"
 #include "hostinfo.h"
 #include "metrics.h"
+#include "precopy.h"
 #include "testlib.h"
 #include "vm.h"
 #include "vmm.h"
@@ -291,10 +294,61 @@ static void vcpu_state_round_trip_mid_job(void **state)
 	vmm_destroy(&v);
 }
 
+/* The destination takes nothing it cannot check: each bad stream ends with its sentence. */
+static void a_bad_stream_is_refused_with_a_reason(void **state)
+{
+	static struct vmm v;
+	static const struct { uint32_t magic, type; uint64_t arg, len, gfn; const char *says; } bad[] = {
+		{ 0x12345678, PC_PAGES, 1, 8, 0, "magic" },
+		{ PC_MAGIC, PC_PAGES, 1, 8, 9999, "beyond the guest's" },
+		{ PC_MAGIC, PC_PAGES, 1000, 8, 0, "pages in a batch" },
+		{ PC_MAGIC, PC_PAGES, 1, 4000, 0, "its pages say" },
+		{ PC_MAGIC, PC_VCPU, 7, sizeof(struct vmm_vcpu_state), 0, "state of vCPU 7" },
+		{ PC_MAGIC, PC_END, 1, 0, 0, "0 of 1 vCPUs" },
+		{ PC_MAGIC, 99, 0, 0, 0, "message type 99" },
+	};
+	char err[256];
+	v.mem_size = 16 * 4096;
+	v.mem = calloc(16, 4096);
+	v.nr_vcpus = 1;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int sv[2];
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		struct precopy_msg m = { bad[i].magic, bad[i].type, bad[i].arg, bad[i].len };
+		assert_int_equal(write(sv[0], &m, sizeof(m)), sizeof(m));
+		assert_int_equal(write(sv[0], &bad[i].gfn, 8), 8); /* a page number, where one is read */
+		close(sv[0]);
+		err[0] = 0;
+		assert_int_equal(precopy_receive(&v, sv[1], err, sizeof(err)), -1);
+		close(sv[1]);
+		if (!strstr(err, bad[i].says))
+			fail_msg("stream %zu: \"%s\" does not say \"%s\"", i, err, bad[i].says);
+	}
+	/* a whole, valid stream of one zero page and one data page arrives as sent */
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	uint64_t gfn[2] = { 3 | PC_ZERO, 5 };
+	char page[4096];
+	memset(page, 0x5a, sizeof(page));
+	memset(v.mem + 3 * 4096, 1, 4096);
+	struct precopy_msg m = { PC_MAGIC, PC_PAGES, 2, 16 + 4096 }, c = { PC_MAGIC, PC_CANCEL, 0, 0 };
+	assert_int_equal(write(sv[0], &m, sizeof(m)), sizeof(m));
+	assert_int_equal(write(sv[0], gfn, 16), 16);
+	assert_int_equal(write(sv[0], page, 4096), 4096);
+	assert_int_equal(write(sv[0], &c, sizeof(c)), sizeof(c));
+	assert_int_equal(precopy_receive(&v, sv[1], err, sizeof(err)), 0); /* cancelled */
+	assert_memory_equal(v.mem + 5 * 4096, page, 4096);
+	assert_int_equal(v.mem[3 * 4096 + 100], 0);
+	close(sv[0]);
+	close(sv[1]);
+	free(v.mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(command_lines_parse),
+		cmocka_unit_test(a_bad_stream_is_refused_with_a_reason),
 		kvm_test(vcpu_state_round_trip_mid_job),
 		kvm_test(same_job_same_record_as_qemu),
 		kvm_test(expected_exit_sequence),

@@ -521,6 +521,53 @@ static void own_vmm_doorbell_wakes_the_agent(void **state)
 	assert_true(vm_metric(db, "policy", "boosts") > 0);
 }
 
+static double variant_metric(const char *db, const char *variant, const char *side, const char *name)
+{
+	char sql[400];
+	snprintf(sql, sizeof(sql), "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant = '%s' "
+		 "AND m.side = '%s' AND m.name = '%s' AND m.cpu = -2", variant, side, name);
+	return store_value(db, sql);
+}
+
+/* The own VMM's paravirt device: the guest finds the region through the discovery window, sends
+ * its utilisation through the virtual cpufreq registers or the hypercall (one exit each, carrying
+ * the value), and the DVFS agent wakes on each and governs with it; with none, it gets nothing. */
+static void own_vmm_util_channels_carry_the_utilisation(void **state)
+{
+	static const struct { const char *variant; int id; } ch[] = {
+		{ "util_channel=mmio", 2 }, { "util_channel=hypercall", 3 },
+	};
+	char db[300];
+
+	REQUIRE_KVM();
+	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
+	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "tests/configs/dvfs-own.ini", NULL }, 180000, NULL), 0);
+	assert_int_equal(count_runs(db, "status = 'ok'"), 3);
+	for (int i = 0; i < 2; i++) {
+		const char *v = ch[i].variant;
+		fprintf(stderr, "note: %s: %.0f updates sent at %.0f ns each (guest), %.0f seen by the agent, %.1f/s\n", v,
+			variant_metric(db, v, "guest", "util_kicks"), variant_metric(db, v, "guest", "util_cost"),
+			variant_metric(db, v, "policy", "doorbells_seen"), variant_metric(db, v, "policy", "util_updates_per_s"));
+		assert_int_equal(variant_metric(db, v, "guest", "boost_region"), 1); /* found without a command line */
+		assert_int_equal(variant_metric(db, v, "guest", "util_channel"), ch[i].id);
+		assert_true(variant_metric(db, v, "guest", "util_kicks") > 0);
+		assert_true(variant_metric(db, v, "guest", "util_cost") > 0);
+		assert_true(variant_metric(db, v, "policy", "doorbells_seen") > 0);
+		assert_true(variant_metric(db, v, "policy", "util_updates_per_s") > 0);
+	}
+	/* none: the region, with no utilisation in it; the agent governs on the host's view alone */
+	char sql[400];
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant = "
+		 "'util_channel=%%s' AND m.side = 'policy' AND m.name = 'util_guest_avg'");
+	char q[400];
+	snprintf(q, sizeof(q), sql, "mmio");
+	assert_true(store_value(db, q) > 0);
+	snprintf(q, sizeof(q), sql, "none");
+	assert_int_equal(store_value(db, q), 0);
+	assert_int_equal(variant_metric(db, "util_channel=none", "guest", "boost_region"), 1);
+	assert_int_equal(variant_metric(db, "util_channel=none", "guest", "util_channel"), 0);
+}
+
 /* trace = on: the host's own accounting of the vCPU threads is stored with each run. On a busy
  * host a SCHED_OTHER vCPU thread waits behind stress-ng (preempted, run delay); a SCHED_FIFO one
  * does not: an explanation of where a latency spike comes from, from the host's side. */
@@ -648,6 +695,7 @@ int main(void)
 		cmocka_unit_test_setup(predictive_policy_boosts_and_unboosts, setup),
 		kvm_test_setup(dynamic_policies_act_on_real_vcpu_threads, setup),
 		kvm_test_setup(own_vmm_doorbell_wakes_the_agent, setup),
+		kvm_test_setup(own_vmm_util_channels_carry_the_utilisation, setup),
 		cmocka_unit_test_setup(trace_explains_waiting_vcpu_threads, setup),
 		cmocka_unit_test_setup(hung_guest_is_stored_as_failed_and_the_matrix_goes_on, setup),
 		cmocka_unit_test_setup(sigint_mid_run_leaves_nothing_behind, setup),

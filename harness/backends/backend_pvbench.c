@@ -8,6 +8,7 @@
 #include "pvb_abi.h"
 #include "pvb_record.h"
 #include "vm.h"
+#include "pvdev.h"
 #include "vmm.h"
 
 #ifndef PVB_GIT
@@ -56,10 +57,12 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	char err[512], cmd[2048], path[600];
 	struct watch w = { .s = s, .hooks = hooks, .r = r, .v = &v, .stopped_by = -1 };
 	FILE *console = NULL;
+	static struct pvdev dev;
 	int kicks[VM_MAX_VCPUS];
 
-	for (int i = 0; i < VM_MAX_VCPUS; i++)
-		kicks[i] = -1;
+	memset(&dev, 0, sizeof(dev));
+	for (int i = 0; i < VMM_MAX_VCPUS; i++)
+		dev.kick[i] = -1;
 
 	memset(r, 0, sizeof(*r));
 	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
@@ -77,24 +80,30 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		snprintf(path, sizeof(path), "%s/console.log", s->run_dir);
 		console = fopen(path, "w");
 	}
-	/* a doorbell asked for: the region in RAM, and this VMM's own register (pvb_abi.h) */
-	struct vm_spec ram = *s;
+	/* the region in RAM, found by the guest through the paravirt device's discovery window
+	 * (pvb_discovery.h), not the command line; a doorbell asked for is the device's register */
+	struct vm_spec ram = *s, plain = *s;
 	int doorbell = s->boost && s->boost_device == VM_BOOST_IVSHMEM;
 	ram.boost_device = VM_BOOST_RAM;
-	vm_cmdline(&ram, mem_size, cmd, sizeof(cmd));
-	if (doorbell)
-		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " boost_doorbell=0x%x", PVB_GPA_DOORBELL);
+	plain.boost = 0;
+	vm_cmdline(&plain, mem_size, cmd, sizeof(cmd));
+	struct pvdev_cfg pc = { .doorbell = doorbell,
+				.vcpufreq = s->boost && (s->boost_features & PVB_BF_UTIL_MMIO),
+				.hcall = s->boost && (s->boost_features & PVB_BF_UTIL_HCALL) };
+	if (s->boost) {
+		pc.boost_gpa = vm_boost_offset(s, mem_size);
+		pc.boost_size = PVB_PV_SIZE;
+	}
 	if (vmm_create(&v, mem_size, e ? e->dirty_ring_bytes : 0, err, sizeof(err)) < 0 ||
 	    vmm_load_elf(&v, s->kernel, err, sizeof(err)) < 0) {
 		vm_set_reason(r, RUN_ERROR, "%s", err);
 		goto out;
 	}
-	for (int i = 0; doorbell && i < s->vcpus; i++)
-		if (vmm_add_ioeventfd(&v, 0, PVB_GPA_DOORBELL, 4, (int64_t)PVB_IVSHMEM_HOST_PEER << 16 | i, &kicks[i], err,
-				      sizeof(err))) {
-			vm_set_reason(r, RUN_ERROR, "%s", err);
-			goto out;
-		}
+	int dr = pvdev_setup(&dev, &v, s->vcpus, &pc, err, sizeof(err));
+	if (dr) {
+		vm_set_reason(r, dr > 0 ? RUN_SKIPPED : RUN_ERROR, "%s", err);
+		goto out;
+	}
 	if (e && e->prepare) {
 		int rc = e->prepare(e->arg, &v, err, sizeof(err));
 		if (rc) {
@@ -126,9 +135,13 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	r->nr_tids = v.nr_vcpus;
 	for (int i = 0; i < v.nr_vcpus; i++)
 		r->tids[i] = v.vcpu[i].tid;
+	int util_dev = pc.vcpufreq || pc.hcall;
+	for (int i = 0; i < s->vcpus && i < VM_MAX_VCPUS; i++)
+		kicks[i] = dev.kick[i];
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = mem_size,
 				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(s, mem_size) : NULL,
-				.boost_size = s->boost ? PVB_PV_SIZE : 0, .kick_fds = doorbell ? kicks : NULL };
+				.boost_size = s->boost ? PVB_PV_SIZE : 0, .kick_fds = doorbell || util_dev ? kicks : NULL,
+				.util_in = util_dev ? dev.util : NULL, .util_sent = util_dev ? dev.updates : NULL };
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, RUN_ERROR, "%s", err);
 		vmm_stop(&v, VMM_STOPPED, NULL);
@@ -166,9 +179,7 @@ out:
 	if (e && e->ended && r->outcome == RUN_OK)
 		e->ended(e->arg, &v, r);
 	vmm_destroy(&v);
-	for (int i = 0; i < VM_MAX_VCPUS; i++)
-		if (kicks[i] >= 0)
-			close(kicks[i]);
+	pvdev_close(&dev);
 	if (console)
 		fclose(console);
 	return r->outcome == RUN_OK ? 0 : -1;

@@ -26,6 +26,11 @@ struct vm_view {
 	const int *kick_fds;             /* per vCPU, an eventfd the guest's doorbell signals (non-blocking),
 					    or NULL: no doorbell, kicks show only in the region */
 	int dev_tid;                     /* the VM's device thread (pvb_io.h's block device), or 0 */
+	/* pvbench's VMM with the virtual cpufreq registers or the utilisation hypercall: the last
+	 * utilisation each vCPU sent through them (clamped to 0..1024 by the VMM) and how many it sent;
+	 * kick_fds then wake on each. NULL: utilisation is in the region only */
+	const volatile uint32_t *util_in;
+	const volatile uint64_t *util_sent;
 };
 
 /* The guest's progress (pvb_record.h's PVB_PHASE_*) from the live word at the top of its RAM, or -1

@@ -62,6 +62,8 @@ struct run_spec {
 
 /* A key's resolved value. Asking for a key the type does not declare is a bug: it aborts. */
 const char *spec_str(const struct run_spec *r, const char *key);
+/* The same for a key another part declares (a policy asking for the type's): def where it is not. */
+const char *spec_str_or(const struct run_spec *r, const char *key, const char *def);
 /* As a number: durations in ms, bools 0/1, "auto" -1. */
 /* A key's default as a file would write it: def, or a choice key's first choice ("" for none). */
 const char *key_default(const struct key_def *d);

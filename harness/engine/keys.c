@@ -158,6 +158,14 @@ const char *spec_str(const struct run_spec *r, const char *key)
 	return r->val[spec_index(r, key)];
 }
 
+const char *spec_str_or(const struct run_spec *r, const char *key, const char *def)
+{
+	for (int k = 0; k < r->nkeys; k++)
+		if (!strcmp(r->keys[k]->name, key))
+			return r->val[k];
+	return def;
+}
+
 long long spec_int(const struct run_spec *r, const char *key)
 {
 	int k = spec_index(r, key);

@@ -23,7 +23,7 @@ static const char *backend_choice(int i)
 
 static const char *channel_choice(int i)
 {
-	static const char *const names[] = { "shm", "doorbell", "mmio", "hypercall", NULL };
+	static const char *const names[] = { "shm", "doorbell", "mmio", "hypercall", "none", NULL };
 	return names[i];
 }
 
@@ -40,8 +40,9 @@ const struct key_def dvfs_agent_keys[] = {
 	{ "util_channel", KT_CHOICE, 0, 0, KEY_LIST, "shm",
 	  "DVFS: how the guest's utilisation reaches the host: shm (read at each governor tick), doorbell "
 	  "(shm with a doorbell rung when it changed, so the governor runs at once: QEMU's ivshmem-doorbell, "
-	  "or pvbench's VMM's own register), mmio (virtual cpufreq registers) or hypercall (both pvbench's "
-	  "VMM on KVM: not built)",
+	  "or pvbench's VMM's own register), mmio (the virtual cpufreq registers) or hypercall (a ring-0 "
+	  "hypercall): both devices of pvbench's VMM (vmm = pvbench), each update an exit carrying the value; "
+	  "none: the region offers no utilisation (util_guest then governs as baseline: the seed's baseline column)",
 	  .choice = channel_choice },
 	{ 0 },
 };
@@ -168,12 +169,15 @@ int dvfs_agent_prepare(struct policy *p, enum dvfs_mode mode, char *err, size_t 
 	a->tick_us = (int)spec_int(p->spec, "dvfs_tick_us");
 	a->slice_us = (int)spec_int(p->spec, "dvfs_slice_us");
 	a->cap = (uint32_t)spec_int(p->spec, "util_guest_cap");
-	const char *ch = spec_str(p->spec, "util_channel");
-	if (!strcmp(ch, "mmio") || !strcmp(ch, "hypercall")) {
-		snprintf(err, errlen, "util_channel %s: unavailable: it is a device of pvbench's own VMM (%s), which "
-			 "needs KVM to be built and checked: not built yet", ch,
-			 !strcmp(ch, "mmio") ? "the virtual cpufreq registers" :
-					      "a VMCALL to the VMM; on kvm_pvm a ring-0 VMCALL hangs, see `pvbench channels`");
+	const char *ch = spec_str(p->spec, "util_channel"), *vmm = spec_str_or(p->spec, "vmm", "qemu");
+	if ((!strcmp(ch, "mmio") || !strcmp(ch, "hypercall")) && strcmp(vmm, "pvbench")) {
+		snprintf(err, errlen, "util_channel %s: unavailable: it is a device of pvbench's own VMM (%s): "
+			 "vmm = pvbench", ch, !strcmp(ch, "mmio") ? "the virtual cpufreq registers" : "the utilisation hypercall");
+		return 1;
+	}
+	if (!strcmp(ch, "hypercall") && !access("/sys/module/kvm_pvm", F_OK)) {
+		snprintf(err, errlen, "util_channel hypercall: unavailable: kvm_pvm hangs on a ring-0 VMCALL "
+			 "(see `pvbench channels`)");
 		return 1;
 	}
 	if (!strcmp(spec_str(p->spec, "freq_backend"), "cpufreq")) {
@@ -255,6 +259,20 @@ static void step(struct dagent *a, uint64_t t, uint64_t dt)
 		struct pvb_boost_view bv;
 		if (i >= a->nv) /* the device thread: a host task, seen as the host sees it */
 			continue;
+		if (a->negotiated && a->vm->util_in) { /* the channel carries it: its value, its count */
+			uint64_t q = __atomic_load_n(&a->vm->util_sent[i], __ATOMIC_ACQUIRE);
+			if (a->started)
+				v->updates += (uint32_t)(q - v->seq);
+			v->seq = (uint32_t)q;
+			if (q) {
+				uint32_t u = __atomic_load_n(&a->vm->util_in[i], __ATOMIC_ACQUIRE);
+				x->guest = u;
+				a->capped += u > a->cap;
+				v->guest_sum += u;
+				v->guest_n++;
+			}
+			continue;
+		}
 		if (a->negotiated) { /* every publication moves seq by 2 (a kick too: rare here) */
 			uint32_t q = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE);
 			if (a->started)
@@ -481,11 +499,13 @@ void dvfs_agent_counters(struct policy *p, struct metric_set *out)
  * puts it behind QEMU's ivshmem-doorbell and lets the guest ring it when its utilisation moved. */
 void dvfs_agent_vm_spec(const struct policy *p, struct vm_spec *vs)
 {
-	int doorbell = !strcmp(spec_str(p->spec, "util_channel"), "doorbell");
+	const char *ch = spec_str(p->spec, "util_channel");
+	int doorbell = !strcmp(ch, "doorbell");
 	vs->boost = 1;
 	vs->boost_max_prio = (int)spec_int(p->spec, "boost_prio");
 	vs->boost_device = doorbell ? VM_BOOST_IVSHMEM : VM_BOOST_RAM;
-	vs->boost_features = VM_BOOST_FEATURES | (doorbell ? PVB_BF_UTIL_KICK : 0);
+	vs->boost_features = (VM_BOOST_FEATURES & ~(strcmp(ch, "none") ? 0 : PVB_BF_UTIL)) | (doorbell ? PVB_BF_UTIL_KICK : 0) |
+			     (!strcmp(ch, "mmio") ? PVB_BF_UTIL_MMIO : 0) | (!strcmp(ch, "hypercall") ? PVB_BF_UTIL_HCALL : 0);
 }
 
 const char *dvfs_agent_note(struct policy *p)

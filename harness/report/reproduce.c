@@ -276,6 +276,8 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		sum->unjudged += !c->baseline && (!strcmp(c->verdict, "not measured") ||
 						  !strcmp(c->verdict, "too few runs") || !strcmp(c->verdict, "inconclusive"));
 	}
+	const char *modelled_note = "modelled: this energy is the kernel's energy model over measured busy time, not a "
+				    "battery: every verdict here judges the model";
 	const char *tcg_note = "accel=tcg: QEMU's emulator ran these guests: the verdicts are functional, not a latency result";
 	if (json) {
 		cJSON *o = cJSON_CreateObject(), *arr;
@@ -288,6 +290,8 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		cJSON_AddStringToObject(o, "unit", unit);
 		if (tcg)
 			cJSON_AddStringToObject(o, "note", tcg_note);
+		if (strstr(metric, "_modelled"))
+			cJSON_AddStringToObject(o, "modelled", modelled_note);
 		arr = cJSON_AddArrayToObject(o, "cells");
 		for (size_t i = 0; i < nc; i++) {
 			struct cell *c = &cells[i];
@@ -359,6 +363,8 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 			     "where a value is 0); the rules R1-R12 are in pvbench reproduce --help.\n");
 		if (tcg)
 			fprintf(out, "%s\n", tcg_note);
+		if (strstr(metric, "_modelled"))
+			fprintf(out, "%s\n", modelled_note);
 		fprintf(out, "\n");
 	}
 	for (size_t i = 0; i < nc; i++) {

@@ -6,6 +6,7 @@
  */
 #include "layout.h"
 #include "pvb_channels.h"
+#include "pvb_discovery.h"
 
 	.text
 	.code64
@@ -117,6 +118,8 @@ sys_other:
 	je sys_arm
 	cmp $SYS_ARM_APIC, %eax
 	je sys_arm_apic
+	cmp $SYS_UTIL_HC, %eax
+	je sys_util_hc
 	mov $-1, %rax
 	iretq
 	/* The sleep of a CPU without TSC-deadline (QEMU TCG): the same frame as SYS_SLEEP's, so the
@@ -150,6 +153,21 @@ sys_apic_cal:
 	movl $0, (%rdx)
 	iretq
 sys_null:
+	iretq
+sys_util_hc:                            /* pvb_discovery.h: rax = 12, rbx = the registers' page,
+					   rcx = utilisation + 1, rdx = 0 */
+	push %rbx
+	mov %rdi, %rcx
+	mov $PVB_GPA_VCPUFREQ, %ebx
+	xor %edx, %edx
+	mov $PVB_HC_UTIL, %eax
+	test %esi, %esi
+	jnz 1f
+	vmcall
+	pop %rbx
+	iretq
+1:	vmmcall
+	pop %rbx
 	iretq
 sys_write:
 	mov %rsi, %rcx

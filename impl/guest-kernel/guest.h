@@ -77,6 +77,13 @@ static inline void gk_sys_arm(uint64_t v, int apic)
 	__asm__ volatile("int3" : "+a"(a) : "D"(v) : "rcx", "rdx", "memory");
 }
 
+static inline uint64_t gk_sys_util_hc(uint32_t util, int amd)
+{
+	uint64_t a = SYS_UTIL_HC;
+	__asm__ volatile("int3" : "+a"(a) : "D"((uint64_t)util + 1), "S"((uint64_t)amd) : "rcx", "rdx", "memory");
+	return a;
+}
+
 /* The hog of a busy guest (entry.S): counter, deadline, slack, lost timers */
 struct gk_hog { uint64_t work, deadline, slack, lost; };
 void gk_switch_to_hog(void *percpu, struct gk_hog *h);

@@ -42,6 +42,8 @@
 /* A guest load (guest_load=busy): the RT task arms its wake-up and a normal hog runs until then */
 #define SYS_ARM          8           /* rdi = TSC deadline: arm the timer, return at once */
 #define SYS_ARM_APIC     9           /* rdi = one-shot count: arm the timer, return at once */
+#define SYS_UTIL_HC      10          /* rdi = utilisation + 1, rsi = 1: VMMCALL (AMD), 0: VMCALL:
+					the utilisation hypercall (pvb_discovery.h); rax = its result */
 
 /* the exit port and its values: pvb_abi.h */
 #define GK_EXIT_PORT     PVB_PORT_EXIT

@@ -11,7 +11,8 @@
  *   boost=ADDR,SIZE the paravirt scheduling region (pvb_boost.h) in RAM, when the host offers one
  *   boost=pci       the region behind QEMU's ivshmem-doorbell (pvb_abi.h), kicks through its
  *                   doorbell; no such device: vanilla
- *   boost_doorbell=ADDR  with boost=ADDR,SIZE: pvbench's VMM's doorbell register (pvb_abi.h)
+ *   (no boost=)     pvbench's VMM's discovery window (pvb_discovery.h), when there is one: the
+ *                   region, its doorbell, the virtual cpufreq registers, the utilisation hypercall
  *   rt_prio=N       the workload's RT priority as the boost region tells the host (0: normal)
  *   guest_load=busy a normal hog on every vCPU runs whenever the workload waits, and the timer
  *                   preempts it (the seed's loaded guest); idle (default): the vCPU halts
@@ -23,6 +24,7 @@
 #include "pvb.h"
 #include "pvb_boost.h"
 #include "pvb_channels.h"
+#include "pvb_discovery.h"
 #include "pvb_record.h"
 
 #define MAX_ARGS 48
@@ -101,8 +103,10 @@ static struct gk_pci_dev ivdev;       /* boost=pci: the device, when found */
 static int have_ivdev;
 static uint64_t doorbell_n[GK_MAX_CPUS], doorbell_tsc[GK_MAX_CPUS];
 static int util_kick;                 /* UTIL_KICK negotiated (behind a device) */
+static volatile uint8_t *vcpufreq;    /* UTIL_MMIO negotiated: the virtual cpufreq registers */
+static int util_hcall, amd;           /* UTIL_HCALL negotiated; VMMCALL, not VMCALL */
 static uint32_t util_rung[GK_MAX_CPUS];
-static uint64_t util_rung_tsc[GK_MAX_CPUS], util_kicks[GK_MAX_CPUS];
+static uint64_t util_rung_tsc[GK_MAX_CPUS], util_kicks[GK_MAX_CPUS], util_tsc[GK_MAX_CPUS];
 static uint8_t rt_prio;
 static int busy;                 /* guest_load=busy */
 static uint64_t timer_wakes[GK_MAX_CPUS], boosted_wakes[GK_MAX_CPUS]; /* was the host's boost on? */
@@ -146,11 +150,19 @@ static void publish(unsigned cpu, uint8_t cls, uint8_t prio, uint8_t flags, uint
 {
 	uint64_t now = gk_rdtsc();
 	pvb_boost_publish(pvb_boost_slot(boost, cpu), cls, prio, flags, next_rt, util, now);
-	if (util_kick && util != util_rung[cpu] && now - util_rung_tsc[cpu] >= pvb_ns_to_ticks(1024000)) {
+	if ((util_kick || vcpufreq || util_hcall) && util != util_rung[cpu] &&
+	    now - util_rung_tsc[cpu] >= pvb_ns_to_ticks(1024000)) {
 		util_rung[cpu] = util;
 		util_rung_tsc[cpu] = now;
 		util_kicks[cpu]++;
-		ring(cpu);
+		uint64_t t0 = gk_rdtsc(); /* what the channel costs the guest, per update */
+		if (util_kick)
+			ring(cpu);
+		else if (vcpufreq) /* an exit to the VMM that carries the value */
+			*(volatile uint32_t *)(vcpufreq + cpu * PVB_VCPUFREQ_STRIDE + PVB_VCPUFREQ_SET_PERF) = util;
+		else
+			gk_sys_util_hc(util, amd);
+		util_tsc[cpu] += gk_rdtsc() - t0;
 	}
 }
 
@@ -540,6 +552,37 @@ __attribute__((noreturn)) static void finish(uint32_t status)
 
 /* The host offers the boost region on the command line, in RAM or behind a device: accepted
  * when its header is sound, else the guest runs as vanilla and says why on the console. */
+/* pvbench's VMM's discovery window (pvb_discovery.h): the region and its devices, each address
+ * checked; 0 and *found = 0 where there is no window (another VMM), -1 on a bad one */
+static const volatile struct pvb_discovery *disc;
+
+static int discover(uint64_t *addr, uint64_t *size, int *found)
+{
+	const volatile struct pvb_discovery *w = (const volatile void *)(uintptr_t)PVB_GPA_DISCOVERY;
+	*found = 0;
+	if (w->magic != PVB_DISC_MAGIC || w->check != ~PVB_DISC_MAGIC || !(w->devices & PVB_DISC_BOOST))
+		return 0;
+	if (w->version != PVB_DISC_VERSION || w->size < sizeof(*w) || w->nr_vcpus != nr_cpus ||
+	    ((w->devices & PVB_DISC_DOORBELL) && w->doorbell_gpa != PVB_GPA_DOORBELL) ||
+	    ((w->devices & (PVB_DISC_VCPUFREQ | PVB_DISC_HCALL)) &&
+	     (w->vcpufreq_gpa != PVB_GPA_VCPUFREQ || w->vcpufreq_stride != PVB_VCPUFREQ_STRIDE))) {
+		pvb_fail("discovery window: version, size, vCPUs or a device address not as pvb_discovery.h says");
+		return -1;
+	}
+	*addr = w->boost_gpa;
+	*size = w->boost_size;
+	*found = 1;
+	disc = w;
+	return 0;
+}
+
+static int cpu_is_amd(void)
+{
+	uint32_t a, b, c, d;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+	return b == 0x68747541 || b == 0x6f677948; /* "Auth"enticAMD, "Hygo"nGenuine */
+}
+
 static int boost_negotiate(void)
 {
 	const char *b = pvb_arg("boost"), *p, *why;
@@ -547,8 +590,18 @@ static int boost_negotiate(void)
 	char num[24];
 	size_t n = 0;
 	struct gk_pci_dev d;
+	int found;
 
-	if (seq(b, "pci")) {
+	if (!b) {
+		if (discover(&addr, &size, &found))
+			return -1;
+		if (!found)
+			return 0; /* no region: vanilla */
+		if (addr < (uintptr_t)heap || addr + size > (uintptr_t)live) {
+			pvb_fail("discovery window: the region is not between the kernel and the out area");
+			return -1;
+		}
+	} else if (seq(b, "pci")) {
 		why = gk_pci_setup(PVB_IVSHMEM_VENDOR, PVB_IVSHMEM_DEVICE, &d);
 		if (!why && (!d.bar[0] || !d.bar[2]))
 			why = "its BAR0 or BAR2 is missing";
@@ -580,16 +633,23 @@ static int boost_negotiate(void)
 		console(": running as vanilla\n");
 		return 0;
 	}
-	/* pvbench's VMM: the region in RAM and a doorbell register of its own (pvb_abi.h) */
-	uint64_t bell = 0;
-	const char *bs = pvb_arg("boost_doorbell");
-	if (!seq(b, "pci") && bs && (parse_u64(bs, &bell) || bell != PVB_GPA_DOORBELL)) {
-		pvb_fail("job: boost_doorbell= is not pvbench's doorbell register");
-		return -1;
-	}
+	/* pvbench's VMM: the region in RAM, and the devices its window names */
+	uint64_t bell = disc && (disc->devices & PVB_DISC_DOORBELL) ? disc->doorbell_gpa : 0;
 	int has_bell = seq(b, "pci") || bell;
+	uint32_t devs = disc ? disc->devices : 0;
 	h->guest_features = h->host_features & (PVB_BF_BOOST | PVB_BF_RT_DEADLINE | PVB_BF_UTIL | PVB_BF_HINT |
-						PVB_BF_CAPACITY_ORIG | (has_bell ? PVB_BF_UTIL_KICK : 0));
+						PVB_BF_CAPACITY_ORIG | (has_bell ? PVB_BF_UTIL_KICK : 0) |
+						(devs & PVB_DISC_VCPUFREQ ? PVB_BF_UTIL_MMIO : 0) |
+						(devs & PVB_DISC_HCALL ? PVB_BF_UTIL_HCALL : 0));
+	if (h->guest_features & PVB_BF_UTIL) { /* one way for the utilisation: the first the host offers */
+		if (h->guest_features & PVB_BF_UTIL_KICK)
+			h->guest_features &= ~(PVB_BF_UTIL_MMIO | PVB_BF_UTIL_HCALL);
+		else if (h->guest_features & PVB_BF_UTIL_MMIO)
+			h->guest_features &= ~PVB_BF_UTIL_HCALL;
+		vcpufreq = h->guest_features & PVB_BF_UTIL_MMIO ? (volatile uint8_t *)(uintptr_t)disc->vcpufreq_gpa : 0;
+		util_hcall = !!(h->guest_features & PVB_BF_UTIL_HCALL);
+		amd = cpu_is_amd();
+	}
 	h->guest_version = PVB_BOOST_VERSION;
 	h->guest_tsc_ready = gk_rdtsc();
 	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
@@ -597,7 +657,7 @@ static int boost_negotiate(void)
 		doorbell = (volatile uint32_t *)(uintptr_t)(bell ? bell : d.bar[0] + PVB_IVSHMEM_DOORBELL);
 		util_kick = (h->guest_features & (PVB_BF_UTIL_KICK | PVB_BF_UTIL)) == (PVB_BF_UTIL_KICK | PVB_BF_UTIL);
 	}
-	if (!seq(b, "pci"))
+	if (!seq(b, "pci") && (uint8_t *)(uintptr_t)addr < heap_end)
 		heap_end = (uint8_t *)(uintptr_t)addr; /* the region is not heap */
 	boost = h;
 	gk_util_init(h);
@@ -671,7 +731,7 @@ static int setup_job(void)
 			return -1;
 		}
 	}
-	if (pvb_arg("boost") && boost_negotiate())
+	if (boost_negotiate())
 		return -1;
 	wl = pvb_find_workload(pvb_arg("workload") ? pvb_arg("workload") : "");
 	if (!wl) {
@@ -762,6 +822,19 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 		if (rung)
 			pvb_metric(PVB_CPU_VM, "doorbell_cost", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(rung_tsc / rung));
 	}
+	uint64_t sent = 0, sent_tsc = 0;
+	for (unsigned c = 0; (vcpufreq || util_hcall) && c < nr_cpus; c++) {
+		pvb_metric(c, "util_kicks", "count", PVB_INFO, (int64_t)util_kicks[c]);
+		sent += util_kicks[c], sent_tsc += util_tsc[c];
+	}
+	if (vcpufreq || util_hcall)
+		pvb_metric(PVB_CPU_VM, "util_kicks", "count", PVB_INFO, (int64_t)sent);
+	for (unsigned c = 0; c < nr_cpus; c++)
+		sent_tsc += util_kick ? util_tsc[c] : 0, sent += util_kick ? util_kicks[c] : 0;
+	if (sent) /* the guest's side of one utilisation update through its channel (an exit) */
+		pvb_metric(PVB_CPU_VM, "util_cost", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(sent_tsc / sent));
+	pvb_metric(PVB_CPU_VM, "util_channel", "id", PVB_INFO,
+		   util_kick ? 1 : vcpufreq ? 2 : util_hcall ? 3 : boost ? 0 : -1);
 	uint64_t wakes = 0, boosted_at = 0;
 	for (unsigned c = 0; boost && c < nr_cpus; c++) {
 		if (timer_wakes[c]) /* in thousandths of a percent: a record holds integers */

@@ -42,7 +42,12 @@
 #define PVB_BF_CAPACITY_ORIG  (1u << 4)     /* slot.capacity_orig (host -> guest) */
 #define PVB_BF_UTIL_KICK      (1u << 5)     /* behind a device: the guest rings the doorbell when
 					       slot.util changed, at most once per PELT period (1024 us) */
-#define PVB_BF_KNOWN          0x3fu
+#define PVB_BF_UTIL_MMIO      (1u << 6)     /* pvbench's VMM: the guest also writes slot.util, when it
+					       changed (at most once per PELT period), to its vCPU's
+					       set_perf register (pvb_discovery.h): an exit that carries it */
+#define PVB_BF_UTIL_HCALL     (1u << 7)     /* pvbench's VMM: the same, by a hypercall from ring 0
+					       (pvb_discovery.h: PVB_HC_UTIL) */
+#define PVB_BF_KNOWN          0xffu
 
 /* What runs on a vCPU now (slot.cur_class) */
 #define PVB_CLASS_IDLE        0u            /* nothing runnable: the vCPU halts */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "pvb_abi.h"
+#include "pvb_discovery.h"
 #include "vmm.h"
 
 int vmm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char *ctx, char *err,
@@ -119,7 +120,7 @@ int vmm_add_slot(struct vmm *v, uint64_t gpa, uint64_t size, int flags, char *er
 	s->map = p;
 	s->map_len = size + (2u << 20);
 	struct kvm_userspace_memory_region r = {
-		.slot = (uint32_t)v->nr_slots,
+		.slot = (uint32_t)v->nr_slots, .flags = flags & VMM_MEM_READONLY ? KVM_MEM_READONLY : 0,
 		.guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)aligned,
 	};
 	snprintf(ctx, sizeof(ctx), "slot %d, %llu MiB at 0x%llx", v->nr_slots,
@@ -290,6 +291,17 @@ static int device_exit(struct vmm_vcpu *c, enum vmm_dev_kind kind, uint64_t addr
 	return -1;
 }
 
+/* The guest's probe of the discovery window (pvb_discovery.h) where no device maps it: zeros, so
+ * that a guest with nothing offered finds nothing. 1 if it was that. */
+static int discovery_probe(struct kvm_run *run)
+{
+	if (run->mmio.is_write || run->mmio.phys_addr < PVB_GPA_DISCOVERY ||
+	    run->mmio.phys_addr + run->mmio.len > PVB_GPA_DISCOVERY + 4096)
+		return 0;
+	memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	return 1;
+}
+
 static void *vcpu_main(void *arg)
 {
 	struct vmm_vcpu *c = arg;
@@ -360,7 +372,8 @@ static void *vcpu_main(void *arg)
 		}
 		case KVM_EXIT_MMIO:
 			if (device_exit(c, VMM_DEV_MMIO, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
-					(int)run->mmio.len, 1)) {
+					(int)run->mmio.len, 1) &&
+			    !discovery_probe(run)) {
 				snprintf(why, sizeof(why), "unexpected MMIO %s 0x%llx at RIP 0x%llx",
 					 run->mmio.is_write ? "write to" : "read from",
 					 (unsigned long long)run->mmio.phys_addr, (unsigned long long)x86_get_rip(c));

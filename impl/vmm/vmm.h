@@ -104,6 +104,7 @@ int vmm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char
 #define VMM_MEM_POPULATE 1   /* MAP_POPULATE: host pages present before the guest runs */
 #define VMM_MEM_THP      2   /* madvise(MADV_HUGEPAGE) on 2 MiB-aligned backing */
 #define VMM_MEM_HUGETLB  4   /* MAP_HUGETLB (needs reserved hugetlbfs pages) */
+#define VMM_MEM_READONLY 8   /* KVM_MEM_READONLY: guest writes exit as MMIO (a device may take them) */
 
 /* The VMM kicks a vCPU thread out of KVM_RUN with VMM_KICK_SIGNAL. vmm_create() makes sure the
  * process has a handler for it: where the signal's disposition is the default (which would kill

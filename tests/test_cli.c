@@ -219,6 +219,26 @@ static void a_policy_s_needs_are_checked_before_running(void **state)
 				 sizeof(out)), 0);
 }
 
+/* --set is applied before the experiment is checked: a file that fails the check alone (here,
+ * more writers than vCPUs; on a one-CPU host, dvfs_cpus' default) runs once --set fixes it. */
+static void set_values_are_what_is_checked(void **state)
+{
+	static char out[65536];
+	char path[128];
+	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-set-%d.ini", (int)getpid());
+	FILE *f = fopen(path, "w");
+	fputs("[global]\ntype = migration\nvcpus = 2\nwriters = 3\n", f);
+	fclose(f);
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL },
+				      out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "writers: at most vcpus"));
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", "--set",
+						  "writers=1", path, NULL }, out, sizeof(out)), 0);
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", "--set",
+						  "writers=4", path, NULL }, out, sizeof(out)), 1);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +247,7 @@ int main(void)
 		cmocka_unit_test(every_option_a_help_names_is_accepted),
 		cmocka_unit_test(a_policy_s_needs_are_checked_before_running),
 		cmocka_unit_test(job_args_are_the_workload_s_declared_keys),
+		cmocka_unit_test(set_values_are_what_is_checked),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -224,7 +224,7 @@ int experiment_only_job(struct experiment *e, const char *name, char *err, size_
 	return 0;
 }
 
-int experiment_load(const char *path, struct experiment *e, char *err, size_t errlen)
+int experiment_parse(const char *path, struct experiment *e, char *err, size_t errlen)
 {
 	struct ini_doc r;
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -298,10 +298,15 @@ int experiment_load(const char *path, struct experiment *e, char *err, size_t er
 			e->jobs[0].vals[k].line = 0; /* inherited: a later --set may replace it */
 		e->nr_jobs = 1;
 	}
-	rc = experiment_check(e, err, errlen);
+	rc = 0;
 out:
 	ini_doc_free(&r);
 	return rc;
+}
+
+int experiment_load(const char *path, struct experiment *e, char *err, size_t errlen)
+{
+	return experiment_parse(path, e, err, errlen) || experiment_check(e, err, errlen) ? -1 : 0;
 }
 
 /* The job's values for key k, else [global]'s; NULL: the key's default */

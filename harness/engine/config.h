@@ -42,6 +42,9 @@ struct experiment {
 
 /* Parses and validates the file. 0, or -1 with "file:line: key: why" in err. */
 int experiment_load(const char *path, struct experiment *e, char *err, size_t errlen);
+/* Parses it, each value against its key, without the whole-experiment check: for a caller that
+ * sets keys next (--set) and then calls experiment_check, so that what it sets is what is checked. */
+int experiment_parse(const char *path, struct experiment *e, char *err, size_t errlen);
 
 /* An INI file read whole, the way every pvbench file is read (experiments, suites): libinih
  * parses, and what it would cut or stop at silently -- a line over 198 characters, a section or

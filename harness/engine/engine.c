@@ -312,7 +312,7 @@ int engine_opts_set(struct engine_opts *o, const char *cmd, char *kv)
 int engine_load(const char *path, const struct engine_opts *o, struct experiment *e, char *err,
 		size_t errlen)
 {
-	if (path ? experiment_load(path, e, err, errlen) :
+	if (path ? (o->nsets ? experiment_parse : experiment_load)(path, e, err, errlen) :
 		   experiment_empty(o->name, o->nsets && !strcmp(o->set_key[0], "type") ? o->set_val[0] : "guest",
 				    e, err, errlen))
 		return -1;

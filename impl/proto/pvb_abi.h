@@ -44,8 +44,8 @@
  *                     (PVB_IVSHMEM_HOST_PEER << 16) | vcpu to the Doorbell register (BAR0 + 12):
  *                     the host holds one eventfd per vCPU, vector i for vCPU i's slot. Writes for
  *                     a vector the host did not connect are dropped by the device.
- * Or on pvbench's VMM (command line boost=ADDR,SIZE boost_doorbell=PVB_GPA_DOORBELL): the region in
- * RAM, and the same 32-bit kick written to PVB_GPA_DOORBELL, one ioeventfd per vCPU's value.
+ * Or on pvbench's VMM (no command line: its discovery window, pvb_discovery.h): the region in RAM,
+ * and the same 32-bit kick written to PVB_GPA_DOORBELL, one ioeventfd per vCPU's value.
  */
 #ifndef PVB_ABI_H
 #define PVB_ABI_H
@@ -79,7 +79,7 @@
 #define PVB_IVSHMEM_GUEST_PEER 1
 /* pvbench's VMM: the boost region's doorbell register, no device around it. The guest writes
  * (PVB_IVSHMEM_HOST_PEER << 16) | vcpu, 32 bits, as to ivshmem's Doorbell; each vCPU's value is
- * caught by an ioeventfd of its own (no exit to the VMM). Named by boost_doorbell= on the command line. */
+ * caught by an ioeventfd of its own (no exit to the VMM). Named by the discovery window (pvb_discovery.h). */
 #define PVB_GPA_DOORBELL     0xd0002000u
 
 #endif

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "util.h"
 #include "dvfs_agent.h"
@@ -44,6 +46,10 @@ const struct key_def dvfs_agent_keys[] = {
 	  "hypercall): both devices of pvbench's VMM (vmm = pvbench), each update an exit carrying the value; "
 	  "none: the region offers no utilisation (util_guest then governs as baseline: the seed's baseline column)",
 	  .choice = channel_choice },
+	{ "host_coload", KT_INT, 0, 90, KEY_LIST, "0",
+	  "DVFS: host work beside the vCPUs: a pvbench thread on each emulated CPU, busy this % of every "
+	  "10 ms, which the governor counts as the CPU's other tasks (seed 000: util_guest adds to them, "
+	  "uclamp_min does not)" },
 	{ 0 },
 };
 
@@ -57,6 +63,10 @@ struct dcpu {
 	uint32_t khz;                    /* now */
 	struct pelt other;               /* the CPU's other tasks, as one */
 	int64_t last_rq_us, last_steal_us;
+	pthread_t co_th;                 /* host_coload: its thread on this CPU */
+	volatile int co_tid;
+	int co_on;
+	int64_t co_last_us, co_first_us;
 	double energy_uj, khz_us, busy_us, changes;
 };
 
@@ -89,6 +99,9 @@ struct dagent {
 	uint32_t features;
 	struct pvb_boost_stats st;
 	int have_rq;                     /* /proc/schedstat exists: other tasks are seen */
+	int coload;                      /* host_coload, % */
+	volatile int co_stop;
+	uint64_t co_t0, co_end;
 	uint64_t ticks, capped, late_ticks, doorbells, doorbell_steps;
 	double wall_us;
 	double cpu_ms;
@@ -97,6 +110,34 @@ struct dagent {
 static uint64_t mono_us(void)
 {
 	return mono_ns() / 1000u;
+}
+
+/* host_coload: busy coload % of every 10 ms on one host CPU, pinned there: a host task whose
+ * CPU time the agent reads, where /proc/schedstat would otherwise be the only way to see it */
+struct coload { struct dagent *a; int k; };
+static struct coload coloads[MAX_CPUS];
+
+static void *coload_main(void *arg)
+{
+	struct coload *x = arg;
+	struct dagent *a = x->a;
+	struct dcpu *c = &a->cpu[x->k];
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(c->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	__atomic_store_n(&c->co_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	for (uint64_t t0 = mono_us(); !a->co_stop; t0 += 10000) {
+		uint64_t busy_until = t0 + 100u * (uint64_t)a->coload;
+		while (mono_us() < busy_until && !a->co_stop)
+			;
+		uint64_t next = t0 + 10000, now = mono_us();
+		if (next > now)
+			usleep((useconds_t)(next - now));
+		else
+			t0 = now - 10000; /* behind (a stealer, a busy host): start the next period now */
+	}
+	return NULL;
 }
 
 /* /proc/schedstat: each CPU's rq_cpu_time (the 7th field after "cpuN"), the time every task ran
@@ -169,6 +210,7 @@ int dvfs_agent_prepare(struct policy *p, enum dvfs_mode mode, char *err, size_t 
 	a->tick_us = (int)spec_int(p->spec, "dvfs_tick_us");
 	a->slice_us = (int)spec_int(p->spec, "dvfs_slice_us");
 	a->cap = (uint32_t)spec_int(p->spec, "util_guest_cap");
+	a->coload = (int)spec_int(p->spec, "host_coload");
 	const char *ch = spec_str(p->spec, "util_channel"), *vmm = spec_str_or(p->spec, "vmm", "qemu");
 	if ((!strcmp(ch, "mmio") || !strcmp(ch, "hypercall")) && strcmp(vmm, "pvbench")) {
 		snprintf(err, errlen, "util_channel %s: unavailable: it is a device of pvbench's own VMM (%s): "
@@ -307,6 +349,18 @@ static void step(struct dagent *a, uint64_t t, uint64_t dt)
 			pelt_update(&c->other, t, 0, scale);
 			other = c->other.util_avg;
 		}
+		if (!have_rq && c->co_on) { /* the co-load thread is the CPU's other task, known by its time */
+			int64_t now_us = thread_cpu_us(__atomic_load_n(&c->co_tid, __ATOMIC_ACQUIRE));
+			double o = now_us >= 0 && c->co_last_us >= 0 ? (double)(now_us - c->co_last_us) : 0;
+			c->co_last_us = now_us;
+			uint64_t b = o > 0 ? (uint64_t)(o * 1024 / duty) : 0;
+			if (b > dt)
+				b = dt;
+			busy[k] += (double)b;
+			pelt_update(&c->other, t - dt + b, 1, scale);
+			pelt_update(&c->other, t, 0, scale);
+			other = c->other.util_avg;
+		}
 		if (busy[k] > (double)dt)
 			busy[k] = (double)dt;
 		/* energy and residency of the interval just spent at the frequency it had: from the
@@ -427,6 +481,20 @@ int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size
 	a->fe_on = 1;
 	for (int k = 0; k < a->ncpu; k++)
 		freqemu_set(&a->fe, k, cap_at(&a->cpu[k]));
+	for (int k = 0; a->coload && k < a->ncpu; k++) {
+		struct dcpu *c = &a->cpu[k];
+		coloads[k] = (struct coload){ a, k };
+		int e = pthread_create(&c->co_th, NULL, coload_main, &coloads[k]);
+		if (e) {
+			snprintf(err, errlen, "host_coload: pthread_create: %s", strerror(e));
+			return -1;
+		}
+		c->co_on = 1;
+		while (!__atomic_load_n(&c->co_tid, __ATOMIC_ACQUIRE))
+			sched_yield();
+		c->co_last_us = c->co_first_us = thread_cpu_us(c->co_tid);
+	}
+	a->co_t0 = mono_us();
 	return policy_thread_start(&a->th, agent_main, a, err, errlen);
 }
 
@@ -436,6 +504,16 @@ void dvfs_agent_stop(struct policy *p)
 	if (!a)
 		return;
 	policy_thread_stop(&a->th);
+	a->co_stop = 1;
+	a->co_end = mono_us();
+	for (int k = 0; k < a->ncpu; k++)
+		if (a->cpu[k].co_on) {
+			struct dcpu *c = &a->cpu[k];
+			int64_t used = thread_cpu_us(c->co_tid);
+			pthread_join(c->co_th, NULL);
+			c->co_on = 0;
+			c->co_last_us = used >= 0 && c->co_first_us >= 0 ? used - c->co_first_us : -1; /* for counters */
+		}
 	if (a->fe_on) {
 		freqemu_stop(&a->fe);
 		a->fe_on = 0;
@@ -477,6 +555,16 @@ void dvfs_agent_counters(struct policy *p, struct metric_set *out)
 	metrics_add(out, "util_updates_per_s", "1/s", PVB_INFO, METRIC_CPU_VM, updates / (a->wall_us / 1e6));
 	metrics_add(out, "negotiated", "bool", PVB_INFO, METRIC_CPU_VM, a->negotiated);
 	metrics_add(out, "host_tasks_seen", "bool", PVB_INFO, METRIC_CPU_VM, a->have_rq);
+	double co = 0;
+	int nco = 0;
+	for (int k = 0; a->coload && k < a->ncpu; k++) /* what the co-load really ran: its CPU time */
+		if (a->cpu[k].co_last_us >= 0 && a->co_end > a->co_t0) {
+			double pct = (double)a->cpu[k].co_last_us / (double)(a->co_end - a->co_t0) * 100;
+			metrics_add(out, "host_coload_pct", "%", PVB_INFO, k, pct);
+			co += pct, nco++;
+		}
+	if (nco)
+		metrics_add(out, "host_coload_pct", "%", PVB_INFO, METRIC_CPU_VM, co / nco);
 	metrics_add(out, "governor_ticks", "count", PVB_INFO, METRIC_CPU_VM, (double)a->ticks);
 	metrics_add(out, "late_ticks", "count", PVB_LESS, METRIC_CPU_VM, (double)a->late_ticks);
 	if (a->vm_doorbell) { /* util_channel = doorbell: what rang, and the governor runs it caused */

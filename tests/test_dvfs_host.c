@@ -293,6 +293,37 @@ static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* host_coload: pvbench's thread on each emulated CPU runs, and the governor counts it as the CPU's
+ * other work (a busier CPU: higher frequency under baseline, which sees no guest utilisation). */
+static void host_coload_is_host_work_the_governor_counts(void **state)
+{
+	char dir[] = "/tmp/pvbench-test-dvfs-XXXXXX", db[300];
+	REQUIRE_GUEST();
+	if (!fifo_ok())
+		skip();
+	assert_non_null(mkdtemp(dir));
+	run_frameloop(dir, "policy = baseline\nhost_coload = 0, 60\nbaseline = host_coload=0\n", db, sizeof(db));
+	const char *q = "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id JOIN run_params p ON p.run_id = r.id "
+			"AND p.key = 'host_coload' AND p.value = '%s' WHERE m.name = '%s' AND m.cpu = -2";
+	char sql[400];
+	snprintf(sql, sizeof(sql), q, "60", "host_coload_pct");
+	double co = store_value(db, sql);
+	snprintf(sql, sizeof(sql), q, "0", "host_coload_pct");
+	double none = store_value(db, sql);
+	snprintf(sql, sizeof(sql), q, "60", "freq_avg");
+	double f60 = store_value(db, sql);
+	snprintf(sql, sizeof(sql), q, "0", "freq_avg");
+	double f0 = store_value(db, sql);
+	fprintf(stderr, "note: host_coload 60: ran %.1f%% of each CPU; baseline's frequency %.0f MHz, %.0f without\n", co, f60,
+		f0);
+	assert_true(co > 10 && co <= 70);   /* it ran (the vCPUs and the stealer share its CPU) */
+	assert_true(none < 0);              /* no co-load, no figure */
+	assert_true(f60 > f0);              /* the governor saw it */
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* placement=capacity: the guest moves its render task to the CPU the host publishes as the
  * biggest (an A72; CPU 0 is an A53) and keeps it there; rotate moves it every block. Under
  * baseline the idle A72 runs slow, so a guest that placed by the capacity now would stay on the
@@ -331,6 +362,7 @@ int main(void)
 		cmocka_unit_test(a_busy_vcpu_at_fmax_is_seen_busy),
 		cmocka_unit_test(cpufreq_backend_says_why_it_cannot_run),
 		cmocka_unit_test(a_guest_publishes_its_utilisation_and_is_governed),
+		cmocka_unit_test(host_coload_is_host_work_the_governor_counts),
 		cmocka_unit_test(the_guest_places_its_task_by_the_hinted_capacity),
 	};
 	child_signals_install();

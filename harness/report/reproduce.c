@@ -192,15 +192,17 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		abort();
 	cJSON_ArrayForEach(g, cJSON_GetObjectItem(ref, "groups")) {
 		const char *side = str(g, "side") ? str(g, "side") : "guest";
+		/* a group may name its own metric (a table whose rows are a workload's subtests) */
+		const char *gmetric = str(g, "metric") ? str(g, "metric") : metric;
 		const cJSON *where = cJSON_GetObjectItem(g, "where");
 		cJSON_ArrayForEach(row, cJSON_GetObjectItem(g, "cells")) {
 			const cJSON *pb = cJSON_GetObjectItem(row, base_label);
 			const char *rv = mapped(ref, row->string), *bv = mapped(ref, base_label);
-			size_t nb = cell_values(in, where, rk, rv, ck, bv, side, metric, vb, &tcg);
+			size_t nb = cell_values(in, where, rk, rv, ck, bv, side, gmetric, vb, &tcg);
 			cJSON_ArrayForEach(col, row) {
 				struct cell *c = &cells[nc];
 				if (nc < 256 && conv_metric && cJSON_IsString(pb)) { /* published: never finished */
-					conv_cell(c, in, where, rk, rv, ck, bv, mapped(ref, col->string), side, metric,
+					conv_cell(c, in, where, rk, rv, ck, bv, mapped(ref, col->string), side, gmetric,
 						  conv_metric, v, &tcg);
 					c->group = str(g, "label"), c->side = side, c->row = row->string, c->col = col->string;
 					c->baseline = !strcmp(col->string, base_label);
@@ -218,7 +220,7 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 						    .col = col->string, .baseline = !strcmp(col->string, base_label),
 						    .j = { .pub = col->valuedouble, .pub_base = pb->valuedouble, .nb = nb,
 							   .p = NAN, .p_adj = NAN, .lo = NAN, .hi = NAN, .effect = NAN } };
-				c->j.n = cell_values(in, where, rk, rv, ck, cv, side, metric, v, &tcg);
+				c->j.n = cell_values(in, where, rk, rv, ck, cv, side, gmetric, v, &tcg);
 				c->j.med = stats_median(v, c->j.n);
 				c->j.med_base = stats_median(vb, nb);
 				raw[nc] = NAN;

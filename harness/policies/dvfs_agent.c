@@ -47,9 +47,9 @@ const struct key_def dvfs_agent_keys[] = {
 	  "none: the region offers no utilisation (util_guest then governs as baseline: the seed's baseline column)",
 	  .choice = channel_choice },
 	{ "host_coload", KT_INT, 0, 90, KEY_LIST, "0",
-	  "DVFS: host work beside the vCPUs: a pvbench thread on each emulated CPU, busy this % of every "
-	  "10 ms, which the governor counts as the CPU's other tasks (seed 000: util_guest adds to them, "
-	  "uclamp_min does not)" },
+	  "DVFS: host work beside the vCPUs: a pvbench thread on each emulated CPU that wants this % of "
+	  "every 10 ms of CPU time, which the governor counts as the CPU's other tasks (seed 000: "
+	  "util_guest adds to them, uclamp_min does not)" },
 	{ 0 },
 };
 
@@ -112,10 +112,20 @@ static uint64_t mono_us(void)
 	return mono_ns() / 1000u;
 }
 
-/* host_coload: busy coload % of every 10 ms on one host CPU, pinned there: a host task whose
- * CPU time the agent reads, where /proc/schedstat would otherwise be the only way to see it */
+/* host_coload: a host task that wants coload % of every 10 ms of CPU time, pinned to one host CPU:
+ * it runs until it has had that much CPU in the period (a slowed CPU -- the stealer of the
+ * emulated frequency -- makes it take longer, as a slower clock makes real work), then sleeps to
+ * the period's end. The agent reads its CPU time, where /proc/schedstat would otherwise be the
+ * only way to see it. */
 struct coload { struct dagent *a; int k; };
 static struct coload coloads[MAX_CPUS];
+
+static uint64_t own_cpu_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void *coload_main(void *arg)
 {
@@ -128,14 +138,14 @@ static void *coload_main(void *arg)
 	sched_setaffinity(0, sizeof(set), &set);
 	__atomic_store_n(&c->co_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	for (uint64_t t0 = mono_us(); !a->co_stop; t0 += 10000) {
-		uint64_t busy_until = t0 + 100u * (uint64_t)a->coload;
-		while (mono_us() < busy_until && !a->co_stop)
+		uint64_t want = own_cpu_us() + 100u * (uint64_t)a->coload, end = t0 + 10000;
+		while (own_cpu_us() < want && mono_us() < end && !a->co_stop)
 			;
-		uint64_t next = t0 + 10000, now = mono_us();
-		if (next > now)
-			usleep((useconds_t)(next - now));
+		uint64_t now = mono_us();
+		if (end > now)
+			usleep((useconds_t)(end - now));
 		else
-			t0 = now - 10000; /* behind (a stealer, a busy host): start the next period now */
+			t0 = now - 10000; /* the period ran out first: what it did not get is dropped */
 	}
 	return NULL;
 }

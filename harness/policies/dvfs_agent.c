@@ -343,26 +343,26 @@ static void step(struct dagent *a, uint64_t t, uint64_t dt)
 	for (int k = 0; k < a->ncpu; k++) {
 		struct dcpu *c = &a->cpu[k];
 		uint32_t duty = cap_at(c) ? cap_at(c) : 1, scale = cap_at(c);
-		uint32_t other = 0;
+		/* the CPU's other tasks ran o us of the interval: from the kernel's run-queue time less
+		 * the VM's and the stealer's, or, without it, the co-load thread's own CPU time */
+		double o = 0;
+		int seen = 0;
 		if (have_rq && rq[c->cpu] >= 0) {
 			int64_t steal = a->fe_on ? thread_cpu_us(atomic_load(&a->fe.c[k].tid)) : 0;
 			int64_t d = c->last_rq_us ? rq[c->cpu] - c->last_rq_us : 0;
 			int64_t ds = c->last_steal_us && steal >= 0 ? steal - c->last_steal_us : 0;
-			double o = (double)d - (double)ds - mine[k];
+			o = (double)d - (double)ds - mine[k];
 			c->last_rq_us = rq[c->cpu];
 			c->last_steal_us = steal;
-			uint64_t b = o > 0 ? (uint64_t)(o * 1024 / duty) : 0;
-			if (b > dt)
-				b = dt;
-			busy[k] += (double)b;
-			pelt_update(&c->other, t - dt + b, 1, scale);
-			pelt_update(&c->other, t, 0, scale);
-			other = c->other.util_avg;
-		}
-		if (!have_rq && c->co_on) { /* the co-load thread is the CPU's other task, known by its time */
+			seen = 1;
+		} else if (c->co_on) {
 			int64_t now_us = thread_cpu_us(__atomic_load_n(&c->co_tid, __ATOMIC_ACQUIRE));
-			double o = now_us >= 0 && c->co_last_us >= 0 ? (double)(now_us - c->co_last_us) : 0;
+			o = now_us >= 0 && c->co_last_us >= 0 ? (double)(now_us - c->co_last_us) : 0;
 			c->co_last_us = now_us;
+			seen = 1;
+		}
+		uint32_t other = 0;
+		if (seen) {
 			uint64_t b = o > 0 ? (uint64_t)(o * 1024 / duty) : 0;
 			if (b > dt)
 				b = dt;

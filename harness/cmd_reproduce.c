@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		"pvbench's runs of its experiment, with a verdict per cell on the direction and the ratio\n"
 		"of each column against the baseline column.\n"
 		"\n"
-		"  --run             run what the store lacks of each table's experiment first\n"
+		"  --run             first run what the store lacks of the runs the tables judge (their\n"
+		"                    rows, columns and groups; not the rest of each experiment)\n"
 		"  --set KEY=VALUE   with --run: set a key of the experiment (repeatable)\n"
 		"  --db PATH         result store (default results/pvbench.db)\n"
 		"  --published DIR   the published tables (default results/published)\n"
@@ -157,6 +158,40 @@ static void json_summary(cJSON *root, const struct repro_summary *sum, const str
 	}
 }
 
+/* The chosen tables that judge one experiment: a run is wanted when one of them judges it. */
+struct judges { cJSON *ref[64]; int n; };
+
+static int judged(const struct run_spec *r, void *arg)
+{
+	const struct judges *j = arg;
+	for (int i = 0; i < j->n; i++)
+		if (reproduce_wants(j->ref[i], r))
+			return 1;
+	return 0;
+}
+
+static void judges_of(struct judges *j, struct dirent **ents, int nents, const char *dir, const struct choice *c,
+		      const char *experiment)
+{
+	char path[1024], id[256], err[512];
+	j->n = 0;
+	for (int i = 0; i < nents && j->n < 64; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		cJSON *ref = chosen(c, ents[i]->d_name, id, sizeof(id)) ? reproduce_load(path, err, sizeof(err)) : NULL;
+		if (ref && !strcmp(cJSON_GetObjectItem(ref, "experiment")->valuestring, experiment))
+			j->ref[j->n++] = ref;
+		else
+			cJSON_Delete(ref);
+	}
+}
+
+static void judges_free(struct judges *j)
+{
+	for (int i = 0; i < j->n; i++)
+		cJSON_Delete(j->ref[i]);
+	j->n = 0;
+}
+
 /* Before --run: what the tables' experiments cost, from their matrices and each run's duration
  * (5 s a run for booting and the rest: an estimate; runs already stored are skipped, so less). */
 static void estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
@@ -180,22 +215,29 @@ static void estimate(struct dirent **ents, int nents, const char *dir, const str
 			snprintf(exps[n++], sizeof(exps[0]), "%s", x);
 		cJSON_Delete(ref);
 	}
+	static struct judges jd;
 	for (int i = 0; i < n; i++) {
 		struct run_spec *r;
 		int nr;
 		if (engine_load(exps[i], eo, &e, err, sizeof(err)) || experiment_matrix(&e, &r, &nr, err, sizeof(err)))
 			continue; /* the run itself will say why */
+		judges_of(&jd, ents, nents, dir, c, exps[i]);
 		for (int k = 0; k < nr; k++) {
+			if (!judged(&r[k], &jd))
+				continue;
 			ms += 5000;
+			runs++;
 			for (int j = 0; j < r[k].nkeys; j++)
 				if (!strcmp(r[k].keys[j]->name, "duration"))
 					ms += (double)spec_int(&r[k], "duration");
+				else if (!strcmp(r[k].keys[j]->name, "deadline")) /* a migration: at most that */
+					ms += (double)spec_int(&r[k], "deadline") / 2;
 		}
-		runs += nr;
+		judges_free(&jd);
 		free(r);
 	}
-	fprintf(stderr, "pvbench reproduce: %d runs in %d experiments: about %.0f min if none is stored yet\n", runs,
-		n, ms / 60000);
+	fprintf(stderr, "pvbench reproduce: %d runs the tables judge, in %d experiments: about %.0f min if none is "
+		"stored yet\n", runs, n, ms / 60000);
 }
 
 int cmd_reproduce(int argc, char **argv)
@@ -280,7 +322,13 @@ int cmd_reproduce(int argc, char **argv)
 			snprintf(ran[nran++], sizeof(ran[0]), "%s", exp_name);
 			store_close(st); /* engine_run opens the store itself */
 			st = NULL;
+			static struct judges jd; /* the runs the chosen tables judge, not the whole matrix */
+			judges_of(&jd, ents, n, dir, &pick, exp);
+			eo.want = judged;
+			eo.want_arg = &jd;
 			int r = engine_run(exp, &eo);
+			judges_free(&jd);
+			eo.want = NULL;
 			if (r == EXIT_INTERRUPTED || r == EXIT_ERROR) {
 				cJSON_Delete(ref);
 				rc = r;

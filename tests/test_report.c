@@ -13,6 +13,8 @@
 #include "child.h"
 #include "cli.h"
 #include "compare.h"
+#include "config.h"
+#include "engine.h"
 #include "stats.h"
 #include "reproduce.h"
 #include "testlib.h"
@@ -409,6 +411,42 @@ static void reproduce_judges_unconverged_cells_on_convergence(void **state)
 	cmp_input_free(&in);
 }
 
+/* reproduce --run runs what the tables judge: of a 12-variant experiment, the table's group
+ * (busy host), its row (500 us) and its two columns (the baseline and the mapped "dynamic"). */
+static void reproduce_runs_only_what_its_tables_judge(void **state)
+{
+	static struct experiment e;
+	struct run_spec *runs;
+	int nr, wanted = 0;
+	char path[400], err[512];
+	write_file("w.ini", "[global]\nworkload = cyclic\npolicy = vanilla, static, dynamic-eager\n"
+			    "host_load = idle, busy\ninterval_us = 500, 1000\nrepeat = 2\n");
+	write_file("w.json",
+		   "{\"schema\": \"pvbench.reference/1\", \"id\": \"w\", \"title\": \"fixture\","
+		   " \"source\": {\"file\": \"x\", \"lines\": \"1\"}, \"experiment\": \"w.ini\","
+		   " \"metric\": \"lat_avg\", \"unit\": \"us\", \"rows\": \"interval_us\", \"columns\": \"policy\","
+		   " \"baseline\": \"vanilla\", \"map\": {\"dynamic\": \"dynamic-eager\"},"
+		   " \"groups\": [{\"label\": \"G\", \"where\": {\"host_load\": \"busy\"},"
+		   " \"cells\": {\"500\": {\"vanilla\": 10, \"dynamic\": 5}}}]}");
+	snprintf(path, sizeof(path), "%s/w.ini", tmp);
+	if (experiment_load(path, &e, err, sizeof(err)) || experiment_matrix(&e, &runs, &nr, err, sizeof(err)))
+		fail_msg("%s", err);
+	snprintf(path, sizeof(path), "%s/w.json", tmp);
+	cJSON *ref = reproduce_load(path, err, sizeof(err));
+	assert_non_null(ref);
+	for (int i = 0; i < nr; i++)
+		if (reproduce_wants(ref, &runs[i])) {
+			wanted++;
+			assert_string_equal(spec_str(&runs[i], "host_load"), "busy");
+			assert_string_equal(spec_str(&runs[i], "interval_us"), "500");
+			assert_string_not_equal(spec_str(&runs[i], "policy"), "static");
+		}
+	assert_int_equal(nr, 24);
+	assert_int_equal(wanted, 4); /* 2 variants x 2 repeats */
+	free(runs);
+	cJSON_Delete(ref);
+}
+
 /* Every table in results/published loads, names an experiment file that exists, and each of its
  * cells has a row and a column. A table that would not load is found here, not by a user. */
 static void every_published_table_loads(void **state)
@@ -564,6 +602,7 @@ int main(void)
 		cmocka_unit_test_setup(reproduce_verdicts_on_fixture_runs, setup),
 		cmocka_unit_test(reproduce_verdicts_are_right_often_enough),
 		cmocka_unit_test(reproduce_judges_unconverged_cells_on_convergence),
+		cmocka_unit_test_setup(reproduce_runs_only_what_its_tables_judge, setup),
 		cmocka_unit_test(every_published_table_loads),
 		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
 		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),

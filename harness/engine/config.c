@@ -403,8 +403,10 @@ int experiment_matrix(const struct experiment *e, struct run_spec **out, int *nr
 				s->variant_idx = (int)idx;
 				s->nkeys = e->nkeys;
 				memcpy(s->keys, e->keys, (size_t)e->nkeys * sizeof(s->keys[0]));
-				if (e->nr_jobs > 1)
+				if (e->nr_jobs > 1) {
 					snprintf(s->variant, sizeof(s->variant), "job=%s", job->name);
+					snprintf(s->job_name, sizeof(s->job_name), "%s", job->name);
+				}
 				for (int k = e->nkeys - 1; k >= 0; k--) { /* last key varies fastest */
 					if (!v[k]) {
 						s->val[k] = key_default(e->keys[k]);

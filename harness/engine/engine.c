@@ -352,9 +352,13 @@ int engine_run(const char *path, const struct engine_opts *o)
 	int ntodo = 0;
 	if (!todo)
 		abort();
-	for (int i = 0; i < nr; i++)
-		ntodo += todo[i] = o->force || !store_run_done(s->st, e.name, "", runs[i].identity, runs[i].rep);
-	skipped_stored = nr - ntodo;
+	int unwanted = 0;
+	for (int i = 0; i < nr; i++) {
+		int want = !o->want || o->want(&runs[i], o->want_arg);
+		unwanted += !want;
+		ntodo += todo[i] = want && (o->force || !store_run_done(s->st, e.name, "", runs[i].identity, runs[i].rep));
+	}
+	skipped_stored = nr - ntodo - unwanted;
 	struct progress pg;
 	progress_init(&pg, ntodo);
 	for (int i = 0, k = 0; i < nr && !pvb_interrupted; i++) {
@@ -370,8 +374,11 @@ int engine_run(const char *path, const struct engine_opts *o)
 	}
 	free(todo);
 	progress_finish(&pg);
-	fprintf(stderr, "pvbench: %d runs done (%d failed, %d skipped by the host), %d already stored%s\n",
-		done, failed, skipped_host, skipped_stored, pvb_interrupted ? ", interrupted" : "");
+	char left[64] = "";
+	if (unwanted)
+		snprintf(left, sizeof(left), ", %d not asked for", unwanted);
+	fprintf(stderr, "pvbench: %d runs done (%d failed, %d skipped by the host), %d already stored%s%s\n",
+		done, failed, skipped_host, skipped_stored, left, pvb_interrupted ? ", interrupted" : "");
 
 	struct cmp_input in;
 	struct cmp_opts co = { .format = (enum cmp_format)o->format };

@@ -57,12 +57,14 @@ struct run_spec {
 	const struct key_def *keys[ENGINE_MAX_KEYS];
 	const char *val[ENGINE_MAX_KEYS];
 	char variant[256];               /* the swept keys: "host_load=idle policy=static" */
+	char job_name[64];               /* its section, when the experiment has several ("" else) */
 	char identity[1024];             /* every key that can change the result: the store's key */
 };
 
 /* A key's resolved value. Asking for a key the type does not declare is a bug: it aborts. */
 const char *spec_str(const struct run_spec *r, const char *key);
-/* The same for a key another part declares (a policy asking for the type's): def where it is not. */
+/* The same for a key another part declares (a policy asking for the type's): def where it is not.
+ * "job" is the run's section. */
 const char *spec_str_or(const struct run_spec *r, const char *key, const char *def);
 /* As a number: durations in ms, bools 0/1, "auto" -1. */
 /* A key's default as a file would write it: def, or a choice key's first choice ("" for none). */
@@ -130,6 +132,10 @@ struct engine_opts {
 	/* command-line KEY=VALUE settings, applied to [global] after the file */
 	int nsets;
 	const char *set_key[ENGINE_MAX_KEYS], *set_val[ENGINE_MAX_KEYS];
+	/* run only the runs this says yes to (NULL: all); the rest stay unrun, as an interrupted
+	 * experiment's would: a later full run completes them */
+	int (*want)(const struct run_spec *r, void *arg);
+	void *want_arg;
 };
 
 /* A --set KEY=VALUE option (kv is modified): 0, or -1 after "pvbench CMD: --set: why" on stderr. */

@@ -160,6 +160,8 @@ const char *spec_str(const struct run_spec *r, const char *key)
 
 const char *spec_str_or(const struct run_spec *r, const char *key, const char *def)
 {
+	if (!strcmp(key, "job")) /* the section: the variant names it ("job=NAME ...") when there are several */
+		return r->job_name[0] ? r->job_name : def;
 	for (int k = 0; k < r->nkeys; k++)
 		if (!strcmp(r->keys[k]->name, key))
 			return r->val[k];

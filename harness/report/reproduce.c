@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "engine.h"
 #include "metrics.h"
 #include "reproduce.h"
 #include "stats.h"
@@ -375,4 +376,33 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 	}
 	free(v);
 	free(vb);
+}
+
+int reproduce_wants(const cJSON *ref, const struct run_spec *r)
+{
+	const char *rk = str(ref, "rows"), *ck = str(ref, "columns"), *base = str(ref, "baseline");
+	const char *rv = spec_str_or(r, rk, NULL), *cv = spec_str_or(r, ck, NULL);
+	const cJSON *g, *w, *row, *col;
+
+	if (!rv || !cv) /* a key this experiment does not have: keep the run, the table says why */
+		return 1;
+	cJSON_ArrayForEach(g, cJSON_GetObjectItem(ref, "groups")) {
+		int ok = 1;
+		cJSON_ArrayForEach(w, cJSON_GetObjectItem(g, "where")) {
+			const char *v = spec_str_or(r, w->string, NULL);
+			ok &= !v || !cJSON_IsString(w) || !strcmp(v, w->valuestring);
+		}
+		if (!ok)
+			continue;
+		cJSON_ArrayForEach(row, cJSON_GetObjectItem(g, "cells")) {
+			if (strcmp(mapped(ref, row->string), rv))
+				continue;
+			if (!strcmp(mapped(ref, base), cv))
+				return 1;
+			cJSON_ArrayForEach(col, row)
+				if (!strcmp(mapped(ref, col->string), cv))
+					return 1;
+		}
+	}
+	return 0;
 }

@@ -77,4 +77,9 @@ void reproduce_experiment_name(const cJSON *ref, char *out, size_t n);
 void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *origin, FILE *out,
 		     cJSON *json, struct repro_summary *sum);
 
+/* Whether a run of the table's experiment is one the table judges (its group's where, a row
+ * and a column it has, or the baseline column): what `reproduce --run` runs. */
+struct run_spec;
+int reproduce_wants(const cJSON *ref, const struct run_spec *r);
+
 #endif

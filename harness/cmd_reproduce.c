@@ -30,7 +30,7 @@ static void usage(FILE *f)
 		"\n"
 		"  --run             first run what the store lacks of the runs the tables judge (their\n"
 		"                    rows, columns and groups; not the rest of each experiment)\n"
-		"  --set KEY=VALUE   with --run: set a key of the experiment (repeatable)\n"
+		"  --set KEY=VALUE   with --run: set a key of each experiment whose type has it (repeatable)\n"
 		"  --db PATH         result store (default results/pvbench.db)\n"
 		"  --published DIR   the published tables (default results/published)\n"
 		"  --format F        text (default) or json\n"
@@ -192,6 +192,30 @@ static void judges_free(struct judges *j)
 	j->n = 0;
 }
 
+/* The --set options an experiment's type has keys for; the others are said and left out (with
+ * --all, one --set meets every type: accel is not the memory type's). */
+static void sets_for(const struct engine_opts *eo, const char *path, struct engine_opts *out)
+{
+	static struct experiment e;
+	char err[512];
+	*out = *eo;
+	if (experiment_parse(path, &e, err, sizeof(err)))
+		return; /* the run says why */
+	out->nsets = 0;
+	for (int i = 0; i < eo->nsets; i++) {
+		int has = 0;
+		for (int k = 0; k < e.nkeys; k++)
+			has |= !strcmp(e.keys[k]->name, eo->set_key[i]);
+		if (has) {
+			out->set_key[out->nsets] = eo->set_key[i];
+			out->set_val[out->nsets++] = eo->set_val[i];
+		} else {
+			fprintf(stderr, "pvbench reproduce: %s has no key %s: --set %s=%s left out there\n", e.name,
+				eo->set_key[i], eo->set_key[i], eo->set_val[i]);
+		}
+	}
+}
+
 /* Before --run: what the tables' experiments cost, from their matrices and each run's duration
  * (5 s a run for booting and the rest: an estimate; runs already stored are skipped, so less). */
 static void estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
@@ -219,7 +243,9 @@ static void estimate(struct dirent **ents, int nents, const char *dir, const str
 	for (int i = 0; i < n; i++) {
 		struct run_spec *r;
 		int nr;
-		if (engine_load(exps[i], eo, &e, err, sizeof(err)) || experiment_matrix(&e, &r, &nr, err, sizeof(err)))
+		struct engine_opts here;
+		sets_for(eo, exps[i], &here);
+		if (engine_load(exps[i], &here, &e, err, sizeof(err)) || experiment_matrix(&e, &r, &nr, err, sizeof(err)))
 			continue; /* the run itself will say why */
 		judges_of(&jd, ents, nents, dir, c, exps[i]);
 		for (int k = 0; k < nr; k++) {
@@ -323,12 +349,13 @@ int cmd_reproduce(int argc, char **argv)
 			store_close(st); /* engine_run opens the store itself */
 			st = NULL;
 			static struct judges jd; /* the runs the chosen tables judge, not the whole matrix */
+			struct engine_opts here;
 			judges_of(&jd, ents, n, dir, &pick, exp);
-			eo.want = judged;
-			eo.want_arg = &jd;
-			int r = engine_run(exp, &eo);
+			sets_for(&eo, exp, &here);
+			here.want = judged;
+			here.want_arg = &jd;
+			int r = engine_run(exp, &here);
 			judges_free(&jd);
-			eo.want = NULL;
 			if (r == EXIT_INTERRUPTED || r == EXIT_ERROR) {
 				cJSON_Delete(ref);
 				rc = r;

@@ -58,43 +58,6 @@ struct wire_hist {
 #define WIRE_MAX_HISTS 1024u
 #define WIRE_MAX_BUCKETS (1u << 20)
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	for (const char *c = p; n;) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t n, double deadline)
-{
-	for (char *c = p; n;) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		double left = deadline - mono_ms();
-		if (pvb_interrupted)
-			return -2;
-		if (left <= 0)
-			return -1;
-		int r = poll(&pf, 1, left > 100 ? 100 : (int)left + 1); /* wake for Ctrl-C */
-		if (r <= 0)
-			continue;
-		ssize_t got = read(fd, c, n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -3; /* the child died without a whole answer */
-		c += got;
-		n -= (size_t)got;
-	}
-	return 0;
-}
-
 static void run_isolated(const struct run_spec *r, const struct run_env *env, long long timeout_ms,
 			 struct run_result *out)
 {
@@ -128,17 +91,17 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 			h.nh[s] = (unsigned)out->m[s].nh;
 			memcpy(h.text[s], out->m[s].text, sizeof(h.text[s]));
 		}
-		int bad = write_all(fds[1], &h, sizeof(h));
+		int bad = fd_write_all(fds[1], &h, sizeof(h));
 		for (int s = 0; s < NR_SIDES && !bad; s++)
-			bad = write_all(fds[1], out->m[s].m, out->m[s].n * sizeof(struct metric));
+			bad = fd_write_all(fds[1], out->m[s].m, out->m[s].n * sizeof(struct metric));
 		for (int s = 0; s < NR_SIDES; s++)
 			for (size_t i = 0; i < out->m[s].nh && !bad; i++) {
 				const struct metric_hist *mh = &out->m[s].h[i];
 				struct wire_hist wh = { .cpu = mh->cpu, .bucket_ns = mh->bucket_ns, .nr = mh->nr,
 							.overflow = mh->overflow };
 				snprintf(wh.name, sizeof(wh.name), "%s", mh->name);
-				bad = write_all(fds[1], &wh, sizeof(wh)) ||
-				      write_all(fds[1], mh->counts, mh->nr * sizeof(*mh->counts));
+				bad = fd_write_all(fds[1], &wh, sizeof(wh)) ||
+				      fd_write_all(fds[1], mh->counts, mh->nr * sizeof(*mh->counts));
 			}
 		_exit(bad ? 1 : 0);
 	}
@@ -147,7 +110,7 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 	child_track(pid);
 	struct wire_head h;
 	double deadline = mono_ms() + (double)timeout_ms;
-	int rc = read_all(fds[0], &h, sizeof(h), deadline);
+	int rc = fd_read_all(fds[0], &h, sizeof(h), deadline, &pvb_interrupted); /* -3: died without a whole answer */
 	for (int s = 0; s < NR_SIDES && rc == 0; s++) {
 		if (h.n[s] > WIRE_MAX_METRICS || h.nh[s] > WIRE_MAX_HISTS) {
 			rc = -3;
@@ -156,7 +119,7 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 		h.text[s][sizeof(h.text[s]) - 1] = 0;
 		memcpy(out->m[s].text, h.text[s], sizeof(out->m[s].text));
 		struct metric *m = calloc(h.n[s] ? h.n[s] : 1, sizeof(*m));
-		rc = m ? read_all(fds[0], m, h.n[s] * sizeof(*m), deadline + 1000) : -3;
+		rc = m ? fd_read_all(fds[0], m, h.n[s] * sizeof(*m), deadline + 1000, &pvb_interrupted) : -3;
 		for (unsigned i = 0; m && rc == 0 && i < h.n[s]; i++) {
 			m[i].name[sizeof(m[i].name) - 1] = m[i].unit[sizeof(m[i].unit) - 1] = 0;
 			metrics_add(&out->m[s], m[i].name, m[i].unit, m[i].better, m[i].cpu, m[i].value);
@@ -166,12 +129,12 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 	for (int s = 0; s < NR_SIDES && rc == 0; s++)
 		for (unsigned i = 0; i < h.nh[s] && rc == 0; i++) {
 			struct wire_hist wh;
-			rc = read_all(fds[0], &wh, sizeof(wh), deadline + 1000);
+			rc = fd_read_all(fds[0], &wh, sizeof(wh), deadline + 1000, &pvb_interrupted);
 			if (rc == 0 && wh.nr > WIRE_MAX_BUCKETS)
 				rc = -3;
 			unsigned *counts = rc == 0 ? malloc((wh.nr ? wh.nr : 1) * sizeof(*counts)) : NULL;
 			if (rc == 0)
-				rc = counts ? read_all(fds[0], counts, wh.nr * sizeof(*counts), deadline + 1000) : -3;
+				rc = counts ? fd_read_all(fds[0], counts, wh.nr * sizeof(*counts), deadline + 1000, &pvb_interrupted) : -3;
 			wh.name[sizeof(wh.name) - 1] = 0;
 			if (rc == 0 && metrics_add_hist(&out->m[s], wh.name, wh.cpu, wh.bucket_ns, counts, wh.nr,
 							wh.overflow))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The migration type's two engines -- QEMU's (the reference, type_migration.c) and pvbench's own
- * (migration_own.c, over impl/migration) -- and what they measure alike. */
+/* The migration type's two engines -- QEMU's (the reference, migration_qemu.c) and pvbench's own
+ * (migration_own.c, over impl/migration) -- and what they measure alike (type_migration.c). */
 #ifndef PVB_MIGRATION_H
 #define PVB_MIGRATION_H
 
@@ -20,7 +20,8 @@ void rate_out(struct metric_set *m, const char *name, const struct phase_rate *p
  * of writers and readers: seed 003's table B. */
 void mig_runtime(struct metric_set *m, const int *tids, const int64_t *cpu0, int vcpus, int writers, double wall_ms);
 
-/* vmm = pvbench: the own engine, a whole run. */
+/* A whole run on each engine, once the type found the host can (a skip otherwise). */
+void migration_run_qemu(const struct run_spec *r, const struct run_env *env, struct run_result *out);
 void migration_run_own(const struct run_spec *r, const struct run_env *env, struct run_result *out);
 
 #endif

@@ -209,28 +209,7 @@ static void destination(struct own_run *x)
 	snprintf(a.reason, sizeof(a.reason), "%s", res.reason);
 	a.after = x->after;
 	a.record_len = res.record ? res.record_len : 0;
-	if (write(x->sock[1], &a, sizeof(a)) == (ssize_t)sizeof(a) && a.record_len &&
-	    write(x->sock[1], res.record, a.record_len) != (ssize_t)a.record_len)
-		_exit(1);
-	_exit(0);
-}
-
-static int read_full(int fd, void *p, size_t n, double deadline)
-{
-	for (char *c = p; n;) {
-		if (mono_ms() > deadline || pvb_interrupted)
-			return -1;
-		ssize_t got = recv(fd, c, n, MSG_DONTWAIT);
-		if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
-			sleep_ms(5);
-			continue;
-		}
-		if (got <= 0)
-			return -1;
-		c += got;
-		n -= (size_t)got;
-	}
-	return 0;
+	_exit(fd_write_all(x->sock[1], &a, sizeof(a)) || (a.record_len && fd_write_all(x->sock[1], res.record, a.record_len)));
 }
 
 /* the destination's word on the guest it ran: its outcome and record become the run's */
@@ -238,7 +217,7 @@ static void take_answer(struct own_run *x)
 {
 	struct dst_answer a;
 	double deadline = mono_ms() + (double)spec_int(x->r, "run_after") + 60000;
-	if (read_full(x->sock[0], &a, sizeof(a), deadline) || a.magic != ANSWER_MAGIC || a.record_len > (16u << 20)) {
+	if (fd_read_all(x->sock[0], &a, sizeof(a), deadline, &pvb_interrupted) || a.magic != ANSWER_MAGIC || a.record_len > (16u << 20)) {
 		run_fail(x->out, pvb_interrupted ? RUN_INTERRUPTED : RUN_ERROR, "%s",
 			 pvb_interrupted ? "interrupted (signal)" : "the destination gave no answer (see destination/console.log)");
 		return;
@@ -246,7 +225,7 @@ static void take_answer(struct own_run *x)
 	a.reason[sizeof(a.reason) - 1] = 0;
 	x->after = a.after;
 	void *rec = a.record_len ? malloc(a.record_len) : NULL;
-	if (rec && read_full(x->sock[0], rec, a.record_len, deadline + 5000) == 0)
+	if (rec && fd_read_all(x->sock[0], rec, a.record_len, deadline + 5000, &pvb_interrupted) == 0)
 		metrics_from_record(rec, &x->out->m[SIDE_GUEST]);
 	free(rec);
 	if (a.status != RUN_OK)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What every part of the harness uses and none owns: the clock, folders, durations, progress. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +126,41 @@ const char *run_status_name(enum run_status s)
 	static const char *const n[RUN__COUNT] = { "ok", "failed", "crashed", "timeout", "error",
 						   "skipped", "interrupted" };
 	return s < RUN__COUNT ? n[s] : "?";
+}
+
+int fd_write_all(int fd, const void *p, size_t n)
+{
+	for (const char *c = p; n;) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int fd_read_all(int fd, void *p, size_t n, double deadline_ms, const volatile sig_atomic_t *stop)
+{
+	for (char *c = p; n;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		double left = deadline_ms - mono_ms();
+		if (stop && *stop)
+			return -2;
+		if (left <= 0)
+			return -1;
+		int r = poll(&pf, 1, left > 100 ? 100 : (int)left + 1); /* wake for Ctrl-C */
+		if (r <= 0)
+			continue;
+		ssize_t got = read(fd, c, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -3;
+		c += got;
+		n -= (size_t)got;
+	}
+	return 0;
 }

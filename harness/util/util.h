@@ -4,6 +4,8 @@
 #ifndef PVB_UTIL_H
 #define PVB_UTIL_H
 
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC: the one clock for intervals and deadlines in the harness. */
@@ -15,6 +17,12 @@ long long parse_duration_ms(const char *s);
 
 /* mkdir -p; 0 or -1 (errno set). */
 int mkdir_p(const char *path);
+
+/* n bytes to fd, resumed after short writes and EINTR: 0, or -1. */
+int fd_write_all(int fd, const void *p, size_t n);
+/* n bytes from fd by deadline_ms (mono_ms()), looking at *stop (a signal's flag) every 100 ms:
+ * 0; -1 the deadline passed; -2 *stop was set; -3 end of file or an error. */
+int fd_read_all(int fd, void *p, size_t n, double deadline_ms, const volatile sig_atomic_t *stop);
 
 
 /* Progress of a long loop on stderr: "[i/N] what  elapsed h:mm:ss  ETA h:mm:ss" -- a live line on a

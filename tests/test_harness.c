@@ -426,6 +426,107 @@ static void lazy_policy_boosts_preempted_rt_work(void **state)
 	assert_false(after);
 }
 
+/* dynamic-eager and a critical section: a runnable vCPU thread sharing a CPU is preempted by the
+ * host; while its slot says NORMAL nothing happens, while it says CRIT with a request (a lock
+ * holder) the agent boosts it at the preemption, and the guest's kick at the section's end
+ * unboosts it. */
+static void eager_policy_boosts_a_preempted_lock_holder(void **state)
+{
+	pthread_t th[2];
+	int tid[2] = { 0, 0 }, seen_boosted = 0;
+	char err[256];
+	const struct policy_ops *ops = policy_find("dynamic-eager");
+	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
+	struct pvb_boost_slot *s = pvb_boost_slot(script_region, 0);
+
+	lazy_stop = 0;
+	for (int i = 0; i < 2; i++) /* the "vCPU thread" and a competitor, both on CPU 0 */
+		pthread_create(&th[i], NULL, pinned_spinner, &tid[i]);
+	while (!tid[0] || !tid[1])
+		usleep(1000);
+	script_negotiate(PVB_BF_BOOST);
+	pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, 0, 0, 0, __builtin_ia32_rdtsc());
+	struct vm_view vm = { .tids = &tid[0], .nr_vcpus = 1, .tsc_khz = 2000000, .boost = script_region,
+			      .boost_size = sizeof(script_region) };
+	if (ops->prepare(&p, err, sizeof(err)))
+		skip();
+	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
+	usleep(100000);
+	assert_false(fifo_now(tid[0])); /* preempted, but normal work: no boost */
+	pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, PVB_SF_CRIT | PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
+	for (int t = 0; t < 40; t++) { /* no kick: the host's preemption is the event */
+		usleep(5000);
+		seen_boosted += fifo_now(tid[0]);
+	}
+	pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, 0, 0, 0, __builtin_ia32_rdtsc());
+	pvb_boost_kick(s);
+	usleep(30000);
+	int after = fifo_now(tid[0]);
+	ops->stop(&p);
+	lazy_stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	struct metric_set ms = { 0 };
+	ops->counters(&p, &ms);
+	fprintf(stderr, "note: eager, critical section: %.0f boosts (%.0f on preemption, %.0f in CRIT), boosted in %d of 40 looks\n",
+		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value, metrics_find(&ms, "boosts_on_preempt", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "boosts_in_crit", METRIC_CPU_VM)->value, seen_boosted);
+	if (metrics_find(&ms, "host_trace", METRIC_CPU_VM)->value == 0) {
+		metrics_free(&ms);
+		ops->destroy(&p);
+		skip(); /* no tracepoints on this host: eager sees kicks only */
+	}
+	assert_true(metrics_find(&ms, "boosts_on_preempt", METRIC_CPU_VM)->value >= 1);
+	assert_true(metrics_find(&ms, "boosts_in_crit", METRIC_CPU_VM)->value ==
+		    metrics_find(&ms, "boosts", METRIC_CPU_VM)->value);
+	metrics_free(&ms);
+	ops->destroy(&p);
+	assert_true(seen_boosted > 0);
+	assert_false(after);
+}
+
+/* A lock holder the host preempts, in a real guest: pvbench's kernel marks the holder's slot CRIT,
+ * eager and lazy boost it, and every boost is one in a critical section. Vanilla offers no region. */
+/* A VM-wide or all-vCPU figure of the lockhold run of one policy. */
+static double lh_metric(const char *db, const char *policy, const char *name)
+{
+	char sql[400];
+	snprintf(sql, sizeof(sql), "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE"
+		 " r.status = 'ok' AND r.variant = 'policy=%s' AND m.cpu IN (-1, -2) AND m.name = '%s'", policy, name);
+	return store_value(db, sql);
+}
+
+static void dynamic_policies_boost_preempted_lock_holders(void **state)
+{
+	static const char *const pol[] = { "dynamic-eager", "dynamic-lazy" };
+	char db[300];
+
+	REQUIRE_KVM();
+	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
+	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "tests/configs/lockhold.ini", NULL }, 300000, NULL), 0);
+	assert_int_equal(count_runs(db, "status = 'ok'"), 3);
+	fprintf(stderr, "note: lockhold, vanilla: wait avg %.1f us, max %.1f us; section max %.1f us\n",
+		lh_metric(db, "vanilla", "wait_avg") / 1e3, lh_metric(db, "vanilla", "wait_max") / 1e3,
+		lh_metric(db, "vanilla", "section_max") / 1e3);
+	for (int i = 0; i < 2; i++) {
+		double boosts = lh_metric(db, pol[i], "boosts");
+		fprintf(stderr, "note: lockhold, %s: %.0f boosts (%.0f in CRIT, %.0f on preemption), %.0f sections, "
+			"%.2f%% ended boosted; wait avg %.1f us, max %.1f us; section max %.1f us\n", pol[i], boosts,
+			lh_metric(db, pol[i], "boosts_in_crit"), lh_metric(db, pol[i], "boosts_on_preempt"),
+			lh_metric(db, pol[i], "crit_sections"), lh_metric(db, pol[i], "crit_boosted_pct"),
+			lh_metric(db, pol[i], "wait_avg") / 1e3, lh_metric(db, pol[i], "wait_max") / 1e3,
+			lh_metric(db, pol[i], "section_max") / 1e3);
+		assert_true(boosts > 0);
+		assert_true(lh_metric(db, pol[i], "boosts_in_crit") == boosts);
+		assert_true(lh_metric(db, pol[i], "unboosts") == boosts);
+		assert_true(lh_metric(db, pol[i], "crit_sections") == lh_metric(db, pol[i], "acquisitions"));
+		assert_true(lh_metric(db, pol[i], "crit_boosted_pct") > 0);
+		assert_int_equal(lh_metric(db, pol[i], "sched_errors"), 0);
+	}
+	assert_true(lh_metric(db, "vanilla", "acquisitions") > 0);
+	assert_true(lh_metric(db, "vanilla", "crit_sections") < 0); /* absent: no region */
+}
+
 /* dynamic-predictive on a real guest that publishes its RT deadlines: during the run each vCPU
  * thread is seen boosted (FIFO at boost_prio) and not; after it, none is; the counters add up. */
 static void predictive_policy_boosts_and_unboosts(void **state)
@@ -692,8 +793,10 @@ int main(void)
 		cmocka_unit_test_setup(rogue_guest_gets_no_more_than_static, setup),
 		cmocka_unit_test_setup(eager_policy_follows_kicks, setup),
 		cmocka_unit_test_setup(lazy_policy_boosts_preempted_rt_work, setup),
+		cmocka_unit_test_setup(eager_policy_boosts_a_preempted_lock_holder, setup),
 		cmocka_unit_test_setup(predictive_policy_boosts_and_unboosts, setup),
 		kvm_test_setup(dynamic_policies_act_on_real_vcpu_threads, setup),
+		kvm_test_setup(dynamic_policies_boost_preempted_lock_holders, setup),
 		kvm_test_setup(own_vmm_doorbell_wakes_the_agent, setup),
 		kvm_test_setup(own_vmm_util_channels_carry_the_utilisation, setup),
 		cmocka_unit_test_setup(trace_explains_waiting_vcpu_threads, setup),

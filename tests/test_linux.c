@@ -140,6 +140,15 @@ static void tools_run_in_the_guest_and_land_in_the_store(void **state)
 				    " 'job=pvb' AND m.side = 'policy' AND m.name = 'negotiated'"), 1);
 	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=pvb' AND m.side = 'policy' AND m.name = 'kicks'") > 0);
+	/* and it marked interrupts (hard and soft: the guest's timer softirqs at least) for the host */
+	double irqs = store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+				  " 'job=pvb' AND m.side = 'guest' AND m.name = 'irq_sections'");
+	fprintf(stderr, "note: linux guest: %.0f interrupt sections published, %.0f boosts in one\n", irqs,
+		store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+			    " 'job=pvb' AND m.side = 'policy' AND m.name = 'boosts_in_irq'"));
+	assert_true(irqs > 0);
+	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
+			       " 'job=pvb' AND m.side = 'guest' AND m.name = 'boost_published'") > 0);
 	/* fio on the guest's virtio-blk disk (the image is removed after the run) */
 	assert_true(store_value(db, "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.variant ="
 			       " 'job=fio' AND m.name = 'fio_write_mb_per_s'") > 0);

@@ -66,6 +66,16 @@ void pvb_progress_add(uint64_t bytes);
 /* The host asks the workload to finish now (a workload that runs until told may poll it). */
 int pvb_should_stop(void);
 
+/* A spinlock the CPUs' run()s share, for workloads about critical sections (lockhold). Guest:
+ * while a CPU holds one it publishes PVB_SF_CRIT with a boost request in its boost slot
+ * (pvb_boost.h), seed 001's "critical section", so a dynamic policy can boost a vCPU the host
+ * preempts mid-section; only the holder does, never a waiter (a boosted waiter would keep the
+ * holder's vCPU off a shared CPU). Linux: a plain spinlock (a user-space lock is no kernel
+ * critical section; the boost module publishes none for it). Storage is the workload's, zeroed. */
+struct pvb_lock { uint32_t held; };
+void pvb_lock(struct pvb_lock *l);
+void pvb_unlock(struct pvb_lock *l);
+
 /* Block I/O (iopath): this CPU's queue to the platform's block device. Guest: behind the ivshmem
  * device (pvb_io.h), a doorbell to post and an interrupt to complete; Linux: pread/pwrite on
  * /dev/vda, done at once. Open in setup(); submit (-1: the queue is full), kick, then reap waits

@@ -281,6 +281,9 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 			snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
 				 "%s(prev_pid == %d && next_pid != %d) || (next_pid == %d && prev_pid != %d)",
 				 i ? " || " : "", tids[i], except_tid, tids[i], except_tid);
+		else if (events & SCHEDTRACE_OUTS)
+			snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
+				 "%s(prev_pid == %d && next_pid != %d)", i ? " || " : "", tids[i], except_tid);
 		else /* a switch out to sleep: not runnable (the state's low bits set) */
 			snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
 				 "%s(prev_pid == %d && prev_state & 127)", i ? " || " : "", tids[i]);
@@ -297,7 +300,7 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 		t->fd[i] = -1;
 	for (int c = 0; c < t->ncpus; c++)
 		for (int e = 0; e < NR_EV; e++) {
-			if (!(events & (e == EV_SWITCH ? SCHEDTRACE_SWITCHES | SCHEDTRACE_SLEEPS : SCHEDTRACE_WAKEUPS)))
+			if (!(events & (e == EV_SWITCH ? SCHEDTRACE_SWITCHES | SCHEDTRACE_SLEEPS | SCHEDTRACE_OUTS : SCHEDTRACE_WAKEUPS)))
 				continue;
 			struct perf_event_attr a = {
 				.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[e],

@@ -21,6 +21,7 @@ enum {
 	SCHEDTRACE_WAKEUPS = 1,          /* sched_wakeup */
 	SCHEDTRACE_SWITCHES = 2,         /* sched_switch in and out */
 	SCHEDTRACE_SLEEPS = 4,           /* only the switches out to sleep (without SWITCHES) */
+	SCHEDTRACE_OUTS = 8,             /* every switch out, to sleep or preempted (without SWITCHES) */
 	SCHEDTRACE_ALL = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SWITCHES,
 };
 /* Starts tracing tids (thread i reported as cpu i). except_tid (0: none) is a thread whose own

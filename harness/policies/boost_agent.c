@@ -64,6 +64,7 @@ struct agent {
 	struct pvb_boost_stats st;
 	uint64_t boosts, unboosts, cooldowns, errors, gone, kicks, doorbells, wakeups, rt_signals;
 	uint64_t by_cause[NR_CAUSES];
+	uint64_t in_crit, in_irq;        /* boosts given while the guest said CRIT / IN_IRQ */
 	double *react_us;                /* the causing event -> the priority applied */
 	size_t nreact;
 	double cpu_ms, life_ms, t_start;
@@ -168,8 +169,13 @@ static void step(struct agent *a, uint64_t woke_ns)
 				      why == CAUSE_PREEMPT && tr ? tr->preempted_ns :
 				      why == CAUSE_DUE ? guest_to_mono(a, at, now_ns, host) :
 				      a->doorbell ? woke_ns : guest_to_mono(a, v.stamp_tsc, now_ns, host);
+			uint64_t before_boosts = a->boosts;
 			boost(a, i, t, why, ev);
 			c->deadline = v.next_rt_tsc;
+			if (a->boosts != before_boosts) {
+				a->in_crit += !!(v.flags & PVB_SF_CRIT);
+				a->in_irq += !!(v.flags & PVB_SF_IN_IRQ);
+			}
 		} else if (act == AGENT_UNBOOST && c->boosted) {
 			unboost(a, i, t);
 		}
@@ -367,6 +373,9 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 	metrics_add(out, "boosts", "count", PVB_INFO, METRIC_CPU_VM, (double)a->boosts);
 	for (int c = 0; c < NR_CAUSES; c++)
 		metrics_add(out, cause[c], "count", PVB_INFO, METRIC_CPU_VM, (double)a->by_cause[c]);
+	/* what the guest said it ran when boosted: a critical section, an interrupt */
+	metrics_add(out, "boosts_in_crit", "count", PVB_INFO, METRIC_CPU_VM, (double)a->in_crit);
+	metrics_add(out, "boosts_in_irq", "count", PVB_INFO, METRIC_CPU_VM, (double)a->in_irq);
 	metrics_add(out, "unboosts", "count", PVB_INFO, METRIC_CPU_VM, (double)a->unboosts);
 	metrics_add(out, "kicks", "count", PVB_INFO, METRIC_CPU_VM, (double)a->kicks);
 	metrics_add(out, "rt_signals", "count", PVB_INFO, METRIC_CPU_VM, (double)a->rt_signals);
@@ -419,7 +428,7 @@ const char *boost_agent_note(struct policy *p)
 	if (!a->negotiated)
 		return "no boosts: the guest never accepted the boost region";
 	if (!a->rt_signals)
-		return "no boost requests: the workload ran no RT task; set rt_prio";
+		return "no boost requests: the workload ran no RT task, critical section or interrupt; set rt_prio";
 	return NULL;
 }
 

@@ -6,6 +6,9 @@
  * woke the halted vCPU thread (the sched trace), or the RT deadline the guest published came
  * (its timer interrupt is due now, running or preempted). The guest asks with BOOST_REQ and a
  * kick while an RT task runs, and is done when it halts or says it runs nothing RT any more.
+ * The guest also asks (BOOST_REQ) while it is in a critical section or an interrupt; the seed's
+ * host read that flag at the vCPU's next exit, and the exit user space sees is the host
+ * preempting the thread: a request standing then is boosted at once.
  */
 #include "boost_agent.h"
 
@@ -25,13 +28,13 @@ static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 		return *why = CAUSE_WAKE, AGENT_BOOST;
 	if (l->due)
 		return *why = CAUSE_DUE, AGENT_BOOST;
-	if (l->kicked && v->cls == PVB_CLASS_RT && (v->flags & PVB_SF_BOOST_REQ))
-		return *why = CAUSE_REQUEST, AGENT_BOOST;
+	if ((l->kicked || l->preempted) && (v->flags & PVB_SF_BOOST_REQ) && agent_important(v))
+		return *why = l->preempted ? CAUSE_PREEMPT : CAUSE_REQUEST, AGENT_BOOST;
 	return !pending && (l->kicked || l->slept || l->boosted) ? AGENT_UNBOOST : AGENT_KEEP;
 }
 
 static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .wake_at = wake_at, .decide = decide,
-						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SLEEPS };
+						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_OUTS };
 
 static int prepare(struct policy *p, char *err, size_t errlen)
 {

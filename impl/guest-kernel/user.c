@@ -110,6 +110,11 @@ static uint64_t util_rung_tsc[GK_MAX_CPUS], util_kicks[GK_MAX_CPUS], util_tsc[GK
 static uint8_t rt_prio;
 static int busy;                 /* guest_load=busy */
 static uint64_t timer_wakes[GK_MAX_CPUS], boosted_wakes[GK_MAX_CPUS]; /* was the host's boost on? */
+/* Critical sections (pvb_lock): how deep, how many ended, and in how many the host had the vCPU
+ * boosted by their end; and the running half of the slot as last published, to republish with. */
+static uint32_t crit_depth[GK_MAX_CPUS];
+static uint64_t crit_n[GK_MAX_CPUS], crit_boosted[GK_MAX_CPUS];
+static struct { uint8_t cls, prio, flags; uint64_t next_rt; uint32_t util; } pub[GK_MAX_CPUS];
 static struct gk_hog hogs[GK_MAX_CPUS];
 
 static void sleep_until(uint64_t t, int once);
@@ -149,6 +154,10 @@ static void ring(unsigned cpu)
 static void publish(unsigned cpu, uint8_t cls, uint8_t prio, uint8_t flags, uint64_t next_rt, uint32_t util)
 {
 	uint64_t now = gk_rdtsc();
+	pub[cpu].cls = cls, pub[cpu].prio = prio, pub[cpu].flags = flags;
+	pub[cpu].next_rt = next_rt, pub[cpu].util = util;
+	if (crit_depth[cpu]) /* a request: the host reads it at its next look (the seed's next exit) */
+		flags |= PVB_SF_CRIT | PVB_SF_BOOST_REQ;
 	pvb_boost_publish(pvb_boost_slot(boost, cpu), cls, prio, flags, next_rt, util, now);
 	if ((util_kick || vcpufreq || util_hcall) && util != util_rung[cpu] &&
 	    now - util_rung_tsc[cpu] >= pvb_ns_to_ticks(1024000)) {
@@ -184,6 +193,35 @@ static void kick(struct pvb_boost_slot *s, unsigned cpu)
 }
 
 static void sleep_common(uint64_t t, int once);
+
+/* Taken by test-and-set: the holder alone marks its slot CRIT, after it has the lock. A waiter
+ * that asked for a boost would, at FIFO, keep a preempted holder off a CPU they share. */
+void pvb_lock(struct pvb_lock *l)
+{
+	unsigned cpu = gk_cpu();
+	while (__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&l->held, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+	if (!crit_depth[cpu]++ && boost)
+		publish(cpu, pub[cpu].cls, pub[cpu].prio, pub[cpu].flags, pub[cpu].next_rt, pub[cpu].util);
+}
+
+/* Out of the section: the slot says so, and a boosted vCPU kicks, as at a sleep (the host cannot
+ * see a section end; with a doorbell the kick is an exit, paid only when boosted). */
+void pvb_unlock(struct pvb_lock *l)
+{
+	unsigned cpu = gk_cpu();
+	__atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
+	if (!crit_depth[cpu] || --crit_depth[cpu] || !boost)
+		return;
+	struct pvb_boost_slot *s = pvb_boost_slot(boost, cpu);
+	int boosted = pvb_boost_is_boosted(s);
+	crit_n[cpu]++;
+	crit_boosted[cpu] += boosted;
+	publish(cpu, pub[cpu].cls, pub[cpu].prio, pub[cpu].flags, pub[cpu].next_rt, pub[cpu].util);
+	if (boosted && pub[cpu].cls != PVB_CLASS_RT)
+		kick(s, cpu);
+}
 
 void pvb_sleep_until(uint64_t t)
 {
@@ -843,6 +881,13 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	}
 	if (wakes)
 		pvb_metric(PVB_CPU_VM, "boosted_at_wake_pct", "pct_e3", PVB_MORE, (int64_t)(boosted_at * 100000 / wakes));
+	uint64_t crits = 0, crit_b = 0;
+	for (unsigned c = 0; boost && c < nr_cpus; c++)
+		crits += crit_n[c], crit_b += crit_boosted[c];
+	if (crits) { /* critical sections, and the share the host had boosted by their end */
+		pvb_metric(PVB_CPU_VM, "crit_sections", "count", PVB_INFO, (int64_t)crits);
+		pvb_metric(PVB_CPU_VM, "crit_boosted_pct", "pct_e3", PVB_INFO, (int64_t)(crit_b * 100000 / crits));
+	}
 	for (unsigned c = 0; busy && c < nr_cpus; c++) {
 		pvb_metric(c, "hog_work", "count", PVB_MORE, (int64_t)hogs[c].work);
 		/* the hog gave up on the timer 2 ms past the deadline (a lost or very late interrupt) */

@@ -108,6 +108,18 @@ int pvb_failed(void) { return failed; }
 void pvb_task_run(struct pvb_task *t) { (void)t; }
 uint32_t pvb_capacity(void) { return 1024; }
 uint32_t pvb_capacity_orig(unsigned cpu) { (void)cpu; return 1024; }
+void pvb_lock(struct pvb_lock *l)
+{
+	while (__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&l->held, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+void pvb_unlock(struct pvb_lock *l)
+{
+	__atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
+}
+
 void pvb_progress_add(uint64_t bytes) { (void)bytes; }
 int pvb_should_stop(void) { return 0; }
 
@@ -189,6 +201,26 @@ void *pvb_platform_region(uint64_t *size)
 		return NULL;
 	*size = sz;
 	return p;
+}
+
+/* The boost module's own counts, when it is loaded (impl/guest-linux): what this guest told the
+ * host over the run and before it. Linux's side of the guest kernel's metrics of the same kind. */
+static void module_counts(void)
+{
+	static const char *const p[][2] = {
+		{ "published", "boost_published" }, { "kicked", "boost_kicks" }, { "irq_sections", "irq_sections" },
+	};
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		char path[96];
+		unsigned long long v;
+		snprintf(path, sizeof(path), "/sys/module/pvb_boost/parameters/%s", p[i][0]);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			return; /* not loaded: no region offered, or a kernel of the user's */
+		if (fscanf(f, "%llu", &v) == 1)
+			pvb_metric(PVB_CPU_VM, p[i][1], "count", PVB_INFO, (int64_t)v);
+		fclose(f);
+	}
 }
 
 static void *thread_main(void *arg)
@@ -298,6 +330,7 @@ int main(int argc, char **argv)
 		if (!failed)
 			wl->finish(nr);
 	}
+	module_counts();
 	if (failed) {
 		status = PVB_STATUS_FAILED;
 		pvb_rec_text(&rec, PVB_CPU_VM, fail_msg);

@@ -146,7 +146,7 @@ static void step(struct agent *a, uint64_t woke_ns)
 		}
 		struct agent_look l = { .v = &v, .guest_now = guest_now, .boosted = c->boosted,
 					.lead = (uint64_t)a->lead_us * a->khz / 1000, .boost_deadline = c->deadline,
-					.on_cpu = -1 };
+					.on_cpu = -1, .awake = -1 };
 		l.kicked = v.kicks != c->kicks || c->rang;
 		a->kicks += v.kicks != c->kicks;
 		c->kicks = v.kicks;
@@ -156,6 +156,9 @@ static void step(struct agent *a, uint64_t woke_ns)
 			l.preempted = tr->preempted != c->seen.preempted;
 			l.slept = tr->slept != c->seen.slept;
 			l.on_cpu = a->s->trace_events & SCHEDTRACE_SWITCHES ? tr->in_ns > tr->out_ns : -1;
+			if (a->s->trace_events & SCHEDTRACE_WAKEUPS &&
+			    a->s->trace_events & (SCHEDTRACE_SWITCHES | SCHEDTRACE_OUTS))
+				l.awake = tr->woken_ns > tr->out_ns;
 			c->seen = *tr;
 		}
 		a->rt_signals += v.cls == PVB_CLASS_RT || (v.flags & PVB_SF_BOOST_REQ) || v.next_rt_tsc;

@@ -34,6 +34,7 @@ struct agent_look {
 	int kicked;                      /* the guest kicked (slot.kicks moved, or its doorbell rang) */
 	int woken, preempted, slept;     /* the host woke the thread / switched it out runnable / it slept */
 	int on_cpu;                      /* the thread is on a CPU now (-1: not traced) */
+	int awake;                       /* woken since it last left a CPU (-1: not traced) */
 	int due;                         /* the strategy's wake_at() has come */
 };
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dynamic-eager (seed 001's v1): the host boosts a vCPU when it injects an interrupt into it while
- * its guest has RT work, an interrupt or a critical section pending, and when the guest asks; it
- * unboosts when the guest says it is done. In user space "injects" is what the host can see: it
- * woke the halted vCPU thread (the sched trace), or the RT deadline the guest published came
- * (its timer interrupt is due now, running or preempted). The guest asks with BOOST_REQ and a
+ * dynamic-eager (seed 001's v1): the host boosts a vCPU when it injects an interrupt into it (the
+ * seed's host boosted "proactively" there: the guest's handler runs next) or its RT work is due,
+ * and when the guest asks; it unboosts when the guest says it is done. In user space "injects" is
+ * what the host can see: it woke the vCPU thread while the guest's slot still says it halted (an
+ * interrupt is the only thing that ends a halt), or the RT deadline the guest published came (its
+ * timer interrupt is due now, running or preempted). Such a boost lasts until the guest publishes
+ * what it runs after the interrupt (nothing RT: it is done) or halts again. The guest asks with BOOST_REQ and a
  * kick while an RT task runs, and is done when it halts or says it runs nothing RT any more.
  * The guest also asks (BOOST_REQ) while it is in a critical section or an interrupt; the seed's
  * host read that flag at the vCPU's next exit, and the exit user space sees is the host
@@ -22,7 +24,9 @@ static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 	const struct pvb_boost_view *v = l->v;
 	/* its RT timer fires within the lead (the offset's bound may make "now" a little early) */
 	int rt_now = v->next_rt_tsc && l->guest_now + l->lead >= v->next_rt_tsc;
-	int pending = agent_important(v) || rt_now;
+	/* woken out of a halt, and the guest has said nothing since: its interrupt is being handled */
+	int injected = v->cls == PVB_CLASS_IDLE && l->awake == 1;
+	int pending = agent_important(v) || rt_now || injected;
 
 	if (l->woken && pending)
 		return *why = CAUSE_WAKE, AGENT_BOOST;

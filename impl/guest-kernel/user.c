@@ -261,7 +261,10 @@ static void sleep_common(uint64_t t, int once)
 	}
 	gk_util(cpu, 0, 0); /* the sleep was idle time */
 	gk_publish_running(cpu);
-	if (rt_prio && !pvb_boost_is_boosted(s)) /* ask for a boost while the RT task runs */
+	/* ask for a boost while the RT task runs; without one, say the interrupt that woke it is
+	 * handled (a host that boosts on injection unboosts then) */
+	int boosted = pvb_boost_is_boosted(s);
+	if (rt_prio ? !boosted : boosted)
 		kick(s, cpu);
 }
 

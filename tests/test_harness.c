@@ -366,19 +366,21 @@ static void eager_policy_follows_kicks(void **state)
 static volatile int inj_stop;
 static int inj_efd, inj_runs, inj_boosted;
 
-static void pin_to(int cpu)
+static int hog_cpu; /* the first CPU this process may use: the hog's and the vCPU thread's */
+
+static int pin_to(int cpu)
 {
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 static void *halted_vcpu(void *arg)
 {
 	struct pvb_boost_slot *s = pvb_boost_slot(script_region, 0);
 	uint64_t n;
-	pin_to(0);
+	pin_to(hog_cpu);
 	*(int *)arg = (int)syscall(SYS_gettid);
 	for (;;) {
 		pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
@@ -394,8 +396,7 @@ static void *halted_vcpu(void *arg)
 static void *fifo_hog(void *arg)
 {
 	struct sched_param sp = { .sched_priority = 10 };
-	pin_to(0);
-	*(int *)arg = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) ? -1 : 1;
+	*(int *)arg = pin_to(hog_cpu) || pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) ? -1 : 1;
 	while (!inj_stop)
 		;
 	return NULL;
@@ -410,15 +411,16 @@ static void eager_policy_boosts_an_injection_the_host_delays(void **state)
 	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
 	cpu_set_t was, rest;
 
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		skip(); /* the hog takes CPU 0; the test and the agent need another */
+	sched_getaffinity(0, sizeof(was), &was);
+	if (CPU_COUNT(&was) < 2)
+		skip(); /* the hog takes one CPU; the test and the agent need another */
 	if (ops->prepare(&p, err, sizeof(err)))
 		skip();
-	sched_getaffinity(0, sizeof(was), &was);
-	CPU_ZERO(&rest);
-	for (int c = 1; c < CPU_SETSIZE && c < sysconf(_SC_NPROCESSORS_ONLN); c++)
-		CPU_SET(c, &rest);
-	sched_setaffinity(0, sizeof(rest), &rest); /* this thread, and the agent it starts, off CPU 0 */
+	rest = was;
+	for (hog_cpu = 0; !CPU_ISSET(hog_cpu, &was); hog_cpu++)
+		;
+	CPU_CLR(hog_cpu, &rest);
+	sched_setaffinity(0, sizeof(rest), &rest); /* this thread, and the agent it starts, off the hog's CPU */
 	inj_stop = 0, inj_runs = 0, inj_boosted = 0;
 	inj_efd = eventfd(0, EFD_CLOEXEC);
 	pthread_create(&vc, NULL, halted_vcpu, &tid);

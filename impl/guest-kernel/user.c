@@ -797,6 +797,7 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 		while (!go)
 			__builtin_ia32_pause();
 		ctx.nr_cpus = nr_cpus;
+		gk_publish_running(cpu); /* the slot says what runs from the start, not only after a sleep */
 		if (go > 0)
 			wl->run(&ctx);
 		barrier();
@@ -833,6 +834,7 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	__atomic_store_n(&live->phase, PVB_PHASE_WORKLOAD, __ATOMIC_RELEASE);
 	go = 1;
 	ctx.nr_cpus = nr_cpus;
+	gk_publish_running(0);
 	if (wl->run(&ctx) && !failed)
 		pvb_fail("workload run failed");
 	barrier();

@@ -10,13 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "child.h"
 #include "cli.h"
 #include "compare.h"
 #include "config.h"
 #include "engine.h"
+#include "hostinfo.h"
 #include "reproduce.h"
+#include "stats.h"
 #include "store.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -216,8 +220,43 @@ static void sets_for(const struct engine_opts *eo, const char *path, struct engi
 	}
 }
 
-/* Before --run: what the tables' experiments cost, from their matrices and each run's duration
- * (5 s a run for booting and the rest: an estimate; runs already stored are skipped, so less). */
+/* What a run of an experiment costs this host besides its duration (booting, the host load, the
+ * store): the median over the runs of it the store holds from this host, in ms; 0: none stored. */
+struct overheads { double v[4096]; int n; };
+
+static double iso_s(const char *t)
+{
+	struct tm tm = { 0 };
+	const char *end = t ? strptime(t, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	return end && !*end ? (double)timegm(&tm) : -1;
+}
+
+static void overhead_row(void *arg, int ncols, const char *const *vals)
+{
+	struct overheads *o = arg;
+	double a = ncols > 2 ? iso_s(vals[0]) : -1, b = ncols > 2 ? iso_s(vals[1]) : -1;
+	long long d = ncols > 2 && vals[2] ? parse_duration_ms(vals[2]) : 0; /* a type without duration: 0 */
+	if (a >= 0 && b >= a && d >= 0 && o->n < (int)(sizeof(o->v) / sizeof(o->v[0])))
+		o->v[o->n++] = (b - a) * 1000 - (double)d;
+}
+
+static double measured_overhead(struct store *st, const char *experiment, const char *host)
+{
+	static struct overheads o;
+	const char *p[] = { experiment, host };
+	char err[256];
+	o.n = 0;
+	if (!st || store_query(st, "SELECT r.started_at, r.ended_at, p.value FROM runs r LEFT JOIN run_params p ON"
+			       " p.run_id = r.id AND p.key = 'duration' WHERE r.experiment = $1 AND r.host = $2"
+			       " AND r.status = 'ok'", 2, p, overhead_row, &o, err, sizeof(err)) || !o.n)
+		return 0;
+	double m = stats_median(o.v, (size_t)o.n);
+	return m > 0 ? m : 1; /* timestamps are whole seconds: a fast host reads as none */
+}
+
+/* Before --run: what the tables' experiments cost, from their matrices and each run's duration,
+ * leaving out the runs the store has; a run's overhead as measured on this host from the runs of
+ * its experiment stored, else 5 s. A migration counts half its deadline. */
 static void estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
 		     const struct engine_opts *eo)
 {
@@ -240,6 +279,10 @@ static void estimate(struct dirent **ents, int nents, const char *dir, const str
 		cJSON_Delete(ref);
 	}
 	static struct judges jd;
+	struct hostinfo hi;
+	hostinfo_read(&hi, err, sizeof(err));
+	struct store *st = store_open_existing(eo->db, err, sizeof(err)); /* none yet: nothing stored */
+	int stored = 0, measured = 0;
 	for (int i = 0; i < n; i++) {
 		struct run_spec *r;
 		int nr;
@@ -248,10 +291,16 @@ static void estimate(struct dirent **ents, int nents, const char *dir, const str
 		if (engine_load(exps[i], &here, &e, err, sizeof(err)) || experiment_matrix(&e, &r, &nr, err, sizeof(err)))
 			continue; /* the run itself will say why */
 		judges_of(&jd, ents, nents, dir, c, exps[i]);
+		double over = measured_overhead(st, e.name, hi.host);
+		measured += over > 0;
 		for (int k = 0; k < nr; k++) {
 			if (!judged(&r[k], &jd))
 				continue;
-			ms += 5000;
+			if (st && store_run_done(st, e.name, "", r[k].identity, r[k].rep)) {
+				stored++;
+				continue;
+			}
+			ms += over > 0 ? over : 5000;
 			runs++;
 			for (int j = 0; j < r[k].nkeys; j++)
 				if (!strcmp(r[k].keys[j]->name, "duration"))
@@ -262,8 +311,10 @@ static void estimate(struct dirent **ents, int nents, const char *dir, const str
 		judges_free(&jd);
 		free(r);
 	}
-	fprintf(stderr, "pvbench reproduce: %d runs the tables judge, in %d experiments: about %.0f min if none is "
-		"stored yet\n", runs, n, ms / 60000);
+	store_close(st);
+	fprintf(stderr, "pvbench reproduce: %d runs the tables judge are to run (%d stored already), in %d "
+		"experiments: about %.1f min (a run's overhead measured on this host for %d of them, 5 s for "
+		"the rest)\n", runs, stored, n, ms / 60000, measured);
 }
 
 int cmd_reproduce(int argc, char **argv)

@@ -196,6 +196,11 @@ static void hung_guest_is_killed_at_its_timeout(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	assert_int_equal(r.outcome, RUN_TIMEOUT);
 	assert_non_null(strstr(r.reason, "2000 ms timeout"));
+	/* and where it hung */
+	assert_non_null(strstr(r.reason, "registers.txt: vCPU 0 at 0x"));
+	char regs[600];
+	snprintf(regs, sizeof(regs), "%s/registers.txt", rundir);
+	assert_int_equal(access(regs, R_OK), 0);
 	assert_true(b.tv_sec - a.tv_sec < 10);
 	assert_int_equal(procs_matching(rundir), 0);
 	vm_result_free(&r);

@@ -63,6 +63,37 @@ static void internal_error_reason(struct qmp *q, struct vm_result *r)
 		   rip);
 }
 
+/* A guest that hangs is killed at its timeout; first, where its vCPUs were: every vCPU's registers
+ * into registers.txt beside the console, and each one's RIP (and whether it had halted) in the
+ * reason, so a hang says where it hung. Best effort: QEMU may not answer. */
+static void timeout_where(struct qmp *q, const struct vm_spec *s, struct vm_result *r)
+{
+	char err[256], path[1024];
+	cJSON *args = cJSON_CreateObject(), *ret;
+
+	cJSON_AddStringToObject(args, "command-line", "info registers -a");
+	ret = qmp_call(q, "human-monitor-command", args, err, sizeof(err));
+	if (!cJSON_IsString(ret)) {
+		cJSON_Delete(ret);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/registers.txt", s->run_dir ? s->run_dir : ".");
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(ret->valuestring, f);
+		fclose(f);
+	}
+	size_t n = strlen(r->reason);
+	const char *p = ret->valuestring;
+	for (int cpu = 0; (p = strstr(p, "RIP=")) && n + 40 < sizeof(r->reason); cpu++, p += 4) {
+		const char *hlt = strstr(p, "HLT=");
+		n += (size_t)snprintf(r->reason + n, sizeof(r->reason) - n, "%s vCPU %d at 0x%.16s%s",
+				      cpu ? "," : "; registers.txt:", cpu, p + 4,
+				      hlt && hlt[4] == '1' ? " (halted)" : "");
+	}
+	cJSON_Delete(ret);
+}
+
 /* QEMU option values separate with commas: a literal comma is written twice. */
 static void qemu_escape(char *out, size_t n, const char *in)
 {
@@ -317,8 +348,13 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 
 	for (;;) {
 		int sleep_us;
-		if (child_poll(&v.c) || vm_watch_step(&w, s, hooks, r, &sleep_us) >= 0)
+		if (child_poll(&v.c))
 			break;
+		if (vm_watch_step(&w, s, hooks, r, &sleep_us) >= 0) {
+			if (r->outcome == RUN_TIMEOUT)
+				timeout_where(v.q, s, r);
+			break;
+		}
 		if (vm_now_ms() >= next_status) {
 			next_status = vm_now_ms() + 200;
 			if (qmp_status(v.q, status, sizeof(status), err, sizeof(err)) == 0 &&

@@ -68,9 +68,13 @@ static void internal_error_reason(struct qmp *q, struct vm_result *r)
  * reason, so a hang says where it hung. Best effort: QEMU may not answer. */
 static void timeout_where(struct qmp *q, const struct vm_spec *s, struct vm_result *r)
 {
-	char err[256], path[1024];
+	char err[256], path[1024], status[64];
 	cJSON *args = cJSON_CreateObject(), *ret;
 
+	if (qmp_status(q, status, sizeof(status), err, sizeof(err)) == 0 && strcmp(status, "running")) {
+		size_t n = strlen(r->reason); /* a VM QEMU had stopped: its clock stood still */
+		snprintf(r->reason + n, sizeof(r->reason) - n, "; QEMU status %s", status);
+	}
 	cJSON_AddStringToObject(args, "command-line", "info registers -a");
 	ret = qmp_call(q, "human-monitor-command", args, err, sizeof(err));
 	if (!cJSON_IsString(ret)) {
@@ -81,6 +85,16 @@ static void timeout_where(struct qmp *q, const struct vm_spec *s, struct vm_resu
 	FILE *f = fopen(path, "w");
 	if (f) {
 		fputs(ret->valuestring, f);
+		for (int i = 0; i < s->vcpus && i < VM_MAX_VCPUS; i++) { /* its interrupts: IRR, ISR, timer */
+			char cmd[32];
+			cJSON *a = cJSON_CreateObject(), *l;
+			snprintf(cmd, sizeof(cmd), "info lapic %d", i);
+			cJSON_AddStringToObject(a, "command-line", cmd);
+			l = qmp_call(q, "human-monitor-command", a, err, sizeof(err));
+			if (cJSON_IsString(l))
+				fprintf(f, "\n%s:\n%s", cmd, l->valuestring);
+			cJSON_Delete(l);
+		}
 		fclose(f);
 	}
 	size_t n = strlen(r->reason);

@@ -615,7 +615,9 @@ static void dynamic_policies_boost_preempted_lock_holders(void **state)
 	REQUIRE_KVM();
 	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
 	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "tests/configs/lockhold.ini", NULL }, 300000, NULL), 0);
-	assert_int_equal(count_runs(db, "status = 'ok'"), 3);
+	assert_int_equal(count_runs(db, "status = 'ok'"), 4);
+	assert_int_equal(count_runs(db, "variant = 'policy=dynamic-predictive' AND reason LIKE '%no RT deadline published%'"), 1);
+	assert_int_equal(lh_metric(db, "dynamic-predictive", "boosts"), 0);
 	fprintf(stderr, "note: lockhold, vanilla: wait avg %.1f us, max %.1f us; section max %.1f us\n",
 		lh_metric(db, "vanilla", "wait_avg") / 1e3, lh_metric(db, "vanilla", "wait_max") / 1e3,
 		lh_metric(db, "vanilla", "section_max") / 1e3);

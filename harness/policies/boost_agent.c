@@ -63,6 +63,7 @@ struct agent {
 	uint64_t armed_ns;               /* what it is set to (CLOCK_MONOTONIC; 0: disarmed) */
 	struct pvb_boost_stats st;
 	uint64_t boosts, unboosts, cooldowns, errors, gone, kicks, doorbells, wakeups, rt_signals;
+	uint64_t deadlines;              /* looks at which the guest had published an RT deadline */
 	uint64_t by_cause[NR_CAUSES];
 	uint64_t in_crit, in_irq;        /* boosts given while the guest said CRIT / IN_IRQ */
 	double *react_us;                /* the causing event -> the priority applied */
@@ -162,6 +163,7 @@ static void step(struct agent *a, uint64_t woke_ns)
 			c->seen = *tr;
 		}
 		a->rt_signals += v.cls == PVB_CLASS_RT || (v.flags & PVB_SF_BOOST_REQ) || v.next_rt_tsc;
+		a->deadlines += v.next_rt_tsc != 0;
 		uint64_t at = a->s->wake_at(&l);
 		l.due = at && guest_now >= at;
 		enum agent_cause why = CAUSE_REQUEST;
@@ -430,6 +432,8 @@ const char *boost_agent_note(struct policy *p)
 		return NULL;
 	if (!a->negotiated)
 		return "no boosts: the guest never accepted the boost region";
+	if ((a->s->needs & PVB_BF_RT_DEADLINE) && !a->deadlines) /* predictive acts on nothing else */
+		return "no boost requests: no RT deadline published (the workload ran no RT task); set rt_prio";
 	if (!a->rt_signals)
 		return "no boost requests: the workload ran no RT task, critical section or interrupt; set rt_prio";
 	return NULL;

@@ -145,7 +145,7 @@ static double metric(const struct metric_set *ms, const char *name, int cpu)
 }
 
 /* dynamic-eager with the region behind the device: the guest's RT task (rt_prio) kicks through
- * the doorbell, every vCPU thread is seen at FIFO 50 and at SCHED_OTHER during the run, the host
+ * the doorbell, every vCPU thread is boosted and at SCHED_OTHER during the run, the host
  * read about as many doorbells as the guest rang, and nothing stays boosted.
  * On KVM only (the nested path here): under QEMU's TCG, with its vCPU threads boosted, this run
  * hung in about 1 of 8 (2 of 16 before this test's last change, 3 of 16 after, beside a CPU hog):
@@ -187,10 +187,15 @@ static void doorbell_kicks_boost_and_unboost(void **state)
 	assert_true(read <= rung + 2 && read >= rung - 8);
 	assert_true(metric(&p, "boosts", METRIC_CPU_VM) > 10); /* on a loaded host it was 59; idle, 360-1165 */
 	assert_true(metric(&p, "boosts", METRIC_CPU_VM) == metric(&p, "unboosts", METRIC_CPU_VM));
+	/* every vCPU thread was boosted and not. The agent's own time boosted says the first: this
+	 * test's 1 ms look may not get a CPU while a boosted vCPU thread holds the only one (the
+	 * nested path has one), so it need not ever see FIFO */
 	for (int i = 0; i < 2; i++) {
 		int prio;
-		if (!w.fifo[i] || !w.other[i])
-			fail_msg("vCPU %d: seen FIFO 50 %d times, SCHED_OTHER %d times", i, w.fifo[i], w.other[i]);
+		double boosted_ms = metric(&p, "boosted_ms", i);
+		if ((!w.fifo[i] && boosted_ms <= 0) || !w.other[i])
+			fail_msg("vCPU %d: seen FIFO 50 %d times (boosted %.1f ms by the agent's count), SCHED_OTHER %d times",
+				 i, w.fifo[i], boosted_ms, w.other[i]);
 		assert_int_not_equal(sched_policy_of(w.tids[i], &prio), SCHED_FIFO);
 	}
 	metrics_free(&g);

@@ -468,9 +468,11 @@ static void eager_policy_boosts_an_injection_the_host_delays(void **state)
 	assert_false(fifo_now(tid));
 }
 
-/* dynamic-lazy: no kick to boost. A runnable vCPU thread sharing a CPU is preempted by the host;
- * while its slot says RT the agent boosts it; the guest's idle kick unboosts it. */
-static volatile int lazy_stop;
+/* The kick-less dynamic strategies on a runnable "vCPU thread" that shares CPU 0 with a competitor,
+ * so the host preempts it: while its slot says quiet (nothing to boost for) it stays as it is;
+ * while it says busy (what the strategy acts on, and no kick) the agent boosts it at a
+ * preemption; the guest's kick when done unboosts it. */
+static volatile int spin_stop;
 static void *pinned_spinner(void *arg)
 {
 	cpu_set_t set;
@@ -478,126 +480,110 @@ static void *pinned_spinner(void *arg)
 	CPU_SET(0, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	*(int *)arg = (int)syscall(SYS_gettid);
-	while (!lazy_stop)
+	while (!spin_stop)
 		;
 	return NULL;
 }
 
-static void lazy_policy_boosts_preempted_rt_work(void **state)
+struct preempt_script {
+	const char *policy;
+	uint8_t quiet, busy, busy_prio, busy_flags; /* classes, and the busy slot's priority and flags */
+	int needs_trace;                            /* the policy cannot start without the sched trace */
+};
+
+/* Runs the script; the policy's counters into ms, whether the thread was at FIFO after the done
+ * kick into after; returns in how many of 40 looks while busy it was at FIFO. Skips where the
+ * host gives the agent no sched trace. */
+static int preempted_thread(const struct preempt_script *ps, struct metric_set *ms, int *after)
 {
 	pthread_t th[2];
 	int tid[2] = { 0, 0 }, seen_boosted = 0;
 	char err[256];
-	const struct policy_ops *ops = policy_find("dynamic-lazy");
+	const struct policy_ops *ops = policy_find(ps->policy);
 	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
 	struct pvb_boost_slot *s = pvb_boost_slot(script_region, 0);
 
-	lazy_stop = 0;
+	spin_stop = 0;
 	for (int i = 0; i < 2; i++) /* the "vCPU thread" and a competitor, both on CPU 0 */
 		pthread_create(&th[i], NULL, pinned_spinner, &tid[i]);
 	while (!tid[0] || !tid[1])
 		usleep(1000);
 	script_negotiate(PVB_BF_BOOST);
-	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
+	pvb_boost_publish(s, ps->quiet, 0, 0, 0, 0, __builtin_ia32_rdtsc());
 	struct vm_view vm = { .tids = &tid[0], .nr_vcpus = 1, .tsc_khz = 2000000, .boost = script_region,
 			      .boost_size = sizeof(script_region) };
 	if (ops->prepare(&p, err, sizeof(err)))
 		skip();
 	if (ops->start(&p, &vm, err, sizeof(err))) {
-		fprintf(stderr, "skip: %s\n", err); /* no tracepoints on this host */
-		lazy_stop = 1;
+		spin_stop = 1;
 		for (int i = 0; i < 2; i++)
 			pthread_join(th[i], NULL);
 		ops->destroy(&p);
+		if (!ps->needs_trace)
+			fail_msg("%s: %s", ps->policy, err);
+		fprintf(stderr, "skip: %s\n", err); /* no tracepoints on this host */
 		skip();
 	}
 	usleep(100000);
-	assert_false(fifo_now(tid[0])); /* preempted, but idle work: no boost */
-	pvb_boost_publish(s, PVB_CLASS_RT, 40, 0, 0, 0, __builtin_ia32_rdtsc()); /* no kick */
+	assert_false(fifo_now(tid[0])); /* preempted, but nothing to boost for */
+	pvb_boost_publish(s, ps->busy, ps->busy_prio, ps->busy_flags, 0, 0, __builtin_ia32_rdtsc()); /* no kick */
 	for (int t = 0; t < 40; t++) {
 		usleep(5000);
 		seen_boosted += fifo_now(tid[0]);
 	}
-	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
+	pvb_boost_publish(s, ps->quiet, 0, 0, 0, 0, __builtin_ia32_rdtsc());
 	pvb_boost_kick(s);
 	usleep(30000);
-	int after = fifo_now(tid[0]);
+	*after = fifo_now(tid[0]);
 	ops->stop(&p);
-	lazy_stop = 1;
+	spin_stop = 1;
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
-	struct metric_set ms = { 0 };
-	ops->counters(&p, &ms);
+	memset(ms, 0, sizeof(*ms));
+	ops->counters(&p, ms);
+	ops->destroy(&p);
+	if (metrics_find(ms, "host_trace", METRIC_CPU_VM)->value == 0) {
+		metrics_free(ms);
+		skip(); /* no tracepoints on this host: only kicks wake the agent */
+	}
+	return seen_boosted;
+}
+
+/* dynamic-lazy: no kick to boost. While the slot says RT the agent boosts the preempted thread. */
+static void lazy_policy_boosts_preempted_rt_work(void **state)
+{
+	static const struct preempt_script ps = { "dynamic-lazy", PVB_CLASS_IDLE, PVB_CLASS_RT, 40, 0, 1 };
+	struct metric_set ms;
+	int after, seen_boosted = preempted_thread(&ps, &ms, &after);
+
 	fprintf(stderr, "note: lazy: %.0f boosts, boosted in %d of 40 looks\n",
 		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value, seen_boosted);
 	assert_true(metrics_find(&ms, "boosts", METRIC_CPU_VM)->value >= 1);
 	metrics_free(&ms);
-	ops->destroy(&p);
 	assert_true(seen_boosted > 0);
 	assert_false(after);
 }
 
-/* dynamic-eager and a critical section: a runnable vCPU thread sharing a CPU is preempted by the
- * host; while its slot says NORMAL nothing happens, while it says CRIT with a request (a lock
- * holder) the agent boosts it at the preemption, and the guest's kick at the section's end
- * unboosts it. */
+/* dynamic-eager and a critical section: while the slot says CRIT with a request (a lock holder)
+ * the agent boosts the thread at its preemption; the guest's kick at the section's end unboosts it. */
 static void eager_policy_boosts_a_preempted_lock_holder(void **state)
 {
-	pthread_t th[2];
-	int tid[2] = { 0, 0 }, seen_boosted = 0;
-	char err[256];
-	const struct policy_ops *ops = policy_find("dynamic-eager");
-	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
-	struct pvb_boost_slot *s = pvb_boost_slot(script_region, 0);
+	static const struct preempt_script ps = { "dynamic-eager", PVB_CLASS_NORMAL, PVB_CLASS_NORMAL, 0,
+						  PVB_SF_CRIT | PVB_SF_BOOST_REQ, 0 };
+	struct metric_set ms;
+	int after, seen_boosted = preempted_thread(&ps, &ms, &after);
 
-	lazy_stop = 0;
-	for (int i = 0; i < 2; i++) /* the "vCPU thread" and a competitor, both on CPU 0 */
-		pthread_create(&th[i], NULL, pinned_spinner, &tid[i]);
-	while (!tid[0] || !tid[1])
-		usleep(1000);
-	script_negotiate(PVB_BF_BOOST);
-	pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, 0, 0, 0, __builtin_ia32_rdtsc());
-	struct vm_view vm = { .tids = &tid[0], .nr_vcpus = 1, .tsc_khz = 2000000, .boost = script_region,
-			      .boost_size = sizeof(script_region) };
-	if (ops->prepare(&p, err, sizeof(err)))
-		skip();
-	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
-	usleep(100000);
-	assert_false(fifo_now(tid[0])); /* preempted, but normal work: no boost */
-	pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, PVB_SF_CRIT | PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
-	for (int t = 0; t < 40; t++) { /* no kick: the host's preemption is the event */
-		usleep(5000);
-		seen_boosted += fifo_now(tid[0]);
-	}
-	pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, 0, 0, 0, __builtin_ia32_rdtsc());
-	pvb_boost_kick(s);
-	usleep(30000);
-	int after = fifo_now(tid[0]);
-	ops->stop(&p);
-	lazy_stop = 1;
-	for (int i = 0; i < 2; i++)
-		pthread_join(th[i], NULL);
-	struct metric_set ms = { 0 };
-	ops->counters(&p, &ms);
 	fprintf(stderr, "note: eager, critical section: %.0f boosts (%.0f on preemption, %.0f in CRIT), boosted in %d of 40 looks\n",
 		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value, metrics_find(&ms, "boosts_on_preempt", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "boosts_in_crit", METRIC_CPU_VM)->value, seen_boosted);
-	if (metrics_find(&ms, "host_trace", METRIC_CPU_VM)->value == 0) {
-		metrics_free(&ms);
-		ops->destroy(&p);
-		skip(); /* no tracepoints on this host: eager sees kicks only */
-	}
 	assert_true(metrics_find(&ms, "boosts_on_preempt", METRIC_CPU_VM)->value >= 1);
 	assert_true(metrics_find(&ms, "boosts_in_crit", METRIC_CPU_VM)->value ==
 		    metrics_find(&ms, "boosts", METRIC_CPU_VM)->value);
 	metrics_free(&ms);
-	ops->destroy(&p);
 	assert_true(seen_boosted > 0);
 	assert_false(after);
 }
 
-/* A lock holder the host preempts, in a real guest: pvbench's kernel marks the holder's slot CRIT,
- * eager and lazy boost it at the preemption. Vanilla offers no region. */
 /* A VM-wide or all-vCPU figure of the lockhold run of one policy. */
 static double lh_metric(const char *db, const char *policy, const char *name)
 {
@@ -607,6 +593,8 @@ static double lh_metric(const char *db, const char *policy, const char *name)
 	return store_value(db, sql);
 }
 
+/* A lock holder the host preempts, in a real guest: pvbench's kernel marks the holder's slot CRIT,
+ * eager and lazy boost it at the preemption. Vanilla offers no region. */
 static void dynamic_policies_boost_preempted_lock_holders(void **state)
 {
 	static const char *const pol[] = { "dynamic-eager", "dynamic-lazy" };

@@ -82,7 +82,8 @@ static uint64_t guest_to_mono(const struct agent *a, uint64_t guest_tsc, uint64_
 	return ns < 0 && (uint64_t)-ns > now_ns ? 0 : now_ns + (uint64_t)ns;
 }
 
-static void boost(struct agent *a, int i, double t, enum agent_cause why, uint64_t event_ns)
+/* 0: the vCPU thread runs boosted now */
+static int boost(struct agent *a, int i, double t, enum agent_cause why, uint64_t event_ns)
 {
 	char err[200];
 	if (sched_save_and_set_fifo(&a->v[i].saved, a->vm->tids[i], a->prio, err, sizeof(err))) {
@@ -90,11 +91,11 @@ static void boost(struct agent *a, int i, double t, enum agent_cause why, uint64
 		 * a failure of the policy: there is nothing left to boost */
 		if (errno == ESRCH) {
 			a->gone++;
-			return;
+			return -1;
 		}
 		if (!a->errors++)
 			snprintf(a->sched_err, sizeof(a->sched_err), "%s", err);
-		return;
+		return -1;
 	}
 	uint64_t applied = mono_ns();
 	a->v[i].boosted = 1;
@@ -105,6 +106,7 @@ static void boost(struct agent *a, int i, double t, enum agent_cause why, uint64
 	/* an event older than a second is not one this boost answers */
 	if (event_ns && applied >= event_ns && applied - event_ns < 1000000000ull && a->nreact < MAX_REACT)
 		a->react_us[a->nreact++] = (double)(applied - event_ns) / 1e3;
+	return 0;
 }
 
 static void unboost(struct agent *a, int i, double t)
@@ -174,13 +176,11 @@ static void step(struct agent *a, uint64_t woke_ns)
 				      why == CAUSE_PREEMPT && tr ? tr->preempted_ns :
 				      why == CAUSE_DUE ? guest_to_mono(a, at, now_ns, host) :
 				      a->doorbell ? woke_ns : guest_to_mono(a, v.stamp_tsc, now_ns, host);
-			uint64_t before_boosts = a->boosts;
-			boost(a, i, t, why, ev);
-			c->deadline = v.next_rt_tsc;
-			if (a->boosts != before_boosts) {
+			if (!boost(a, i, t, why, ev)) {
 				a->in_crit += !!(v.flags & PVB_SF_CRIT);
 				a->in_irq += !!(v.flags & PVB_SF_IN_IRQ);
 			}
+			c->deadline = v.next_rt_tsc;
 		} else if (act == AGENT_UNBOOST && c->boosted) {
 			unboost(a, i, t);
 		}

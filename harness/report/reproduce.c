@@ -169,65 +169,65 @@ static double ratio_of(double a, double b)
 	return a / b;
 }
 
-void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *origin, FILE *out,
-		     cJSON *json, struct repro_summary *sum)
+/* One published table against the store: its cells, as read and then judged. */
+struct table {
+	const cJSON *ref;
+	const char *metric, *rk, *ck, *base_label, *unit;
+	const char *conv_metric;         /* a 0/1 metric: did the run finish ("unconverged" tables) */
+	double scale;                    /* pvbench's stored unit into the published one */
+	struct cell cells[256];
+	double raw[256];                 /* each cell's raw p (NAN: not a rank test's) */
+	size_t nc;
+	int tcg;                         /* some run was under TCG */
+};
+
+/* Every cell of every group: its published values, its runs and its baseline's, and for cells
+ * the rank test judges, the raw p (adjusted together in judge()). */
+static void gather(struct table *t, const struct cmp_input *in)
 {
-	const char *metric = str(ref, "metric"), *rk = str(ref, "rows"), *ck = str(ref, "columns");
-	const char *base_label = str(ref, "baseline"), *unit = str(ref, "unit");
-	const cJSON *g, *row, *col, *src = cJSON_GetObjectItem(ref, "source");
-	static struct cell cells[256];
-	size_t nc = 0, cap = in->n + 1;
+	const cJSON *g, *row, *col, *ref = t->ref;
+	size_t cap = in->n + 1;
 	double *v = malloc(cap * sizeof(double)), *vb = malloc(cap * sizeof(double));
-	double raw[256], adj[256];
-	uint64_t rng = 1;
-	int tcg = 0;
-	/* ns metrics are stored in ns; published tables are in their own unit (us here); a table may
-	 * say its factor ("scale": pvbench's stored unit into the published one) */
-	double scale = !strcmp(unit, "us") ? 1e-3 : !strcmp(unit, "ms") ? 1e-6 : 1;
-	const cJSON *sc = cJSON_GetObjectItem(ref, "scale");
-	const char *conv_metric = str(ref, "unconverged"); /* a 0/1 metric: did the run finish */
-	if (cJSON_IsNumber(sc) && sc->valuedouble > 0)
-		scale = sc->valuedouble;
 
 	if (!v || !vb)
 		abort();
 	cJSON_ArrayForEach(g, cJSON_GetObjectItem(ref, "groups")) {
 		const char *side = str(g, "side") ? str(g, "side") : "guest";
 		/* a group may name its own metric (a table whose rows are a workload's subtests) */
-		const char *gmetric = str(g, "metric") ? str(g, "metric") : metric;
+		const char *gmetric = str(g, "metric") ? str(g, "metric") : t->metric;
 		const cJSON *where = cJSON_GetObjectItem(g, "where");
 		cJSON_ArrayForEach(row, cJSON_GetObjectItem(g, "cells")) {
-			const cJSON *pb = cJSON_GetObjectItem(row, base_label);
-			const char *rv = mapped(ref, row->string), *bv = mapped(ref, base_label);
-			size_t nb = cell_values(in, where, rk, rv, ck, bv, side, gmetric, vb, &tcg);
+			const cJSON *pb = cJSON_GetObjectItem(row, t->base_label);
+			const char *rv = mapped(ref, row->string), *bv = mapped(ref, t->base_label);
+			size_t nb = cell_values(in, where, t->rk, rv, t->ck, bv, side, gmetric, vb, &t->tcg);
 			cJSON_ArrayForEach(col, row) {
-				struct cell *c = &cells[nc];
-				if (nc < 256 && conv_metric && cJSON_IsString(pb)) { /* published: never finished */
-					conv_cell(c, in, where, rk, rv, ck, bv, mapped(ref, col->string), side, gmetric,
-						  conv_metric, v, &tcg);
+				struct cell *c = &t->cells[t->nc];
+				if (t->nc < 256 && t->conv_metric && cJSON_IsString(pb)) { /* published: never finished */
+					conv_cell(c, in, where, t->rk, rv, t->ck, bv, mapped(ref, col->string), side, gmetric,
+						  t->conv_metric, v, &t->tcg);
 					c->group = str(g, "label"), c->side = side, c->row = row->string, c->col = col->string;
-					c->baseline = !strcmp(col->string, base_label);
+					c->baseline = !strcmp(col->string, t->base_label);
 					c->conv = 1;
 					c->j.pub = cJSON_IsNumber(col) ? col->valuedouble : NAN;
 					c->j.pub_base = NAN;
-					raw[nc++] = NAN;
+					t->raw[t->nc++] = NAN;
 					continue;
 				}
-				if (nc == 256 || !cJSON_IsNumber(col) || !cJSON_IsNumber(pb))
+				if (t->nc == 256 || !cJSON_IsNumber(col) || !cJSON_IsNumber(pb))
 					continue;
 				const char *cv = mapped(ref, col->string);
 				memset(c, 0, sizeof(*c));
 				*c = (struct cell){ .group = str(g, "label"), .side = side, .row = row->string,
-						    .col = col->string, .baseline = !strcmp(col->string, base_label),
+						    .col = col->string, .baseline = !strcmp(col->string, t->base_label),
 						    .j = { .pub = col->valuedouble, .pub_base = pb->valuedouble, .nb = nb,
 							   .p = NAN, .p_adj = NAN, .lo = NAN, .hi = NAN, .effect = NAN } };
-				c->j.n = cell_values(in, where, rk, rv, ck, cv, side, gmetric, v, &tcg);
+				c->j.n = cell_values(in, where, t->rk, rv, t->ck, cv, side, gmetric, v, &t->tcg);
 				c->j.med = stats_median(v, c->j.n);
 				c->j.med_base = stats_median(vb, nb);
-				raw[nc] = NAN;
+				t->raw[t->nc] = NAN;
 				if (!c->j.n) {
 					c->verdict = "not measured";
-					why_missing(in, rk, rv, ck, cv, c->why, sizeof(c->why));
+					why_missing(in, t->rk, rv, t->ck, cv, c->why, sizeof(c->why));
 				} else if (c->baseline) {
 					c->verdict = "baseline";
 				} else if (c->j.n < 2 || nb < 2) {
@@ -240,24 +240,35 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 					memcpy(cv_, v, c->j.n * sizeof(double));
 					memcpy(cb_, vb, nb * sizeof(double));
 					c->j.v = cv_, c->j.vb = cb_;
-					raw[nc] = stats_mann_whitney_p(vb, nb, v, c->j.n);
+					t->raw[t->nc] = stats_mann_whitney_p(vb, nb, v, c->j.n);
 				}
-				nc++;
+				t->nc++;
 			}
 		}
 	}
-	stats_bh(raw, adj, nc);
-	for (size_t i = 0; i < nc; i++) {
-		struct cell *c = &cells[i];
+	free(v);
+	free(vb);
+}
+
+/* The verdict of every cell not decided while gathering (the table's p adjusted together), and
+ * the summary's counts. */
+static void judge(struct table *t, const struct cmp_input *in, struct repro_summary *sum)
+{
+	double adj[256];
+	uint64_t rng = 1;
+
+	stats_bh(t->raw, adj, t->nc);
+	for (size_t i = 0; i < t->nc; i++) {
+		struct cell *c = &t->cells[i];
 		if (c->conv && c->baseline && !c->cj.nb) {
 			c->verdict = "not measured";
-			why_missing(in, rk, mapped(ref, c->row), ck, mapped(ref, c->col), c->why, sizeof(c->why));
+			why_missing(in, t->rk, mapped(t->ref, c->row), t->ck, mapped(t->ref, c->col), c->why, sizeof(c->why));
 		} else if (c->conv && c->baseline) {
 			c->verdict = "baseline";
 			snprintf(c->why, sizeof(c->why), "published: never finished; here %d of %d runs did", c->cj.kb, c->cj.nb);
 		} else if (c->conv && !c->cj.n) {
 			c->verdict = "not measured";
-			why_missing(in, rk, mapped(ref, c->row), ck, mapped(ref, c->col), c->why, sizeof(c->why));
+			why_missing(in, t->rk, mapped(t->ref, c->row), t->ck, mapped(t->ref, c->col), c->why, sizeof(c->why));
 		} else if (c->conv) {
 			reproduce_judge_convergence(&c->cj);
 			c->verdict = c->cj.verdict;
@@ -279,103 +290,136 @@ void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *o
 		sum->unjudged += !c->baseline && (!strcmp(c->verdict, "not measured") ||
 						  !strcmp(c->verdict, "too few runs") || !strcmp(c->verdict, "inconclusive"));
 	}
-	const char *modelled_note = "modelled: this energy is the kernel's energy model over measured busy time, not a "
-				    "battery: every verdict here judges the model";
-	const char *tcg_note = "accel=tcg: QEMU's emulator ran these guests: the verdicts are functional, not a latency result";
-	if (json) {
-		cJSON *o = cJSON_CreateObject(), *arr;
-		cJSON_AddStringToObject(o, "id", str(ref, "id"));
-		cJSON_AddStringToObject(o, "title", str(ref, "title"));
-		cJSON_AddItemToObject(o, "source", cJSON_Duplicate(src, 1));
-		cJSON_AddStringToObject(o, "experiment", str(ref, "experiment"));
-		cJSON_AddStringToObject(o, "ours", origin);
-		cJSON_AddStringToObject(o, "metric", metric);
-		cJSON_AddStringToObject(o, "unit", unit);
-		if (tcg)
-			cJSON_AddStringToObject(o, "note", tcg_note);
-		if (strstr(metric, "_modelled"))
-			cJSON_AddStringToObject(o, "modelled", modelled_note);
-		arr = cJSON_AddArrayToObject(o, "cells");
-		for (size_t i = 0; i < nc; i++) {
-			struct cell *c = &cells[i];
-			cJSON *x = cJSON_CreateObject();
+}
+
+static const char *const modelled_note = "modelled: this energy is the kernel's energy model over measured busy time, "
+					 "not a battery: every verdict here judges the model";
+static const char *const tcg_note = "accel=tcg: QEMU's emulator ran these guests: the verdicts are functional, not a "
+				    "latency result";
+
+static void table_json(const struct table *t, const char *origin, cJSON *json)
+{
+	const cJSON *ref = t->ref;
+	cJSON *o = cJSON_CreateObject(), *arr;
+	double scale = t->scale;
+
+	cJSON_AddStringToObject(o, "id", str(ref, "id"));
+	cJSON_AddStringToObject(o, "title", str(ref, "title"));
+	cJSON_AddItemToObject(o, "source", cJSON_Duplicate(cJSON_GetObjectItem(ref, "source"), 1));
+	cJSON_AddStringToObject(o, "experiment", str(ref, "experiment"));
+	cJSON_AddStringToObject(o, "ours", origin);
+	cJSON_AddStringToObject(o, "metric", t->metric);
+	cJSON_AddStringToObject(o, "unit", t->unit);
+	if (t->tcg)
+		cJSON_AddStringToObject(o, "note", tcg_note);
+	if (strstr(t->metric, "_modelled"))
+		cJSON_AddStringToObject(o, "modelled", modelled_note);
+	arr = cJSON_AddArrayToObject(o, "cells");
+	for (size_t i = 0; i < t->nc; i++) {
+		const struct cell *c = &t->cells[i];
+		cJSON *x = cJSON_CreateObject();
 #define NUM(k, val) cJSON_AddItemToObject(x, k, isfinite(val) ? cJSON_CreateNumber(val) : cJSON_CreateNull())
-			cJSON_AddStringToObject(x, "group", c->group ? c->group : "");
-			cJSON_AddStringToObject(x, "side", c->side);
-			cJSON_AddStringToObject(x, "row", c->row);
-			cJSON_AddStringToObject(x, "column", c->col);
-			NUM("published", c->j.pub);
-			NUM("published_ratio", c->baseline ? NAN : ratio_of(c->j.pub, c->j.pub_base));
-			NUM("median", c->j.med * (c->j.n ? scale : NAN));
-			cJSON_AddNumberToObject(x, "runs", (double)c->j.n);
-			cJSON_AddStringToObject(x, "effect", c->j.diff ? "difference" : "ratio");
-			NUM(c->j.diff ? "difference" : "ratio", c->j.diff ? c->j.effect * scale : c->j.effect);
-			NUM(c->j.diff ? "difference_lo" : "ratio_lo", c->j.diff ? c->j.lo * scale : c->j.lo);
-			NUM(c->j.diff ? "difference_hi" : "ratio_hi", c->j.diff ? c->j.hi * scale : c->j.hi);
-			NUM("p_bh", c->j.p_adj);
-			if (c->j.rule)
-				cJSON_AddStringToObject(x, "rule", c->j.rule);
+		cJSON_AddStringToObject(x, "group", c->group ? c->group : "");
+		cJSON_AddStringToObject(x, "side", c->side);
+		cJSON_AddStringToObject(x, "row", c->row);
+		cJSON_AddStringToObject(x, "column", c->col);
+		NUM("published", c->j.pub);
+		NUM("published_ratio", c->baseline ? NAN : ratio_of(c->j.pub, c->j.pub_base));
+		NUM("median", c->j.med * (c->j.n ? scale : NAN));
+		cJSON_AddNumberToObject(x, "runs", (double)c->j.n);
+		cJSON_AddStringToObject(x, "effect", c->j.diff ? "difference" : "ratio");
+		NUM(c->j.diff ? "difference" : "ratio", c->j.diff ? c->j.effect * scale : c->j.effect);
+		NUM(c->j.diff ? "difference_lo" : "ratio_lo", c->j.diff ? c->j.lo * scale : c->j.lo);
+		NUM(c->j.diff ? "difference_hi" : "ratio_hi", c->j.diff ? c->j.hi * scale : c->j.hi);
+		NUM("p_bh", c->j.p_adj);
+		if (c->j.rule)
+			cJSON_AddStringToObject(x, "rule", c->j.rule);
 #undef NUM
-			cJSON_AddStringToObject(x, "verdict", c->verdict);
-			cJSON_AddStringToObject(x, "why", c->why);
-			cJSON_AddItemToArray(arr, x);
-		}
-		cJSON_AddItemToArray(json, o);
-	} else {
-		fprintf(out, "%s: %s\n", str(ref, "id"), str(ref, "title"));
-		fprintf(out, "published: %s, lines %s (%s)\n", str(src, "file") ? str(src, "file") : "?",
-			str(src, "lines") ? str(src, "lines") : "?", str(src, "thread") ? str(src, "thread") : "");
-		fprintf(out, "pvbench:   %s; %s %s, medians of per-run values\n", origin, metric, unit);
-		fprintf(out, "\n%-8s %-10s %-14s %10s %8s  %14s %8s %-22s %8s  %s\n", "", str(ref, "rows"),
-			str(ref, "columns"), "published", "ratio", "pvbench (n)", "ratio", "[95% CI]", "p (BH)",
-			"verdict");
-		for (size_t i = 0; i < nc; i++) {
-			struct cell *c = &cells[i];
-			char ours[40] = "-", r[16] = "", ci[40] = "", rp[16] = "", p[16] = "";
-			if (c->j.n)
-				snprintf(ours, sizeof(ours), "%.4g (%zu)", c->j.med * scale, c->j.n);
-			if (!c->baseline)
-				snprintf(rp, sizeof(rp), "%.3gx", ratio_of(c->j.pub, c->j.pub_base));
-			if (isfinite(c->j.effect) && !c->j.diff)
-				snprintf(r, sizeof(r), "%.3gx", c->j.effect);
-			else if (isfinite(c->j.effect))
-				snprintf(r, sizeof(r), "%+.3g", c->j.effect * scale);
-			if (isfinite(c->j.lo))
-				snprintf(ci, sizeof(ci), "[%.3g, %.3g]", c->j.diff ? c->j.lo * scale : c->j.lo,
-					 c->j.diff ? c->j.hi * scale : c->j.hi);
-			if (isfinite(c->j.p_adj))
-				snprintf(p, sizeof(p), "%.2g", c->j.p_adj);
-			char pub[16];
-			snprintf(pub, sizeof(pub), isfinite(c->j.pub) ? "%.4g" : "unconverged", c->j.pub);
-			if (c->conv)
-				rp[0] = 0;
-			fprintf(out, "%-8s %-10s %-14s %10s %8s  %14s %8s %-22s %8s  %s%s%s%s\n",
-				c->group ? c->group : "", c->row, c->col, pub, rp, ours, r, ci, p, c->verdict,
-				c->why[0] ? " (" : "", c->why, c->why[0] ? ")" : "");
-		}
-		const cJSON *m;
-		int first = 1;
-		cJSON_ArrayForEach(m, cJSON_GetObjectItem(ref, "map")) {
-			fprintf(out, "%s%s = %s", first ? "\nmapping: " : "; ", m->string, cJSON_IsString(m) ? m->valuestring : "?");
-			first = 0;
-		}
-		fprintf(out, "%s", first ? "" : "\n");
-		if (str(ref, "notes"))
-			fprintf(out, "notes: %s\n", str(ref, "notes"));
-		fprintf(out, "Absolute values differ with hardware: cells are judged on direction and size (ratio, or difference "
-			     "where a value is 0); the rules R1-R12 are in pvbench reproduce --help.\n");
-		if (tcg)
-			fprintf(out, "%s\n", tcg_note);
-		if (strstr(metric, "_modelled"))
-			fprintf(out, "%s\n", modelled_note);
-		fprintf(out, "\n");
+		cJSON_AddStringToObject(x, "verdict", c->verdict);
+		cJSON_AddStringToObject(x, "why", c->why);
+		cJSON_AddItemToArray(arr, x);
 	}
-	for (size_t i = 0; i < nc; i++) {
-		free((double *)cells[i].j.v);
-		free((double *)cells[i].j.vb);
+	cJSON_AddItemToArray(json, o);
+}
+
+static void table_text(const struct table *t, const char *origin, FILE *out)
+{
+	const cJSON *ref = t->ref, *src = cJSON_GetObjectItem(ref, "source"), *m;
+	double scale = t->scale;
+	int first = 1;
+
+	fprintf(out, "%s: %s\n", str(ref, "id"), str(ref, "title"));
+	fprintf(out, "published: %s, lines %s (%s)\n", str(src, "file") ? str(src, "file") : "?",
+		str(src, "lines") ? str(src, "lines") : "?", str(src, "thread") ? str(src, "thread") : "");
+	fprintf(out, "pvbench:   %s; %s %s, medians of per-run values\n", origin, t->metric, t->unit);
+	fprintf(out, "\n%-8s %-10s %-14s %10s %8s  %14s %8s %-22s %8s  %s\n", "", t->rk, t->ck, "published", "ratio",
+		"pvbench (n)", "ratio", "[95% CI]", "p (BH)", "verdict");
+	for (size_t i = 0; i < t->nc; i++) {
+		const struct cell *c = &t->cells[i];
+		char ours[40] = "-", r[16] = "", ci[40] = "", rp[16] = "", p[16] = "";
+		if (c->j.n)
+			snprintf(ours, sizeof(ours), "%.4g (%zu)", c->j.med * scale, c->j.n);
+		if (!c->baseline)
+			snprintf(rp, sizeof(rp), "%.3gx", ratio_of(c->j.pub, c->j.pub_base));
+		if (isfinite(c->j.effect) && !c->j.diff)
+			snprintf(r, sizeof(r), "%.3gx", c->j.effect);
+		else if (isfinite(c->j.effect))
+			snprintf(r, sizeof(r), "%+.3g", c->j.effect * scale);
+		if (isfinite(c->j.lo))
+			snprintf(ci, sizeof(ci), "[%.3g, %.3g]", c->j.diff ? c->j.lo * scale : c->j.lo,
+				 c->j.diff ? c->j.hi * scale : c->j.hi);
+		if (isfinite(c->j.p_adj))
+			snprintf(p, sizeof(p), "%.2g", c->j.p_adj);
+		char pub[16];
+		snprintf(pub, sizeof(pub), isfinite(c->j.pub) ? "%.4g" : "unconverged", c->j.pub);
+		if (c->conv)
+			rp[0] = 0;
+		fprintf(out, "%-8s %-10s %-14s %10s %8s  %14s %8s %-22s %8s  %s%s%s%s\n", c->group ? c->group : "",
+			c->row, c->col, pub, rp, ours, r, ci, p, c->verdict, c->why[0] ? " (" : "", c->why,
+			c->why[0] ? ")" : "");
 	}
-	free(v);
-	free(vb);
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(ref, "map")) {
+		fprintf(out, "%s%s = %s", first ? "\nmapping: " : "; ", m->string, cJSON_IsString(m) ? m->valuestring : "?");
+		first = 0;
+	}
+	fprintf(out, "%s", first ? "" : "\n");
+	if (str(ref, "notes"))
+		fprintf(out, "notes: %s\n", str(ref, "notes"));
+	fprintf(out, "Absolute values differ with hardware: cells are judged on direction and size (ratio, or difference "
+		     "where a value is 0); the rules R1-R12 are in pvbench reproduce --help.\n");
+	if (t->tcg)
+		fprintf(out, "%s\n", tcg_note);
+	if (strstr(t->metric, "_modelled"))
+		fprintf(out, "%s\n", modelled_note);
+	fprintf(out, "\n");
+}
+
+void reproduce_table(const cJSON *ref, const struct cmp_input *in, const char *origin, FILE *out,
+		     cJSON *json, struct repro_summary *sum)
+{
+	static struct table t;
+	const cJSON *sc = cJSON_GetObjectItem(ref, "scale");
+
+	memset(&t, 0, sizeof(t));
+	t.ref = ref;
+	t.metric = str(ref, "metric"), t.rk = str(ref, "rows"), t.ck = str(ref, "columns");
+	t.base_label = str(ref, "baseline"), t.unit = str(ref, "unit");
+	t.conv_metric = str(ref, "unconverged");
+	/* ns metrics are stored in ns; published tables are in their own unit (us here); a table may
+	 * say its factor ("scale") */
+	t.scale = !strcmp(t.unit, "us") ? 1e-3 : !strcmp(t.unit, "ms") ? 1e-6 : 1;
+	if (cJSON_IsNumber(sc) && sc->valuedouble > 0)
+		t.scale = sc->valuedouble;
+	gather(&t, in);
+	judge(&t, in, sum);
+	if (json)
+		table_json(&t, origin, json);
+	else
+		table_text(&t, origin, out);
+	for (size_t i = 0; i < t.nc; i++) {
+		free((double *)t.cells[i].j.v);
+		free((double *)t.cells[i].j.vb);
+	}
 }
 
 int reproduce_wants(const cJSON *ref, const struct run_spec *r)

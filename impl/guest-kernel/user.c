@@ -175,6 +175,12 @@ static void publish(unsigned cpu, uint8_t cls, uint8_t prio, uint8_t flags, uint
 	}
 }
 
+/* The slot again as last published: a critical section began or ended. */
+static void republish(unsigned cpu)
+{
+	publish(cpu, pub[cpu].cls, pub[cpu].prio, pub[cpu].flags, pub[cpu].next_rt, pub[cpu].util);
+}
+
 /* The running half of a slot: the class of what runs, and the CPU's utilisation. */
 void gk_publish_running(unsigned cpu)
 {
@@ -203,7 +209,7 @@ void pvb_lock(struct pvb_lock *l)
 		while (__atomic_load_n(&l->held, __ATOMIC_RELAXED))
 			__builtin_ia32_pause();
 	if (!crit_depth[cpu]++ && boost)
-		publish(cpu, pub[cpu].cls, pub[cpu].prio, pub[cpu].flags, pub[cpu].next_rt, pub[cpu].util);
+		republish(cpu);
 }
 
 /* Out of the section: the slot says so, and a boosted vCPU kicks, as at a sleep (the host cannot
@@ -218,7 +224,7 @@ void pvb_unlock(struct pvb_lock *l)
 	int boosted = pvb_boost_is_boosted(s);
 	crit_n[cpu]++;
 	crit_boosted[cpu] += boosted;
-	publish(cpu, pub[cpu].cls, pub[cpu].prio, pub[cpu].flags, pub[cpu].next_rt, pub[cpu].util);
+	republish(cpu);
 	if (boosted && pub[cpu].cls != PVB_CLASS_RT)
 		kick(s, cpu);
 }

@@ -42,7 +42,8 @@ static void blob(FILE *f, const char *name, const void *d, uint32_t len, int spo
 	fwrite(d, 1, spoil == 2 ? len / 2 : len, f);
 }
 
-/* a stream with a record and a status; spoil: 0 none, 1 a CRC, 2 cut short, 3 a bad record */
+/* a stream with a record, the guest's clocksource and a status; spoil: 0 none, 1 a CRC, 2 cut
+ * short, 3 a bad record, 4 a jiffies clock, 5 no clocksource */
 static void take(int spoil, struct vm_result *r, int *status)
 {
 	static unsigned char rec[4096];
@@ -58,6 +59,8 @@ static void take(int spoil, struct vm_result *r, int *status)
 	assert_non_null(f);
 	blob(f, "cyclictest.json", "{}", 2, 0);
 	blob(f, "record", rec, len, spoil == 3 ? 0 : spoil);
+	if (spoil != 2 && spoil != 5) /* cut short: nothing follows */
+		blob(f, "clocksource", spoil == 4 ? "refined-jiffies\n" : "tsc\n", spoil == 4 ? 16 : 4, 0);
 	if (spoil != 2)
 		blob(f, "status", "0", 1, 0);
 	fclose(f);
@@ -79,11 +82,14 @@ static void init_output_is_checked(void **state)
 	assert_int_equal(access(p, R_OK), 0);
 	vm_result_free(&r);
 
-	static const char *const why[] = { NULL, "CRC mismatch", "ends inside", "result record rejected" };
-	for (int spoil = 1; spoil <= 3; spoil++) {
+	static const char *const why[] = { NULL, "CRC mismatch", "ends inside", "result record rejected",
+					   "clocksource is 'refined-jiffies', which counts whole scheduler ticks",
+					   "did not say which clocksource" };
+	for (int spoil = 1; spoil <= 5; spoil++) {
 		take(spoil, &r, &st);
 		assert_int_equal(r.outcome, RUN_ERROR);
-		assert_null(r.record);
+		if (spoil < 4)
+			assert_null(r.record);
 		assert_non_null(strstr(r.reason, why[spoil]));
 		vm_result_free(&r);
 	}

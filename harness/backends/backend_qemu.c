@@ -158,8 +158,11 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 		if (s->boost) /* the host's region: reserved from the kernel, named for the module */
 			snprintf(boost, sizeof(boost), "memmap=0x%x$0x%zx pvb_boost.region=0x%zx,0x%x ",
 				 PVB_PV_SIZE, vm_boost_offset(s, v->mem_size), vm_boost_offset(s, v->mem_size), PVB_PV_SIZE);
-		snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 tsc_early_khz=%u %s%s", s->tsc_khz,
-			 boost, s->job);
+		/* Under TCG every vCPU's TSC is the host's, offset once, yet Linux's warp check between
+		 * two emulated CPUs fails and it falls back to jiffies (microvm has no HPET or PM timer):
+		 * a 4 ms clock. tsc=reliable skips that check; under KVM the kernel decides as usual. */
+		snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 tsc_early_khz=%u %s%s%s", s->tsc_khz,
+			 s->tcg ? "tsc=reliable " : "", boost, s->job);
 		snprintf(v->out_path, sizeof(v->out_path), "%s/guest-out.bin", s->run_dir);
 		unlink(v->out_path);
 		qemu_escape(esc, sizeof(esc), v->out_path);

@@ -88,6 +88,7 @@ void linux_guest_take(const char *path, const char *run_dir, struct vm_result *r
 {
 	FILE *f = fopen(path, "rb");
 	char why[300] = "";
+	int clock = 0;
 	*status = -1;
 	pvb_crc32_init();
 	while (f && !why[0]) {
@@ -126,6 +127,18 @@ void linux_guest_take(const char *path, const char *run_dir, struct vm_result *r
 			snprintf(t, sizeof(t), "%.*s", (int)(h.length < 15 ? h.length : 15), (const char *)d);
 			*status = atoi(t);
 		} else {
+			/* what the guest's clock_gettime read: a jiffies clock counts whole ticks (4 ms at
+			 * HZ=250), so every time the guest measured would be 0 or a tick */
+			if (!strcmp(h.name, "clocksource")) {
+				char cs[64];
+				const unsigned char *nl = memchr(d, '\n', h.length);
+				size_t len = nl ? (size_t)(nl - d) : h.length;
+				snprintf(cs, sizeof(cs), "%.*s", (int)(len < sizeof(cs) ? len : sizeof(cs) - 1), (const char *)d);
+				clock = 1;
+				if (strstr(cs, "jiffies") || !cs[0])
+					snprintf(why, sizeof(why), "its clocksource is '%s', which counts whole scheduler "
+						 "ticks: its timings would be ticks, not measurements", cs);
+			}
 			char out[1100];
 			snprintf(out, sizeof(out), "%s/guest-%s", run_dir, h.name); /* beside the host's files */
 			FILE *o = fopen(out, "wb");
@@ -140,6 +153,8 @@ void linux_guest_take(const char *path, const char *run_dir, struct vm_result *r
 		fclose(f);
 	else
 		snprintf(why, sizeof(why), "the guest returned nothing (%s: %s)", path, strerror(errno));
+	if (!why[0] && *status >= 0 && !clock) /* init sends it before its status */
+		snprintf(why, sizeof(why), "it did not say which clocksource it timed itself with");
 	if (why[0])
 		vm_set_reason(r, RUN_ERROR, "Linux guest: %s", why);
 }

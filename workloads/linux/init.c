@@ -52,22 +52,31 @@ static void send(const char *name, const void *data, uint32_t len)
 	out_bytes(data, len);
 }
 
+/* read to the end: a sysfs file's size is a page, whatever it holds */
 static void send_file(const char *name, const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = NULL;
+	size_t n = 0, cap = 0, got;
 	if (!f) {
 		say("no %s", path);
 		return;
 	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	if (n < 0 || n > (long)PVB_BLOB_MAX || !(buf = malloc((size_t)n + 1)) || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		say("cannot read %s", path);
-		fclose(f);
-		return;
+	for (;;) {
+		if (n == cap) {
+			char *more = cap < PVB_BLOB_MAX ? realloc(buf, cap ? 2 * cap : 4096) : NULL;
+			if (!more) {
+				say("cannot read %s", path);
+				fclose(f);
+				free(buf);
+				return;
+			}
+			buf = more;
+			cap = cap ? 2 * cap : 4096;
+		}
+		if (!(got = fread(buf + n, 1, cap - n, f)))
+			break;
+		n += got;
 	}
 	fclose(f);
 	send(name, buf, (uint32_t)n);
@@ -239,6 +248,9 @@ int main(void)
 		send_file("stress-ng.yaml", "/tmp/stress-ng.yaml");
 	else if (!strcmp(what, "fio"))
 		send_file("fio.json", "/tmp/fio.json");
+	/* what the guest's clock_gettime read: a tick-based clocksource (jiffies) makes every time
+	 * the tools measured a multiple of the tick, which the host refuses */
+	send_file("clocksource", "/sys/devices/system/clocksource/clocksource0/current_clocksource");
 	send("status", status, (uint32_t)strlen(status));
 	sync();
 	reboot(RB_POWER_OFF);

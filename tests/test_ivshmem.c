@@ -147,11 +147,10 @@ static double metric(const struct metric_set *ms, const char *name, int cpu)
 /* dynamic-eager with the region behind the device: the guest's RT task (rt_prio) kicks through
  * the doorbell, every vCPU thread is boosted and at SCHED_OTHER during the run, the host
  * read about as many doorbells as the guest rang, and nothing stays boosted.
- * On KVM only (the nested path here): under QEMU's TCG, with its vCPU threads boosted, this run
- * hung in about 1 of 8 (2 of 16 before this test's last change, 3 of 16 after, beside a CPU hog):
- * both vCPUs halted with interrupts on, the second one's timer LVT back at its reset value
- * (masked, vector 0, divide by 2) after the guest had set it, the first one re-arming its timer.
- * Something reset that local APIC in QEMU's emulation; KVM's in-kernel one is what matters. */
+ * On KVM (the nested path here): the doorbell is an ioeventfd there, and the in-kernel local APIC
+ * is what the boost is about. (Under QEMU 7.2's TCG this run used to hang now and then: the AP's
+ * local APIC set-up was lost while the first vCPU placed the device's BARs; the guest now starts
+ * its APs after that, see the README's guest kernel section.) */
 static void doorbell_kicks_boost_and_unboost(void **state)
 {
 	struct hostinfo host;

@@ -120,6 +120,8 @@ sys_other:
 	je sys_arm_apic
 	cmp $SYS_UTIL_HC, %eax
 	je sys_util_hc
+	cmp $SYS_START_APS, %eax
+	je sys_start_aps
 	mov $-1, %rax
 	iretq
 	/* The sleep of a CPU without TSC-deadline (QEMU TCG): the same frame as SYS_SLEEP's, so the
@@ -153,6 +155,21 @@ sys_apic_cal:
 	movl $0, (%rdx)
 	iretq
 sys_null:
+	iretq
+sys_start_aps:                          /* KVM needs no 10 ms INIT wait (MACHINE.md) */
+	mov $0xc4500, %eax
+	mov $(0xc4600 | (GK_TRAMPOLINE >> 12)), %esi
+	test %edi, %edi
+	jz 9f
+	xor %edx, %edx
+	mov $MSR_X2APIC_ICR, %ecx
+	wrmsr
+	mov %esi, %eax
+	wrmsr
+	iretq
+9:	mov $XAPIC_BASE + 0x300, %edx
+	movl %eax, (%rdx)
+	movl %esi, (%rdx)
 	iretq
 sys_util_hc:                            /* pvb_discovery.h: rax = 12, rbx = the registers' page,
 					   rcx = utilisation + 1, rdx = 0 */

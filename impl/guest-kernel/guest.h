@@ -94,6 +94,12 @@ static inline void *gk_percpu(unsigned cpu)
 	return gk_kstacks + (uint64_t)(cpu + 1) * GK_KSTACK_SIZE - GK_PERCPU_SIZE;
 }
 
+static inline void gk_sys_start_aps(int x2apic)
+{
+	uint64_t a = 11;
+	__asm__ volatile("int3" : "+a"(a) : "D"((uint64_t)x2apic) : "rcx", "rdx", "rsi", "memory");
+}
+
 static inline void gk_sys_null(void)
 {
 	uint64_t a = 3;

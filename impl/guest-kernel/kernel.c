@@ -151,16 +151,9 @@ void kmain(uint32_t start_info)
 	cpu_tables(0);
 	apic_setup();
 
-	/* APs: INIT then one SIPI to all but self. KVM needs no 10 ms INIT wait (MACHINE.md). */
+	/* The APs' way in; ring 3 starts them (SYS_START_APS) once its PCI set-up is done */
 	__asm__ volatile("rep movsb" ::"D"(GK_TRAMPOLINE), "S"(ap_trampoline),
 			 "c"(ap_trampoline_end - ap_trampoline) : "memory");
-	if (use_x2apic) {
-		wrmsr(MSR_X2APIC_ICR, 0xc4500);
-		wrmsr(MSR_X2APIC_ICR, 0xc4600 | (GK_TRAMPOLINE >> 12));
-	} else {
-		mmio_write(0x300, 0xc4500);
-		mmio_write(0x300, 0xc4600 | (GK_TRAMPOLINE >> 12));
-	}
 	gk_shared.r0_done_tsc = __builtin_ia32_rdtsc();
 	start_user(0);
 }

@@ -44,6 +44,7 @@
 #define SYS_ARM_APIC     9           /* rdi = one-shot count: arm the timer, return at once */
 #define SYS_UTIL_HC      10          /* rdi = utilisation + 1, rsi = 1: VMMCALL (AMD), 0: VMCALL:
 					the utilisation hypercall (pvb_discovery.h); rax = its result */
+#define SYS_START_APS    11          /* rdi = 1: x2APIC, 0: xAPIC: INIT, then one SIPI, to all but self */
 
 /* the exit port and its values: pvb_abi.h */
 #define GK_EXIT_PORT     PVB_PORT_EXIT

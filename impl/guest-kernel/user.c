@@ -819,7 +819,13 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	console(wl->name);
 	console("\n");
 
-	/* APs were sent INIT/SIPI from ring 0; give them 1 s (they need ~0.5 ms) */
+	/* The APs start only now, after setup_job's PCI set-up (boost=pci): under QEMU's TCG before
+	 * 8.1.1, a change to the memory map (a BAR placed, decoding or bus mastering turned on) could
+	 * send another vCPU's MMIO to the wrong region meanwhile, and an AP's local APIC set-up was
+	 * lost about 1 run in 40 (its timer never fired: the guest hung). Give them 1 s (they need
+	 * ~0.5 ms). Later changes (the block device's MSI-X) come while the APs wait for go, with no
+	 * MMIO of theirs in flight. */
+	gk_sys_start_aps(gk_shared.x2apic);
 	limit = gk_rdtsc() + pvb_ns_to_ticks(1000000000);
 	while (__atomic_load_n(&online, __ATOMIC_ACQUIRE) + 1 < nr_cpus && gk_rdtsc() < limit)
 		__builtin_ia32_pause();

@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 		}
 		for (int r = 0; r < reps && r < 16 && !pvb_interrupted; r++) {
 			for (int side = 0; side < 2; side++) {
-				struct metric_set ms;
+				struct metric_set ms = { 0 };
 				fprintf(stderr, isatty(2) ? "\r%s host, run %d of %d, %s   " : "%s host, run %d of %d, %s\n",
 					hl.name, r + 1, reps, side ? "host" : "guest");
 				if ((side ? host_cyclictest(secs, iv, &ms) : guest_cyclic(secs, iv, 0, &ms, NULL)) < 0) {

@@ -62,7 +62,7 @@ static int cyclictest(double *avg, double *p99)
 {
 	char *argv[20], bufs[5][32], err[256];
 	struct child c;
-	struct metric_set ms;
+	struct metric_set ms = { 0 };
 
 	cyclictest_argv(argv, bufs, secs, 1000, 1, 0, "--json=/tmp/pvbench-bench/hct.json");
 	if (child_spawn(&c, argv, NULL, err, sizeof(err)) < 0 || !child_wait(&c, secs * 1000 + 10000))

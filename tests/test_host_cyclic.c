@@ -56,7 +56,7 @@ static double cyclictest_p50(void)
 	char *argv[20], bufs[5][32], err[256];
 	const char *json = "--json=/tmp/pvbench-test-cyclictest.json";
 	struct child c;
-	struct metric_set ms;
+	struct metric_set ms = { 0 };
 	double v;
 
 	cyclictest_argv(argv, bufs, 2, 1000, 1, 80, json);
@@ -100,7 +100,7 @@ static void cyclictest_json_is_read(void **state)
 {
 	const char *path = "/tmp/pvbench-test-ct.json";
 	FILE *f = fopen(path, "w");
-	struct metric_set ms;
+	struct metric_set ms = { 0 };
 	char err[256];
 
 	fputs("{\"thread\": {\"0\": {\"histogram\": {\"10\": 50, \"20\": 49}, \"cycles\": 100,"

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include <sys/wait.h>
+#include "child.h"
 #include "cyclictest.h"
 
 void cyclictest_argv(char **argv, char bufs[][32], int duration_s, int interval_us, int threads,
@@ -74,7 +76,6 @@ int cyclictest_read_json(const char *path, struct metric_set *out, char *err, si
 	struct acc all = { 0 };
 	int nt = 0, rc = -1;
 
-	memset(out, 0, sizeof(*out));
 	if (!f) {
 		snprintf(err, errlen, "cyclictest wrote no JSON (%s)", path);
 		return -1;
@@ -152,4 +153,19 @@ out:
 	if (rc)
 		metrics_free(out);
 	return rc;
+}
+
+int cyclictest_collect(struct child *c, const char *json_path, struct metric_set *out, char *err,
+		       size_t errlen)
+{
+	if (!child_wait(c, 10000)) {
+		child_kill(c);
+		snprintf(err, errlen, "still running 10 s after the guest: killed");
+		return -1;
+	}
+	if (!WIFEXITED(c->status) || WEXITSTATUS(c->status)) {
+		snprintf(err, errlen, "exited with status %d", WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1);
+		return -1;
+	}
+	return cyclictest_read_json(json_path, out, err, errlen);
 }

@@ -13,8 +13,15 @@
 void cyclictest_argv(char **argv, char bufs[][32], int duration_s, int interval_us, int threads,
 		     int prio, const char *json_path);
 
-/* Parses cyclictest's --json file. Thread i -> cpu i, the total -> METRIC_CPU_ALL.
- * Returns 0, or -1 with a sentence in err. */
+/* Parses cyclictest's --json file into out, added to what it holds (an initialised set). Thread
+ * i -> cpu i, the total -> METRIC_CPU_ALL. Returns 0, or -1 with a sentence in err. */
 int cyclictest_read_json(const char *path, struct metric_set *out, char *err, size_t errlen);
+
+struct child;
+/* The end of a cyclictest started beside a run, which ends on its own a little after it: waits
+ * up to 10 s (then kills it: a failure, not fewer numbers), checks its exit status, reads its
+ * JSON into out. 0, or -1 with a sentence in err. */
+int cyclictest_collect(struct child *c, const char *json_path, struct metric_set *out, char *err,
+		       size_t errlen);
 
 #endif

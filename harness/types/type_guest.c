@@ -243,29 +243,10 @@ stop:
 		snprintf(out->reason, sizeof(out->reason), "%s%s%s",
 			 tcg ? "accel=tcg: QEMU's emulator ran this guest: functional, not a latency measurement" : "",
 			 tcg && note ? "; " : "", note ? note : "");
-	if (c.ct.pid > 0) {
-		/* cyclictest ends on its own a little after the guest; one that does not is a failed
-		 * run, not an ok run with fewer host numbers */
-		if (out->status != RUN_OK) {
-			child_kill(&c.ct);
-		} else if (!child_wait(&c.ct, 10000)) {
-			child_kill(&c.ct);
-			run_fail(out, RUN_ERROR, "host cyclictest still running 10 s after the guest: killed");
-		} else if (WIFEXITED(c.ct.status) && WEXITSTATUS(c.ct.status) == 0) {
-			struct metric_set ct = { 0 };
-			if (cyclictest_read_json(c.ct_json + 7, &ct, err, sizeof(err)) < 0)
-				run_fail(out, RUN_ERROR, "host cyclictest: %s", err);
-			for (size_t i = 0; i < ct.n; i++) /* next to the trace's figures, if any */
-				metrics_add(&out->m[SIDE_HOST], ct.m[i].name, ct.m[i].unit, ct.m[i].better, ct.m[i].cpu, ct.m[i].value);
-			for (size_t i = 0; i < ct.nh; i++)
-				metrics_add_hist(&out->m[SIDE_HOST], ct.h[i].name, ct.h[i].cpu, ct.h[i].bucket_ns,
-						 ct.h[i].counts, ct.h[i].nr, ct.h[i].overflow);
-			metrics_free(&ct);
-		} else {
-			run_fail(out, RUN_ERROR, "host cyclictest exited with status %d",
-				 WIFEXITED(c.ct.status) ? WEXITSTATUS(c.ct.status) : -1);
-		}
-	}
+	if (c.ct.pid > 0 && out->status != RUN_OK)
+		child_kill(&c.ct);
+	else if (c.ct.pid > 0 && cyclictest_collect(&c.ct, c.ct_json + 7, &out->m[SIDE_HOST], err, sizeof(err)))
+		run_fail(out, RUN_ERROR, "host cyclictest: %s", err); /* beside the trace's figures, if any */
 	hostload_stop(&c.load);
 destroy:
 	if (c.pol.ops->destroy)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The host sched trace on real threads: a sleeper shows little runtime; a spinner sharing one CPU
  * with another spinner shows involuntary preemptions, about half a CPU and a wait of about a
- * slice after each preemption; the ring buffers lose nothing. */
+ * slice after each preemption; the ring buffers lose nothing. A switch-in is recorded but wakes
+ * no reader; a switch-out does. */
+#include <poll.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -77,10 +79,14 @@ static void sleeper_and_spinner(void **state)
 		fprintf(stderr, "note: %s[%d] = %.1f %s\n", ms.m[i].name, ms.m[i].cpu, ms.m[i].value, ms.m[i].unit);
 	assert_true(metrics_find(&ms, "trace_lost", METRIC_CPU_VM)->value == 0);
 	assert_true(metrics_find(&ms, "trace_records", METRIC_CPU_VM)->value > 100);
-	/* the sleeper: little CPU, a run delay per slice from the kernel's accounting (its trace
-	 * pairs may be lost where the host drops tracepoints fired from an idle CPU) */
+	/* the sleeper: little CPU, a run delay per slice from the kernel's accounting, and a
+	 * wake-up -> switch-in pair for each of its ~1 ms sleeps: its switches are with the idle
+	 * task (pid 0), which the trace must not take for the reader it leaves out */
 	assert_true(metrics_find(&ms, "vcpu_runtime_pct", 0)->value < 30);
 	assert_non_null(metrics_find(&ms, "run_delay_avg", 0));
+	assert_non_null(m = metrics_find(&ms, "wake_to_run_n", 0));
+	assert_true(m->value > 300);
+	assert_true(metrics_find(&ms, "trace_unpaired", METRIC_CPU_VM)->value < 10);
 	/* the spinner: shares CPU 0 with the other, so it is preempted while runnable, about every
 	 * tick (HZ 250 here: 4 ms), and waits about a slice each time */
 	assert_true(metrics_find(&ms, "preemptions", 1)->value > 10);
@@ -93,10 +99,52 @@ static void sleeper_and_spinner(void **state)
 	metrics_free(&ms);
 }
 
+/* An agent sleeps on schedtrace_pollfds(): a switch-out must wake it, a switch-in must not (it
+ * acts on none, and each wake-up costs it a context switch), yet the drain that follows any
+ * wake-up must know the thread is on a CPU again. */
+static void switch_ins_wake_no_reader(void **state)
+{
+	pthread_t th;
+	int tid = 0, n;
+	char err[256];
+	struct schedtrace *t;
+	struct pollfd pf[64];
+
+	stop = 0;
+	pthread_create(&th, NULL, sleeper, &tid);
+	while (!tid)
+		usleep(1000);
+	if (schedtrace_start(&t, &tid, 1, SCHEDTRACE_INS, 0, err, sizeof(err))) {
+		stop = 1;
+		pthread_join(th, NULL);
+		fprintf(stderr, "skip: %s\n", err);
+		skip();
+	}
+	assert_int_equal(schedtrace_pollfds(t, pf, 64), 0); /* nothing to wake on */
+	usleep(50000);                                        /* the sleeper ran ~50 times */
+	schedtrace_drain(t);
+	assert_true(schedtrace_thread(t, 0)->in_ns > 0);
+	assert_true(schedtrace_thread(t, 0)->out_ns == 0);
+	schedtrace_stop(t, NULL);
+
+	assert_int_equal(schedtrace_start(&t, &tid, 1, SCHEDTRACE_SWITCHES, 0, err, sizeof(err)), 0);
+	n = schedtrace_pollfds(t, pf, 64);
+	assert_int_equal(n, (int)sysconf(_SC_NPROCESSORS_ONLN)); /* one per CPU: the outs */
+	assert_true(poll(pf, (nfds_t)n, 1000) > 0);          /* the sleeper went to sleep */
+	usleep(20000);
+	schedtrace_drain(t);
+	const struct schedtrace_thread *s = schedtrace_thread(t, 0);
+	assert_true(s->out_ns > 0 && s->in_ns > 0 && s->slept > 0);
+	schedtrace_stop(t, NULL);
+	stop = 1;
+	pthread_join(th, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sleeper_and_spinner),
+		cmocka_unit_test(switch_ins_wake_no_reader),
 	};
 	return cmocka_run_group_tests_name("schedtrace", tests, NULL, NULL);
 }

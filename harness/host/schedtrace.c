@@ -19,7 +19,8 @@
 #define MAX_THREADS 16
 #define RING_PAGES 64                    /* per CPU and event: 256 KiB */
 
-enum { EV_SWITCH, EV_WAKEUP, NR_EV };
+/* EV_SWITCH: switches out; EV_IN: switches in, which wake no reader */
+enum { EV_SWITCH, EV_WAKEUP, EV_IN, NR_EV };
 
 struct rec { uint64_t ns; int type, prev, next, preempted; };
 
@@ -179,10 +180,14 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 		const uint8_t *raw = buf + sizeof(h) + 12;
 		if (sizeof(h) + 12 + rlen > h.size)
 			continue;
-		struct rec r = { .ns = ns, .type = ev, .prev = -1, .next = -1 };
-		if (ev == EV_SWITCH) {
-			r.prev = (int)get(raw, rlen, t->prev_pid);
-			r.next = (int)get(raw, rlen, t->next_pid);
+		struct rec r = { .ns = ns, .type = ev == EV_IN ? EV_SWITCH : ev, .prev = -1, .next = -1 };
+		if (r.type == EV_SWITCH) {
+			/* a switch from one traced thread to another is in both rings: each ring
+			 * tells its own half */
+			if (ev == EV_SWITCH)
+				r.prev = (int)get(raw, rlen, t->prev_pid);
+			else
+				r.next = (int)get(raw, rlen, t->next_pid);
 			r.preempted = (get(raw, rlen, t->prev_state) & 0x7f) == 0; /* still runnable */
 		} else {
 			r.next = (int)get(raw, rlen, t->wake_pid);
@@ -191,12 +196,12 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 			add(t, r);
 		for (int i = 0; i < t->n; i++) { /* the rings are per CPU: keep the latest of each */
 			struct schedtrace_thread *s = &t->th[i];
-			if (ev == EV_WAKEUP && r.next == t->tids[i]) {
+			if (r.type == EV_WAKEUP && r.next == t->tids[i]) {
 				s->woken++;
 				s->woken_ns = ns > s->woken_ns ? ns : s->woken_ns;
-			} else if (ev == EV_SWITCH && r.next == t->tids[i]) {
+			} else if (r.type == EV_SWITCH && r.next == t->tids[i]) {
 				s->in_ns = ns > s->in_ns ? ns : s->in_ns;
-			} else if (ev == EV_SWITCH && r.prev == t->tids[i]) {
+			} else if (r.type == EV_SWITCH && r.prev == t->tids[i]) {
 				s->out_ns = ns > s->out_ns ? ns : s->out_ns;
 				if (r.preempted) {
 					s->preempted++;
@@ -230,7 +235,7 @@ int schedtrace_pollfds(const struct schedtrace *t, struct pollfd *pf, int max)
 {
 	int n = 0;
 	for (int i = 0; i < t->ncpus * NR_EV && n < max; i++)
-		if (t->fd[i] >= 0)
+		if (t->fd[i] >= 0 && i % NR_EV != EV_IN)
 			pf[n++] = (struct pollfd){ .fd = t->fd[i], .events = POLLIN };
 	return n;
 }
@@ -261,7 +266,7 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 	struct schedtrace *t = calloc(1, sizeof(*t));
 	struct field f[3];
 	int id[NR_EV];
-	char filter[NR_EV][1024] = { "", "" };
+	char filter[NR_EV][1024] = { "", "", "" };
 	const char *dir;
 
 	if (!t)
@@ -273,22 +278,25 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 	    event_format(dir, "sched_switch", &id[EV_SWITCH], sw, f, 3, err, errlen))
 		goto fail;
 	t->prev_pid = f[0], t->prev_state = f[1], t->next_pid = f[2];
+	id[EV_IN] = id[EV_SWITCH];
 	if (event_format(dir, "sched_wakeup", &id[EV_WAKEUP], wk, f, 1, err, errlen))
 		goto fail;
 	t->wake_pid = f[0];
+	/* no reader to leave out: no thread has pid -1 (pid 0 is the idle task, whose switches with
+	 * the threads, to sleep and back, are most of them) */
+	int ex = except_tid > 0 ? except_tid : -1;
 	for (int i = 0; i < t->n; i++) {
-		if (events & SCHEDTRACE_SWITCHES) /* leaving out the reader's own comings and goings */
-			snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
-				 "%s(prev_pid == %d && next_pid != %d) || (next_pid == %d && prev_pid != %d)",
-				 i ? " || " : "", tids[i], except_tid, tids[i], except_tid);
-		else if (events & SCHEDTRACE_OUTS)
-			snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
-				 "%s(prev_pid == %d && next_pid != %d)", i ? " || " : "", tids[i], except_tid);
+		const char *sep = i ? " || " : "";
+		if (events & SCHEDTRACE_OUTS) /* leaving out the reader's own comings and goings */
+			snprintf(filter[EV_SWITCH] + strlen(filter[EV_SWITCH]), sizeof(filter[0]) - strlen(filter[EV_SWITCH]),
+				 "%s(prev_pid == %d && next_pid != %d)", sep, tids[i], ex);
 		else /* a switch out to sleep: not runnable (the state's low bits set) */
-			snprintf(filter[0] + strlen(filter[0]), sizeof(filter[0]) - strlen(filter[0]),
-				 "%s(prev_pid == %d && prev_state & 127)", i ? " || " : "", tids[i]);
-		snprintf(filter[1] + strlen(filter[1]), sizeof(filter[1]) - strlen(filter[1]), "%spid == %d",
-			 i ? " || " : "", tids[i]);
+			snprintf(filter[EV_SWITCH] + strlen(filter[EV_SWITCH]), sizeof(filter[0]) - strlen(filter[EV_SWITCH]),
+				 "%s(prev_pid == %d && prev_state & 127)", sep, tids[i]);
+		snprintf(filter[EV_IN] + strlen(filter[EV_IN]), sizeof(filter[0]) - strlen(filter[EV_IN]),
+			 "%s(next_pid == %d && prev_pid != %d)", sep, tids[i], ex);
+		snprintf(filter[EV_WAKEUP] + strlen(filter[EV_WAKEUP]), sizeof(filter[0]) - strlen(filter[EV_WAKEUP]),
+			 "%spid == %d", sep, tids[i]);
 	}
 	t->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
 	t->fd = malloc((size_t)t->ncpus * NR_EV * sizeof(int));
@@ -300,20 +308,24 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 		t->fd[i] = -1;
 	for (int c = 0; c < t->ncpus; c++)
 		for (int e = 0; e < NR_EV; e++) {
-			if (!(events & (e == EV_SWITCH ? SCHEDTRACE_SWITCHES | SCHEDTRACE_SLEEPS | SCHEDTRACE_OUTS : SCHEDTRACE_WAKEUPS)))
+			static const unsigned wants[NR_EV] = { [EV_SWITCH] = SCHEDTRACE_SLEEPS | SCHEDTRACE_OUTS,
+							       [EV_WAKEUP] = SCHEDTRACE_WAKEUPS, [EV_IN] = SCHEDTRACE_INS };
+			if (!(events & wants[e]))
 				continue;
 			struct perf_event_attr a = {
 				.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[e],
 				.sample_period = 1, .sample_type = PERF_SAMPLE_TIME | PERF_SAMPLE_RAW,
 				.disabled = 1, .use_clockid = 1, .clockid = CLOCK_MONOTONIC,
-				.wakeup_events = 1,
+				/* a switch-in wakes no one (at most a half-full ring does): it only tells
+				 * the next reader that the thread is on a CPU */
+				.wakeup_events = e == EV_IN ? 0 : 1,
 			};
 			int fd = (int)syscall(SYS_perf_event_open, &a, -1, c, -1, PERF_FLAG_FD_CLOEXEC);
 			if (fd < 0) {
 				if (errno == ENODEV) /* an offline CPU */
 					continue;
 				snprintf(err, errlen, "perf_event_open(sched:%s, cpu %d): %s",
-					 e ? "sched_wakeup" : "sched_switch", c, strerror(errno));
+					 e == EV_WAKEUP ? "sched_wakeup" : "sched_switch", c, strerror(errno));
 				goto fail;
 			}
 			t->fd[c * NR_EV + e] = fd;
@@ -385,9 +397,9 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 					metrics_add(out, "run_delay_avg", "ns", PVB_LESS, i,
 						    (double)(a1.wait_ns - a0->wait_ns) / (double)(a1.slices - a0->slices));
 			}
-			/* wake-up -> switch-in, from the trace: only pairs seen whole. Some hosts drop
-			 * tracepoints fired from an idle CPU's context (seen here on CPU 1): a switch-out
-			 * without its switch-in drops the pending wake-up, and is counted */
+			/* wake-up -> switch-in, from the trace: only pairs seen whole. A switch-out
+			 * without its switch-in (the trace began between them) drops the pending
+			 * wake-up, and is counted */
 			for (size_t k = 0; k < t->nr; k++) {
 				const struct rec *r = &t->r[k];
 				if (r->ns < t->t0 || r->ns > t->t1)

@@ -16,17 +16,21 @@
 
 struct schedtrace;
 
-/* What to trace: every event costs its reader a wake-up, so an agent asks only for what it acts on. */
+/* What to trace. Every event but a switch-in costs its reader a wake-up, so an agent asks only for
+ * what it acts on. A switch-in wakes no one: nothing acts on a thread getting a CPU, and the reader
+ * drains every ring at each wake-up, so what it sees of on_cpu then is current. */
 enum {
 	SCHEDTRACE_WAKEUPS = 1,          /* sched_wakeup */
-	SCHEDTRACE_SWITCHES = 2,         /* sched_switch in and out */
-	SCHEDTRACE_SLEEPS = 4,           /* only the switches out to sleep (without SWITCHES) */
-	SCHEDTRACE_OUTS = 8,             /* every switch out, to sleep or preempted (without SWITCHES) */
+	SCHEDTRACE_INS = 2,              /* switches in (on_cpu, with OUTS) */
+	SCHEDTRACE_SLEEPS = 4,           /* only the switches out to sleep (without OUTS) */
+	SCHEDTRACE_OUTS = 8,             /* every switch out, to sleep or preempted */
+	SCHEDTRACE_SWITCHES = SCHEDTRACE_INS | SCHEDTRACE_OUTS,
 	SCHEDTRACE_ALL = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SWITCHES,
 };
-/* Starts tracing tids (thread i reported as cpu i). except_tid (0: none) is a thread whose own
- * switches with them are left out: an agent that reads the trace on their CPU would otherwise
- * wake itself up forever (its wake-up preempts a traced thread, which is an event, ...).
+/* Starts tracing tids (thread i reported as cpu i). except_tid (0: none) is the reader, whose own
+ * switches with them are left out: each of its wake-ups on their CPU preempts one, and it would
+ * then take its own look for the host's doing (the thread is back when it sleeps again). What the
+ * trace misses so: a CPU the reader leaves to a third task.
  * 0, or -1 with a sentence in err (tracefs absent and not mountable, no permission, ...). */
 int schedtrace_start(struct schedtrace **t, const int *tids, int n, unsigned events, int except_tid,
 		     char *err, size_t errlen);

@@ -63,6 +63,7 @@ struct agent {
 	uint64_t armed_ns;               /* what it is set to (CLOCK_MONOTONIC; 0: disarmed) */
 	struct pvb_boost_stats st;
 	uint64_t boosts, unboosts, cooldowns, errors, gone, kicks, doorbells, wakeups, rt_signals;
+	uint64_t woke_by[3];             /* wake-ups with a doorbell, the timer, the trace ready */
 	uint64_t deadlines;              /* looks at which the guest had published an RT deadline */
 	uint64_t by_cause[NR_CAUSES];
 	uint64_t in_crit, in_irq;        /* boosts given while the guest said CRIT / IN_IRQ */
@@ -149,7 +150,7 @@ static void step(struct agent *a, uint64_t woke_ns)
 		}
 		struct agent_look l = { .v = &v, .guest_now = guest_now, .boosted = c->boosted,
 					.lead = (uint64_t)a->lead_us * a->khz / 1000, .boost_deadline = c->deadline,
-					.on_cpu = -1, .awake = -1 };
+					.on_cpu = -1, .awake = -1, .held_off = -1 };
 		l.kicked = v.kicks != c->kicks || c->rang;
 		a->kicks += v.kicks != c->kicks;
 		c->kicks = v.kicks;
@@ -158,10 +159,16 @@ static void step(struct agent *a, uint64_t woke_ns)
 			l.woken = tr->woken != c->seen.woken;
 			l.preempted = tr->preempted != c->seen.preempted;
 			l.slept = tr->slept != c->seen.slept;
-			l.on_cpu = a->s->trace_events & SCHEDTRACE_SWITCHES ? tr->in_ns > tr->out_ns : -1;
-			if (a->s->trace_events & SCHEDTRACE_WAKEUPS &&
-			    a->s->trace_events & (SCHEDTRACE_SWITCHES | SCHEDTRACE_OUTS))
+			unsigned ev = a->s->trace_events;
+			if ((ev & SCHEDTRACE_SWITCHES) == SCHEDTRACE_SWITCHES) {
+				l.on_cpu = tr->in_ns > tr->out_ns;
+				/* preempted, and no CPU since */
+				l.held_off = !l.on_cpu && tr->out_ns && tr->preempted_ns == tr->out_ns;
+			}
+			if (ev & SCHEDTRACE_WAKEUPS && ev & SCHEDTRACE_OUTS)
 				l.awake = tr->woken_ns > tr->out_ns;
+			if (l.held_off == 0 && ev & SCHEDTRACE_WAKEUPS) /* or woken and waiting for a CPU */
+				l.held_off = !l.on_cpu && l.awake;
 			c->seen = *tr;
 		}
 		a->rt_signals += v.cls == PVB_CLASS_RT || (v.flags & PVB_SF_BOOST_REQ) || v.next_rt_tsc;
@@ -264,15 +271,21 @@ static void *agent_main(void *arg)
 			a->offset = a->offset0 = (int64_t)(__builtin_ia32_rdtsc() - h->guest_tsc_ready);
 			for (int i = 0; i < a->nr; i++)
 				a->v[i].kicks = pvb_boost_slot(h, (unsigned)i)->kicks;
+			/* a first look: a guest that never halts, kicks or is preempted would otherwise
+			 * never have its deadlines looked at */
+			if ((a->features & a->s->needs) == a->s->needs)
+				step(a, 0);
 		}
 		arm_timer(a);
 		if (ppoll(pf, (nfds_t)npf, NULL, NULL) < 0 && errno != EINTR)
 			break;
 		uint64_t woke_ns = mono_ns(), n;
+		int by[3] = { 0 };
 		a->wakeups++;
 		for (int i = 0; i < npf; i++) {
 			if (!(pf[i].revents & POLLIN))
 				continue;
+			by[i < nkick ? 0 : i == nkick ? 1 : 2] |= i != nkick + 1; /* not the stop */
 			if (i < nkick && read(pf[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
 				a->doorbells += n;
 				a->v[i].rang = 1;
@@ -280,6 +293,8 @@ static void *agent_main(void *arg)
 				a->armed_ns = 0; /* the timer fired: it is disarmed now */
 			}
 		}
+		for (int k = 0; k < 3; k++)
+			a->woke_by[k] += (uint64_t)by[k];
 		if (a->trace)
 			schedtrace_drain(a->trace);
 		if (a->negotiated && (a->features & a->s->needs) == a->s->needs)
@@ -397,6 +412,11 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 			     a->st.rt_rejected));
 	metrics_add(out, "agent_cpu", "ms", PVB_LESS, METRIC_CPU_VM, a->cpu_ms);
 	metrics_add(out, "agent_wakeups", "count", PVB_INFO, METRIC_CPU_VM, (double)a->wakeups);
+	/* what woke it (one wake-up may have several): where its CPU goes */
+	static const char *const by[3] = { "agent_wakeups_doorbell", "agent_wakeups_timer", "agent_wakeups_trace" };
+	for (int k = 0; k < 3; k++)
+		if (k != 0 || a->doorbell)
+			metrics_add(out, by[k], "count", PVB_INFO, METRIC_CPU_VM, (double)a->woke_by[k]);
 	if (a->life_ms > 0) /* of one CPU, over the agent's life */
 		metrics_add(out, "agent_cpu_pct", "%", PVB_LESS, METRIC_CPU_VM, 100.0 * a->cpu_ms / a->life_ms);
 	if (a->negotiated) /* how far the guest's stamps tightened the TSC offset's bound after negotiation */

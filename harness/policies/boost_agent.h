@@ -35,6 +35,8 @@ struct agent_look {
 	int woken, preempted, slept;     /* the host woke the thread / switched it out runnable / it slept */
 	int on_cpu;                      /* the thread is on a CPU now (-1: not traced) */
 	int awake;                       /* woken since it last left a CPU (-1: not traced) */
+	int held_off;                    /* off a CPU though runnable: preempted, or woken and waiting
+					    (-1: not traced) */
 	int due;                         /* the strategy's wake_at() has come */
 };
 

@@ -5,18 +5,23 @@
  * and when the guest asks; it unboosts when the guest says it is done. In user space "injects" is
  * what the host can see: it woke the vCPU thread while the guest's slot still says it halted (an
  * interrupt is the only thing that ends a halt), or the RT deadline the guest published came (its
- * timer interrupt is due now, running or preempted). Such a boost lasts until the guest publishes
- * what it runs after the interrupt (nothing RT: it is done) or halts again. The guest asks with BOOST_REQ and a
- * kick while an RT task runs, and is done when it halts or says it runs nothing RT any more.
- * The guest also asks (BOOST_REQ) while it is in a critical section or an interrupt; the seed's
- * host read that flag at the vCPU's next exit, and the exit user space sees is the host
- * preempting the thread: a request standing then is boosted at once.
+ * timer interrupt is due now). Such a boost lasts until the guest publishes what it runs after the
+ * interrupt (nothing RT: it is done) or halts again. The guest asks with BOOST_REQ and a kick while
+ * an RT task runs, and is done when it halts or says it runs nothing RT any more. The guest also
+ * asks (BOOST_REQ) while it is in a critical section or an interrupt; the seed's host read that
+ * flag at the vCPU's next exit, and the exit user space sees is the host preempting the thread: RT
+ * work pending then is boosted at once.
+ *
+ * A boost only matters to a thread the host keeps off a CPU: one that is on a CPU takes its
+ * interrupt now, and if the host preempts it in its RT work, that preemption boosts it. So the
+ * agent looks at an RT deadline (a timer: the dearest wake-up on a host that is itself a VM) only
+ * while the thread waits for a CPU, and a request only from a thread that is not on one.
  */
 #include "boost_agent.h"
 
 static uint64_t wake_at(const struct agent_look *l)
 {
-	return l->v->next_rt_tsc; /* the injection of its RT timer */
+	return l->held_off ? l->v->next_rt_tsc : 0; /* the injection of its RT timer */
 }
 
 static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
@@ -32,13 +37,15 @@ static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 		return *why = CAUSE_WAKE, AGENT_BOOST;
 	if (l->due)
 		return *why = CAUSE_DUE, AGENT_BOOST;
-	if ((l->kicked || l->preempted) && (v->flags & PVB_SF_BOOST_REQ) && agent_important(v))
-		return *why = l->preempted ? CAUSE_PREEMPT : CAUSE_REQUEST, AGENT_BOOST;
+	if (l->preempted && l->on_cpu != 1 && pending)
+		return *why = CAUSE_PREEMPT, AGENT_BOOST;
+	if (l->kicked && l->on_cpu != 1 && (v->flags & PVB_SF_BOOST_REQ) && agent_important(v))
+		return *why = CAUSE_REQUEST, AGENT_BOOST;
 	return !pending && (l->kicked || l->slept || l->boosted) ? AGENT_UNBOOST : AGENT_KEEP;
 }
 
 static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .wake_at = wake_at, .decide = decide,
-						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_OUTS };
+						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SWITCHES };
 
 static int prepare(struct policy *p, char *err, size_t errlen)
 {

@@ -10,7 +10,9 @@
 
 static uint64_t wake_at(const struct agent_look *l)
 {
-	return l->v->next_rt_tsc ? l->v->next_rt_tsc + l->lead : 0; /* the host had its chance */
+	/* the host had its chance; a thread on a CPU has its interrupt now, and a preemption wakes
+	 * the agent again */
+	return l->v->next_rt_tsc && !l->on_cpu ? l->v->next_rt_tsc + l->lead : 0;
 }
 
 static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)

@@ -88,7 +88,7 @@ $(O)/tests/%: tests/%.c tests/testlib.h $(O)/libpvbench.a
 	@echo '  LD        $@'
 	@$(CC) $(HCFLAGS) -Itests -o $@ $< $(O)/libpvbench.a -lcmocka $(LDLIBS_H)
 
-tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness $(O)/tests/bench_dvfs $(O)/tests/bench_migration $(O)/tests/bench_boost
+tests: $(TEST_BINS) $(O)/tests/bench_guest $(O)/tests/bench_harness $(O)/tests/bench_dvfs $(O)/tests/bench_migration $(O)/tests/bench_boost $(O)/tests/bench_agent
 
 # Tests registered with kvm_test() (named kvm_*) need a real KVM: make check runs them in a pass of
 # their own through scripts/kvm-nested, on this host's /dev/kvm where it works, else in a nested
@@ -149,6 +149,7 @@ bench: setup all tests
 	$(O)/tests/bench_dvfs
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_migration
 	PVBENCH_BUILD=$(O) $(O)/tests/bench_boost
+	$(O)/tests/bench_agent
 	$(O)/pvbench channels configs/channels.ini
 	$(O)/pvbench memory configs/memory.ini
 

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * make bench, the boost agents against this host's own scheduler, with no emulator between: what
+ * each strategy costs the host and what it buys the guest. A vCPU here is a host thread that looks
+ * to the host as a KVM vCPU thread does. In a busy guest it runs all the time (a normal hog in the
+ * guest); in an idle one it sleeps (halts) until its next period. Every interval_us its RT task is
+ * due. It publishes what the guest kernel publishes (user.c's sleep_common): the class it runs, a
+ * request while its RT task runs, the next RT deadline, and a kick where that changes what the
+ * host should do. It measures how late it got to its RT task, which is the host's share of what
+ * the guest's cyclic would see.
+ *
+ * Host idle, or busy (a SCHED_OTHER spinner on every CPU, as stress-ng). 2 vCPUs at 1000 us.
+ * vanilla, static and the three dynamic strategies are interleaved, REPS runs each. Printed: the
+ * RT task's lateness p99, the agent's CPU (% of one CPU), its wake-ups per second by source (no
+ * doorbell here: kicks are seen at the agent's next look) and its boosts per second, as median [min..max] of the runs. The targets from the boost work are under 2% of a CPU on an
+ * idle host and under 5% on a busy one.
+ *   bench_agent [reps=N] [secs=N]
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "hostinfo.h"
+#include "policy.h"
+#include "pvb_boost.h"
+#include "stats.h"
+#include "testlib.h"
+
+#define NV 2
+#define IV_NS 1000000ull
+#define RT_WORK_NS 20000ull
+#define MAX_LATE 200000
+#define MAX_REPS 20
+
+static const char *const names[] = { "vanilla", "static", "dynamic-eager", "dynamic-lazy", "dynamic-predictive" };
+#define NP (sizeof(names) / sizeof(names[0]))
+
+static _Alignas(4096) unsigned char region[8192];
+static volatile int stop;
+static unsigned khz;
+static uint64_t tsc0, mono0;
+static int ncpu;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t tsc_of(uint64_t mono)
+{
+	return tsc0 + (uint64_t)((double)(mono - mono0) * khz / 1e6);
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t s;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
+}
+
+struct vcpu {
+	int idx, idle_guest, tid;
+	double *late; /* us */
+	size_t n;
+};
+
+static void spin_until(uint64_t t)
+{
+	while (now_ns() < t && !stop)
+		;
+}
+
+static void *vcpu_main(void *arg)
+{
+	struct vcpu *v = arg;
+	struct pvb_boost_slot *s = pvb_boost_slot(region, (unsigned)v->idx);
+	uint64_t t = now_ns() + IV_NS;
+
+	pin(v->idx % ncpu);
+	v->tid = (int)syscall(SYS_gettid);
+	while (!stop) {
+		/* between periods: the guest's normal hog, or a halt, with the next RT deadline */
+		pvb_boost_publish(s, v->idle_guest ? PVB_CLASS_IDLE : PVB_CLASS_NORMAL, 0, 0, tsc_of(t), 0,
+				  __builtin_ia32_rdtsc());
+		if (pvb_boost_is_boosted(s))
+			pvb_boost_kick(s);
+		if (v->idle_guest)
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
+					&(struct timespec){ (time_t)(t / 1000000000ull), (long)(t % 1000000000ull) }, NULL);
+		else
+			spin_until(t);
+		uint64_t at = now_ns();
+		if (v->n < MAX_LATE && !stop)
+			v->late[v->n++] = (double)(at - t) / 1e3;
+		/* the RT task: asks for a boost while it runs */
+		pvb_boost_publish(s, PVB_CLASS_RT, 50, PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
+		if (!pvb_boost_is_boosted(s))
+			pvb_boost_kick(s);
+		spin_until(at + RT_WORK_NS);
+		t += IV_NS;
+		if (t < now_ns()) /* periods missed: the next one from now */
+			t = now_ns() + IV_NS - (now_ns() - t) % IV_NS;
+	}
+	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
+	return NULL;
+}
+
+static void *host_hog(void *arg)
+{
+	pin(*(int *)arg);
+	while (!stop)
+		;
+	return NULL;
+}
+
+struct result { double late_p99, cpu, wakes[3]; int ok; };
+
+static struct result one_run(const char *policy, int busy_host, int idle_guest, int secs)
+{
+	struct result r = { 0 };
+	struct vcpu v[NV];
+	pthread_t th[NV], hog[8];
+	int tids[NV], cpus[8], nh = busy_host ? (ncpu < 8 ? ncpu : 8) : 0;
+	char err[256];
+	const struct policy_ops *ops = policy_find(policy);
+	struct policy p = { .ops = ops, .spec = guest_spec("policy", policy, "static_prio", "50", NULL) };
+
+	stop = 0;
+	pvb_boost_host_init(region, sizeof(region), NV, PVB_BF_KNOWN, 50);
+	struct pvb_boost_hdr *h = (void *)region;
+	h->guest_features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE;
+	h->guest_version = 1;
+	tsc0 = __builtin_ia32_rdtsc();
+	mono0 = now_ns();
+	for (int i = 0; i < nh; i++) {
+		cpus[i] = i;
+		pthread_create(&hog[i], NULL, host_hog, &cpus[i]);
+	}
+	for (int i = 0; i < NV; i++) {
+		v[i] = (struct vcpu){ .idx = i, .idle_guest = idle_guest, .late = calloc(MAX_LATE, sizeof(double)) };
+		pthread_create(&th[i], NULL, vcpu_main, &v[i]);
+	}
+	for (int i = 0; i < NV; i++) {
+		while (!__atomic_load_n(&v[i].tid, __ATOMIC_ACQUIRE))
+			usleep(1000);
+		tids[i] = v[i].tid;
+	}
+	/* as the guest does: its TSC stamped just before it says it is ready */
+	h->guest_tsc_ready = __builtin_ia32_rdtsc();
+	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
+	struct vm_view vm = { .tids = tids, .nr_vcpus = NV, .tsc_khz = khz, .boost = region, .boost_size = sizeof(region) };
+	if ((ops->prepare && ops->prepare(&p, err, sizeof(err))) || (ops->start && ops->start(&p, &vm, err, sizeof(err)))) {
+		fprintf(stderr, "bench_agent: %s: %s\n", policy, err);
+	} else {
+		r.ok = 1;
+		sleep((unsigned)secs);
+	}
+	if (ops->stop)
+		ops->stop(&p);
+	stop = 1;
+	for (int i = 0; i < NV; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < nh; i++)
+		pthread_join(hog[i], NULL);
+	struct metric_set ms = { 0 };
+	if (ops->counters)
+		ops->counters(&p, &ms);
+	static const char *const by[3] = { "agent_wakeups_timer", "agent_wakeups_trace", "boosts" };
+	const struct metric *m = metrics_find(&ms, "agent_cpu_pct", METRIC_CPU_VM);
+	r.cpu = m ? m->value : 0;
+	for (int k = 0; k < 3; k++)
+		r.wakes[k] = (m = metrics_find(&ms, by[k], METRIC_CPU_VM)) ? m->value / secs : 0;
+	metrics_free(&ms);
+	if (ops->destroy)
+		ops->destroy(&p);
+	double all[2 * MAX_LATE];
+	size_t n = 0;
+	for (int i = 0; i < NV; i++) {
+		memcpy(all + n, v[i].late, v[i].n * sizeof(double));
+		n += v[i].n;
+		free(v[i].late);
+	}
+	r.late_p99 = n ? stats_quantile(all, n, 0.99) : 0;
+	r.ok &= n > 0;
+	/* a second between runs: right after static's FIFO threads held both CPUs, this kernel
+	 * starved the next run's normal threads for its whole length (1 period in 10 ran) */
+	sleep(1);
+	return r;
+}
+
+static const char *mmm(const double *x, int n, int d, char *buf, size_t len)
+{
+	if (!n)
+		return "-";
+	double lo = x[0];
+	for (int i = 1; i < n; i++)
+		lo = x[i] < lo ? x[i] : lo;
+	snprintf(buf, len, "%.*f [%.*f..%.*f]", d, stats_median(x, (size_t)n), d, lo, d, stats_max(x, (size_t)n));
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	bench_refuse_nested("bench_agent");
+	int reps = 3, secs = 3;
+	char err[256];
+	struct hostinfo host;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "reps=", 5))
+			reps = atoi(argv[i] + 5);
+		if (!strncmp(argv[i], "secs=", 5))
+			secs = atoi(argv[i] + 5);
+	}
+	if (reps < 1 || reps > MAX_REPS || secs < 1) {
+		fprintf(stderr, "usage: bench_agent [reps=1..%d] [secs=N]\n", MAX_REPS);
+		return 1;
+	}
+	hostinfo_read(&host, err, sizeof(err)); /* no KVM needed: only the TSC rate */
+	if (!host.tsc_khz) {
+		fprintf(stderr, "bench_agent: no TSC rate: %s\n", err);
+		return 1;
+	}
+	khz = host.tsc_khz;
+	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	static struct result res[2][2][NP][MAX_REPS];
+	int total = 2 * 2 * (int)NP * reps, done = 0;
+	for (int rep = 0; rep < reps; rep++) /* interleaved: every variant once per round */
+		for (int busy = 0; busy < 2; busy++)
+			for (int ig = 0; ig < 2; ig++)
+				for (size_t p = 0; p < NP; p++) {
+					res[busy][ig][p][rep] = one_run(names[p], busy, ig, secs);
+					fprintf(stderr, "\r[%d/%d] %s host, %s guest, %s   ", ++done, total,
+						busy ? "busy" : "idle", ig ? "idle" : "busy", names[p]);
+				}
+	fprintf(stderr, "\n");
+	printf("\n# boost agents on this host's scheduler: %d synthetic vCPU threads, RT task every 1000 us "
+	       "(20 us of work); median [min..max] of %d runs of %d s\n", NV, reps, secs);
+	for (int busy = 0; busy < 2; busy++)
+		for (int ig = 0; ig < 2; ig++) {
+			printf("\n%s host, %s guest\n%-19s %-22s %-18s %-22s %-22s %-22s\n", busy ? "busy" : "idle",
+			       ig ? "idle (halts)" : "busy (a hog)", "policy", "RT lateness p99 us", "agent CPU %",
+			       "wake-ups/s: timer", "trace", "boosts/s");
+			for (size_t p = 0; p < NP; p++) {
+				double x[5][MAX_REPS];
+				int n = 0;
+				char b[5][64];
+				for (int r = 0; r < reps; r++) {
+					const struct result *q = &res[busy][ig][p][r];
+					if (!q->ok)
+						continue;
+					x[0][n] = q->late_p99, x[1][n] = q->cpu;
+					for (int k = 0; k < 3; k++)
+						x[2 + k][n] = q->wakes[k];
+					n++;
+				}
+				int dyn = p >= 2;
+				printf("%-19s %-22s %-18s %-22s %-22s %-22s\n", names[p], mmm(x[0], n, 0, b[0], 64),
+				       dyn ? mmm(x[1], n, 2, b[1], 64) : "", dyn ? mmm(x[2], n, 0, b[2], 64) : "",
+				       dyn ? mmm(x[3], n, 0, b[3], 64) : "", dyn ? mmm(x[4], n, 0, b[4], 64) : "");
+			}
+		}
+	printf("\nagent CPU targets: < 2%% of a CPU on an idle host, < 5%% on a busy one\n");
+	return 0;
+}

@@ -195,17 +195,6 @@ static struct result one_run(const char *policy, int busy_host, int idle_guest, 
 	return r;
 }
 
-static const char *mmm(const double *x, int n, int d, char *buf, size_t len)
-{
-	if (!n)
-		return "-";
-	double lo = x[0];
-	for (int i = 1; i < n; i++)
-		lo = x[i] < lo ? x[i] : lo;
-	snprintf(buf, len, "%.*f [%.*f..%.*f]", d, stats_median(x, (size_t)n), d, lo, d, stats_max(x, (size_t)n));
-	return buf;
-}
-
 int main(int argc, char **argv)
 {
 	bench_refuse_nested("bench_agent");
@@ -213,16 +202,7 @@ int main(int argc, char **argv)
 	char err[256];
 	struct hostinfo host;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strncmp(argv[i], "reps=", 5))
-			reps = atoi(argv[i] + 5);
-		if (!strncmp(argv[i], "secs=", 5))
-			secs = atoi(argv[i] + 5);
-	}
-	if (reps < 1 || reps > MAX_REPS || secs < 1) {
-		fprintf(stderr, "usage: bench_agent [reps=1..%d] [secs=N]\n", MAX_REPS);
-		return 1;
-	}
+	bench_args(argc, argv, "bench_agent", &reps, &secs, MAX_REPS);
 	hostinfo_read(&host, err, sizeof(err)); /* no KVM needed: only the TSC rate */
 	if (!host.tsc_khz) {
 		fprintf(stderr, "bench_agent: no TSC rate: %s\n", err);
@@ -262,9 +242,9 @@ int main(int argc, char **argv)
 					n++;
 				}
 				int dyn = p >= 2;
-				printf("%-19s %-22s %-18s %-22s %-22s %-22s\n", names[p], mmm(x[0], n, 0, b[0], 64),
-				       dyn ? mmm(x[1], n, 2, b[1], 64) : "", dyn ? mmm(x[2], n, 0, b[2], 64) : "",
-				       dyn ? mmm(x[3], n, 0, b[3], 64) : "", dyn ? mmm(x[4], n, 0, b[4], 64) : "");
+				printf("%-19s %-22s %-18s %-22s %-22s %-22s\n", names[p], bench_mmm(x[0], n, 0, b[0], 64),
+				       dyn ? bench_mmm(x[1], n, 2, b[1], 64) : "", dyn ? bench_mmm(x[2], n, 0, b[2], 64) : "",
+				       dyn ? bench_mmm(x[3], n, 0, b[3], 64) : "", dyn ? bench_mmm(x[4], n, 0, b[4], 64) : "");
 			}
 		}
 	printf("\nagent CPU targets: < 2%% of a CPU on an idle host, < 5%% on a busy one\n");

@@ -47,41 +47,13 @@ static int values(const char *db, const char *job, const char *policy, int vcpus
 	return n;
 }
 
-static double lo(const double *v, int n)
-{
-	double m = v[0];
-	for (int i = 1; i < n; i++)
-		m = v[i] < m ? v[i] : m;
-	return m;
-}
-
-/* "median [min..max]" of n values with d decimals, or "-" */
-static const char *mmm(const double *v, int n, int d, char *buf, size_t len)
-{
-	if (!n)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%.*f [%.*f..%.*f]", d, stats_median(v, (size_t)n), d, lo(v, n), d,
-			 stats_max(v, (size_t)n));
-	return buf;
-}
-
 int main(int argc, char **argv)
 {
 	bench_refuse_nested("bench_boost");
 	char dir[] = "/tmp/pvbench-bench-boost-XXXXXX", ini[128], db[128], bin[512], err[256];
 	int tcg = access("/dev/kvm", R_OK | W_OK) != 0, ok = 1;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strncmp(argv[i], "reps=", 5))
-			reps = atoi(argv[i] + 5);
-		if (!strncmp(argv[i], "secs=", 5))
-			secs = atoi(argv[i] + 5);
-	}
-	if (reps < 1 || reps > MAX_REPS || secs < 1) {
-		fprintf(stderr, "usage: bench_boost [reps=1..%d] [secs=N]\n", MAX_REPS);
-		return 1;
-	}
+	bench_args(argc, argv, "bench_boost", &reps, &secs, MAX_REPS);
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(ini, sizeof(ini), "%s/b.ini", dir);
@@ -131,14 +103,14 @@ int main(int argc, char **argv)
 				double hm = nh[p] ? stats_median(h[p], (size_t)nh[p]) : 0;
 				int dyn = p >= 2;
 				int n1 = values(db, "busy", policies[p], vc, iv, "policy", -2, "agent_cpu_pct", 1, x);
-				mmm(x, n1, 1, b3, sizeof(b3));
+				bench_mmm(x, n1, 1, b3, sizeof(b3));
 				int n2 = values(db, "busy", policies[p], vc, iv, "guest", -2, "boosted_at_wake_pct", 1, x);
-				mmm(x, n2, 0, b4, sizeof(b4));
+				bench_mmm(x, n2, 0, b4, sizeof(b4));
 				int n3 = values(db, "busy", policies[p], vc, iv, "policy", -2, "reaction_p50", 1, x);
-				mmm(x, n3, 0, b5, sizeof(b5));
+				bench_mmm(x, n3, 0, b5, sizeof(b5));
 				printf("%-19s %-22s %7.2f %6s %-22s %10s %-16s %-18s %-16s\n", policies[p],
-				       mmm(g[p], ng[p], 0, b1, sizeof(b1)), ng[p] ? gm / gs : 0,
-				       dyn ? (ng[p] && gm <= 1.5 * gs ? "yes" : "no") : "", mmm(h[p], nh[p], 0, b2, sizeof(b2)),
+				       bench_mmm(g[p], ng[p], 0, b1, sizeof(b1)), ng[p] ? gm / gs : 0,
+				       dyn ? (ng[p] && gm <= 1.5 * gs ? "yes" : "no") : "", bench_mmm(h[p], nh[p], 0, b2, sizeof(b2)),
 				       p ? (nh[p] && hm <= hv ? "yes" : "no") : "", dyn ? b3 : "", dyn ? b4 : "",
 				       dyn ? b5 : "");
 			}
@@ -148,7 +120,7 @@ int main(int argc, char **argv)
 		double x[MAX_REPS];
 		char b[64];
 		int n = values(db, "idle", policies[p], 2, 1000, "policy", -2, "agent_cpu_pct", 1, x);
-		printf("%-19s %-22s %s\n", policies[p], mmm(x, n, 1, b, sizeof(b)),
+		printf("%-19s %-22s %s\n", policies[p], bench_mmm(x, n, 1, b, sizeof(b)),
 		       !n ? "" : stats_median(x, (size_t)n) < 2 ? "yes" : "no");
 	}
 	printf("\n# lock-holder preemption (lockhold, 2 vCPUs, busy host): the guest's lock wait, us\n%-19s %-22s %-22s %-22s %-16s %-16s\n",
@@ -158,11 +130,11 @@ int main(int argc, char **argv)
 		static const char *const wm[3] = { "wait_avg", "wait_p99", "wait_max" };
 		char b[5][64];
 		for (int k = 0; k < 3; k++)
-			mmm(w[k], values(db, "lock", policies[p], 2, 1000, "guest", -1, wm[k], 1e-3, w[k]), 1, b[k], sizeof(b[k]));
+			bench_mmm(w[k], values(db, "lock", policies[p], 2, 1000, "guest", -1, wm[k], 1e-3, w[k]), 1, b[k], sizeof(b[k]));
 		int nx = values(db, "lock", policies[p], 2, 1000, "policy", -2, "boosts_in_crit", 1, x);
 		int ny = values(db, "lock", policies[p], 2, 1000, "policy", -2, "agent_cpu_pct", 1, y);
 		printf("%-19s %-22s %-22s %-22s %-16s %-16s\n", policies[p], b[0], b[1], b[2],
-		       p >= 2 ? mmm(x, nx, 0, b[3], sizeof(b[3])) : "", p >= 2 ? mmm(y, ny, 1, b[4], sizeof(b[4])) : "");
+		       p >= 2 ? bench_mmm(x, nx, 0, b[3], sizeof(b[3])) : "", p >= 2 ? bench_mmm(y, ny, 1, b[4], sizeof(b[4])) : "");
 	}
 	printf("\n<=vanilla: the median host p99 is at most vanilla's worst run; cyclic's histogram ends at 10000 us\n");
 	if (!ok)

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include "config.h"
 #include "hostinfo.h"
+#include "stats.h"
 
 /* A test whose point is KVM itself (an ioctl, pvbench's own VMM) is registered with kvm_test():
  * its name starts "kvm_". make check runs those in a pass of their own, through scripts/kvm-nested:
@@ -74,6 +75,35 @@ static inline void bench_refuse_nested(const char *name)
 				"benchmarks on a host with /dev/kvm.\n", name);
 		exit(1);
 	}
+}
+
+/* A benchmark's arguments: reps=N (1..max_reps) and secs=N, over the defaults in *reps, *secs;
+ * a usage line and exit(1) when out of range. */
+static inline void bench_args(int argc, char **argv, const char *name, int *reps, int *secs, int max_reps)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "reps=", 5))
+			*reps = atoi(argv[i] + 5);
+		if (!strncmp(argv[i], "secs=", 5))
+			*secs = atoi(argv[i] + 5);
+	}
+	if (*reps < 1 || *reps > max_reps || *secs < 1) {
+		fprintf(stderr, "usage: %s [reps=1..%d] [secs=N]\n", name, max_reps);
+		exit(1);
+	}
+}
+
+/* "median [min..max]" of n values with d decimals into buf, or "-" for none. */
+static inline const char *bench_mmm(const double *v, int n, int d, char *buf, size_t len)
+{
+	double lo = n ? v[0] : 0, hi = lo;
+	for (int i = 1; i < n; i++)
+		lo = v[i] < lo ? v[i] : lo, hi = v[i] > hi ? v[i] : hi;
+	if (!n)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.*f [%.*f..%.*f]", d, stats_median(v, (size_t)n), d, lo, d, hi);
+	return buf;
 }
 
 static inline const char *build_dir(void)

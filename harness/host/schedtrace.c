@@ -184,11 +184,12 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 		if (r.type == EV_SWITCH) {
 			/* a switch from one traced thread to another is in both rings: each ring
 			 * tells its own half */
-			if (ev == EV_SWITCH)
+			if (ev == EV_SWITCH) {
 				r.prev = (int)get(raw, rlen, t->prev_pid);
-			else
+				r.preempted = (get(raw, rlen, t->prev_state) & 0x7f) == 0; /* still runnable */
+			} else {
 				r.next = (int)get(raw, rlen, t->next_pid);
-			r.preempted = (get(raw, rlen, t->prev_state) & 0x7f) == 0; /* still runnable */
+			}
 		} else {
 			r.next = (int)get(raw, rlen, t->wake_pid);
 		}

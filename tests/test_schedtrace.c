@@ -2,7 +2,8 @@
 /* The host sched trace on real threads: a sleeper shows little runtime; a spinner sharing one CPU
  * with another spinner shows involuntary preemptions, about half a CPU and a wait of about a
  * slice after each preemption; the ring buffers lose nothing. A switch-in is recorded but wakes
- * no reader; a switch-out does. */
+ * no reader; a switch-out does. A reader does not see its own preemption of a thread, but does
+ * see the host give the thread's CPU to another task when it sleeps. */
 #include <poll.h>
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "schedtrace.h"
+#include "util.h"
 
 static volatile int stop;
 
@@ -140,11 +142,112 @@ static void switch_ins_wake_no_reader(void **state)
 	pthread_join(th, NULL);
 }
 
+/* A reader that leaves itself out (an agent, SCHED_FIFO): each of its wake-ups on a traced
+ * thread's CPU preempts the thread, which is not the host's doing and must not read as a
+ * preemption (the agent would arm a timer for it, whose wake-up preempts again). But when the
+ * reader sleeps and the host gives that CPU to another task, the thread is held off: the trace
+ * must say so, and wake the reader (it caused that: a task that has just run loses its CPU to one
+ * that waits). The truth is the thread's own: it reads the clock in a loop, and a gap in its
+ * reads is time off its CPU. */
+#define MAX_GAPS 200000
+struct gap { uint64_t from, to; };
+static struct gap gaps[MAX_GAPS];
+static size_t ngaps;
+static void *gap_spinner(void *arg)
+{
+	pin0();
+	*(int *)arg = (int)syscall(SYS_gettid);
+	uint64_t last = mono_ns();
+	while (!stop) {
+		uint64_t now = mono_ns();
+		if (now - last > 20000 && ngaps < MAX_GAPS)
+			gaps[ngaps++] = (struct gap){ last, now };
+		last = now;
+	}
+	return NULL;
+}
+
+static void reader_left_out_host_seen(void **state)
+{
+	enum { LOOKS = 1500 };
+	static struct { uint64_t at, woke; int on, woken; } look[LOOKS];
+	pthread_t th[2];
+	int tid[2] = { 0, 0 }, me = (int)syscall(SYS_gettid);
+	char err[256];
+	struct schedtrace *t;
+	struct sched_param rt = { .sched_priority = 10 }, other = { 0 };
+
+	stop = 0;
+	ngaps = 0;
+	pthread_create(&th[0], NULL, gap_spinner, &tid[0]);
+	pthread_create(&th[1], NULL, spinner, &tid[1]); /* the host's other task on CPU 0 */
+	while (!tid[0] || !tid[1])
+		usleep(1000);
+	cpu_set_t all;
+	pthread_getaffinity_np(pthread_self(), sizeof(all), &all);
+	pin0();
+	int rc = schedtrace_start(&t, tid, 1, SCHEDTRACE_SWITCHES, me, err, sizeof(err));
+	if (rc || pthread_setschedparam(pthread_self(), SCHED_FIFO, &rt)) {
+		stop = 1;
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		fprintf(stderr, "skip: %s\n", rc ? err : "no SCHED_FIFO here");
+		pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+		if (!rc)
+			schedtrace_stop(t, NULL);
+		skip();
+	}
+	struct pollfd pf[64];
+	int npf = schedtrace_pollfds(t, pf, 64);
+	for (int i = 0; i < LOOKS; i++) {
+		schedtrace_sleeping(t);
+		look[i].woken = poll(pf, (nfds_t)npf, 1) > 0; /* else 1 ms passed */
+		look[i].woke = mono_ns();
+		schedtrace_drain(t);
+		const struct schedtrace_thread *s = schedtrace_thread(t, 0);
+		look[i].at = mono_ns();
+		look[i].on = s->in_ns > s->out_ns;
+	}
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
+	pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+	schedtrace_stop(t, NULL);
+	stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+
+	/* at each look the reader has CPU 0, so the thread is in a gap. Woken by the trace, the
+	 * host has just taken the thread's CPU: it must read as off. Woken by the time: a gap that
+	 * began as the reader woke (its wake-up takes ~20 us here) is the reader's own, on a CPU as
+	 * far as the host goes; one that began well before is the host's, held off. Between the
+	 * two, another task may have taken the CPU just before the reader did: not counted */
+	int own = 0, held = 0, woken = 0, miss = 0, wrong = 0;
+	size_t g = 0;
+	for (int i = 0; i < LOOKS; i++) {
+		while (g < ngaps && gaps[g].to < look[i].at)
+			g++;
+		if (g == ngaps || gaps[g].from > look[i].at)
+			continue;
+		int mine = !look[i].woken && gaps[g].from + 50000 >= look[i].woke;
+		int host = look[i].woken || gaps[g].from + 300000 < look[i].woke;
+		own += mine;
+		held += host && !look[i].woken;
+		woken += look[i].woken;
+		miss += host && look[i].on;
+		wrong += mine && !look[i].on;
+	}
+	fprintf(stderr, "note: looks in the reader's own gap %d, in the host's %d, woken by the host taking "
+		"the CPU %d; host's read as on a CPU %d, own as off %d\n", own, held, woken, miss, wrong);
+	assert_true(own > LOOKS / 10 && held > LOOKS / 10 && woken > LOOKS / 10);
+	assert_true(miss <= (held + woken) / 50);
+	assert_true(wrong <= own / 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sleeper_and_spinner),
 		cmocka_unit_test(switch_ins_wake_no_reader),
+		cmocka_unit_test(reader_left_out_host_seen),
 	};
 	return cmocka_run_group_tests_name("schedtrace", tests, NULL, NULL);
 }

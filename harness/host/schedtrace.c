@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +18,20 @@
 #include "stats.h"
 
 #define MAX_THREADS 16
-#define RING_PAGES 64                    /* per CPU and event: 256 KiB */
+#define RING_PAGES 64                    /* per CPU and event: 256 KiB (EV_LEAVE: 1 page) */
 
-/* EV_SWITCH: switches out; EV_IN: switches in, which wake no reader */
-enum { EV_SWITCH, EV_WAKEUP, EV_IN, NR_EV };
+/* EV_SWITCH: switches out; EV_IN: switches in and the reader's own, which wake no one;
+ * EV_LEAVE: the reader leaving a CPU to another task, enabled only while it sleeps on one it took
+ * from a traced thread (the same switch is in EV_IN: this one only wakes) */
+enum { EV_SWITCH, EV_WAKEUP, EV_IN, EV_LEAVE, NR_EV };
 
 struct rec { uint64_t ns; int type, prev, next, preempted; };
 
 struct field { int off, size; };
+
+/* Thread i's CPU taken by the reader at ns (i < 0: none); left: when the reader left it to
+ * another task (0: not yet) */
+struct lend { int i; uint64_t ns, left; };
 
 /* The kernel's own accounting of a thread: on-CPU and runnable-waiting time, time slices,
  * involuntary switches (/proc/TID/schedstat and status). */
@@ -58,11 +65,14 @@ struct schedtrace {
 	uint64_t t_a1;
 	int *fd;                             /* [cpu][event] */
 	void **ring;
-	size_t ring_len;
+	int *armed;                          /* [cpu]: its EV_LEAVE is enabled */
 	struct field prev_pid, prev_state, next_pid, wake_pid;
 	struct rec *r;
 	size_t nr, cap;
 	uint64_t lost, t0, t1;
+	int reader;                          /* except_tid, or -1 */
+	struct lend *lent;                   /* [cpu]: the thread the reader preempted there, if any */
+	struct lend left[MAX_THREADS];       /* a lent CPU the reader left to another task, to settle */
 	struct schedtrace_thread th[MAX_THREADS];
 };
 
@@ -119,6 +129,17 @@ static int event_format(const char *dir, const char *event, int *id, const char 
 	return *id < 0 ? (snprintf(err, errlen, "%s: no ID", path), -1) : 0;
 }
 
+#define FILTER_LEN 2048
+
+static void append(char *f, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(f);
+	va_start(ap, fmt);
+	vsnprintf(f + n, FILTER_LEN - n, fmt, ap);
+	va_end(ap);
+}
+
 static int64_t get(const uint8_t *raw, uint32_t len, struct field f)
 {
 	if ((uint32_t)(f.off + f.size) > len)
@@ -148,11 +169,52 @@ static void add(struct schedtrace *t, struct rec r)
 	t->r[t->nr++] = r;
 }
 
+/* One thing that happened to a traced thread (a wake-up, a switch in or out): its latest times
+ * and counts, and the record itself when kept for the metrics at stop. */
+static void note(struct schedtrace *t, struct rec r, int keep)
+{
+	if (keep)
+		add(t, r);
+	for (int i = 0; i < t->n; i++) { /* the rings are per CPU: keep the latest of each */
+		struct schedtrace_thread *s = &t->th[i];
+		if (r.type == EV_WAKEUP && r.next == t->tids[i]) {
+			s->woken++;
+			s->woken_ns = r.ns > s->woken_ns ? r.ns : s->woken_ns;
+		} else if (r.type == EV_SWITCH && r.next == t->tids[i]) {
+			s->in_ns = r.ns > s->in_ns ? r.ns : s->in_ns;
+		} else if (r.type == EV_SWITCH && r.prev == t->tids[i]) {
+			s->out_ns = r.ns > s->out_ns ? r.ns : s->out_ns;
+			if (r.preempted) {
+				s->preempted++;
+				s->preempted_ns = r.ns > s->preempted_ns ? r.ns : s->preempted_ns;
+			} else {
+				s->slept++;
+			}
+		}
+	}
+}
+
+static int index_of(const struct schedtrace *t, int tid)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->tids[i] == tid)
+			return i;
+	return -1;
+}
+
+static size_t ring_len(int ev)
+{
+	return (size_t)((ev == EV_LEAVE ? 1 : RING_PAGES) + 1) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 {
 	struct perf_event_mmap_page *m = t->ring[cpu * NR_EV + ev];
 	uint8_t *data = (uint8_t *)m + m->data_offset;
 	uint64_t size = m->data_size, head = __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE), tail = m->data_tail;
+
+	if (ev == EV_LEAVE) /* it has woken the reader: what it says is in EV_IN */
+		tail = head;
 
 	while (tail < head) {
 		struct perf_event_header h;
@@ -180,38 +242,33 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 		const uint8_t *raw = buf + sizeof(h) + 12;
 		if (sizeof(h) + 12 + rlen > h.size)
 			continue;
-		struct rec r = { .ns = ns, .type = ev == EV_IN ? EV_SWITCH : ev, .prev = -1, .next = -1 };
-		if (r.type == EV_SWITCH) {
-			/* a switch from one traced thread to another is in both rings: each ring
-			 * tells its own half */
-			if (ev == EV_SWITCH) {
-				r.prev = (int)get(raw, rlen, t->prev_pid);
-				r.preempted = (get(raw, rlen, t->prev_state) & 0x7f) == 0; /* still runnable */
-			} else {
-				r.next = (int)get(raw, rlen, t->next_pid);
-			}
-		} else {
-			r.next = (int)get(raw, rlen, t->wake_pid);
+		if (ev == EV_WAKEUP) {
+			note(t, (struct rec){ ns, EV_WAKEUP, -1, (int)get(raw, rlen, t->wake_pid), 0 }, keep);
+			continue;
 		}
-		if (keep)
-			add(t, r);
-		for (int i = 0; i < t->n; i++) { /* the rings are per CPU: keep the latest of each */
-			struct schedtrace_thread *s = &t->th[i];
-			if (r.type == EV_WAKEUP && r.next == t->tids[i]) {
-				s->woken++;
-				s->woken_ns = ns > s->woken_ns ? ns : s->woken_ns;
-			} else if (r.type == EV_SWITCH && r.next == t->tids[i]) {
-				s->in_ns = ns > s->in_ns ? ns : s->in_ns;
-			} else if (r.type == EV_SWITCH && r.prev == t->tids[i]) {
-				s->out_ns = ns > s->out_ns ? ns : s->out_ns;
-				if (r.preempted) {
-					s->preempted++;
-					s->preempted_ns = ns > s->preempted_ns ? ns : s->preempted_ns;
-				} else {
-					s->slept++;
-				}
-			}
+		int prev = (int)get(raw, rlen, t->prev_pid), next = (int)get(raw, rlen, t->next_pid);
+		int runnable = (get(raw, rlen, t->prev_state) & 0x7f) == 0;
+		/* a switch from one traced thread to another is in both rings: each tells its half */
+		if (ev == EV_SWITCH) {
+			note(t, (struct rec){ ns, EV_SWITCH, prev, -1, runnable }, keep);
+			continue;
 		}
+		/* the switch-in ring also has the reader's comings and goings. Its wake-up on a
+		 * thread's CPU preempts the thread: lent to the reader, not held off by the host.
+		 * Where the reader leaves that CPU to another task, the host holds the thread off from
+		 * then, unless it ran elsewhere meanwhile: known once every ring is drained */
+		struct lend *l = &t->lent[cpu];
+		if (prev == t->reader && l->i >= 0) {
+			if (next != t->tids[l->i])
+				t->left[l->i] = (struct lend){ l->i, l->ns, ns };
+			l->i = -1;
+		}
+		if (next != t->reader)
+			note(t, (struct rec){ ns, EV_SWITCH, -1, next, 0 }, keep);
+		else if (runnable && (l->i = index_of(t, prev)) >= 0)
+			l->ns = ns;
+		else /* it slept, and the reader runs next */
+			note(t, (struct rec){ ns, EV_SWITCH, prev, -1, 0 }, keep);
 	}
 	__atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
 }
@@ -241,12 +298,33 @@ int schedtrace_pollfds(const struct schedtrace *t, struct pollfd *pf, int max)
 	return n;
 }
 
+void schedtrace_sleeping(struct schedtrace *t)
+{
+	for (int c = 0; c < t->ncpus; c++)
+		if (t->lent[c].i >= 0 && t->fd[c * NR_EV + EV_LEAVE] >= 0 && !t->armed[c])
+			t->armed[c] = ioctl(t->fd[c * NR_EV + EV_LEAVE], PERF_EVENT_IOC_ENABLE, 0) == 0;
+}
+
 static void drain_all(struct schedtrace *t, int keep)
 {
+	for (int c = 0; c < t->ncpus; c++) /* awake: a leave of its own wakes no one */
+		if (t->armed[c]) {
+			ioctl(t->fd[c * NR_EV + EV_LEAVE], PERF_EVENT_IOC_DISABLE, 0);
+			t->armed[c] = 0;
+		}
 	for (int c = 0; c < t->ncpus; c++)
 		for (int e = 0; e < NR_EV; e++)
 			if (t->ring[c * NR_EV + e])
 				drain(t, c, e, keep);
+	/* a CPU the reader left to another task: the thread waited from then, unless it ran
+	 * elsewhere in between (an idle CPU may pull it while the reader has its own) */
+	for (int i = 0; i < t->n; i++) {
+		struct lend *l = &t->left[i];
+		struct schedtrace_thread *s = &t->th[i];
+		if (l->left && (s->in_ns <= l->ns || s->in_ns > l->left))
+			note(t, (struct rec){ l->left, EV_SWITCH, t->tids[i], -1, 1 }, keep);
+		l->left = 0;
+	}
 }
 
 void schedtrace_drain(struct schedtrace *t)
@@ -267,7 +345,7 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 	struct schedtrace *t = calloc(1, sizeof(*t));
 	struct field f[3];
 	int id[NR_EV];
-	char filter[NR_EV][1024] = { "", "", "" };
+	char filter[NR_EV][FILTER_LEN] = { "", "", "", "" };
 	const char *dir;
 
 	if (!t)
@@ -279,39 +357,49 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 	    event_format(dir, "sched_switch", &id[EV_SWITCH], sw, f, 3, err, errlen))
 		goto fail;
 	t->prev_pid = f[0], t->prev_state = f[1], t->next_pid = f[2];
-	id[EV_IN] = id[EV_SWITCH];
+	id[EV_IN] = id[EV_LEAVE] = id[EV_SWITCH];
 	if (event_format(dir, "sched_wakeup", &id[EV_WAKEUP], wk, f, 1, err, errlen))
 		goto fail;
 	t->wake_pid = f[0];
-	/* no reader to leave out: no thread has pid -1 (pid 0 is the idle task, whose switches with
-	 * the threads, to sleep and back, are most of them) */
-	int ex = except_tid > 0 ? except_tid : -1;
+	/* the reader's own switches with the threads go to the switch-in ring, which wakes no one;
+	 * with no reader there are none (pid 0 is the idle task, not a reader) */
+	t->reader = except_tid > 0 ? except_tid : -1;
 	for (int i = 0; i < t->n; i++) {
 		const char *sep = i ? " || " : "";
-		if (events & SCHEDTRACE_OUTS) /* leaving out the reader's own comings and goings */
-			snprintf(filter[EV_SWITCH] + strlen(filter[EV_SWITCH]), sizeof(filter[0]) - strlen(filter[EV_SWITCH]),
-				 "%s(prev_pid == %d && next_pid != %d)", sep, tids[i], ex);
-		else /* a switch out to sleep: not runnable (the state's low bits set) */
-			snprintf(filter[EV_SWITCH] + strlen(filter[EV_SWITCH]), sizeof(filter[0]) - strlen(filter[EV_SWITCH]),
-				 "%s(prev_pid == %d && prev_state & 127)", sep, tids[i]);
-		snprintf(filter[EV_IN] + strlen(filter[EV_IN]), sizeof(filter[0]) - strlen(filter[EV_IN]),
-			 "%s(next_pid == %d && prev_pid != %d)", sep, tids[i], ex);
-		snprintf(filter[EV_WAKEUP] + strlen(filter[EV_WAKEUP]), sizeof(filter[0]) - strlen(filter[EV_WAKEUP]),
-			 "%spid == %d", sep, tids[i]);
+		if (!(events & SCHEDTRACE_OUTS)) /* a switch out to sleep: not runnable (the state's low bits set) */
+			append(filter[EV_SWITCH], "%s(prev_pid == %d && prev_state & 127)", sep, tids[i]);
+		else if (t->reader > 0)
+			append(filter[EV_SWITCH], "%s(prev_pid == %d && next_pid != %d)", sep, tids[i], t->reader);
+		else
+			append(filter[EV_SWITCH], "%sprev_pid == %d", sep, tids[i]);
+		append(filter[EV_IN], "%snext_pid == %d", sep, tids[i]);
+		if (t->reader > 0)
+			append(filter[EV_IN], " || (prev_pid == %d && next_pid == %d)", tids[i], t->reader);
+		append(filter[EV_WAKEUP], "%spid == %d", sep, tids[i]);
+	}
+	if (t->reader > 0) {
+		append(filter[EV_IN], " || prev_pid == %d", t->reader);
+		append(filter[EV_LEAVE], "prev_pid == %d && next_pid != 0", t->reader); /* not to idle */
+		for (int i = 0; i < t->n; i++)
+			append(filter[EV_LEAVE], " && next_pid != %d", tids[i]);
 	}
 	t->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
 	t->fd = malloc((size_t)t->ncpus * NR_EV * sizeof(int));
 	t->ring = calloc((size_t)t->ncpus * NR_EV, sizeof(void *));
-	t->ring_len = (size_t)(RING_PAGES + 1) * (size_t)sysconf(_SC_PAGESIZE);
-	if (!t->fd || !t->ring)
+	t->lent = calloc((size_t)t->ncpus, sizeof(*t->lent));
+	t->armed = calloc((size_t)t->ncpus, sizeof(int));
+	if (!t->fd || !t->ring || !t->lent || !t->armed)
 		goto fail;
 	for (int i = 0; i < t->ncpus * NR_EV; i++)
 		t->fd[i] = -1;
 	for (int c = 0; c < t->ncpus; c++)
+		t->lent[c].i = -1;
+	for (int c = 0; c < t->ncpus; c++)
 		for (int e = 0; e < NR_EV; e++) {
 			static const unsigned wants[NR_EV] = { [EV_SWITCH] = SCHEDTRACE_SLEEPS | SCHEDTRACE_OUTS,
-							       [EV_WAKEUP] = SCHEDTRACE_WAKEUPS, [EV_IN] = SCHEDTRACE_INS };
-			if (!(events & wants[e]))
+							       [EV_WAKEUP] = SCHEDTRACE_WAKEUPS, [EV_IN] = SCHEDTRACE_INS,
+							       [EV_LEAVE] = SCHEDTRACE_INS };
+			if (!(events & wants[e]) || (e == EV_LEAVE && t->reader < 0))
 				continue;
 			struct perf_event_attr a = {
 				.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[e],
@@ -334,7 +422,7 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 				snprintf(err, errlen, "PERF_EVENT_IOC_SET_FILTER \"%s\": %s", filter[e], strerror(errno));
 				goto fail;
 			}
-			void *m = mmap(NULL, t->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			void *m = mmap(NULL, ring_len(e), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			if (m == MAP_FAILED) {
 				snprintf(err, errlen, "mmap of a perf ring: %s", strerror(errno));
 				goto fail;
@@ -346,7 +434,7 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 		t->a0[i] = acct_of(t->tids[i]);
 	take_acct(t);
 	for (int i = 0; i < t->ncpus * NR_EV; i++)
-		if (t->fd[i] >= 0)
+		if (t->fd[i] >= 0 && i % NR_EV != EV_LEAVE)
 			ioctl(t->fd[i], PERF_EVENT_IOC_ENABLE, 0);
 	*out = t;
 	return 0;
@@ -371,6 +459,7 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 {
 	if (!t)
 		return;
+
 	t->t1 = mono_ns();
 	for (int i = 0; t->fd && i < t->ncpus * NR_EV; i++)
 		if (t->fd[i] >= 0)
@@ -451,11 +540,13 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 	}
 	for (int i = 0; t->ring && i < t->ncpus * NR_EV; i++)
 		if (t->ring[i])
-			munmap(t->ring[i], t->ring_len);
+			munmap(t->ring[i], ring_len(i % NR_EV));
 	for (int i = 0; t->fd && i < t->ncpus * NR_EV; i++)
 		if (t->fd[i] >= 0)
 			close(t->fd[i]);
 	free(t->ring);
+	free(t->lent);
+	free(t->armed);
 	free(t->fd);
 	free(t->r);
 	free(t);

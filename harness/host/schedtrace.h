@@ -27,10 +27,12 @@ enum {
 	SCHEDTRACE_SWITCHES = SCHEDTRACE_INS | SCHEDTRACE_OUTS,
 	SCHEDTRACE_ALL = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SWITCHES,
 };
-/* Starts tracing tids (thread i reported as cpu i). except_tid (0: none) is the reader, whose own
- * switches with them are left out: each of its wake-ups on their CPU preempts one, and it would
- * then take its own look for the host's doing (the thread is back when it sleeps again). What the
- * trace misses so: a CPU the reader leaves to a third task.
+/* Starts tracing tids (thread i reported as cpu i). except_tid (0: none) is the reader, which
+ * does not see itself: its wake-up on a thread's CPU preempts the thread, which it would otherwise
+ * take for the host's doing at each look (the thread gets the CPU back when it sleeps). What it
+ * sees instead is where it leaves that CPU: to another task, the thread is preempted from then
+ * (the host held it off); back to the thread, nothing happened. With INS, and the reader calling
+ * schedtrace_sleeping() before it sleeps, that leave to another task wakes it.
  * 0, or -1 with a sentence in err (tracefs absent and not mountable, no permission, ...). */
 int schedtrace_start(struct schedtrace **t, const int *tids, int n, unsigned events, int except_tid,
 		     char *err, size_t errlen);
@@ -40,6 +42,11 @@ void schedtrace_poll(struct schedtrace *t);
 /* Only the rings, for an agent's hot path whose trace feeds no metrics: no /proc reads for the
  * kernel's accounting, and the records are counted into schedtrace_thread() but not kept. */
 void schedtrace_drain(struct schedtrace *t);
+/* The reader (except_tid) is about to sleep. Where it holds a traced thread's CPU, the host
+ * giving that CPU to another task as it leaves must wake it: that is a preemption of the thread
+ * it caused (a task that has just run loses a CPU picked again to one that waits). Anything
+ * else the reader leaves a CPU to wakes no one. */
+void schedtrace_sleeping(struct schedtrace *t);
 /* The descriptors that become readable at each traced event (one per CPU and event), for an
  * agent that sleeps until the host does something to a thread: up to max into pf, POLLIN. */
 int schedtrace_pollfds(const struct schedtrace *t, struct pollfd *pf, int max);

@@ -42,7 +42,6 @@ static const char *const names[] = { "vanilla", "static", "dynamic-eager", "dyna
 static _Alignas(4096) unsigned char region[8192];
 static volatile int stop;
 static unsigned khz;
-static uint64_t tsc0, mono0;
 static int ncpu;
 
 static uint64_t now_ns(void)
@@ -52,9 +51,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A CLOCK_MONOTONIC time near now in TSC ticks, from a pair read now: the TSC rate the kernel
+ * reports is a little off, and over a run from a pair taken at its start the deadlines published
+ * drifted hundreds of us from the ones kept */
 static uint64_t tsc_of(uint64_t mono)
 {
-	return tsc0 + (uint64_t)((double)(mono - mono0) * khz / 1e6);
+	uint64_t tsc = __builtin_ia32_rdtsc(), now = now_ns();
+	return tsc + (uint64_t)((double)((int64_t)(mono - now)) * khz / 1e6);
 }
 
 static void pin(int cpu)
@@ -137,8 +140,6 @@ static struct result one_run(const char *policy, int busy_host, int idle_guest, 
 	struct pvb_boost_hdr *h = (void *)region;
 	h->guest_features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE;
 	h->guest_version = 1;
-	tsc0 = __builtin_ia32_rdtsc();
-	mono0 = now_ns();
 	for (int i = 0; i < nh; i++) {
 		cpus[i] = i;
 		pthread_create(&hog[i], NULL, host_hog, &cpus[i]);
@@ -152,13 +153,15 @@ static struct result one_run(const char *policy, int busy_host, int idle_guest, 
 			usleep(1000);
 		tids[i] = v[i].tid;
 	}
-	/* as the guest does: its TSC stamped just before it says it is ready */
-	h->guest_tsc_ready = __builtin_ia32_rdtsc();
-	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
 	struct vm_view vm = { .tids = tids, .nr_vcpus = NV, .tsc_khz = khz, .boost = region, .boost_size = sizeof(region) };
 	if ((ops->prepare && ops->prepare(&p, err, sizeof(err))) || (ops->start && ops->start(&p, &vm, err, sizeof(err)))) {
 		fprintf(stderr, "bench_agent: %s: %s\n", policy, err);
 	} else {
+		/* as a guest does, once the agent runs: its TSC stamped just before it says it is
+		 * ready. The agent takes the TSC offset's bound from how long it took to see that:
+		 * with the agent started after, the bound was the agent's start-up, ~1 ms */
+		h->guest_tsc_ready = __builtin_ia32_rdtsc();
+		__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
 		r.ok = 1;
 		sleep((unsigned)secs);
 	}

@@ -34,7 +34,7 @@ const struct key_def boost_agent_keys[] = {
 };
 
 #define MAX_REACT 65536
-#define MAX_POLL (VM_MAX_VCPUS + 2 + 2 * 256)
+#define MAX_POLL (VM_MAX_VCPUS + 2 + 3 * 256) /* kicks, timer, stop; per CPU up to 3 trace events */
 
 struct vcpu_agent {
 	struct sched_saved saved;
@@ -130,7 +130,6 @@ static void step(struct agent *a, uint64_t woke_ns)
 	for (int i = 0; i < a->nr; i++) {
 		struct vcpu_agent *c = &a->v[i];
 		struct pvb_boost_view v;
-		uint64_t before = __builtin_ia32_rdtsc();
 		const struct schedtrace_thread *tr = a->trace ? schedtrace_thread(a->trace, i) : NULL;
 		if (c->boosted && t - c->since_ms > a->max_ms) { /* bounded: then as long unboosted */
 			unboost(a, i, t);
@@ -140,10 +139,12 @@ static void step(struct agent *a, uint64_t woke_ns)
 		if (pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, guest_now, &v, &a->st) ==
 		    PVB_BOOST_READ_TORN)
 			continue;
-		/* the guest stamped before we read: host - guest is at most before - stamp. The first
-		 * bound (guest_tsc_ready) was taken within a look of the truth, so a stamp that claims
-		 * more than 10 ms better is a lie: a guest cannot move the offset further than that */
-		int64_t bound = (int64_t)(before - v.stamp_tsc);
+		/* the guest stamped before the read ended: host - guest is at most after - stamp (a
+		 * TSC taken before the read let a stamp made during it push the bound past the truth).
+		 * The first bound (guest_tsc_ready) was taken within a look of the truth, so a stamp
+		 * that claims more than 10 ms better is a lie: a guest cannot move the offset further */
+		uint64_t after = __builtin_ia32_rdtsc();
+		int64_t bound = (int64_t)(after - v.stamp_tsc);
 		if (bound < a->offset && bound >= a->offset0 - (int64_t)a->khz * 10) {
 			a->offset = bound;
 			guest_now = host - (uint64_t)a->offset;
@@ -248,7 +249,7 @@ static void *agent_main(void *arg)
 	if (sched_save_and_set_fifo(&self, tid, a->prio + 1, err, sizeof(err)) && !a->errors++)
 		snprintf(a->sched_err, sizeof(a->sched_err), "agent: %s", err);
 	/* the host's side of the story (without it only kicks and times wake the agent), from here:
-	 * the trace must leave out this thread's own switches with the vCPU threads */
+	 * the trace must not take this thread's own wake-ups on a vCPU's CPU for the host's doing */
 	if (a->s->trace_events && schedtrace_start(&a->trace, a->vm->tids, a->nr, a->s->trace_events, tid,
 						   a->trace_err, sizeof(a->trace_err)))
 		a->trace = NULL;
@@ -277,6 +278,8 @@ static void *agent_main(void *arg)
 				step(a, 0);
 		}
 		arm_timer(a);
+		if (a->trace)
+			schedtrace_sleeping(a->trace);
 		if (ppoll(pf, (nfds_t)npf, NULL, NULL) < 0 && errno != EINTR)
 			break;
 		uint64_t woke_ns = mono_ns(), n;

@@ -38,8 +38,10 @@ struct metric_set {
 	char text[512];          /* the record's message, if any */
 };
 
-/* Percentiles derived from every histogram: <hist>_p50, _p99, _p99.9 (ns), clamped into the
- * exact [<hist>_min, <hist>_max] when the record has them. */
+/* A guest's result record as a set: out is emptied first (it need not be initialised; one that
+ * holds metrics would leak them), then filled. Percentiles derived from every histogram:
+ * <hist>_p50, _p99, _p99.9 (ns), clamped into the exact [<hist>_min, <hist>_max] when the record
+ * has them. */
 int metrics_from_record(const void *rec, struct metric_set *out);
 /* Adds a metric, with which way it improves (better: PVB_LESS, PVB_MORE or PVB_INFO); a value
  * that is not finite (a NaN from a missing guest figure) is refused with -1, so that nothing

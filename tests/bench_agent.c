@@ -29,6 +29,7 @@
 #include "pvb_boost.h"
 #include "stats.h"
 #include "testlib.h"
+#include "util.h"
 
 #define NV 2
 #define IV_NS 1000000ull
@@ -44,28 +45,13 @@ static volatile int stop;
 static unsigned khz;
 static int ncpu;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* A CLOCK_MONOTONIC time near now in TSC ticks, from a pair read now: the TSC rate the kernel
  * reports is a little off, and over a run from a pair taken at its start the deadlines published
  * drifted hundreds of us from the ones kept */
 static uint64_t tsc_of(uint64_t mono)
 {
-	uint64_t tsc = __builtin_ia32_rdtsc(), now = now_ns();
+	uint64_t tsc = __builtin_ia32_rdtsc(), now = mono_ns();
 	return tsc + (uint64_t)((double)((int64_t)(mono - now)) * khz / 1e6);
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	CPU_SET(cpu, &s);
-	pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
 }
 
 struct vcpu {
@@ -76,7 +62,7 @@ struct vcpu {
 
 static void spin_until(uint64_t t)
 {
-	while (now_ns() < t && !stop)
+	while (mono_ns() < t && !stop)
 		;
 }
 
@@ -84,9 +70,9 @@ static void *vcpu_main(void *arg)
 {
 	struct vcpu *v = arg;
 	struct pvb_boost_slot *s = pvb_boost_slot(region, (unsigned)v->idx);
-	uint64_t t = now_ns() + IV_NS;
+	uint64_t t = mono_ns() + IV_NS;
 
-	pin(v->idx % ncpu);
+	pin_self(v->idx % ncpu);
 	v->tid = (int)syscall(SYS_gettid);
 	while (!stop) {
 		/* between periods: the guest's normal hog, or a halt, with the next RT deadline */
@@ -99,7 +85,7 @@ static void *vcpu_main(void *arg)
 					&(struct timespec){ (time_t)(t / 1000000000ull), (long)(t % 1000000000ull) }, NULL);
 		else
 			spin_until(t);
-		uint64_t at = now_ns();
+		uint64_t at = mono_ns();
 		if (v->n < MAX_LATE && !stop)
 			v->late[v->n++] = (double)(at - t) / 1e3;
 		/* the RT task: asks for a boost while it runs */
@@ -108,8 +94,8 @@ static void *vcpu_main(void *arg)
 			pvb_boost_kick(s);
 		spin_until(at + RT_WORK_NS);
 		t += IV_NS;
-		if (t < now_ns()) /* periods missed: the next one from now */
-			t = now_ns() + IV_NS - (now_ns() - t) % IV_NS;
+		if (t < mono_ns()) /* periods missed: the next one from now */
+			t = mono_ns() + IV_NS - (mono_ns() - t) % IV_NS;
 	}
 	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
 	return NULL;
@@ -117,7 +103,7 @@ static void *vcpu_main(void *arg)
 
 static void *host_hog(void *arg)
 {
-	pin(*(int *)arg);
+	pin_self(*(int *)arg);
 	while (!stop)
 		;
 	return NULL;

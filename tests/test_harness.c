@@ -368,19 +368,11 @@ static int inj_efd, inj_runs, inj_boosted;
 
 static int hog_cpu; /* the first CPU this process may use: the hog's and the vCPU thread's */
 
-static int pin_to(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 static void *halted_vcpu(void *arg)
 {
 	struct pvb_boost_slot *s = pvb_boost_slot(script_region, 0);
 	uint64_t n;
-	pin_to(hog_cpu);
+	pin_self(hog_cpu);
 	*(int *)arg = (int)syscall(SYS_gettid);
 	for (;;) {
 		pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
@@ -396,7 +388,7 @@ static void *halted_vcpu(void *arg)
 static void *fifo_hog(void *arg)
 {
 	struct sched_param sp = { .sched_priority = 10 };
-	*(int *)arg = pin_to(hog_cpu) || pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) ? -1 : 1;
+	*(int *)arg = pin_self(hog_cpu) || pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) ? -1 : 1;
 	while (!inj_stop)
 		;
 	return NULL;

@@ -19,17 +19,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "schedtrace.h"
+#include "testlib.h"
 #include "util.h"
 
 static volatile int stop;
-
-static void pin0(void)
-{
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	CPU_SET(0, &s);
-	pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
-}
 
 static void *sleeper(void *arg)
 {
@@ -41,7 +34,7 @@ static void *sleeper(void *arg)
 
 static void *spinner(void *arg)
 {
-	pin0();
+	pin_self(0);
 	*(int *)arg = (int)syscall(SYS_gettid);
 	while (!stop)
 		;
@@ -155,7 +148,7 @@ static struct gap gaps[MAX_GAPS];
 static size_t ngaps;
 static void *gap_spinner(void *arg)
 {
-	pin0();
+	pin_self(0);
 	*(int *)arg = (int)syscall(SYS_gettid);
 	uint64_t last = mono_ns();
 	while (!stop) {
@@ -185,7 +178,7 @@ static void reader_left_out_host_seen(void **state)
 		usleep(1000);
 	cpu_set_t all;
 	pthread_getaffinity_np(pthread_self(), sizeof(all), &all);
-	pin0();
+	pin_self(0);
 	int rc = schedtrace_start(&t, tid, 1, SCHEDTRACE_SWITCHES, me, err, sizeof(err));
 	if (rc || pthread_setschedparam(pthread_self(), SCHED_FIFO, &rt)) {
 		stop = 1;

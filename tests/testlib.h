@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,15 @@ static int test_tcg __attribute__((unused));
 			test_tcg = 1;                                                     \
 		}                                                                         \
 	} while (0)
+
+/* Pins the calling thread to one CPU: 0, or an errno. */
+static inline int pin_self(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 /* A benchmark's first call: timings measured in scripts/kvm-nested's VM (KVM under QEMU's TCG)
  * mean nothing, so a benchmark there refuses, with the reason. */

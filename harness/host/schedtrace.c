@@ -29,9 +29,11 @@ struct rec { uint64_t ns; int type, prev, next, preempted; };
 
 struct field { int off, size; };
 
-/* Thread i's CPU taken by the reader at ns (i < 0: none); left: when the reader left it to
- * another task (0: not yet) */
-struct lend { int i; uint64_t ns, left; };
+/* A CPU the reader took from thread i at ns (i < 0: none) */
+struct lend { int i; uint64_t ns; };
+/* Thread i's CPU, taken by the reader at lent and left by it to another task at left (0: none):
+ * settled once every ring is drained */
+struct leave { uint64_t lent, left; };
 
 /* The kernel's own accounting of a thread: on-CPU and runnable-waiting time, time slices,
  * involuntary switches (/proc/TID/schedstat and status). */
@@ -72,7 +74,7 @@ struct schedtrace {
 	uint64_t lost, t0, t1;
 	int reader;                          /* except_tid, or -1 */
 	struct lend *lent;                   /* [cpu]: the thread the reader preempted there, if any */
-	struct lend left[MAX_THREADS];       /* a lent CPU the reader left to another task, to settle */
+	struct leave left[MAX_THREADS];
 	struct schedtrace_thread th[MAX_THREADS];
 };
 
@@ -260,7 +262,7 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 		struct lend *l = &t->lent[cpu];
 		if (prev == t->reader && l->i >= 0) {
 			if (next != t->tids[l->i])
-				t->left[l->i] = (struct lend){ l->i, l->ns, ns };
+				t->left[l->i] = (struct leave){ l->ns, ns };
 			l->i = -1;
 		}
 		if (next != t->reader)
@@ -319,9 +321,9 @@ static void drain_all(struct schedtrace *t, int keep)
 	/* a CPU the reader left to another task: the thread waited from then, unless it ran
 	 * elsewhere in between (an idle CPU may pull it while the reader has its own) */
 	for (int i = 0; i < t->n; i++) {
-		struct lend *l = &t->left[i];
+		struct leave *l = &t->left[i];
 		struct schedtrace_thread *s = &t->th[i];
-		if (l->left && (s->in_ns <= l->ns || s->in_ns > l->left))
+		if (l->left && (s->in_ns <= l->lent || s->in_ns > l->left))
 			note(t, (struct rec){ l->left, EV_SWITCH, t->tids[i], -1, 1 }, keep);
 		l->left = 0;
 	}

@@ -2,7 +2,8 @@
 /* The host sched trace on real threads: a sleeper shows little runtime; a spinner sharing one CPU
  * with another spinner shows involuntary preemptions, about half a CPU and a wait of about a
  * slice after each preemption; the ring buffers lose nothing. A switch-in is recorded but wakes
- * no reader; a switch-out does. A reader does not see its own preemption of a thread, but does
+ * no reader; a switch-out does where asked to, and is recorded anyway. A thread's sleeps wake the
+ * reader only while it asks. A reader does not see its own preemption of a thread, but does
  * see the host give the thread's CPU to another task when it sleeps. */
 #include <poll.h>
 #include <errno.h>
@@ -118,8 +119,10 @@ static void switch_ins_wake_no_reader(void **state)
 	assert_int_equal(schedtrace_pollfds(t, pf, 64), 0); /* nothing to wake on */
 	usleep(50000);                                        /* the sleeper ran ~50 times */
 	schedtrace_drain(t);
+	/* and its switches out are there too, quietly: on_cpu needs both */
 	assert_true(schedtrace_thread(t, 0)->in_ns > 0);
-	assert_true(schedtrace_thread(t, 0)->out_ns == 0);
+	assert_true(schedtrace_thread(t, 0)->out_ns > 0);
+	assert_true(schedtrace_thread(t, 0)->slept > 20);
 	schedtrace_stop(t, NULL);
 
 	assert_int_equal(schedtrace_start(&t, &tid, 1, SCHEDTRACE_SWITCHES, 0, err, sizeof(err)), 0);
@@ -133,6 +136,54 @@ static void switch_ins_wake_no_reader(void **state)
 	schedtrace_stop(t, NULL);
 	stop = 1;
 	pthread_join(th, NULL);
+}
+
+/* An agent wakes on a thread's sleeps only while it has boosted the thread: a halting vCPU sleeps
+ * once a period, and an unboosted one's sleep asks nothing of it. Unasked, the sleeps wake no one
+ * yet the drain has them (with INS); asked, the next one wakes the reader; unasked again, none. */
+static void sleeps_wake_only_when_asked(void **state)
+{
+	pthread_t th;
+	int tid = 0, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	char err[256];
+	struct schedtrace *t;
+	struct pollfd pf[64];
+
+	stop = 0;
+	pthread_create(&th, NULL, sleeper, &tid);
+	while (!tid)
+		usleep(1000);
+	if (schedtrace_start(&t, &tid, 1, SCHEDTRACE_INS | SCHEDTRACE_PREEMPTS | SCHEDTRACE_ASKED_SLEEPS, 0, err,
+			     sizeof(err))) {
+		stop = 1;
+		pthread_join(th, NULL);
+		fprintf(stderr, "skip: %s\n", err);
+		skip();
+	}
+	/* the preemptions, one per CPU, then the thread's own sleeps */
+	assert_int_equal(schedtrace_pollfds(t, pf, 64), ncpu + 1);
+	struct pollfd *ask = &pf[ncpu];
+	assert_int_equal(poll(ask, 1, 50), 0); /* ~50 sleeps, unasked */
+	schedtrace_drain(t);
+	const struct schedtrace_thread *s = schedtrace_thread(t, 0);
+	assert_true(s->slept > 20 && s->out_ns > 0 && s->in_ns > 0);
+	assert_int_equal(s->preempted, 0);
+
+	schedtrace_wake_on_sleep(t, 0, 1);
+	unsigned long slept = s->slept;
+	assert_int_equal(poll(ask, 1, 1000), 1);
+	schedtrace_drain(t);
+	assert_true(s->slept > slept);
+
+	schedtrace_wake_on_sleep(t, 0, 0);
+	poll(ask, 1, 0); /* a sleep between the last poll and the asking's end may still say so, once */
+	assert_int_equal(poll(ask, 1, 50), 0);
+	/* the thread gone (a VM powered off), its descriptor hangs up for good */
+	stop = 1;
+	pthread_join(th, NULL);
+	assert_int_equal(poll(ask, 1, 1000), 1);
+	assert_true(ask->revents & POLLHUP);
+	schedtrace_stop(t, NULL);
 }
 
 /* A reader that leaves itself out (an agent, SCHED_FIFO): each of its wake-ups on a traced
@@ -240,6 +291,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sleeper_and_spinner),
 		cmocka_unit_test(switch_ins_wake_no_reader),
+		cmocka_unit_test(sleeps_wake_only_when_asked),
 		cmocka_unit_test(reader_left_out_host_seen),
 	};
 	return cmocka_run_group_tests_name("schedtrace", tests, NULL, NULL);

@@ -18,10 +18,11 @@
 #include "stats.h"
 
 #define MAX_THREADS 16
-#define RING_PAGES 64                    /* per CPU and event: 256 KiB (EV_LEAVE: 1 page) */
+#define RING_PAGES 64                    /* per CPU and event: 256 KiB (EV_LEAVE, asked sleeps: 1 page) */
 
-/* EV_SWITCH: switches out; EV_IN: switches in and the reader's own, which wake no one;
- * EV_LEAVE: the reader leaving a CPU to another task, enabled only while it sleeps on one it took
+/* EV_SWITCH: switches out that wake the reader; EV_IN: switches in, the other switches out and the
+ * reader's own, which wake no one;
+ * EV_LEAVE: the reader leaving a CPU to another task, its output on only while it sleeps on one it took
  * from a traced thread (the same switch is in EV_IN: this one only wakes) */
 enum { EV_SWITCH, EV_WAKEUP, EV_IN, EV_LEAVE, NR_EV };
 
@@ -67,12 +68,16 @@ struct schedtrace {
 	uint64_t t_a1;
 	int *fd;                             /* [cpu][event] */
 	void **ring;
-	int *armed;                          /* [cpu]: its EV_LEAVE is enabled */
+	int *armed;                          /* [cpu]: its EV_LEAVE writes (and so wakes) */
 	struct field prev_pid, prev_state, next_pid, wake_pid;
 	struct rec *r;
 	size_t nr, cap;
 	uint64_t lost, t0, t1;
 	int reader;                          /* except_tid, or -1 */
+	unsigned events;                     /* SCHEDTRACE_* asked for */
+	int askfd[MAX_THREADS];              /* per thread: its sleeps, enabled while asked (asked[]) */
+	void *askring[MAX_THREADS];
+	int asked[MAX_THREADS];
 	struct lend *lent;                   /* [cpu]: the thread the reader preempted there, if any */
 	struct leave left[MAX_THREADS];
 	struct schedtrace_thread th[MAX_THREADS];
@@ -131,7 +136,7 @@ static int event_format(const char *dir, const char *event, int *id, const char 
 	return *id < 0 ? (snprintf(err, errlen, "%s: no ID", path), -1) : 0;
 }
 
-#define FILTER_LEN 2048
+#define FILTER_LEN 4096
 
 static void append(char *f, const char *fmt, ...)
 {
@@ -209,6 +214,12 @@ static size_t ring_len(int ev)
 	return (size_t)((ev == EV_LEAVE ? 1 : RING_PAGES) + 1) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* A switch out of a traced thread that wakes no one: recorded in EV_IN, with INS */
+static int quiet_out(const struct schedtrace *t, int prev, int runnable)
+{
+	return index_of(t, prev) >= 0 && !(t->events & (runnable ? SCHEDTRACE_PREEMPTS : SCHEDTRACE_SLEEPS));
+}
+
 static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 {
 	struct perf_event_mmap_page *m = t->ring[cpu * NR_EV + ev];
@@ -265,9 +276,11 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 				t->left[l->i] = (struct leave){ l->ns, ns };
 			l->i = -1;
 		}
-		if (next != t->reader)
+		if (next != t->reader) {
+			if (quiet_out(t, prev, runnable))
+				note(t, (struct rec){ ns, EV_SWITCH, prev, -1, runnable }, keep);
 			note(t, (struct rec){ ns, EV_SWITCH, -1, next, 0 }, keep);
-		else if (runnable && (l->i = index_of(t, prev)) >= 0)
+		} else if (runnable && (l->i = index_of(t, prev)) >= 0)
 			l->ns = ns;
 		else /* it slept, and the reader runs next */
 			note(t, (struct rec){ ns, EV_SWITCH, prev, -1, 0 }, keep);
@@ -297,27 +310,42 @@ int schedtrace_pollfds(const struct schedtrace *t, struct pollfd *pf, int max)
 	for (int i = 0; i < t->ncpus * NR_EV && n < max; i++)
 		if (t->fd[i] >= 0 && i % NR_EV != EV_IN)
 			pf[n++] = (struct pollfd){ .fd = t->fd[i], .events = POLLIN };
+	for (int i = 0; i < t->n && n < max; i++)
+		if (t->askfd[i] >= 0)
+			pf[n++] = (struct pollfd){ .fd = t->askfd[i], .events = POLLIN };
 	return n;
+}
+
+void schedtrace_wake_on_sleep(struct schedtrace *t, int i, int on)
+{
+	if (i >= 0 && i < t->n && t->askfd[i] >= 0 && t->asked[i] != !!on &&
+	    ioctl(t->askfd[i], PERF_EVENT_IOC_PAUSE_OUTPUT, !on) == 0)
+		t->asked[i] = !!on;
 }
 
 void schedtrace_sleeping(struct schedtrace *t)
 {
 	for (int c = 0; c < t->ncpus; c++)
 		if (t->lent[c].i >= 0 && t->fd[c * NR_EV + EV_LEAVE] >= 0 && !t->armed[c])
-			t->armed[c] = ioctl(t->fd[c * NR_EV + EV_LEAVE], PERF_EVENT_IOC_ENABLE, 0) == 0;
+			t->armed[c] = ioctl(t->fd[c * NR_EV + EV_LEAVE], PERF_EVENT_IOC_PAUSE_OUTPUT, 0) == 0;
 }
 
 static void drain_all(struct schedtrace *t, int keep)
 {
 	for (int c = 0; c < t->ncpus; c++) /* awake: a leave of its own wakes no one */
 		if (t->armed[c]) {
-			ioctl(t->fd[c * NR_EV + EV_LEAVE], PERF_EVENT_IOC_DISABLE, 0);
+			ioctl(t->fd[c * NR_EV + EV_LEAVE], PERF_EVENT_IOC_PAUSE_OUTPUT, 1);
 			t->armed[c] = 0;
 		}
 	for (int c = 0; c < t->ncpus; c++)
 		for (int e = 0; e < NR_EV; e++)
 			if (t->ring[c * NR_EV + e])
 				drain(t, c, e, keep);
+	for (int i = 0; i < t->n; i++) { /* they have woken the reader: what they say is in EV_IN */
+		struct perf_event_mmap_page *m = t->askring[i];
+		if (m)
+			__atomic_store_n(&m->data_tail, __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+	}
 	/* a CPU the reader left to another task: the thread waited from then, unless it ran
 	 * elsewhere in between (an idle CPU may pull it while the reader has its own) */
 	for (int i = 0; i < t->n; i++) {
@@ -354,6 +382,8 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 		return -1;
 	*out = NULL;
 	t->n = n < MAX_THREADS ? n : MAX_THREADS;
+	for (int i = 0; i < t->n; i++)
+		t->askfd[i] = -1;
 	memcpy(t->tids, tids, (size_t)t->n * sizeof(int));
 	if (!(dir = tracefs(err, errlen)) ||
 	    event_format(dir, "sched_switch", &id[EV_SWITCH], sw, f, 3, err, errlen))
@@ -366,15 +396,23 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 	/* the reader's own switches with the threads go to the switch-in ring, which wakes no one;
 	 * with no reader there are none (pid 0 is the idle task, not a reader) */
 	t->reader = except_tid > 0 ? except_tid : -1;
+	t->events = events;
+	/* which switches out wake the reader (EV_SWITCH), and which are only recorded (EV_IN): a
+	 * switch out to sleep leaves the state's low bits set, one while runnable does not */
+	unsigned outs = events & SCHEDTRACE_OUTS;
+	const char *waking = outs == SCHEDTRACE_OUTS ? "" : outs == SCHEDTRACE_SLEEPS ? " && prev_state & 127" :
+			     " && !(prev_state & 127)";
+	const char *quiet = outs == 0 ? "" : outs == SCHEDTRACE_SLEEPS ? " && !(prev_state & 127)" : " && prev_state & 127";
 	for (int i = 0; i < t->n; i++) {
 		const char *sep = i ? " || " : "";
-		if (!(events & SCHEDTRACE_OUTS)) /* a switch out to sleep: not runnable (the state's low bits set) */
-			append(filter[EV_SWITCH], "%s(prev_pid == %d && prev_state & 127)", sep, tids[i]);
-		else if (t->reader > 0)
-			append(filter[EV_SWITCH], "%s(prev_pid == %d && next_pid != %d)", sep, tids[i], t->reader);
+		/* to the reader, with INS: its loan of the CPU, or a sleep it sees in EV_IN */
+		if (t->reader > 0 && events & SCHEDTRACE_INS)
+			append(filter[EV_SWITCH], "%s(prev_pid == %d && next_pid != %d%s)", sep, tids[i], t->reader, waking);
 		else
-			append(filter[EV_SWITCH], "%sprev_pid == %d", sep, tids[i]);
+			append(filter[EV_SWITCH], "%s(prev_pid == %d%s)", sep, tids[i], waking);
 		append(filter[EV_IN], "%snext_pid == %d", sep, tids[i]);
+		if (outs != SCHEDTRACE_OUTS)
+			append(filter[EV_IN], " || (prev_pid == %d%s)", tids[i], quiet);
 		if (t->reader > 0)
 			append(filter[EV_IN], " || (prev_pid == %d && next_pid == %d)", tids[i], t->reader);
 		append(filter[EV_WAKEUP], "%spid == %d", sep, tids[i]);
@@ -398,7 +436,7 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 		t->lent[c].i = -1;
 	for (int c = 0; c < t->ncpus; c++)
 		for (int e = 0; e < NR_EV; e++) {
-			static const unsigned wants[NR_EV] = { [EV_SWITCH] = SCHEDTRACE_SLEEPS | SCHEDTRACE_OUTS,
+			static const unsigned wants[NR_EV] = { [EV_SWITCH] = SCHEDTRACE_OUTS,
 							       [EV_WAKEUP] = SCHEDTRACE_WAKEUPS, [EV_IN] = SCHEDTRACE_INS,
 							       [EV_LEAVE] = SCHEDTRACE_INS };
 			if (!(events & wants[e]) || (e == EV_LEAVE && t->reader < 0))
@@ -430,14 +468,52 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 				goto fail;
 			}
 			t->ring[c * NR_EV + e] = m;
+			/* off with one ioctl and no IPI (disabling an event on another CPU sends one,
+			 * ~20-50 us in a VM): its output, not the event */
+			if (e == EV_LEAVE && ioctl(fd, PERF_EVENT_IOC_PAUSE_OUTPUT, 1) < 0) {
+				snprintf(err, errlen, "PERF_EVENT_IOC_PAUSE_OUTPUT: %s", strerror(errno));
+				goto fail;
+			}
 		}
+	/* a thread's own sleeps, following it from CPU to CPU: off until asked */
+	for (int i = 0; i < t->n && events & SCHEDTRACE_ASKED_SLEEPS; i++) {
+		char sf[FILTER_LEN] = "prev_state & 127";
+		if (t->reader > 0) /* the reader runs next: it is awake */
+			append(sf, " && next_pid != %d", t->reader);
+		struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[EV_SWITCH],
+					     .sample_period = 1, .sample_type = PERF_SAMPLE_TIME, .disabled = 1,
+					     .wakeup_events = 1 };
+		int fd = (int)syscall(SYS_perf_event_open, &a, tids[i], -1, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "perf_event_open(sched:sched_switch, thread %d): %s", tids[i], strerror(errno));
+			goto fail;
+		}
+		t->askfd[i] = fd;
+		if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, sf) < 0) {
+			snprintf(err, errlen, "PERF_EVENT_IOC_SET_FILTER \"%s\": %s", sf, strerror(errno));
+			goto fail;
+		}
+		void *m = mmap(NULL, ring_len(EV_LEAVE), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED) {
+			snprintf(err, errlen, "mmap of a perf ring: %s", strerror(errno));
+			goto fail;
+		}
+		t->askring[i] = m;
+		if (ioctl(fd, PERF_EVENT_IOC_PAUSE_OUTPUT, 1) < 0) {
+			snprintf(err, errlen, "PERF_EVENT_IOC_PAUSE_OUTPUT: %s", strerror(errno));
+			goto fail;
+		}
+	}
 	t->t0 = mono_ns();
 	for (int i = 0; i < t->n; i++)
 		t->a0[i] = acct_of(t->tids[i]);
 	take_acct(t);
 	for (int i = 0; i < t->ncpus * NR_EV; i++)
-		if (t->fd[i] >= 0 && i % NR_EV != EV_LEAVE)
+		if (t->fd[i] >= 0)
 			ioctl(t->fd[i], PERF_EVENT_IOC_ENABLE, 0);
+	for (int i = 0; i < t->n; i++)
+		if (t->askfd[i] >= 0)
+			ioctl(t->askfd[i], PERF_EVENT_IOC_ENABLE, 0);
 	*out = t;
 	return 0;
 fail:
@@ -543,6 +619,12 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 	for (int i = 0; t->ring && i < t->ncpus * NR_EV; i++)
 		if (t->ring[i])
 			munmap(t->ring[i], ring_len(i % NR_EV));
+	for (int i = 0; i < t->n; i++) {
+		if (t->askring[i])
+			munmap(t->askring[i], ring_len(EV_LEAVE));
+		if (t->askfd[i] >= 0)
+			close(t->askfd[i]);
+	}
 	for (int i = 0; t->fd && i < t->ncpus * NR_EV; i++)
 		if (t->fd[i] >= 0)
 			close(t->fd[i]);

@@ -18,12 +18,16 @@ struct schedtrace;
 
 /* What to trace. Every event but a switch-in costs its reader a wake-up, so an agent asks only for
  * what it acts on. A switch-in wakes no one: nothing acts on a thread getting a CPU, and the reader
- * drains every ring at each wake-up, so what it sees of on_cpu then is current. */
+ * drains every ring at each wake-up, so what it sees of on_cpu then is current. With INS every
+ * switch out is recorded too, waking the reader only where SLEEPS or PREEMPTS ask. */
 enum {
 	SCHEDTRACE_WAKEUPS = 1,          /* sched_wakeup */
-	SCHEDTRACE_INS = 2,              /* switches in (on_cpu, with OUTS) */
-	SCHEDTRACE_SLEEPS = 4,           /* only the switches out to sleep (without OUTS) */
-	SCHEDTRACE_OUTS = 8,             /* every switch out, to sleep or preempted */
+	SCHEDTRACE_INS = 2,              /* switches in (on_cpu, with every switch out, quietly) */
+	SCHEDTRACE_SLEEPS = 4,           /* switches out to sleep wake the reader */
+	SCHEDTRACE_PREEMPTS = 8,         /* switches out while runnable wake the reader */
+	SCHEDTRACE_ASKED_SLEEPS = 16,    /* a thread's sleep wakes the reader while it asks
+					    (schedtrace_wake_on_sleep) */
+	SCHEDTRACE_OUTS = SCHEDTRACE_SLEEPS | SCHEDTRACE_PREEMPTS,
 	SCHEDTRACE_SWITCHES = SCHEDTRACE_INS | SCHEDTRACE_OUTS,
 	SCHEDTRACE_ALL = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SWITCHES,
 };
@@ -47,8 +51,14 @@ void schedtrace_drain(struct schedtrace *t);
  * it caused (a task that has just run loses a CPU picked again to one that waits). Anything
  * else the reader leaves a CPU to wakes no one. */
 void schedtrace_sleeping(struct schedtrace *t);
-/* The descriptors that become readable at each traced event (one per CPU and event), for an
- * agent that sleeps until the host does something to a thread: up to max into pf, POLLIN. */
+/* With ASKED_SLEEPS: whether thread i going to sleep wakes the reader from now (an agent asks
+ * while the thread is boosted: an unboosted thread's sleep asks nothing of it, and it sleeps once
+ * a period). Costs a syscall where it changes. */
+void schedtrace_wake_on_sleep(struct schedtrace *t, int i, int on);
+/* The descriptors that become readable at each traced event (one per CPU and event, and with
+ * ASKED_SLEEPS one per thread), for an agent that sleeps until the host does something to a
+ * thread: up to max into pf, POLLIN. A thread's own one reports POLLHUP for good once the thread
+ * has exited: poll it no more. */
 int schedtrace_pollfds(const struct schedtrace *t, struct pollfd *pf, int max);
 /* What the host scheduler did to thread i so far (as drained by the last poll). Times are
  * CLOCK_MONOTONIC ns, 0 until seen. */

@@ -165,6 +165,19 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
+/* A vCPU thread whose guest runs and halts now and then: 5 ms on a CPU, 0.1 ms asleep */
+static void *burster(void *arg)
+{
+	*(int *)arg = (int)syscall(SYS_gettid);
+	while (!stop_threads) {
+		uint64_t t = mono_ns() + 5000000;
+		while (mono_ns() < t && !stop_threads)
+			;
+		usleep(100);
+	}
+	return NULL;
+}
+
 static void static_policy_restores_what_it_changed(void **state)
 {
 	pthread_t th[2];
@@ -198,10 +211,11 @@ static void static_policy_restores_what_it_changed(void **state)
 }
 
 /* A rogue guest: after an honest negotiation it writes random bytes over its slots as fast as it
- * can, then (greedy) claims an RT task at priority 255 with a deadline due now, without pause.
- * The agent never crashes or stalls, never gives a priority above the VM's cap, never keeps a vCPU
- * boosted past boost_max_ms without as long a cool-down (so no more CPU than `static`, and in
- * bounded stretches), and restores everything on stop. */
+ * can, then (greedy) claims to halt until an RT deadline due now, with priority 255, without pause,
+ * while its vCPUs run: 5 ms, then a halt of 0.1 ms, so the host sees them sleep and the agent
+ * parks them. The agent never crashes or stalls, never gives a priority above the VM's cap, never
+ * keeps a vCPU that runs boosted past boost_max_ms without as long a cool-down (so no more CPU
+ * than `static`, and in bounded stretches), and restores everything on stop. */
 static volatile int rogue_stop, rogue_greedy;
 static void *rogue(void *arg)
 {
@@ -237,7 +251,7 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 
 	stop_threads = rogue_stop = rogue_greedy = 0;
 	for (int i = 0; i < 2; i++)
-		pthread_create(&th[i], NULL, sleeper, &tids[i]);
+		pthread_create(&th[i], NULL, burster, &tids[i]);
 	while (!tids[0] || !tids[1])
 		usleep(1000);
 	pvb_boost_host_init(region, sizeof(region), 2, PVB_BF_KNOWN, 50);
@@ -252,7 +266,10 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 		skip(); /* no RT scheduling here */
 	pthread_create(&rg, NULL, rogue, region);
 	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
-	for (int t = 0; t < 2000; t++) { /* 0.5 s random, 1.5 s greedy, looking every ms */
+	/* 0.5 s random, 1.5 s greedy, looking every ms (by the clock: boosted vCPUs that run starve
+	 * this thread for a while) */
+	double t0 = mono_ms(), t;
+	while ((t = mono_ms() - t0) < 2000) {
 		rogue_greedy = t >= 500;
 		for (int i = 0; i < 2; i++)
 			if (sched_policy_of(tids[i], &prio) == SCHED_FIFO) {
@@ -268,9 +285,9 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 		assert_int_equal(sched_policy_of(tids[i], &prio), SCHED_OTHER);
 	struct metric_set ms = { 0 };
 	ops->counters(&p, &ms);
-	fprintf(stderr, "note: rogue guest: %.0f sched errors, %.0f boosts, %.0f cool-downs, %.0f rejected values, %.0f torn reads, "
-		"boosted %.0f ms of 2 x 1500\n", metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value,
-		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value,
+	fprintf(stderr, "note: rogue guest: %.0f sched errors, %.0f boosts, %.0f parked, %.0f cool-downs, %.0f rejected values, "
+		"%.0f torn reads, boosted %.0f ms of 2 x 1500\n", metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value, metrics_find(&ms, "parks", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "rejected_values", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "torn_reads", METRIC_CPU_VM)->value,
@@ -283,6 +300,9 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 	double boosts = metrics_find(&ms, "boosts", METRIC_CPU_VM)->value;
 	assert_true(boosts > 0);
 	assert_true(boosted_seen > 0);
+	/* the host saw them halt, and the rogue said RT was next: parked, and still bounded */
+	if (metrics_find(&ms, "host_trace", METRIC_CPU_VM)->value == 1)
+		assert_true(metrics_find(&ms, "parks", METRIC_CPU_VM)->value > 0);
 	/* every stretch ended by the bound (the last ones by stop), none much longer than 50 ms */
 	assert_true(metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value >= boosts - 2);
 	assert_true(metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value <= boosts * 50 * 1.5 + 10);
@@ -292,6 +312,99 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 	stop_threads = 1;
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
+}
+
+/* An honest guest that halts until its next RT deadline, every ms (a cyclic task): predictive
+ * boosts each vCPU at its first deadline and parks it there. It stays boosted while it halts and
+ * runs its RT task, the agent hardly wakes (no wake-up per period), and the bound never cuts in
+ * (it runs ~2% of the time). Then the VM powers off before the policy stops: the vCPU threads'
+ * own trace events hang up, which must not wake the agent in a loop. */
+static uint8_t halt_region[PVB_PV_SIZE];
+static unsigned halt_khz;
+struct halter { int idx, tid; };
+static void *rt_halter(void *arg)
+{
+	struct halter *hl = arg;
+	struct pvb_boost_slot *s = pvb_boost_slot(halt_region, (unsigned)hl->idx);
+	__atomic_store_n(&hl->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	while (!stop_threads) {
+		uint64_t now = __builtin_ia32_rdtsc();
+		pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, now + halt_khz, 0, now);
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		pvb_boost_publish(s, PVB_CLASS_RT, 50, PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
+		uint64_t end = mono_ns() + 20000;
+		while (mono_ns() < end)
+			;
+	}
+	return NULL;
+}
+
+static void predictive_parks_a_halting_rt_vcpu(void **state)
+{
+	pthread_t th[2];
+	struct halter hl[2] = { { 0, 0 }, { 1, 0 } };
+	int tids[2], fifo = 0, looks = 0, prio;
+	char err[256];
+	struct hostinfo host;
+	const struct policy_ops *ops = policy_find("dynamic-predictive");
+	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
+
+	hostinfo_read(&host, err, sizeof(err)); /* no KVM needed: only the TSC rate */
+	if (!host.tsc_khz)
+		skip(); /* no TSC rate to publish deadlines in */
+	halt_khz = host.tsc_khz;
+	if (ops->prepare(&p, err, sizeof(err)))
+		skip(); /* no RT scheduling here */
+	stop_threads = 0;
+	pvb_boost_host_init(halt_region, sizeof(halt_region), 2, PVB_BF_KNOWN, 50);
+	struct pvb_boost_hdr *h = (void *)halt_region;
+	h->guest_features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE;
+	h->guest_version = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, rt_halter, &hl[i]);
+	for (int i = 0; i < 2; i++) {
+		while (!__atomic_load_n(&hl[i].tid, __ATOMIC_ACQUIRE))
+			usleep(1000);
+		tids[i] = hl[i].tid;
+	}
+	struct vm_view vm = { .tids = tids, .nr_vcpus = 2, .tsc_khz = halt_khz, .boost = halt_region,
+			      .boost_size = sizeof(halt_region) };
+	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
+	h->guest_tsc_ready = __builtin_ia32_rdtsc();
+	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
+	usleep(100000); /* the first deadlines */
+	double t0 = mono_ms();
+	while (mono_ms() - t0 < 500) {
+		for (int i = 0; i < 2; i++, looks++)
+			fifo += sched_policy_of(tids[i], &prio) == SCHED_FIFO;
+		usleep(1000);
+	}
+	stop_threads = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	usleep(300000);
+	ops->stop(&p);
+	struct metric_set ms = { 0 };
+	ops->counters(&p, &ms);
+	double cpu = metrics_find(&ms, "agent_cpu_pct", METRIC_CPU_VM)->value;
+	double boosts = metrics_find(&ms, "boosts", METRIC_CPU_VM)->value,
+	       parks = metrics_find(&ms, "parks", METRIC_CPU_VM)->value,
+	       wakeups = metrics_find(&ms, "agent_wakeups", METRIC_CPU_VM)->value,
+	       cooldowns = metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value;
+	int traced = metrics_find(&ms, "host_trace", METRIC_CPU_VM)->value == 1;
+	fprintf(stderr, "note: halting RT vCPUs, predictive: boosted at %d of %d looks; %.0f boosts, %.0f parked, "
+		"%.0f cool-downs, %.0f agent wake-ups in ~0.6 s (~1200 periods); agent %.2f%% of a CPU with 0.3 s after the "
+		"threads ended\n", fifo, looks, boosts, parks, cooldowns, wakeups, cpu);
+	metrics_free(&ms);
+	ops->destroy(&p);
+	if (!traced)
+		skip(); /* without the host's view of its halts nothing is parked */
+	assert_true(parks >= 2);
+	assert_true(cooldowns == 0);
+	assert_true(fifo >= looks * 9 / 10);
+	assert_true(boosts <= 20);
+	assert_true(wakeups <= 200);
+	assert_true(cpu < 10); /* a loop on the hung-up events: ~30% */
 }
 
 /* A scripted guest in host memory, for the kick-driven agents: one negotiated region of 1 slot,
@@ -633,8 +746,10 @@ static void predictive_policy_boosts_and_unboosts(void **state)
 	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
 	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "tests/configs/predictive.ini", NULL }, 120000, NULL), 0);
 	assert_int_equal(count_runs(db, "status='ok'"), 1);
+	/* each deadline boosted, or (with the host's sched trace) the vCPUs parked boosted while they
+	 * halt until their next deadline */
 	assert_int_equal(count_runs(db, "EXISTS (SELECT 1 FROM metrics m WHERE m.run_id=runs.id AND"
-				   " m.name='boosts' AND m.value > 100)"), 1);
+				   " ((m.name='boosts' AND m.value > 100) OR (m.name='parks' AND m.value > 0)))"), 1);
 	assert_int_equal(count_runs(db, "EXISTS (SELECT 1 FROM metrics m, metrics u WHERE m.run_id=runs.id AND"
 				   " u.run_id=runs.id AND m.name='boosts' AND u.name='unboosts' AND m.value = u.value)"), 1);
 	assert_int_equal(count_runs(db, "EXISTS (SELECT 1 FROM metrics m WHERE m.run_id=runs.id AND"
@@ -896,6 +1011,7 @@ int main(void)
 		cmocka_unit_test_setup(static_policy_restores_what_it_changed, setup),
 		cmocka_unit_test_setup(static_policy_makes_vcpu_threads_fifo, setup),
 		cmocka_unit_test_setup(rogue_guest_gets_no_more_than_static, setup),
+		cmocka_unit_test(predictive_parks_a_halting_rt_vcpu),
 		cmocka_unit_test_setup(eager_policy_follows_kicks, setup),
 		cmocka_unit_test_setup(lazy_policy_boosts_preempted_rt_work, setup),
 		cmocka_unit_test_setup(eager_policy_boosts_a_preempted_lock_holder, setup),

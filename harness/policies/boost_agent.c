@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "util.h"
 #include "boost_agent.h"
+#include "freqemu.h"
 #include "schedtrace.h"
 #include "stats.h"
 
@@ -23,7 +24,7 @@ static const char *boost_device_choice(int i)
 const struct key_def boost_agent_keys[] = {
 	{ "boost_prio", KT_INT, 1, 98, KEY_LIST, "50", "dynamic policies: SCHED_FIFO priority of a boosted vCPU thread (the VM's cap); the agent runs one above it" },
 	{ "boost_lead_us", KT_INT, 0, 100000, KEY_LIST, "200", "dynamic policies: predictive boosts this long before the guest's RT deadline; lazy gives the host this long after it" },
-	{ "boost_max_ms", KT_INT, 1, 100000, KEY_LIST, "50", "dynamic policies: longest continuous boost; then unboosted as long" },
+	{ "boost_max_ms", KT_INT, 1, 100000, KEY_LIST, "50", "dynamic policies: longest boost, then unboosted as long; a parked vCPU's goes on while it ran under half of each such stretch" },
 	{ "agent_poll_us", KT_INT, 20, 100000, KEY_LIST, "100", "dynamic policies: while a vCPU is boosted and its region has no doorbell, how often the agent looks for the guest's unboost" },
 	{ "boost_device", KT_CHOICE, 0, 0, KEY_LIST, "ram",
 	  "dynamic policies: the region in reserved guest RAM named on the command line (ram; a kick is "
@@ -34,12 +35,18 @@ const struct key_def boost_agent_keys[] = {
 };
 
 #define MAX_REACT 65536
-#define MAX_POLL (VM_MAX_VCPUS + 2 + 3 * 256) /* kicks, timer, stop; per CPU up to 3 trace events */
+#define NOT_PARKED INT64_MIN
+/* kicks, timer, stop; per CPU up to 3 trace events, per vCPU its sleeps */
+#define MAX_POLL (VM_MAX_VCPUS + 2 + 3 * 256 + VM_MAX_VCPUS)
 
 struct vcpu_agent {
 	struct sched_saved saved;
 	int boosted;
+	int parked;                      /* boosted, halted until its next RT deadline */
 	double since_ms, cooldown_until_ms, boosted_ms;
+	double window_ms;                /* the boost's bound counts from here */
+	int64_t run0_us;                 /* its CPU time at window_ms (as if it ran all the time to its
+					    first park); NOT_PARKED: not parked in this boost yet */
 	uint64_t deadline;               /* the guest deadline the current boost is for */
 	uint32_t kicks;                  /* slot.kicks at the last look */
 	int rang;                        /* its doorbell rang since the last look */
@@ -62,7 +69,7 @@ struct agent {
 	int tfd;                         /* the timerfd of the next time asked for */
 	uint64_t armed_ns;               /* what it is set to (CLOCK_MONOTONIC; 0: disarmed) */
 	struct pvb_boost_stats st;
-	uint64_t boosts, unboosts, cooldowns, errors, gone, kicks, doorbells, wakeups, rt_signals;
+	uint64_t boosts, unboosts, cooldowns, errors, gone, kicks, doorbells, wakeups, rt_signals, parks;
 	uint64_t woke_by[3];             /* wake-ups with a doorbell, the timer, the trace ready */
 	uint64_t deadlines;              /* looks at which the guest had published an RT deadline */
 	uint64_t by_cause[NR_CAUSES];
@@ -83,6 +90,16 @@ static uint64_t guest_to_mono(const struct agent *a, uint64_t guest_tsc, uint64_
 	return ns < 0 && (uint64_t)-ns > now_ns ? 0 : now_ns + (uint64_t)ns;
 }
 
+/* Whether vCPU i's halts (its thread's sleeps) wake the agent: a boosted one's may end its boost;
+ * an unboosted one's ask nothing of eager or lazy (and come once a period), but tell predictive
+ * its next deadline; a parked one's ask nothing of anyone. */
+static void halts_wake(struct agent *a, int i)
+{
+	const struct vcpu_agent *c = &a->v[i];
+	if (a->trace)
+		schedtrace_wake_on_sleep(a->trace, i, !c->parked && (c->boosted || a->s->reads_halts));
+}
+
 /* 0: the vCPU thread runs boosted now */
 static int boost(struct agent *a, int i, double t, enum agent_cause why, uint64_t event_ns)
 {
@@ -100,7 +117,10 @@ static int boost(struct agent *a, int i, double t, enum agent_cause why, uint64_
 	}
 	uint64_t applied = mono_ns();
 	a->v[i].boosted = 1;
-	a->v[i].since_ms = t;
+	a->v[i].since_ms = a->v[i].window_ms = t;
+	a->v[i].run0_us = NOT_PARKED;
+	a->v[i].parked = 0;
+	halts_wake(a, i);
 	a->boosts++;
 	a->by_cause[why]++;
 	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 1, (unsigned)a->prio, 0, 0, 0);
@@ -113,7 +133,8 @@ static int boost(struct agent *a, int i, double t, enum agent_cause why, uint64_
 static void unboost(struct agent *a, int i, double t)
 {
 	sched_restore(&a->v[i].saved);
-	a->v[i].boosted = 0;
+	a->v[i].boosted = a->v[i].parked = 0;
+	halts_wake(a, i);
 	a->v[i].boosted_ms += t - a->v[i].since_ms;
 	a->unboosts++;
 	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0, 0, 0, 0);
@@ -131,10 +152,22 @@ static void step(struct agent *a, uint64_t woke_ns)
 		struct vcpu_agent *c = &a->v[i];
 		struct pvb_boost_view v;
 		const struct schedtrace_thread *tr = a->trace ? schedtrace_thread(a->trace, i) : NULL;
-		if (c->boosted && t - c->since_ms > a->max_ms) { /* bounded: then as long unboosted */
-			unboost(a, i, t);
-			c->cooldown_until_ms = t + a->max_ms;
-			a->cooldowns++;
+		/* bounded: a boost ends at boost_max_ms, then as long unboosted; one that has been
+		 * parked goes on while its vCPU ran under half of the time (it halted between RT
+		 * periods), measured by the host, not said by the guest */
+		if (c->boosted && t - c->window_ms > a->max_ms) {
+			int64_t run = c->run0_us != NOT_PARKED ? thread_cpu_us(a->vm->tids[i]) : -1;
+			if (c->run0_us != NOT_PARKED && run < 0) { /* the thread has ended */
+				unboost(a, i, t);
+			} else if (c->run0_us != NOT_PARKED && run >= c->run0_us &&
+				   (double)(run - c->run0_us) / 1e3 < (t - c->window_ms) / 2) {
+				c->window_ms = t;
+				c->run0_us = run;
+			} else {
+				unboost(a, i, t);
+				c->cooldown_until_ms = t + a->max_ms;
+				a->cooldowns++;
+			}
 		}
 		if (pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, guest_now, &v, &a->st) ==
 		    PVB_BOOST_READ_TORN)
@@ -151,7 +184,7 @@ static void step(struct agent *a, uint64_t woke_ns)
 		}
 		struct agent_look l = { .v = &v, .guest_now = guest_now, .boosted = c->boosted,
 					.lead = (uint64_t)a->lead_us * a->khz / 1000, .boost_deadline = c->deadline,
-					.on_cpu = -1, .awake = -1, .held_off = -1 };
+					.on_cpu = -1, .awake = -1, .held_off = -1, .asleep = -1 };
 		l.kicked = v.kicks != c->kicks || c->rang;
 		a->kicks += v.kicks != c->kicks;
 		c->kicks = v.kicks;
@@ -161,12 +194,13 @@ static void step(struct agent *a, uint64_t woke_ns)
 			l.preempted = tr->preempted != c->seen.preempted;
 			l.slept = tr->slept != c->seen.slept;
 			unsigned ev = a->s->trace_events;
-			if ((ev & SCHEDTRACE_SWITCHES) == SCHEDTRACE_SWITCHES) {
+			if (ev & SCHEDTRACE_INS) { /* with every switch out */
 				l.on_cpu = tr->in_ns > tr->out_ns;
-				/* preempted, and no CPU since */
+				/* preempted, and no CPU since; or asleep */
 				l.held_off = !l.on_cpu && tr->out_ns && tr->preempted_ns == tr->out_ns;
+				l.asleep = !l.on_cpu && tr->out_ns && tr->preempted_ns != tr->out_ns;
 			}
-			if (ev & SCHEDTRACE_WAKEUPS && ev & SCHEDTRACE_OUTS)
+			if (ev & SCHEDTRACE_WAKEUPS && ev & SCHEDTRACE_INS)
 				l.awake = tr->woken_ns > tr->out_ns;
 			if (l.held_off == 0 && ev & SCHEDTRACE_WAKEUPS) /* or woken and waiting for a CPU */
 				l.held_off = !l.on_cpu && l.awake;
@@ -192,6 +226,20 @@ static void step(struct agent *a, uint64_t woke_ns)
 		} else if (act == AGENT_UNBOOST && c->boosted) {
 			unboost(a, i, t);
 		}
+		/* parked while halted for RT work; a thread seen awake is looked at as any other */
+		if (c->boosted && act != AGENT_UNBOOST) {
+			int park = a->s->parks && agent_halted_for_rt(&l);
+			/* its share of CPU counts from the boost, as if it ran all the time until now: a
+			 * guest cannot stretch a boost by halting once near its end */
+			int64_t run = park && c->run0_us == NOT_PARKED ? thread_cpu_us(a->vm->tids[i]) : -1;
+			if (run >= 0)
+				c->run0_us = run - (int64_t)((t - c->window_ms) * 1e3);
+			if (park) /* an unpark's look for the unboost starts after this deadline */
+				c->deadline = v.next_rt_tsc;
+			a->parks += park && !c->parked;
+			c->parked = park;
+			halts_wake(a, i);
+		}
 		/* what it waits for next: its own time, unless boosted already or cooling down */
 		c->wake_at = !c->boosted && t >= c->cooldown_until_ms && !l.due ? at : 0;
 	}
@@ -211,10 +259,10 @@ static void arm_timer(struct agent *a)
 		if (c->wake_at)
 			EARLIEST(guest_to_mono(a, c->wake_at, now, host));
 		if (c->boosted)
-			EARLIEST(now + (uint64_t)((c->since_ms + a->max_ms - t) * 1e6));
+			EARLIEST(now + (uint64_t)((c->window_ms + a->max_ms - t) * 1e6));
 		/* without a doorbell a guest that does not halt can only say "done" in its slot: look
 		 * every poll_us, from the deadline the boost was for (a halting one says it sooner) */
-		if (c->boosted && !a->doorbell) {
+		if (c->boosted && !c->parked && !a->doorbell) {
 			uint64_t from = c->deadline ? guest_to_mono(a, c->deadline, now, host) +
 							(uint64_t)a->lead_us * 1000 : 0;
 			EARLIEST((from > now ? from : now) + (uint64_t)a->poll_us * 1000);
@@ -258,6 +306,8 @@ static void *agent_main(void *arg)
 		sched_restore(&self);
 		return NULL;
 	}
+	for (int i = 0; i < a->nr; i++)
+		halts_wake(a, i);
 	for (int i = 0; i < nkick; i++)
 		pf[npf++] = (struct pollfd){ .fd = a->vm->kick_fds[i], .events = POLLIN };
 	pf[npf++] = (struct pollfd){ .fd = a->tfd, .events = POLLIN };
@@ -286,6 +336,10 @@ static void *agent_main(void *arg)
 		int by[3] = { 0 };
 		a->wakeups++;
 		for (int i = 0; i < npf; i++) {
+			/* a vCPU thread's own event once the thread has exited (its VM powered off):
+			 * readable for good, it would wake this FIFO thread in a loop */
+			if (pf[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+				pf[i].fd = -1;
 			if (!(pf[i].revents & POLLIN))
 				continue;
 			by[i < nkick ? 0 : i == nkick ? 1 : 2] |= i != nkick + 1; /* not the stop */
@@ -407,6 +461,8 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 	if (a->s->trace_events) /* the host's sched trace worked (else only kicks and times woke it) */
 		metrics_add(out, "host_trace", "bool", PVB_INFO, METRIC_CPU_VM, a->trace_err[0] == 0);
 	metrics_add(out, "cooldowns", "count", PVB_INFO, METRIC_CPU_VM, (double)a->cooldowns);
+	/* boosts kept while the vCPU halted until its next RT deadline */
+	metrics_add(out, "parks", "count", PVB_INFO, METRIC_CPU_VM, (double)a->parks);
 	metrics_add(out, "sched_errors", "count", PVB_LESS, METRIC_CPU_VM, (double)a->errors);
 	metrics_add(out, "boosts_too_late", "count", PVB_LESS, METRIC_CPU_VM, (double)a->gone);
 	metrics_add(out, "torn_reads", "count", PVB_LESS, METRIC_CPU_VM, (double)a->st.torn);

@@ -4,7 +4,8 @@
  * policy_predictive.c): a thread that sleeps until something happens to a vCPU and then boosts or
  * unboosts vCPU threads with sched_setattr. What wakes it:
  *   - the host's scheduler acting on a vCPU thread (a perf trace of sched_wakeup/sched_switch:
- *     the host woke it, preempted it, or it went to sleep because its guest halted);
+ *     the host woke it, preempted it, or, while it is boosted, it went to sleep because its guest
+ *     halted: an unboosted vCPU's halt asks nothing of the agent, and comes once a period);
  *   - a guest kick, where the region has a doorbell (an eventfd);
  *   - a time a strategy asked for, from a deadline the guest published (a timerfd);
  *   - while a vCPU is boosted and there is no doorbell, a look every agent_poll_us for the
@@ -37,18 +38,33 @@ struct agent_look {
 	int awake;                       /* woken since it last left a CPU (-1: not traced) */
 	int held_off;                    /* off a CPU though runnable: preempted, or woken and waiting
 					    (-1: not traced) */
+	int asleep;                      /* no CPU since it went to sleep (its guest halted); it may
+					    have been woken since (-1: not traced) */
 	int due;                         /* the strategy's wake_at() has come */
 };
 
 enum agent_act { AGENT_KEEP, AGENT_BOOST, AGENT_UNBOOST };
+
+/* Halted until its next RT deadline: the host saw the thread go to sleep, and the guest says an
+ * RT wake-up comes next. Boosted, such a vCPU costs the host nothing until it wakes, and then it
+ * wakes for RT work: a strategy with .parks keeps its boost, and the agent parks it: no wake-up
+ * of the agent at its halts, no look for its unboost, until it is seen awake or boost_max_ms says
+ * look. (lazy does not: it unboosts at a halt, by design.) */
+static inline int agent_halted_for_rt(const struct agent_look *l)
+{
+	return l->asleep == 1 && l->v->cls == PVB_CLASS_IDLE && l->v->next_rt_tsc;
+}
 
 /* Why a boost was given: its reaction is measured from that event to the priority applied. */
 enum agent_cause { CAUSE_WAKE, CAUSE_PREEMPT, CAUSE_DUE, CAUSE_REQUEST, NR_CAUSES };
 
 struct agent_strategy {
 	uint32_t needs;                  /* PVB_BF_* it acts on */
-	unsigned trace_events;           /* SCHEDTRACE_* it acts on: each costs the agent a wake-up */
+	unsigned trace_events;           /* SCHEDTRACE_* it acts on: each costs the agent a wake-up
+					    (ASKED_SLEEPS: the agent asks while a vCPU is boosted) */
 	int needs_trace;                 /* it cannot work without them */
+	int reads_halts;                 /* it learns from every halt, not only a boosted vCPU's */
+	int parks;                       /* it keeps the boost of a vCPU halted for RT work (below) */
 	/* the guest TSC at which to look at this vCPU again (0: no time of its own) */
 	uint64_t (*wake_at)(const struct agent_look *l);
 	enum agent_act (*decide)(const struct agent_look *l, enum agent_cause *why);

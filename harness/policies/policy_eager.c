@@ -6,7 +6,8 @@
  * what the host can see: it woke the vCPU thread while the guest's slot still says it halted (an
  * interrupt is the only thing that ends a halt), or the RT deadline the guest published came (its
  * timer interrupt is due now). Such a boost lasts until the guest publishes what it runs after the
- * interrupt (nothing RT: it is done) or halts again. The guest asks with BOOST_REQ and a kick while
+ * interrupt (nothing RT: it is done) or halts with no RT deadline ahead; one that halts until its
+ * RT deadline keeps it (its next wake-up is that timer's injection, which eager would boost). The guest asks with BOOST_REQ and a kick while
  * an RT task runs, and is done when it halts or says it runs nothing RT any more. The guest also
  * asks (BOOST_REQ) while it is in a critical section or an interrupt; the seed's host read that
  * flag at the vCPU's next exit, and the exit user space sees is the host preempting the thread: RT
@@ -41,11 +42,14 @@ static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 		return *why = CAUSE_PREEMPT, AGENT_BOOST;
 	if (l->kicked && l->on_cpu != 1 && (v->flags & PVB_SF_BOOST_REQ) && agent_important(v))
 		return *why = CAUSE_REQUEST, AGENT_BOOST;
+	if (agent_halted_for_rt(l)) /* its next wake-up is the RT timer's injection: boosted already */
+		return AGENT_KEEP;
 	return !pending && (l->kicked || l->slept || l->boosted) ? AGENT_UNBOOST : AGENT_KEEP;
 }
 
 static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .wake_at = wake_at, .decide = decide,
-						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SWITCHES };
+						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_INS | SCHEDTRACE_PREEMPTS |
+								SCHEDTRACE_ASKED_SLEEPS, .parks = 1 };
 
 static int prepare(struct policy *p, char *err, size_t errlen)
 {

@@ -28,7 +28,8 @@ static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 	return AGENT_KEEP;
 }
 
-static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .trace_events = SCHEDTRACE_SWITCHES, .needs_trace = 1, .wake_at = wake_at,
+static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .trace_events = SCHEDTRACE_INS | SCHEDTRACE_PREEMPTS | SCHEDTRACE_ASKED_SLEEPS,
+						.needs_trace = 1, .wake_at = wake_at,
 						.decide = decide };
 
 static int prepare(struct policy *p, char *err, size_t errlen)

@@ -3,8 +3,9 @@
  * dynamic-predictive: the guest publishes, before each vCPU halts, the TSC deadline of its next
  * RT wake-up. The agent (boost_agent.c) boosts the vCPU thread boost_lead_us before that deadline,
  * so it wakes already boosted -- a user-space stand-in for the seed's in-kernel "boost on
- * interrupt injection" -- and unboosts it once the vCPU is idle again with its next deadline not
- * yet due. No kick needed either way.
+ * interrupt injection" -- and unboosts it once the vCPU runs something else with its next deadline
+ * not yet due. A vCPU that halts until its next deadline keeps the boost (the host sees it asleep;
+ * boosted asleep costs the host nothing). No kick needed either way.
  */
 #include "boost_agent.h"
 
@@ -24,11 +25,14 @@ static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 	/* still waiting for the wake-up it was boosted for, or running it: keep */
 	if (v->cls == PVB_CLASS_RT || (v->next_rt_tsc && v->next_rt_tsc == l->boost_deadline))
 		return AGENT_KEEP;
+	/* halted until its next RT deadline: that one's boost is in place already */
+	if (agent_halted_for_rt(l))
+		return AGENT_KEEP;
 	return AGENT_UNBOOST;
 }
 
 static const struct agent_strategy strategy = { .needs = PVB_BF_RT_DEADLINE, .wake_at = wake_at, .decide = decide,
-						.trace_events = SCHEDTRACE_SLEEPS };
+						.trace_events = SCHEDTRACE_INS | SCHEDTRACE_ASKED_SLEEPS, .reads_halts = 1, .parks = 1 };
 
 static int prepare(struct policy *p, char *err, size_t errlen)
 {

@@ -95,27 +95,37 @@ static void sleeper_and_spinner(void **state)
 	metrics_free(&ms);
 }
 
+/* A sleeper (1 ms sleeps) in *th, and a trace of it with events; skips where tracing cannot run. */
+static struct schedtrace *trace_a_sleeper(pthread_t *th, int *tid, unsigned events)
+{
+	char err[256];
+	struct schedtrace *t;
+
+	stop = 0;
+	*tid = 0;
+	pthread_create(th, NULL, sleeper, tid);
+	while (!*tid)
+		usleep(1000);
+	if (schedtrace_start(&t, tid, 1, events, 0, err, sizeof(err))) {
+		stop = 1;
+		pthread_join(*th, NULL);
+		fprintf(stderr, "skip: %s\n", err);
+		skip();
+	}
+	return t;
+}
+
 /* An agent sleeps on schedtrace_pollfds(): a switch-out must wake it, a switch-in must not (it
  * acts on none, and each wake-up costs it a context switch), yet the drain that follows any
  * wake-up must know the thread is on a CPU again. */
 static void switch_ins_wake_no_reader(void **state)
 {
 	pthread_t th;
-	int tid = 0, n;
+	int tid, n;
 	char err[256];
-	struct schedtrace *t;
 	struct pollfd pf[64];
+	struct schedtrace *t = trace_a_sleeper(&th, &tid, SCHEDTRACE_INS);
 
-	stop = 0;
-	pthread_create(&th, NULL, sleeper, &tid);
-	while (!tid)
-		usleep(1000);
-	if (schedtrace_start(&t, &tid, 1, SCHEDTRACE_INS, 0, err, sizeof(err))) {
-		stop = 1;
-		pthread_join(th, NULL);
-		fprintf(stderr, "skip: %s\n", err);
-		skip();
-	}
 	assert_int_equal(schedtrace_pollfds(t, pf, 64), 0); /* nothing to wake on */
 	usleep(50000);                                        /* the sleeper ran ~50 times */
 	schedtrace_drain(t);
@@ -144,22 +154,9 @@ static void switch_ins_wake_no_reader(void **state)
 static void sleeps_wake_only_when_asked(void **state)
 {
 	pthread_t th;
-	int tid = 0, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	char err[256];
-	struct schedtrace *t;
+	int tid, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	struct pollfd pf[64];
-
-	stop = 0;
-	pthread_create(&th, NULL, sleeper, &tid);
-	while (!tid)
-		usleep(1000);
-	if (schedtrace_start(&t, &tid, 1, SCHEDTRACE_INS | SCHEDTRACE_PREEMPTS | SCHEDTRACE_ASKED_SLEEPS, 0, err,
-			     sizeof(err))) {
-		stop = 1;
-		pthread_join(th, NULL);
-		fprintf(stderr, "skip: %s\n", err);
-		skip();
-	}
+	struct schedtrace *t = trace_a_sleeper(&th, &tid, SCHEDTRACE_INS | SCHEDTRACE_PREEMPTS | SCHEDTRACE_ASKED_SLEEPS);
 	/* the preemptions, one per CPU, then the thread's own sleeps */
 	assert_int_equal(schedtrace_pollfds(t, pf, 64), ncpu + 1);
 	struct pollfd *ask = &pf[ncpu];

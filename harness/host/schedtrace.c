@@ -18,7 +18,8 @@
 #include "stats.h"
 
 #define MAX_THREADS 16
-#define RING_PAGES 64                    /* per CPU and event: 256 KiB (EV_LEAVE, asked sleeps: 1 page) */
+#define RING_PAGES 64                    /* per CPU and event: 256 KiB */
+#define WAKE_PAGES 1                     /* a ring whose event only wakes: EV_LEAVE, asked sleeps */
 
 /* EV_SWITCH: switches out that wake the reader; EV_IN: switches in, the other switches out and the
  * reader's own, which wake no one;
@@ -75,7 +76,7 @@ struct schedtrace {
 	uint64_t lost, t0, t1;
 	int reader;                          /* except_tid, or -1 */
 	unsigned events;                     /* SCHEDTRACE_* asked for */
-	int askfd[MAX_THREADS];              /* per thread: its sleeps, enabled while asked (asked[]) */
+	int askfd[MAX_THREADS];              /* per thread: its sleeps, output on while asked (asked[]) */
 	void *askring[MAX_THREADS];
 	int asked[MAX_THREADS];
 	struct lend *lent;                   /* [cpu]: the thread the reader preempted there, if any */
@@ -209,9 +210,20 @@ static int index_of(const struct schedtrace *t, int tid)
 	return -1;
 }
 
-static size_t ring_len(int ev)
+static int pages_of(int ev)
 {
-	return (size_t)((ev == EV_LEAVE ? 1 : RING_PAGES) + 1) * (size_t)sysconf(_SC_PAGESIZE);
+	return ev == EV_LEAVE ? WAKE_PAGES : RING_PAGES;
+}
+
+static size_t ring_len(int pages)
+{
+	return (size_t)(pages + 1) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A ring whose event only wakes the reader (what it says is in EV_IN): emptied unread */
+static void skip_ring(struct perf_event_mmap_page *m)
+{
+	__atomic_store_n(&m->data_tail, __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
 /* A switch out of a traced thread that wakes no one: recorded in EV_IN, with INS */
@@ -223,11 +235,12 @@ static int quiet_out(const struct schedtrace *t, int prev, int runnable)
 static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 {
 	struct perf_event_mmap_page *m = t->ring[cpu * NR_EV + ev];
+	if (ev == EV_LEAVE) {
+		skip_ring(m);
+		return;
+	}
 	uint8_t *data = (uint8_t *)m + m->data_offset;
 	uint64_t size = m->data_size, head = __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE), tail = m->data_tail;
-
-	if (ev == EV_LEAVE) /* it has woken the reader: what it says is in EV_IN */
-		tail = head;
 
 	while (tail < head) {
 		struct perf_event_header h;
@@ -341,11 +354,9 @@ static void drain_all(struct schedtrace *t, int keep)
 		for (int e = 0; e < NR_EV; e++)
 			if (t->ring[c * NR_EV + e])
 				drain(t, c, e, keep);
-	for (int i = 0; i < t->n; i++) { /* they have woken the reader: what they say is in EV_IN */
-		struct perf_event_mmap_page *m = t->askring[i];
-		if (m)
-			__atomic_store_n(&m->data_tail, __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
-	}
+	for (int i = 0; i < t->n; i++)
+		if (t->askring[i])
+			skip_ring(t->askring[i]);
 	/* a CPU the reader left to another task: the thread waited from then, unless it ran
 	 * elsewhere in between (an idle CPU may pull it while the reader has its own) */
 	for (int i = 0; i < t->n; i++) {
@@ -366,6 +377,37 @@ void schedtrace_poll(struct schedtrace *t)
 {
 	take_acct(t);
 	drain_all(t, 1);
+}
+
+/* One sched tracepoint event, on a CPU (pid -1) or following a thread (cpu -1), disabled, filtered,
+ * its ring of pages + 1 mapped; paused: its output off (turned on and off with one ioctl and no
+ * IPI, which disabling an event on another CPU sends: ~20-50 us in a VM). 0, or -1 with err (and
+ * errno from perf_event_open where that failed). */
+static int open_event(const char *name, const struct perf_event_attr *a, int pid, int cpu, const char *filter,
+		      int pages, int paused, int *fd, void **ring, char *err, size_t errlen)
+{
+	if ((*fd = (int)syscall(SYS_perf_event_open, a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "perf_event_open(sched:%s, %s %d): %s", name, pid < 0 ? "cpu" : "thread",
+			 pid < 0 ? cpu : pid, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (ioctl(*fd, PERF_EVENT_IOC_SET_FILTER, filter) < 0) {
+		snprintf(err, errlen, "PERF_EVENT_IOC_SET_FILTER \"%s\": %s", filter, strerror(errno));
+		return -1;
+	}
+	void *m = mmap(NULL, ring_len(pages), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "mmap of a perf ring: %s", strerror(errno));
+		return -1;
+	}
+	*ring = m;
+	if (paused && ioctl(*fd, PERF_EVENT_IOC_PAUSE_OUTPUT, 1) < 0) {
+		snprintf(err, errlen, "PERF_EVENT_IOC_PAUSE_OUTPUT: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned events, int except_tid,
@@ -449,29 +491,10 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 				 * the next reader that the thread is on a CPU */
 				.wakeup_events = e == EV_IN ? 0 : 1,
 			};
-			int fd = (int)syscall(SYS_perf_event_open, &a, -1, c, -1, PERF_FLAG_FD_CLOEXEC);
-			if (fd < 0) {
-				if (errno == ENODEV) /* an offline CPU */
+			if (open_event(e == EV_WAKEUP ? "sched_wakeup" : "sched_switch", &a, -1, c, filter[e], pages_of(e), e == EV_LEAVE,
+				       &t->fd[c * NR_EV + e], &t->ring[c * NR_EV + e], err, errlen)) {
+				if (t->fd[c * NR_EV + e] < 0 && errno == ENODEV) /* an offline CPU */
 					continue;
-				snprintf(err, errlen, "perf_event_open(sched:%s, cpu %d): %s",
-					 e == EV_WAKEUP ? "sched_wakeup" : "sched_switch", c, strerror(errno));
-				goto fail;
-			}
-			t->fd[c * NR_EV + e] = fd;
-			if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter[e]) < 0) {
-				snprintf(err, errlen, "PERF_EVENT_IOC_SET_FILTER \"%s\": %s", filter[e], strerror(errno));
-				goto fail;
-			}
-			void *m = mmap(NULL, ring_len(e), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-			if (m == MAP_FAILED) {
-				snprintf(err, errlen, "mmap of a perf ring: %s", strerror(errno));
-				goto fail;
-			}
-			t->ring[c * NR_EV + e] = m;
-			/* off with one ioctl and no IPI (disabling an event on another CPU sends one,
-			 * ~20-50 us in a VM): its output, not the event */
-			if (e == EV_LEAVE && ioctl(fd, PERF_EVENT_IOC_PAUSE_OUTPUT, 1) < 0) {
-				snprintf(err, errlen, "PERF_EVENT_IOC_PAUSE_OUTPUT: %s", strerror(errno));
 				goto fail;
 			}
 		}
@@ -483,26 +506,8 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 		struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[EV_SWITCH],
 					     .sample_period = 1, .sample_type = PERF_SAMPLE_TIME, .disabled = 1,
 					     .wakeup_events = 1 };
-		int fd = (int)syscall(SYS_perf_event_open, &a, tids[i], -1, -1, PERF_FLAG_FD_CLOEXEC);
-		if (fd < 0) {
-			snprintf(err, errlen, "perf_event_open(sched:sched_switch, thread %d): %s", tids[i], strerror(errno));
+		if (open_event("sched_switch", &a, tids[i], -1, sf, WAKE_PAGES, 1, &t->askfd[i], &t->askring[i], err, errlen))
 			goto fail;
-		}
-		t->askfd[i] = fd;
-		if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, sf) < 0) {
-			snprintf(err, errlen, "PERF_EVENT_IOC_SET_FILTER \"%s\": %s", sf, strerror(errno));
-			goto fail;
-		}
-		void *m = mmap(NULL, ring_len(EV_LEAVE), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (m == MAP_FAILED) {
-			snprintf(err, errlen, "mmap of a perf ring: %s", strerror(errno));
-			goto fail;
-		}
-		t->askring[i] = m;
-		if (ioctl(fd, PERF_EVENT_IOC_PAUSE_OUTPUT, 1) < 0) {
-			snprintf(err, errlen, "PERF_EVENT_IOC_PAUSE_OUTPUT: %s", strerror(errno));
-			goto fail;
-		}
 	}
 	t->t0 = mono_ns();
 	for (int i = 0; i < t->n; i++)
@@ -618,10 +623,10 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 	}
 	for (int i = 0; t->ring && i < t->ncpus * NR_EV; i++)
 		if (t->ring[i])
-			munmap(t->ring[i], ring_len(i % NR_EV));
+			munmap(t->ring[i], ring_len(pages_of(i % NR_EV)));
 	for (int i = 0; i < t->n; i++) {
 		if (t->askring[i])
-			munmap(t->askring[i], ring_len(EV_LEAVE));
+			munmap(t->askring[i], ring_len(WAKE_PAGES));
 		if (t->askfd[i] >= 0)
 			close(t->askfd[i]);
 	}

@@ -156,17 +156,15 @@ static void step(struct agent *a, uint64_t woke_ns)
 		 * parked goes on while its vCPU ran under half of the time (it halted between RT
 		 * periods), measured by the host, not said by the guest */
 		if (c->boosted && t - c->window_ms > a->max_ms) {
-			int64_t run = c->run0_us != NOT_PARKED ? thread_cpu_us(a->vm->tids[i]) : -1;
-			if (c->run0_us != NOT_PARKED && run < 0) { /* the thread has ended */
-				unboost(a, i, t);
-			} else if (c->run0_us != NOT_PARKED && run >= c->run0_us &&
-				   (double)(run - c->run0_us) / 1e3 < (t - c->window_ms) / 2) {
+			/* its CPU time (-1: the thread has ended, nothing to cool down) */
+			int64_t run = c->run0_us != NOT_PARKED ? thread_cpu_us(a->vm->tids[i]) : NOT_PARKED;
+			if (run >= 0 && (double)(run - c->run0_us) / 1e3 < (t - c->window_ms) / 2) {
 				c->window_ms = t;
 				c->run0_us = run;
 			} else {
 				unboost(a, i, t);
-				c->cooldown_until_ms = t + a->max_ms;
-				a->cooldowns++;
+				c->cooldown_until_ms = run != -1 ? t + a->max_ms : 0;
+				a->cooldowns += run != -1;
 			}
 		}
 		if (pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, guest_now, &v, &a->st) ==

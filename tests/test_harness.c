@@ -268,13 +268,17 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
 	/* 0.5 s random, 1.5 s greedy, looking every ms (by the clock: boosted vCPUs that run starve
 	 * this thread for a while) */
-	double t0 = mono_ms(), t;
+	double t0 = mono_ms(), t, fifo_from[2] = { -1, -1 }, longest = 0; /* seen FIFO at every look */
 	while ((t = mono_ms() - t0) < 2000) {
 		rogue_greedy = t >= 500;
 		for (int i = 0; i < 2; i++)
 			if (sched_policy_of(tids[i], &prio) == SCHED_FIFO) {
 				boosted_seen++;
 				over_cap += prio > 50;
+				fifo_from[i] = fifo_from[i] < 0 ? t : fifo_from[i];
+				longest = t - fifo_from[i] > longest ? t - fifo_from[i] : longest;
+			} else {
+				fifo_from[i] = -1;
 			}
 		usleep(1000);
 	}
@@ -286,12 +290,12 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 	struct metric_set ms = { 0 };
 	ops->counters(&p, &ms);
 	fprintf(stderr, "note: rogue guest: %.0f sched errors, %.0f boosts, %.0f parked, %.0f cool-downs, %.0f rejected values, "
-		"%.0f torn reads, boosted %.0f ms of 2 x 1500\n", metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value,
+		"%.0f torn reads, boosted %.0f ms of 2 x 1500, longest seen %.0f ms\n", metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value, metrics_find(&ms, "parks", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "rejected_values", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "torn_reads", METRIC_CPU_VM)->value,
-		metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value);
+		metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value, longest);
 	assert_int_equal(over_cap, 0);
 	assert_true(metrics_find(&ms, "rejected_values", METRIC_CPU_VM)->value > 0);
 	assert_true(metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value == 0);
@@ -303,8 +307,9 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 	/* the host saw them halt, and the rogue said RT was next: parked, and still bounded */
 	if (metrics_find(&ms, "host_trace", METRIC_CPU_VM)->value == 1)
 		assert_true(metrics_find(&ms, "parks", METRIC_CPU_VM)->value > 0);
-	/* every stretch ended by the bound (the last ones by stop), none much longer than 50 ms */
-	assert_true(metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value >= boosts - 2);
+	/* no stretch much longer than 50 ms: each ends by the bound, or sooner by the agent's own
+	 * unboost (the rogue's claims flip), and boosts that follow closely count as one */
+	assert_true(longest <= 2 * 50);
 	assert_true(metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value <= boosts * 50 * 1.5 + 10);
 	assert_true(metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value <= 2 * 2000 * 0.6); /* static: 2 x 2000 */
 	metrics_free(&ms);

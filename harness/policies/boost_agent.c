@@ -45,6 +45,7 @@ struct vcpu_agent {
 	int parked;                      /* boosted, halted until its next RT deadline */
 	double since_ms, cooldown_until_ms, boosted_ms;
 	double window_ms;                /* the boost's bound counts from here */
+	double unboosted_ms, last_ms;    /* when the last boost ended, and how long it lasted */
 	int64_t run0_us;                 /* its CPU time at window_ms (as if it ran all the time to its
 					    first park); NOT_PARKED: not parked in this boost yet */
 	uint64_t deadline;               /* the guest deadline the current boost is for */
@@ -117,8 +118,14 @@ static int boost(struct agent *a, int i, double t, enum agent_cause why, uint64_
 	}
 	uint64_t applied = mono_ns();
 	a->v[i].boosted = 1;
-	a->v[i].since_ms = a->v[i].window_ms = t;
-	a->v[i].run0_us = NOT_PARKED;
+	/* a boost that follows the last one after a shorter gap than that one lasted continues its
+	 * stretch: else a guest whose claims flip (ending each boost with a plain unboost) would
+	 * never meet the bound */
+	if (t - a->v[i].unboosted_ms >= a->v[i].last_ms) {
+		a->v[i].window_ms = t;
+		a->v[i].run0_us = NOT_PARKED;
+	}
+	a->v[i].since_ms = t;
 	a->v[i].parked = 0;
 	halts_wake(a, i);
 	a->boosts++;
@@ -136,6 +143,8 @@ static void unboost(struct agent *a, int i, double t)
 	a->v[i].boosted = a->v[i].parked = 0;
 	halts_wake(a, i);
 	a->v[i].boosted_ms += t - a->v[i].since_ms;
+	a->v[i].last_ms = t - a->v[i].since_ms;
+	a->v[i].unboosted_ms = t;
 	a->unboosts++;
 	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0, 0, 0, 0);
 }

@@ -3,7 +3,7 @@
  * with another spinner shows involuntary preemptions, about half a CPU and a wait of about a
  * slice after each preemption; the ring buffers lose nothing. A switch-in is recorded but wakes
  * no reader; a switch-out does where asked to, and is recorded anyway. A thread's sleeps wake the
- * reader only while it asks. A reader does not see its own preemption of a thread, but does
+ * reader only while it asks, and its wake-ups only while it is not RT. A reader does not see its own preemption of a thread, but does
  * see the host give the thread's CPU to another task when it sleeps. */
 #include <poll.h>
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "policy.h"
 #include "schedtrace.h"
 #include "testlib.h"
 #include "util.h"
@@ -183,6 +184,51 @@ static void sleeps_wake_only_when_asked(void **state)
 	schedtrace_stop(t, NULL);
 }
 
+/* eager boosts a vCPU at its wake-up: one it boosted already must not cost it one (a halting
+ * vCPU wakes once a period). With NORMAL_WAKEUPS the kernel drops the wake-ups of a thread at an
+ * RT priority, with no syscall when that changes: the sleeper's wake-ups wake the reader while it
+ * is SCHED_OTHER, none while it is SCHED_FIFO, and again once it is back. */
+static void boosted_wakeups_wake_no_reader(void **state)
+{
+	pthread_t th;
+	int tid, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	struct pollfd pf[64];
+	struct sched_saved saved;
+	char err[256];
+	struct schedtrace *t = trace_a_sleeper(&th, &tid, SCHEDTRACE_WAKEUPS | SCHEDTRACE_NORMAL_WAKEUPS | SCHEDTRACE_INS);
+	const struct schedtrace_thread *s = schedtrace_thread(t, 0);
+
+	assert_int_equal(schedtrace_pollfds(t, pf, 64), ncpu); /* the wake-ups, one per CPU */
+	assert_int_equal(poll(pf, (nfds_t)ncpu, 1000), 1);
+	schedtrace_drain(t);
+	unsigned long woken = s->woken;
+	assert_true(woken > 0);
+
+	if (sched_save_and_set_fifo(&saved, tid, 10, err, sizeof(err))) {
+		stop = 1;
+		pthread_join(th, NULL);
+		schedtrace_stop(t, NULL);
+		fprintf(stderr, "skip: %s\n", err);
+		skip();
+	}
+	usleep(2000); /* a wake-up as it was set may still be there */
+	schedtrace_drain(t);
+	woken = s->woken;
+	unsigned long slept = s->slept;
+	assert_int_equal(poll(pf, (nfds_t)ncpu, 50), 0); /* ~50 wake-ups at FIFO */
+	schedtrace_drain(t);
+	assert_int_equal(s->woken, woken);
+	assert_true(s->slept > slept + 20); /* it did sleep and wake, quietly */
+
+	sched_restore(&saved);
+	assert_int_equal(poll(pf, (nfds_t)ncpu, 1000), 1);
+	schedtrace_drain(t);
+	assert_true(s->woken > woken);
+	stop = 1;
+	pthread_join(th, NULL);
+	schedtrace_stop(t, NULL);
+}
+
 /* A reader that leaves itself out (an agent, SCHED_FIFO): each of its wake-ups on a traced
  * thread's CPU preempts the thread, which is not the host's doing and must not read as a
  * preemption (the agent would arm a timer for it, whose wake-up preempts again). But when the
@@ -289,6 +335,7 @@ int main(void)
 		cmocka_unit_test(sleeper_and_spinner),
 		cmocka_unit_test(switch_ins_wake_no_reader),
 		cmocka_unit_test(sleeps_wake_only_when_asked),
+		cmocka_unit_test(boosted_wakeups_wake_no_reader),
 		cmocka_unit_test(reader_left_out_host_seen),
 	};
 	return cmocka_run_group_tests_name("schedtrace", tests, NULL, NULL);

@@ -459,6 +459,13 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 			append(filter[EV_IN], " || (prev_pid == %d && next_pid == %d)", tids[i], t->reader);
 		append(filter[EV_WAKEUP], "%spid == %d", sep, tids[i]);
 	}
+	/* the kernel's prio of a thread: 100-139 normal, below 100 RT. The kernel drops a boosted
+	 * thread's wake-ups, with no syscall at a boost (a perf event's filter is set once only) */
+	if (events & SCHEDTRACE_NORMAL_WAKEUPS) {
+		char w[FILTER_LEN];
+		snprintf(w, sizeof(w), "(%s) && prio >= 100", filter[EV_WAKEUP]);
+		snprintf(filter[EV_WAKEUP], FILTER_LEN, "%s", w);
+	}
 	if (t->reader > 0) {
 		append(filter[EV_IN], " || prev_pid == %d", t->reader);
 		append(filter[EV_LEAVE], "prev_pid == %d && next_pid != 0", t->reader); /* not to idle */

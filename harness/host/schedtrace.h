@@ -27,6 +27,8 @@ enum {
 	SCHEDTRACE_PREEMPTS = 8,         /* switches out while runnable wake the reader */
 	SCHEDTRACE_ASKED_SLEEPS = 16,    /* a thread's sleep wakes the reader while it asks
 					    (schedtrace_wake_on_sleep) */
+	SCHEDTRACE_NORMAL_WAKEUPS = 32,  /* with WAKEUPS, only those of a thread at a normal priority:
+					    one the agent boosted (or RT anyway) costs it nothing */
 	SCHEDTRACE_OUTS = SCHEDTRACE_SLEEPS | SCHEDTRACE_PREEMPTS,
 	SCHEDTRACE_SWITCHES = SCHEDTRACE_INS | SCHEDTRACE_OUTS,
 	SCHEDTRACE_ALL = SCHEDTRACE_WAKEUPS | SCHEDTRACE_SWITCHES,

@@ -16,7 +16,9 @@
  * A boost only matters to a thread the host keeps off a CPU: one that is on a CPU takes its
  * interrupt now, and if the host preempts it in its RT work, that preemption boosts it. So the
  * agent looks at an RT deadline (a timer: the dearest wake-up on a host that is itself a VM) only
- * while the thread waits for a CPU, and a request only from a thread that is not on one.
+ * while the thread waits for a CPU, and a request only from a thread that is not on one. Nor is it
+ * woken when a boosted thread wakes (the kernel drops those, NORMAL_WAKEUPS): that thread has what
+ * a boost would give it, and a parked one wakes once a period.
  */
 #include "boost_agent.h"
 
@@ -48,8 +50,8 @@ static enum agent_act decide(const struct agent_look *l, enum agent_cause *why)
 }
 
 static const struct agent_strategy strategy = { .needs = PVB_BF_BOOST, .wake_at = wake_at, .decide = decide,
-						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_INS | SCHEDTRACE_PREEMPTS |
-								SCHEDTRACE_ASKED_SLEEPS, .parks = 1 };
+						.trace_events = SCHEDTRACE_WAKEUPS | SCHEDTRACE_NORMAL_WAKEUPS | SCHEDTRACE_INS |
+								SCHEDTRACE_PREEMPTS | SCHEDTRACE_ASKED_SLEEPS, .parks = 1 };
 
 static int prepare(struct policy *p, char *err, size_t errlen)
 {

@@ -412,6 +412,79 @@ static void predictive_parks_a_halting_rt_vcpu(void **state)
 	assert_true(cpu < 10); /* a loop on the hung-up events: ~30% */
 }
 
+/* dynamic-predictive and a vCPU that never halts (a busy guest) and has no doorbell: its RT task
+ * starts after the agent's first look, so the first deadline it publishes comes with nothing that
+ * wakes the agent. The agent must still find it, and boost it before its deadlines from then. */
+static volatile int late_rt; /* the RT task has started: publish deadlines */
+static void *late_rt_spinner(void *arg)
+{
+	struct halter *hl = arg;
+	struct pvb_boost_slot *s = pvb_boost_slot(halt_region, (unsigned)hl->idx);
+	__atomic_store_n(&hl->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	uint64_t next = mono_ns();
+	while (!stop_threads) {
+		next += 1000000;
+		uint64_t now = __builtin_ia32_rdtsc();
+		pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, 0, late_rt ? now + (next - mono_ns()) * halt_khz / 1000000 : 0, 0, now);
+		while (mono_ns() < next && !stop_threads)
+			;
+		if (late_rt)
+			pvb_boost_publish(s, PVB_CLASS_RT, 50, PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
+		uint64_t end = mono_ns() + 20000;
+		while (mono_ns() < end)
+			;
+	}
+	return NULL;
+}
+
+static void predictive_finds_a_busy_vcpus_first_deadline(void **state)
+{
+	pthread_t th;
+	struct halter hl = { 0, 0 };
+	int fifo = 0, prio;
+	char err[256];
+	struct hostinfo host;
+	const struct policy_ops *ops = policy_find("dynamic-predictive");
+	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
+
+	hostinfo_read(&host, err, sizeof(err));
+	if (!host.tsc_khz)
+		skip();
+	halt_khz = host.tsc_khz;
+	if (ops->prepare(&p, err, sizeof(err)))
+		skip(); /* no RT scheduling here */
+	stop_threads = 0;
+	late_rt = 0;
+	pvb_boost_host_init(halt_region, sizeof(halt_region), 1, PVB_BF_KNOWN, 50);
+	struct pvb_boost_hdr *h = (void *)halt_region;
+	h->guest_features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE;
+	h->guest_version = 1;
+	pthread_create(&th, NULL, late_rt_spinner, &hl);
+	while (!__atomic_load_n(&hl.tid, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	struct vm_view vm = { .tids = &hl.tid, .nr_vcpus = 1, .tsc_khz = halt_khz, .boost = halt_region,
+			      .boost_size = sizeof(halt_region) };
+	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
+	h->guest_tsc_ready = __builtin_ia32_rdtsc();
+	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
+	usleep(100000); /* the agent has looked, and seen no deadline */
+	late_rt = 1;
+	for (double t0 = mono_ms(); mono_ms() - t0 < 500 && !fifo;)
+		fifo += sched_policy_of(hl.tid, &prio) == SCHED_FIFO;
+	stop_threads = 1;
+	pthread_join(th, NULL);
+	ops->stop(&p);
+	struct metric_set ms = { 0 };
+	ops->counters(&p, &ms);
+	double boosts = metrics_find(&ms, "boosts", METRIC_CPU_VM)->value;
+	fprintf(stderr, "note: busy vCPU whose RT task starts late, predictive: %s within 0.5 s; %.0f boosts\n",
+		fifo ? "boosted" : "never boosted", boosts);
+	metrics_free(&ms);
+	ops->destroy(&p);
+	assert_true(fifo);
+	assert_true(boosts > 0);
+}
+
 /* A scripted guest in host memory, for the kick-driven agents: one negotiated region of 1 slot,
  * a thread standing in for the vCPU thread, and sched_getattr to see what the agent did. */
 static uint8_t script_region[PVB_PV_SIZE];
@@ -1017,6 +1090,7 @@ int main(void)
 		cmocka_unit_test_setup(static_policy_makes_vcpu_threads_fifo, setup),
 		cmocka_unit_test_setup(rogue_guest_gets_no_more_than_static, setup),
 		cmocka_unit_test(predictive_parks_a_halting_rt_vcpu),
+		cmocka_unit_test(predictive_finds_a_busy_vcpus_first_deadline),
 		cmocka_unit_test_setup(eager_policy_follows_kicks, setup),
 		cmocka_unit_test_setup(lazy_policy_boosts_preempted_rt_work, setup),
 		cmocka_unit_test_setup(eager_policy_boosts_a_preempted_lock_holder, setup),

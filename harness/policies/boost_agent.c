@@ -276,6 +276,12 @@ static void arm_timer(struct agent *a)
 		}
 		if (c->cooldown_until_ms > t)
 			EARLIEST(now + (uint64_t)((c->cooldown_until_ms - t) * 1e6));
+		/* a strategy that acts on the guest's deadlines alone, and none to wait for: a vCPU
+		 * that never halts may publish its first at any time, and without a doorbell nothing
+		 * would make the agent look again (a busy guest whose RT task had not started at the
+		 * first look went a whole run unboosted) */
+		if (a->s->reads_halts && !c->boosted && !c->wake_at)
+			EARLIEST(now + (uint64_t)a->max_ms * 1000000);
 	}
 #undef EARLIEST
 	struct itimerspec its = { 0 };

@@ -144,9 +144,11 @@ static double metric(const struct metric_set *ms, const char *name, int cpu)
 	return m ? m->value : -1;
 }
 
-/* dynamic-eager with the region behind the device: the guest's RT task (rt_prio) kicks through
- * the doorbell, every vCPU thread is boosted and at SCHED_OTHER during the run, the host
- * read about as many doorbells as the guest rang, and nothing stays boosted.
+/* dynamic-eager with the region behind the device: a busy guest's RT task (rt_prio, a normal hog
+ * between periods) rings the doorbell where it ends boosted (the host cannot see that: the vCPU
+ * runs on), but not where it starts (the host's sched trace shows what matters then); every
+ * vCPU thread is boosted and at SCHED_OTHER during the run, the host read about as many doorbells
+ * as the guest rang, and nothing stays boosted.
  * On KVM (the nested path here): the doorbell is an ioeventfd there, and the in-kernel local APIC
  * is what the boost is about. (Under QEMU 7.2's TCG this run used to hang now and then: the AP's
  * local APIC set-up was lost while the first vCPU placed the device's BARs; the guest now starts
@@ -163,7 +165,7 @@ static void doorbell_kicks_boost_and_unboost(void **state)
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
 	if (w.pol.ops->prepare(&w.pol, err, sizeof(err)))
 		skip(); /* no RT scheduling here */
-	struct vm_spec s = { .kernel = kernel, .vcpus = 2, .job = "workload=cyclic duration_ms=2000 rt_prio=50",
+	struct vm_spec s = { .kernel = kernel, .vcpus = 2, .job = "workload=cyclic duration_ms=2000 rt_prio=50 guest_load=busy",
 			     .timeout_ms = 30000, .run_dir = tmp, .tsc_khz = host.tsc_khz, .tcg = test_tcg,
 			     .boost = 1, .boost_max_prio = 50, .boost_device = VM_BOOST_IVSHMEM };
 	struct vm_hooks h = { .arg = &w, .tick_ms = 1, .started = w_started, .tick = w_tick, .ended = w_ended };
@@ -180,14 +182,16 @@ static void doorbell_kicks_boost_and_unboost(void **state)
 		metric(&g, "doorbell_cost", 0) / 1e3, metric(&p, "reaction_p50", METRIC_CPU_VM));
 	assert_int_equal(metric(&g, "boost_region", METRIC_CPU_VM), 1);
 	assert_int_equal(metric(&g, "boost_doorbell", METRIC_CPU_VM), 1);
-	assert_true(rung > 1000 && rung == metric(&g, "doorbells", 0) + metric(&g, "doorbells", 1));
+	double boosts = metric(&p, "boosts", METRIC_CPU_VM);
+	assert_true(rung > 0 && rung == metric(&g, "doorbells", 0) + metric(&g, "doorbells", 1));
+	/* an end per boost, or two where the next period's came first; with the RT starts too it
+	 * was one ring a period and vCPU (~4000 in 2 s) */
+	if (metric(&p, "host_trace", METRIC_CPU_VM) == 1)
+		assert_true(rung <= 2 * boosts + 4);
 	/* the host reads what rang before the agent stopped: at most the last few are not read; and a
 	 * vCPU may ring once after the guest wrote its record (an AP's last sleep, boosted) */
 	assert_true(read <= rung + 2 && read >= rung - 8);
-	/* a count of boosts says little: eager keeps a vCPU that halts until its next RT deadline
-	 * boosted (parked), so one boost may cover the whole run (CI saw 7). That kicks drive them is
-	 * what the reaction time says: measured from the doorbell's wake-up */
-	assert_true(metric(&p, "boosts", METRIC_CPU_VM) >= 2);
+	assert_true(boosts >= 2);
 	assert_true(metric(&p, "reaction_p50", METRIC_CPU_VM) > 0);
 	assert_true(metric(&p, "boosts", METRIC_CPU_VM) == metric(&p, "unboosts", METRIC_CPU_VM));
 	/* every vCPU thread was boosted and not. The agent's own time boosted says the first: this

@@ -254,9 +254,18 @@ static void sleep_common(uint64_t t, int once)
 	}
 	unsigned cpu = gk_cpu();
 	struct pvb_boost_slot *s = pvb_boost_slot(boost, cpu);
-	publish(cpu, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, rt_prio && t != ~0ull ? t : 0, gk_util(cpu, 1, 1));
-	if (pvb_boost_is_boosted(s)) /* the host cannot see the RT task stop: tell it */
-		kick(s, cpu);
+	uint64_t next_rt = rt_prio && t != ~0ull ? t : 0;
+	publish(cpu, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, next_rt, gk_util(cpu, 1, 1));
+	/* the host cannot see the RT task stop where the hog runs on: tell it. A halt its sched
+	 * trace sees (the vCPU thread sleeps), and one until an RT deadline keeps the boost (the
+	 * next wake-up is RT work): there the slot's counter is enough, and the doorbell, an exit
+	 * and a wake-up of the host's agent each period, would change nothing */
+	if (pvb_boost_is_boosted(s)) {
+		if (!hog && next_rt)
+			pvb_boost_kick(s);
+		else
+			kick(s, cpu);
+	}
 	if (hog)
 		hog_until(t);
 	else
@@ -267,10 +276,13 @@ static void sleep_common(uint64_t t, int once)
 	}
 	gk_util(cpu, 0, 0); /* the sleep was idle time */
 	gk_publish_running(cpu);
-	/* ask for a boost while the RT task runs; without one, say the interrupt that woke it is
-	 * handled (a host that boosts on injection unboosts then) */
+	/* ask for a boost while the RT task runs (a host that traces the vCPU threads acts where it
+	 * preempts or delays this one: the slot is enough); without one, say the interrupt that woke
+	 * it is handled (a host that boosts on injection unboosts then) */
 	int boosted = pvb_boost_is_boosted(s);
-	if (rt_prio ? !boosted : boosted)
+	if (rt_prio && !boosted && __atomic_load_n(&boost->host_sees, __ATOMIC_ACQUIRE) & PVB_HS_SCHED)
+		pvb_boost_kick(s);
+	else if (rt_prio ? !boosted : boosted)
 		kick(s, cpu);
 }
 

@@ -49,6 +49,13 @@
 					       (pvb_discovery.h: PVB_HC_UTIL) */
 #define PVB_BF_KNOWN          0xffu
 
+/* What the host sees of the vCPU threads by itself (hdr.host_sees): what needs no doorbell */
+#define PVB_HS_SCHED          (1u << 0)     /* the host's scheduler trace: the vCPU threads' sleeps
+					       and preemptions. An RT task that starts on a running vCPU
+					       needs no doorbell to ask (the host acts where it preempts
+					       or delays the thread); its end while the vCPU runs on
+					       still does */
+
 /* What runs on a vCPU now (slot.cur_class) */
 #define PVB_CLASS_IDLE        0u            /* nothing runnable: the vCPU halts */
 #define PVB_CLASS_NORMAL      1u            /* a time-shared task */
@@ -79,7 +86,11 @@ struct pvb_boost_hdr {
 	uint32_t reserved1;      /* 0 */
 	uint64_t guest_tsc_ready; /* guest TSC just before it wrote guest_ready: a host that cannot ask
 				    the hypervisor for the guest's TSC offset bounds it from this */
-	uint8_t reserved[16];    /* 0 */
+	/* host writes this at any time (release: its agent starts after the guest); the guest reads
+	 * it (acquire) where it decides whether to ring the doorbell. 0, as a host that does not
+	 * know it leaves it: the host sees nothing by itself */
+	uint32_t host_sees;      /* PVB_HS_* */
+	uint8_t reserved[12];    /* 0 */
 };
 
 struct pvb_boost_slot {
@@ -112,6 +123,7 @@ struct pvb_boost_slot {
 _Static_assert(sizeof(struct pvb_boost_hdr) == PVB_BOOST_HDR_SIZE, "header is one cache line");
 _Static_assert(sizeof(struct pvb_boost_slot) == PVB_BOOST_SLOT_SIZE, "slot is one cache line");
 _Static_assert(__builtin_offsetof(struct pvb_boost_hdr, guest_tsc_ready) == 40, "aligned");
+_Static_assert(__builtin_offsetof(struct pvb_boost_hdr, host_sees) == 48, "after guest_tsc_ready");
 _Static_assert(__builtin_offsetof(struct pvb_boost_slot, next_rt_tsc) % 8 == 0, "aligned");
 _Static_assert(__builtin_offsetof(struct pvb_boost_slot, host_seq) == 32, "host half at 32");
 _Static_assert(__builtin_offsetof(struct pvb_boost_slot, capacity_orig) == 44, "after freq_khz");

@@ -91,7 +91,9 @@ static void *vcpu_main(void *arg)
 		/* between periods: the guest's normal hog, or a halt, with the next RT deadline */
 		pvb_boost_publish(s, v->idle_guest ? PVB_CLASS_IDLE : PVB_CLASS_NORMAL, 0, 0, tsc_of(t), 0,
 				  __builtin_ia32_rdtsc());
-		if (pvb_boost_is_boosted(s) && v->idle_guest) /* as user.c: a halt until RT needs no doorbell */
+		/* as user.c: a halt until RT, which a host with the sched trace sees, needs no doorbell */
+		int sees = __atomic_load_n(&((struct pvb_boost_hdr *)region)->host_sees, __ATOMIC_ACQUIRE) & PVB_HS_SCHED;
+		if (pvb_boost_is_boosted(s) && v->idle_guest && sees)
 			pvb_boost_kick(s);
 		else if (pvb_boost_is_boosted(s))
 			kick(s, v->idx);
@@ -106,7 +108,7 @@ static void *vcpu_main(void *arg)
 		/* the RT task: asks for a boost while it runs (as user.c: no doorbell where the host
 		 * traces the threads) */
 		pvb_boost_publish(s, PVB_CLASS_RT, 50, PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
-		if (!pvb_boost_is_boosted(s) && __atomic_load_n(&((struct pvb_boost_hdr *)region)->host_sees, __ATOMIC_ACQUIRE) & PVB_HS_SCHED)
+		if (!pvb_boost_is_boosted(s) && sees)
 			pvb_boost_kick(s);
 		else if (!pvb_boost_is_boosted(s))
 			kick(s, v->idx);

@@ -200,6 +200,13 @@ static void kick(struct pvb_boost_slot *s, unsigned cpu)
 
 static void sleep_common(uint64_t t, int once);
 
+/* The host's agent traces the vCPU threads: their halts and preemptions need no doorbell. Read
+ * where it matters: the agent starts after the guest, and may stop before it. */
+static int host_sees_sched(void)
+{
+	return !!(__atomic_load_n(&boost->host_sees, __ATOMIC_ACQUIRE) & PVB_HS_SCHED);
+}
+
 /* Taken by test-and-set: the holder alone marks its slot CRIT, after it has the lock. A waiter
  * that asked for a boost would, at FIFO, keep a preempted holder off a CPU they share. */
 void pvb_lock(struct pvb_lock *l)
@@ -256,12 +263,12 @@ static void sleep_common(uint64_t t, int once)
 	struct pvb_boost_slot *s = pvb_boost_slot(boost, cpu);
 	uint64_t next_rt = rt_prio && t != ~0ull ? t : 0;
 	publish(cpu, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, next_rt, gk_util(cpu, 1, 1));
-	/* the host cannot see the RT task stop where the hog runs on: tell it. A halt its sched
-	 * trace sees (the vCPU thread sleeps), and one until an RT deadline keeps the boost (the
-	 * next wake-up is RT work): there the slot's counter is enough, and the doorbell, an exit
-	 * and a wake-up of the host's agent each period, would change nothing */
+	/* the host cannot see the RT task stop where the hog runs on: tell it. A halt a host with
+	 * the sched trace sees (the vCPU thread sleeps), and one until an RT deadline keeps the
+	 * boost (the next wake-up is RT work): there the slot's counter is enough, and the doorbell,
+	 * an exit and a wake-up of the host's agent each period, would change nothing */
 	if (pvb_boost_is_boosted(s)) {
-		if (!hog && next_rt)
+		if (!hog && next_rt && host_sees_sched())
 			pvb_boost_kick(s);
 		else
 			kick(s, cpu);
@@ -280,7 +287,7 @@ static void sleep_common(uint64_t t, int once)
 	 * preempts or delays this one: the slot is enough); without one, say the interrupt that woke
 	 * it is handled (a host that boosts on injection unboosts then) */
 	int boosted = pvb_boost_is_boosted(s);
-	if (rt_prio && !boosted && __atomic_load_n(&boost->host_sees, __ATOMIC_ACQUIRE) & PVB_HS_SCHED)
+	if (rt_prio && !boosted && host_sees_sched())
 		pvb_boost_kick(s);
 	else if (rt_prio ? !boosted : boosted)
 		kick(s, cpu);

@@ -210,6 +210,24 @@ static void static_policy_restores_what_it_changed(void **state)
 		pthread_join(th[i], NULL);
 }
 
+/* A scripted guest's half of negotiation in a region the host offered (every feature, priorities
+ * up to 50): what it accepts, then, once the agent runs (or at once), that it is ready, its TSC
+ * stamped just before, which the agent bounds the TSC offset by. */
+static struct pvb_boost_hdr *guest_accepts(void *region, size_t size, unsigned nr, uint32_t features)
+{
+	struct pvb_boost_hdr *h = region;
+	pvb_boost_host_init(region, size, nr, PVB_BF_KNOWN, 50);
+	h->guest_features = features;
+	h->guest_version = 1;
+	return h;
+}
+
+static void guest_says_ready(struct pvb_boost_hdr *h)
+{
+	h->guest_tsc_ready = __builtin_ia32_rdtsc();
+	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
+}
+
 /* A rogue guest: after an honest negotiation it writes random bytes over its slots as fast as it
  * can, then (greedy) claims to halt until an RT deadline due now, with priority 255, without pause,
  * while its vCPUs run: 5 ms, then a halt of 0.1 ms, so the host sees them sleep and the agent
@@ -254,12 +272,8 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 		pthread_create(&th[i], NULL, burster, &tids[i]);
 	while (!tids[0] || !tids[1])
 		usleep(1000);
-	pvb_boost_host_init(region, sizeof(region), 2, PVB_BF_KNOWN, 50);
-	struct pvb_boost_hdr *h = (void *)region;
-	h->guest_features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE;
-	h->guest_version = 1;
-	h->guest_tsc_ready = __builtin_ia32_rdtsc();
-	h->guest_ready = 1;
+	struct pvb_boost_hdr *h = guest_accepts(region, sizeof(region), 2, PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
+	guest_says_ready(h);
 	struct vm_view vm = { .tids = tids, .nr_vcpus = 2, .tsc_khz = 2000000, .boost = region,
 			      .boost_size = sizeof(region) };
 	if (ops->prepare(&p, err, sizeof(err)))
@@ -361,10 +375,7 @@ static void predictive_parks_a_halting_rt_vcpu(void **state)
 	if (ops->prepare(&p, err, sizeof(err)))
 		skip(); /* no RT scheduling here */
 	stop_threads = 0;
-	pvb_boost_host_init(halt_region, sizeof(halt_region), 2, PVB_BF_KNOWN, 50);
-	struct pvb_boost_hdr *h = (void *)halt_region;
-	h->guest_features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE;
-	h->guest_version = 1;
+	struct pvb_boost_hdr *h = guest_accepts(halt_region, sizeof(halt_region), 2, PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, rt_halter, &hl[i]);
 	for (int i = 0; i < 2; i++) {
@@ -375,8 +386,7 @@ static void predictive_parks_a_halting_rt_vcpu(void **state)
 	struct vm_view vm = { .tids = tids, .nr_vcpus = 2, .tsc_khz = halt_khz, .boost = halt_region,
 			      .boost_size = sizeof(halt_region) };
 	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
-	h->guest_tsc_ready = __builtin_ia32_rdtsc();
-	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
+	guest_says_ready(h);
 	usleep(100000); /* the first deadlines */
 	double t0 = mono_ms();
 	while (mono_ms() - t0 < 500) {
@@ -455,18 +465,14 @@ static void predictive_finds_a_busy_vcpus_first_deadline(void **state)
 		skip(); /* no RT scheduling here */
 	stop_threads = 0;
 	late_rt = 0;
-	pvb_boost_host_init(halt_region, sizeof(halt_region), 1, PVB_BF_KNOWN, 50);
-	struct pvb_boost_hdr *h = (void *)halt_region;
-	h->guest_features = PVB_BF_BOOST | PVB_BF_RT_DEADLINE;
-	h->guest_version = 1;
+	struct pvb_boost_hdr *h = guest_accepts(halt_region, sizeof(halt_region), 1, PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
 	pthread_create(&th, NULL, late_rt_spinner, &hl);
 	while (!__atomic_load_n(&hl.tid, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	struct vm_view vm = { .tids = &hl.tid, .nr_vcpus = 1, .tsc_khz = halt_khz, .boost = halt_region,
 			      .boost_size = sizeof(halt_region) };
 	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
-	h->guest_tsc_ready = __builtin_ia32_rdtsc();
-	__atomic_store_n(&h->guest_ready, 1, __ATOMIC_RELEASE);
+	guest_says_ready(h);
 	usleep(100000); /* the agent has looked, and seen no deadline */
 	late_rt = 1;
 	for (double t0 = mono_ms(); mono_ms() - t0 < 500 && !fifo;)
@@ -491,12 +497,7 @@ static uint8_t script_region[PVB_PV_SIZE];
 
 static void script_negotiate(uint32_t features)
 {
-	pvb_boost_host_init(script_region, sizeof(script_region), 1, PVB_BF_KNOWN, 50);
-	struct pvb_boost_hdr *h = (void *)script_region;
-	h->guest_features = features;
-	h->guest_version = 1;
-	h->guest_tsc_ready = __builtin_ia32_rdtsc();
-	h->guest_ready = 1;
+	guest_says_ready(guest_accepts(script_region, sizeof(script_region), 1, features));
 }
 
 static int fifo_now(int tid)

@@ -153,14 +153,30 @@ static double metric(const struct metric_set *ms, const char *name, int cpu)
  * is what the boost is about. (Under QEMU 7.2's TCG this run used to hang now and then: the AP's
  * local APIC set-up was lost while the first vCPU placed the device's BARs; the guest now starts
  * its APs after that, see the README's guest kernel section.) */
-/* dynamic-eager on a 2-vCPU guest running job with the region behind ivshmem-doorbell: the
- * guest's record into g, the agent's counters into p. */
-static void eager_behind_the_doorbell(const char *job, struct watch *w, struct vm_result *r, struct metric_set *g,
-				      struct metric_set *p)
+/* One run of dynamic-eager on a 2-vCPU guest with the region behind ivshmem-doorbell: the
+ * guest's record (g) and the agent's counters (p). */
+struct doorbell_run {
+	struct watch w;
+	struct vm_result r;
+	struct metric_set g, p;
+};
+
+static void doorbell_run_free(struct doorbell_run *d)
+{
+	metrics_free(&d->g);
+	metrics_free(&d->p);
+	vm_result_free(&d->r);
+	d->w.pol.ops->destroy(&d->w.pol);
+}
+
+static void eager_behind_the_doorbell(const char *job, struct doorbell_run *d)
 {
 	struct hostinfo host;
 	char err[256], kernel[512];
+	struct watch *w = &d->w;
+	struct vm_result *r = &d->r;
 
+	*d = (struct doorbell_run){ 0 };
 	*w = (struct watch){ .pol = { .ops = policy_find("dynamic-eager"), .spec = guest_spec("policy", "dynamic-eager", "boost_device", "ivshmem", NULL) } };
 	assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0);
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", build_dir());
@@ -173,52 +189,49 @@ static void eager_behind_the_doorbell(const char *job, struct watch *w, struct v
 	if (vm_run("qemu", &s, &h, r))
 		fail_msg("%s", r->reason);
 	assert_true(w->doorbell);
-	metrics_from_record(r->record, g);
-	w->pol.ops->counters(&w->pol, p);
-	assert_int_equal(metric(g, "boost_region", METRIC_CPU_VM), 1);
-	assert_int_equal(metric(g, "boost_doorbell", METRIC_CPU_VM), 1);
+	metrics_from_record(r->record, &d->g);
+	w->pol.ops->counters(&w->pol, &d->p);
+	assert_int_equal(metric(&d->g, "boost_region", METRIC_CPU_VM), 1);
+	assert_int_equal(metric(&d->g, "boost_doorbell", METRIC_CPU_VM), 1);
 }
 
 static void doorbell_kicks_boost_and_unboost(void **state)
 {
-	struct vm_result r;
-	struct watch w;
-	struct metric_set g = { 0 }, p = { 0 };
+	static struct doorbell_run d;
+	const struct metric_set *g = &d.g, *p = &d.p;
+	const struct watch *w = &d.w;
 
 	REQUIRE_KVM();
-	eager_behind_the_doorbell("workload=cyclic duration_ms=2000 rt_prio=50 guest_load=busy", &w, &r, &g, &p);
-	double rung = metric(&g, "doorbells", METRIC_CPU_VM), read = metric(&p, "doorbells_seen", METRIC_CPU_VM);
+	eager_behind_the_doorbell("workload=cyclic duration_ms=2000 rt_prio=50 guest_load=busy", &d);
+	double rung = metric(g, "doorbells", METRIC_CPU_VM), read = metric(p, "doorbells_seen", METRIC_CPU_VM);
 	fprintf(stderr, "note: doorbells rung %.0f, read by the host %.0f; boosts %.0f, unboosts %.0f; "
 		"guest's doorbell cost %.1f us; kick -> boost p50 %.1f us\n", rung, read,
-		metric(&p, "boosts", METRIC_CPU_VM), metric(&p, "unboosts", METRIC_CPU_VM),
-		metric(&g, "doorbell_cost", 0) / 1e3, metric(&p, "reaction_p50", METRIC_CPU_VM));
-	double boosts = metric(&p, "boosts", METRIC_CPU_VM);
-	assert_true(rung > 0 && rung == metric(&g, "doorbells", 0) + metric(&g, "doorbells", 1));
+		metric(p, "boosts", METRIC_CPU_VM), metric(p, "unboosts", METRIC_CPU_VM),
+		metric(g, "doorbell_cost", 0) / 1e3, metric(p, "reaction_p50", METRIC_CPU_VM));
+	double boosts = metric(p, "boosts", METRIC_CPU_VM);
+	assert_true(rung > 0 && rung == metric(g, "doorbells", 0) + metric(g, "doorbells", 1));
 	/* an end per boost, or two where the next period's came first; with the RT starts too it
 	 * was one ring a period and vCPU (~4000 in 2 s) */
-	if (metric(&p, "host_trace", METRIC_CPU_VM) == 1)
+	if (metric(p, "host_trace", METRIC_CPU_VM) == 1)
 		assert_true(rung <= 2 * boosts + 4);
 	/* the host reads what rang before the agent stopped: at most the last few are not read; and a
 	 * vCPU may ring once after the guest wrote its record (an AP's last sleep, boosted) */
 	assert_true(read <= rung + 2 && read >= rung - 8);
 	assert_true(boosts >= 2);
-	assert_true(metric(&p, "reaction_p50", METRIC_CPU_VM) > 0);
-	assert_true(metric(&p, "boosts", METRIC_CPU_VM) == metric(&p, "unboosts", METRIC_CPU_VM));
+	assert_true(metric(p, "reaction_p50", METRIC_CPU_VM) > 0);
+	assert_true(boosts == metric(p, "unboosts", METRIC_CPU_VM));
 	/* every vCPU thread was boosted and not. The agent's own time boosted says the first: this
 	 * test's 1 ms look may not get a CPU while a boosted vCPU thread holds the only one (the
 	 * nested path has one), so it need not ever see FIFO */
 	for (int i = 0; i < 2; i++) {
 		int prio;
-		double boosted_ms = metric(&p, "boosted_ms", i);
-		if ((!w.fifo[i] && boosted_ms <= 0) || !w.other[i])
+		double boosted_ms = metric(p, "boosted_ms", i);
+		if ((!w->fifo[i] && boosted_ms <= 0) || !w->other[i])
 			fail_msg("vCPU %d: seen FIFO 50 %d times (boosted %.1f ms by the agent's count), SCHED_OTHER %d times",
-				 i, w.fifo[i], boosted_ms, w.other[i]);
-		assert_int_not_equal(sched_policy_of(w.tids[i], &prio), SCHED_FIFO);
+				 i, w->fifo[i], boosted_ms, w->other[i]);
+		assert_int_not_equal(sched_policy_of(w->tids[i], &prio), SCHED_FIFO);
 	}
-	metrics_free(&g);
-	metrics_free(&p);
-	vm_result_free(&r);
-	w.pol.ops->destroy(&w.pol);
+	doorbell_run_free(&d);
 }
 
 /* A halting guest's RT task behind the doorbell, with a host that traces the vCPU threads
@@ -227,23 +240,20 @@ static void doorbell_kicks_boost_and_unboost(void **state)
  * next to never. Without host_sees it rang at every period's start or halt: > 2000 in 2 s. */
 static void halting_guest_rings_only_what_the_host_cannot_see(void **state)
 {
-	struct vm_result r;
-	struct watch w;
-	struct metric_set g = { 0 }, p = { 0 };
+	static struct doorbell_run d;
+	const struct metric_set *g = &d.g, *p = &d.p;
 
 	REQUIRE_KVM();
-	eager_behind_the_doorbell("workload=cyclic duration_ms=2000 rt_prio=50", &w, &r, &g, &p);
-	double rung = metric(&g, "doorbells", METRIC_CPU_VM), periods = metric(&g, "samples", 0) + metric(&g, "samples", 1);
+	eager_behind_the_doorbell("workload=cyclic duration_ms=2000 rt_prio=50", &d);
+	double rung = metric(g, "doorbells", METRIC_CPU_VM), periods = metric(g, "samples", 0) + metric(g, "samples", 1);
 	fprintf(stderr, "note: halting guest behind the doorbell: %.0f rung in %.0f periods; boosts %.0f, parked %.0f\n",
-		rung, periods, metric(&p, "boosts", METRIC_CPU_VM), metric(&p, "parks", METRIC_CPU_VM));
-	if (metric(&p, "host_trace", METRIC_CPU_VM) != 1)
+		rung, periods, metric(p, "boosts", METRIC_CPU_VM), metric(p, "parks", METRIC_CPU_VM));
+	int traced = metric(p, "host_trace", METRIC_CPU_VM) == 1;
+	doorbell_run_free(&d);
+	if (!traced)
 		skip(); /* no sched trace: the host sees nothing by itself, and the guest rings as before */
 	assert_true(periods > 500);
 	assert_true(rung < periods / 10);
-	metrics_free(&g);
-	metrics_free(&p);
-	vm_result_free(&r);
-	w.pol.ops->destroy(&w.pol);
 }
 
 /* boost=pci on a VM without the device (no PCIe at all): the guest says so and runs as vanilla. */

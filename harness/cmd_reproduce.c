@@ -10,15 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include "child.h"
 #include "cli.h"
 #include "compare.h"
-#include "config.h"
 #include "engine.h"
-#include "hostinfo.h"
 #include "reproduce.h"
-#include "stats.h"
+#include "reproduce_plan.h"
 #include "store.h"
 #include "util.h"
 
@@ -71,22 +67,6 @@ static int is_table(const struct dirent *d)
 {
 	size_t n = strlen(d->d_name);
 	return n > 5 && !strcmp(d->d_name + n - 5, ".json");
-}
-
-/* The command line's choice of tables: every one (--all, --list), or those an argument prefixes. */
-struct choice {
-	int all;
-	char **prefix;
-	int n;
-};
-
-static int chosen(const struct choice *c, const char *file, char *id, size_t idn)
-{
-	int want = c->all;
-	snprintf(id, idn, "%.*s", (int)(strlen(file) - 5), file);
-	for (int a = 0; a < c->n; a++)
-		want |= !strncmp(id, c->prefix[a], strlen(c->prefix[a]));
-	return want;
 }
 
 /* per seed (a table id's prefix before '-'): what its tables came to */
@@ -162,161 +142,6 @@ static void json_summary(cJSON *root, const struct repro_summary *sum, const str
 	}
 }
 
-/* The chosen tables that judge one experiment: a run is wanted when one of them judges it. */
-struct judges { cJSON *ref[64]; int n; };
-
-static int judged(const struct run_spec *r, void *arg)
-{
-	const struct judges *j = arg;
-	for (int i = 0; i < j->n; i++)
-		if (reproduce_wants(j->ref[i], r))
-			return 1;
-	return 0;
-}
-
-static void judges_of(struct judges *j, struct dirent **ents, int nents, const char *dir, const struct choice *c,
-		      const char *experiment)
-{
-	char path[1024], id[256], err[512];
-	j->n = 0;
-	for (int i = 0; i < nents && j->n < 64; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-		cJSON *ref = chosen(c, ents[i]->d_name, id, sizeof(id)) ? reproduce_load(path, err, sizeof(err)) : NULL;
-		if (ref && !strcmp(cJSON_GetObjectItem(ref, "experiment")->valuestring, experiment))
-			j->ref[j->n++] = ref;
-		else
-			cJSON_Delete(ref);
-	}
-}
-
-static void judges_free(struct judges *j)
-{
-	for (int i = 0; i < j->n; i++)
-		cJSON_Delete(j->ref[i]);
-	j->n = 0;
-}
-
-/* The --set options an experiment's type has keys for; the others are said and left out (with
- * --all, one --set meets every type: accel is not the memory type's). */
-static void sets_for(const struct engine_opts *eo, const char *path, struct engine_opts *out)
-{
-	static struct experiment e;
-	char err[512];
-	*out = *eo;
-	if (experiment_parse(path, &e, err, sizeof(err)))
-		return; /* the run says why */
-	out->nsets = 0;
-	for (int i = 0; i < eo->nsets; i++) {
-		int has = 0;
-		for (int k = 0; k < e.nkeys; k++)
-			has |= !strcmp(e.keys[k]->name, eo->set_key[i]);
-		if (has) {
-			out->set_key[out->nsets] = eo->set_key[i];
-			out->set_val[out->nsets++] = eo->set_val[i];
-		} else {
-			fprintf(stderr, "pvbench reproduce: %s has no key %s: --set %s=%s left out there\n", e.name,
-				eo->set_key[i], eo->set_key[i], eo->set_val[i]);
-		}
-	}
-}
-
-/* What a run of an experiment costs this host besides its duration (booting, the host load, the
- * store): the median over the runs of it the store holds from this host, in ms; 0: none stored. */
-struct overheads { double v[4096]; int n; };
-
-static double iso_s(const char *t)
-{
-	struct tm tm = { 0 };
-	const char *end = t ? strptime(t, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
-	return end && !*end ? (double)timegm(&tm) : -1;
-}
-
-static void overhead_row(void *arg, int ncols, const char *const *vals)
-{
-	struct overheads *o = arg;
-	double a = ncols > 2 ? iso_s(vals[0]) : -1, b = ncols > 2 ? iso_s(vals[1]) : -1;
-	long long d = ncols > 2 && vals[2] ? parse_duration_ms(vals[2]) : 0; /* a type without duration: 0 */
-	if (a >= 0 && b >= a && d >= 0 && o->n < (int)(sizeof(o->v) / sizeof(o->v[0])))
-		o->v[o->n++] = (b - a) * 1000 - (double)d;
-}
-
-static double measured_overhead(struct store *st, const char *experiment, const char *host)
-{
-	static struct overheads o;
-	const char *p[] = { experiment, host };
-	char err[256];
-	o.n = 0;
-	if (!st || store_query(st, "SELECT r.started_at, r.ended_at, p.value FROM runs r LEFT JOIN run_params p ON"
-			       " p.run_id = r.id AND p.key = 'duration' WHERE r.experiment = $1 AND r.host = $2"
-			       " AND r.status = 'ok'", 2, p, overhead_row, &o, err, sizeof(err)) || !o.n)
-		return 0;
-	double m = stats_median(o.v, (size_t)o.n);
-	return m > 0 ? m : 1; /* timestamps are whole seconds: a fast host reads as none */
-}
-
-/* Before --run: what the tables' experiments cost, from their matrices and each run's duration,
- * leaving out the runs the store has; a run's overhead as measured on this host from the runs of
- * its experiment stored, else 5 s. A migration counts half its deadline. */
-static void estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
-		     const struct engine_opts *eo)
-{
-	static struct experiment e;
-	static char exps[16][512];
-	double ms = 0;
-	int runs = 0, n = 0;
-	char err[512];
-
-	for (int i = 0; i < nents; i++) { /* the experiments the chosen tables need, once each */
-		char path[1024], id[256];
-		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-		cJSON *ref = chosen(c, ents[i]->d_name, id, sizeof(id)) ? reproduce_load(path, err, sizeof(err)) : NULL;
-		const char *x = ref ? cJSON_GetObjectItem(ref, "experiment")->valuestring : NULL;
-		int seen = 0;
-		for (int k = 0; x && k < n; k++)
-			seen |= !strcmp(exps[k], x);
-		if (x && !seen && n < 16)
-			snprintf(exps[n++], sizeof(exps[0]), "%s", x);
-		cJSON_Delete(ref);
-	}
-	static struct judges jd;
-	struct hostinfo hi;
-	hostinfo_read(&hi, err, sizeof(err));
-	struct store *st = store_open_existing(eo->db, err, sizeof(err)); /* none yet: nothing stored */
-	int stored = 0, measured = 0;
-	for (int i = 0; i < n; i++) {
-		struct run_spec *r;
-		int nr;
-		struct engine_opts here;
-		sets_for(eo, exps[i], &here);
-		if (engine_load(exps[i], &here, &e, err, sizeof(err)) || experiment_matrix(&e, &r, &nr, err, sizeof(err)))
-			continue; /* the run itself will say why */
-		judges_of(&jd, ents, nents, dir, c, exps[i]);
-		double over = measured_overhead(st, e.name, hi.host);
-		measured += over > 0;
-		for (int k = 0; k < nr; k++) {
-			if (!judged(&r[k], &jd))
-				continue;
-			if (st && store_run_done(st, e.name, "", r[k].identity, r[k].rep)) {
-				stored++;
-				continue;
-			}
-			ms += over > 0 ? over : 5000;
-			runs++;
-			for (int j = 0; j < r[k].nkeys; j++)
-				if (!strcmp(r[k].keys[j]->name, "duration"))
-					ms += (double)spec_int(&r[k], "duration");
-				else if (!strcmp(r[k].keys[j]->name, "deadline")) /* a migration: at most that */
-					ms += (double)spec_int(&r[k], "deadline") / 2;
-		}
-		judges_free(&jd);
-		free(r);
-	}
-	store_close(st);
-	fprintf(stderr, "pvbench reproduce: %d runs the tables judge are to run (%d stored already), in %d "
-		"experiments: about %.1f min (a run's overhead measured on this host for %d of them, 5 s for "
-		"the rest)\n", runs, stored, n, ms / 60000, measured);
-}
-
 int cmd_reproduce(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -371,11 +196,11 @@ int cmd_reproduce(int argc, char **argv)
 	}
 	const struct choice pick = { .all = all || list, .prefix = argv + optind, .n = argc - optind };
 	if (run)
-		estimate(ents, n, dir, &pick, &eo);
+		repro_estimate(ents, n, dir, &pick, &eo);
 	struct store *st = NULL;
 	for (int i = 0; i < n && rc != EXIT_ERROR; i++) {
 		char path[1024], id[256], exp_name[128];
-		if (!chosen(&pick, ents[i]->d_name, id, sizeof(id)))
+		if (!repro_chosen(&pick, ents[i]->d_name, id, sizeof(id)))
 			continue;
 		matched++;
 		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
@@ -401,12 +226,12 @@ int cmd_reproduce(int argc, char **argv)
 			st = NULL;
 			static struct judges jd; /* the runs the chosen tables judge, not the whole matrix */
 			struct engine_opts here;
-			judges_of(&jd, ents, n, dir, &pick, exp);
-			sets_for(&eo, exp, &here);
-			here.want = judged;
+			repro_judges_of(&jd, ents, n, dir, &pick, exp);
+			repro_sets_for(&eo, exp, &here);
+			here.want = repro_judged;
 			here.want_arg = &jd;
 			int r = engine_run(exp, &here);
-			judges_free(&jd);
+			repro_judges_free(&jd);
 			if (r == EXIT_INTERRUPTED || r == EXIT_ERROR) {
 				cJSON_Delete(ref);
 				rc = r;

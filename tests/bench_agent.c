@@ -9,12 +9,13 @@
  * host should do. It measures how late it got to its RT task, which is the host's share of what
  * the guest's cyclic would see.
  *
- * Host idle, or busy (a SCHED_OTHER spinner on every CPU, as stress-ng). 2 vCPUs at 1000 us.
+ * Host idle, or busy (a SCHED_OTHER spinner on every CPU, as stress-ng). 2 vCPUs, an RT period of 1000 us (interval_us= sets another).
  * vanilla, static and the three dynamic strategies are interleaved, REPS runs each. Printed: the
  * RT task's lateness p99, the agent's CPU (% of one CPU), its wake-ups per second by source (timer,
  * sched trace, doorbell) and its boosts per second, as median [min..max] of the runs. The targets from the boost work are under 2% of a CPU on an
  * idle host and under 5% on a busy one.
  *   bench_agent [reps=N] [secs=N] [host=idle|busy] [guest=idle|busy] [policies=NAME,NAME...] [doorbell=1]
+ *               [interval_us=N]
  * host=, guest= and policies= narrow the runs to one host, one guest or the policies named (an A/B
  * of two strategies, or one case looked at again); by default all of them. doorbell=1 gives the
  * region a doorbell (boost_device=ivshmem): each kick also signals the vCPU's eventfd, which wakes
@@ -37,7 +38,6 @@
 #include "util.h"
 
 #define NV 2
-#define IV_NS 1000000ull
 #define RT_WORK_NS 20000ull
 #define MAX_LATE 200000
 #define MAX_REPS 20
@@ -49,6 +49,7 @@ static _Alignas(4096) unsigned char region[8192];
 static volatile int stop, measuring;
 static unsigned khz;
 static int ncpu, doorbell, kick_fd[NV];
+static uint64_t iv_ns = 1000000; /* interval_us= */
 
 /* what the guest kernel does to ask the host to look: the slot's kick, then the doorbell */
 static void kick(struct pvb_boost_slot *s, int idx)
@@ -83,7 +84,7 @@ static void *vcpu_main(void *arg)
 {
 	struct vcpu *v = arg;
 	struct pvb_boost_slot *s = pvb_boost_slot(region, (unsigned)v->idx);
-	uint64_t t = mono_ns() + IV_NS;
+	uint64_t t = mono_ns() + iv_ns;
 
 	pin_self(v->idx % ncpu);
 	v->tid = (int)syscall(SYS_gettid);
@@ -113,9 +114,9 @@ static void *vcpu_main(void *arg)
 		else if (!pvb_boost_is_boosted(s))
 			kick(s, v->idx);
 		spin_until(at + RT_WORK_NS);
-		t += IV_NS;
+		t += iv_ns;
 		if (t < mono_ns()) /* periods missed: the next one from now */
-			t = mono_ns() + IV_NS - (mono_ns() - t) % IV_NS;
+			t = mono_ns() + iv_ns - (mono_ns() - t) % iv_ns;
 	}
 	pvb_boost_publish(s, PVB_CLASS_IDLE, 0, 0, 0, 0, __builtin_ia32_rdtsc());
 	return NULL;
@@ -248,8 +249,17 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "doorbell=1") || !strcmp(a, "doorbell=0")) {
 			doorbell = a[9] == '1';
+		} else if (!strncmp(a, "interval_us=", 12)) {
+			char *end;
+			unsigned long us = strtoul(a + 12, &end, 10);
+			if (*end || us < 100 || us > 100000) {
+				fprintf(stderr, "bench_agent: %s: 100 to 100000\n", a);
+				return 1;
+			}
+			iv_ns = us * 1000;
 		} else if (strncmp(a, "reps=", 5) && strncmp(a, "secs=", 5)) {
-			fprintf(stderr, "bench_agent: %s: not an argument (reps=, secs=, host=, guest=, policies=, doorbell=)\n", a);
+			fprintf(stderr, "bench_agent: %s: not an argument (reps=, secs=, host=, guest=, policies=, doorbell=, "
+				"interval_us=)\n", a);
 			return 1;
 		}
 	}
@@ -280,8 +290,8 @@ int main(int argc, char **argv)
 						busy ? "busy" : "idle", ig ? "idle" : "busy", names[p]);
 				}
 	fprintf(stderr, "\n");
-	printf("\n# boost agents on this host's scheduler: %d synthetic vCPU threads, RT task every 1000 us "
-	       "(20 us of work), %s; median [min..max] of %d runs of %d s\n", NV,
+	printf("\n# boost agents on this host's scheduler: %d synthetic vCPU threads, RT task every %llu us "
+	       "(20 us of work), %s; median [min..max] of %d runs of %d s\n", NV, (unsigned long long)(iv_ns / 1000),
 	       doorbell ? "kicks ring a doorbell (an eventfd per vCPU)" : "no doorbell (kicks seen at the agent's next look)", reps, secs);
 	for (int busy = 0; busy < 2; busy++)
 		for (int ig = 0; ig < 2; ig++) {

@@ -447,46 +447,65 @@ static void *late_rt_spinner(void *arg)
 	return NULL;
 }
 
+/* dynamic-predictive on one busy vCPU (late_rt_spinner, publishing deadlines once late_rt is set),
+ * started and negotiated. 1: this host cannot run it (no TSC rate, no RT scheduling). */
+static struct vm_view busy_vm; /* valid from the policy's start to its stop */
+static int predictive_on_a_busy_vcpu(struct policy *p, struct halter *hl, pthread_t *th)
+{
+	char err[256];
+	struct hostinfo host;
+
+	hostinfo_read(&host, err, sizeof(err));
+	if (!host.tsc_khz)
+		return 1;
+	halt_khz = host.tsc_khz;
+	*p = (struct policy){ .ops = policy_find("dynamic-predictive"), .spec = spec_with_prio("50") };
+	if (p->ops->prepare(p, err, sizeof(err))) {
+		p->ops->destroy(p);
+		return 1;
+	}
+	stop_threads = 0;
+	struct pvb_boost_hdr *h = guest_accepts(halt_region, sizeof(halt_region), 1, PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
+	pthread_create(th, NULL, late_rt_spinner, hl);
+	while (!__atomic_load_n(&hl->tid, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	busy_vm = (struct vm_view){ .tids = &hl->tid, .nr_vcpus = 1, .tsc_khz = halt_khz, .boost = halt_region,
+				    .boost_size = sizeof(halt_region) };
+	assert_int_equal(p->ops->start(p, &busy_vm, err, sizeof(err)), 0);
+	guest_says_ready(h);
+	return 0;
+}
+
+/* Ends it: the vCPU thread, then the agent, whose counters go to MS. */
+static void predictive_stop(struct policy *p, pthread_t th, struct metric_set *ms)
+{
+	stop_threads = 1;
+	pthread_join(th, NULL);
+	p->ops->stop(p);
+	p->ops->counters(p, ms);
+	p->ops->destroy(p);
+}
+
 static void predictive_finds_a_busy_vcpus_first_deadline(void **state)
 {
 	pthread_t th;
 	struct halter hl = { 0, 0 };
+	struct policy p;
+	struct metric_set ms = { 0 };
 	int fifo = 0, prio;
-	char err[256];
-	struct hostinfo host;
-	const struct policy_ops *ops = policy_find("dynamic-predictive");
-	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
 
-	hostinfo_read(&host, err, sizeof(err));
-	if (!host.tsc_khz)
-		skip();
-	halt_khz = host.tsc_khz;
-	if (ops->prepare(&p, err, sizeof(err)))
-		skip(); /* no RT scheduling here */
-	stop_threads = 0;
 	late_rt = 0;
-	struct pvb_boost_hdr *h = guest_accepts(halt_region, sizeof(halt_region), 1, PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
-	pthread_create(&th, NULL, late_rt_spinner, &hl);
-	while (!__atomic_load_n(&hl.tid, __ATOMIC_ACQUIRE))
-		usleep(1000);
-	struct vm_view vm = { .tids = &hl.tid, .nr_vcpus = 1, .tsc_khz = halt_khz, .boost = halt_region,
-			      .boost_size = sizeof(halt_region) };
-	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
-	guest_says_ready(h);
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th))
+		skip();
 	usleep(100000); /* the agent has looked, and seen no deadline */
 	late_rt = 1;
 	for (double t0 = mono_ms(); mono_ms() - t0 < 500 && !fifo;)
 		fifo += sched_policy_of(hl.tid, &prio) == SCHED_FIFO;
-	stop_threads = 1;
-	pthread_join(th, NULL);
-	ops->stop(&p);
-	struct metric_set ms = { 0 };
-	ops->counters(&p, &ms);
+	predictive_stop(&p, th, &ms);
 	double boosts = metrics_find(&ms, "boosts", METRIC_CPU_VM)->value;
 	fprintf(stderr, "note: busy vCPU whose RT task starts late, predictive: %s within 0.5 s; %.0f boosts\n",
 		fifo ? "boosted" : "never boosted", boosts);
 	metrics_free(&ms);
-	ops->destroy(&p);
 	assert_true(fifo);
 	assert_true(boosts > 0);
 }
@@ -498,40 +517,20 @@ static void agent_arms_its_timers_early_by_its_own_lateness(void **state)
 {
 	pthread_t th;
 	struct halter hl = { 0, 0 };
-	char err[256];
-	struct hostinfo host;
-	const struct policy_ops *ops = policy_find("dynamic-predictive");
-	struct policy p = { .ops = ops, .spec = spec_with_prio("50") };
-
-	hostinfo_read(&host, err, sizeof(err));
-	if (!host.tsc_khz)
-		skip();
-	halt_khz = host.tsc_khz;
-	if (ops->prepare(&p, err, sizeof(err)))
-		skip(); /* no RT scheduling here */
-	stop_threads = 0;
-	late_rt = 1;
-	struct pvb_boost_hdr *h = guest_accepts(halt_region, sizeof(halt_region), 1, PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
-	pthread_create(&th, NULL, late_rt_spinner, &hl);
-	while (!__atomic_load_n(&hl.tid, __ATOMIC_ACQUIRE))
-		usleep(1000);
-	struct vm_view vm = { .tids = &hl.tid, .nr_vcpus = 1, .tsc_khz = halt_khz, .boost = halt_region,
-			      .boost_size = sizeof(halt_region) };
-	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
-	guest_says_ready(h);
-	usleep(300000);
-	stop_threads = 1;
-	pthread_join(th, NULL);
-	ops->stop(&p);
+	struct policy p;
 	struct metric_set ms = { 0 };
-	ops->counters(&p, &ms);
+
+	late_rt = 1;
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th))
+		skip();
+	usleep(300000);
+	predictive_stop(&p, th, &ms);
 	const struct metric *early = metrics_find(&ms, "agent_early_us", METRIC_CPU_VM),
 			    *timer = metrics_find(&ms, "agent_wakeups_timer", METRIC_CPU_VM);
 	fprintf(stderr, "note: predictive, a busy vCPU, 0.3 s: %.0f timer wake-ups, armed %.1f us early\n",
 		timer ? timer->value : -1, early ? early->value : -1);
 	double e = early ? early->value : -1;
 	metrics_free(&ms);
-	ops->destroy(&p);
 	assert_true(e > 0);
 	assert_true(e <= 50); /* boost_lead_us */
 }

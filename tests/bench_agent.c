@@ -211,17 +211,10 @@ static struct result one_run(const char *policy, int busy_host, int idle_guest, 
 	return r;
 }
 
-int main(int argc, char **argv)
+/* The arguments besides reps= and secs= (bench_args): which hosts, guests and policies to run
+ * (WANT_*: 1 each by default), doorbell=, interval_us=. 0, or 1 with what is wrong said. */
+static int narrow(int argc, char **argv, int want_host[2], int want_guest[2], int want[NP])
 {
-	bench_refuse_nested("bench_agent");
-	int reps = 3, secs = 3;
-	char err[256];
-	struct hostinfo host;
-
-	bench_args(argc, argv, "bench_agent", &reps, &secs, MAX_REPS);
-	int want_host[2] = { 1, 1 }, want_guest[2] = { 1, 1 }, want[NP];
-	for (size_t p = 0; p < NP; p++)
-		want[p] = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int *w = !strncmp(a, "host=", 5) ? want_host : !strncmp(a, "guest=", 6) ? want_guest : NULL;
@@ -235,7 +228,7 @@ int main(int argc, char **argv)
 		} else if (!strncmp(a, "policies=", 9)) {
 			char list[256];
 			snprintf(list, sizeof(list), "%s", a + 9);
-			memset(want, 0, sizeof(want));
+			memset(want, 0, NP * sizeof(want[0]));
 			for (char *sp, *n = strtok_r(list, ",", &sp); n; n = strtok_r(NULL, ",", &sp)) {
 				size_t p = 0;
 				while (p < NP && strcmp(names[p], n))
@@ -263,6 +256,22 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	bench_refuse_nested("bench_agent");
+	int reps = 3, secs = 3;
+	char err[256];
+	struct hostinfo host;
+
+	bench_args(argc, argv, "bench_agent", &reps, &secs, MAX_REPS);
+	int want_host[2] = { 1, 1 }, want_guest[2] = { 1, 1 }, want[NP];
+	for (size_t p = 0; p < NP; p++)
+		want[p] = 1;
+	if (narrow(argc, argv, want_host, want_guest, want))
+		return 1;
 	hostinfo_read(&host, err, sizeof(err)); /* no KVM needed: only the TSC rate */
 	if (!host.tsc_khz) {
 		fprintf(stderr, "bench_agent: no TSC rate: %s\n", err);

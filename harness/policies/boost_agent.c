@@ -162,6 +162,7 @@ static void step(struct agent *a, uint64_t woke_ns)
 {
 	double t = mono_ms();
 	uint64_t host = __builtin_ia32_rdtsc(), now_ns = mono_ns(), guest_now = host - (uint64_t)a->offset;
+	uint64_t early_tsc = a->early_ns * a->khz / 1000000; /* the timer's margin, as arm_timer sets it */
 	struct pvb_boost_limits lim = { .max_prio = (uint8_t)a->prio, .features = a->features,
 					.max_ahead_tsc = (uint64_t)a->khz * 1000, .read_tries = 3 };
 
@@ -224,7 +225,7 @@ static void step(struct agent *a, uint64_t woke_ns)
 		a->rt_signals += v.cls == PVB_CLASS_RT || (v.flags & PVB_SF_BOOST_REQ) || v.next_rt_tsc;
 		a->deadlines += v.next_rt_tsc != 0;
 		uint64_t at = a->s->wake_at(&l);
-		l.due = at && guest_now + a->early_ns * a->khz / 1000000 >= at;
+		l.due = at && guest_now + early_tsc >= at;
 		enum agent_cause why = CAUSE_REQUEST;
 		enum agent_act act = a->s->decide(&l, &why);
 		if (act == AGENT_BOOST && !c->boosted && t >= c->cooldown_until_ms) {
@@ -273,7 +274,7 @@ static void arm_timer(struct agent *a)
 		const struct vcpu_agent *c = &a->v[i];
 		if (c->wake_at) { /* early by the timer's own lateness: the look lands when asked */
 			uint64_t at = guest_to_mono(a, c->wake_at, now, host);
-			EARLIEST(at > a->early_ns ? at - a->early_ns : 1);
+			EARLIEST(at > a->early_ns ? at - a->early_ns : at); /* 0: long past, none */
 		}
 		if (c->boosted)
 			EARLIEST(now + (uint64_t)((c->window_ms + a->max_ms - t) * 1e6));

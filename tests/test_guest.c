@@ -206,6 +206,42 @@ static void hung_guest_is_killed_at_its_timeout(void **state)
 	vm_result_free(&r);
 }
 
+/* A hang in the TSC-deadline sleep (the nested KVM's lost timer looks like this) must say whether
+ * the deadline had passed: the dump has the guest's TSC beside its registers. hang sleeps 1 s at a
+ * time, so the halted vCPU's deadline (RDI at the sleep's hlt) lies within a second of that TSC:
+ * a wrong offset or scaling puts it seconds or years away. */
+static void hang_dump_has_the_guests_tsc(void **state)
+{
+	struct vm_result r;
+	char regs[600], text[16384];
+	unsigned long long rdi = 0, tsc = 0;
+
+	REQUIRE_KVM();
+	run_guest("workload=hang", 1, 3000, &r);
+	assert_int_equal(r.outcome, RUN_TIMEOUT);
+	assert_non_null(strstr(r.reason, "vCPU 0 at 0x"));
+	assert_non_null(strstr(r.reason, "(halted)"));
+	snprintf(regs, sizeof(regs), "%s/registers.txt", rundir);
+	FILE *f = fopen(regs, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	const char *d = strstr(text, "RDI="), *g = strstr(text, "guest TSC now");
+	assert_non_null(d);
+	assert_non_null(g); /* "guest TSC: not read" means no debugfs: KVM hosts and the nested VM mount it */
+	g = strstr(g, "vCPU 0: ");
+	assert_non_null(g);
+	assert_int_equal(sscanf(d + 4, "%llx", &rdi), 1);
+	assert_int_equal(sscanf(g + 8, "%llx", &tsc), 1);
+	double ahead_s = ((double)rdi - (double)tsc) / (host.tsc_khz * 1000.0);
+	fprintf(stderr, "note: hung guest's deadline %.3f s after its TSC at the dump (%.3f s since its reset)\n",
+		ahead_s, tsc / (host.tsc_khz * 1000.0));
+	assert_true(ahead_s > -1 && ahead_s <= 1.01);
+	assert_int_equal(procs_matching(rundir), 0);
+	vm_result_free(&r);
+}
+
 static void sigint_leaves_no_qemu(void **state)
 {
 	char bin[512], dir[256];
@@ -417,6 +453,7 @@ int main(void)
 		cmocka_unit_test(ring0_fault_is_a_crash_with_rip),
 		kvm_test(emulation_failure_ends_the_run_with_rip),
 		cmocka_unit_test(hung_guest_is_killed_at_its_timeout),
+		kvm_test(hang_dump_has_the_guests_tsc),
 		cmocka_unit_test(sigint_leaves_no_qemu),
 		cmocka_unit_test(record_without_vcpu_metrics_is_reported),
 		cmocka_unit_test(console_flood_is_stopped),

@@ -5,8 +5,10 @@
  * runs over a socketpair, QEMU is in its own process group and dies with pvbench. The QEMU
  * process itself is struct qemu_vm (qemu.h), which the migration type runs two of.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +65,61 @@ static void internal_error_reason(struct qmp *q, struct vm_result *r)
 		   rip);
 }
 
+/* A number from one of KVM's debugfs files DIR/NAME, or -1. */
+static int kvm_debugfs_num(const char *dir, const char *name, long long *out)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int ok = fscanf(f, "%lld", out) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+/* Each vCPU's TSC as its guest reads it now, so a hang in a TSC-deadline sleep says whether its
+ * deadline (in the halted vCPU's registers) had passed. QMP has no TSC; KVM's debugfs has each
+ * vCPU's offset and scaling: guest TSC = (host TSC * ratio >> frac_bits) + offset. */
+static void guest_tsc_now(FILE *f, pid_t qemu, const struct vm_spec *s)
+{
+	const char *root = "/sys/kernel/debug/kvm";
+	char prefix[32], dir[512] = "";
+	DIR *d = opendir(root);
+	struct dirent *e;
+
+	snprintf(prefix, sizeof(prefix), "%d-", (int)qemu);
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
+	if (d)
+		closedir(d);
+	if (!*dir) {
+		fprintf(f, "\nguest TSC: not read (no %s/%s*: debugfs not mounted, or not KVM)\n", root, prefix);
+		return;
+	}
+	fprintf(f, "\nguest TSC now (host TSC through %s/vcpuN/tsc-offset; %u kHz):\n", dir, s->tsc_khz);
+	for (int i = 0; i < s->vcpus && i < VM_MAX_VCPUS; i++) {
+		char vd[560];
+		long long off, ratio = 0, frac = 0;
+		snprintf(vd, sizeof(vd), "%s/vcpu%d", dir, i);
+		uint64_t host = __builtin_ia32_rdtsc();
+		if (kvm_debugfs_num(vd, "tsc-offset", &off)) {
+			fprintf(f, "vCPU %d: no tsc-offset\n", i);
+			continue;
+		}
+		unsigned __int128 scaled = host; /* no scaling files: the guest's TSC runs at the host's rate */
+		if (!kvm_debugfs_num(vd, "tsc-scaling-ratio", &ratio) &&
+		    !kvm_debugfs_num(vd, "tsc-scaling-ratio-frac-bits", &frac) && ratio > 0 && frac > 0 && frac < 64)
+			scaled = (scaled * (unsigned long long)ratio) >> frac;
+		fprintf(f, "vCPU %d: 0x%016" PRIx64 "\n", i, (uint64_t)scaled + (uint64_t)off);
+	}
+}
+
 /* A guest that hangs is killed at its timeout; first, where its vCPUs were: every vCPU's registers
  * into registers.txt beside the console, and each one's RIP (and whether it had halted) in the
  * reason, so a hang says where it hung. Best effort: QEMU may not answer. */
-static void timeout_where(struct qmp *q, const struct vm_spec *s, struct vm_result *r)
+static void timeout_where(struct qmp *q, pid_t qemu, const struct vm_spec *s, struct vm_result *r)
 {
 	char err[256], path[1024], status[64];
 	cJSON *args = cJSON_CreateObject(), *ret;
@@ -95,6 +148,7 @@ static void timeout_where(struct qmp *q, const struct vm_spec *s, struct vm_resu
 				fprintf(f, "\n%s:\n%s", cmd, l->valuestring);
 			cJSON_Delete(l);
 		}
+		guest_tsc_now(f, qemu, s);
 		fclose(f);
 	}
 	size_t n = strlen(r->reason);
@@ -369,7 +423,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 			break;
 		if (vm_watch_step(&w, s, hooks, r, &sleep_us) >= 0) {
 			if (r->outcome == RUN_TIMEOUT)
-				timeout_where(v.q, s, r);
+				timeout_where(v.q, v.c.pid, s, r);
 			break;
 		}
 		if (vm_now_ms() >= next_status) {

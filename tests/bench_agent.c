@@ -51,11 +51,14 @@ static unsigned khz;
 static int ncpu, doorbell, kick_fd[NV];
 static uint64_t iv_ns = 1000000; /* interval_us= */
 
-/* what the guest kernel does to ask the host to look: the slot's kick, then the doorbell */
-static void kick(struct pvb_boost_slot *s, int idx)
+/* what the guest kernel does to tell the host (pvb_boost_tell): the slot's kick, then, where it
+ * rings, the doorbell */
+static void tell(struct pvb_boost_slot *s, int idx, int wants, int halts_until_rt)
 {
-	pvb_boost_kick(s);
-	if (doorbell && write(kick_fd[idx], &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
+	int how = pvb_boost_tell((const struct pvb_boost_hdr *)region, pvb_boost_is_boosted(s), wants, halts_until_rt);
+	if (how != PVB_TELL_NONE)
+		pvb_boost_kick(s);
+	if (how == PVB_TELL_RING && doorbell && write(kick_fd[idx], &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
 		perror("bench_agent: doorbell");
 }
 
@@ -92,12 +95,7 @@ static void *vcpu_main(void *arg)
 		/* between periods: the guest's normal hog, or a halt, with the next RT deadline */
 		pvb_boost_publish(s, v->idle_guest ? PVB_CLASS_IDLE : PVB_CLASS_NORMAL, 0, 0, tsc_of(t), 0,
 				  __builtin_ia32_rdtsc());
-		/* as user.c: a halt until RT, which a host with the sched trace sees, needs no doorbell */
-		int sees = __atomic_load_n(&((struct pvb_boost_hdr *)region)->host_sees, __ATOMIC_ACQUIRE) & PVB_HS_SCHED;
-		if (pvb_boost_is_boosted(s) && v->idle_guest && sees)
-			pvb_boost_kick(s);
-		else if (pvb_boost_is_boosted(s))
-			kick(s, v->idx);
+		tell(s, v->idx, 0, v->idle_guest); /* a halt here is until the next RT deadline */
 		if (v->idle_guest)
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
 					&(struct timespec){ (time_t)(t / 1000000000ull), (long)(t % 1000000000ull) }, NULL);
@@ -106,13 +104,9 @@ static void *vcpu_main(void *arg)
 		uint64_t at = mono_ns();
 		if (v->n < MAX_LATE && measuring)
 			v->late[v->n++] = (double)(at - t) / 1e3;
-		/* the RT task: asks for a boost while it runs (as user.c: no doorbell where the host
-		 * traces the threads) */
+		/* the RT task: asks for a boost while it runs */
 		pvb_boost_publish(s, PVB_CLASS_RT, 50, PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
-		if (!pvb_boost_is_boosted(s) && sees)
-			pvb_boost_kick(s);
-		else if (!pvb_boost_is_boosted(s))
-			kick(s, v->idx);
+		tell(s, v->idx, 1, 0);
 		spin_until(at + RT_WORK_NS);
 		t += iv_ns;
 		if (t < mono_ns()) /* periods missed: the next one from now */

@@ -162,6 +162,27 @@ static void unnegotiated_fields_are_ignored(void **state)
 	assert_int_equal(v.util, 0);
 }
 
+/* The guest's word to the host when the two disagree: nothing when they agree; an unboost rings
+ * unless the vCPU halts until RT work under a host that traces it; a boost request only kicks the
+ * counter under such a host, and rings without one. */
+static void the_guest_rings_only_what_the_host_cannot_see(void **state)
+{
+	struct pvb_boost_hdr *h = (struct pvb_boost_hdr *)region;
+	static const struct { int sees, boosted, wants, halts, how; } c[] = {
+		{ 0, 0, 0, 0, PVB_TELL_NONE }, { 0, 1, 1, 0, PVB_TELL_NONE }, { 1, 0, 0, 1, PVB_TELL_NONE },
+		{ 1, 1, 1, 0, PVB_TELL_NONE },
+		{ 0, 0, 1, 0, PVB_TELL_RING }, { 1, 0, 1, 0, PVB_TELL_KICK }, /* an RT task starts */
+		{ 0, 1, 0, 1, PVB_TELL_RING }, { 1, 1, 0, 1, PVB_TELL_KICK }, /* halts until RT work */
+		{ 0, 1, 0, 0, PVB_TELL_RING }, { 1, 1, 0, 0, PVB_TELL_RING }, /* runs on, or halts for good */
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		h->host_sees = c[i].sees ? PVB_HS_SCHED : 0;
+		assert_int_equal(pvb_boost_tell(h, c[i].boosted, c[i].wants, c[i].halts), c[i].how);
+	}
+	h->host_sees = ~PVB_HS_SCHED; /* bits the guest does not know see nothing */
+	assert_int_equal(pvb_boost_tell(h, 0, 1, 0), PVB_TELL_RING);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +192,7 @@ int main(void)
 		cmocka_unit_test_setup(garbage_is_clamped_and_counted, setup),
 		cmocka_unit_test_setup(the_guest_reads_the_hosts_half, setup),
 		cmocka_unit_test_setup(unnegotiated_fields_are_ignored, setup),
+		cmocka_unit_test_setup(the_guest_rings_only_what_the_host_cannot_see, setup),
 	};
 	return cmocka_run_group_tests_name("boost", tests, NULL, NULL);
 }

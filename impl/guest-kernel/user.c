@@ -198,14 +198,21 @@ static void kick(struct pvb_boost_slot *s, unsigned cpu)
 		ring(cpu);
 }
 
-static void sleep_common(uint64_t t, int once);
-
-/* The host's agent traces the vCPU threads: their halts and preemptions need no doorbell. Read
- * where it matters: the agent starts after the guest, and may stop before it. */
-static int host_sees_sched(void)
+/* What pvb_boost_tell() says, done: host_sees is read there, each time (the agent starts after
+ * the guest, and may stop before it). */
+static void tell(struct pvb_boost_slot *s, unsigned cpu, int wants, int halts_until_rt)
 {
-	return !!(__atomic_load_n(&boost->host_sees, __ATOMIC_ACQUIRE) & PVB_HS_SCHED);
+	switch (pvb_boost_tell(boost, pvb_boost_is_boosted(s), wants, halts_until_rt)) {
+	case PVB_TELL_KICK:
+		pvb_boost_kick(s);
+		break;
+	case PVB_TELL_RING:
+		kick(s, cpu);
+		break;
+	}
 }
+
+static void sleep_common(uint64_t t, int once);
 
 /* Taken by test-and-set: the holder alone marks its slot CRIT, after it has the lock. A waiter
  * that asked for a boost would, at FIFO, keep a preempted holder off a CPU they share. */
@@ -263,16 +270,9 @@ static void sleep_common(uint64_t t, int once)
 	struct pvb_boost_slot *s = pvb_boost_slot(boost, cpu);
 	uint64_t next_rt = rt_prio && t != ~0ull ? t : 0;
 	publish(cpu, hog ? PVB_CLASS_NORMAL : PVB_CLASS_IDLE, 0, 0, next_rt, gk_util(cpu, 1, 1));
-	/* the host cannot see the RT task stop where the hog runs on: tell it. A halt a host with
-	 * the sched trace sees (the vCPU thread sleeps), and one until an RT deadline keeps the
-	 * boost (the next wake-up is RT work): there the slot's counter is enough, and the doorbell,
-	 * an exit and a wake-up of the host's agent each period, would change nothing */
-	if (pvb_boost_is_boosted(s)) {
-		if (!hog && next_rt && host_sees_sched())
-			pvb_boost_kick(s);
-		else
-			kick(s, cpu);
-	}
+	/* the RT task stops: a boosted vCPU says so (the doorbell, an exit and a wake-up of the
+	 * host's agent each period, only where the host cannot see it by itself) */
+	tell(s, cpu, 0, !hog && next_rt);
 	if (hog)
 		hog_until(t);
 	else
@@ -283,14 +283,9 @@ static void sleep_common(uint64_t t, int once)
 	}
 	gk_util(cpu, 0, 0); /* the sleep was idle time */
 	gk_publish_running(cpu);
-	/* ask for a boost while the RT task runs (a host that traces the vCPU threads acts where it
-	 * preempts or delays this one: the slot is enough); without one, say the interrupt that woke
-	 * it is handled (a host that boosts on injection unboosts then) */
-	int boosted = pvb_boost_is_boosted(s);
-	if (rt_prio && !boosted && host_sees_sched())
-		pvb_boost_kick(s);
-	else if (rt_prio ? !boosted : boosted)
-		kick(s, cpu);
+	/* ask for a boost while the RT task runs; without one, say the interrupt that woke it is
+	 * handled (a host that boosts on injection unboosts then) */
+	tell(s, cpu, rt_prio != 0, 0);
 }
 
 static void sleep_until(uint64_t t, int once)

@@ -171,6 +171,25 @@ static inline void pvb_boost_kick(struct pvb_boost_slot *s)
 	__atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
 }
 
+/* What a guest does after it published what runs, when the host's word (boosted) and its own
+ * (wants: an RT task runs) disagree: PVB_TELL_KICK, the slot's kick counter, which the host sees
+ * at its next look; PVB_TELL_RING, the counter and the doorbell (an exit that wakes the host's
+ * agent at once, where there is one). A host that traces the vCPU threads (host_sees & SCHED)
+ * acts by itself where an RT task starts on a running vCPU (it boosts where it preempts or
+ * delays the thread) and keeps the boost of a vCPU that halts until its next RT deadline (that
+ * wake-up is RT work): there the counter is enough. Everything else, an unboost above all (the
+ * host cannot see a task end on a vCPU that runs on), rings. */
+#define PVB_TELL_NONE 0
+#define PVB_TELL_KICK 1
+#define PVB_TELL_RING 2
+static inline int pvb_boost_tell(const struct pvb_boost_hdr *h, int boosted, int wants, int halts_until_rt)
+{
+	if (!boosted == !wants)
+		return PVB_TELL_NONE;
+	int sees = __atomic_load_n(&h->host_sees, __ATOMIC_ACQUIRE) & PVB_HS_SCHED;
+	return sees && (wants || halts_until_rt) ? PVB_TELL_KICK : PVB_TELL_RING;
+}
+
 /* The host's word: is this vCPU boosted now? (host_seq: one retry, else "no") */
 static inline int pvb_boost_is_boosted(const struct pvb_boost_slot *s)
 {

@@ -174,6 +174,59 @@ static void qemu_escape(char *out, size_t n, const char *in)
 	out[o] = 0;
 }
 
+/* A Linux guest's command line (its own, not pvbench's guest's), and the chardev its init's blobs
+ * come back over (isa-debugcon into run_dir/guest-out.bin). */
+static void linux_cmdline(struct qemu_vm *v, const struct vm_spec *s, char *append, size_t n, char *a_out,
+			  size_t out_n)
+{
+	char esc[520], boost[160] = "";
+
+	if (s->boost) /* the host's region: reserved from the kernel, named for the module */
+		snprintf(boost, sizeof(boost), "memmap=0x%x$0x%zx pvb_boost.region=0x%zx,0x%x ", PVB_PV_SIZE,
+			 vm_boost_offset(s, v->mem_size), vm_boost_offset(s, v->mem_size), PVB_PV_SIZE);
+	/* Under TCG every vCPU's TSC is the host's, offset once, yet Linux's warp check between
+	 * two emulated CPUs fails and it falls back to jiffies (microvm has no HPET or PM timer):
+	 * a 4 ms clock. tsc=reliable skips that check; under KVM the kernel decides as usual. */
+	snprintf(append, n, "console=ttyS0 quiet panic=-1 tsc_early_khz=%u %s%s%s", s->tsc_khz,
+		 s->tcg ? "tsc=reliable " : "", boost, s->job);
+	snprintf(v->out_path, sizeof(v->out_path), "%s/guest-out.bin", s->run_dir);
+	unlink(v->out_path);
+	qemu_escape(esc, sizeof(esc), v->out_path);
+	snprintf(a_out, out_n, "file,id=out,path=%s", esc);
+}
+
+/* The ivshmem-doorbell device pvbench serves (the boost region, the block device behind it), and
+ * QEMU's -chardev and -device for it. 0, or -1 with the reason in r. */
+static int ivshmem_setup(struct qemu_vm *v, const struct vm_spec *s, const char *incoming, char *chr,
+			 size_t chr_n, char *dev, size_t dev_n, struct vm_result *r)
+{
+	char err[512];
+	int nv = s->iodev_mb ? 2 * s->vcpus : s->vcpus;
+
+	if (s->initrd || incoming) {
+		vm_set_reason(r, RUN_ERROR, "%s", "the ivshmem device (boost region, block device) runs with "
+			      "pvbench's guest, not a Linux guest or a migration");
+		return -1;
+	}
+	/* BAR2: the boost region, then the block device's queues (pvb_io.h); host vectors: a boost
+	 * kick per vCPU, then an I/O kick per vCPU; the guest's: a completion per vCPU */
+	if (ivshmem_server_start(&v->ivs, s->iodev_mb ? 2 * PVB_PV_SIZE : PVB_PV_SIZE, nv, s->iodev_mb ? s->vcpus : 0,
+				 err, sizeof(err)) ||
+	    (s->iodev_mb && iodev_start(&v->iodev, (unsigned char *)v->ivs.shm + PVB_IO_OFFSET, PVB_PV_SIZE, s->vcpus,
+					(size_t)s->iodev_mb << 20, v->mem, v->mem_size, v->ivs.kick_fd + s->vcpus,
+					v->ivs.irq_fd, err, sizeof(err)))) {
+		vm_set_reason(r, RUN_ERROR, "%s", err);
+		return -1;
+	}
+	if (s->boost)
+		pvb_boost_host_init(v->ivs.shm, PVB_PV_SIZE, (unsigned)s->vcpus,
+				    s->boost_features ? s->boost_features : VM_BOOST_FEATURES,
+				    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
+	snprintf(chr, chr_n, "socket,id=ivs,fd=%d", v->ivs.qemu_fd);
+	snprintf(dev, dev_n, "ivshmem-doorbell,chardev=ivs,vectors=%d", nv);
+	return 0;
+}
+
 int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incoming, struct vm_result *r)
 {
 	int mem_mb = s->mem_mb ? s->mem_mb : 64, sv[2] = { -1, -1 };
@@ -206,50 +259,15 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 	}
 	snprintf(a_smp, sizeof(a_smp), "%d", s->vcpus);
 	snprintf(a_mem, sizeof(a_mem), "%dM", mem_mb);
-	if (s->initrd) { /* Linux: its own command line; init's blobs come back over isa-debugcon */
-		char esc[520];
-		char boost[160] = "";
-		if (s->boost) /* the host's region: reserved from the kernel, named for the module */
-			snprintf(boost, sizeof(boost), "memmap=0x%x$0x%zx pvb_boost.region=0x%zx,0x%x ",
-				 PVB_PV_SIZE, vm_boost_offset(s, v->mem_size), vm_boost_offset(s, v->mem_size), PVB_PV_SIZE);
-		/* Under TCG every vCPU's TSC is the host's, offset once, yet Linux's warp check between
-		 * two emulated CPUs fails and it falls back to jiffies (microvm has no HPET or PM timer):
-		 * a 4 ms clock. tsc=reliable skips that check; under KVM the kernel decides as usual. */
-		snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 tsc_early_khz=%u %s%s%s", s->tsc_khz,
-			 s->tcg ? "tsc=reliable " : "", boost, s->job);
-		snprintf(v->out_path, sizeof(v->out_path), "%s/guest-out.bin", s->run_dir);
-		unlink(v->out_path);
-		qemu_escape(esc, sizeof(esc), v->out_path);
-		snprintf(a_out, sizeof(a_out), "file,id=out,path=%s", esc);
-	} else {
+	if (s->initrd)
+		linux_cmdline(v, s, append, sizeof(append), a_out, sizeof(a_out));
+	else
 		vm_cmdline(s, v->mem_size, append, sizeof(append));
-	}
 	snprintf(v->log_path, sizeof(v->log_path), "%s/qemu.log", s->run_dir);
-	int ivs = vm_has_ivshmem(s), nv = s->iodev_mb ? 2 * s->vcpus : s->vcpus;
+	int ivs = vm_has_ivshmem(s);
 	char a_ivs_chr[48], a_ivs_dev[64];
-	if (ivs) {
-		if (s->initrd || incoming) {
-			vm_set_reason(r, RUN_ERROR, "%s", "the ivshmem device (boost region, block device) runs with "
-				      "pvbench's guest, not a Linux guest or a migration");
-			goto fail;
-		}
-		/* BAR2: the boost region, then the block device's queues (pvb_io.h); host vectors: a
-		 * boost kick per vCPU, then an I/O kick per vCPU; the guest's: a completion per vCPU */
-		if (ivshmem_server_start(&v->ivs, s->iodev_mb ? 2 * PVB_PV_SIZE : PVB_PV_SIZE, nv,
-					 s->iodev_mb ? s->vcpus : 0, err, sizeof(err)) ||
-		    (s->iodev_mb && iodev_start(&v->iodev, (unsigned char *)v->ivs.shm + PVB_IO_OFFSET, PVB_PV_SIZE,
-						s->vcpus, (size_t)s->iodev_mb << 20, v->mem, v->mem_size,
-						v->ivs.kick_fd + s->vcpus, v->ivs.irq_fd, err, sizeof(err)))) {
-			vm_set_reason(r, RUN_ERROR, "%s", err);
-			goto fail;
-		}
-		if (s->boost)
-			pvb_boost_host_init(v->ivs.shm, PVB_PV_SIZE, (unsigned)s->vcpus,
-					    s->boost_features ? s->boost_features : VM_BOOST_FEATURES,
-					    (uint8_t)(s->boost_max_prio ? s->boost_max_prio : 50));
-		snprintf(a_ivs_chr, sizeof(a_ivs_chr), "socket,id=ivs,fd=%d", v->ivs.qemu_fd);
-		snprintf(a_ivs_dev, sizeof(a_ivs_dev), "ivshmem-doorbell,chardev=ivs,vectors=%d", nv);
-	}
+	if (ivs && ivshmem_setup(v, s, incoming, a_ivs_chr, sizeof(a_ivs_chr), a_ivs_dev, sizeof(a_ivs_dev), r))
+		goto fail;
 
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
 	 * lacks it); arch-capabilities off because kvm_pvm refuses MSR 0x10a. */

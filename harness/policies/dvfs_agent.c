@@ -260,6 +260,148 @@ static void hint(struct dagent *a, int i)
 				       a->features & PVB_BF_HINT ? c->khz : 0);
 }
 
+/* Until the guest's workload starts, every CPU stays at f_max: the guest calibrates its work loop
+ * then, and must do so alike under every policy. Started: the guest's progress word says so; a
+ * guest without one (Linux) has started at its first publication. */
+static void note_started(struct dagent *a)
+{
+	if (a->started || !a->negotiated)
+		return;
+	int ph = vm_view_phase(a->vm);
+	if (ph >= 0)
+		a->started = ph >= PVB_PHASE_WORKLOAD;
+	for (int i = 0; i < a->nv && !a->started && ph < 0; i++)
+		a->started = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Thread i's share of the tick over [t - dt, t): its busy time (scaled to the CPU's speed) into
+ * *busy, its own CPU time into *mine, its PELT signal into x. -1: its CPU time is gone. */
+static int thread_tick(struct dagent *a, int i, uint64_t t, uint64_t dt, double *busy, double *mine,
+		       struct dvfs_thread_in *x)
+{
+	struct dvcpu *v = &a->v[i];
+	const struct dcpu *c = &a->cpu[v->c];
+	uint32_t duty = cap_at(c) ? cap_at(c) : 1, scale = cap_at(c);
+	int64_t now = thread_cpu_us(v->tid), d = now >= v->last_us ? now - v->last_us : 0;
+	if (now < 0)
+		return -1;
+	v->last_us = now;
+	*mine += (double)d;
+	/* a thread held back for (1 - duty) ran d: on a CPU that slow it was busy d / duty. The
+	 * kernel adds a running thread's time at its tick (4 ms here) or when it is switched out,
+	 * so a busy thread shows 0, 0, 0, 4 ms over 1 ms ticks: what is more than the interval is
+	 * carried into the next ones, not dropped (capping it made a busy vCPU at f_max look a
+	 * quarter busy) */
+	v->carry_us += (uint64_t)d * 1024 / duty;
+	uint64_t b = v->carry_us < dt ? v->carry_us : dt;
+	v->carry_us -= b;
+	if (v->carry_us > 4 * (uint64_t)a->tick_us + 8000) /* never more than a few ticks behind */
+		v->carry_us = 4 * (uint64_t)a->tick_us + 8000;
+	*busy += (double)b;
+	pelt_update(&v->p, t - dt + b, 1, scale);
+	pelt_update(&v->p, t, 0, scale);
+	x->host = v->p.util_avg;
+	x->runnable = d > 0 || thread_runnable(v->tid) == 1;
+	x->guest = 0;
+	return 0;
+}
+
+/* What vCPU i's guest says its utilisation is (0: nothing), over the negotiated channel, with
+ * its publications counted. */
+static uint32_t guest_util(struct dagent *a, int i)
+{
+	struct dvcpu *v = &a->v[i];
+	uint32_t u = 0;
+	int have = 0;
+
+	if (!a->negotiated)
+		return 0;
+	if (a->vm->util_in) { /* the channel carries it: its value, its count */
+		uint64_t q = __atomic_load_n(&a->vm->util_sent[i], __ATOMIC_ACQUIRE);
+		if (a->started)
+			v->updates += (uint32_t)(q - v->seq);
+		v->seq = (uint32_t)q;
+		if ((have = q != 0))
+			u = __atomic_load_n(&a->vm->util_in[i], __ATOMIC_ACQUIRE);
+	} else { /* the slot: every publication moves seq by 2 (a kick too: rare here) */
+		struct pvb_boost_limits lim = { .max_prio = 1, .features = a->features, .read_tries = 3 };
+		struct pvb_boost_view bv;
+		uint32_t q = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE);
+		if (a->started)
+			v->updates += (uint32_t)(q - v->seq) / 2;
+		v->seq = q;
+		if ((have = (a->features & PVB_BF_UTIL) &&
+			    pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, 0, &bv, &a->st) !=
+				    PVB_BOOST_READ_TORN))
+			u = bv.util;
+	}
+	if (have) {
+		a->capped += u > a->cap;
+		v->guest_sum += u;
+		v->guest_n++;
+	}
+	return u;
+}
+
+/* The us CPU k's other tasks ran over the tick, into *o: from the kernel's run-queue time (rq,
+ * or NULL without it) less the VM's (mine) and the stealer's, or else the co-load thread's own
+ * CPU time. 0: not seen. */
+static int other_us(struct dagent *a, int k, const int64_t *rq, double mine, double *o)
+{
+	struct dcpu *c = &a->cpu[k];
+
+	if (rq && rq[c->cpu] >= 0) {
+		int64_t steal = a->fe_on ? thread_cpu_us(atomic_load(&a->fe.c[k].tid)) : 0;
+		int64_t d = c->last_rq_us ? rq[c->cpu] - c->last_rq_us : 0;
+		int64_t ds = c->last_steal_us && steal >= 0 ? steal - c->last_steal_us : 0;
+		*o = (double)d - (double)ds - mine;
+		c->last_rq_us = rq[c->cpu];
+		c->last_steal_us = steal;
+		return 1;
+	}
+	if (!c->co_on)
+		return 0;
+	int64_t now_us = thread_cpu_us(__atomic_load_n(&c->co_tid, __ATOMIC_ACQUIRE));
+	*o = now_us >= 0 && c->co_last_us >= 0 ? (double)(now_us - c->co_last_us) : 0;
+	c->co_last_us = now_us;
+	return 1;
+}
+
+/* CPU k's governor over the tick: its other tasks' signal (o us, where seen), the energy of the
+ * interval just spent (counted from the workload's start, so that boot and calibration count for
+ * no policy), and its next frequency from its threads' signals in[0..n). */
+static void cpu_tick(struct dagent *a, int k, uint64_t t, uint64_t dt, double busy, int seen, double o,
+		     const struct dvfs_thread_in *in, int n, int was_started)
+{
+	struct dcpu *c = &a->cpu[k];
+	uint32_t duty = cap_at(c) ? cap_at(c) : 1, scale = cap_at(c), other = 0;
+
+	if (seen) {
+		uint64_t b = o > 0 ? (uint64_t)(o * 1024 / duty) : 0;
+		if (b > dt)
+			b = dt;
+		busy += (double)b;
+		pelt_update(&c->other, t - dt + b, 1, scale);
+		pelt_update(&c->other, t, 0, scale);
+		other = c->other.util_avg;
+	}
+	if (busy > (double)dt)
+		busy = (double)dt;
+	if (was_started) {
+		c->energy_uj += em_energy_uj(c->em, c->khz, busy, (double)dt - busy);
+		c->khz_us += (double)c->khz * (double)dt;
+		c->busy_us += busy;
+	}
+	uint32_t u = dvfs_cpu_util(a->mode, in, n, other, a->cap, c->cap_max);
+	uint32_t khz = !a->started ? c->d.khz[c->d.nr - 1] :
+		       a->mode == DVFS_POWERSAVE ? c->d.khz[0] : dvfs_governor(&c->d, u, t);
+	if (khz != c->khz)
+		c->changes++;
+	c->khz = khz;
+	if (a->fe_on)
+		freqemu_set(&a->fe, k, cap_at(c));
+}
+
 /* One governor tick over [t - dt, t). */
 static void step(struct dagent *a, uint64_t t, uint64_t dt)
 {
@@ -267,127 +409,23 @@ static void step(struct dagent *a, uint64_t t, uint64_t dt)
 	struct dvfs_thread_in in[MAX_CPUS][VM_MAX_VCPUS + 1];
 	int nin[MAX_CPUS] = { 0 };
 	double busy[MAX_CPUS] = { 0 }, mine[MAX_CPUS] = { 0 };
-	struct pvb_boost_limits lim = { .max_prio = 1, .features = a->features, .read_tries = 3 };
-	int have_rq = rq_times_us(rq, a->ncpu) == 0;
-	a->have_rq = have_rq;
-	/* Until the guest's workload starts, every CPU stays at f_max: the guest calibrates its work
-	 * loop then, and must do so alike under every policy. Started: the guest's progress word says
-	 * so; a guest without one (Linux) has started at its first publication. */
+	a->have_rq = rq_times_us(rq, a->ncpu) == 0;
 	int was_started = a->started; /* the interval just spent counts only if it was the workload's */
-	if (!a->started && a->negotiated) {
-		int ph = vm_view_phase(a->vm);
-		if (ph >= 0)
-			a->started = ph >= PVB_PHASE_WORKLOAD;
-		for (int i = 0; i < a->nv && !a->started && ph < 0; i++)
-			a->started = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE) != 0;
-	}
+	note_started(a);
 
 	for (int i = 0; i < a->nv + a->ndev; i++) {
-		struct dvcpu *v = &a->v[i];
-		struct dcpu *c = &a->cpu[v->c];
-		uint32_t duty = cap_at(c) ? cap_at(c) : 1, scale = cap_at(c);
-		int64_t now = thread_cpu_us(v->tid), d = now >= v->last_us ? now - v->last_us : 0;
-		if (now < 0)
+		int c = a->v[i].c;
+		struct dvfs_thread_in *x = &in[c][nin[c]];
+		if (thread_tick(a, i, t, dt, &busy[c], &mine[c], x))
 			continue;
-		v->last_us = now;
-		mine[v->c] += (double)d;
-		/* a thread held back for (1 - duty) ran d: on a CPU that slow it was busy d / duty. The
-		 * kernel adds a running thread's time at its tick (4 ms here) or when it is switched
-		 * out, so a busy thread shows 0, 0, 0, 4 ms over 1 ms ticks: what is more than the
-		 * interval is carried into the next ones, not dropped (capping it made a busy vCPU at
-		 * f_max look a quarter busy) */
-		v->carry_us += (uint64_t)d * 1024 / duty;
-		uint64_t b = v->carry_us < dt ? v->carry_us : dt;
-		v->carry_us -= b;
-		if (v->carry_us > 4 * (uint64_t)a->tick_us + 8000) /* never more than a few ticks behind */
-			v->carry_us = 4 * (uint64_t)a->tick_us + 8000;
-		busy[v->c] += (double)b;
-		pelt_update(&v->p, t - dt + b, 1, scale);
-		pelt_update(&v->p, t, 0, scale);
-		struct dvfs_thread_in *x = &in[v->c][nin[v->c]++];
-		x->host = v->p.util_avg;
-		x->runnable = d > 0 || thread_runnable(v->tid) == 1;
-		x->guest = 0;
-		struct pvb_boost_view bv;
-		if (i >= a->nv) /* the device thread: a host task, seen as the host sees it */
-			continue;
-		if (a->negotiated && a->vm->util_in) { /* the channel carries it: its value, its count */
-			uint64_t q = __atomic_load_n(&a->vm->util_sent[i], __ATOMIC_ACQUIRE);
-			if (a->started)
-				v->updates += (uint32_t)(q - v->seq);
-			v->seq = (uint32_t)q;
-			if (q) {
-				uint32_t u = __atomic_load_n(&a->vm->util_in[i], __ATOMIC_ACQUIRE);
-				x->guest = u;
-				a->capped += u > a->cap;
-				v->guest_sum += u;
-				v->guest_n++;
-			}
-			continue;
-		}
-		if (a->negotiated) { /* every publication moves seq by 2 (a kick too: rare here) */
-			uint32_t q = __atomic_load_n(&pvb_boost_slot(a->vm->boost, (unsigned)i)->seq, __ATOMIC_ACQUIRE);
-			if (a->started)
-				v->updates += (uint32_t)(q - v->seq) / 2;
-			v->seq = q;
-		}
-		if (a->negotiated && (a->features & PVB_BF_UTIL) &&
-		    pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, 0, &bv, &a->st) !=
-			    PVB_BOOST_READ_TORN) {
-			x->guest = bv.util;
-			a->capped += bv.util > a->cap;
-			v->guest_sum += bv.util;
-			v->guest_n++;
-		}
+		nin[c]++;
+		if (i < a->nv) /* the device thread (after the vCPUs) is a host task, seen as the host sees it */
+			x->guest = guest_util(a, i);
 	}
 	for (int k = 0; k < a->ncpu; k++) {
-		struct dcpu *c = &a->cpu[k];
-		uint32_t duty = cap_at(c) ? cap_at(c) : 1, scale = cap_at(c);
-		/* the CPU's other tasks ran o us of the interval: from the kernel's run-queue time less
-		 * the VM's and the stealer's, or, without it, the co-load thread's own CPU time */
 		double o = 0;
-		int seen = 0;
-		if (have_rq && rq[c->cpu] >= 0) {
-			int64_t steal = a->fe_on ? thread_cpu_us(atomic_load(&a->fe.c[k].tid)) : 0;
-			int64_t d = c->last_rq_us ? rq[c->cpu] - c->last_rq_us : 0;
-			int64_t ds = c->last_steal_us && steal >= 0 ? steal - c->last_steal_us : 0;
-			o = (double)d - (double)ds - mine[k];
-			c->last_rq_us = rq[c->cpu];
-			c->last_steal_us = steal;
-			seen = 1;
-		} else if (c->co_on) {
-			int64_t now_us = thread_cpu_us(__atomic_load_n(&c->co_tid, __ATOMIC_ACQUIRE));
-			o = now_us >= 0 && c->co_last_us >= 0 ? (double)(now_us - c->co_last_us) : 0;
-			c->co_last_us = now_us;
-			seen = 1;
-		}
-		uint32_t other = 0;
-		if (seen) {
-			uint64_t b = o > 0 ? (uint64_t)(o * 1024 / duty) : 0;
-			if (b > dt)
-				b = dt;
-			busy[k] += (double)b;
-			pelt_update(&c->other, t - dt + b, 1, scale);
-			pelt_update(&c->other, t, 0, scale);
-			other = c->other.util_avg;
-		}
-		if (busy[k] > (double)dt)
-			busy[k] = (double)dt;
-		/* energy and residency of the interval just spent at the frequency it had: from the
-		 * workload's start, so that boot and calibration count for no policy */
-		if (was_started) {
-			c->energy_uj += em_energy_uj(c->em, c->khz, busy[k], (double)dt - busy[k]);
-			c->khz_us += (double)c->khz * (double)dt;
-			c->busy_us += busy[k];
-		}
-		uint32_t u = dvfs_cpu_util(a->mode, in[k], nin[k], other, a->cap, c->cap_max);
-		uint32_t khz = !a->started ? c->d.khz[c->d.nr - 1] :
-			       a->mode == DVFS_POWERSAVE ? c->d.khz[0] : dvfs_governor(&c->d, u, t);
-		if (khz != c->khz)
-			c->changes++;
-		c->khz = khz;
-		if (a->fe_on)
-			freqemu_set(&a->fe, k, cap_at(c));
+		int seen = other_us(a, k, a->have_rq ? rq : NULL, mine[k], &o);
+		cpu_tick(a, k, t, dt, busy[k], seen, o, in[k], nin[k], was_started);
 	}
 	for (int i = 0; i < a->nv; i++)
 		hint(a, i);

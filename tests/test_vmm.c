@@ -119,6 +119,15 @@ static void failures_end_the_run_with_a_reason(void **state)
 	run("pvbench", "workload=hang", 1, 1500, &r);
 	assert_int_equal(r.outcome, RUN_TIMEOUT);
 	assert_non_null(strstr(r.reason, "1500 ms timeout"));
+	/* and where: hang sleeps 1 s at a time, so its vCPU halts with a deadline under 1 s ahead */
+	const char *in = strstr(r.reason, "registers.txt: vCPU 0 at 0x");
+	double ahead = -1;
+	assert_non_null(in);
+	in = strstr(in, "(halted, TSC deadline in ");
+	assert_non_null(in);
+	assert_int_equal(sscanf(in + strlen("(halted, TSC deadline in "), "%lf", &ahead), 1);
+	fprintf(stderr, "note: %s\n", r.reason);
+	assert_true(ahead >= 0 && ahead <= 1.001);
 	vm_result_free(&r);
 	if (access("/sys/module/kvm_pvm", F_OK) == 0) {
 		run("pvbench", "workload=fault where=emulation", 1, 20000, &r);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A guest run on pvbench's own VMM (impl/vmm): the vm.h interface, as qemu.c gives it for QEMU. */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,72 @@ static int tick(void *arg, int *next_us)
 			*next_us = every;
 	}
 	return x->stopped_by >= 0;
+}
+
+/* The highest vector set in one of the local APIC's 256-bit registers (ISR at 0x100, IRR at
+ * 0x200: eight 32-bit words 16 bytes apart), or -1. */
+static int apic_highest(const struct kvm_lapic_state *l, unsigned reg)
+{
+	for (int w = 7; w >= 0; w--) {
+		uint32_t x;
+		memcpy(&x, l->regs + reg + 16 * (unsigned)w, sizeof(x));
+		if (x)
+			return w * 32 + 31 - __builtin_clz(x);
+	}
+	return -1;
+}
+
+/* A hung guest, stopped: where each vCPU was, into registers.txt and the reason, with what a hang
+ * in a TSC-deadline sleep needs to be read: halted or not, the interrupts the local APIC holds,
+ * and the armed deadline against the guest's TSC now (KVM reads both). Best effort. */
+static void where_hung(struct vmm *v, const struct vm_spec *s, struct vm_result *r)
+{
+	struct vmm_vcpu_state *st = malloc(sizeof(*st));
+	char path[600], err[256];
+	FILE *f = NULL;
+	size_t n = strlen(r->reason);
+
+	if (s->run_dir) {
+		snprintf(path, sizeof(path), "%s/registers.txt", s->run_dir);
+		f = fopen(path, "w");
+	}
+	for (int i = 0; st && i < v->nr_vcpus && n + 80 < sizeof(r->reason); i++) {
+		if (vmm_vcpu_save(&v->vcpu[i], st, err, sizeof(err))) {
+			if (f)
+				fprintf(f, "vCPU %d: %s\n", i, err);
+			continue;
+		}
+		uint64_t tsc = 0, deadline = 0;
+		for (uint32_t k = 0; k < st->nmsrs; k++) {
+			if (st->msrs[k].index == 0x10) /* IA32_TSC */
+				tsc = st->msrs[k].data;
+			if (st->msrs[k].index == 0x6e0) /* IA32_TSC_DEADLINE: 0 is unarmed */
+				deadline = st->msrs[k].data;
+		}
+		const struct kvm_regs *g = &st->regs;
+		int halted = st->mp.mp_state == KVM_MP_STATE_HALTED;
+		double ahead_s = deadline ? ((double)deadline - (double)tsc) / (s->tsc_khz * 1e3) : 0;
+		if (f)
+			fprintf(f, "vCPU %d: RIP=%016llx RFLAGS=%08llx RSP=%016llx mp_state=%u%s\n"
+				   "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\nRSI=%016llx RDI=%016llx "
+				   "RBP=%016llx CR3=%016llx\nTSC=%016" PRIx64 " TSC_DEADLINE=%016" PRIx64
+				   " (%.6f s ahead) ISR highest %d IRR highest %d\n\n",
+				i, g->rip, g->rflags, g->rsp, st->mp.mp_state, halted ? " (halted)" : "", g->rax, g->rbx,
+				g->rcx, g->rdx, g->rsi, g->rdi, g->rbp, st->sregs.cr3, tsc, deadline, ahead_s,
+				apic_highest(&st->lapic, 0x100), apic_highest(&st->lapic, 0x200));
+		char state[64] = "";
+		if (halted && deadline)
+			snprintf(state, sizeof(state), " (halted, TSC deadline %s %.3f s)", ahead_s >= 0 ? "in" : "passed",
+				 ahead_s >= 0 ? ahead_s : -ahead_s);
+		else if (halted)
+			snprintf(state, sizeof(state), " (halted, no TSC deadline)");
+		snprintf(r->reason + n, sizeof(r->reason) - n, "%s vCPU %d at 0x%llx%s", i ? "," : "; registers.txt:", i,
+			 g->rip, state);
+		n = strlen(r->reason);
+	}
+	if (f)
+		fclose(f);
+	free(st);
 }
 
 static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
@@ -169,6 +237,8 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		vm_set_reason(r, RUN_TIMEOUT, "guest %s", v.why);
 		break;
 	}
+	if (r->outcome == RUN_TIMEOUT)
+		where_hung(&v, s, r);
 	r->wall_ms = vm_now_ms() - w.w.t0;
 	if (hooks && hooks->ended && r->nr_tids)
 		hooks->ended(hooks->arg); /* guest memory is still mapped */

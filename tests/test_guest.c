@@ -242,6 +242,29 @@ static void hang_dump_has_the_guests_tsc(void **state)
 	vm_result_free(&r);
 }
 
+/* QEMU that refuses its command line exits at once: the run says QEMU's own words, at once (not
+ * after the 30 s a slow start-up may take to greet), and leaves nothing running. */
+static void qemu_that_cannot_start_says_why(void **state)
+{
+	struct vm_result r;
+	struct timespec a, b;
+
+	REQUIRE_GUEST();
+	setenv("PVBENCH_QEMU_CPU", "no-such-cpu", 1);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(run_guest("workload=cyclic", 1, 20000, &r), -1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	unsetenv("PVBENCH_QEMU_CPU");
+	fprintf(stderr, "note: %s\n", r.reason);
+	assert_int_equal(r.outcome, RUN_ERROR);
+	assert_non_null(strstr(r.reason, "QEMU did not start: "));
+	assert_non_null(strstr(r.reason, "no-such-cpu"));
+	assert_null(strstr(r.reason, "it still ran"));
+	assert_true(b.tv_sec - a.tv_sec < 20);
+	assert_int_equal(procs_matching(rundir), 0);
+	vm_result_free(&r);
+}
+
 static void sigint_leaves_no_qemu(void **state)
 {
 	char bin[512], dir[256];
@@ -454,6 +477,7 @@ int main(void)
 		kvm_test(emulation_failure_ends_the_run_with_rip),
 		cmocka_unit_test(hung_guest_is_killed_at_its_timeout),
 		kvm_test(hang_dump_has_the_guests_tsc),
+		cmocka_unit_test(qemu_that_cannot_start_says_why),
 		cmocka_unit_test(sigint_leaves_no_qemu),
 		cmocka_unit_test(record_without_vcpu_metrics_is_reported),
 		cmocka_unit_test(console_flood_is_stopped),

@@ -48,7 +48,7 @@ static struct qmp *open_with(const char *const *script, pthread_t *th, struct pe
 	p->fd = sv[1];
 	p->script = script;
 	pthread_create(th, NULL, peer_main, p);
-	return qmp_open_fd(sv[0], 1000, err, 256);
+	return qmp_open_fd(sv[0], 1000, 1000, err, 256);
 }
 
 static void negotiates_and_reads_version(void **state)

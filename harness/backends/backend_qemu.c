@@ -322,13 +322,19 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 		close(v->ivs.qemu_fd);
 		v->ivs.qemu_fd = -1;
 	}
-	v->q = qmp_open_fd(sv[0], 5000, err, sizeof(err));
+	/* QEMU's start-up on a loaded host (a nested KVM beside a build) took over 5 s: the greeting
+	 * may take 30; a QEMU that fails exits at once and closes the socket */
+	v->q = qmp_open_fd(sv[0], 30000, 5000, err, sizeof(err));
 	sv[0] = -1;
 	if (!v->q) {
-		child_wait(&v->c, 200);
-		char line[400];
+		char line[400], why[1000];
+		int exited = child_wait(&v->c, 200);
 		last_log_line(v->log_path, line, sizeof(line));
-		vm_set_reason(r, RUN_ERROR, "QEMU did not start: %s", line);
+		if (exited)
+			snprintf(why, sizeof(why), "%s", line);
+		else
+			snprintf(why, sizeof(why), "%s (it still ran; qemu.log: %s)", err, line);
+		vm_set_reason(r, RUN_ERROR, "QEMU did not start: %s", why);
 		goto fail;
 	}
 	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s%s", qmp_version(v->q), s->tcg ? " (tcg)" : "");

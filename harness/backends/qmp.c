@@ -132,7 +132,7 @@ cJSON *qmp_call(struct qmp *q, const char *command, cJSON *args, char *err, size
 	return ret;
 }
 
-struct qmp *qmp_open_fd(int fd, int timeout_ms, char *err, size_t errlen)
+struct qmp *qmp_open_fd(int fd, int greet_ms, int timeout_ms, char *err, size_t errlen)
 {
 	struct qmp *q = calloc(1, sizeof(*q));
 	cJSON *greet, *v, *ret;
@@ -143,8 +143,9 @@ struct qmp *qmp_open_fd(int fd, int timeout_ms, char *err, size_t errlen)
 		return NULL;
 	}
 	q->fd = fd;
-	q->timeout_ms = timeout_ms;
+	q->timeout_ms = greet_ms;
 	greet = read_msg(q, err, errlen);
+	q->timeout_ms = timeout_ms;
 	if (!greet)
 		goto fail;
 	v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(greet, "QMP"),

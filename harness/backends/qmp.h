@@ -7,9 +7,10 @@
 
 struct qmp;
 
-/* Takes a connected stream socket (QEMU's monitor), reads the greeting, negotiates. NULL with a
- * sentence in err on failure. The fd is owned by the returned handle. */
-struct qmp *qmp_open_fd(int fd, int timeout_ms, char *err, size_t errlen);
+/* Takes a connected stream socket (QEMU's monitor), reads the greeting (waiting up to greet_ms:
+ * QEMU's start-up), negotiates; then waits up to timeout_ms for each reply. NULL with a sentence
+ * in err on failure. The fd is owned by the returned handle. */
+struct qmp *qmp_open_fd(int fd, int greet_ms, int timeout_ms, char *err, size_t errlen);
 void qmp_close(struct qmp *q);
 
 /* QEMU's version from the greeting, "major.minor.micro" plus package. */

@@ -266,12 +266,8 @@ static void two_hosts_one_dashboard(void **state)
 	assert_true(pages >= 4); /* index, the experiment per host, nightly, A/B */
 	char index[400], url[500];
 	snprintf(index, sizeof(index), "%s/index.html", site);
-	FILE *ix = fopen(index, "r");
-	char body[65536] = "";
-	assert_non_null(ix);
-	size_t got = fread(body, 1, sizeof(body) - 1, ix);
-	body[got] = 0;
-	fclose(ix);
+	char body[65536];
+	read_text(index, body, sizeof(body));
 	assert_non_null(strstr(body, "host-a"));
 	assert_non_null(strstr(body, "host-b"));
 	assert_non_null(strstr(body, "n@smoke"));

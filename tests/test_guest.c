@@ -222,11 +222,7 @@ static void hang_dump_has_the_guests_tsc(void **state)
 	assert_non_null(strstr(r.reason, "vCPU 0 at 0x"));
 	assert_non_null(strstr(r.reason, "(halted)"));
 	snprintf(regs, sizeof(regs), "%s/registers.txt", rundir);
-	FILE *f = fopen(regs, "r");
-	assert_non_null(f);
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = 0;
+	read_text(regs, text, sizeof(text));
 	const char *d = strstr(text, "RDI="), *g = strstr(text, "guest TSC now");
 	assert_non_null(d);
 	if (access("/sys/kernel/debug/kvm", F_OK)) { /* no debugfs here (the nested VM mounts it) */

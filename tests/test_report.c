@@ -57,11 +57,7 @@ static int pvbench(const char *first, ...)
 static cJSON *out_json(void)
 {
 	static char buf[1 << 20];
-	FILE *f = fopen(out, "r");
-	assert_non_null(f);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
+	read_text(out, buf, sizeof(buf));
 	cJSON *j = cJSON_Parse(buf);
 	assert_non_null(j);
 	return j;
@@ -549,11 +545,7 @@ static void dashboard_escapes_names_and_keeps_their_pages_apart(void **state)
 	snprintf(html, sizeof(html), "%s/html", tmp);
 	assert_int_equal(pvbench("report", "--html", html, "--published", pub, NULL), 0);
 	snprintf(cmd, sizeof(cmd), "%s/index.html", html);
-	FILE *f = fopen(cmd, "r");
-	assert_non_null(f);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
+	read_text(cmd, buf, sizeof(buf));
 	assert_null(strstr(buf, hostile));
 	assert_non_null(strstr(buf, "&lt;img src=x onerror=alert(1)&gt;"));
 	/* two experiments, two pages, each linked from the index */

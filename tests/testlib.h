@@ -35,6 +35,19 @@ __attribute__((constructor)) static void pvb_test_selection(void)
 	else if (t && !strcmp(t, "nokvm"))
 		cmocka_set_skip_filter("kvm_*");
 }
+
+/* A text file's contents into buf, NUL-terminated (at most len - 1 bytes): the bytes read. The
+ * test fails where it cannot be opened. */
+static inline size_t read_text(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	size_t n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return n;
+}
 #endif
 
 /* Skips without /dev/kvm (and says why), unless PVBENCH_REQUIRE_KVM=1 (make check's KVM pass,

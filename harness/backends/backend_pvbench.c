@@ -116,6 +116,35 @@ static void where_hung(struct vmm *v, const struct vm_spec *s, struct vm_result 
 	free(st);
 }
 
+/* The run's outcome from how the VM ended (vmm_wait's state). */
+static void outcome(const struct vmm *v, int state, struct vm_result *r)
+{
+	char err[256];
+
+	switch (state) {
+	case VMM_EXITED: {
+		enum run_status o = vm_status_of_exit_value(v->exit_value, err, sizeof(err));
+		r->exit_code = v->exit_value;
+		if (o != RUN_OK)
+			vm_set_reason(r, o, "%s", err);
+		break;
+	}
+	case VMM_UNEXPECTED:
+		if (v->console_bytes > v->console_max) { /* the guest misbehaved; it did not crash */
+			vm_set_reason(r, RUN_ERROR, "%s", v->why);
+			break;
+		}
+		/* fall through */
+	case VMM_SHUTDOWN:
+	case VMM_EMULATION_FAILURE:
+		vm_set_reason(r, RUN_CRASHED, "%s", v->why);
+		break;
+	case VMM_STOPPED: /* by the watch step (reason set), or by the backstop */
+		vm_set_reason(r, RUN_TIMEOUT, "guest %s", v->why);
+		break;
+	}
+}
+
 static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
 {
 	static struct vmm v; /* large; one VM at a time per process */
@@ -215,28 +244,7 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		vmm_stop(&v, VMM_STOPPED, NULL);
 	}
 	/* the watch step owns the timeout; vmm_wait's is a backstop */
-	switch (vmm_wait(&v, s->timeout_ms + 5000, tick, &w)) {
-	case VMM_EXITED: {
-		enum run_status o = vm_status_of_exit_value(v.exit_value, err, sizeof(err));
-		r->exit_code = v.exit_value;
-		if (o != RUN_OK)
-			vm_set_reason(r, o, "%s", err);
-		break;
-	}
-	case VMM_UNEXPECTED:
-		if (v.console_bytes > v.console_max) { /* the guest misbehaved; it did not crash */
-			vm_set_reason(r, RUN_ERROR, "%s", v.why);
-			break;
-		}
-		/* fall through */
-	case VMM_SHUTDOWN:
-	case VMM_EMULATION_FAILURE:
-		vm_set_reason(r, RUN_CRASHED, "%s", v.why);
-		break;
-	case VMM_STOPPED: /* by the watch step (reason set), or by the backstop */
-		vm_set_reason(r, RUN_TIMEOUT, "guest %s", v.why);
-		break;
-	}
+	outcome(&v, vmm_wait(&v, s->timeout_ms + 5000, tick, &w), r);
 	if (r->outcome == RUN_TIMEOUT)
 		where_hung(&v, s, r);
 	r->wall_ms = vm_now_ms() - w.w.t0;

@@ -116,6 +116,117 @@ static int by_session_then_key(const void *a, const void *b)
 	return strcmp(sort_h->session[sx], sort_h->session[sy]);
 }
 
+/* The series' key ("host\tvariant\tmetric\tside") in its four parts. */
+static void split_key(const char *k, char *host, size_t hn, char *variant, size_t vn, char *name, size_t nn,
+		      char *side, size_t sn)
+{
+	snprintf(host, hn, "%.*s", (int)strcspn(k, "\t"), k);
+	k += strcspn(k, "\t") + 1;
+	snprintf(variant, vn, "%.*s", (int)strcspn(k, "\t"), k);
+	k += strcspn(k, "\t") + 1;
+	snprintf(name, nn, "%.*s", (int)strcspn(k, "\t"), k);
+	snprintf(side, sn, "%s", k + strcspn(k, "\t") + 1);
+}
+
+/* One series, h->vals[i..j) (one host, variant, metric and side, night by night): its change
+ * points, as text on out or into jseries. Returns what it makes of tonight: 4, a change for the
+ * worse at the host's newest night; 3, a change there, none worse; 0, none. */
+static int judge_series(const struct history *h, size_t i, size_t j, int hosts, const struct cp_params *cp,
+			FILE *out, cJSON *jseries)
+{
+	size_t n = j - i, nsess = 0, *start = malloc((n + 1) * sizeof(size_t));
+	double *vals = malloc((n + 1) * sizeof(double));
+	int *sess = malloc((n + 1) * sizeof(int)), status = 0;
+	if (!start || !vals || !sess)
+		abort();
+	for (size_t k = i; k < j; k++) {
+		int s = h->runs[h->vals[k].run].session;
+		if (!nsess || sess[nsess - 1] != s) {
+			sess[nsess] = s;
+			start[nsess++] = k - i;
+		}
+		vals[k - i] = h->vals[k].value;
+	}
+	start[nsess] = n;
+	struct cp_change ch[16];
+	size_t nch = cp_detect(vals, start, nsess, cp, ch, 16);
+	double best_p = cp_best_p(start, nsess, cp);
+	char never[160] = ""; /* a series that cannot flag a change says so, not "none" */
+	if (nsess > 1 && best_p >= cp->alpha)
+		snprintf(never, sizeof(never), "cannot flag any: at best p = %.2g (corrected) with these "
+			 "runs per night; repeat more per night or widen --window", best_p);
+	char variant[128], name[48], side[16], unit[8], host[64];
+	split_key(h->vals[i].key, host, sizeof(host), variant, sizeof(variant), name, sizeof(name), side, sizeof(side));
+	double scale = strcmp(h->vals[i].unit, "ns") ? 1 : 1e-3;
+	snprintf(unit, sizeof(unit), "%s", scale == 1 ? h->vals[i].unit : "us");
+	double last = stats_median(vals + start[nsess - 1], start[nsess] - start[nsess - 1]);
+	cJSON *jch = NULL;
+	if (jseries) {
+		cJSON *js = cJSON_CreateObject();
+		cJSON_AddStringToObject(js, "host", host);
+		cJSON_AddStringToObject(js, "variant", variant);
+		cJSON_AddStringToObject(js, "metric", name);
+		cJSON_AddStringToObject(js, "side", side);
+		cJSON_AddStringToObject(js, "unit", h->vals[i].unit);
+		cJSON *pts = cJSON_AddArrayToObject(js, "points");
+		for (size_t s = 0; s < nsess; s++) {
+			cJSON *pt = cJSON_CreateObject();
+			cJSON_AddStringToObject(pt, "session", h->session[sess[s]]);
+			cJSON_AddStringToObject(pt, "under_test", h->under_test[sess[s]]);
+			cJSON_AddNumberToObject(pt, "median", stats_median(vals + start[s], start[s + 1] - start[s]));
+			cJSON_AddNumberToObject(pt, "runs", (double)(start[s + 1] - start[s]));
+			cJSON_AddItemToArray(pts, pt);
+		}
+		cJSON_AddBoolToObject(js, "can_flag", !never[0]);
+		cJSON_AddNumberToObject(js, "best_p", best_p);
+		jch = cJSON_AddArrayToObject(js, "changes");
+		cJSON_AddItemToArray(jseries, js);
+	} else {
+		char label[64], vl[200];
+		snprintf(label, sizeof(label), "%s (%s)", name, unit);
+		snprintf(vl, sizeof(vl), "%s%s%s", variant[0] ? variant : "(one variant)", hosts > 1 ? " on " : "",
+			 hosts > 1 ? host : "");
+		fprintf(out, "  %-28s %-24s %-6s %6zu %12.4g  %s\n", vl, label, side, nsess, last * scale,
+			nch ? "" : never[0] ? never : "none");
+	}
+	for (size_t x = 0; x < nch; x++) {
+		/* which way is worse is the metric's own declaration; one that describes the run
+		 * (PVB_INFO) changed, and is reported without a verdict */
+		enum pvb_better better = h->vals[i].better;
+		int worse = better != PVB_INFO && (ch[x].after > ch[x].before) != (better == PVB_MORE);
+		const char *dir = better == PVB_INFO ? "changed" : worse ? "worse" : "better";
+		const char *from = h->under_test[sess[ch[x].at - 1]], *to = h->under_test[sess[ch[x].at]];
+		const char *night = h->session[sess[ch[x].at]];
+		double rel = 100 * (ch[x].after - ch[x].before) / fabs(ch[x].before);
+		/* tonight: the change is at the newest night this host has */
+		int newest = 1;
+		for (int r = 0; r < h->nruns; r++)
+			newest &= strcmp(h->runs[r].host, host) || strcmp(h->session[h->runs[r].session], night) <= 0;
+		if (newest && (worse ? 4 : 3) > status)
+			status = worse ? 4 : 3;
+		if (jch) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "session", night);
+			cJSON_AddStringToObject(o, "after_under_test", from);
+			cJSON_AddStringToObject(o, "under_test", to);
+			cJSON_AddNumberToObject(o, "before", ch[x].before);
+			cJSON_AddNumberToObject(o, "after", ch[x].after);
+			cJSON_AddNumberToObject(o, "change_pct", rel);
+			cJSON_AddNumberToObject(o, "p", ch[x].p);
+			cJSON_AddStringToObject(o, "direction", dir);
+			cJSON_AddItemToArray(jch, o);
+		} else {
+			fprintf(out, "      %s at %s: %.4g -> %.4g %s (%+.1f%%), p = %.2g; between %s (%s) and %s (%s)\n",
+				worse ? "WORSE" : dir, night, ch[x].before * scale, ch[x].after * scale, unit, rel, ch[x].p,
+				from, h->session[sess[ch[x].at - 1]], to, night);
+		}
+	}
+	free(start);
+	free(vals);
+	free(sess);
+	return status;
+}
+
 int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp, const char *metrics,
 		  FILE *out, cJSON *json, char *err, size_t errlen)
 {
@@ -137,9 +248,9 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 		hosts += r == 0 || strcmp(h.runs[r].host, h.runs[0].host);
 	sort_h = &h;
 	qsort(h.vals, h.nvals, sizeof(*h.vals), by_session_then_key);
-	cJSON *jexp = NULL, *jseries = NULL;
+	cJSON *jseries = NULL;
 	if (json) {
-		jexp = cJSON_CreateObject();
+		cJSON *jexp = cJSON_CreateObject();
 		cJSON_AddStringToObject(jexp, "experiment", exp);
 		cJSON_AddNumberToObject(jexp, "sessions", h.nsess);
 		jseries = cJSON_AddArrayToObject(jexp, "series");
@@ -148,109 +259,13 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 		fprintf(out, "%s: %d nights\n", exp, h.nsess);
 		fprintf(out, "  %-28s %-24s %-6s %6s %12s  %s\n", "variant", "metric", "side", "nights", "newest median", "change points");
 	}
-	for (size_t i = 0; i < h.nvals;) {
-		size_t j = i, nsess = 0;
-		size_t *start = malloc((h.nvals + 1) * sizeof(size_t));
-		double *vals = malloc((h.nvals + 1) * sizeof(double));
-		int *sess = malloc((h.nvals + 1) * sizeof(int));
-		if (!start || !vals || !sess)
-			abort();
-		for (; j < h.nvals && !strcmp(h.vals[j].key, h.vals[i].key); j++) {
-			int s = h.runs[h.vals[j].run].session;
-			if (!nsess || sess[nsess - 1] != s) {
-				sess[nsess] = s;
-				start[nsess++] = j - i;
-			}
-			vals[j - i] = h.vals[j].value;
-		}
-		start[nsess] = j - i;
-		struct cp_change ch[16];
-		size_t nch = cp_detect(vals, start, nsess, cp, ch, 16);
-		double best_p = cp_best_p(start, nsess, cp);
-		char never[160] = ""; /* a series that cannot flag a change says so, not "none" */
-		if (nsess > 1 && best_p >= cp->alpha)
-			snprintf(never, sizeof(never), "cannot flag any: at best p = %.2g (corrected) with these "
-				 "runs per night; repeat more per night or widen --window", best_p);
-		char variant[128], name[48], side[16], unit[8], host[64];
-		const char *k = h.vals[i].key;
-		snprintf(host, sizeof(host), "%.*s", (int)strcspn(k, "\t"), k);
-		k += strcspn(k, "\t") + 1;
-		snprintf(variant, sizeof(variant), "%.*s", (int)strcspn(k, "\t"), k);
-		k += strcspn(k, "\t") + 1;
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(k, "\t"), k);
-		snprintf(side, sizeof(side), "%s", k + strcspn(k, "\t") + 1);
-		double scale = strcmp(h.vals[i].unit, "ns") ? 1 : 1e-3;
-		snprintf(unit, sizeof(unit), "%s", scale == 1 ? h.vals[i].unit : "us");
-		double last = stats_median(vals + start[nsess - 1], start[nsess] - start[nsess - 1]);
-		cJSON *js = NULL, *jch = NULL;
-		if (json) {
-			js = cJSON_CreateObject();
-			cJSON_AddStringToObject(js, "host", host);
-			cJSON_AddStringToObject(js, "variant", variant);
-			cJSON_AddStringToObject(js, "metric", name);
-			cJSON_AddStringToObject(js, "side", side);
-			cJSON_AddStringToObject(js, "unit", h.vals[i].unit);
-			cJSON *pts = cJSON_AddArrayToObject(js, "points");
-			for (size_t s = 0; s < nsess; s++) {
-				cJSON *pt = cJSON_CreateObject();
-				cJSON_AddStringToObject(pt, "session", h.session[sess[s]]);
-				cJSON_AddStringToObject(pt, "under_test", h.under_test[sess[s]]);
-				cJSON_AddNumberToObject(pt, "median", stats_median(vals + start[s], start[s + 1] - start[s]));
-				cJSON_AddNumberToObject(pt, "runs", (double)(start[s + 1] - start[s]));
-				cJSON_AddItemToArray(pts, pt);
-			}
-			cJSON_AddBoolToObject(js, "can_flag", !never[0]);
-			cJSON_AddNumberToObject(js, "best_p", best_p);
-			jch = cJSON_AddArrayToObject(js, "changes");
-			cJSON_AddItemToArray(jseries, js);
-		} else {
-			char label[64], vl[200];
-			snprintf(label, sizeof(label), "%s (%s)", name, unit);
-			snprintf(vl, sizeof(vl), "%s%s%s", variant[0] ? variant : "(one variant)",
-				 hosts > 1 ? " on " : "", hosts > 1 ? host : "");
-			fprintf(out, "  %-28s %-24s %-6s %6zu %12.4g  %s\n", vl, label, side, nsess, last * scale,
-				nch ? "" : never[0] ? never : "none");
-		}
-		for (size_t x = 0; x < nch; x++) {
-			/* which way is worse is the metric's own declaration; one that describes the run
-			 * (PVB_INFO) changed, and is reported without a verdict */
-			enum pvb_better better = h.vals[i].better;
-			int worse = better != PVB_INFO && (ch[x].after > ch[x].before) != (better == PVB_MORE);
-			const char *dir = better == PVB_INFO ? "changed" : worse ? "worse" : "better";
-			const char *from = h.under_test[sess[ch[x].at - 1]], *to = h.under_test[sess[ch[x].at]];
-			double rel = 100 * (ch[x].after - ch[x].before) / fabs(ch[x].before);
-			/* tonight: the change is at the newest night this host has */
-			int newest = 1;
-			for (int r = 0; r < h.nruns; r++)
-				newest &= strcmp(h.runs[r].host, host) ||
-					  strcmp(h.session[h.runs[r].session], h.session[sess[ch[x].at]]) <= 0;
-			if (newest)
-				status = worse ? 4 : status ? status : 3; /* 3: a change, none worse */
-			if (json) {
-				cJSON *o = cJSON_CreateObject();
-				cJSON_AddStringToObject(o, "session", h.session[sess[ch[x].at]]);
-				cJSON_AddStringToObject(o, "after_under_test", from);
-				cJSON_AddStringToObject(o, "under_test", to);
-				cJSON_AddNumberToObject(o, "before", ch[x].before);
-				cJSON_AddNumberToObject(o, "after", ch[x].after);
-				cJSON_AddNumberToObject(o, "change_pct", rel);
-				cJSON_AddNumberToObject(o, "p", ch[x].p);
-				cJSON_AddStringToObject(o, "direction", dir);
-				cJSON_AddItemToArray(jch, o);
-			} else {
-				fprintf(out, "      %s at %s: %.4g -> %.4g %s (%+.1f%%), p = %.2g; between %s (%s) and %s (%s)\n",
-				       worse ? "WORSE" : dir, h.session[sess[ch[x].at]], ch[x].before * scale,
-				       ch[x].after * scale, unit, rel, ch[x].p, from, h.session[sess[ch[x].at - 1]],
-				       to, h.session[sess[ch[x].at]]);
-			}
-		}
-		free(start);
-		free(vals);
-		free(sess);
-		i = j;
+	for (size_t i = 0, j; i < h.nvals; i = j) {
+		for (j = i; j < h.nvals && !strcmp(h.vals[j].key, h.vals[i].key); j++)
+			;
+		int s = judge_series(&h, i, j, hosts, cp, out, jseries);
+		status = s > status ? s : status;
 	}
 	free(c.variant);
 	history_free(&h);
 	return status;
 }
-

@@ -426,6 +426,7 @@ static void predictive_parks_a_halting_rt_vcpu(void **state)
  * starts after the agent's first look, so the first deadline it publishes comes with nothing that
  * wakes the agent. The agent must still find it, and boost it before its deadlines from then. */
 static volatile int late_rt; /* the RT task has started: publish deadlines */
+static unsigned long rt_periods; /* RT task starts the spinner published */
 static void *late_rt_spinner(void *arg)
 {
 	struct halter *hl = arg;
@@ -441,8 +442,10 @@ static void *late_rt_spinner(void *arg)
 		pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, 0, late_rt ? now + (next - m) * halt_khz / 1000000 : 0, 0, now);
 		while (mono_ns() < next && !stop_threads)
 			;
-		if (late_rt)
+		if (late_rt) {
 			pvb_boost_publish(s, PVB_CLASS_RT, 50, PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
+			__atomic_add_fetch(&rt_periods, 1, __ATOMIC_RELAXED);
+		}
 		uint64_t end = mono_ns() + 20000;
 		while (mono_ns() < end)
 			;
@@ -450,10 +453,10 @@ static void *late_rt_spinner(void *arg)
 	return NULL;
 }
 
-/* dynamic-predictive on one busy vCPU (late_rt_spinner, publishing deadlines once late_rt is set),
- * started and negotiated. 1: this host cannot run it (no TSC rate, no RT scheduling). */
+/* dynamic-predictive on one busy vCPU (the thread vcpu, e.g. late_rt_spinner), started and
+ * negotiated. 1: this host cannot run it (no TSC rate, no RT scheduling). */
 static struct vm_view busy_vm; /* valid from the policy's start to its stop */
-static int predictive_on_a_busy_vcpu(struct policy *p, struct halter *hl, pthread_t *th)
+static int predictive_on_a_busy_vcpu(struct policy *p, struct halter *hl, pthread_t *th, void *(*vcpu)(void *))
 {
 	char err[256];
 	struct hostinfo host;
@@ -469,7 +472,7 @@ static int predictive_on_a_busy_vcpu(struct policy *p, struct halter *hl, pthrea
 	}
 	stop_threads = 0;
 	struct pvb_boost_hdr *h = guest_accepts(halt_region, sizeof(halt_region), 1, PVB_BF_BOOST | PVB_BF_RT_DEADLINE);
-	pthread_create(th, NULL, late_rt_spinner, hl);
+	pthread_create(th, NULL, vcpu, hl);
 	while (!__atomic_load_n(&hl->tid, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	busy_vm = (struct vm_view){ .tids = &hl->tid, .nr_vcpus = 1, .tsc_khz = halt_khz, .boost = halt_region,
@@ -498,7 +501,7 @@ static void predictive_finds_a_busy_vcpus_first_deadline(void **state)
 	int fifo = 0, prio;
 
 	late_rt = 0;
-	if (predictive_on_a_busy_vcpu(&p, &hl, &th))
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_rt_spinner))
 		skip();
 	usleep(100000); /* the agent has looked, and seen no deadline */
 	late_rt = 1;
@@ -524,10 +527,12 @@ static void agent_arms_its_timers_early_by_its_own_lateness(void **state)
 	struct metric_set ms = { 0 };
 
 	late_rt = 1;
-	if (predictive_on_a_busy_vcpu(&p, &hl, &th))
+	rt_periods = 0;
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_rt_spinner))
 		skip();
 	usleep(1000000); /* it needs 32 timer wake-ups: 0.3 s gave 20-490 after test_host_cyclic */
 	predictive_stop(&p, th, &ms);
+	fprintf(stderr, "note: %lu RT periods\n", rt_periods);
 	const struct metric *early = metrics_find(&ms, "agent_early_us", METRIC_CPU_VM);
 	double timer = metrics_find(&ms, "agent_wakeups_timer", METRIC_CPU_VM)->value;
 	fprintf(stderr, "note: predictive, a busy vCPU, 1 s: %.0f timer wake-ups (of %.0f), %.0f boosts, %.0f "
@@ -542,6 +547,70 @@ static void agent_arms_its_timers_early_by_its_own_lateness(void **state)
 	assert_true(e <= 50); /* boost_lead_us */
 }
 
+static int fifo_now(int tid)
+{
+	int prio;
+	return sched_policy_of(tid, &prio) == SCHED_FIFO;
+}
+
+/* dynamic-predictive, late: its look comes after the deadline, while the RT task runs unboosted
+ * on a busy vCPU (no halt, no doorbell: nothing else wakes the agent). It boosts the task then,
+ * and from that boost's end it finds the next deadline and boosts before it. (It used to keep
+ * its hands off, and looked again only at boost_max_ms: the vCPU went unboosted for good here.) */
+static volatile int late_phase; /* 0: the RT task runs; 1: it ended, the next deadline is published */
+static void *late_look_vcpu(void *arg)
+{
+	struct halter *hl = arg;
+	struct pvb_boost_slot *s = pvb_boost_slot(halt_region, (unsigned)hl->idx);
+	int seen = -1;
+	__atomic_store_n(&hl->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	while (!stop_threads) {
+		int ph = late_phase;
+		uint64_t now = __builtin_ia32_rdtsc();
+		if (ph != seen && ph == 0)
+			pvb_boost_publish(s, PVB_CLASS_RT, 50, PVB_SF_BOOST_REQ, 0, 0, now);
+		else if (ph != seen) /* 300 ms ahead: within the second the agent believes */
+			pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, 0, now + (uint64_t)halt_khz * 300, 0, now);
+		seen = ph;
+	}
+	return NULL;
+}
+
+/* Polls the thread's policy until it is (fifo) SCHED_FIFO or not, for at most ms: 1 if it came. */
+static int fifo_within(int tid, int fifo, int ms)
+{
+	for (double t0 = mono_ms(); mono_ms() - t0 < ms; usleep(500))
+		if (fifo_now(tid) == fifo)
+			return 1;
+	return 0;
+}
+
+static void predictive_boosts_an_rt_task_it_is_late_for(void **state)
+{
+	pthread_t th;
+	struct halter hl = { 0, 0 };
+	struct policy p;
+	struct metric_set ms = { 0 };
+
+	late_phase = 0;
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_look_vcpu))
+		skip();
+	int late = fifo_within(hl.tid, 1, 500);
+	late_phase = 1;
+	int ended = fifo_within(hl.tid, 0, 500), next = fifo_within(hl.tid, 1, 1000);
+	predictive_stop(&p, th, &ms);
+	fprintf(stderr, "note: predictive, late: %s the running RT task, %s at its end, %s before the next deadline; "
+		"%.0f boosts (%.0f on request, %.0f due)\n", late ? "boosted" : "never boosted",
+		ended ? "unboosted" : "not unboosted", next ? "boosted" : "not boosted",
+		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "boosts_on_request", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "boosts_on_due", METRIC_CPU_VM)->value);
+	metrics_free(&ms);
+	assert_true(late);
+	assert_true(ended);
+	assert_true(next);
+}
+
 /* A scripted guest in host memory, for the kick-driven agents: one negotiated region of 1 slot,
  * a thread standing in for the vCPU thread, and sched_getattr to see what the agent did. */
 static uint8_t script_region[PVB_PV_SIZE];
@@ -549,12 +618,6 @@ static uint8_t script_region[PVB_PV_SIZE];
 static void script_negotiate(uint32_t features)
 {
 	guest_says_ready(guest_accepts(script_region, sizeof(script_region), 1, features));
-}
-
-static int fifo_now(int tid)
-{
-	int prio;
-	return sched_policy_of(tid, &prio) == SCHED_FIFO;
 }
 
 /* dynamic-eager: boosts on a request kick while the guest says RT, unboosts on the kick that says it
@@ -1144,6 +1207,7 @@ int main(void)
 		cmocka_unit_test(predictive_parks_a_halting_rt_vcpu),
 		cmocka_unit_test(predictive_finds_a_busy_vcpus_first_deadline),
 		cmocka_unit_test(agent_arms_its_timers_early_by_its_own_lateness),
+		cmocka_unit_test(predictive_boosts_an_rt_task_it_is_late_for),
 		cmocka_unit_test_setup(eager_policy_follows_kicks, setup),
 		cmocka_unit_test_setup(lazy_policy_boosts_preempted_rt_work, setup),
 		cmocka_unit_test_setup(eager_policy_boosts_a_preempted_lock_holder, setup),

@@ -492,21 +492,35 @@ static void predictive_stop(struct policy *p, pthread_t th, struct metric_set *m
 	p->ops->destroy(p);
 }
 
+static int fifo_now(int tid)
+{
+	int prio;
+	return sched_policy_of(tid, &prio) == SCHED_FIFO;
+}
+
+/* Watches the thread's policy until it is (fifo) SCHED_FIFO or not, for at most ms: 1 if it came.
+ * No sleep between looks: a boost before a busy vCPU's deadline lasts about 100 us. */
+static int fifo_within(int tid, int fifo, int ms)
+{
+	for (double t0 = mono_ms(); mono_ms() - t0 < ms;)
+		if (fifo_now(tid) == fifo)
+			return 1;
+	return 0;
+}
+
 static void predictive_finds_a_busy_vcpus_first_deadline(void **state)
 {
 	pthread_t th;
 	struct halter hl = { 0, 0 };
 	struct policy p;
 	struct metric_set ms = { 0 };
-	int fifo = 0, prio;
 
 	late_rt = 0;
 	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_rt_spinner))
 		skip();
 	usleep(100000); /* the agent has looked, and seen no deadline */
 	late_rt = 1;
-	for (double t0 = mono_ms(); mono_ms() - t0 < 500 && !fifo;)
-		fifo += sched_policy_of(hl.tid, &prio) == SCHED_FIFO;
+	int fifo = fifo_within(hl.tid, 1, 500);
 	predictive_stop(&p, th, &ms);
 	double boosts = metrics_find(&ms, "boosts", METRIC_CPU_VM)->value;
 	fprintf(stderr, "note: busy vCPU whose RT task starts late, predictive: %s within 0.5 s; %.0f boosts\n",
@@ -532,11 +546,11 @@ static void agent_arms_its_timers_early_by_its_own_lateness(void **state)
 		skip();
 	usleep(1000000); /* it needs 32 timer wake-ups: 0.3 s gave 20-490 after test_host_cyclic */
 	predictive_stop(&p, th, &ms);
-	fprintf(stderr, "note: %lu RT periods\n", rt_periods);
 	const struct metric *early = metrics_find(&ms, "agent_early_us", METRIC_CPU_VM);
 	double timer = metrics_find(&ms, "agent_wakeups_timer", METRIC_CPU_VM)->value;
-	fprintf(stderr, "note: predictive, a busy vCPU, 1 s: %.0f timer wake-ups (of %.0f), %.0f boosts, %.0f "
-		"parks, %.0f cool-downs, negotiated %.0f, %.0f sched errors, unboosts %.0f, armed %.1f us early\n", timer,
+	fprintf(stderr, "note: predictive, a busy vCPU, 1 s: %lu RT periods, %.0f timer wake-ups (of %.0f), %.0f boosts, "
+		"%.0f parks, %.0f cool-downs, negotiated %.0f, %.0f sched errors, unboosts %.0f, armed %.1f us early\n",
+		rt_periods, timer,
 		metrics_find(&ms, "agent_wakeups", METRIC_CPU_VM)->value, metrics_find(&ms, "boosts", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "parks", METRIC_CPU_VM)->value, metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "negotiated", METRIC_CPU_VM)->value, metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value,
@@ -545,12 +559,6 @@ static void agent_arms_its_timers_early_by_its_own_lateness(void **state)
 	metrics_free(&ms);
 	assert_true(e > 0);
 	assert_true(e <= 50); /* boost_lead_us */
-}
-
-static int fifo_now(int tid)
-{
-	int prio;
-	return sched_policy_of(tid, &prio) == SCHED_FIFO;
 }
 
 /* dynamic-predictive, late: its look comes after the deadline, while the RT task runs unboosted
@@ -574,15 +582,6 @@ static void *late_look_vcpu(void *arg)
 		seen = ph;
 	}
 	return NULL;
-}
-
-/* Polls the thread's policy until it is (fifo) SCHED_FIFO or not, for at most ms: 1 if it came. */
-static int fifo_within(int tid, int fifo, int ms)
-{
-	for (double t0 = mono_ms(); mono_ms() - t0 < ms; usleep(500))
-		if (fifo_now(tid) == fifo)
-			return 1;
-	return 0;
 }
 
 static void predictive_boosts_an_rt_task_it_is_late_for(void **state)

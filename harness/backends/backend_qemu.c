@@ -119,8 +119,10 @@ static void guest_tsc_now(FILE *f, pid_t qemu, const struct vm_spec *s)
 /* A guest that hangs is killed at its timeout; first, where its vCPUs were: every vCPU's registers
  * into registers.txt beside the console, and each one's RIP (and whether it had halted) in the
  * reason, so a hang says where it hung. Best effort: QEMU may not answer. */
-static void timeout_where(struct qmp *q, pid_t qemu, const struct vm_spec *s, struct vm_result *r)
+static void timeout_where(const struct qemu_vm *v, struct vm_result *r)
 {
+	struct qmp *q = v->q;
+	const struct vm_spec *s = v->s;
 	char err[256], path[1024], status[64];
 	cJSON *args = cJSON_CreateObject(), *ret;
 
@@ -148,7 +150,7 @@ static void timeout_where(struct qmp *q, pid_t qemu, const struct vm_spec *s, st
 				fprintf(f, "\n%s:\n%s", cmd, l->valuestring);
 			cJSON_Delete(l);
 		}
-		guest_tsc_now(f, qemu, s);
+		guest_tsc_now(f, v->c.pid, s);
 		fclose(f);
 	}
 	size_t n = strlen(r->reason);
@@ -447,7 +449,7 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 			break;
 		if (vm_watch_step(&w, s, hooks, r, &sleep_us) >= 0) {
 			if (r->outcome == RUN_TIMEOUT)
-				timeout_where(v.q, v.c.pid, s, r);
+				timeout_where(&v, r);
 			break;
 		}
 		if (vm_now_ms() >= next_status) {

@@ -196,7 +196,7 @@ int cmd_reproduce(int argc, char **argv)
 	}
 	const struct choice pick = { .all = all || list, .prefix = argv + optind, .n = argc - optind };
 	if (run)
-		repro_estimate(ents, n, dir, &pick, &eo);
+		repro_estimate(ents, n, dir, &pick, &eo, stderr);
 	struct store *st = NULL;
 	for (int i = 0; i < n && rc != EXIT_ERROR; i++) {
 		char path[1024], id[256], exp_name[128];

@@ -113,8 +113,8 @@ static double measured_overhead(struct store *st, const char *experiment, const 
 /* Before --run: what the tables' experiments cost, from their matrices and each run's duration,
  * leaving out the runs the store has; a run's overhead as measured on this host from the runs of
  * its experiment stored, else 5 s. A migration counts half its deadline. */
-void repro_estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
-		     const struct engine_opts *eo)
+struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
+				 const struct engine_opts *eo, FILE *out)
 {
 	static struct experiment e;
 	static char exps[16][512];
@@ -138,10 +138,13 @@ void repro_estimate(struct dirent **ents, int nents, const char *dir, const stru
 	struct hostinfo hi;
 	hostinfo_read(&hi, err, sizeof(err));
 	struct store *st = store_open_existing(eo->db, err, sizeof(err)); /* none yet: nothing stored */
-	int stored = 0, measured = 0;
+	int stored = 0, measured = 0, each_runs[16] = { 0 };
+	double each_ms[16] = { 0 };
 	for (int i = 0; i < n; i++) {
 		struct run_spec *r;
 		int nr;
+		double ms0 = ms;
+		int runs0 = runs;
 		struct engine_opts here;
 		repro_sets_for(eo, exps[i], &here);
 		if (engine_load(exps[i], &here, &e, err, sizeof(err)) || experiment_matrix(&e, &r, &nr, err, sizeof(err)))
@@ -166,10 +169,16 @@ void repro_estimate(struct dirent **ents, int nents, const char *dir, const stru
 		}
 		repro_judges_free(&jd);
 		free(r);
+		each_ms[i] = ms - ms0;
+		each_runs[i] = runs - runs0;
 	}
 	store_close(st);
-	fprintf(stderr, "pvbench reproduce: %d runs the tables judge are to run (%d stored already), in %d "
+	fprintf(out, "pvbench reproduce: %d runs the tables judge are to run (%d stored already), in %d "
 		"experiments: about %.1f min (a run's overhead measured on this host for %d of them, 5 s for "
 		"the rest)\n", runs, stored, n, ms / 60000, measured);
+	for (int i = 0; i < n; i++) /* where the time goes, for a --set that scales it down */
+		if (each_runs[i])
+			fprintf(out, "  %-32s %4d runs  about %5.1f min\n", exps[i], each_runs[i], each_ms[i] / 60000);
+	return (struct repro_cost){ .runs = runs, .stored = stored, .experiments = n, .measured = measured, .ms = ms };
 }
 

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <cjson/cJSON.h>
 #include "engine.h"
 
@@ -36,9 +37,14 @@ void repro_judges_free(struct judges *j);
  * stderr and left out. */
 void repro_sets_for(const struct engine_opts *eo, const char *path, struct engine_opts *out);
 
-/* Before --run, on stderr: how many runs the chosen tables judge are missing from the store, and
- * about how long they take here. */
-void repro_estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
-		    const struct engine_opts *eo);
+/* Before --run, on OUT: how many runs the chosen tables judge are missing from the store, and
+ * about how long they take here, in all and per experiment. */
+struct repro_cost {
+	int runs, stored;        /* to run; judged and in the store already */
+	int experiments, measured; /* experiments the tables name; those whose overhead the store gave */
+	double ms;               /* the runs' durations and overheads */
+};
+struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
+				 const struct engine_opts *eo, FILE *out);
 
 #endif

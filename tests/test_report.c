@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "stats.h"
 #include "reproduce.h"
+#include "reproduce_plan.h"
 #include "testlib.h"
 
 static char tmp[256], db[300], out[300];
@@ -443,6 +444,58 @@ static void reproduce_runs_only_what_its_tables_judge(void **state)
 	cJSON_Delete(ref);
 }
 
+static int is_json(const struct dirent *e)
+{
+	return strstr(e->d_name, ".json") != NULL;
+}
+
+/* The estimate before `reproduce --run`: runs the tables judge that the store lacks, 5 s each
+ * where nothing of the experiment is stored; after they ran, none to run, and a repeat more is
+ * costed at the overhead the stored runs measured (whole seconds: far under 5 s), not at 5 s. */
+static void reproduce_estimates_what_it_will_run(void **state)
+{
+	char ini[400], table[800];
+	struct dirent **ents;
+	FILE *devnull = fopen("/dev/null", "w");
+	snprintf(ini, sizeof(ini), "%s/n.ini", tmp);
+	write_file("n.ini", "[global]\ntype = null\nwork_us = 100, 200, 300\nops = 10, 20\nrepeat = 2\n");
+	snprintf(table, sizeof(table),
+		 "{\"schema\": \"pvbench.reference/1\", \"id\": \"n\", \"title\": \"fixture\","
+		 " \"source\": {\"file\": \"x\", \"lines\": \"1\"}, \"experiment\": \"%s\","
+		 " \"metric\": \"op_p50\", \"unit\": \"us\", \"rows\": \"ops\", \"columns\": \"work_us\","
+		 " \"baseline\": \"100\", \"groups\": [{\"label\": \"G\", \"cells\": {\"10\": {\"100\": 1, \"200\": 2}}}]}",
+		 ini);
+	write_file("n.json", table);
+	int n = scandir(tmp, &ents, is_json, alphasort);
+	assert_int_equal(n, 1);
+	const struct choice all = { .all = 1 };
+	struct engine_opts eo = { .db = db };
+
+	struct repro_cost c = repro_estimate(ents, n, tmp, &all, &eo, devnull);
+	assert_int_equal(c.experiments, 1);
+	assert_int_equal(c.runs, 4); /* 2 columns x 2 repeats of row 10; not work_us 300, not ops 20 */
+	assert_int_equal(c.stored, 0);
+	assert_int_equal(c.measured, 0);
+	assert_true(c.ms == 4 * 5000.0);
+
+	assert_int_equal(pvbench("reproduce", "--published", tmp, "--run", "n", NULL), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM runs WHERE status = 'ok'"), 4);
+	c = repro_estimate(ents, n, tmp, &all, &eo, devnull);
+	assert_int_equal(c.runs, 0);
+	assert_int_equal(c.stored, 4);
+
+	char kv[] = "repeat=3";
+	assert_int_equal(engine_opts_set(&eo, "reproduce", kv), 0);
+	c = repro_estimate(ents, n, tmp, &all, &eo, devnull);
+	assert_int_equal(c.runs, 2);
+	assert_int_equal(c.stored, 4);
+	assert_int_equal(c.measured, 1);
+	assert_true(c.ms > 0 && c.ms <= 2 * 2000.0);
+	free(ents[0]);
+	free(ents);
+	fclose(devnull);
+}
+
 /* Every table in results/published loads, names an experiment file that exists, and each of its
  * cells has a row and a column. A table that would not load is found here, not by a user. */
 static void every_published_table_loads(void **state)
@@ -595,6 +648,7 @@ int main(void)
 		cmocka_unit_test(reproduce_verdicts_are_right_often_enough),
 		cmocka_unit_test(reproduce_judges_unconverged_cells_on_convergence),
 		cmocka_unit_test_setup(reproduce_runs_only_what_its_tables_judge, setup),
+		cmocka_unit_test_setup(reproduce_estimates_what_it_will_run, setup),
 		cmocka_unit_test(every_published_table_loads),
 		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
 		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),

@@ -142,6 +142,93 @@ static void json_summary(cJSON *root, const struct repro_summary *sum, const str
 	}
 }
 
+/* One `reproduce`: the tables picked, the experiments already run for them, the store, and what
+ * the verdicts came to. */
+struct session {
+	struct engine_opts eo;
+	const char *dir, *host;
+	struct dirent **ents;
+	int n, run;
+	struct choice pick;
+	char ran[16][128];
+	int nran;
+	struct store *st;
+	cJSON *arr;                      /* --format json: the tables */
+	struct repro_summary sum;
+	struct seed_sum seeds[32];
+	int nseeds;
+};
+
+/* --run: the runs the chosen tables judge of EXP that the store lacks, once per experiment.
+ * The store is closed first: the engine opens it itself. */
+static int run_missing(struct session *z, const char *exp, const char *exp_name)
+{
+	for (int k = 0; k < z->nran; k++)
+		if (!strcmp(z->ran[k], exp_name))
+			return EXIT_OK;
+	if (z->nran == 16)
+		return EXIT_OK;
+	snprintf(z->ran[z->nran++], sizeof(z->ran[0]), "%s", exp_name);
+	store_close(z->st);
+	z->st = NULL;
+	static struct judges jd; /* the runs the chosen tables judge, not the whole matrix */
+	struct engine_opts here;
+	repro_judges_of(&jd, z->ents, z->n, z->dir, &z->pick, exp);
+	repro_sets_for(&z->eo, exp, &here);
+	here.want = repro_judged;
+	here.want_arg = &jd;
+	int r = engine_run(exp, &here);
+	repro_judges_free(&jd);
+	return r;
+}
+
+/* The i-th published table: listed, or (its runs run first with --run) judged against the store.
+ * Returns an exit status; EXIT_FAILED (runs failed) still judges the table. */
+static int one_table(struct session *z, int i, int list)
+{
+	char path[1024], id[256], exp_name[128], err[1024];
+	int rc = EXIT_OK;
+	snprintf(path, sizeof(path), "%s/%s", z->dir, z->ents[i]->d_name);
+	repro_chosen(&z->pick, z->ents[i]->d_name, id, sizeof(id));
+	cJSON *ref = reproduce_load(path, err, sizeof(err));
+	if (!ref) {
+		fprintf(stderr, "pvbench reproduce: %s\n", err);
+		return EXIT_ERROR;
+	}
+	const char *exp = cJSON_GetObjectItem(ref, "experiment")->valuestring;
+	reproduce_experiment_name(ref, exp_name, sizeof(exp_name));
+	if (list) {
+		printf("%-28s %-24s %s\n", id, exp, cJSON_GetObjectItem(ref, "title")->valuestring);
+		goto out;
+	}
+	if (z->run) {
+		rc = run_missing(z, exp, exp_name);
+		if (rc == EXIT_INTERRUPTED || rc == EXIT_ERROR)
+			goto out;
+	}
+	if (!z->st && !(z->st = store_open_existing(z->eo.db, err, sizeof(err)))) {
+		fprintf(stderr, "pvbench reproduce: %s\n", err);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	store_only_host(z->st, z->host);
+	struct cmp_input in;
+	char origin[600];
+	if (compare_load(z->st, exp_name, &in, err, sizeof(err))) {
+		fprintf(stderr, "pvbench reproduce: %s\n", err);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	snprintf(origin, sizeof(origin), "experiment %s in %s (%zu ok runs)", exp_name, z->eo.db, in.n);
+	struct repro_summary before = z->sum;
+	reproduce_table(ref, &in, origin, stdout, z->arr, &z->sum);
+	seed_add(z->seeds, &z->nseeds, id, &before, &z->sum);
+	cmp_input_free(&in);
+out:
+	cJSON_Delete(ref);
+	return rc;
+}
+
 int cmd_reproduce(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -149,27 +236,23 @@ int cmd_reproduce(int argc, char **argv)
 		{ "published", 1, 0, 'P' }, { "format", 1, 0, 'F' }, { "list", 0, 0, 'l' },
 		{ "host", 1, 0, 'H' }, { "all", 0, 0, 'a' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	struct seed_sum seeds[32];
-	int nseeds = 0, all = 0;
-	struct engine_opts eo = { .db = "results/pvbench.db", .no_tables = 1 };
-	const char *dir = "results/published", *host = NULL;
-	int run = 0, json = 0, list = 0, opt, rc = EXIT_OK, matched = 0;
-	struct dirent **ents = NULL;
-	struct repro_summary sum = { 0 };
-	char err[1024], ran[16][128];
-	int nran = 0;
+	static struct session z; /* large (its seeds); one per process */
+	int all = 0, json = 0, list = 0, opt, rc = EXIT_OK, matched = 0;
 
+	memset(&z, 0, sizeof(z));
+	z.eo = (struct engine_opts){ .db = "results/pvbench.db", .no_tables = 1 };
+	z.dir = "results/published";
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'r': run = 1; break;
+		case 'r': z.run = 1; break;
 		case 's':
-			if (engine_opts_set(&eo, "reproduce", optarg))
+			if (engine_opts_set(&z.eo, "reproduce", optarg))
 				return EXIT_ERROR;
 			break;
-		case 'd': eo.db = optarg; break;
-		case 'P': dir = optarg; break;
-		case 'H': host = optarg; break;
+		case 'd': z.eo.db = optarg; break;
+		case 'P': z.dir = optarg; break;
+		case 'H': z.host = optarg; break;
 		case 'F':
 			if (cli_text_or_json("reproduce", optarg, &json))
 				return EXIT_ERROR;
@@ -184,94 +267,40 @@ int cmd_reproduce(int argc, char **argv)
 		usage(stderr);
 		return EXIT_ERROR;
 	}
-	int n = scandir(dir, &ents, is_table, by_name);
-	if (n < 0) {
-		fprintf(stderr, "pvbench reproduce: %s: cannot list it (--published DIR)\n", dir);
+	z.n = scandir(z.dir, &z.ents, is_table, by_name);
+	if (z.n < 0) {
+		fprintf(stderr, "pvbench reproduce: %s: cannot list it (--published DIR)\n", z.dir);
 		return EXIT_ERROR;
 	}
-	cJSON *root = json ? cJSON_CreateObject() : NULL, *arr = NULL;
+	cJSON *root = json ? cJSON_CreateObject() : NULL;
 	if (root) {
 		cJSON_AddStringToObject(root, "schema", "pvbench.reproduce/1");
-		arr = cJSON_AddArrayToObject(root, "tables");
+		z.arr = cJSON_AddArrayToObject(root, "tables");
 	}
-	const struct choice pick = { .all = all || list, .prefix = argv + optind, .n = argc - optind };
-	if (run)
-		repro_estimate(ents, n, dir, &pick, &eo, stderr);
-	struct store *st = NULL;
-	for (int i = 0; i < n && rc != EXIT_ERROR; i++) {
-		char path[1024], id[256], exp_name[128];
-		if (!repro_chosen(&pick, ents[i]->d_name, id, sizeof(id)))
+	z.pick = (struct choice){ .all = all || list, .prefix = argv + optind, .n = argc - optind };
+	if (z.run)
+		repro_estimate(z.ents, z.n, z.dir, &z.pick, &z.eo, stderr);
+	for (int i = 0; i < z.n; i++) {
+		char id[256];
+		if (!repro_chosen(&z.pick, z.ents[i]->d_name, id, sizeof(id)))
 			continue;
 		matched++;
-		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-		cJSON *ref = reproduce_load(path, err, sizeof(err));
-		if (!ref) {
-			fprintf(stderr, "pvbench reproduce: %s\n", err);
-			rc = EXIT_ERROR;
+		int r = one_table(&z, i, list);
+		if (r != EXIT_OK)
+			rc = r;
+		if (r == EXIT_ERROR || r == EXIT_INTERRUPTED)
 			break;
-		}
-		const char *exp = cJSON_GetObjectItem(ref, "experiment")->valuestring;
-		reproduce_experiment_name(ref, exp_name, sizeof(exp_name));
-		if (list) {
-			printf("%-28s %-24s %s\n", id, exp, cJSON_GetObjectItem(ref, "title")->valuestring);
-			cJSON_Delete(ref);
-			continue;
-		}
-		int done = 0;
-		for (int k = 0; k < nran; k++)
-			done |= !strcmp(ran[k], exp_name);
-		if (run && !done && nran < 16) {
-			snprintf(ran[nran++], sizeof(ran[0]), "%s", exp_name);
-			store_close(st); /* engine_run opens the store itself */
-			st = NULL;
-			static struct judges jd; /* the runs the chosen tables judge, not the whole matrix */
-			struct engine_opts here;
-			repro_judges_of(&jd, ents, n, dir, &pick, exp);
-			repro_sets_for(&eo, exp, &here);
-			here.want = repro_judged;
-			here.want_arg = &jd;
-			int r = engine_run(exp, &here);
-			repro_judges_free(&jd);
-			if (r == EXIT_INTERRUPTED || r == EXIT_ERROR) {
-				cJSON_Delete(ref);
-				rc = r;
-				break;
-			}
-			if (r == EXIT_FAILED)
-				rc = EXIT_FAILED;
-		}
-		if (!st && !(st = store_open_existing(eo.db, err, sizeof(err)))) {
-			fprintf(stderr, "pvbench reproduce: %s\n", err);
-			cJSON_Delete(ref);
-			rc = EXIT_ERROR;
-			break;
-		}
-		store_only_host(st, host);
-		struct cmp_input in;
-		char origin[600];
-		if (compare_load(st, exp_name, &in, err, sizeof(err))) {
-			fprintf(stderr, "pvbench reproduce: %s\n", err);
-			cJSON_Delete(ref);
-			rc = EXIT_ERROR;
-			break;
-		}
-		snprintf(origin, sizeof(origin), "experiment %s in %s (%zu ok runs)", exp_name, eo.db, in.n);
-		struct repro_summary before = sum;
-		reproduce_table(ref, &in, origin, stdout, arr, &sum);
-		seed_add(seeds, &nseeds, id, &before, &sum);
-		cmp_input_free(&in);
-		cJSON_Delete(ref);
 	}
-	for (int i = 0; i < n; i++)
-		free(ents[i]);
-	free(ents);
-	store_close(st);
+	for (int i = 0; i < z.n; i++)
+		free(z.ents[i]);
+	free(z.ents);
+	store_close(z.st);
 	if (rc != EXIT_ERROR && rc != EXIT_INTERRUPTED && !list && !matched) {
 		fprintf(stderr, "pvbench reproduce: no published table matches (pvbench reproduce --list)\n");
 		rc = EXIT_ERROR;
 	}
 	if (root) {
-		json_summary(root, &sum, seeds, nseeds);
+		json_summary(root, &z.sum, z.seeds, z.nseeds);
 		if (rc != EXIT_ERROR) {
 			char *t = cJSON_Print(root);
 			printf("%s\n", t);
@@ -279,7 +308,7 @@ int cmd_reproduce(int argc, char **argv)
 		}
 		cJSON_Delete(root);
 	} else if (!list && rc != EXIT_ERROR) {
-		print_summary(&sum, seeds, nseeds, all || nseeds > 1);
+		print_summary(&z.sum, z.seeds, z.nseeds, all || z.nseeds > 1);
 	}
 	return rc;
 }

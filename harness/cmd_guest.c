@@ -107,9 +107,26 @@ static int set(struct experiment *e, const char *opt, const char *key, const cha
 	return 0;
 }
 
-/* One run of the guest type (its checks, its defaults, its job), with no store: the per-vCPU
- * table of what came back. */
-static int guest_run(int argc, char **argv)
+/* --set KEY=VALUE: one more of the workload's keys into job_args (space-separated). */
+static int add_job_arg(char *job_args, size_t len, const char *kv)
+{
+	if (!strchr(kv, '=') || strchr(kv, ' ') || kv[0] == '=') {
+		fprintf(stderr, "pvbench: --set: \"%s\" is not KEY=VALUE\n", kv);
+		return -1;
+	}
+	if (strlen(job_args) + strlen(kv) + 2 > len) {
+		fprintf(stderr, "pvbench: --set: too many keys\n");
+		return -1;
+	}
+	snprintf(job_args + strlen(job_args), len - strlen(job_args), "%s%s", job_args[0] ? " " : "", kv);
+	return 0;
+}
+
+/* The options into the one-run experiment E, each checked as its key is; the others' values
+ * into o. 0, EXIT_ERROR, or -1 when --help printed the usage. */
+struct guest_opts { const char *run_dir, *kernel; int linux_guest; };
+
+static int options(int argc, char **argv, struct experiment *e, struct guest_opts *o)
 {
 	static const struct option opts[] = {
 		{ "workload", 1, 0, 'w' }, { "vcpus", 1, 0, 'c' }, { "interval-us", 1, 0, 'i' },
@@ -117,31 +134,20 @@ static int guest_run(int argc, char **argv)
 		{ "timeout", 1, 0, 't' }, { "run-dir", 1, 0, 'r' }, { "kernel", 1, 0, 'k' },
 		{ "vmm", 1, 0, 'V' }, { "accel", 1, 0, 'A' }, { "guest", 1, 0, 'G' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	static struct experiment e;
-	const char *run_dir = NULL, *kernel = NULL;
-	char job_args[CFG_VAL_LEN] = "", dir[512], kpath[1024], err[512];
-	int opt, mem_set = 0, lx = 0;
-	struct hostinfo host;
-	struct guestinfo gi;
-	struct run_result out;
+	char job_args[CFG_VAL_LEN] = "";
+	int opt, mem_set = 0;
 
-	/* the guest alone: no host cyclictest beside it (pvbench run does that) */
-	if (experiment_empty("guest-run", "guest", &e, err, sizeof(err)) ||
-	    experiment_set(&e, "guest run", "host_cyclictest", "off", err, sizeof(err))) {
-		fprintf(stderr, "pvbench: %s\n", err);
-		return EXIT_ERROR;
-	}
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int rc = 0;
 		switch (opt) {
-		case 'w': rc = set(&e, "--workload", "workload", optarg); break;
-		case 'c': rc = set(&e, "--vcpus", "vcpus", optarg); break;
-		case 'i': rc = set(&e, "--interval-us", "interval_us", optarg); break;
-		case 'm': rc = set(&e, "--mem", "mem_mb", optarg), mem_set = 1; break;
-		case 'V': rc = set(&e, "--vmm", "vmm", optarg); break;
-		case 'A': rc = set(&e, "--accel", "accel", optarg); break;
-		case 'G': rc = set(&e, "--guest", "guest", optarg), lx = !strcmp(optarg, "linux"); break;
+		case 'w': rc = set(e, "--workload", "workload", optarg); break;
+		case 'c': rc = set(e, "--vcpus", "vcpus", optarg); break;
+		case 'i': rc = set(e, "--interval-us", "interval_us", optarg); break;
+		case 'm': rc = set(e, "--mem", "mem_mb", optarg), mem_set = 1; break;
+		case 'V': rc = set(e, "--vmm", "vmm", optarg); break;
+		case 'A': rc = set(e, "--accel", "accel", optarg); break;
+		case 'G': rc = set(e, "--guest", "guest", optarg), o->linux_guest = !strcmp(optarg, "linux"); break;
 		case 'd':
 		case 't':
 			/* a run of nothing measures nothing: not an ok run of 0 samples */
@@ -149,23 +155,12 @@ static int guest_run(int argc, char **argv)
 				fprintf(stderr, "pvbench: --%s: must be longer than 0\n", opt == 'd' ? "duration" : "timeout");
 				return EXIT_ERROR;
 			}
-			rc = set(&e, opt == 'd' ? "--duration" : "--timeout", opt == 'd' ? "duration" : "timeout", optarg);
+			rc = set(e, opt == 'd' ? "--duration" : "--timeout", opt == 'd' ? "duration" : "timeout", optarg);
 			break;
-		case 's':
-			if (!strchr(optarg, '=') || strchr(optarg, ' ') || optarg[0] == '=') {
-				fprintf(stderr, "pvbench: --set: \"%s\" is not KEY=VALUE\n", optarg);
-				return EXIT_ERROR;
-			}
-			if (strlen(job_args) + strlen(optarg) + 2 > sizeof(job_args)) {
-				fprintf(stderr, "pvbench: --set: too many keys\n");
-				return EXIT_ERROR;
-			}
-			snprintf(job_args + strlen(job_args), sizeof(job_args) - strlen(job_args), "%s%s",
-				 job_args[0] ? " " : "", optarg);
-			break;
-		case 'r': run_dir = optarg; break;
-		case 'k': kernel = optarg; break;
-		case 'h': usage(stdout); return EXIT_OK;
+		case 's': rc = add_job_arg(job_args, sizeof(job_args), optarg); break;
+		case 'r': o->run_dir = optarg; break;
+		case 'k': o->kernel = optarg; break;
+		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_ERROR;
 		}
 		if (rc)
@@ -175,55 +170,28 @@ static int guest_run(int argc, char **argv)
 		fprintf(stderr, "pvbench: guest run: unexpected argument \"%s\"\n", argv[optind]);
 		return EXIT_ERROR;
 	}
-	if ((job_args[0] && set(&e, "--set", "job_args", job_args)) || (lx && !mem_set && set(&e, "--guest", "mem_mb", "256")))
+	if ((job_args[0] && set(e, "--set", "job_args", job_args)) ||
+	    (o->linux_guest && !mem_set && set(e, "--guest", "mem_mb", "256")))
 		return EXIT_ERROR;
-	hostinfo_read(&host, err, sizeof(err)); /* host.no_kvm says why not; the type skips or refuses */
-	if (!kernel) {
-		snprintf(kpath, sizeof(kpath), "%s/pvbench-guest.elf", pvb_build_dir());
-		kernel = kpath;
-	}
-	if (guestinfo_read(kernel, &gi, err, sizeof(err)) < 0) {
-		fprintf(stderr, "pvbench: %s\n", err);
-		return EXIT_ERROR;
-	}
-	if (experiment_check(&e, err, sizeof(err))) { /* before a run directory is made for it */
-		fprintf(stderr, "pvbench: %s\n", err);
-		return EXIT_ERROR;
-	}
-	if (!run_dir) {
-		char stamp[32];
-		time_t t = time(NULL);
-		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&t));
-		snprintf(dir, sizeof(dir), "results/runs/guest-%s-%d", stamp, (int)getpid());
-		run_dir = dir;
-	}
-	if (mkdir_p(run_dir) < 0) {
-		perror(run_dir);
-		return EXIT_ERROR;
-	}
-	const struct run_env env = { .host = &host, .guest = &gi, .kernel = kernel, .run_dir = run_dir };
-	const char *workload = value_of(&e, "workload");
-	long long vcpus = atoll(value_of(&e, "vcpus"));
-	const char *vmm = value_of(&e, "vmm");
-	fprintf(stderr, "pvbench: booting %s on %lld vCPU(s) for %s under %s ...\n", workload, vcpus,
-		value_of(&e, "duration"), vmm);
-	if (engine_run_alone(&e, &env, &out, err, sizeof(err))) {
-		fprintf(stderr, "pvbench: %s\n", err);
-		return EXIT_ERROR;
-	}
-	const struct metric_set *ms = &out.m[SIDE_GUEST];
+	return 0;
+}
+
+/* What came back: the run's heading, boot and ring-0 costs, and the per-vCPU table. */
+static void print_run(const struct experiment *e, const struct hostinfo *host, const struct guestinfo *gi,
+		      const struct run_result *out, const struct guest_opts *o)
+{
+	const struct metric_set *ms = &out->m[SIDE_GUEST];
 	const struct metric *m;
-	printf("pvbench guest run: %s, %lld vCPU(s), interval %s us, %s: %s\n", workload, vcpus,
-	       value_of(&e, "interval_us"), value_of(&e, "duration"),
-	       run_status_name(out.status));
-	printf("host:  %s, kernel %s, TSC %u kHz, VMM %s\n", host.kvm_backend, host.host_kernel, host.tsc_khz,
-	       out.vmm[0] ? out.vmm : "?");
-	if (lx)
+	printf("pvbench guest run: %s, %s vCPU(s), interval %s us, %s: %s\n", value_of(e, "workload"),
+	       value_of(e, "vcpus"), value_of(e, "interval_us"), value_of(e, "duration"), run_status_name(out->status));
+	printf("host:  %s, kernel %s, TSC %u kHz, VMM %s\n", host->kvm_backend, host->host_kernel, host->tsc_khz,
+	       out->vmm[0] ? out->vmm : "?");
+	if (o->linux_guest)
 		printf("guest: Linux (guest = linux)\n");
 	else
-		printf("guest: build %s, ring-0 wake-up path %d instructions\n", gi.build_id, gi.wake_path_insn);
+		printf("guest: build %s, ring-0 wake-up path %d instructions\n", gi->build_id, gi->wake_path_insn);
 	if (ms->n) {
-		if ((m = metrics_find(&out.m[SIDE_HARNESS], "boot_to_workload", METRIC_CPU_VM)) && m->value >= 0)
+		if ((m = metrics_find(&out->m[SIDE_HARNESS], "boot_to_workload", METRIC_CPU_VM)) && m->value >= 0)
 			printf("boot:  %.1f ms to workload (host clock)", m->value / 1e6);
 		else
 			printf("boot:  -");
@@ -234,14 +202,15 @@ static int guest_run(int argc, char **argv)
 		if ((m = metrics_find(ms, "r0.null_syscall", METRIC_CPU_VM)))
 			printf(", %.1f us per null syscall", m->value / 1e3);
 		printf("\n\n");
-		if (out.status == RUN_OK)
-			print_table(ms, (int)vcpus);
+		if (out->status == RUN_OK)
+			print_table(ms, atoi(value_of(e, "vcpus")));
 	}
-	printf("files: %s\n", run_dir);
-	if (out.status != RUN_OK)
-		fprintf(stderr, "pvbench: guest %s: %s\n", run_status_name(out.status), out.reason);
-	run_result_free(&out);
-	switch (out.status) {
+	printf("files: %s\n", o->run_dir);
+}
+
+static int exit_status(enum run_status s)
+{
+	switch (s) {
 	case RUN_OK: return EXIT_OK;
 	case RUN_FAILED: return EXIT_FAILED;
 	case RUN_CRASHED: return EXIT_CRASHED;
@@ -249,6 +218,62 @@ static int guest_run(int argc, char **argv)
 	case RUN_INTERRUPTED: return EXIT_INTERRUPTED;
 	default: return EXIT_ERROR;
 	}
+}
+
+/* One run of the guest type (its checks, its defaults, its job), with no store: the per-vCPU
+ * table of what came back. */
+static int guest_run(int argc, char **argv)
+{
+	static struct experiment e;
+	struct guest_opts o = { 0 };
+	char dir[512], kpath[1024], err[512];
+	struct hostinfo host;
+	struct guestinfo gi;
+	struct run_result out;
+
+	/* the guest alone: no host cyclictest beside it (pvbench run does that) */
+	if (experiment_empty("guest-run", "guest", &e, err, sizeof(err)) ||
+	    experiment_set(&e, "guest run", "host_cyclictest", "off", err, sizeof(err))) {
+		fprintf(stderr, "pvbench: %s\n", err);
+		return EXIT_ERROR;
+	}
+	int rc = options(argc, argv, &e, &o);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	hostinfo_read(&host, err, sizeof(err)); /* host.no_kvm says why not; the type skips or refuses */
+	if (!o.kernel) {
+		snprintf(kpath, sizeof(kpath), "%s/pvbench-guest.elf", pvb_build_dir());
+		o.kernel = kpath;
+	}
+	if (guestinfo_read(o.kernel, &gi, err, sizeof(err)) < 0 ||
+	    experiment_check(&e, err, sizeof(err))) { /* before a run directory is made for it */
+		fprintf(stderr, "pvbench: %s\n", err);
+		return EXIT_ERROR;
+	}
+	if (!o.run_dir) {
+		char stamp[32];
+		time_t t = time(NULL);
+		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&t));
+		snprintf(dir, sizeof(dir), "results/runs/guest-%s-%d", stamp, (int)getpid());
+		o.run_dir = dir;
+	}
+	if (mkdir_p(o.run_dir) < 0) {
+		perror(o.run_dir);
+		return EXIT_ERROR;
+	}
+	const struct run_env env = { .host = &host, .guest = &gi, .kernel = o.kernel, .run_dir = o.run_dir };
+	fprintf(stderr, "pvbench: booting %s on %s vCPU(s) for %s under %s ...\n", value_of(&e, "workload"),
+		value_of(&e, "vcpus"), value_of(&e, "duration"), value_of(&e, "vmm"));
+	if (engine_run_alone(&e, &env, &out, err, sizeof(err))) {
+		fprintf(stderr, "pvbench: %s\n", err);
+		return EXIT_ERROR;
+	}
+	print_run(&e, &host, &gi, &out, &o);
+	if (out.status != RUN_OK)
+		fprintf(stderr, "pvbench: guest %s: %s\n", run_status_name(out.status), out.reason);
+	rc = exit_status(out.status);
+	run_result_free(&out);
+	return rc;
 }
 
 int cmd_guest(int argc, char **argv)

@@ -225,11 +225,147 @@ static void load_pubs(struct ctx *c)
 		free(ents);
 }
 
+/* What the host's runs ran on: one row per KVM backend, kernel, VMM, guest and pvbench build. */
+static int host_facts(struct ctx *c, FILE *f, const char *exp, const char *host, char *err, size_t errlen)
+{
+	const char *p2[] = { exp, host };
+	struct rows facts;
+	fprintf(f, "<h2>Host ");
+	esc(f, host[0] ? host : "(unnamed)");
+	fprintf(f, "</h2>\n<table><tr><th>KVM backend</th><th>host kernel</th><th>VMM</th><th>guest build</th>"
+		   "<th>pvbench</th><th>runs</th></tr>\n");
+	if (query(c->st, "SELECT kvm_backend, host_kernel, vmm, guest_build, pvbench_commit, count(*) FROM runs"
+			 " WHERE experiment=$1 AND host=$2 GROUP BY 1,2,3,4,5 ORDER BY 6 DESC", 2, p2, &facts, err, errlen))
+		return -1;
+	for (int i = 0; i < facts.n; i++) {
+		fprintf(f, "<tr>");
+		for (int k = 0; k < 6; k++) {
+			fprintf(f, "<td>");
+			esc(f, facts.v[i][k]);
+			fprintf(f, "</td>");
+		}
+		fprintf(f, "</tr>\n");
+	}
+	free(facts.v);
+	fprintf(f, "</table>\n");
+	return 0;
+}
+
+/* The experiment's tables as `compare` prints them; an A/B session's verdict (its name has
+ * "-ab-") and a nightly series' change points (its name has '@'), as `ab --stored` and
+ * `nightly` give them. */
+static int host_tables(struct ctx *c, FILE *f, const char *exp, char *err, size_t errlen)
+{
+	struct cmp_input in;
+	struct cmp_opts co = { .format = CMP_TEXT };
+	char *buf;
+	size_t blen;
+	fprintf(f, "<h3>Tables</h3>\n");
+	if (compare_load(c->st, exp, &in, err, errlen))
+		return -1;
+	FILE *m = pre_begin(&buf, &blen);
+	if (compare_render(&in, &co, m, err, errlen) < 0)
+		fprintf(m, "%s\n", err);
+	cmp_input_free(&in);
+	pre_end(f, m, &buf);
+	if (strstr(exp, "-ab-")) {
+		struct ab_params p = AB_PARAMS_DEFAULT;
+		struct ab_arms arms;
+		if (!ab_load(c->st, exp, NULL, NULL, &arms, err, errlen) && arms.runs[0] && arms.b[0]) {
+			struct ab_report rep = { .experiment = exp, .a = arms.a, .b = arms.b,
+						 .stop = "from the store", .test = "verdicts as pvbench ab --stored gives them",
+						 .runs_a = arms.runs[0], .runs_a2 = arms.runs[1], .runs_b = arms.runs[2] };
+			ab_analyse(arms.m, arms.n, &p);
+			fprintf(f, "<h3>A/B verdict</h3>\n");
+			m = pre_begin(&buf, &blen);
+			ab_render(m, &rep, arms.m, arms.n, &p, 0);
+			pre_end(f, m, &buf);
+		}
+		ab_arms_free(&arms);
+	}
+	if (strchr(exp, '@')) {
+		struct cp_params cp = CP_PARAMS_DEFAULT;
+		fprintf(f, "<h3>Nightly change points</h3>\n");
+		m = pre_begin(&buf, &blen);
+		if (nightly_judge(c->st, exp, &cp, NULL, m, NULL, err, errlen) < 0)
+			fprintf(m, "%s\n", err);
+		pre_end(f, m, &buf);
+	}
+	return 0;
+}
+
+/* The host's plots, drawn into plots/EXP/HOST/ beside the page: PNG shown, SVG and data linked. */
+static int host_plots(struct ctx *c, FILE *f, const char *exp, const char *sl, const char *host, char *err,
+		      size_t errlen)
+{
+	struct plot_file pf[128];
+	char hsl[100], pdir[1600];
+	slug(hsl, sizeof(hsl), host[0] ? host : "unnamed");
+	snprintf(pdir, sizeof(pdir), "%s/plots/%s/%s", c->dir, sl, hsl);
+	int np = plot_experiment(c->st, exp, pdir, pf, 128, err, errlen);
+	if (np < 0)
+		return -1;
+	fprintf(f, "<h3>Plots</h3>\n<div class=\"plots\">\n");
+	for (int i = 0; i < np; i++) {
+		fprintf(f, "<figure><a href=\"plots/%s/%s/%s.svg\"><img src=\"plots/%s/%s/%s.png\" alt=\"", sl, hsl,
+			pf[i].name, sl, hsl, pf[i].name);
+		esc(f, pf[i].title);
+		fprintf(f, "\"></a><figcaption><a href=\"plots/%s/%s/%s.dat\">data</a></figcaption></figure>\n", sl, hsl,
+			pf[i].name);
+	}
+	fprintf(f, "%s</div>\n", np ? "" : "<p class=\"note\">no runs to plot</p>");
+	return 0;
+}
+
+/* The host's newest 200 runs: status, why, and a link to each one's raw outputs where this host
+ * has them (a central store's runs of other hosts say where they are). */
+static int host_runs(struct ctx *c, FILE *f, const char *exp, const char *host, char *err, size_t errlen)
+{
+	const char *p2[] = { exp, host };
+	struct rows runs;
+	if (query(c->st, "SELECT variant, rep, status, reason, run_dir, session FROM runs WHERE experiment=$1"
+			 " AND host=$2 ORDER BY id DESC LIMIT 200", 2, p2, &runs, err, errlen))
+		return -1;
+	fprintf(f, "<h3>Runs (newest 200) and their raw outputs</h3>\n<table><tr><th>variant</th><th>rep</th>"
+		   "<th>session</th><th>status</th><th>output</th></tr>\n");
+	for (int i = 0; i < runs.n; i++) {
+		char link[PATH_MAX];
+		rel_link(link, sizeof(link), c->dir_abs, runs.v[i][4]);
+		fprintf(f, "<tr><td>");
+		esc(f, runs.v[i][0]);
+		fprintf(f, "</td><td>%s</td><td>", runs.v[i][1]);
+		esc(f, runs.v[i][5]);
+		fprintf(f, "</td><td class=\"%s\">", strcmp(runs.v[i][2], "ok") ? "bad" : "ok");
+		esc(f, runs.v[i][2]);
+		if (runs.v[i][3][0]) {
+			fprintf(f, ": ");
+			esc(f, runs.v[i][3]);
+		}
+		fprintf(f, "</td><td>");
+		if (link[0]) {
+			fprintf(f, "<a href=\"");
+			esc(f, link);
+			fprintf(f, "/\">run directory</a>");
+		} else {
+			fprintf(f, "<span class=\"note\">on host ");
+			esc(f, host);
+			fprintf(f, "</span>");
+		}
+		fprintf(f, "</td></tr>\n");
+	}
+	fprintf(f, "</table>\n");
+	free(runs.v);
+	return 0;
+}
+
+/* An experiment's page: per host that ran it, its facts, tables, verdicts, published tables,
+ * plots and runs, each from that host's runs only. */
 static int experiment_page(struct ctx *c, const char *exp, const char *description, char *err, size_t errlen)
 {
 	char sl[200], path[1400];
 	struct rows hosts;
 	const char *p1[] = { exp };
+	int rc = 0;
 
 	slug(sl, sizeof(sl), exp);
 	snprintf(path, sizeof(path), "%s/exp-%s.html", c->dir, sl);
@@ -245,123 +381,22 @@ static int experiment_page(struct ctx *c, const char *exp, const char *descripti
 	fprintf(f, "<p><a href=\"index.html\">index</a> &middot; ");
 	esc(f, description);
 	fprintf(f, "</p>\n");
-	for (int h = 0; h < hosts.n; h++) {
-		const char *host = hosts.v[h][0], *p2[] = { exp, host };
-		struct rows facts, runs;
-		char *buf, hsl[100], pdir[1600];
-		size_t blen;
+	for (int h = 0; h < hosts.n && !rc; h++) {
+		const char *host = hosts.v[h][0];
 		store_only_host(c->st, host);
-		fprintf(f, "<h2>Host ");
-		esc(f, host[0] ? host : "(unnamed)");
-		fprintf(f, "</h2>\n<table><tr><th>KVM backend</th><th>host kernel</th><th>VMM</th><th>guest build</th>"
-			   "<th>pvbench</th><th>runs</th></tr>\n");
-		if (query(c->st, "SELECT kvm_backend, host_kernel, vmm, guest_build, pvbench_commit, count(*) FROM runs"
-				 " WHERE experiment=$1 AND host=$2 GROUP BY 1,2,3,4,5 ORDER BY 6 DESC", 2, p2, &facts, err, errlen))
-			goto fail;
-		for (int i = 0; i < facts.n; i++) {
-			fprintf(f, "<tr>");
-			for (int k = 0; k < 6; k++) {
-				fprintf(f, "<td>");
-				esc(f, facts.v[i][k]);
-				fprintf(f, "</td>");
-			}
-			fprintf(f, "</tr>\n");
-		}
-		free(facts.v);
-		fprintf(f, "</table>\n<h3>Tables</h3>\n");
-		struct cmp_input in;
-		struct cmp_opts co = { .format = CMP_TEXT };
-		if (compare_load(c->st, exp, &in, err, errlen))
-			goto fail;
-		FILE *m = pre_begin(&buf, &blen);
-		if (compare_render(&in, &co, m, err, errlen) < 0)
-			fprintf(m, "%s\n", err);
-		cmp_input_free(&in);
-		pre_end(f, m, &buf);
-		/* verdicts */
-		if (strstr(exp, "-ab-")) {
-			struct ab_params p = AB_PARAMS_DEFAULT;
-			struct ab_arms arms;
-			if (!ab_load(c->st, exp, NULL, NULL, &arms, err, errlen) && arms.runs[0] && arms.b[0]) {
-				struct ab_report rep = { .experiment = exp, .a = arms.a, .b = arms.b,
-							 .stop = "from the store", .test = "verdicts as pvbench ab --stored gives them",
-							 .runs_a = arms.runs[0], .runs_a2 = arms.runs[1], .runs_b = arms.runs[2] };
-				ab_analyse(arms.m, arms.n, &p);
-				fprintf(f, "<h3>A/B verdict</h3>\n");
-				m = pre_begin(&buf, &blen);
-				ab_render(m, &rep, arms.m, arms.n, &p, 0);
-				pre_end(f, m, &buf);
-			}
-			ab_arms_free(&arms);
-		}
-		if (strchr(exp, '@')) {
-			struct cp_params cp = CP_PARAMS_DEFAULT;
-			fprintf(f, "<h3>Nightly change points</h3>\n");
-			m = pre_begin(&buf, &blen);
-			if (nightly_judge(c->st, exp, &cp, NULL, m, NULL, err, errlen) < 0)
-				fprintf(m, "%s\n", err);
-			pre_end(f, m, &buf);
-		}
-		published(c, f, exp, host);
-		/* plots */
-		struct plot_file pf[128];
-		slug(hsl, sizeof(hsl), host[0] ? host : "unnamed");
-		snprintf(pdir, sizeof(pdir), "%s/plots/%s/%s", c->dir, sl, hsl);
-		int np = plot_experiment(c->st, exp, pdir, pf, 128, err, errlen);
-		if (np < 0)
-			goto fail;
-		fprintf(f, "<h3>Plots</h3>\n<div class=\"plots\">\n");
-		for (int i = 0; i < np; i++) {
-			fprintf(f, "<figure><a href=\"plots/%s/%s/%s.svg\"><img src=\"plots/%s/%s/%s.png\" alt=\"", sl, hsl,
-				pf[i].name, sl, hsl, pf[i].name);
-			esc(f, pf[i].title);
-			fprintf(f, "\"></a><figcaption><a href=\"plots/%s/%s/%s.dat\">data</a></figcaption></figure>\n", sl,
-				hsl, pf[i].name);
-		}
-		fprintf(f, "%s</div>\n", np ? "" : "<p class=\"note\">no runs to plot</p>");
-		/* raw outputs */
-		if (query(c->st, "SELECT variant, rep, status, reason, run_dir, session FROM runs WHERE experiment=$1"
-				 " AND host=$2 ORDER BY id DESC LIMIT 200", 2, p2, &runs, err, errlen))
-			goto fail;
-		fprintf(f, "<h3>Runs (newest 200) and their raw outputs</h3>\n<table><tr><th>variant</th><th>rep</th>"
-			   "<th>session</th><th>status</th><th>output</th></tr>\n");
-		for (int i = 0; i < runs.n; i++) {
-			char link[PATH_MAX];
-			rel_link(link, sizeof(link), c->dir_abs, runs.v[i][4]);
-			fprintf(f, "<tr><td>");
-			esc(f, runs.v[i][0]);
-			fprintf(f, "</td><td>%s</td><td>", runs.v[i][1]);
-			esc(f, runs.v[i][5]);
-			fprintf(f, "</td><td class=\"%s\">", strcmp(runs.v[i][2], "ok") ? "bad" : "ok");
-			esc(f, runs.v[i][2]);
-			if (runs.v[i][3][0]) {
-				fprintf(f, ": ");
-				esc(f, runs.v[i][3]);
-			}
-			fprintf(f, "</td><td>");
-			if (link[0]) {
-				fprintf(f, "<a href=\"");
-				esc(f, link);
-				fprintf(f, "/\">run directory</a>");
-			} else {
-				fprintf(f, "<span class=\"note\">on host ");
-				esc(f, host);
-				fprintf(f, "</span>");
-			}
-			fprintf(f, "</td></tr>\n");
-		}
-		fprintf(f, "</table>\n");
-		free(runs.v);
+		rc = host_facts(c, f, exp, host, err, errlen) || host_tables(c, f, exp, err, errlen);
+		if (!rc)
+			published(c, f, exp, host);
+		rc = rc || host_plots(c, f, exp, sl, host, err, errlen) || host_runs(c, f, exp, host, err, errlen);
 	}
 	store_only_host(c->st, NULL);
+	free(hosts.v);
+	if (rc) {
+		fclose(f);
+		return -1;
+	}
 	fprintf(f, "</body></html>\n");
-	free(hosts.v);
 	return fclose(f) ? -1 : 0;
-fail:
-	store_only_host(c->st, NULL);
-	fclose(f);
-	free(hosts.v);
-	return -1;
 }
 
 /* published tables whose experiment has no runs in this store: listed, never dropped */

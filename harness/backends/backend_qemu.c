@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,105 +230,81 @@ static int ivshmem_setup(struct qemu_vm *v, const struct vm_spec *s, const char 
 	return 0;
 }
 
-int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incoming, struct vm_result *r)
+/* QEMU's command line: its strings and the argv pointing into them. */
+struct qemu_args {
+	char obj[160], qmp[64], con[600], smp[16], mem[16], append[2048], out[600], ivs_chr[48], ivs_dev[64],
+		disk[600], accel[64];
+	char *argv[48];
+	int n;
+};
+
+static void arg(struct qemu_args *a, int n, ...)
 {
-	int mem_mb = s->mem_mb ? s->mem_mb : 64, sv[2] = { -1, -1 };
-	char err[512], a_obj[160], a_qmp[64], a_con[600], a_smp[16], a_mem[16], append[2048], a_out[600];
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n && a->n < (int)(sizeof(a->argv) / sizeof(a->argv[0])) - 1; i++)
+		a->argv[a->n++] = va_arg(ap, char *);
+	va_end(ap);
+	a->argv[a->n] = NULL;
+}
 
-	memset(v, 0, sizeof(*v));
-	v->memfd = -1;
-	v->mem = MAP_FAILED;
-	v->s = s;
-	v->mem_size = (size_t)mem_mb << 20;
-	if (s->vcpus < 1 || s->vcpus > VM_MAX_VCPUS || mem_mb < 16 || mem_mb > 3072) {
-		vm_set_reason(r, RUN_ERROR, "%s", "vcpus must be 1..16 and memory 16..3072 MiB");
-		return -1;
-	}
-	v->memfd = memfd_create("pvbench-guest-ram", MFD_CLOEXEC);
-	if (v->memfd < 0 || ftruncate(v->memfd, (off_t)v->mem_size) < 0 ||
-	    (v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->memfd, 0)) == MAP_FAILED ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		vm_set_reason(r, RUN_ERROR, "guest memory or QMP socket: %s", strerror(errno));
-		goto fail;
-	}
-	snprintf(a_obj, sizeof(a_obj),
-		 "memory-backend-file,id=mem,share=on,mem-path=/proc/self/fd/%d,size=%dM", v->memfd,
-		 mem_mb);
-	snprintf(a_qmp, sizeof(a_qmp), "socket,id=qmp,fd=%d", sv[1]);
-	{
-		char esc[520];
-		qemu_escape(esc, sizeof(esc), s->run_dir);
-		snprintf(a_con, sizeof(a_con), "file,id=con,path=%s/console.log", esc);
-	}
-	snprintf(a_smp, sizeof(a_smp), "%d", s->vcpus);
-	snprintf(a_mem, sizeof(a_mem), "%dM", mem_mb);
+/* The command line of a VM whose memory is v->memfd and whose QMP is the socket qmp_fd; the
+ * ivshmem device's -chardev and -device already in a (ivs: there is one). */
+static void qemu_argv(struct qemu_args *a, struct qemu_vm *v, const struct vm_spec *s, int mem_mb, int qmp_fd,
+		      int ivs, const char *incoming)
+{
+	char esc[520];
+	snprintf(a->obj, sizeof(a->obj), "memory-backend-file,id=mem,share=on,mem-path=/proc/self/fd/%d,size=%dM",
+		 v->memfd, mem_mb);
+	snprintf(a->qmp, sizeof(a->qmp), "socket,id=qmp,fd=%d", qmp_fd);
+	qemu_escape(esc, sizeof(esc), s->run_dir);
+	snprintf(a->con, sizeof(a->con), "file,id=con,path=%s/console.log", esc);
+	snprintf(a->smp, sizeof(a->smp), "%d", s->vcpus);
+	snprintf(a->mem, sizeof(a->mem), "%dM", mem_mb);
 	if (s->initrd)
-		linux_cmdline(v, s, append, sizeof(append), a_out, sizeof(a_out));
+		linux_cmdline(v, s, a->append, sizeof(a->append), a->out, sizeof(a->out));
 	else
-		vm_cmdline(s, v->mem_size, append, sizeof(append));
-	snprintf(v->log_path, sizeof(v->log_path), "%s/qemu.log", s->run_dir);
-	int ivs = vm_has_ivshmem(s);
-	char a_ivs_chr[48], a_ivs_dev[64];
-	if (ivs && ivshmem_setup(v, s, incoming, a_ivs_chr, sizeof(a_ivs_chr), a_ivs_dev, sizeof(a_ivs_dev), r))
-		goto fail;
-
+		vm_cmdline(s, v->mem_size, a->append, sizeof(a->append));
+	snprintf(a->accel, sizeof(a->accel), "%s", s->tcg ? "tcg" : "kvm");
+	if (!s->tcg && s->dirty_ring)
+		snprintf(a->accel, sizeof(a->accel), "kvm,dirty-ring-size=%d", s->dirty_ring);
 	/* microvm without legacy devices boots in ~50 ms; -cpu host for TSC-deadline (qemu64
 	 * lacks it); arch-capabilities off because kvm_pvm refuses MSR 0x10a. */
 	const char *cpu = getenv("PVBENCH_QEMU_CPU") ? getenv("PVBENCH_QEMU_CPU") :
 			  s->tcg ? "max" : "host,-arch-capabilities";
-	char a_disk[600] = "", *argv[48];
-	int na = 0;
-#define ARG(...) do { const char *a_[] = { __VA_ARGS__ }; \
-		for (size_t k_ = 0; k_ < sizeof(a_) / sizeof(a_[0]); k_++) argv[na++] = (char *)a_[k_]; } while (0)
-	char a_accel[64];
-	snprintf(a_accel, sizeof(a_accel), "%s", s->tcg ? "tcg" : "kvm");
-	if (!s->tcg && s->dirty_ring)
-		snprintf(a_accel, sizeof(a_accel), "kvm,dirty-ring-size=%d", s->dirty_ring);
-	ARG("qemu-system-x86_64", "-accel", a_accel,
-	    "-M", ivs ? "microvm,pic=off,pit=off,rtc=off,memory-backend=mem,pcie=on" :
-			"microvm,pic=off,pit=off,rtc=off,memory-backend=mem",
-	    "-object", a_obj, "-m", a_mem, "-cpu", cpu, "-smp", a_smp,
-	    "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-	    "-chardev", a_con, "-serial", "chardev:con",
-	    "-chardev", a_qmp, "-mon", "chardev=qmp,mode=control",
-	    "-kernel", s->kernel, "-append", append);
+	a->n = 0;
+	arg(a, 3, "qemu-system-x86_64", "-accel", a->accel);
+	arg(a, 2, "-M", ivs ? "microvm,pic=off,pit=off,rtc=off,memory-backend=mem,pcie=on" :
+			      "microvm,pic=off,pit=off,rtc=off,memory-backend=mem");
+	arg(a, 8, "-object", a->obj, "-m", a->mem, "-cpu", cpu, "-smp", a->smp);
+	arg(a, 4, "-nodefaults", "-no-user-config", "-nographic", "-no-reboot");
+	arg(a, 4, "-chardev", a->con, "-serial", "chardev:con");
+	arg(a, 4, "-chardev", a->qmp, "-mon", "chardev=qmp,mode=control");
+	arg(a, 4, "-kernel", s->kernel, "-append", a->append);
 	if (!s->initrd) /* the pvbench guest ends through isa-debug-exit; Linux powers off */
-		ARG("-device", "isa-debug-exit,iobase=" PVB_STR(PVB_PORT_EXIT) ",iosize=0x04");
+		arg(a, 2, "-device", "isa-debug-exit,iobase=" PVB_STR(PVB_PORT_EXIT) ",iosize=0x04");
 	else
-		ARG("-initrd", s->initrd, "-chardev", a_out,
-		    "-device", "isa-debugcon,iobase=" PVB_STR(PVB_BLOB_PORT) ",chardev=out");
+		arg(a, 6, "-initrd", s->initrd, "-chardev", a->out, "-device",
+		    "isa-debugcon,iobase=" PVB_STR(PVB_BLOB_PORT) ",chardev=out");
 	if (s->disk) {
-		char esc[520];
 		qemu_escape(esc, sizeof(esc), s->disk);
-		snprintf(a_disk, sizeof(a_disk), "file=%s,if=none,id=disk,format=raw", esc);
-		ARG("-drive", a_disk, "-device", "virtio-blk-device,drive=disk");
+		snprintf(a->disk, sizeof(a->disk), "file=%s,if=none,id=disk,format=raw", esc);
+		arg(a, 4, "-drive", a->disk, "-device", "virtio-blk-device,drive=disk");
 	}
 	if (ivs) /* the region behind a PCIe device, served by pvbench over a socketpair */
-		ARG("-chardev", a_ivs_chr, "-device", a_ivs_dev);
+		arg(a, 4, "-chardev", a->ivs_chr, "-device", a->ivs_dev);
 	if (incoming) /* a migration's destination: it waits, and stays paused once the state is in */
-		ARG("-incoming", incoming, "-S");
-	argv[na] = NULL;
-#undef ARG
-	int keep[] = { v->memfd, sv[1], v->ivs.qemu_fd };
-	struct child_io io = { .stdout_path = v->log_path, .stderr_path = v->log_path, .keep_fds = keep,
-			       .nr_keep_fds = ivs ? 3 : 2 };
+		arg(a, 3, "-incoming", incoming, "-S");
+}
 
-	if (!incoming)
-		vm_boost_init(s, v->mem, v->mem_size);
-	if (child_spawn(&v->c, argv, &io, err, sizeof(err)) < 0) {
-		vm_set_reason(r, RUN_ERROR, "%s", err);
-		goto fail;
-	}
-	close(sv[1]);
-	sv[1] = -1;
-	if (ivs) { /* QEMU has it now */
-		close(v->ivs.qemu_fd);
-		v->ivs.qemu_fd = -1;
-	}
+/* QMP over the socket QEMU was given; where QEMU does not answer, why: its exit, or its log's
+ * last line. 0, or -1 with the reason in r. */
+static int qmp_connect(struct qemu_vm *v, int fd, struct vm_result *r)
+{
+	char err[512];
 	/* QEMU's start-up on a loaded host (a nested KVM beside a build) took over 5 s: the greeting
 	 * may take 30; a QEMU that fails exits at once and closes the socket */
-	v->q = qmp_open_fd(sv[0], 30000, 5000, err, sizeof(err));
-	sv[0] = -1;
+	v->q = qmp_open_fd(fd, 30000, 5000, err, sizeof(err));
 	if (!v->q) {
 		char line[400], why[1000];
 		int exited = child_wait(&v->c, 200);
@@ -337,11 +314,63 @@ int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incomi
 		else
 			snprintf(why, sizeof(why), "%s (it still ran; qemu.log: %s)", err, line);
 		vm_set_reason(r, RUN_ERROR, "QEMU did not start: %s", why);
+		return -1;
+	}
+	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s%s", qmp_version(v->q), v->s->tcg ? " (tcg)" : "");
+	return 0;
+}
+
+int qemu_vm_start(struct qemu_vm *v, const struct vm_spec *s, const char *incoming, struct vm_result *r)
+{
+	int mem_mb = s->mem_mb ? s->mem_mb : 64, sv[2] = { -1, -1 };
+	char err[512];
+	struct qemu_args *a = calloc(1, sizeof(*a));
+
+	memset(v, 0, sizeof(*v));
+	v->memfd = -1;
+	v->mem = MAP_FAILED;
+	v->s = s;
+	v->mem_size = (size_t)mem_mb << 20;
+	if (!a || s->vcpus < 1 || s->vcpus > VM_MAX_VCPUS || mem_mb < 16 || mem_mb > 3072) {
+		vm_set_reason(r, RUN_ERROR, "%s", a ? "vcpus must be 1..16 and memory 16..3072 MiB" : "out of memory");
 		goto fail;
 	}
-	snprintf(r->vmm, sizeof(r->vmm), "QEMU %s%s", qmp_version(v->q), s->tcg ? " (tcg)" : "");
+	v->memfd = memfd_create("pvbench-guest-ram", MFD_CLOEXEC);
+	if (v->memfd < 0 || ftruncate(v->memfd, (off_t)v->mem_size) < 0 ||
+	    (v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->memfd, 0)) == MAP_FAILED ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		vm_set_reason(r, RUN_ERROR, "guest memory or QMP socket: %s", strerror(errno));
+		goto fail;
+	}
+	snprintf(v->log_path, sizeof(v->log_path), "%s/qemu.log", s->run_dir);
+	int ivs = vm_has_ivshmem(s);
+	if (ivs && ivshmem_setup(v, s, incoming, a->ivs_chr, sizeof(a->ivs_chr), a->ivs_dev, sizeof(a->ivs_dev), r))
+		goto fail;
+	qemu_argv(a, v, s, mem_mb, sv[1], ivs, incoming);
+	int keep[] = { v->memfd, sv[1], v->ivs.qemu_fd };
+	struct child_io io = { .stdout_path = v->log_path, .stderr_path = v->log_path, .keep_fds = keep,
+			       .nr_keep_fds = ivs ? 3 : 2 };
+
+	if (!incoming)
+		vm_boost_init(s, v->mem, v->mem_size);
+	if (child_spawn(&v->c, a->argv, &io, err, sizeof(err)) < 0) {
+		vm_set_reason(r, RUN_ERROR, "%s", err);
+		goto fail;
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	if (ivs) { /* QEMU has it now */
+		close(v->ivs.qemu_fd);
+		v->ivs.qemu_fd = -1;
+	}
+	int fd = sv[0];
+	sv[0] = -1; /* qmp_connect owns it */
+	if (qmp_connect(v, fd, r))
+		goto fail;
+	free(a);
 	return 0;
 fail:
+	free(a);
 	if (sv[0] >= 0)
 		close(sv[0]);
 	if (sv[1] >= 0)

@@ -302,35 +302,150 @@ static int discovery_probe(struct kvm_run *run)
 	return 1;
 }
 
+/* vmm_pause(): park outside KVM_RUN until resumed */
+static void park(struct vmm *v, struct vmm_vcpu *c)
+{
+	pthread_mutex_lock(&v->lock);
+	v->parked++;
+	pthread_cond_broadcast(&v->parked_cv);
+	while (v->pause && v->state == VMM_RUNNING)
+		pthread_cond_wait(&v->resume_cv, &v->lock);
+	v->parked--;
+	pthread_mutex_unlock(&v->lock);
+	c->run->immediate_exit = 0;
+}
+
+/* Throttled (its dirty quota spent): sleep out the hold; a kick or a stop cuts it short.
+ * 1 if it held. */
+static int hold(struct vmm_vcpu *c)
+{
+	uint64_t until = c->hold_until, t = until ? vmm_now_ns() : 0;
+	if (until <= t)
+		return 0;
+	struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	c->held_ns += vmm_now_ns() - t;
+	c->holds++;
+	return 1;
+}
+
+/* Port I/O: the guest's exit code and console are the VMM's own; the rest goes to a device. */
+static void pio_exit(struct vmm_vcpu *c, struct kvm_run *run)
+{
+	struct vmm *v = c->vm;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	int wr = run->io.direction == KVM_EXIT_IO_OUT;
+	char why[256];
+
+	if (run->io.port == PVB_PORT_EXIT && wr) {
+		pthread_mutex_lock(&v->lock);
+		v->exit_value = data[0];
+		pthread_mutex_unlock(&v->lock);
+		vmm_stop(v, VMM_EXITED, NULL);
+	} else if (run->io.port == PVB_PORT_CONSOLE && wr) { /* output only */
+		size_t n = (size_t)run->io.size * run->io.count;
+		pthread_mutex_lock(&v->lock);
+		v->console_bytes += n;
+		int flood = v->console_max && v->console_bytes > v->console_max;
+		if (v->console && !flood)
+			fwrite(data, 1, n, v->console);
+		pthread_mutex_unlock(&v->lock);
+		if (flood) /* an untrusted guest does not get to fill the disk */
+			vmm_stop(v, VMM_UNEXPECTED, "the guest flooded its console: stopped");
+	} else if (device_exit(c, VMM_DEV_PIO, run->io.port, wr, data, run->io.size, (int)run->io.count)) {
+		snprintf(why, sizeof(why), "unexpected port %s 0x%x (size %d) at RIP 0x%llx",
+			 wr ? "write to" : "read from", run->io.port, run->io.size, (unsigned long long)x86_get_rip(c));
+		vmm_stop(v, VMM_UNEXPECTED, why);
+	}
+}
+
+/* A vCPU's dirty ring is full: harvest every ring, and hold the vCPU where its quota is spent. */
+static void ring_full_exit(struct vmm_vcpu *c)
+{
+	struct vmm *v = c->vm;
+	char err[200];
+	c->ring_full_exits++;
+	pthread_mutex_lock(&v->lock);
+	vmm_harvest_dirty_ring(c);
+	if (vmm_reset_dirty_rings(v, err, sizeof(err)) < 0) {
+		pthread_mutex_unlock(&v->lock);
+		vmm_stop(v, VMM_UNEXPECTED, err);
+		return;
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (c->quota_end && c->harvested >= c->quota_end) /* its dirty quota is spent */
+		c->hold_until = c->quota_until;
+}
+
+/* One exit from KVM_RUN: handled, or the VM stopped with the reason. */
+static void handle_exit(struct vmm_vcpu *c, struct kvm_run *run)
+{
+	struct vmm *v = c->vm;
+	char why[256];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		pio_exit(c, run);
+		break;
+	case KVM_EXIT_MMIO:
+		if (device_exit(c, VMM_DEV_MMIO, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
+				(int)run->mmio.len, 1) &&
+		    !discovery_probe(run)) {
+			snprintf(why, sizeof(why), "unexpected MMIO %s 0x%llx at RIP 0x%llx",
+				 run->mmio.is_write ? "write to" : "read from", (unsigned long long)run->mmio.phys_addr,
+				 (unsigned long long)x86_get_rip(c));
+			vmm_stop(v, VMM_UNEXPECTED, why);
+		}
+		break;
+	case KVM_EXIT_HYPERCALL:
+		if (device_exit(c, VMM_DEV_HYPERCALL, run->hypercall.nr, 1, &run->hypercall, 8, 1)) {
+			snprintf(why, sizeof(why), "unexpected hypercall %llu", (unsigned long long)run->hypercall.nr);
+			vmm_stop(v, VMM_UNEXPECTED, why);
+		}
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		snprintf(why, sizeof(why), "triple fault (KVM_EXIT_SHUTDOWN) at RIP 0x%llx (vcpu %d)",
+			 (unsigned long long)x86_get_rip(c), c->index);
+		vmm_stop(v, VMM_SHUTDOWN, why);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		v->fail_rip = x86_get_rip(c);
+		snprintf(why, sizeof(why), "KVM emulation failure at RIP 0x%016llx (suberror %u, vcpu %d)",
+			 (unsigned long long)v->fail_rip, run->internal.suberror, c->index);
+		vmm_stop(v, VMM_EMULATION_FAILURE, why);
+		break;
+	case KVM_EXIT_INTR:
+		break;
+	case KVM_EXIT_DIRTY_RING_FULL:
+		ring_full_exit(c);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(why, sizeof(why), "KVM_EXIT_FAIL_ENTRY: hardware reason 0x%llx (vcpu %d)",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason, c->index);
+		vmm_stop(v, VMM_UNEXPECTED, why);
+		break;
+	default:
+		snprintf(why, sizeof(why), "unexpected exit reason %u at RIP 0x%llx (vcpu %d)", run->exit_reason,
+			 (unsigned long long)x86_get_rip(c), c->index);
+		vmm_stop(v, VMM_UNEXPECTED, why);
+	}
+}
+
 static void *vcpu_main(void *arg)
 {
 	struct vmm_vcpu *c = arg;
 	struct vmm *v = c->vm;
-	char err[200], why[256];
+	char why[256];
 
 	c->tid = (int)syscall(SYS_gettid);
 	while (v->state == VMM_RUNNING) {
-		if (v->pause) { /* vmm_pause(): park outside KVM_RUN until resumed */
-			pthread_mutex_lock(&v->lock);
-			v->parked++;
-			pthread_cond_broadcast(&v->parked_cv);
-			while (v->pause && v->state == VMM_RUNNING)
-				pthread_cond_wait(&v->resume_cv, &v->lock);
-			v->parked--;
-			pthread_mutex_unlock(&v->lock);
-			c->run->immediate_exit = 0;
+		if (v->pause) {
+			park(v, c);
 			continue;
 		}
-		uint64_t until = c->hold_until, t = until ? vmm_now_ns() : 0;
-		if (until > t) { /* throttled: sleep out the hold (a kick or a stop cuts it short) */
-			struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-			c->held_ns += vmm_now_ns() - t;
-			c->holds++;
+		if (hold(c))
 			continue;
-		}
-		int r = ioctl(c->fd, KVM_RUN, 0);
-		if (r < 0) {
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				c->run->immediate_exit = 0;
 				continue;
@@ -340,91 +455,10 @@ static void *vcpu_main(void *arg)
 			break;
 		}
 		c->kvm_runs++;
-		struct kvm_run *run = c->run;
-		if (run->exit_reason < 64)
-			c->exits[run->exit_reason]++;
-		switch (run->exit_reason) {
-		case KVM_EXIT_IO: {
-			uint8_t *data = (uint8_t *)run + run->io.data_offset;
-			int wr = run->io.direction == KVM_EXIT_IO_OUT;
-			if (run->io.port == PVB_PORT_EXIT && wr) {
-				pthread_mutex_lock(&v->lock);
-				v->exit_value = data[0];
-				pthread_mutex_unlock(&v->lock);
-				vmm_stop(v, VMM_EXITED, NULL);
-			} else if (run->io.port == PVB_PORT_CONSOLE && wr) { /* output only */
-				size_t n = (size_t)run->io.size * run->io.count;
-				pthread_mutex_lock(&v->lock);
-				v->console_bytes += n;
-				int flood = v->console_max && v->console_bytes > v->console_max;
-				if (v->console && !flood)
-					fwrite(data, 1, n, v->console);
-				pthread_mutex_unlock(&v->lock);
-				if (flood) /* an untrusted guest does not get to fill the disk */
-					vmm_stop(v, VMM_UNEXPECTED, "the guest flooded its console: stopped");
-			} else if (device_exit(c, VMM_DEV_PIO, run->io.port, wr, data, run->io.size, (int)run->io.count)) {
-				snprintf(why, sizeof(why), "unexpected port %s 0x%x (size %d) at RIP 0x%llx",
-					 wr ? "write to" : "read from", run->io.port, run->io.size,
-					 (unsigned long long)x86_get_rip(c));
-				vmm_stop(v, VMM_UNEXPECTED, why);
-			}
-			break;
-		}
-		case KVM_EXIT_MMIO:
-			if (device_exit(c, VMM_DEV_MMIO, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
-					(int)run->mmio.len, 1) &&
-			    !discovery_probe(run)) {
-				snprintf(why, sizeof(why), "unexpected MMIO %s 0x%llx at RIP 0x%llx",
-					 run->mmio.is_write ? "write to" : "read from",
-					 (unsigned long long)run->mmio.phys_addr, (unsigned long long)x86_get_rip(c));
-				vmm_stop(v, VMM_UNEXPECTED, why);
-			}
-			break;
-		case KVM_EXIT_HYPERCALL:
-			if (device_exit(c, VMM_DEV_HYPERCALL, run->hypercall.nr, 1, &run->hypercall, 8, 1)) {
-				snprintf(why, sizeof(why), "unexpected hypercall %llu",
-					 (unsigned long long)run->hypercall.nr);
-				vmm_stop(v, VMM_UNEXPECTED, why);
-			}
-			break;
-		case KVM_EXIT_SHUTDOWN:
-			snprintf(why, sizeof(why), "triple fault (KVM_EXIT_SHUTDOWN) at RIP 0x%llx (vcpu %d)",
-				 (unsigned long long)x86_get_rip(c), c->index);
-			vmm_stop(v, VMM_SHUTDOWN, why);
-			break;
-		case KVM_EXIT_INTERNAL_ERROR:
-			v->fail_rip = x86_get_rip(c);
-			snprintf(why, sizeof(why), "KVM emulation failure at RIP 0x%016llx (suberror %u, vcpu %d)",
-				 (unsigned long long)v->fail_rip, run->internal.suberror, c->index);
-			vmm_stop(v, VMM_EMULATION_FAILURE, why);
-			break;
-		case KVM_EXIT_INTR:
-			break;
-		case KVM_EXIT_DIRTY_RING_FULL:
-			c->ring_full_exits++;
-			pthread_mutex_lock(&v->lock);
-			vmm_harvest_dirty_ring(c);
-			if (vmm_reset_dirty_rings(v, err, sizeof(err)) < 0) {
-				pthread_mutex_unlock(&v->lock);
-				vmm_stop(v, VMM_UNEXPECTED, err);
-				break;
-			}
-			pthread_mutex_unlock(&v->lock);
-			if (c->quota_end && c->harvested >= c->quota_end) /* its dirty quota is spent */
-				c->hold_until = c->quota_until;
-			break;
-		case KVM_EXIT_FAIL_ENTRY:
-			snprintf(why, sizeof(why), "KVM_EXIT_FAIL_ENTRY: hardware reason 0x%llx (vcpu %d)",
-				 (unsigned long long)run->fail_entry.hardware_entry_failure_reason, c->index);
-			vmm_stop(v, VMM_UNEXPECTED, why);
-			break;
-		default:
-			snprintf(why, sizeof(why), "unexpected exit reason %u at RIP 0x%llx (vcpu %d)",
-				 run->exit_reason, (unsigned long long)x86_get_rip(c), c->index);
-			vmm_stop(v, VMM_UNEXPECTED, why);
-		}
+		if (c->run->exit_reason < 64)
+			c->exits[c->run->exit_reason]++;
+		handle_exit(c, c->run);
 	}
-	(void)err;
 	return NULL;
 }
 

@@ -410,6 +410,103 @@ static int open_event(const char *name, const struct perf_event_attr *a, int pid
 	return 0;
 }
 
+/* Each event's filter over the threads: which switches out wake the reader (EV_SWITCH) and which
+ * are only recorded (EV_IN), the threads' wake-ups, and the reader's own leaving (EV_LEAVE). */
+static void build_filters(const struct schedtrace *t, unsigned events, char filter[NR_EV][FILTER_LEN])
+{
+	/* a switch out to sleep leaves the state's low bits set, one while runnable does not */
+	unsigned outs = events & SCHEDTRACE_OUTS;
+	const char *waking = outs == SCHEDTRACE_OUTS ? "" : outs == SCHEDTRACE_SLEEPS ? " && prev_state & 127" :
+			     " && !(prev_state & 127)";
+	const char *quiet = outs == 0 ? "" : outs == SCHEDTRACE_SLEEPS ? " && !(prev_state & 127)" : " && prev_state & 127";
+	for (int i = 0; i < t->n; i++) {
+		const char *sep = i ? " || " : "";
+		int tid = t->tids[i];
+		/* to the reader, with INS: its loan of the CPU, or a sleep it sees in EV_IN */
+		if (t->reader > 0 && events & SCHEDTRACE_INS)
+			append(filter[EV_SWITCH], "%s(prev_pid == %d && next_pid != %d%s)", sep, tid, t->reader, waking);
+		else
+			append(filter[EV_SWITCH], "%s(prev_pid == %d%s)", sep, tid, waking);
+		append(filter[EV_IN], "%snext_pid == %d", sep, tid);
+		if (outs != SCHEDTRACE_OUTS)
+			append(filter[EV_IN], " || (prev_pid == %d%s)", tid, quiet);
+		if (t->reader > 0)
+			append(filter[EV_IN], " || (prev_pid == %d && next_pid == %d)", tid, t->reader);
+		append(filter[EV_WAKEUP], "%spid == %d", sep, tid);
+	}
+	/* the kernel's prio of a thread: 100-139 normal, below 100 RT. The kernel drops a boosted
+	 * thread's wake-ups, with no syscall at a boost (a perf event's filter is set once only) */
+	if (events & SCHEDTRACE_NORMAL_WAKEUPS) {
+		char w[FILTER_LEN];
+		snprintf(w, sizeof(w), "(%s) && prio >= 100", filter[EV_WAKEUP]);
+		snprintf(filter[EV_WAKEUP], FILTER_LEN, "%s", w);
+	}
+	if (t->reader > 0) {
+		append(filter[EV_IN], " || prev_pid == %d", t->reader);
+		append(filter[EV_LEAVE], "prev_pid == %d && next_pid != 0", t->reader); /* not to idle */
+		for (int i = 0; i < t->n; i++)
+			append(filter[EV_LEAVE], " && next_pid != %d", t->tids[i]);
+	}
+}
+
+/* The per-CPU events the caller asked for, each on every online CPU, disabled. */
+static int open_cpu_events(struct schedtrace *t, const int *id, char filter[NR_EV][FILTER_LEN], char *err,
+			   size_t errlen)
+{
+	static const unsigned wants[NR_EV] = { [EV_SWITCH] = SCHEDTRACE_OUTS, [EV_WAKEUP] = SCHEDTRACE_WAKEUPS,
+					       [EV_IN] = SCHEDTRACE_INS, [EV_LEAVE] = SCHEDTRACE_INS };
+	t->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+	t->fd = malloc((size_t)t->ncpus * NR_EV * sizeof(int));
+	t->ring = calloc((size_t)t->ncpus * NR_EV, sizeof(void *));
+	t->lent = calloc((size_t)t->ncpus, sizeof(*t->lent));
+	t->armed = calloc((size_t)t->ncpus, sizeof(int));
+	if (!t->fd || !t->ring || !t->lent || !t->armed) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < t->ncpus * NR_EV; i++)
+		t->fd[i] = -1;
+	for (int c = 0; c < t->ncpus; c++)
+		t->lent[c].i = -1;
+	for (int c = 0; c < t->ncpus; c++)
+		for (int e = 0; e < NR_EV; e++) {
+			if (!(t->events & wants[e]) || (e == EV_LEAVE && t->reader < 0))
+				continue;
+			struct perf_event_attr a = {
+				.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[e],
+				.sample_period = 1, .sample_type = PERF_SAMPLE_TIME | PERF_SAMPLE_RAW,
+				.disabled = 1, .use_clockid = 1, .clockid = CLOCK_MONOTONIC,
+				/* a switch-in wakes no one (at most a half-full ring does): it only tells
+				 * the next reader that the thread is on a CPU */
+				.wakeup_events = e == EV_IN ? 0 : 1,
+			};
+			if (open_event(e == EV_WAKEUP ? "sched_wakeup" : "sched_switch", &a, -1, c, filter[e], pages_of(e),
+				       e == EV_LEAVE, &t->fd[c * NR_EV + e], &t->ring[c * NR_EV + e], err, errlen)) {
+				if (t->fd[c * NR_EV + e] < 0 && errno == ENODEV) /* an offline CPU */
+					continue;
+				return -1;
+			}
+		}
+	return 0;
+}
+
+/* A thread's own sleeps, following it from CPU to CPU: off until asked. */
+static int open_asked_sleeps(struct schedtrace *t, int switch_id, char *err, size_t errlen)
+{
+	for (int i = 0; i < t->n; i++) {
+		char sf[FILTER_LEN] = "prev_state & 127";
+		if (t->reader > 0) /* the reader runs next: it is awake */
+			append(sf, " && next_pid != %d", t->reader);
+		struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)switch_id,
+					     .sample_period = 1, .sample_type = PERF_SAMPLE_TIME, .disabled = 1,
+					     .wakeup_events = 1 };
+		if (open_event("sched_switch", &a, t->tids[i], -1, sf, WAKE_PAGES, 1, &t->askfd[i], &t->askring[i], err,
+			       errlen))
+			return -1;
+	}
+	return 0;
+}
+
 int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned events, int except_tid,
 		     char *err, size_t errlen)
 {
@@ -439,83 +536,10 @@ int schedtrace_start(struct schedtrace **out, const int *tids, int n, unsigned e
 	 * with no reader there are none (pid 0 is the idle task, not a reader) */
 	t->reader = except_tid > 0 ? except_tid : -1;
 	t->events = events;
-	/* which switches out wake the reader (EV_SWITCH), and which are only recorded (EV_IN): a
-	 * switch out to sleep leaves the state's low bits set, one while runnable does not */
-	unsigned outs = events & SCHEDTRACE_OUTS;
-	const char *waking = outs == SCHEDTRACE_OUTS ? "" : outs == SCHEDTRACE_SLEEPS ? " && prev_state & 127" :
-			     " && !(prev_state & 127)";
-	const char *quiet = outs == 0 ? "" : outs == SCHEDTRACE_SLEEPS ? " && !(prev_state & 127)" : " && prev_state & 127";
-	for (int i = 0; i < t->n; i++) {
-		const char *sep = i ? " || " : "";
-		/* to the reader, with INS: its loan of the CPU, or a sleep it sees in EV_IN */
-		if (t->reader > 0 && events & SCHEDTRACE_INS)
-			append(filter[EV_SWITCH], "%s(prev_pid == %d && next_pid != %d%s)", sep, tids[i], t->reader, waking);
-		else
-			append(filter[EV_SWITCH], "%s(prev_pid == %d%s)", sep, tids[i], waking);
-		append(filter[EV_IN], "%snext_pid == %d", sep, tids[i]);
-		if (outs != SCHEDTRACE_OUTS)
-			append(filter[EV_IN], " || (prev_pid == %d%s)", tids[i], quiet);
-		if (t->reader > 0)
-			append(filter[EV_IN], " || (prev_pid == %d && next_pid == %d)", tids[i], t->reader);
-		append(filter[EV_WAKEUP], "%spid == %d", sep, tids[i]);
-	}
-	/* the kernel's prio of a thread: 100-139 normal, below 100 RT. The kernel drops a boosted
-	 * thread's wake-ups, with no syscall at a boost (a perf event's filter is set once only) */
-	if (events & SCHEDTRACE_NORMAL_WAKEUPS) {
-		char w[FILTER_LEN];
-		snprintf(w, sizeof(w), "(%s) && prio >= 100", filter[EV_WAKEUP]);
-		snprintf(filter[EV_WAKEUP], FILTER_LEN, "%s", w);
-	}
-	if (t->reader > 0) {
-		append(filter[EV_IN], " || prev_pid == %d", t->reader);
-		append(filter[EV_LEAVE], "prev_pid == %d && next_pid != 0", t->reader); /* not to idle */
-		for (int i = 0; i < t->n; i++)
-			append(filter[EV_LEAVE], " && next_pid != %d", tids[i]);
-	}
-	t->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
-	t->fd = malloc((size_t)t->ncpus * NR_EV * sizeof(int));
-	t->ring = calloc((size_t)t->ncpus * NR_EV, sizeof(void *));
-	t->lent = calloc((size_t)t->ncpus, sizeof(*t->lent));
-	t->armed = calloc((size_t)t->ncpus, sizeof(int));
-	if (!t->fd || !t->ring || !t->lent || !t->armed)
+	build_filters(t, events, filter);
+	if (open_cpu_events(t, id, filter, err, errlen) ||
+	    (events & SCHEDTRACE_ASKED_SLEEPS && open_asked_sleeps(t, id[EV_SWITCH], err, errlen)))
 		goto fail;
-	for (int i = 0; i < t->ncpus * NR_EV; i++)
-		t->fd[i] = -1;
-	for (int c = 0; c < t->ncpus; c++)
-		t->lent[c].i = -1;
-	for (int c = 0; c < t->ncpus; c++)
-		for (int e = 0; e < NR_EV; e++) {
-			static const unsigned wants[NR_EV] = { [EV_SWITCH] = SCHEDTRACE_OUTS,
-							       [EV_WAKEUP] = SCHEDTRACE_WAKEUPS, [EV_IN] = SCHEDTRACE_INS,
-							       [EV_LEAVE] = SCHEDTRACE_INS };
-			if (!(events & wants[e]) || (e == EV_LEAVE && t->reader < 0))
-				continue;
-			struct perf_event_attr a = {
-				.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[e],
-				.sample_period = 1, .sample_type = PERF_SAMPLE_TIME | PERF_SAMPLE_RAW,
-				.disabled = 1, .use_clockid = 1, .clockid = CLOCK_MONOTONIC,
-				/* a switch-in wakes no one (at most a half-full ring does): it only tells
-				 * the next reader that the thread is on a CPU */
-				.wakeup_events = e == EV_IN ? 0 : 1,
-			};
-			if (open_event(e == EV_WAKEUP ? "sched_wakeup" : "sched_switch", &a, -1, c, filter[e], pages_of(e), e == EV_LEAVE,
-				       &t->fd[c * NR_EV + e], &t->ring[c * NR_EV + e], err, errlen)) {
-				if (t->fd[c * NR_EV + e] < 0 && errno == ENODEV) /* an offline CPU */
-					continue;
-				goto fail;
-			}
-		}
-	/* a thread's own sleeps, following it from CPU to CPU: off until asked */
-	for (int i = 0; i < t->n && events & SCHEDTRACE_ASKED_SLEEPS; i++) {
-		char sf[FILTER_LEN] = "prev_state & 127";
-		if (t->reader > 0) /* the reader runs next: it is awake */
-			append(sf, " && next_pid != %d", t->reader);
-		struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id[EV_SWITCH],
-					     .sample_period = 1, .sample_type = PERF_SAMPLE_TIME, .disabled = 1,
-					     .wakeup_events = 1 };
-		if (open_event("sched_switch", &a, tids[i], -1, sf, WAKE_PAGES, 1, &t->askfd[i], &t->askring[i], err, errlen))
-			goto fail;
-	}
 	t->t0 = mono_ns();
 	for (int i = 0; i < t->n; i++)
 		t->a0[i] = acct_of(t->tids[i]);

@@ -807,40 +807,31 @@ const struct gk_pci_dev *gk_ivshmem(void)
 	return have_ivdev ? &ivdev : 0;
 }
 
-void gk_user_main(unsigned cpu, const char *cmdline)
+/* An AP: counted online, then it waits for the BSP's go, runs the workload, and sleeps for good. */
+static void __attribute__((noreturn)) ap_main(struct pvb_ctx *ctx)
 {
-	struct pvb_ctx ctx = { .cpu = cpu };
-	uint64_t t_ring3 = gk_rdtsc(), t_work, limit;
+	__atomic_add_fetch(&online, 1, __ATOMIC_ACQ_REL);
+	while (!go)
+		__builtin_ia32_pause();
+	ctx->nr_cpus = nr_cpus;
+	gk_publish_running(ctx->cpu); /* the slot says what runs from the start, not only after a sleep */
+	if (go > 0)
+		wl->run(ctx);
+	barrier();
+	for (;;)
+		pvb_sleep_until(~0ull);
+}
 
-	if (cpu != 0) {
-		__atomic_add_fetch(&online, 1, __ATOMIC_ACQ_REL);
-		while (!go)
-			__builtin_ia32_pause();
-		ctx.nr_cpus = nr_cpus;
-		gk_publish_running(cpu); /* the slot says what runs from the start, not only after a sleep */
-		if (go > 0)
-			wl->run(&ctx);
-		barrier();
-		for (;;)
-			pvb_sleep_until(~0ull);
-	}
-
-	pvb_crc32_init();
-	parse_cmdline(cmdline);
-	if (setup_job())
-		finish(PVB_STATUS_FAILED);
-	console("pvbench guest: ");
-	console(wl->name);
-	console("\n");
-
-	/* The APs start only now, after setup_job's PCI set-up (boost=pci): under QEMU's TCG before
-	 * 8.1.1, a change to the memory map (a BAR placed, decoding or bus mastering turned on) could
-	 * send another vCPU's MMIO to the wrong region meanwhile, and an AP's local APIC set-up was
-	 * lost about 1 run in 40 (its timer never fired: the guest hung). Give them 1 s (they need
-	 * ~0.5 ms). Later changes (the block device's MSI-X) come while the APs wait for go, with no
-	 * MMIO of theirs in flight. */
+/* The APs start only now, after setup_job's PCI set-up (boost=pci): under QEMU's TCG before
+ * 8.1.1, a change to the memory map (a BAR placed, decoding or bus mastering turned on) could
+ * send another vCPU's MMIO to the wrong region meanwhile, and an AP's local APIC set-up was
+ * lost about 1 run in 40 (its timer never fired: the guest hung). Give them 1 s (they need
+ * ~0.5 ms). Later changes (the block device's MSI-X) come while the APs wait for go, with no
+ * MMIO of theirs in flight. */
+static void start_aps(void)
+{
 	gk_sys_start_aps(gk_shared.x2apic);
-	limit = gk_rdtsc() + pvb_ns_to_ticks(1000000000);
+	uint64_t limit = gk_rdtsc() + pvb_ns_to_ticks(1000000000);
 	while (__atomic_load_n(&online, __ATOMIC_ACQUIRE) + 1 < nr_cpus && gk_rdtsc() < limit)
 		__builtin_ia32_pause();
 	live->cpus_online = online + 1;
@@ -848,23 +839,11 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 		pvb_fail("guest: not every vCPU came up (INIT/SIPI)");
 		finish(PVB_STATUS_FAILED);
 	}
+}
 
-	calibrate();
-	if (wl->setup && wl->setup(nr_cpus)) {
-		if (!failed)
-			pvb_fail("workload setup failed");
-		go = -1;
-		finish(PVB_STATUS_FAILED);
-	}
-	t_work = gk_rdtsc();
-	__atomic_store_n(&live->phase, PVB_PHASE_WORKLOAD, __ATOMIC_RELEASE);
-	go = 1;
-	ctx.nr_cpus = nr_cpus;
-	gk_publish_running(0);
-	if (wl->run(&ctx) && !failed)
-		pvb_fail("workload run failed");
-	barrier();
-	wl->finish(nr_cpus);
+/* What the boot cost, and what the guest found of the machine and was offered. */
+static void boot_metrics(uint64_t t_ring3, uint64_t t_work)
+{
 	pvb_metric(PVB_CPU_VM, "boot.ring0", "ns", PVB_LESS,
 		   (int64_t)pvb_ticks_to_ns(gk_shared.r0_done_tsc - gk_boot_tsc));
 	pvb_metric(PVB_CPU_VM, "boot.to_ring3", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(t_ring3 - gk_boot_tsc));
@@ -875,6 +854,11 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 	pvb_metric(PVB_CPU_VM, "boost_region", "bool", PVB_INFO, boost != 0);
 	pvb_metric(PVB_CPU_VM, "boost_doorbell", "bool", PVB_INFO, doorbell != 0);
 	pvb_metric(PVB_CPU_VM, "guest_load_busy", "bool", PVB_INFO, busy);
+}
+
+/* The channels' side in the guest: doorbells rung, utilisation updates sent, what each cost. */
+static void channel_metrics(void)
+{
 	uint64_t rung = 0, rung_tsc = 0, rung_util = 0;
 	for (unsigned c = 0; doorbell && c < nr_cpus; c++) {
 		pvb_metric(c, "doorbells", "count", PVB_INFO, (int64_t)doorbell_n[c]);
@@ -904,6 +888,11 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 		pvb_metric(PVB_CPU_VM, "util_cost", "ns", PVB_LESS, (int64_t)pvb_ticks_to_ns(sent_tsc / sent));
 	pvb_metric(PVB_CPU_VM, "util_channel", "id", PVB_INFO,
 		   util_kick ? 1 : vcpufreq ? 2 : util_hcall ? 3 : boost ? 0 : -1);
+}
+
+/* What the host's boosts came to as the guest saw them, and the hogs' work beside the job. */
+static void boost_metrics(void)
+{
 	uint64_t wakes = 0, boosted_at = 0;
 	for (unsigned c = 0; boost && c < nr_cpus; c++) {
 		if (timer_wakes[c]) /* in thousandths of a percent: a record holds integers */
@@ -924,6 +913,42 @@ void gk_user_main(unsigned cpu, const char *cmdline)
 		/* the hog gave up on the timer 2 ms past the deadline (a lost or very late interrupt) */
 		pvb_metric(c, "hog_gave_up", "count", PVB_LESS, (int64_t)hogs[c].lost);
 	}
+}
+
+void gk_user_main(unsigned cpu, const char *cmdline)
+{
+	struct pvb_ctx ctx = { .cpu = cpu };
+	uint64_t t_ring3 = gk_rdtsc(), t_work;
+
+	if (cpu != 0)
+		ap_main(&ctx);
+	pvb_crc32_init();
+	parse_cmdline(cmdline);
+	if (setup_job())
+		finish(PVB_STATUS_FAILED);
+	console("pvbench guest: ");
+	console(wl->name);
+	console("\n");
+	start_aps();
+	calibrate();
+	if (wl->setup && wl->setup(nr_cpus)) {
+		if (!failed)
+			pvb_fail("workload setup failed");
+		go = -1;
+		finish(PVB_STATUS_FAILED);
+	}
+	t_work = gk_rdtsc();
+	__atomic_store_n(&live->phase, PVB_PHASE_WORKLOAD, __ATOMIC_RELEASE);
+	go = 1;
+	ctx.nr_cpus = nr_cpus;
+	gk_publish_running(0);
+	if (wl->run(&ctx) && !failed)
+		pvb_fail("workload run failed");
+	barrier();
+	wl->finish(nr_cpus);
+	boot_metrics(t_ring3, t_work);
+	channel_metrics();
+	boost_metrics();
 	console("pvbench guest: done\n");
 	finish(PVB_STATUS_OK);
 }

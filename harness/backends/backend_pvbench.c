@@ -145,13 +145,58 @@ static void outcome(const struct vmm *v, int state, struct vm_result *r)
 	}
 }
 
+/* The paravirt device the spec asks for: a doorbell for the boost region, the utilisation's
+ * registers (vcpufreq) or hypercall. */
+static struct pvdev_cfg device_of(const struct vm_spec *s, size_t mem_size)
+{
+	struct pvdev_cfg pc = { .doorbell = s->boost && s->boost_device == VM_BOOST_IVSHMEM,
+				.vcpufreq = s->boost && (s->boost_features & PVB_BF_UTIL_MMIO),
+				.hcall = s->boost && (s->boost_features & PVB_BF_UTIL_HCALL) };
+	if (s->boost) {
+		pc.boost_gpa = vm_boost_offset(s, mem_size);
+		pc.boost_size = PVB_PV_SIZE;
+	}
+	return pc;
+}
+
+/* The VM before it runs: memory, the guest kernel, the paravirt device, the extras' prepare,
+ * and the vCPUs. 0, or -1 with the reason in r (skipped where the host lacks what it needs). */
+static int create(struct vmm *v, struct pvdev *dev, const struct vm_spec *s, size_t mem_size, struct vm_result *r)
+{
+	const struct vmm_extras *e = s->extras;
+	struct pvdev_cfg pc = device_of(s, mem_size);
+	char err[512], cmd[2048];
+	/* the region in RAM, found by the guest through the paravirt device's discovery window
+	 * (pvb_discovery.h), not the command line; a doorbell asked for is the device's register */
+	struct vm_spec plain = *s;
+	plain.boost = 0;
+	vm_cmdline(&plain, mem_size, cmd, sizeof(cmd));
+	if (vmm_create(v, mem_size, e ? e->dirty_ring_bytes : 0, err, sizeof(err)) < 0 ||
+	    vmm_load_elf(v, s->kernel, err, sizeof(err)) < 0) {
+		vm_set_reason(r, RUN_ERROR, "%s", err);
+		return -1;
+	}
+	int rc = pvdev_setup(dev, v, s->vcpus, &pc, err, sizeof(err));
+	if (!rc && e && e->prepare)
+		rc = e->prepare(e->arg, v, err, sizeof(err));
+	if (rc) {
+		vm_set_reason(r, rc > 0 ? RUN_SKIPPED : RUN_ERROR, "%s", err);
+		return -1;
+	}
+	if (vmm_add_vcpus(v, s->vcpus, cmd, err, sizeof(err)) < 0) {
+		vm_set_reason(r, RUN_ERROR, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, struct vm_result *r)
 {
 	static struct vmm v; /* large; one VM at a time per process */
 	const struct vmm_extras *e = s->extras;
 	int mem_mb = s->mem_mb ? s->mem_mb : 64, started = 0;
 	size_t mem_size = (size_t)mem_mb << 20;
-	char err[512], cmd[2048], path[600];
+	char err[512], path[600];
 	struct watch w = { .s = s, .hooks = hooks, .r = r, .v = &v, .stopped_by = -1 };
 	FILE *console = NULL;
 	static struct pvdev dev;
@@ -160,7 +205,6 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	memset(&dev, 0, sizeof(dev));
 	for (int i = 0; i < VMM_MAX_VCPUS; i++)
 		dev.kick[i] = -1;
-
 	memset(r, 0, sizeof(*r));
 	r->boot_to_ring3_ms = r->boot_to_workload_ms = -1;
 	r->exit_code = -1;
@@ -177,52 +221,19 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 		snprintf(path, sizeof(path), "%s/console.log", s->run_dir);
 		console = fopen(path, "w");
 	}
-	/* the region in RAM, found by the guest through the paravirt device's discovery window
-	 * (pvb_discovery.h), not the command line; a doorbell asked for is the device's register */
-	struct vm_spec ram = *s, plain = *s;
-	int doorbell = s->boost && s->boost_device == VM_BOOST_IVSHMEM;
-	ram.boost_device = VM_BOOST_RAM;
-	plain.boost = 0;
-	vm_cmdline(&plain, mem_size, cmd, sizeof(cmd));
-	struct pvdev_cfg pc = { .doorbell = doorbell,
-				.vcpufreq = s->boost && (s->boost_features & PVB_BF_UTIL_MMIO),
-				.hcall = s->boost && (s->boost_features & PVB_BF_UTIL_HCALL) };
-	if (s->boost) {
-		pc.boost_gpa = vm_boost_offset(s, mem_size);
-		pc.boost_size = PVB_PV_SIZE;
-	}
-	if (vmm_create(&v, mem_size, e ? e->dirty_ring_bytes : 0, err, sizeof(err)) < 0 ||
-	    vmm_load_elf(&v, s->kernel, err, sizeof(err)) < 0) {
-		vm_set_reason(r, RUN_ERROR, "%s", err);
+	if (create(&v, &dev, s, mem_size, r))
 		goto out;
-	}
-	int dr = pvdev_setup(&dev, &v, s->vcpus, &pc, err, sizeof(err));
-	if (dr) {
-		vm_set_reason(r, dr > 0 ? RUN_SKIPPED : RUN_ERROR, "%s", err);
-		goto out;
-	}
-	if (e && e->prepare) {
-		int rc = e->prepare(e->arg, &v, err, sizeof(err));
-		if (rc) {
-			vm_set_reason(r, rc > 0 ? RUN_SKIPPED : RUN_ERROR, "%s", err);
-			goto out;
-		}
-	}
-	if (vmm_add_vcpus(&v, s->vcpus, cmd, err, sizeof(err)) < 0) {
-		vm_set_reason(r, RUN_ERROR, "%s", err);
-		goto out;
-	}
 	v.console = console;
 	v.console_max = vm_console_max(s);
 	vm_watch_begin(&w.w, s, v.mem, mem_size);
+	struct vm_spec ram = *s;
+	ram.boost_device = VM_BOOST_RAM;
 	vm_boost_init(&ram, v.mem, mem_size);
 	started = 1; /* stop() follows a start() on every path, even one that failed halfway */
-	if (e && e->start) {
-		int rc = e->start(e->arg, &v, err, sizeof(err));
-		if (rc) {
-			vm_set_reason(r, rc > 0 ? RUN_SKIPPED : RUN_ERROR, "%s", err);
-			goto out;
-		}
+	int rc = e && e->start ? e->start(e->arg, &v, err, sizeof(err)) : 0;
+	if (rc) {
+		vm_set_reason(r, rc > 0 ? RUN_SKIPPED : RUN_ERROR, "%s", err);
+		goto out;
 	}
 	if (vmm_start(&v, err, sizeof(err)) < 0) {
 		vm_set_reason(r, RUN_ERROR, "%s", err);
@@ -232,12 +243,13 @@ static int run_pvbench(const struct vm_spec *s, const struct vm_hooks *hooks, st
 	r->nr_tids = v.nr_vcpus;
 	for (int i = 0; i < v.nr_vcpus; i++)
 		r->tids[i] = v.vcpu[i].tid;
+	struct pvdev_cfg pc = device_of(s, mem_size);
 	int util_dev = pc.vcpufreq || pc.hcall;
 	for (int i = 0; i < s->vcpus && i < VM_MAX_VCPUS; i++)
 		kicks[i] = dev.kick[i];
 	struct vm_view view = { .tids = r->tids, .nr_vcpus = r->nr_tids, .mem = v.mem, .mem_size = mem_size,
 				.tsc_khz = s->tsc_khz, .boost = s->boost ? v.mem + vm_boost_offset(s, mem_size) : NULL,
-				.boost_size = s->boost ? PVB_PV_SIZE : 0, .kick_fds = doorbell || util_dev ? kicks : NULL,
+				.boost_size = s->boost ? PVB_PV_SIZE : 0, .kick_fds = pc.doorbell || util_dev ? kicks : NULL,
 				.util_in = util_dev ? dev.util : NULL, .util_sent = util_dev ? dev.updates : NULL };
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
 		vm_set_reason(r, RUN_ERROR, "%s", err);

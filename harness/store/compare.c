@@ -253,18 +253,11 @@ static int follows_job(const struct cmp_input *in, const char *key)
 	return 1;
 }
 
-static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, struct plan *pl,
-		      char *err, size_t errlen)
+/* The swept keys (more than one value across runs), each axis sorted; "job" (the file's
+ * sections) is an axis only when rows or columns name it, and then the keys a section sets are
+ * its, not axes of their own. */
+static void swept_axes(const struct cmp_input *in, const struct cmp_opts *o, struct plan *pl)
 {
-	struct cmp_opts opts = *user, *o = &opts;
-
-	o->columns = or_default(user->columns, in->def_columns);
-	o->rows = or_default(user->rows, in->def_rows);
-	o->metrics = or_default(user->metrics, in->def_metrics);
-	o->baseline = or_default(user->baseline, in->def_baseline);
-	memset(pl, 0, sizeof(*pl));
-	pl->col = pl->row = -1;
-	/* swept keys: more than one value across runs */
 	for (size_t r = 0; r < in->n; r++)
 		for (size_t i = 0; i < in->runs[r].np; i++) {
 			const struct cmp_param *p = &in->runs[r].p[i];
@@ -279,8 +272,6 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, s
 			if (find_val(&pl->axes[a], p->value) < 0 && pl->axes[a].n < MAXV)
 				snprintf(pl->axes[a].vals[pl->axes[a].n++], 128, "%s", p->value);
 		}
-	/* "job" (the file's sections) is an axis only when rows or columns name it; then the keys a
-	 * section sets are its, not axes of their own */
 	int by_job = (o->rows && !strcmp(o->rows, "job")) || (o->columns && !strcmp(o->columns, "job"));
 	for (int a = 0; a < pl->na; a++)
 		if (by_job ? strcmp(pl->axes[a].key, "job") && strcmp(pl->axes[a].key, o->columns ? o->columns : "") &&
@@ -295,10 +286,16 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, s
 			sort_axis(&pl->axes[a++]);
 		}
 	}
-	for (int a = 0; a < pl->na; a++) {
+}
+
+/* The columns (--columns, else the experiment's, else the first axis) and the rows (likewise,
+ * else the next axis); one the user named that is not swept is an error. */
+static int pick_axes(const struct cmp_opts *user, const struct cmp_opts *o, struct plan *pl, char *err,
+		     size_t errlen)
+{
+	for (int a = 0; a < pl->na; a++)
 		if (o->columns && !strcmp(pl->axes[a].key, o->columns))
 			pl->col = a;
-	}
 	if (user->columns && pl->col < 0) {
 		snprintf(err, errlen, "--columns %s: not a swept key of this experiment", o->columns);
 		return -1;
@@ -315,41 +312,53 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, s
 	for (int a = 0; a < pl->na && pl->row < 0; a++)
 		if (a != pl->col)
 			pl->row = a;
-	/* baseline: --baseline, else the experiment's, else (stores of schema 1) the runs' own
-	 * "baseline" key, else the first value; an experiment's own baseline on a key that is not
-	 * the columns (after --columns) is ignored */
+	return 0;
+}
+
+/* The baseline column, moved first: --baseline, else the experiment's, else (stores of schema 1)
+ * the runs' own "baseline" key, else the first value; an experiment's own baseline on a key that
+ * is not the columns (after --columns) is ignored. */
+static int pick_baseline(const struct cmp_input *in, const struct cmp_opts *user, const struct cmp_opts *o,
+			 struct plan *pl, char *err, size_t errlen)
+{
 	const char *b = o->baseline;
 	if (!b && in->n && *param(&in->runs[0], "baseline"))
 		b = param(&in->runs[0], "baseline");
 	if (b && !user->baseline && pl->col >= 0 && strchr(b, '=') &&
 	    strncmp(b, pl->axes[pl->col].key, strlen(pl->axes[pl->col].key)))
 		b = NULL;
-	if (b && pl->col >= 0) {
-		const char *eq = strchr(b, '=');
-		if (eq && (strncmp(b, pl->axes[pl->col].key, (size_t)(eq - b)) ||
-			   strlen(pl->axes[pl->col].key) != (size_t)(eq - b))) {
-			snprintf(err, errlen, "--baseline %s: the columns are %s", b, pl->axes[pl->col].key);
-			return -1;
-		}
-		pl->base = find_val(&pl->axes[pl->col], eq ? eq + 1 : b);
-		if (pl->base < 0) {
-			snprintf(err, errlen, "baseline %s: no such %s", b, pl->axes[pl->col].key);
-			return -1;
-		}
-		/* baseline first */
-		char t[128];
-		memcpy(t, pl->axes[pl->col].vals[pl->base], 128);
-		memmove(pl->axes[pl->col].vals[1], pl->axes[pl->col].vals[0], (size_t)pl->base * 128);
-		memcpy(pl->axes[pl->col].vals[0], t, 128);
-		pl->base = 0;
+	if (!b || pl->col < 0)
+		return 0;
+	struct axis *c = &pl->axes[pl->col];
+	const char *eq = strchr(b, '=');
+	if (eq && (strncmp(b, c->key, (size_t)(eq - b)) || strlen(c->key) != (size_t)(eq - b))) {
+		snprintf(err, errlen, "--baseline %s: the columns are %s", b, c->key);
+		return -1;
 	}
-	/* metrics */
+	pl->base = find_val(c, eq ? eq + 1 : b);
+	if (pl->base < 0) {
+		snprintf(err, errlen, "baseline %s: no such %s", b, c->key);
+		return -1;
+	}
+	char t[128];
+	memcpy(t, c->vals[pl->base], 128);
+	memmove(c->vals[1], c->vals[0], (size_t)pl->base * 128);
+	memcpy(c->vals[0], t, 128);
+	pl->base = 0;
+	return 0;
+}
+
+/* The metrics: those asked for, else (no table defined: a store from before definitions) the
+ * guest's whole-VM figures. */
+static int pick_metrics(const struct cmp_input *in, const struct cmp_opts *o, struct plan *pl, char *err,
+			size_t errlen)
+{
 	if (o->metrics) {
 		char buf[512], *save = NULL;
 		snprintf(buf, sizeof(buf), "%s", o->metrics);
 		for (char *t = strtok_r(buf, ",", &save); t && pl->nm < 16; t = strtok_r(NULL, ",", &save))
 			snprintf(pl->metrics[pl->nm++], 40, "%s", t);
-	} else { /* no table defined (a store from before definitions): the guest's whole-VM figures */
+	} else {
 		for (size_t r = 0; r < in->n; r++)
 			for (size_t i = 0; i < in->runs[r].nm && pl->nm < 16; i++) {
 				const struct cmp_metric *m = &in->runs[r].m[i];
@@ -366,6 +375,24 @@ static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, s
 		snprintf(err, errlen, "no metrics to compare");
 		return -1;
 	}
+	return 0;
+}
+
+static int build_plan(const struct cmp_input *in, const struct cmp_opts *user, struct plan *pl,
+		      char *err, size_t errlen)
+{
+	struct cmp_opts opts = *user, *o = &opts;
+
+	o->columns = or_default(user->columns, in->def_columns);
+	o->rows = or_default(user->rows, in->def_rows);
+	o->metrics = or_default(user->metrics, in->def_metrics);
+	o->baseline = or_default(user->baseline, in->def_baseline);
+	memset(pl, 0, sizeof(*pl));
+	pl->col = pl->row = -1;
+	swept_axes(in, o, pl);
+	if (pick_axes(user, o, pl, err, errlen) || pick_baseline(in, user, o, pl, err, errlen) ||
+	    pick_metrics(in, o, pl, err, errlen))
+		return -1;
 	if (!pl->na) /* one column: nothing to compare against */
 		pl->col = -1;
 	return 0;

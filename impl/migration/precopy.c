@@ -370,12 +370,83 @@ static int check_destination(struct sender *s, uint64_t t_pause)
 	return 0;
 }
 
+/* The live passes: every page, then what was dirtied meanwhile, until what is left fits the
+ * downtime (1), or the deadline, a cancel or the guest's end comes first (0: the destination told
+ * to cancel, logging off); -1 on an error. */
+static int iterate(struct sender *s, int *logging)
+{
+	const struct precopy_params *p = s->p;
+	struct precopy_stats *st = s->st;
+	struct vmm *v = s->v;
+	int high = 0;
+	for (;;) {
+		uint64_t sent0 = st->pages + st->zero_pages;
+		int r = send_set(s, 1, 1);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			st->passes++;
+		int64_t dirty = r ? 0 : sync_dirty(s);
+		if (dirty < 0)
+			return -1;
+		if (r || (p->cancel && *p->cancel) || v->state != VMM_RUNNING || ms_since(s->t0) > p->deadline_ms) {
+			/* unconverged (or the guest ended meanwhile) */
+			throttle_stop(s);
+			vmm_set_dirty_bitmap(v, 0, NULL);
+			vmm_slot_flags(v, 0, 0, NULL, 0);
+			*logging = 0;
+			send_msg(s->sock, PC_CANCEL, 0, NULL, 0);
+			st->total_ms = ms_since(s->t0);
+			sample(s, "cancelled");
+			return 0;
+		}
+		st->remaining = (uint64_t)dirty;
+		st->dirtied += (uint64_t)dirty;
+		auto_converge(s, (uint64_t)dirty, st->pages + st->zero_pages - sent0, &high);
+		if ((double)dirty * PAGE / p->bandwidth_bps * 1e3 <= p->downtime_ms)
+			return 1;
+	}
+}
+
+/* Stop and copy: the vCPUs out, the last dirty pages (at full speed, as QEMU's last pass), each
+ * vCPU's state, then the end, and the destination's check. 0, or -1 (*paused says whether the
+ * vCPUs are to be resumed). */
+static int stop_and_copy(struct sender *s, int *paused)
+{
+	static struct vmm_vcpu_state vs;
+	struct precopy_stats *st = s->st;
+	struct vmm *v = s->v;
+	uint64_t t_pause = vmm_now_ns();
+	sample(s, "stop-copy");
+	throttle_stop(s);
+	if (vmm_pause(v, 5000, s->err, s->errlen))
+		return -1;
+	*paused = 1;
+	int64_t last = sync_dirty(s);
+	if (last < 0 || send_set(s, 0, 0))
+		return -1;
+	st->dirtied += (uint64_t)last - st->remaining; /* want still held the last pass's set */
+	st->passes++;
+	for (int i = 0; i < v->nr_vcpus; i++)
+		if (vmm_vcpu_save(&v->vcpu[i], &vs, s->err, s->errlen) ||
+		    send_msg(s->sock, PC_VCPU, (uint64_t)i, &vs, sizeof(vs))) {
+			if (!s->err[0])
+				snprintf(s->err, s->errlen, "precopy: the destination's socket: %s", strerror(errno));
+			return -1;
+		}
+	if (send_msg(s->sock, PC_END, (uint64_t)v->nr_vcpus, NULL, 0)) {
+		snprintf(s->err, s->errlen, "precopy: the destination's socket: %s", strerror(errno));
+		return -1;
+	}
+	st->bytes += (uint64_t)v->nr_vcpus * (sizeof(struct precopy_msg) + sizeof(vs)) + sizeof(struct precopy_msg);
+	return check_destination(s, t_pause);
+}
+
 int precopy_send(struct vmm *v, int sock, const struct precopy_params *p, struct precopy_stats *st, char *err,
 		 size_t errlen)
 {
 	static struct sender s;
-	int rc = -1, high = 0, logging = 0, paused = 0;
-	static struct vmm_vcpu_state vs;
+	int rc = -1, logging = 0, paused = 0;
 
 	memset(st, 0, sizeof(*st));
 	memset(&s, 0, sizeof(s));
@@ -410,60 +481,12 @@ int precopy_send(struct vmm *v, int sock, const struct precopy_params *p, struct
 		s.th_on = 1;
 	}
 	s.link_t0 = vmm_now_ns();
-	for (;;) {
-		uint64_t sent0 = st->pages + st->zero_pages;
-		int r = send_set(&s, 1, 1);
-		if (r < 0)
-			goto out;
-		if (r == 0)
-			st->passes++;
-		int64_t dirty = r ? 0 : sync_dirty(&s);
-		if (dirty < 0)
-			goto out;
-		if (r || (p->cancel && *p->cancel) || v->state != VMM_RUNNING || ms_since(s.t0) > p->deadline_ms) {
-			/* unconverged (or the guest ended meanwhile) */
-			throttle_stop(&s);
-			vmm_set_dirty_bitmap(v, 0, NULL);
-			vmm_slot_flags(v, 0, 0, NULL, 0);
-			logging = 0;
-			send_msg(sock, PC_CANCEL, 0, NULL, 0);
-			st->total_ms = ms_since(s.t0);
-			sample(&s, "cancelled");
-			rc = 0;
-			goto out;
-		}
-		st->remaining = (uint64_t)dirty;
-		st->dirtied += (uint64_t)dirty;
-		auto_converge(&s, (uint64_t)dirty, st->pages + st->zero_pages - sent0, &high);
-		if ((double)dirty * PAGE / p->bandwidth_bps * 1e3 <= p->downtime_ms)
-			break;
-	}
-	/* stop and copy: the vCPUs out, the last dirty pages (at full speed, as QEMU's last pass),
-	 * each vCPU's state, then the end */
-	uint64_t t_pause = vmm_now_ns();
-	sample(&s, "stop-copy");
-	throttle_stop(&s);
-	if (vmm_pause(v, 5000, err, errlen))
-		goto out;
-	paused = 1;
-	int64_t last = sync_dirty(&s);
-	if (last < 0 || send_set(&s, 0, 0))
-		goto out;
-	st->dirtied += (uint64_t)last - st->remaining; /* want still held the last pass's set */
-	st->passes++;
-	for (int i = 0; i < v->nr_vcpus; i++)
-		if (vmm_vcpu_save(&v->vcpu[i], &vs, err, errlen) ||
-		    send_msg(sock, PC_VCPU, (uint64_t)i, &vs, sizeof(vs))) {
-			if (!err[0])
-				snprintf(err, errlen, "precopy: the destination's socket: %s", strerror(errno));
-			goto out;
-		}
-	if (send_msg(sock, PC_END, (uint64_t)v->nr_vcpus, NULL, 0)) {
-		snprintf(err, errlen, "precopy: the destination's socket: %s", strerror(errno));
+	int r = iterate(&s, &logging);
+	if (r <= 0) {
+		rc = r;
 		goto out;
 	}
-	st->bytes += (uint64_t)v->nr_vcpus * (sizeof(struct precopy_msg) + sizeof(vs)) + sizeof(struct precopy_msg);
-	if (check_destination(&s, t_pause))
+	if (stop_and_copy(&s, &paused))
 		goto out;
 	st->total_ms = ms_since(s.t0) - st->verify_ms;
 	st->converged = 1;

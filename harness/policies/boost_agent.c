@@ -157,6 +157,79 @@ static void unboost(struct agent *a, int i, double t)
 	pvb_boost_host_publish(pvb_boost_slot(a->vm->boost, (unsigned)i), 0, 0, 0, 0, 0);
 }
 
+/* Bounded: a boost ends at boost_max_ms, then as long unboosted; one that has been parked goes
+ * on while its vCPU ran under half of the time (it halted between RT periods), measured by the
+ * host, not said by the guest. */
+static void bound_boost(struct agent *a, int i, double t)
+{
+	struct vcpu_agent *c = &a->v[i];
+	if (!c->boosted || t - c->window_ms <= a->max_ms)
+		return;
+	/* its CPU time (-1: the thread has ended, nothing to cool down) */
+	int64_t run = c->run0_us != NOT_PARKED ? thread_cpu_us(a->vm->tids[i]) : NOT_PARKED;
+	if (run >= 0 && (double)(run - c->run0_us) / 1e3 < (t - c->window_ms) / 2) {
+		c->window_ms = t;
+		c->run0_us = run;
+	} else {
+		unboost(a, i, t);
+		c->cooldown_until_ms = run != -1 ? t + a->max_ms : 0;
+		a->cooldowns += run != -1;
+	}
+}
+
+/* The guest stamped before the read ended: host - guest is at most after - stamp (a TSC taken
+ * before the read let a stamp made during it push the bound past the truth). The first bound
+ * (guest_tsc_ready) was taken within a look of the truth, so a stamp that claims more than 10 ms
+ * better is a lie: a guest cannot move the offset further. */
+static void tighten_offset(struct agent *a, uint64_t stamp_tsc, uint64_t host, uint64_t *guest_now)
+{
+	uint64_t after = __builtin_ia32_rdtsc();
+	int64_t bound = (int64_t)(after - stamp_tsc);
+	if (bound < a->offset && bound >= a->offset0 - (int64_t)a->khz * 10) {
+		a->offset = bound;
+		*guest_now = host - (uint64_t)a->offset;
+	}
+}
+
+/* What the host's scheduler saw of the vCPU thread since the last look, into l. */
+static void trace_look(const struct agent *a, struct vcpu_agent *c, const struct schedtrace_thread *tr,
+		       struct agent_look *l)
+{
+	l->woken = tr->woken != c->seen.woken;
+	l->preempted = tr->preempted != c->seen.preempted;
+	l->slept = tr->slept != c->seen.slept;
+	unsigned ev = a->s->trace_events;
+	if (ev & SCHEDTRACE_INS) { /* with every switch out */
+		l->on_cpu = tr->in_ns > tr->out_ns;
+		/* preempted, and no CPU since; or asleep */
+		l->held_off = !l->on_cpu && tr->out_ns && tr->preempted_ns == tr->out_ns;
+		l->asleep = !l->on_cpu && tr->out_ns && tr->preempted_ns != tr->out_ns;
+	}
+	if (ev & SCHEDTRACE_WAKEUPS && ev & SCHEDTRACE_INS)
+		l->awake = tr->woken_ns > tr->out_ns;
+	if (l->held_off == 0 && ev & SCHEDTRACE_WAKEUPS) /* or woken and waiting for a CPU */
+		l->held_off = !l->on_cpu && l->awake;
+	c->seen = *tr;
+}
+
+/* A boost that stays: parked while halted for RT work; a thread seen awake is looked at as any
+ * other. */
+static void keep_boosted(struct agent *a, int i, double t, const struct agent_look *l, uint64_t next_rt_tsc)
+{
+	struct vcpu_agent *c = &a->v[i];
+	int park = a->s->parks && agent_halted_for_rt(l);
+	/* its share of CPU counts from the boost, as if it ran all the time until now: a guest cannot
+	 * stretch a boost by halting once near its end */
+	int64_t run = park && c->run0_us == NOT_PARKED ? thread_cpu_us(a->vm->tids[i]) : -1;
+	if (run >= 0)
+		c->run0_us = run - (int64_t)((t - c->window_ms) * 1e3);
+	if (park) /* an unpark's look for the unboost starts after this deadline */
+		c->deadline = next_rt_tsc;
+	a->parks += park && !c->parked;
+	c->parked = park;
+	halts_wake(a, i);
+}
+
 /* One look at every slot: what happened to each vCPU since the last, and what its strategy says. */
 static void step(struct agent *a, uint64_t woke_ns)
 {
@@ -170,34 +243,11 @@ static void step(struct agent *a, uint64_t woke_ns)
 		struct vcpu_agent *c = &a->v[i];
 		struct pvb_boost_view v;
 		const struct schedtrace_thread *tr = a->trace ? schedtrace_thread(a->trace, i) : NULL;
-		/* bounded: a boost ends at boost_max_ms, then as long unboosted; one that has been
-		 * parked goes on while its vCPU ran under half of the time (it halted between RT
-		 * periods), measured by the host, not said by the guest */
-		if (c->boosted && t - c->window_ms > a->max_ms) {
-			/* its CPU time (-1: the thread has ended, nothing to cool down) */
-			int64_t run = c->run0_us != NOT_PARKED ? thread_cpu_us(a->vm->tids[i]) : NOT_PARKED;
-			if (run >= 0 && (double)(run - c->run0_us) / 1e3 < (t - c->window_ms) / 2) {
-				c->window_ms = t;
-				c->run0_us = run;
-			} else {
-				unboost(a, i, t);
-				c->cooldown_until_ms = run != -1 ? t + a->max_ms : 0;
-				a->cooldowns += run != -1;
-			}
-		}
+		bound_boost(a, i, t);
 		if (pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, guest_now, &v, &a->st) ==
 		    PVB_BOOST_READ_TORN)
 			continue;
-		/* the guest stamped before the read ended: host - guest is at most after - stamp (a
-		 * TSC taken before the read let a stamp made during it push the bound past the truth).
-		 * The first bound (guest_tsc_ready) was taken within a look of the truth, so a stamp
-		 * that claims more than 10 ms better is a lie: a guest cannot move the offset further */
-		uint64_t after = __builtin_ia32_rdtsc();
-		int64_t bound = (int64_t)(after - v.stamp_tsc);
-		if (bound < a->offset && bound >= a->offset0 - (int64_t)a->khz * 10) {
-			a->offset = bound;
-			guest_now = host - (uint64_t)a->offset;
-		}
+		tighten_offset(a, v.stamp_tsc, host, &guest_now);
 		struct agent_look l = { .v = &v, .guest_now = guest_now, .boosted = c->boosted,
 					.lead = (uint64_t)a->lead_us * a->khz / 1000, .boost_deadline = c->deadline,
 					.on_cpu = -1, .awake = -1, .held_off = -1, .asleep = -1 };
@@ -205,23 +255,8 @@ static void step(struct agent *a, uint64_t woke_ns)
 		a->kicks += v.kicks != c->kicks;
 		c->kicks = v.kicks;
 		c->rang = 0;
-		if (tr) {
-			l.woken = tr->woken != c->seen.woken;
-			l.preempted = tr->preempted != c->seen.preempted;
-			l.slept = tr->slept != c->seen.slept;
-			unsigned ev = a->s->trace_events;
-			if (ev & SCHEDTRACE_INS) { /* with every switch out */
-				l.on_cpu = tr->in_ns > tr->out_ns;
-				/* preempted, and no CPU since; or asleep */
-				l.held_off = !l.on_cpu && tr->out_ns && tr->preempted_ns == tr->out_ns;
-				l.asleep = !l.on_cpu && tr->out_ns && tr->preempted_ns != tr->out_ns;
-			}
-			if (ev & SCHEDTRACE_WAKEUPS && ev & SCHEDTRACE_INS)
-				l.awake = tr->woken_ns > tr->out_ns;
-			if (l.held_off == 0 && ev & SCHEDTRACE_WAKEUPS) /* or woken and waiting for a CPU */
-				l.held_off = !l.on_cpu && l.awake;
-			c->seen = *tr;
-		}
+		if (tr)
+			trace_look(a, c, tr, &l);
 		a->rt_signals += v.cls == PVB_CLASS_RT || (v.flags & PVB_SF_BOOST_REQ) || v.next_rt_tsc;
 		a->deadlines += v.next_rt_tsc != 0;
 		uint64_t at = a->s->wake_at(&l);
@@ -242,20 +277,8 @@ static void step(struct agent *a, uint64_t woke_ns)
 		} else if (act == AGENT_UNBOOST && c->boosted) {
 			unboost(a, i, t);
 		}
-		/* parked while halted for RT work; a thread seen awake is looked at as any other */
-		if (c->boosted && act != AGENT_UNBOOST) {
-			int park = a->s->parks && agent_halted_for_rt(&l);
-			/* its share of CPU counts from the boost, as if it ran all the time until now: a
-			 * guest cannot stretch a boost by halting once near its end */
-			int64_t run = park && c->run0_us == NOT_PARKED ? thread_cpu_us(a->vm->tids[i]) : -1;
-			if (run >= 0)
-				c->run0_us = run - (int64_t)((t - c->window_ms) * 1e3);
-			if (park) /* an unpark's look for the unboost starts after this deadline */
-				c->deadline = v.next_rt_tsc;
-			a->parks += park && !c->parked;
-			c->parked = park;
-			halts_wake(a, i);
-		}
+		if (c->boosted && act != AGENT_UNBOOST)
+			keep_boosted(a, i, t, &l, v.next_rt_tsc);
 		/* what it waits for next: its own time, unless boosted already or cooling down */
 		c->wake_at = !c->boosted && t >= c->cooldown_until_ms && !l.due ? at : 0;
 	}

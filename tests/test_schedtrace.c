@@ -63,10 +63,15 @@ static void sleeper_and_spinner(void **state)
 		fprintf(stderr, "skip: %s\n", err);
 		skip();
 	}
+	uint64_t t0 = mono_ns();
 	for (int i = 0; i < 100; i++) {
 		usleep(10000);
 		schedtrace_poll(t);
 	}
+	/* the spinner, sharing CPU 0 with its competitor, waits off it about half of the time */
+	double held_pct = 100.0 * (double)schedtrace_thread(t, 1)->held_ns / (double)(mono_ns() - t0);
+	fprintf(stderr, "note: the spinner was held off CPU 0 for %.0f%% of the second\n", held_pct);
+	assert_true(held_pct > 30 && held_pct < 70);
 	schedtrace_stop(t, &ms);
 	stop = 1;
 	for (int i = 0; i < 3; i++)

@@ -82,6 +82,9 @@ struct schedtrace {
 	struct lend *lent;                   /* [cpu]: the thread the reader preempted there, if any */
 	struct leave left[MAX_THREADS];
 	struct schedtrace_thread th[MAX_THREADS];
+	uint64_t held_from[MAX_THREADS];     /* the preemption whose wait held_ns has counted */
+	struct rec *pend;                    /* one drain's records, put in time order before noted */
+	size_t npend, cappend;
 };
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
@@ -199,6 +202,11 @@ static void note(struct schedtrace *t, struct rec r, int keep)
 				s->slept++;
 			}
 		}
+		/* a preemption's wait, at its switch back in (records come in time order) */
+		if (s->preempted_ns > t->held_from[i] && s->in_ns > s->preempted_ns) {
+			s->held_ns += s->in_ns - s->preempted_ns;
+			t->held_from[i] = s->preempted_ns;
+		}
 	}
 }
 
@@ -232,7 +240,30 @@ static int quiet_out(const struct schedtrace *t, int prev, int runnable)
 	return index_of(t, prev) >= 0 && !(t->events & (runnable ? SCHEDTRACE_PREEMPTS : SCHEDTRACE_SLEEPS));
 }
 
-static void drain(struct schedtrace *t, int cpu, int ev, int keep)
+/* A record of this drain, noted once every ring is drained: the rings are per CPU and event, and
+ * a wait (a preemption, then the switch back in) is only measured with its two ends in order. */
+static void pend(struct schedtrace *t, struct rec r)
+{
+	if (t->npend == t->cappend) {
+		size_t cap = t->cappend ? t->cappend * 2 : 256;
+		struct rec *n = realloc(t->pend, cap * sizeof(*n));
+		if (!n) {
+			t->lost++;
+			return;
+		}
+		t->pend = n;
+		t->cappend = cap;
+	}
+	t->pend[t->npend++] = r;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	uint64_t x = ((const struct rec *)a)->ns, y = ((const struct rec *)b)->ns;
+	return (x > y) - (x < y);
+}
+
+static void drain(struct schedtrace *t, int cpu, int ev)
 {
 	struct perf_event_mmap_page *m = t->ring[cpu * NR_EV + ev];
 	if (ev == EV_LEAVE) {
@@ -269,14 +300,14 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 		if (sizeof(h) + 12 + rlen > h.size)
 			continue;
 		if (ev == EV_WAKEUP) {
-			note(t, (struct rec){ ns, EV_WAKEUP, -1, (int)get(raw, rlen, t->wake_pid), 0 }, keep);
+			pend(t, (struct rec){ ns, EV_WAKEUP, -1, (int)get(raw, rlen, t->wake_pid), 0 });
 			continue;
 		}
 		int prev = (int)get(raw, rlen, t->prev_pid), next = (int)get(raw, rlen, t->next_pid);
 		int runnable = (get(raw, rlen, t->prev_state) & 0x7f) == 0;
 		/* a switch from one traced thread to another is in both rings: each tells its half */
 		if (ev == EV_SWITCH) {
-			note(t, (struct rec){ ns, EV_SWITCH, prev, -1, runnable }, keep);
+			pend(t, (struct rec){ ns, EV_SWITCH, prev, -1, runnable });
 			continue;
 		}
 		/* the switch-in ring also has the reader's comings and goings. Its wake-up on a
@@ -291,12 +322,12 @@ static void drain(struct schedtrace *t, int cpu, int ev, int keep)
 		}
 		if (next != t->reader) {
 			if (quiet_out(t, prev, runnable))
-				note(t, (struct rec){ ns, EV_SWITCH, prev, -1, runnable }, keep);
-			note(t, (struct rec){ ns, EV_SWITCH, -1, next, 0 }, keep);
+				pend(t, (struct rec){ ns, EV_SWITCH, prev, -1, runnable });
+			pend(t, (struct rec){ ns, EV_SWITCH, -1, next, 0 });
 		} else if (runnable && (l->i = index_of(t, prev)) >= 0)
 			l->ns = ns;
 		else /* it slept, and the reader runs next */
-			note(t, (struct rec){ ns, EV_SWITCH, prev, -1, 0 }, keep);
+			pend(t, (struct rec){ ns, EV_SWITCH, prev, -1, 0 });
 	}
 	__atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
 }
@@ -353,10 +384,14 @@ static void drain_all(struct schedtrace *t, int keep)
 	for (int c = 0; c < t->ncpus; c++)
 		for (int e = 0; e < NR_EV; e++)
 			if (t->ring[c * NR_EV + e])
-				drain(t, c, e, keep);
+				drain(t, c, e);
 	for (int i = 0; i < t->n; i++)
 		if (t->askring[i])
 			skip_ring(t->askring[i]);
+	qsort(t->pend, t->npend, sizeof(*t->pend), by_time);
+	for (size_t i = 0; i < t->npend; i++)
+		note(t, t->pend[i], keep);
+	t->npend = 0;
 	/* a CPU the reader left to another task: the thread waited from then, unless it ran
 	 * elsewhere in between (an idle CPU may pull it while the reader has its own) */
 	for (int i = 0; i < t->n; i++) {
@@ -669,5 +704,6 @@ void schedtrace_stop(struct schedtrace *t, struct metric_set *out)
 	free(t->armed);
 	free(t->fd);
 	free(t->r);
+	free(t->pend);
 	free(t);
 }

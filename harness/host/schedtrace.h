@@ -68,6 +68,8 @@ struct schedtrace_thread {
 	unsigned long woken, preempted, slept; /* wake-ups; switched out runnable; switched out to sleep */
 	uint64_t woken_ns, preempted_ns;       /* the latest of each */
 	uint64_t in_ns, out_ns;                /* the latest switch in and out: on a CPU if in > out */
+	uint64_t held_ns;                      /* switched out runnable until back on a CPU, summed (a
+						  wait not over yet is not in it) */
 };
 const struct schedtrace_thread *schedtrace_thread(const struct schedtrace *t, int i);
 /* Stops, drains, adds the derived metrics to out (thread i as cpu i) and frees everything:

@@ -15,11 +15,12 @@
  * sched trace, doorbell) and its boosts per second, as median [min..max] of the runs. The targets from the boost work are under 2% of a CPU on an
  * idle host and under 5% on a busy one.
  *   bench_agent [reps=N] [secs=N] [host=idle|busy] [guest=idle|busy] [policies=NAME,NAME...] [doorbell=1]
- *               [interval_us=N]
+ *               [interval_us=N] [gate_ms=N]
  * host=, guest= and policies= narrow the runs to one host, one guest or the policies named (an A/B
  * of two strategies, or one case looked at again); by default all of them. doorbell=1 gives the
  * region a doorbell (boost_device=ivshmem): each kick also signals the vCPU's eventfd, which wakes
  * the agent, as the guest's write to the doorbell register does through QEMU's ioeventfd.
+ * gate_ms= sets predictive's boost_gate_ms (0: it boosts before every deadline, contended or not).
  */
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -50,6 +51,7 @@ static volatile int stop, measuring;
 static unsigned khz;
 static int ncpu, doorbell, kick_fd[NV];
 static uint64_t iv_ns = 1000000; /* interval_us= */
+static char gate_ms[16] = "250"; /* gate_ms=: predictive's boost_gate_ms */
 
 /* what the guest kernel does to tell the host (pvb_boost_tell): the slot's kick, then, where it
  * rings, the doorbell */
@@ -134,7 +136,7 @@ static struct result one_run(const char *policy, int busy_host, int idle_guest, 
 	int tids[NV], cpus[8], nh = busy_host ? (ncpu < 8 ? ncpu : 8) : 0;
 	char err[256];
 	const struct policy_ops *ops = policy_find(policy);
-	struct policy p = { .ops = ops, .spec = guest_spec("policy", policy, "static_prio", "50", NULL) };
+	struct policy p = { .ops = ops, .spec = guest_spec("policy", policy, "static_prio", "50", "boost_gate_ms", gate_ms, NULL) };
 
 	stop = 0;
 	pvb_boost_host_init(region, sizeof(region), NV, PVB_BF_KNOWN, 50);
@@ -244,9 +246,17 @@ static int narrow(int argc, char **argv, int want_host[2], int want_guest[2], in
 				return 1;
 			}
 			iv_ns = us * 1000;
+		} else if (!strncmp(a, "gate_ms=", 8)) {
+			char *end;
+			unsigned long ms = strtoul(a + 8, &end, 10);
+			if (*end || end == a + 8 || ms > 100000) {
+				fprintf(stderr, "bench_agent: %s: 0 (no gate) to 100000\n", a);
+				return 1;
+			}
+			snprintf(gate_ms, sizeof(gate_ms), "%lu", ms);
 		} else if (strncmp(a, "reps=", 5) && strncmp(a, "secs=", 5)) {
 			fprintf(stderr, "bench_agent: %s: not an argument (reps=, secs=, host=, guest=, policies=, doorbell=, "
-				"interval_us=)\n", a);
+				"interval_us=, gate_ms=)\n", a);
 			return 1;
 		}
 	}
@@ -294,8 +304,10 @@ int main(int argc, char **argv)
 				}
 	fprintf(stderr, "\n");
 	printf("\n# boost agents on this host's scheduler: %d synthetic vCPU threads, RT task every %llu us "
-	       "(20 us of work), %s; median [min..max] of %d runs of %d s\n", NV, (unsigned long long)(iv_ns / 1000),
-	       doorbell ? "kicks ring a doorbell (an eventfd per vCPU)" : "no doorbell (kicks seen at the agent's next look)", reps, secs);
+	       "(20 us of work), %s, predictive's boost_gate_ms %s; median [min..max] of %d runs of %d s\n", NV,
+	       (unsigned long long)(iv_ns / 1000),
+	       doorbell ? "kicks ring a doorbell (an eventfd per vCPU)" : "no doorbell (kicks seen at the agent's next look)",
+	       gate_ms, reps, secs);
 	for (int busy = 0; busy < 2; busy++)
 		for (int ig = 0; ig < 2; ig++) {
 			if (!want_host[busy] || !want_guest[!ig])

@@ -454,9 +454,12 @@ static void *late_rt_spinner(void *arg)
 }
 
 /* dynamic-predictive on one busy vCPU (the thread vcpu, e.g. late_rt_spinner), started and
- * negotiated. 1: this host cannot run it (no TSC rate, no RT scheduling). */
+ * negotiated, with boost_gate_ms gate ("0": it boosts whether the host holds the vCPU off or not,
+ * as the tests of other mechanisms on an idle host need). 1: this host cannot run it (no TSC
+ * rate, no RT scheduling). */
 static struct vm_view busy_vm; /* valid from the policy's start to its stop */
-static int predictive_on_a_busy_vcpu(struct policy *p, struct halter *hl, pthread_t *th, void *(*vcpu)(void *))
+static int predictive_on_a_busy_vcpu(struct policy *p, struct halter *hl, pthread_t *th, void *(*vcpu)(void *),
+				     const char *gate)
 {
 	char err[256];
 	struct hostinfo host;
@@ -465,7 +468,8 @@ static int predictive_on_a_busy_vcpu(struct policy *p, struct halter *hl, pthrea
 	if (!host.tsc_khz)
 		return 1;
 	halt_khz = host.tsc_khz;
-	*p = (struct policy){ .ops = policy_find("dynamic-predictive"), .spec = spec_with_prio("50") };
+	*p = (struct policy){ .ops = policy_find("dynamic-predictive"),
+			      .spec = guest_spec("static_prio", "50", "boost_gate_ms", gate, NULL) };
 	if (p->ops->prepare(p, err, sizeof(err))) {
 		p->ops->destroy(p);
 		return 1;
@@ -516,7 +520,7 @@ static void predictive_finds_a_busy_vcpus_first_deadline(void **state)
 	struct metric_set ms = { 0 };
 
 	late_rt = 0;
-	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_rt_spinner))
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_rt_spinner, "0"))
 		skip();
 	usleep(100000); /* the agent has looked, and seen no deadline */
 	late_rt = 1;
@@ -542,7 +546,7 @@ static void agent_arms_its_timers_early_by_its_own_lateness(void **state)
 
 	late_rt = 1;
 	rt_periods = 0;
-	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_rt_spinner))
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_rt_spinner, "0"))
 		skip();
 	usleep(1000000); /* it needs 32 timer wake-ups: 0.3 s gave 20-490 after test_host_cyclic */
 	predictive_stop(&p, th, &ms);
@@ -592,7 +596,7 @@ static void predictive_boosts_an_rt_task_it_is_late_for(void **state)
 	struct metric_set ms = { 0 };
 
 	late_phase = 0;
-	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_look_vcpu))
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th, late_look_vcpu, "0"))
 		skip();
 	int late = fifo_within(hl.tid, 1, 500);
 	late_phase = 1;
@@ -608,6 +612,53 @@ static void predictive_boosts_an_rt_task_it_is_late_for(void **state)
 	assert_true(late);
 	assert_true(ended);
 	assert_true(next);
+}
+
+/* dynamic-predictive's gate (boost_gate_ms 100) on a busy vCPU pinned to CPU 0: alone there, the
+ * host never holds it off, and after a window its deadlines go unboosted (a boost per period
+ * would cost the agent and win nothing); with a normal spinner sharing CPU 0 (as stress-ng) it
+ * is held off half of the time, and the boosts come back. */
+static volatile int competing;
+static void *pinned_rt_spinner(void *arg)
+{
+	pin_self(0);
+	return late_rt_spinner(arg);
+}
+
+static void *competitor(void *arg)
+{
+	pin_self(0);
+	while (competing)
+		;
+	return NULL;
+}
+
+static void predictive_boosts_only_against_contention(void **state)
+{
+	pthread_t th, comp;
+	struct halter hl = { 0, 0 };
+	struct policy p;
+	struct metric_set ms = { 0 };
+
+	late_rt = 1;
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th, pinned_rt_spinner, "100"))
+		skip();
+	usleep(600000); /* alone: the gate closes after 100 ms of its unboosted time */
+	int alone = fifo_within(hl.tid, 1, 300);
+	competing = 1;
+	pthread_create(&comp, NULL, competitor, NULL);
+	int shared = fifo_within(hl.tid, 1, 1000);
+	competing = 0;
+	pthread_join(comp, NULL);
+	predictive_stop(&p, th, &ms);
+	double closed = metrics_find(&ms, "gate_closed_pct", METRIC_CPU_VM)->value;
+	fprintf(stderr, "note: predictive's gate: %s alone on its CPU, %s sharing it; closed %.0f%% of the run, "
+		"%.0f boosts\n", alone ? "boosted" : "not boosted", shared ? "boosted" : "not boosted", closed,
+		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value);
+	metrics_free(&ms);
+	assert_false(alone);
+	assert_true(shared);
+	assert_true(closed > 10 && closed < 95);
 }
 
 /* A scripted guest in host memory, for the kick-driven agents: one negotiated region of 1 slot,
@@ -1207,6 +1258,7 @@ int main(void)
 		cmocka_unit_test(predictive_finds_a_busy_vcpus_first_deadline),
 		cmocka_unit_test(agent_arms_its_timers_early_by_its_own_lateness),
 		cmocka_unit_test(predictive_boosts_an_rt_task_it_is_late_for),
+		cmocka_unit_test(predictive_boosts_only_against_contention),
 		cmocka_unit_test_setup(eager_policy_follows_kicks, setup),
 		cmocka_unit_test_setup(lazy_policy_boosts_preempted_rt_work, setup),
 		cmocka_unit_test_setup(eager_policy_boosts_a_preempted_lock_holder, setup),

@@ -25,6 +25,7 @@ const struct key_def boost_agent_keys[] = {
 	{ "boost_prio", KT_INT, 1, 98, KEY_LIST, "50", "dynamic policies: SCHED_FIFO priority of a boosted vCPU thread (the VM's cap); the agent runs one above it" },
 	{ "boost_lead_us", KT_INT, 0, 100000, KEY_LIST, "50", "dynamic policies: predictive boosts this long before the guest's RT deadline; lazy gives the host this long after it; the agent's timers go off early by its own lateness, at most this" },
 	{ "boost_max_ms", KT_INT, 1, 100000, KEY_LIST, "50", "dynamic policies: longest boost, then unboosted as long; a parked vCPU's goes on while it ran under half of each such stretch" },
+	{ "boost_gate_ms", KT_INT, 0, 100000, KEY_LIST, "250", "dynamic-predictive: boosts a vCPU only while the host holds its thread off a CPU: not after this long of its unboosted time with under 10% of it spent preempted; again as soon as that 10% is reached (0: always)" },
 	{ "agent_poll_us", KT_INT, 20, 100000, KEY_LIST, "100", "dynamic policies: while a vCPU is boosted and its region has no doorbell, how often the agent looks for the guest's unboost" },
 	{ "boost_device", KT_CHOICE, 0, 0, KEY_LIST, "ram",
 	  "dynamic policies: the region in reserved guest RAM named on the command line (ram; a kick is "
@@ -54,13 +55,18 @@ struct vcpu_agent {
 	int rang;                        /* its doorbell rang since the last look */
 	struct schedtrace_thread seen;   /* the trace at the last look */
 	uint64_t wake_at;                /* guest TSC the strategy asked to look again at; 0: none */
+	/* the gate (boost_gate_ms): a window of the thread's unboosted time, and its time held off */
+	int gate_open;
+	double gate_look_ms, win_ms, closed_ms;
+	uint64_t held_seen, win_held_ns;
+	unsigned long slept_seen;
 };
 
 struct agent {
 	const struct agent_strategy *s;
 	const struct vm_view *vm;        /* valid from start to stop */
 	struct vcpu_agent v[VM_MAX_VCPUS];
-	int nr, prio, lead_us, max_ms, poll_us;
+	int nr, prio, lead_us, max_ms, poll_us, gate_ms;
 	unsigned khz;
 	struct policy_thread th;
 	int64_t offset, offset0;         /* host TSC - guest TSC: the bound now, and the first one */
@@ -105,7 +111,8 @@ static void halts_wake(struct agent *a, int i)
 {
 	const struct vcpu_agent *c = &a->v[i];
 	if (a->trace)
-		schedtrace_wake_on_sleep(a->trace, i, !c->parked && (c->boosted || a->s->reads_halts));
+		schedtrace_wake_on_sleep(a->trace, i, !c->parked && (c->boosted || (a->s->reads_halts &&
+									      (!a->gate_ms || c->gate_open))));
 }
 
 /* 0: the vCPU thread runs boosted now */
@@ -230,6 +237,48 @@ static void keep_boosted(struct agent *a, int i, double t, const struct agent_lo
 	halts_wake(a, i);
 }
 
+/* The gate of a strategy that boosts only against contention (boost_gate_ms). A boost before
+ * every deadline of a vCPU that never halts cost the agent a wake-up or two per period, 14% of a
+ * CPU here on an idle host, to win nothing there. The gate closes after a window of gate_ms of
+ * such a vCPU's unboosted time in which the host held its thread off a CPU (preempted it) for
+ * under 10% of the window, and opens again as soon as that reaches 10%: short preemptions (a
+ * kworker, an RT task above any boost) stay under it; a CPU shared with normal work (stress-ng)
+ * is ~50%. A boosted thread is not preempted by normal work, so its boosted time does not count.
+ * A vCPU that halts keeps it open: the waits a boost is for are then those of its wake-ups, which
+ * the trace does not show the agent, and parked it costs the agent little. Open at the first
+ * look, and where there is no trace to judge by. */
+static int gate(struct agent *a, int i, const struct schedtrace_thread *tr, double t)
+{
+	struct vcpu_agent *c = &a->v[i];
+	int was = c->gate_open;
+	if (!a->gate_ms || !tr)
+		return 1;
+	if (!c->gate_look_ms) {
+		c->gate_look_ms = t;
+		c->held_seen = tr->held_ns;
+		c->slept_seen = tr->slept;
+		return c->gate_open = 1;
+	}
+	double dt = t - c->gate_look_ms;
+	int halted = tr->slept != c->slept_seen;
+	c->closed_ms += c->gate_open ? 0 : dt;
+	c->win_held_ns += tr->held_ns - c->held_seen;
+	c->win_ms += c->boosted ? 0 : dt;
+	c->held_seen = tr->held_ns;
+	c->slept_seen = tr->slept;
+	c->gate_look_ms = t;
+	if (halted || (double)c->win_held_ns >= a->gate_ms * 1e5) { /* 10% of the window, in ns */
+		c->gate_open = 1;
+		c->win_ms = 0, c->win_held_ns = 0;
+	} else if (c->win_ms >= a->gate_ms) {
+		c->gate_open = 0;
+		c->win_ms = 0, c->win_held_ns = 0;
+	}
+	if (c->gate_open != was) /* its halts tell a closed gate nothing */
+		halts_wake(a, i);
+	return c->gate_open;
+}
+
 /* One look at every slot: what happened to each vCPU since the last, and what its strategy says. */
 static void step(struct agent *a, uint64_t woke_ns)
 {
@@ -257,6 +306,7 @@ static void step(struct agent *a, uint64_t woke_ns)
 		c->rang = 0;
 		if (tr)
 			trace_look(a, c, tr, &l);
+		l.contended = gate(a, i, tr, t);
 		a->rt_signals += v.cls == PVB_CLASS_RT || (v.flags & PVB_SF_BOOST_REQ) || v.next_rt_tsc;
 		a->deadlines += v.next_rt_tsc != 0;
 		uint64_t at = a->s->wake_at(&l);
@@ -445,6 +495,7 @@ int boost_agent_prepare(struct policy *p, const struct agent_strategy *s, char *
 	a->lead_us = (int)spec_int(p->spec, "boost_lead_us");
 	a->max_ms = (int)spec_int(p->spec, "boost_max_ms");
 	a->poll_us = (int)spec_int(p->spec, "agent_poll_us");
+	a->gate_ms = s->gated ? (int)spec_int(p->spec, "boost_gate_ms") : 0;
 	a->react_us = calloc(MAX_REACT, sizeof(double));
 	if (!a->react_us)
 		return -1;
@@ -502,6 +553,15 @@ void boost_agent_stop(struct policy *p)
 	a->vm = NULL;
 }
 
+/* How long the gate was closed, averaged over the vCPUs. */
+static double gate_closed_ms(const struct agent *a)
+{
+	double ms = 0;
+	for (int i = 0; i < a->nr; i++)
+		ms += a->v[i].closed_ms;
+	return a->nr ? ms / a->nr : 0;
+}
+
 void boost_agent_counters(struct policy *p, struct metric_set *out)
 {
 	static const char *const cause[NR_CAUSES] = { "boosts_on_wake", "boosts_on_preempt", "boosts_on_due",
@@ -548,6 +608,8 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 			metrics_add(out, by[k], "count", PVB_INFO, METRIC_CPU_VM, (double)a->woke_by[k]);
 	if (a->life_ms > 0) /* of one CPU, over the agent's life */
 		metrics_add(out, "agent_cpu_pct", "%", PVB_LESS, METRIC_CPU_VM, 100.0 * a->cpu_ms / a->life_ms);
+	if (a->gate_ms && a->life_ms > 0) /* the share of the run the gate kept the boosts off, per vCPU */
+		metrics_add(out, "gate_closed_pct", "%", PVB_INFO, METRIC_CPU_VM, 100.0 * gate_closed_ms(a) / a->life_ms);
 	if (a->negotiated) /* how far the guest's stamps tightened the TSC offset's bound after negotiation */
 		metrics_add(out, "offset_tightened", "us", PVB_MORE, METRIC_CPU_VM, (double)(a->offset0 - a->offset) / a->khz * 1000);
 	if (a->nlate >= LATE_N) /* what its last timers were armed early by */
@@ -585,6 +647,8 @@ const char *boost_agent_note(struct policy *p)
 		return "no boosts: the guest never accepted the boost region";
 	if ((a->s->needs & PVB_BF_RT_DEADLINE) && !a->deadlines) /* predictive acts on nothing else */
 		return "no boost requests: no RT deadline published (the workload ran no RT task); set rt_prio";
+	if (a->gate_ms && a->life_ms > 0 && gate_closed_ms(a) > a->life_ms / 2)
+		return "no boosts: the host held no vCPU off a CPU (predictive boosts only against that: boost_gate_ms)";
 	if (!a->rt_signals)
 		return "no boost requests: the workload ran no RT task, critical section or interrupt; set rt_prio";
 	return NULL;

@@ -41,6 +41,8 @@ struct agent_look {
 	int asleep;                      /* no CPU since it went to sleep (its guest halted); it may
 					    have been woken since (-1: not traced) */
 	int due;                         /* the strategy's wake_at() has come */
+	int contended;                   /* the host held the thread off a CPU lately (boost_gate_ms;
+					    1 where the strategy has no gate, or nothing to judge by) */
 };
 
 enum agent_act { AGENT_KEEP, AGENT_BOOST, AGENT_UNBOOST };
@@ -65,6 +67,7 @@ struct agent_strategy {
 	int needs_trace;                 /* it cannot work without them */
 	int reads_halts;                 /* it learns from every halt, not only a boosted vCPU's */
 	int parks;                       /* it keeps the boost of a vCPU halted for RT work (below) */
+	int gated;                       /* it boosts only against contention: l->contended */
 	/* the guest TSC at which to look at this vCPU again (0: no time of its own) */
 	uint64_t (*wake_at)(const struct agent_look *l);
 	enum agent_act (*decide)(const struct agent_look *l, enum agent_cause *why);

@@ -615,9 +615,9 @@ static void predictive_boosts_an_rt_task_it_is_late_for(void **state)
 }
 
 /* dynamic-predictive's gate (boost_gate_ms 100) on a busy vCPU pinned to CPU 0: alone there, the
- * host never holds it off, and after a window its deadlines go unboosted (a boost per period
- * would cost the agent and win nothing); with a normal spinner sharing CPU 0 (as stress-ng) it
- * is held off half of the time, and the boosts come back. */
+ * host never holds it off, and its deadlines go unboosted (a boost per period would cost the
+ * agent and win nothing); with a normal spinner sharing CPU 0 (as stress-ng) it is held off half
+ * of the time, and the boosts come. */
 static volatile int competing;
 static void *pinned_rt_spinner(void *arg)
 {
@@ -643,11 +643,12 @@ static void predictive_boosts_only_against_contention(void **state)
 	late_rt = 1;
 	if (predictive_on_a_busy_vcpu(&p, &hl, &th, pinned_rt_spinner, "100"))
 		skip();
-	usleep(600000); /* alone: the gate closes after 100 ms of its unboosted time */
+	usleep(600000); /* alone */
 	int alone = fifo_within(hl.tid, 1, 300);
 	competing = 1;
 	pthread_create(&comp, NULL, competitor, NULL);
 	int shared = fifo_within(hl.tid, 1, 1000);
+	usleep(300000); /* open: the gate's share of the run */
 	competing = 0;
 	pthread_join(comp, NULL);
 	predictive_stop(&p, th, &ms);

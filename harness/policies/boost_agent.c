@@ -57,7 +57,7 @@ struct vcpu_agent {
 	uint64_t wake_at;                /* guest TSC the strategy asked to look again at; 0: none */
 	/* the gate (boost_gate_ms): a window of the thread's unboosted time, and its time held off */
 	int gate_open;
-	double gate_look_ms, win_ms, closed_ms;
+	double gate_look_ms, win_ms, win_len_ms, closed_ms;
 	uint64_t held_seen, win_held_ns;
 	unsigned long slept_seen;
 };
@@ -111,8 +111,7 @@ static void halts_wake(struct agent *a, int i)
 {
 	const struct vcpu_agent *c = &a->v[i];
 	if (a->trace)
-		schedtrace_wake_on_sleep(a->trace, i, !c->parked && (c->boosted || (a->s->reads_halts &&
-									      (!a->gate_ms || c->gate_open))));
+		schedtrace_wake_on_sleep(a->trace, i, !c->parked && (c->boosted || a->s->reads_halts));
 }
 
 /* 0: the vCPU thread runs boosted now */
@@ -239,24 +238,26 @@ static void keep_boosted(struct agent *a, int i, double t, const struct agent_lo
 
 /* The gate of a strategy that boosts only against contention (boost_gate_ms). A boost before
  * every deadline of a vCPU that never halts cost the agent a wake-up or two per period, 14% of a
- * CPU here on an idle host, to win nothing there. The gate closes after a window of gate_ms of
- * such a vCPU's unboosted time in which the host held its thread off a CPU (preempted it) for
- * under 10% of the window, and opens again as soon as that reaches 10%: short preemptions (a
- * kworker, an RT task above any boost) stay under it; a CPU shared with normal work (stress-ng)
- * is ~50%. A boosted thread is not preempted by normal work, so its boosted time does not count.
- * A vCPU that halts keeps it open: the waits a boost is for are then those of its wake-ups, which
- * the trace does not show the agent, and parked it costs the agent little. Open at the first
- * look, and where there is no trace to judge by. */
+ * CPU here on an idle host, to win nothing there. At the end of a window of gate_ms of the vCPU's
+ * unboosted time the gate is open if the host held its thread off a CPU (preempted it) for 10% of
+ * that time, else closed; it opens at once when that reaches 10% of the window. Short
+ * preemptions (a kworker, an RT task above any boost) stay under it; a CPU shared with normal
+ * work (stress-ng) is ~50%. A boosted thread is not preempted by normal work, so its boosted time
+ * does not count. A vCPU that halts opens it (its halt wakes the agent): the waits a boost is for
+ * are then those of its wake-ups, which the trace does not show the agent, and parked it costs
+ * the agent little. Open from the first look, for a first window of 50 ms: closed from the start,
+ * a busy host's first ~50 ms went unboosted (1% of a 5 s run: a p99); a whole first window
+ * open cost a busy vCPU on an idle host ~2% of a CPU over 3 s. Open where there is no trace. */
 static int gate(struct agent *a, int i, const struct schedtrace_thread *tr, double t)
 {
 	struct vcpu_agent *c = &a->v[i];
-	int was = c->gate_open;
 	if (!a->gate_ms || !tr)
 		return 1;
 	if (!c->gate_look_ms) {
 		c->gate_look_ms = t;
 		c->held_seen = tr->held_ns;
 		c->slept_seen = tr->slept;
+		c->win_len_ms = a->gate_ms < 50 ? a->gate_ms : 50;
 		return c->gate_open = 1;
 	}
 	double dt = t - c->gate_look_ms;
@@ -267,15 +268,12 @@ static int gate(struct agent *a, int i, const struct schedtrace_thread *tr, doub
 	c->held_seen = tr->held_ns;
 	c->slept_seen = tr->slept;
 	c->gate_look_ms = t;
-	if (halted || (double)c->win_held_ns >= a->gate_ms * 1e5) { /* 10% of the window, in ns */
-		c->gate_open = 1;
+	int end = c->win_ms >= c->win_len_ms;
+	if (halted || (double)c->win_held_ns >= c->win_len_ms * 1e5 || end) { /* 10%, in ns */
+		c->gate_open = halted || (double)c->win_held_ns >= (end ? c->win_ms : c->win_len_ms) * 1e5;
 		c->win_ms = 0, c->win_held_ns = 0;
-	} else if (c->win_ms >= a->gate_ms) {
-		c->gate_open = 0;
-		c->win_ms = 0, c->win_held_ns = 0;
+		c->win_len_ms = a->gate_ms;
 	}
-	if (c->gate_open != was) /* its halts tell a closed gate nothing */
-		halts_wake(a, i);
 	return c->gate_open;
 }
 
@@ -641,14 +639,18 @@ const char *boost_agent_note(struct policy *p)
 			 (unsigned long long)a->errors, a->sched_err);
 		return a->note;
 	}
+	if (!a->boosts && !a->negotiated)
+		return "no boosts: the guest never accepted the boost region";
+	if (!a->boosts && (a->s->needs & PVB_BF_RT_DEADLINE) && !a->deadlines) /* predictive acts on nothing else */
+		return "no boost requests: no RT deadline published (the workload ran no RT task); set rt_prio";
+	if (a->gate_ms && a->life_ms > 0 && gate_closed_ms(a) > a->life_ms / 2) {
+		snprintf(a->note, sizeof(a->note), "the gate was closed %.0f%% of the run: the host seldom held a vCPU "
+			 "off a CPU, and predictive boosts only against that (boost_gate_ms)",
+			 100.0 * gate_closed_ms(a) / a->life_ms);
+		return a->note;
+	}
 	if (a->boosts)
 		return NULL;
-	if (!a->negotiated)
-		return "no boosts: the guest never accepted the boost region";
-	if ((a->s->needs & PVB_BF_RT_DEADLINE) && !a->deadlines) /* predictive acts on nothing else */
-		return "no boost requests: no RT deadline published (the workload ran no RT task); set rt_prio";
-	if (a->gate_ms && a->life_ms > 0 && gate_closed_ms(a) > a->life_ms / 2)
-		return "no boosts: the host held no vCPU off a CPU (predictive boosts only against that: boost_gate_ms)";
 	if (!a->rt_signals)
 		return "no boost requests: the workload ran no RT task, critical section or interrupt; set rt_prio";
 	return NULL;

@@ -388,7 +388,8 @@ static void drain_all(struct schedtrace *t, int keep)
 	for (int i = 0; i < t->n; i++)
 		if (t->askring[i])
 			skip_ring(t->askring[i]);
-	qsort(t->pend, t->npend, sizeof(*t->pend), by_time);
+	if (t->npend) /* none yet: no buffer, and qsort takes no NULL */
+		qsort(t->pend, t->npend, sizeof(*t->pend), by_time);
 	for (size_t i = 0; i < t->npend; i++)
 		note(t, t->pend[i], keep);
 	t->npend = 0;

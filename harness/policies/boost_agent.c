@@ -25,7 +25,7 @@ const struct key_def boost_agent_keys[] = {
 	{ "boost_prio", KT_INT, 1, 98, KEY_LIST, "50", "dynamic policies: SCHED_FIFO priority of a boosted vCPU thread (the VM's cap); the agent runs one above it" },
 	{ "boost_lead_us", KT_INT, 0, 100000, KEY_LIST, "50", "dynamic policies: predictive boosts this long before the guest's RT deadline; lazy gives the host this long after it; the agent's timers go off early by its own lateness, at most this" },
 	{ "boost_max_ms", KT_INT, 1, 100000, KEY_LIST, "50", "dynamic policies: longest boost, then unboosted as long; a parked vCPU's goes on while it ran under half of each such stretch" },
-	{ "boost_gate_ms", KT_INT, 0, 100000, KEY_LIST, "250", "dynamic-predictive: boosts a vCPU only while the host holds its thread off a CPU: not after this long of its unboosted time with under 10% of it spent preempted; again as soon as that 10% is reached (0: always)" },
+	{ "boost_gate_ms", KT_INT, 0, 100000, KEY_LIST, "250", "dynamic-predictive: boosts a vCPU that never halts only while the host holds its thread off a CPU, judged over windows of this much of its unboosted time (preempted for 10% of one: boosted; the first window 50 ms; 0: always boosted)" },
 	{ "agent_poll_us", KT_INT, 20, 100000, KEY_LIST, "100", "dynamic policies: while a vCPU is boosted and its region has no doorbell, how often the agent looks for the guest's unboost" },
 	{ "boost_device", KT_CHOICE, 0, 0, KEY_LIST, "ram",
 	  "dynamic policies: the region in reserved guest RAM named on the command line (ram; a kick is "
@@ -58,8 +58,7 @@ struct vcpu_agent {
 	/* the gate (boost_gate_ms): a window of the thread's unboosted time, and its time held off */
 	int gate_open;
 	double gate_look_ms, win_ms, win_len_ms, closed_ms;
-	uint64_t held_seen, win_held_ns;
-	unsigned long slept_seen;
+	uint64_t win_held_ns;
 };
 
 struct agent {
@@ -255,18 +254,15 @@ static int gate(struct agent *a, int i, const struct schedtrace_thread *tr, doub
 		return 1;
 	if (!c->gate_look_ms) {
 		c->gate_look_ms = t;
-		c->held_seen = tr->held_ns;
-		c->slept_seen = tr->slept;
 		c->win_len_ms = a->gate_ms < 50 ? a->gate_ms : 50;
 		return c->gate_open = 1;
 	}
+	/* c->seen is the trace at the last look: trace_look comes after */
 	double dt = t - c->gate_look_ms;
-	int halted = tr->slept != c->slept_seen;
+	int halted = tr->slept != c->seen.slept;
 	c->closed_ms += c->gate_open ? 0 : dt;
-	c->win_held_ns += tr->held_ns - c->held_seen;
+	c->win_held_ns += tr->held_ns - c->seen.held_ns;
 	c->win_ms += c->boosted ? 0 : dt;
-	c->held_seen = tr->held_ns;
-	c->slept_seen = tr->slept;
 	c->gate_look_ms = t;
 	int end = c->win_ms >= c->win_len_ms;
 	if (halted || (double)c->win_held_ns >= c->win_len_ms * 1e5 || end) { /* 10%, in ns */
@@ -302,9 +298,9 @@ static void step(struct agent *a, uint64_t woke_ns)
 		a->kicks += v.kicks != c->kicks;
 		c->kicks = v.kicks;
 		c->rang = 0;
+		l.contended = gate(a, i, tr, t);
 		if (tr)
 			trace_look(a, c, tr, &l);
-		l.contended = gate(a, i, tr, t);
 		a->rt_signals += v.cls == PVB_CLASS_RT || (v.flags & PVB_SF_BOOST_REQ) || v.next_rt_tsc;
 		a->deadlines += v.next_rt_tsc != 0;
 		uint64_t at = a->s->wake_at(&l);

@@ -86,13 +86,13 @@ static void run(const struct run_spec *r, const struct run_env *env, struct run_
 		pause(); /* the engine's watchdog ends it */
 	if (!strcmp(how, "crash"))
 		_exit(3); /* dies without a result */
-	metrics_add(&out->m[SIDE_GUEST], "op_p50", "ns", PVB_LESS, METRIC_CPU_VM, stats_median(took, (size_t)ops));
+	double p50 = stats_median(took, (size_t)ops);
+	metrics_add(&out->m[SIDE_GUEST], "op_p50", "ns", PVB_LESS, METRIC_CPU_VM, p50);
 	metrics_add(&out->m[SIDE_GUEST], "ops", "count", PVB_INFO, METRIC_CPU_VM, (double)ops);
-	double sum = 0;
-	for (long long i = 0; i < ops; i++)
-		sum += took[i];
-	/* the same work as a rate: a metric where more is better, declared so */
-	metrics_add(&out->m[SIDE_GUEST], "op_rate", "op/s", PVB_MORE, METRIC_CPU_VM, sum > 0 ? ops * 1e9 / sum : 0);
+	/* the same work as a rate: a metric where more is better, declared so. Of the median op: a
+	 * thread's CPU time in a VM counts the outer host's steal, and one op stretched by 100 ms
+	 * halved a mean-based rate (a nightly test missed its planted 50% once) */
+	metrics_add(&out->m[SIDE_GUEST], "op_rate", "op/s", PVB_MORE, METRIC_CPU_VM, p50 > 0 ? 1e9 / p50 : 0);
 	add_histogram(&out->m[SIDE_GUEST], took, ops, work_ns);
 	free(took);
 	if (!strcmp(how, "failed"))

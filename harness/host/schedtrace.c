@@ -165,19 +165,21 @@ static int64_t get(const uint8_t *raw, uint32_t len, struct field f)
 	return v;
 }
 
-static void add(struct schedtrace *t, struct rec r)
+/* One more record at the end of a growing array (*v, holding *n of *cap); where memory runs out
+ * it is counted lost. */
+static void push(struct schedtrace *t, struct rec **v, size_t *n, size_t *cap, struct rec r)
 {
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 4096;
-		struct rec *n = realloc(t->r, cap * sizeof(*n));
-		if (!n) {
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		struct rec *m = realloc(*v, c * sizeof(*m));
+		if (!m) {
 			t->lost++;
 			return;
 		}
-		t->r = n;
-		t->cap = cap;
+		*v = m;
+		*cap = c;
 	}
-	t->r[t->nr++] = r;
+	(*v)[(*n)++] = r;
 }
 
 /* One thing that happened to a traced thread (a wake-up, a switch in or out): its latest times
@@ -185,7 +187,7 @@ static void add(struct schedtrace *t, struct rec r)
 static void note(struct schedtrace *t, struct rec r, int keep)
 {
 	if (keep)
-		add(t, r);
+		push(t, &t->r, &t->nr, &t->cap, r);
 	for (int i = 0; i < t->n; i++) { /* the rings are per CPU: keep the latest of each */
 		struct schedtrace_thread *s = &t->th[i];
 		if (r.type == EV_WAKEUP && r.next == t->tids[i]) {
@@ -244,20 +246,10 @@ static int quiet_out(const struct schedtrace *t, int prev, int runnable)
  * a wait (a preemption, then the switch back in) is only measured with its two ends in order. */
 static void pend(struct schedtrace *t, struct rec r)
 {
-	if (t->npend == t->cappend) {
-		size_t cap = t->cappend ? t->cappend * 2 : 256;
-		struct rec *n = realloc(t->pend, cap * sizeof(*n));
-		if (!n) {
-			t->lost++;
-			return;
-		}
-		t->pend = n;
-		t->cappend = cap;
-	}
-	t->pend[t->npend++] = r;
+	push(t, &t->pend, &t->npend, &t->cappend, r);
 }
 
-static int by_time(const void *a, const void *b)
+static int cmp_rec(const void *a, const void *b)
 {
 	uint64_t x = ((const struct rec *)a)->ns, y = ((const struct rec *)b)->ns;
 	return (x > y) - (x < y);
@@ -389,7 +381,7 @@ static void drain_all(struct schedtrace *t, int keep)
 		if (t->askring[i])
 			skip_ring(t->askring[i]);
 	if (t->npend) /* none yet: no buffer, and qsort takes no NULL */
-		qsort(t->pend, t->npend, sizeof(*t->pend), by_time);
+		qsort(t->pend, t->npend, sizeof(*t->pend), cmp_rec);
 	for (size_t i = 0; i < t->npend; i++)
 		note(t, t->pend[i], keep);
 	t->npend = 0;
@@ -596,12 +588,6 @@ fail:
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static int cmp_rec(const void *a, const void *b)
-{
-	uint64_t x = ((const struct rec *)a)->ns, y = ((const struct rec *)b)->ns;
 	return (x > y) - (x < y);
 }
 

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include "util.h"
@@ -73,8 +73,9 @@ struct agent {
 	uint32_t features;
 	struct schedtrace *trace;
 	sem_t ready;                     /* the thread has started its trace (or failed to) */
-	int tfd;                         /* the timerfd of the next time asked for */
-	uint64_t armed_ns;               /* what it is set to (CLOCK_MONOTONIC; 0: disarmed) */
+	uint64_t armed_ns;               /* the next time asked for: ppoll's timeout (CLOCK_MONOTONIC;
+					    0: none). Not a timerfd, whose set and read were two of the
+					    four or five syscalls of a wake-up */
 	uint64_t early_ns;               /* how much before a time asked the timer is set: its own
 					    recent lateness (p90 of the last LATE_N), at most the lead (so
 					    lazy never acts before a deadline, predictive at most twice
@@ -364,15 +365,7 @@ static void arm_timer(struct agent *a)
 			EARLIEST(now + (uint64_t)a->max_ms * 1000000);
 	}
 #undef EARLIEST
-	struct itimerspec its = { 0 };
-	if (next)
-		next = next > now ? next : now + 1000;
-	/* setting a timer is a syscall that costs more than a look here: only when it moves */
-	if (next == a->armed_ns && (!next || next > now))
-		return;
-	a->armed_ns = next;
-	its.it_value = (struct timespec){ (time_t)(next / 1000000000ull), (long)(next % 1000000000ull) };
-	timerfd_settime(a->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	a->armed_ns = next && next <= now ? now + 1000 : next;
 }
 
 /* The timer fired at WOKE_NS: how late this thread got to it. A user-space agent gets to its timer
@@ -404,6 +397,9 @@ static void *agent_main(void *arg)
 	int tid = (int)syscall(SYS_gettid);
 	if (sched_save_and_set_fifo(&self, tid, a->prio + 1, err, sizeof(err)) && !a->errors++)
 		snprintf(a->sched_err, sizeof(a->sched_err), "agent: %s", err);
+	/* ppoll's timeout is its timer: no slack (a FIFO thread has none; one that could not be made
+	 * FIFO would have 50 us) */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	/* the host's side of the story (without it only kicks and times wake the agent), from here:
 	 * the trace must not take this thread's own wake-ups on a vCPU's CPU for the host's doing */
 	if (a->s->trace_events && schedtrace_start(&a->trace, a->vm->tids, a->nr, a->s->trace_events, tid,
@@ -422,7 +418,6 @@ static void *agent_main(void *arg)
 		halts_wake(a, i);
 	for (int i = 0; i < nkick; i++)
 		pf[npf++] = (struct pollfd){ .fd = a->vm->kick_fds[i], .events = POLLIN };
-	pf[npf++] = (struct pollfd){ .fd = a->tfd, .events = POLLIN };
 	pf[npf++] = (struct pollfd){ .fd = a->th.wake_fd, .events = POLLIN };
 	if (a->trace)
 		npf += schedtrace_pollfds(a->trace, pf + npf, MAX_POLL - npf);
@@ -442,11 +437,18 @@ static void *agent_main(void *arg)
 		arm_timer(a);
 		if (a->trace)
 			schedtrace_sleeping(a->trace);
-		if (ppoll(pf, (nfds_t)npf, NULL, NULL) < 0 && errno != EINTR)
+		uint64_t now = mono_ns(), left = a->armed_ns > now ? a->armed_ns - now : 0;
+		struct timespec ts = { (time_t)(left / 1000000000ull), (long)(left % 1000000000ull) };
+		if (ppoll(pf, (nfds_t)npf, a->armed_ns ? &ts : NULL, NULL) < 0 && errno != EINTR)
 			break;
 		uint64_t woke_ns = mono_ns(), n;
 		int by[3] = { 0 };
 		a->wakeups++;
+		if (a->armed_ns && woke_ns >= a->armed_ns) { /* its time came: the timer fired */
+			by[1] = 1;
+			timer_late(a, woke_ns);
+			a->armed_ns = 0;
+		}
 		for (int i = 0; i < npf; i++) {
 			/* a vCPU thread's own event once the thread has exited (its VM powered off):
 			 * readable for good, it would wake this FIFO thread in a loop */
@@ -454,13 +456,11 @@ static void *agent_main(void *arg)
 				pf[i].fd = -1;
 			if (!(pf[i].revents & POLLIN))
 				continue;
-			by[i < nkick ? 0 : i == nkick ? 1 : 2] |= i != nkick + 1; /* not the stop */
+			if (i != nkick) /* not the stop */
+				by[i < nkick ? 0 : 2] = 1;
 			if (i < nkick && read(pf[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
 				a->doorbells += n;
 				a->v[i].rang = 1;
-			} else if (i == nkick && read(pf[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
-				timer_late(a, woke_ns);
-				a->armed_ns = 0; /* the timer fired: it is disarmed now */
 			}
 		}
 		for (int k = 0; k < 3; k++)
@@ -484,7 +484,6 @@ int boost_agent_prepare(struct policy *p, const struct agent_strategy *s, char *
 		return -1;
 	p->priv = a;
 	a->s = s;
-	a->tfd = -1;
 	a->prio = (int)spec_int(p->spec, "boost_prio");
 	a->lead_us = (int)spec_int(p->spec, "boost_lead_us");
 	a->max_ms = (int)spec_int(p->spec, "boost_max_ms");
@@ -508,11 +507,6 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 	a->nr = vm->nr_vcpus < VM_MAX_VCPUS ? vm->nr_vcpus : VM_MAX_VCPUS;
 	a->khz = vm->tsc_khz;
 	a->doorbell = vm->kick_fds != NULL;
-	a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (a->tfd < 0) {
-		snprintf(err, errlen, "timerfd_create: %s", strerror(errno));
-		return -1;
-	}
 	a->t_start = mono_ms();
 	sem_init(&a->ready, 0, 0);
 	if (policy_thread_start(&a->th, agent_main, a, err, errlen))
@@ -541,9 +535,6 @@ void boost_agent_stop(struct policy *p)
 			unboost(a, i, t);
 	schedtrace_stop(a->trace, NULL);
 	a->trace = NULL;
-	if (a->tfd >= 0)
-		close(a->tfd);
-	a->tfd = -1;
 	a->vm = NULL;
 }
 
@@ -657,8 +648,6 @@ void boost_agent_destroy(struct policy *p)
 	struct agent *a = p->priv;
 	if (a) {
 		schedtrace_stop(a->trace, NULL);
-		if (a->tfd >= 0)
-			close(a->tfd);
 		free(a->react_us);
 	}
 	free(a);

@@ -53,6 +53,7 @@ struct vcpu_agent {
 	uint64_t deadline;               /* the guest deadline the current boost is for */
 	uint32_t kicks;                  /* slot.kicks at the last look */
 	uint64_t stamp;                  /* slot.stamp_tsc at the last look */
+	uint64_t stamp_seen;             /* host TSC at that look's start (0: none yet) */
 	int rang;                        /* its doorbell rang since the last look */
 	struct schedtrace_thread seen;   /* the trace at the last look */
 	uint64_t wake_at;                /* guest TSC the strategy asked to look again at; 0: none */
@@ -70,8 +71,6 @@ struct agent {
 	unsigned khz;
 	struct policy_thread th;
 	int64_t offset, offset0;         /* host TSC - guest TSC: the bound now, and the first one */
-	int64_t offset_min[2];           /* the least bound in this window and the last (INT64_MAX: none) */
-	double offset_win_ms;            /* when this window began */
 	int negotiated, doorbell;        /* doorbell: the VM has one (kick_fds) */
 	uint32_t features;
 	struct schedtrace *trace;
@@ -186,40 +185,28 @@ static void bound_boost(struct agent *a, int i, double t)
 	}
 }
 
-/* The guest stamped before the read ended: host - guest is at most after - stamp (a TSC taken
- * before the read let a stamp made during it push the bound past the truth). The offset is the
- * least bound of new stamps in this window of OFFSET_WIN_MS and the last (none: it stays). Not
- * the least of the whole run: a stamp that lies (or a wild write) claims any bound, and would
- * keep the guest's clock wrong for good; a migration moves the truth. Not floored near the
- * first bound either: a guest ready before the agent's first look (it booted while the policy
- * started, as QEMU's vCPUs may) may have been so for any time. A floor 10 ms under that bound kept
- * a guest ready 30 ms early 30 ms behind, every stamp refused, and predictive found no deadline
- * due. A lie mistimes only its own guest's boosts, which their bound holds. */
-#define OFFSET_WIN_MS 250
-static void set_offset(struct agent *a)
+/* A stamp S new since c's last look. The guest stamped it before the read ended: host - guest is
+ * at most after - S (a TSC taken before the read let a stamp made during it push the bound past
+ * the truth), and the offset is the least such bound. It was written after that last look began
+ * (c->stamp_seen), so host - guest is at least stamp_seen - S. One that says more than the offset
+ * now by over a millisecond proves the offset wrong: a stamp that lied (or a wild write), or a
+ * migration, set it; it starts again from this stamp. An honest guest's stamps never do that,
+ * unless the host held its vCPU off for over a millisecond between its TSC read and its publish,
+ * which costs a bound as loose until its next stamp. No floor near the first bound: a guest
+ * ready before the agent's first look (it booted while the policy started, as QEMU's vCPUs may)
+ * may have been so for any time. A floor 10 ms under that bound kept a guest ready 30 ms early
+ * 30 ms behind, every stamp refused: predictive found no deadline due. A lie mistimes only its
+ * own guest's boosts, which their bound holds. */
+static void bound_offset(struct agent *a, const struct vcpu_agent *c, uint64_t stamp, uint64_t host,
+			 uint64_t *guest_now)
 {
-	int64_t best = a->offset_min[0] < a->offset_min[1] ? a->offset_min[0] : a->offset_min[1];
-	if (best != INT64_MAX)
-		a->offset = best;
-}
-
-static void tighten_offset(struct agent *a, uint64_t stamp_tsc, uint64_t host, uint64_t *guest_now)
-{
-	int64_t bound = (int64_t)(__builtin_ia32_rdtsc() - stamp_tsc);
-	if (bound < a->offset_min[0])
-		a->offset_min[0] = bound;
-	set_offset(a);
-	*guest_now = host - (uint64_t)a->offset;
-}
-
-static void roll_offset_window(struct agent *a, double t)
-{
-	if (t - a->offset_win_ms < OFFSET_WIN_MS)
-		return;
-	a->offset_min[1] = a->offset_min[0];
-	a->offset_min[0] = INT64_MAX;
-	a->offset_win_ms = t;
-	set_offset(a);
+	int64_t upper = (int64_t)(__builtin_ia32_rdtsc() - stamp);
+	int64_t lower = c->stamp_seen ? (int64_t)(c->stamp_seen - stamp) : INT64_MIN;
+	/* lower - offset, as unsigned: a lie's values overflow a signed sum */
+	if (upper < a->offset || (lower > a->offset && (uint64_t)lower - (uint64_t)a->offset > a->khz)) {
+		a->offset = upper;
+		*guest_now = host - (uint64_t)a->offset;
+	}
 }
 
 /* What the host's scheduler saw of the vCPU thread since the last look, into l. */
@@ -303,7 +290,6 @@ static int gate(struct agent *a, int i, const struct schedtrace_thread *tr, doub
 static void step(struct agent *a, uint64_t woke_ns)
 {
 	double t = mono_ms();
-	roll_offset_window(a, t);
 	uint64_t host = __builtin_ia32_rdtsc(), now_ns = mono_ns(), guest_now = host - (uint64_t)a->offset;
 	uint64_t early_tsc = a->early_ns * a->khz / 1000000; /* the timer's margin, as arm_timer sets it */
 	struct pvb_boost_limits lim = { .max_prio = (uint8_t)a->prio, .features = a->features,
@@ -318,8 +304,9 @@ static void step(struct agent *a, uint64_t woke_ns)
 		    PVB_BOOST_READ_TORN)
 			continue;
 		if (v.stamp_tsc && v.stamp_tsc != c->stamp) /* an old one read again bounds it less */
-			tighten_offset(a, v.stamp_tsc, host, &guest_now);
+			bound_offset(a, c, v.stamp_tsc, host, &guest_now);
 		c->stamp = v.stamp_tsc;
+		c->stamp_seen = host;
 		struct agent_look l = { .v = &v, .guest_now = guest_now, .boosted = c->boosted,
 					.lead = (uint64_t)a->lead_us * a->khz / 1000, .boost_deadline = c->deadline,
 					.on_cpu = -1, .awake = -1, .held_off = -1, .asleep = -1 };
@@ -455,9 +442,6 @@ static void *agent_main(void *arg)
 			a->negotiated = 1;
 			/* the guest stamped its TSC just before guest_ready: host - guest, at most */
 			a->offset = a->offset0 = (int64_t)(__builtin_ia32_rdtsc() - h->guest_tsc_ready);
-			a->offset_min[0] = a->offset0;
-			a->offset_min[1] = INT64_MAX;
-			a->offset_win_ms = mono_ms();
 			for (int i = 0; i < a->nr; i++)
 				a->v[i].kicks = pvb_boost_slot(h, (unsigned)i)->kicks;
 			/* a first look: a guest that never halts, kicks or is preempted would otherwise

@@ -307,14 +307,16 @@ static void rogue_guest_gets_no_more_than_static(void **state)
 	struct metric_set ms = { 0 };
 	ops->counters(&p, &ms);
 	fprintf(stderr, "note: rogue guest: %.0f sched errors, %.0f boosts, %.0f parked, %.0f cool-downs, %.0f rejected values, "
-		"%.0f torn reads, boosted %.0f ms of 2 x 1500, longest seen %.0f ms\n", metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value,
+		"%.0f torn reads, %.0f offset resets, boosted %.0f ms of 2 x 1500, longest seen %.0f ms\n",
+		metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "boosts", METRIC_CPU_VM)->value, metrics_find(&ms, "parks", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "rejected_values", METRIC_CPU_VM)->value,
-		metrics_find(&ms, "torn_reads", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "torn_reads", METRIC_CPU_VM)->value, metrics_find(&ms, "offset_resets", METRIC_CPU_VM)->value,
 		metrics_find(&ms, "boosted_ms", METRIC_CPU_ALL)->value, longest);
 	assert_int_equal(over_cap, 0);
 	assert_true(metrics_find(&ms, "rejected_values", METRIC_CPU_VM)->value > 0);
+	assert_true(metrics_find(&ms, "offset_resets", METRIC_CPU_VM)->value > 0); /* its random stamps */
 	assert_true(metrics_find(&ms, "sched_errors", METRIC_CPU_VM)->value == 0);
 	/* greedy: boosted, but in stretches of at most boost_max_ms (50) each followed by as long
 	 * unboosted: about half of the 1.5 s per vCPU, never all of it */

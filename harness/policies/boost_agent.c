@@ -86,6 +86,7 @@ struct agent {
 	uint64_t nlate;
 	struct pvb_boost_stats st;
 	uint64_t boosts, unboosts, cooldowns, errors, gone, kicks, doorbells, wakeups, rt_signals, parks;
+	uint64_t offset_resets;          /* stamps that proved the TSC offset wrong */
 	uint64_t woke_by[3];             /* wake-ups with a doorbell, the timer, the trace ready */
 	uint64_t deadlines;              /* looks at which the guest had published an RT deadline */
 	uint64_t by_cause[NR_CAUSES];
@@ -202,8 +203,10 @@ static void bound_offset(struct agent *a, const struct vcpu_agent *c, uint64_t s
 {
 	int64_t upper = (int64_t)(__builtin_ia32_rdtsc() - stamp);
 	int64_t lower = c->stamp_seen ? (int64_t)(c->stamp_seen - stamp) : INT64_MIN;
-	/* lower - offset, as unsigned: a lie's values overflow a signed sum */
-	if (upper < a->offset || (lower > a->offset && (uint64_t)lower - (uint64_t)a->offset > a->khz)) {
+	/* lower - offset as unsigned: a lie's values overflow a signed sum */
+	int wrong = lower > a->offset && (uint64_t)lower - (uint64_t)a->offset > a->khz;
+	a->offset_resets += wrong;
+	if (upper < a->offset || wrong) {
 		a->offset = upper;
 		*guest_now = host - (uint64_t)a->offset;
 	}
@@ -610,8 +613,12 @@ void boost_agent_counters(struct policy *p, struct metric_set *out)
 		metrics_add(out, "agent_cpu_pct", "%", PVB_LESS, METRIC_CPU_VM, 100.0 * a->cpu_ms / a->life_ms);
 	if (a->gate_ms && a->life_ms > 0) /* the share of the run the gate kept the boosts off, per vCPU */
 		metrics_add(out, "gate_closed_pct", "%", PVB_INFO, METRIC_CPU_VM, 100.0 * gate_closed_ms(a) / a->life_ms);
-	if (a->negotiated) /* how far the guest's stamps tightened the TSC offset's bound after negotiation */
+	if (a->negotiated) { /* how far the guest's stamps tightened the TSC offset's bound after negotiation */
 		metrics_add(out, "offset_tightened", "us", PVB_MORE, METRIC_CPU_VM, (double)(a->offset0 - a->offset) / a->khz * 1000);
+		/* stamps that proved it wrong: a guest that lied, a migration, or a vCPU held off for
+		 * over 1 ms between its TSC read and its publish */
+		metrics_add(out, "offset_resets", "count", PVB_LESS, METRIC_CPU_VM, (double)a->offset_resets);
+	}
 	if (a->nlate >= LATE_N) /* what its last timers were armed early by */
 		metrics_add(out, "agent_early_us", "us", PVB_INFO, METRIC_CPU_VM, (double)a->early_ns / 1e3);
 	if (a->nreact) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The result store: migrations, "done?", replacement, and a writer killed mid-transaction. */
+/* The result store: migrations, "done?", replacement, a writer killed mid-transaction, and a write refused. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -285,6 +285,40 @@ static void killed_writer_leaves_whole_runs(void **state)
 	assert_true(integrity_ok());
 }
 
+/* A write SQLite refuses half-way (here a trigger planted on the run's last table): the error
+ * names the store, the step and SQLite's reason, and the run it was to replace is still there,
+ * whole; the store takes the next run. */
+static void refused_write_keeps_the_run_it_would_replace(void **state)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	sqlite3 *db;
+
+	assert_non_null(s);
+	assert_int_equal(put(s, 1, "ok", 1000), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER planted BEFORE INSERT ON histograms"
+					  " BEGIN SELECT RAISE(ABORT, 'planted refusal'); END;", NULL, NULL, NULL), SQLITE_OK);
+	struct metric_set g = { 0 };
+	unsigned counts[] = { 1 };
+	metrics_add_hist(&g, "lat", -1, 1000, counts, 1, 0);
+	struct store_run r = { .experiment = "exp", .variant = "policy=static", .identity = "policy=static", .rep = 1,
+			       .status = "ok", .started_at = "t2", .ended_at = "t3", .sets = { &g }, .session = "" };
+	assert_int_equal(store_put_run(s, &r, err, sizeof(err)), -1);
+	metrics_free(&g);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "storing a run"));
+	assert_non_null(strstr(err, "planted refusal"));
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER planted", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(put(s, 2, "ok", 2000), 0); /* no transaction left open */
+	store_close(s);
+	assert_int_equal(query_int("SELECT count(*) FROM runs"), 2);
+	assert_int_equal(query_int("SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.rep = 1"), 1000);
+	assert_int_equal(query_int("SELECT count(*) FROM runs WHERE started_at = 't2'"), 0);
+	assert_true(integrity_ok());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +330,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sessions_keep_their_own_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(only_ok_runs_are_done_and_reruns_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_writer_leaves_whole_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(refused_write_keeps_the_run_it_would_replace, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

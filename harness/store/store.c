@@ -81,6 +81,16 @@ static int exec(struct store *s, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
+/* A write that failed at what: says so (before the ROLLBACK, which has its own message), ends its
+ * statement and the transaction. */
+static int abandon(struct store *s, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+{
+	fail(s, err, errlen, what);
+	sqlite3_finalize(st);
+	sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+	return -1;
+}
+
 /* COMMIT, and on failure ROLLBACK: a failed COMMIT must not leave the transaction open */
 static int commit(struct store *s, char *err, size_t errlen)
 {
@@ -271,10 +281,7 @@ int store_define(struct store *s, const struct store_definition *d, char *err, s
 	sqlite3_finalize(st);
 	return commit(s, err, errlen);
 fail:
-	fail(s, err, errlen, "defining the experiment");
-	sqlite3_finalize(st);
-	sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
-	return -1;
+	return abandon(s, st, "defining the experiment", err, errlen);
 }
 
 int store_run_done(struct store *s, const char *experiment, const char *session,
@@ -418,10 +425,7 @@ int store_put_run(struct store *s, const struct store_run *r, char *err, size_t 
 	sqlite3_finalize(st);
 	return commit(s, err, errlen);
 fail:
-	fail(s, err, errlen, "storing a run");
-	sqlite3_finalize(st);
-	sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
-	return -1;
+	return abandon(s, st, "storing a run", err, errlen);
 }
 
 int store_is_central(const char *path)

@@ -105,8 +105,11 @@ struct pvb_boost_slot {
 	uint64_t next_rt_tsc;    /* guest TSC of this vCPU's next RT wake-up; 0: none (RT_DEADLINE) */
 	uint32_t util;           /* run-queue utilisation 0..PVB_UTIL_MAX, PELT-style (UTIL) */
 	uint32_t kicks;          /* guest: doorbell kicks sent from this vCPU (a counter) */
-	uint64_t stamp_tsc;      /* guest: its TSC when it published: a host that cannot ask the
-				    hypervisor for the guest's TSC offset bounds it from these */
+	uint64_t stamp_tsc;      /* guest: its TSC when it published, read just before: a host that
+				    cannot ask the hypervisor for the guest's TSC offset bounds it from
+				    these, from above, and from below by taking a new one as read
+				    after its last look (a TSC read over 1 ms before its publish
+				    reads as a wrong offset) */
 	/* host -> guest. The host writes; the guest reads. host_seq is a seqcount like seq. */
 	uint32_t host_seq;       /* host: even when consistent */
 	uint8_t boosted;         /* host: 1 while the vCPU thread runs boosted */

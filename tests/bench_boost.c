@@ -8,7 +8,7 @@
  *   - what does the agent cost: under 5% of a CPU on the busy host, and (a job of its own) under 2%
  *     on an idle one?
  * with each strategy's boosted_at_wake_pct and reaction beside them, as medians [min..max] of the
- * per-run values. And lock-holder preemption (lockhold, 2 vCPUs, busy host): the guest's lock wait
+ * per-run values, and how the agent's bound on the guest's TSC offset moved. And lock-holder preemption (lockhold, 2 vCPUs, busy host): the guest's lock wait
  * under eager and lazy against vanilla and static, with the boosts given in a critical section. Under TCG (no KVM here) it runs and says so: TCG's timing is not a latency
  * measurement, so its verdicts say nothing about the mechanism.
  *   bench_boost [reps=N] [secs=N]
@@ -115,6 +115,21 @@ int main(int argc, char **argv)
 				       dyn ? b5 : "");
 			}
 		}
+	/* the clock the agent reads the guest's deadlines by: a guest ready before the agent started
+	 * (it booted first) shows that delay here, and a reset is a stamp that proved it wrong */
+	printf("\n# the agent's bound on the guest's TSC offset, busy runs: how far the guest's stamps moved it (ms), and resets\n");
+	for (size_t p = 2; p < NP; p++) {
+		double t[4 * MAX_REPS], r[4 * MAX_REPS];
+		int nt = 0, nr = 0;
+		char b1[64], b2[64];
+		for (int vc = 1; vc <= 2; vc++)
+			for (int iv = 500; iv <= 1000; iv += 500) {
+				nt += values(db, "busy", policies[p], vc, iv, "policy", -2, "offset_tightened", 1e-3, t + nt);
+				nr += values(db, "busy", policies[p], vc, iv, "policy", -2, "offset_resets", 1, r + nr);
+			}
+		printf("%-19s tightened %-22s resets %s\n", policies[p], bench_mmm(t, nt, 2, b1, sizeof(b1)),
+		       bench_mmm(r, nr, 0, b2, sizeof(b2)));
+	}
 	printf("\n# the agent on an idle host (2 vCPUs, 1000 us, busy guest): %% of one CPU, target < 2\n");
 	for (size_t p = 2; p < NP; p++) {
 		double x[MAX_REPS];

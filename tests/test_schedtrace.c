@@ -170,7 +170,8 @@ static void sleeps_wake_only_when_asked(void **state)
 	schedtrace_drain(t);
 	const struct schedtrace_thread *s = schedtrace_thread(t, 0);
 	assert_true(s->slept > 20 && s->out_ns > 0 && s->in_ns > 0);
-	assert_int_equal(s->preempted, 0);
+	/* its sleeps are not preemptions; a busy machine (CI under ASan) may preempt it a few times */
+	assert_true(s->preempted * 4 < s->slept);
 
 	schedtrace_wake_on_sleep(t, 0, 1);
 	unsigned long slept = s->slept;
@@ -216,7 +217,10 @@ static void boosted_wakeups_wake_no_reader(void **state)
 		fprintf(stderr, "skip: %s\n", err);
 		skip();
 	}
-	usleep(2000); /* a wake-up as it was set may still be there */
+	/* wake-ups since the first poll, before the thread was set (a busy machine delays this one),
+	 * may still say so, once */
+	usleep(2000);
+	poll(pf, (nfds_t)ncpu, 0);
 	schedtrace_drain(t);
 	woken = s->woken;
 	unsigned long slept = s->slept;

@@ -27,9 +27,7 @@ static char tmp[256];
 
 static int setup(void **state)
 {
-	static int n;
-	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-harness-%d-%d", (int)getpid(), ++n);
-	return mkdir_p(tmp);
+	return test_dir(tmp, sizeof(tmp), "harness");
 }
 
 static int pvbench(char **args, int timeout_ms, char *out_path)
@@ -1151,10 +1149,14 @@ static void own_vmm_util_channels_carry_the_utilisation(void **state)
 	char db[300];
 
 	REQUIRE_KVM();
+	/* kvm_pvm never returns from a ring-0 VMCALL: there the hypercall's run is skipped, saying so */
+	int pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
 	assert_int_equal(pvbench((char *[]){ "run", "--db", db, "tests/configs/dvfs-own.ini", NULL }, 180000, NULL), 0);
-	assert_int_equal(count_runs(db, "status = 'ok'"), 3);
-	for (int i = 0; i < 2; i++) {
+	assert_int_equal(count_runs(db, "status = 'ok'"), 3 - pvm);
+	assert_int_equal(count_runs(db, "status = 'skipped' AND variant = 'util_channel=hypercall' AND reason LIKE "
+				    "'%kvm_pvm hangs on a ring-0 VMCALL%'"), pvm);
+	for (int i = 0; i < 2 - pvm; i++) {
 		const char *v = ch[i].variant;
 		fprintf(stderr, "note: %s: %.0f updates sent at %.0f ns each (guest), %.0f seen by the agent, %.1f/s\n", v,
 			variant_metric(db, v, "guest", "util_kicks"), variant_metric(db, v, "guest", "util_cost"),

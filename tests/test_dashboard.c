@@ -76,11 +76,12 @@ static int pg(const char *cmd, ...)
 static int setup(void **state)
 {
 	char opts[400];
-	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-dashboard-%d", (int)getpid());
+	if (test_dir(tmp, sizeof(tmp), "dashboard"))
+		return -1;
 	snprintf(pgdata, sizeof(pgdata), "%s/pg", tmp);
 	snprintf(cmdlog, sizeof(cmdlog), "%s/cmd.log", tmp);
 	snprintf(conninfo, sizeof(conninfo), "postgresql:///postgres?host=%s&user=pvbench", tmp);
-	if (mkdir_p(tmp) || chmod(tmp, 0777))
+	if (chmod(tmp, 0777))
 		return -1;
 	as_postgres = getuid() == 0;
 	if (pg("initdb", "-D", pgdata, "-A", "trust", "-U", "pvbench", "--no-sync", NULL)) {

@@ -21,11 +21,11 @@ static char tmp[256], db[300], ini[300];
 
 static int setup(void **state)
 {
-	static int n;
-	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-engine-%d-%d", (int)getpid(), ++n);
+	if (test_dir(tmp, sizeof(tmp), "engine"))
+		return -1;
 	snprintf(db, sizeof(db), "%s/pv.db", tmp);
 	snprintf(ini, sizeof(ini), "%s/exp.ini", tmp);
-	return mkdir_p(tmp);
+	return 0;
 }
 
 static void write_ini(const char *text)

@@ -25,11 +25,9 @@ static char kernel[512], rundir[256];
 
 static int run_guest(const char *job, int vcpus, int timeout_ms, struct vm_result *r)
 {
-	static int seq;
 	char err[256];
 
-	snprintf(rundir, sizeof(rundir), "/tmp/pvbench-test-%d-%d", (int)getpid(), ++seq);
-	assert_int_equal(mkdir_p(rundir), 0);
+	assert_int_equal(test_dir(rundir, sizeof(rundir), "guest"), 0);
 	struct vm_spec s = { .kernel = kernel, .vcpus = vcpus, .job = job, .timeout_ms = timeout_ms,
 			     .run_dir = rundir, .tsc_khz = host.tsc_khz, .tcg = test_tcg };
 	if (!host.tsc_khz) {
@@ -285,7 +283,7 @@ static void sigint_leaves_no_qemu(void **state)
 
 	REQUIRE_GUEST();
 	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
-	snprintf(dir, sizeof(dir), "/tmp/pvbench-test-sigint-%d", (int)getpid());
+	assert_int_equal(test_dir(dir, sizeof(dir), "sigint"), 0);
 	char *argv[] = { bin, "guest", "run", "--duration", "60s", "--run-dir", dir, "--accel",
 			 test_tcg ? "tcg" : "kvm", NULL };
 	assert_int_equal(child_spawn(&pv, argv, NULL, err, sizeof(err)), 0);
@@ -313,8 +311,8 @@ static void record_without_vcpu_metrics_is_reported(void **state)
 
 	REQUIRE_GUEST();
 	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
-	snprintf(dir, sizeof(dir), "/tmp/pvbench-test-novcpu-%d", (int)getpid());
-	snprintf(out, sizeof(out), "%s.out", dir);
+	assert_int_equal(test_dir(dir, sizeof(dir), "novcpu"), 0);
+	snprintf(out, sizeof(out), "%s/out", dir);
 	char *argv[] = { bin, "guest", "run", "--workload", "channel", "--set", "channel=0", "--set",
 			 "ring=3", "--set", "count=10", "--duration", "1s", "--run-dir", dir, "--accel",
 			 test_tcg ? "tcg" : "kvm", NULL };
@@ -340,8 +338,7 @@ static void console_flood_is_stopped(void **state)
 	char err[256];
 
 	REQUIRE_GUEST();
-	snprintf(rundir, sizeof(rundir), "/tmp/pvbench-test-flood-%d", (int)getpid());
-	assert_int_equal(mkdir_p(rundir), 0);
+	assert_int_equal(test_dir(rundir, sizeof(rundir), "flood"), 0);
 	if (!host.tsc_khz)
 		assert_true(hostinfo_read(&host, err, sizeof(err)) == 0 || test_tcg);
 	struct vm_spec s = { .kernel = kernel, .vcpus = 1, .job = "workload=hang flood_kib=256",
@@ -411,8 +408,7 @@ static void boost_region_is_negotiated_and_published(void **state)
 	char err[256];
 
 	REQUIRE_GUEST();
-	snprintf(rundir, sizeof(rundir), "/tmp/pvbench-test-boost-%d", (int)getpid());
-	assert_int_equal(mkdir_p(rundir), 0);
+	assert_int_equal(test_dir(rundir, sizeof(rundir), "boost"), 0);
 	if (!host.tsc_khz)
 		assert_true(hostinfo_read(&host, err, sizeof(err)) == 0 || test_tcg);
 	struct vm_spec s = { .kernel = kernel, .vcpus = 2, .job = "workload=cyclic duration_ms=1500 rt_prio=40",

@@ -29,9 +29,7 @@ static char tmp[256];
 
 static int setup(void **state)
 {
-	static int n;
-	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-ivshmem-%d-%d", (int)getpid(), ++n);
-	return mkdir_p(tmp);
+	return test_dir(tmp, sizeof(tmp), "ivshmem");
 }
 
 /* One message as QEMU reads it: the number, and the fd that came with it (-1: none). */

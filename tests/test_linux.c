@@ -25,9 +25,7 @@ static char tmp[256];
 
 static int setup(void **state)
 {
-	static int n;
-	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-linux-%d-%d", (int)getpid(), ++n);
-	return mkdir_p(tmp);
+	return test_dir(tmp, sizeof(tmp), "linux");
 }
 
 /* ---- what init returns ---- */

@@ -24,11 +24,11 @@ static char tmp[256], db[300], out[300];
 
 static int setup(void **state)
 {
-	static int n;
-	snprintf(tmp, sizeof(tmp), "/tmp/pvbench-test-report-%d-%d", (int)getpid(), ++n);
+	if (test_dir(tmp, sizeof(tmp), "report"))
+		return -1;
 	snprintf(db, sizeof(db), "%s/pv.db", tmp);
 	snprintf(out, sizeof(out), "%s/out", tmp);
-	return mkdir_p(tmp);
+	return 0;
 }
 
 /* pvbench ARGS... --db DB, stdout to `out`; the exit status */

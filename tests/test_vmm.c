@@ -28,8 +28,8 @@ static void run(const char *vmm, const char *job, int vcpus, int timeout_ms, str
 
 	if (!host.tsc_khz)
 		assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0);
-	snprintf(dir, sizeof(dir), "/tmp/pvbench-test-vmm-%d", (int)getpid());
-	mkdir_p(dir);
+	if (!*dir)
+		assert_int_equal(test_dir(dir, sizeof(dir), "vmm"), 0);
 	struct vm_spec s = { .kernel = kernel, .vcpus = vcpus, .job = job, .timeout_ms = timeout_ms,
 			     .run_dir = dir, .tsc_khz = host.tsc_khz };
 	vm_run(vmm, &s, NULL, r);
@@ -81,7 +81,8 @@ static void expected_exit_sequence(void **state)
 	REQUIRE_KVM();
 	if (!host.tsc_khz)
 		assert_int_equal(hostinfo_read(&host, err, sizeof(err)), 0);
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-vmm-%d.log", (int)getpid());
+	assert_int_equal(test_dir(path, sizeof(path), "vmm-state"), 0);
+	strcat(path, "/console.log");
 	con = fopen(path, "w+");
 	snprintf(cmd, sizeof(cmd), "out=0x%x,0x%x tsc_khz=%u cpus=1 workload=cyclic duration_ms=100",
 		 (64u << 20) - VM_OUT_SIZE, VM_OUT_SIZE, host.tsc_khz);
@@ -198,7 +199,8 @@ static void command_lines_parse(void **state)
 			args[n] = lines[i][n];
 		args[n++] = "--dry-run";
 		args[n] = NULL;
-		snprintf(db, sizeof(db), "/tmp/pvbench-test-vmm-dry-%d.db", (int)getpid());
+		assert_int_equal(test_dir(db, sizeof(db), "vmm-dry"), 0);
+		strcat(db, "/pv.db");
 		assert_int_equal(pvbench(args, db), 0);
 		assert_int_equal(access(db, F_OK), -1); /* a dry run stores nothing */
 		strcat(db, ".log");
@@ -222,7 +224,8 @@ static void every_channel_delivers_exactly_what_was_sent(void **state)
 	char db[128];
 
 	REQUIRE_KVM();
-	snprintf(db, sizeof(db), "/tmp/pvbench-test-channels-%d.db", (int)getpid());
+	assert_int_equal(test_dir(db, sizeof(db), "channels"), 0);
+	strcat(db, "/pv.db");
 	int rc = pvbench(channels_args, db);
 	assert_true(rc == 0 || rc == 2); /* 2: a hypercall run hung, as it does on kvm_pvm */
 	assert_int_equal(query(db, "SELECT count(*) FROM runs r JOIN run_params p ON p.run_id = r.id AND"
@@ -252,7 +255,8 @@ static void memory_paths_leave_every_page_written(void **state)
 	char db[128];
 
 	REQUIRE_KVM();
-	snprintf(db, sizeof(db), "/tmp/pvbench-test-memory-%d.db", (int)getpid());
+	assert_int_equal(test_dir(db, sizeof(db), "memory"), 0);
+	strcat(db, "/pv.db");
 	assert_int_equal(pvbench(memory_args, db), 0);
 	assert_int_equal(query(db, "SELECT count(*) FROM runs r JOIN run_params p ON p.run_id = r.id AND"
 				   " p.key = 'backing' WHERE p.value IN ('demand', 'populated', 'prepass',"

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -134,6 +135,45 @@ static inline const char *build_dir(void)
 {
 	const char *b = getenv("PVBENCH_BUILD");
 	return b && *b ? b : "build";
+}
+
+/* A fresh, empty directory for a test, /tmp/pvbench-test-NAME-XXXXXX, into buf (at least 64
+ * bytes): never one named by the pid. /tmp outlives a run and pids come round again: a test that
+ * found the store an earlier run left in "its" directory counted that run's rows too (8 runs where
+ * it made 4). Removed, with what the test left in it, when the program that made it ends, unless
+ * PVBENCH_KEEP_TMP=1 (to read what a failing test left). -1 and errno where mkdtemp fails. */
+#define TEST_DIRS_MAX 256
+static char test_dirs[TEST_DIRS_MAX][64];
+static int ntest_dirs;
+static pid_t test_dirs_pid;
+
+static inline int test_dirs_rm(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb, (void)flag, (void)f;
+	remove(path);
+	return 0;
+}
+
+static inline void test_dirs_remove(void)
+{
+	const char *keep = getenv("PVBENCH_KEEP_TMP");
+	if (getpid() != test_dirs_pid || (keep && !strcmp(keep, "1"))) /* a forked child's exit */
+		return;
+	for (int i = 0; i < ntest_dirs; i++)
+		nftw(test_dirs[i], test_dirs_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static inline int test_dir(char *buf, size_t n, const char *name)
+{
+	if (snprintf(buf, n, "/tmp/pvbench-test-%s-XXXXXX", name) >= (int)n || !mkdtemp(buf))
+		return -1;
+	if (!test_dirs_pid) {
+		test_dirs_pid = getpid();
+		atexit(test_dirs_remove);
+	}
+	if (ntest_dirs < TEST_DIRS_MAX && strlen(buf) < sizeof(test_dirs[0]))
+		memcpy(test_dirs[ntest_dirs++], buf, strlen(buf) + 1);
+	return 0;
 }
 
 /* Number of live processes whose command line contains needle (a test's unique run dir). */

@@ -245,8 +245,8 @@ static void set_values_are_what_is_checked(void **state)
 static void reproduce_sets_only_the_keys_a_type_has(void **state)
 {
 	static char out[65536];
-	char dir[] = "/tmp/pvbench-test-cli-repro-XXXXXX", db[128];
-	assert_non_null(mkdtemp(dir));
+	char dir[64], db[128];
+	assert_int_equal(test_dir(dir, sizeof(dir), "cli-repro"), 0);
 	setenv("PVBENCH_HOST", "pvbench-test-cli", 1);
 	snprintf(db, sizeof(db), "%s/r.db", dir);
 	int rc = pvbench_text((char *[]){ "reproduce", "004", "--run", "--set", "accel=tcg", "--set", "repeat=1", "--db",
@@ -273,10 +273,6 @@ static void reproduce_sets_only_the_keys_a_type_has(void **state)
 	assert_non_null(strstr(out, "measured on this host for 1 of them"));
 	assert_non_null(strstr(out, "about 0.")); /* not an hour a run: the other host's */
 	unsetenv("PVBENCH_HOST");
-	char cmd[200];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		fail_msg("%s", cmd);
 }
 
 int main(void)

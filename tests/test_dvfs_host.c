@@ -266,11 +266,11 @@ static void run_frameloop(const char *dir, const char *lines, char *db, size_t d
 /* A real guest: frameloop under util_guest and powersave, into a temporary store. */
 static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
 {
-	char dir[] = "/tmp/pvbench-test-dvfs-XXXXXX", db[300];
+	char dir[64], db[300];
 	REQUIRE_GUEST();
 	if (!fifo_ok())
 		skip();
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(test_dir(dir, sizeof(dir), "dvfs"), 0);
 	run_frameloop(dir, "policy = util_guest, powersave\nbaseline = policy=powersave\n"
 		      "metrics = fps,energy_modelled,freq_avg\n", db, sizeof(db));
 	/* util_guest: negotiated, the guest published (a mean utilisation above nothing), got the
@@ -288,20 +288,17 @@ static void a_guest_publishes_its_utilisation_and_is_governed(void **state)
 	assert_true(published > 20 && published <= 1024);
 	assert_true(ps > 407.9 && ps < 408.1);
 	assert_true(frames > 0);
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 /* host_coload: pvbench's thread on each emulated CPU runs, and the governor counts it as the CPU's
  * other work (a busier CPU: higher frequency under baseline, which sees no guest utilisation). */
 static void host_coload_is_host_work_the_governor_counts(void **state)
 {
-	char dir[] = "/tmp/pvbench-test-dvfs-XXXXXX", db[300];
+	char dir[64], db[300];
 	REQUIRE_GUEST();
 	if (!fifo_ok())
 		skip();
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(test_dir(dir, sizeof(dir), "dvfs"), 0);
 	run_frameloop(dir, "policy = baseline\nhost_coload = 0, 60\nbaseline = host_coload=0\n", db, sizeof(db));
 	const char *q = "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id JOIN run_params p ON p.run_id = r.id "
 			"AND p.key = 'host_coload' AND p.value = '%s' WHERE m.name = '%s' AND m.cpu = -2";
@@ -319,9 +316,6 @@ static void host_coload_is_host_work_the_governor_counts(void **state)
 	assert_true(co > 10 && co <= 70);   /* it ran (the vCPUs and the stealer share its CPU) */
 	assert_true(none < 0);              /* no co-load, no figure */
 	assert_true(f60 > f0);              /* the governor saw it */
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 /* placement=capacity: the guest moves its render task to the CPU the host publishes as the
@@ -330,11 +324,11 @@ static void host_coload_is_host_work_the_governor_counts(void **state)
  * busy A53: this tells the two apart. */
 static void the_guest_places_its_task_by_the_hinted_capacity(void **state)
 {
-	char dir[] = "/tmp/pvbench-test-place-XXXXXX", db[300], cmd[400];
+	char dir[64], db[300];
 	REQUIRE_GUEST();
 	if (!fifo_ok())
 		skip();
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(test_dir(dir, sizeof(dir), "place"), 0);
 	run_frameloop(dir, "policy = baseline\ndvfs_cpus = a53+a72\n"
 		      "job_args = migrate_frames=8 placement=capacity, migrate_frames=8 placement=rotate\n", db, sizeof(db));
 	const char *q = "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id JOIN run_params p ON "
@@ -350,8 +344,6 @@ static void the_guest_places_its_task_by_the_hinted_capacity(void **state)
 		rot_moves, rot_frames);
 	assert_true(cap_moves == 1); /* off the A53 after the first block, then it stays */
 	assert_true(rot_frames > 16 && rot_moves >= rot_frames / 8 - 1 && rot_moves <= rot_frames / 8);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 int main(void)

@@ -149,7 +149,8 @@ int sched_fifo_allowed(int prio, char *err, size_t errlen)
 	return 1;
 }
 
-int policy_thread_start(struct policy_thread *th, void *(*fn)(void *), void *arg, char *err, size_t errlen)
+int policy_thread_start(struct policy_thread *th, const char *name, void *(*fn)(void *), void *arg, char *err,
+			size_t errlen)
 {
 	th->stop = 0;
 	th->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -163,6 +164,8 @@ int policy_thread_start(struct policy_thread *th, void *(*fn)(void *), void *arg
 		close(th->wake_fd);
 		return -1;
 	}
+	/* so top -H, perf and a trace tell the agent from pvbench's other threads (best effort) */
+	pthread_setname_np(th->t, name);
 	th->running = 1;
 	return 0;
 }

@@ -54,9 +54,11 @@ const char *policy_choice(int i);    /* the i-th policy's name, NULL past the la
 
 /* A policy's own thread (the agents'): started by start(), stopped by stop() on every path. The
  * thread runs until it sees stop set; one that sleeps in poll() also watches wake_fd (an eventfd
- * that stop signals), so it need not wake up on a timer to notice. */
+ * that stop signals), so it need not wake up on a timer to notice. NAME (at most 15 characters)
+ * is the thread's name, as top -H and perf show it. */
 struct policy_thread { pthread_t t; volatile int stop; int running, wake_fd; };
-int policy_thread_start(struct policy_thread *th, void *(*fn)(void *), void *arg, char *err, size_t errlen);
+int policy_thread_start(struct policy_thread *th, const char *name, void *(*fn)(void *), void *arg, char *err,
+			size_t errlen);
 void policy_thread_stop(struct policy_thread *th);   /* sets stop and joins; idempotent */
 
 /* Shared helpers for policies that change scheduling (policy.c). */

@@ -112,7 +112,7 @@ static double measured_overhead(struct store *st, const char *experiment, const 
 
 /* Before --run: what the tables' experiments cost, from their matrices and each run's duration,
  * leaving out the runs the store has; a run's overhead as measured on this host from the runs of
- * its experiment stored, else 5 s. A migration counts half its deadline. */
+ * its experiment stored, else REPRO_UNMEASURED_MS. A migration counts half its deadline. */
 struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
 				 const struct engine_opts *eo, FILE *out)
 {
@@ -159,7 +159,7 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 				stored++;
 				continue;
 			}
-			ms += over > 0 ? over : 5000;
+			ms += over > 0 ? over : REPRO_UNMEASURED_MS;
 			runs++;
 			for (int j = 0; j < r[k].nkeys; j++)
 				if (!strcmp(r[k].keys[j]->name, "duration"))
@@ -174,8 +174,8 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 	}
 	store_close(st);
 	fprintf(out, "pvbench reproduce: %d runs the tables judge are to run (%d stored already), in %d "
-		"experiments: about %.1f min (a run's overhead measured on this host for %d of them, 5 s for "
-		"the rest)\n", runs, stored, n, ms / 60000, measured);
+		"experiments: about %.1f min (a run's overhead measured on this host for %d of them, %.0f s for "
+		"the rest)\n", runs, stored, n, ms / 60000, measured, REPRO_UNMEASURED_MS / 1000);
 	for (int i = 0; i < n; i++) /* where the time goes, for a --set that scales it down */
 		if (each_runs[i])
 			fprintf(out, "  %-32s %4d runs  about %5.1f min\n", exps[i], each_runs[i], each_ms[i] / 60000);

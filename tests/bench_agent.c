@@ -22,8 +22,10 @@
  * the agent, as the guest's write to the doorbell register does through QEMU's ioeventfd.
  * gate_ms= sets predictive's boost_gate_ms (0: it boosts before every deadline, contended or not).
  */
+#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +129,52 @@ static void *host_hog(void *arg)
 }
 
 struct result { double late_p99, cpu, wakes[4]; int ok; };
+
+/* What a wake-up costs a thread like the agent on this host (SCHED_FIFO above the vCPUs, asleep
+ * in ppoll until its timer): its own CPU time per wake-up, over a second of wake-ups every 500 us,
+ * on an idle or a busy host. An agent's wake-ups per second times this is the least its CPU can
+ * be, whatever it does when awake: on a host whose wake-ups are costly (one that is itself a VM)
+ * that floor, not the agent's work, is what a CPU target meets. -1: no SCHED_FIFO here. */
+static void *floor_main(void *arg)
+{
+	double *us = arg;
+	struct sched_saved self;
+	struct timespec c0, c1, ts = { 0, 500000 };
+	char err[256];
+	long n = 0;
+
+	*us = -1;
+	if (sched_save_and_set_fifo(&self, (int)syscall(SYS_gettid), 51, err, sizeof(err)))
+		return NULL;
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* as the agent */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	for (uint64_t end = mono_ns() + 1000000000ull; mono_ns() < end; n++)
+		ppoll(NULL, 0, &ts, NULL);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	sched_restore(&self);
+	*us = ((double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec)) / 1e3 / (double)n;
+	return NULL;
+}
+
+static double wake_floor_us(int busy_host)
+{
+	pthread_t hog[8], th;
+	int cpus[8], nh = busy_host ? (ncpu < 8 ? ncpu : 8) : 0;
+	double us;
+
+	stop = 0;
+	for (int i = 0; i < nh; i++) {
+		cpus[i] = i;
+		pthread_create(&hog[i], NULL, host_hog, &cpus[i]);
+	}
+	pthread_create(&th, NULL, floor_main, &us);
+	pthread_join(th, NULL);
+	stop = 1;
+	for (int i = 0; i < nh; i++)
+		pthread_join(hog[i], NULL);
+	sleep(1); /* as between runs */
+	return us;
+}
 
 static struct result one_run(const char *policy, int busy_host, int idle_guest, int secs)
 {
@@ -289,11 +337,14 @@ int main(int argc, char **argv)
 		}
 	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	static struct result res[2][2][NP][MAX_REPS];
+	static double floor_us[2][MAX_REPS];
 	int total = 0, done = 0;
 	for (size_t p = 0; p < NP; p++)
 		total += want[p] * (want_host[0] + want_host[1]) * (want_guest[0] + want_guest[1]) * reps;
 	for (int rep = 0; rep < reps; rep++) /* interleaved: every variant once per round */
-		for (int busy = 0; busy < 2; busy++)
+		for (int busy = 0; busy < 2; busy++) {
+			if (want_host[busy])
+				floor_us[busy][rep] = wake_floor_us(busy);
 			for (int ig = 0; ig < 2; ig++)
 				for (size_t p = 0; p < NP; p++) {
 					if (!want_host[busy] || !want_guest[!ig] || !want[p])
@@ -302,6 +353,7 @@ int main(int argc, char **argv)
 					fprintf(stderr, "\r[%d/%d] %s host, %s guest, %s   ", ++done, total,
 						busy ? "busy" : "idle", ig ? "idle" : "busy", names[p]);
 				}
+		}
 	fprintf(stderr, "\n");
 	printf("\n# boost agents on this host's scheduler: %d synthetic vCPU threads, RT task every %llu us "
 	       "(20 us of work), %s, predictive's boost_gate_ms %s; median [min..max] of %d runs of %d s\n", NV,
@@ -312,15 +364,22 @@ int main(int argc, char **argv)
 		for (int ig = 0; ig < 2; ig++) {
 			if (!want_host[busy] || !want_guest[!ig])
 				continue;
-			printf("\n%s host, %s guest\n%-19s %-22s %-20s %-20s %-18s %-18s %-18s\n", busy ? "busy" : "idle",
-			       ig ? "idle (halts)" : "busy (a hog)", "policy", "RT lateness p99 us", "agent CPU %",
-			       "wake-ups/s: timer", "trace", "doorbell", "boosts/s");
+			char fl[64];
+			int nf = 0;
+			double f[MAX_REPS];
+			for (int r = 0; r < reps; r++)
+				if (floor_us[busy][r] > 0)
+					f[nf++] = floor_us[busy][r];
+			printf("\n%s host, %s guest (a FIFO thread's timer wake-up costs it %s us here)\n%-19s %-22s %-20s "
+			       "%-14s %-20s %-18s %-18s %-18s\n", busy ? "busy" : "idle", ig ? "idle (halts)" : "busy (a hog)",
+			       bench_mmm(f, nf, 1, fl, sizeof(fl)), "policy", "RT lateness p99 us", "agent CPU %",
+			       "wake floor %", "wake-ups/s: timer", "trace", "doorbell", "boosts/s");
 			for (size_t p = 0; p < NP; p++) {
 				if (!want[p])
 					continue;
-				double x[6][MAX_REPS];
+				double x[7][MAX_REPS];
 				int n = 0;
-				char b[6][64];
+				char b[7][64];
 				for (int r = 0; r < reps; r++) {
 					const struct result *q = &res[busy][ig][p][r];
 					if (!q->ok)
@@ -328,15 +387,19 @@ int main(int argc, char **argv)
 					x[0][n] = q->late_p99, x[1][n] = q->cpu;
 					for (int k = 0; k < 4; k++)
 						x[2 + k][n] = q->wakes[k];
+					/* its wake-ups at the floor's cost, measured in the same round */
+					x[6][n] = (q->wakes[0] + q->wakes[1] + q->wakes[2]) * (floor_us[busy][r] > 0 ? floor_us[busy][r] : 0) / 1e4;
 					n++;
 				}
 				int dyn = p >= 2;
-				printf("%-19s %-22s %-20s %-20s %-18s %-18s %-18s\n", names[p], bench_mmm(x[0], n, 0, b[0], 64),
-				       dyn ? bench_mmm(x[1], n, 2, b[1], 64) : "", dyn ? bench_mmm(x[2], n, 0, b[2], 64) : "",
+				printf("%-19s %-22s %-20s %-14s %-20s %-18s %-18s %-18s\n", names[p],
+				       bench_mmm(x[0], n, 0, b[0], 64), dyn ? bench_mmm(x[1], n, 2, b[1], 64) : "",
+				       dyn && nf ? bench_mmm(x[6], n, 1, b[6], 64) : "", dyn ? bench_mmm(x[2], n, 0, b[2], 64) : "",
 				       dyn ? bench_mmm(x[3], n, 0, b[3], 64) : "", dyn ? bench_mmm(x[4], n, 0, b[4], 64) : "",
 				       dyn ? bench_mmm(x[5], n, 0, b[5], 64) : "");
 			}
 		}
-	printf("\nagent CPU targets: < 2%% of a CPU on an idle host, < 5%% on a busy one\n");
+	printf("\nagent CPU targets: < 2%% of a CPU on an idle host, < 5%% on a busy one; wake floor: the agent's "
+	       "wake-ups/s at what a bare timer wake-up of a FIFO thread costs here, the least its CPU can be\n");
 	return 0;
 }

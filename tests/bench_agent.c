@@ -22,10 +22,8 @@
  * the agent, as the guest's write to the doorbell register does through QEMU's ioeventfd.
  * gate_ms= sets predictive's boost_gate_ms (0: it boosts before every deadline, contended or not).
  */
-#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,52 +127,6 @@ static void *host_hog(void *arg)
 }
 
 struct result { double late_p99, cpu, wakes[4]; int ok; };
-
-/* What a wake-up costs a thread like the agent on this host (SCHED_FIFO above the vCPUs, asleep
- * in ppoll until its timer): its own CPU time per wake-up, over a second of wake-ups every 500 us,
- * on an idle or a busy host. An agent's wake-ups per second times this is the least its CPU can
- * be, whatever it does when awake: on a host whose wake-ups are costly (one that is itself a VM)
- * that floor, not the agent's work, is what a CPU target meets. -1: no SCHED_FIFO here. */
-static void *floor_main(void *arg)
-{
-	double *us = arg;
-	struct sched_saved self;
-	struct timespec c0, c1, ts = { 0, 500000 };
-	char err[256];
-	long n = 0;
-
-	*us = -1;
-	if (sched_save_and_set_fifo(&self, (int)syscall(SYS_gettid), 51, err, sizeof(err)))
-		return NULL;
-	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* as the agent */
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-	for (uint64_t end = mono_ns() + 1000000000ull; mono_ns() < end; n++)
-		ppoll(NULL, 0, &ts, NULL);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-	sched_restore(&self);
-	*us = ((double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec)) / 1e3 / (double)n;
-	return NULL;
-}
-
-static double wake_floor_us(int busy_host)
-{
-	pthread_t hog[8], th;
-	int cpus[8], nh = busy_host ? (ncpu < 8 ? ncpu : 8) : 0;
-	double us;
-
-	stop = 0;
-	for (int i = 0; i < nh; i++) {
-		cpus[i] = i;
-		pthread_create(&hog[i], NULL, host_hog, &cpus[i]);
-	}
-	pthread_create(&th, NULL, floor_main, &us);
-	pthread_join(th, NULL);
-	stop = 1;
-	for (int i = 0; i < nh; i++)
-		pthread_join(hog[i], NULL);
-	sleep(1); /* as between runs */
-	return us;
-}
 
 static struct result one_run(const char *policy, int busy_host, int idle_guest, int secs)
 {
@@ -344,7 +296,7 @@ int main(int argc, char **argv)
 	for (int rep = 0; rep < reps; rep++) /* interleaved: every variant once per round */
 		for (int busy = 0; busy < 2; busy++) {
 			if (want_host[busy])
-				floor_us[busy][rep] = wake_floor_us(busy);
+				floor_us[busy][rep] = bench_wake_floor_us(busy);
 			for (int ig = 0; ig < 2; ig++)
 				for (size_t p = 0; p < NP; p++) {
 					if (!want_host[busy] || !want_guest[!ig] || !want[p])

@@ -71,6 +71,11 @@ int main(int argc, char **argv)
 		secs, reps, tcg ? "accel = tcg\n" : "");
 	fclose(f);
 	child_signals_install();
+	/* what a bare timer wake-up costs a FIFO thread on this host, idle and busy, before the runs and
+	 * after: an agent's wake-ups at that cost are the least its CPU can be */
+	double floor_us[2][2];
+	for (int busy = 0; busy < 2; busy++)
+		floor_us[busy][0] = bench_wake_floor_us(busy);
 	char *args[] = { bin, "run", ini, "--db", db, NULL };
 	struct child c;
 	struct child_io io = { .stdout_path = "/dev/null" }; /* progress on stderr; our tables on stdout */
@@ -78,6 +83,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_boost: %s\n", err);
 		return 1;
 	}
+	for (int busy = 0; busy < 2; busy++)
+		floor_us[busy][1] = bench_wake_floor_us(busy);
+	double floor_busy = (floor_us[1][0] + floor_us[1][1]) / 2, floor_idle = (floor_us[0][0] + floor_us[0][1]) / 2;
+	printf("\n# a FIFO thread's bare timer wake-up costs it %.1f and %.1f us here on a busy host, %.1f and %.1f "
+	       "on an idle one (before and after the runs): 'floor', an agent's wake-ups at that cost\n",
+	       floor_us[1][0], floor_us[1][1], floor_us[0][0], floor_us[0][1]);
 	printf("\n# dynamic boost, busy host and guest, rt_prio 50; median [min..max] of %d runs of %d s%s\n", reps,
 	       secs, tcg ? " (TCG, no KVM here: not a latency measurement)" : "");
 	for (int vc = 1; vc <= 2; vc++)
@@ -95,9 +106,9 @@ int main(int argc, char **argv)
 				continue;
 			}
 			double gs = stats_median(g[1], (size_t)ng[1]), hv = stats_max(h[0], (size_t)nh[0]);
-			printf("\n%d vCPU(s), interval %d us\n%-19s %-22s %7s %6s %-22s %10s %-22s %3s %-18s %-16s\n", vc,
-			       iv, "policy", "guest p99 us", "/static", "<=1.5x", "host p99 us", "<=vanilla", "agent CPU %",
-			       "<5", "boosted at wake %", "reaction p50 us");
+			printf("\n%d vCPU(s), interval %d us\n%-19s %-22s %7s %6s %-22s %10s %-22s %3s %-8s %-18s %-16s\n",
+			       vc, iv, "policy", "guest p99 us", "/static", "<=1.5x", "host p99 us", "<=vanilla", "agent CPU %",
+			       "<5", "floor %", "boosted at wake %", "reaction p50 us");
 			for (size_t p = 0; p < NP; p++) {
 				double gm = ng[p] ? stats_median(g[p], (size_t)ng[p]) : 0;
 				double hm = nh[p] ? stats_median(h[p], (size_t)nh[p]) : 0;
@@ -105,14 +116,18 @@ int main(int argc, char **argv)
 				int n1 = values(db, "busy", policies[p], vc, iv, "policy", -2, "agent_cpu_pct", 1, x);
 				bench_mmm(x, n1, 1, b3, sizeof(b3));
 				const char *cheap = !dyn || !n1 ? "" : stats_median(x, (size_t)n1) < 5 ? "yes" : "no";
+				char fl[16] = "";
+				int nw = values(db, "busy", policies[p], vc, iv, "policy", -2, "agent_wakeups", 1, x);
+				if (dyn && nw && floor_busy > 0)
+					snprintf(fl, sizeof(fl), "%.1f", stats_median(x, (size_t)nw) / secs * floor_busy / 1e4);
 				int n2 = values(db, "busy", policies[p], vc, iv, "guest", -2, "boosted_at_wake_pct", 1, x);
 				bench_mmm(x, n2, 0, b4, sizeof(b4));
 				int n3 = values(db, "busy", policies[p], vc, iv, "policy", -2, "reaction_p50", 1, x);
 				bench_mmm(x, n3, 0, b5, sizeof(b5));
-				printf("%-19s %-22s %7.2f %6s %-22s %10s %-22s %3s %-18s %-16s\n", policies[p],
+				printf("%-19s %-22s %7.2f %6s %-22s %10s %-22s %3s %-8s %-18s %-16s\n", policies[p],
 				       bench_mmm(g[p], ng[p], 0, b1, sizeof(b1)), ng[p] ? gm / gs : 0,
 				       dyn ? (ng[p] && gm <= 1.5 * gs ? "yes" : "no") : "", bench_mmm(h[p], nh[p], 0, b2, sizeof(b2)),
-				       p ? (nh[p] && hm <= hv ? "yes" : "no") : "", dyn ? b3 : "", cheap, dyn ? b4 : "",
+				       p ? (nh[p] && hm <= hv ? "yes" : "no") : "", dyn ? b3 : "", cheap, fl, dyn ? b4 : "",
 				       dyn ? b5 : "");
 			}
 		}
@@ -131,13 +146,17 @@ int main(int argc, char **argv)
 		printf("%-19s tightened %-22s resets %s\n", policies[p], bench_mmm(t, nt, 2, b1, sizeof(b1)),
 		       bench_mmm(r, nr, 0, b2, sizeof(b2)));
 	}
-	printf("\n# the agent on an idle host (2 vCPUs, 1000 us, busy guest): %% of one CPU, target < 2\n");
+	printf("\n# the agent on an idle host (2 vCPUs, 1000 us, busy guest): %% of one CPU, target < 2; floor %%\n");
 	for (size_t p = 2; p < NP; p++) {
 		double x[MAX_REPS];
-		char b[64];
+		char b[64], fl[16] = "";
 		int n = values(db, "idle", policies[p], 2, 1000, "policy", -2, "agent_cpu_pct", 1, x);
-		printf("%-19s %-22s %s\n", policies[p], bench_mmm(x, n, 1, b, sizeof(b)),
-		       !n ? "" : stats_median(x, (size_t)n) < 2 ? "yes" : "no");
+		const char *cheap = !n ? "" : stats_median(x, (size_t)n) < 2 ? "yes" : "no";
+		bench_mmm(x, n, 1, b, sizeof(b));
+		int nw = values(db, "idle", policies[p], 2, 1000, "policy", -2, "agent_wakeups", 1, x);
+		if (nw && floor_idle > 0)
+			snprintf(fl, sizeof(fl), "%.2f", stats_median(x, (size_t)nw) / secs * floor_idle / 1e4);
+		printf("%-19s %-22s %-3s %s\n", policies[p], b, cheap, fl);
 	}
 	printf("\n# lock-holder preemption (lockhold, 2 vCPUs, busy host): the guest's lock wait, us\n%-19s %-22s %-22s %-22s %-16s %-16s\n",
 	       "policy", "wait avg", "wait p99", "wait max", "boosts in CRIT", "agent CPU %");

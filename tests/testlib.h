@@ -8,16 +8,19 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sqlite3.h>
 #include "config.h"
 #include "hostinfo.h"
 #include "stats.h"
+#include "util.h"
 
 /* A test whose point is KVM itself (an ioctl, pvbench's own VMM) is registered with kvm_test():
  * its name starts "kvm_". make check runs those in a pass of their own, through scripts/kvm-nested:
@@ -116,6 +119,64 @@ static inline void bench_args(int argc, char **argv, const char *name, int *reps
 		fprintf(stderr, "usage: %s [reps=1..%d] [secs=N]\n", name, max_reps);
 		exit(1);
 	}
+}
+
+/* What a wake-up costs a thread like a boost agent on this host (SCHED_FIFO above the vCPUs,
+ * asleep in ppoll until its timer): its own CPU time per wake-up, in us, over a second of
+ * wake-ups every 500 us, with a normal spinner pinned to each CPU (busy) or none. An agent's
+ * wake-ups per second times this is the least its CPU can be, whatever it does when awake: on a
+ * host whose wake-ups are costly (one that is itself a VM) that floor, not the agent's work, is
+ * what a CPU target meets. -1: no SCHED_FIFO here. */
+static volatile int bench_floor_stop;
+static inline void *bench_floor_hog(void *arg)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET((int)(intptr_t)arg, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	while (!bench_floor_stop)
+		;
+	return NULL;
+}
+
+static inline void *bench_floor_main(void *arg)
+{
+	double *us = arg;
+	struct sched_param sp = { .sched_priority = 51 };
+	struct timespec c0, c1, ts = { 0, 500000 };
+	long n = 0;
+
+	*us = -1;
+	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp))
+		return NULL;
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* as the agent */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	for (uint64_t end = mono_ns() + 1000000000ull; mono_ns() < end; n++)
+		ppoll(NULL, 0, &ts, NULL);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	sp.sched_priority = 0;
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp); /* the thread ends next anyway */
+	*us = ((double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec)) / 1e3 / (double)n;
+	return NULL;
+}
+
+static inline double bench_wake_floor_us(int busy_host)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nh = busy_host ? (int)(ncpu < 8 ? ncpu : 8) : 0;
+	pthread_t hog[8], th;
+	double us;
+
+	bench_floor_stop = 0;
+	for (int i = 0; i < nh; i++)
+		pthread_create(&hog[i], NULL, bench_floor_hog, (void *)(intptr_t)i);
+	pthread_create(&th, NULL, bench_floor_main, &us);
+	pthread_join(th, NULL);
+	bench_floor_stop = 1;
+	for (int i = 0; i < nh; i++)
+		pthread_join(hog[i], NULL);
+	sleep(1); /* a second between, as between the benchmarks' runs */
+	return us;
 }
 
 /* "median [min..max]" of n values with d decimals into buf, or "-" for none. */

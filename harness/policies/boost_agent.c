@@ -527,7 +527,7 @@ int boost_agent_start(struct policy *p, const struct vm_view *vm, char *err, siz
 	a->doorbell = vm->kick_fds != NULL;
 	a->t_start = mono_ms();
 	sem_init(&a->ready, 0, 0);
-	if (policy_thread_start(&a->th, "pvb-boost", agent_main, a, err, errlen))
+	if (policy_thread_start(&a->th, "pvbench-boost", agent_main, a, err, errlen))
 		return -1;
 	while (sem_wait(&a->ready) < 0 && errno == EINTR)
 		;

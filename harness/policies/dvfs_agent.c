@@ -543,7 +543,7 @@ int dvfs_agent_start(struct policy *p, const struct vm_view *vm, char *err, size
 		c->co_last_us = c->co_first_us = thread_cpu_us(c->co_tid);
 	}
 	a->co_t0 = mono_us();
-	return policy_thread_start(&a->th, "pvb-dvfs", agent_main, a, err, errlen);
+	return policy_thread_start(&a->th, "pvbench-dvfs", agent_main, a, err, errlen);
 }
 
 void dvfs_agent_stop(struct policy *p)

@@ -515,6 +515,24 @@ static int fifo_now(int tid)
 
 /* Watches the thread's policy until it is (fifo) SCHED_FIFO or not, for at most ms: 1 if it came.
  * No sleep between looks: a boost before a busy vCPU's deadline lasts about 100 us. */
+/* The test's looks at a vCPU thread pinned to CPU 0 run on CPU 1 until looks_back(): on CPU 0 a
+ * look woken behind the boosted thread waits until its boost ends, and one that spins there holds
+ * the thread off itself. 0: one CPU only, or the affinity could not be set (the looks stay). */
+static cpu_set_t looks_were;
+static int looks_moved;
+static void looks_off_cpu0(void)
+{
+	looks_moved = sysconf(_SC_NPROCESSORS_ONLN) > 1 && !sched_getaffinity(0, sizeof(looks_were), &looks_were) &&
+		      !pin_self(1);
+}
+
+static void looks_back(void)
+{
+	if (looks_moved)
+		sched_setaffinity(0, sizeof(looks_were), &looks_were);
+	looks_moved = 0;
+}
+
 static int fifo_within(int tid, int fifo, int ms)
 {
 	for (double t0 = mono_ms(); mono_ms() - t0 < ms;)
@@ -687,9 +705,7 @@ static void predictive_boosts_only_against_contention(void **state)
 	late_rt = 1;
 	if (predictive_on_a_busy_vcpu(&p, &hl, &th, pinned_rt_spinner, "100", 0))
 		skip();
-	/* the looks run on CPU 1: on CPU 0 they would hold the vCPU off themselves */
-	cpu_set_t all;
-	int moved = sysconf(_SC_NPROCESSORS_ONLN) > 1 && !sched_getaffinity(0, sizeof(all), &all) && !pin_self(1);
+	looks_off_cpu0();
 	/* alone for 900 ms: the vCPU's CPU time every 10 ms, for the least it ran of any of the gate's
 	 * 100 ms windows (a busy machine may run something else on CPU 0, and then the gate is right
 	 * to open), and a look for a boost all through the last 300 ms */
@@ -713,8 +729,7 @@ static void predictive_boosts_only_against_contention(void **state)
 	usleep(300000); /* open: the gate's share of the run */
 	competing = 0;
 	pthread_join(comp, NULL);
-	if (moved)
-		sched_setaffinity(0, sizeof(all), &all);
+	looks_back();
 	predictive_stop(&p, th, &ms);
 	double closed = metrics_find(&ms, "gate_closed_pct", METRIC_CPU_VM)->value;
 	fprintf(stderr, "note: predictive's gate: %s alone on its CPU (ran at least %.0f%% of each 100 ms), %s "
@@ -941,10 +956,7 @@ static int preempted_thread(const struct preempt_script *ps, struct metric_set *
 		fprintf(stderr, "skip: %s\n", err); /* no tracepoints on this host */
 		skip();
 	}
-	/* the looks run off CPU 0: a look woken there waits behind the boosted thread until its boost
-	 * ends (under stress-ng on CPU 1 4 of 25 runs saw 0 of 40 looks boosted in 200 ms boosted) */
-	cpu_set_t all;
-	int moved = sysconf(_SC_NPROCESSORS_ONLN) > 1 && !sched_getaffinity(0, sizeof(all), &all) && !pin_self(1);
+	looks_off_cpu0(); /* under stress-ng from CPU 0, 4 of 25 runs saw 0 of 40 looks boosted */
 	usleep(100000);
 	assert_false(fifo_now(tid[0])); /* preempted, but nothing to boost for */
 	pvb_boost_publish(s, ps->busy, ps->busy_prio, ps->busy_flags, 0, 0, __builtin_ia32_rdtsc()); /* no kick */
@@ -956,8 +968,7 @@ static int preempted_thread(const struct preempt_script *ps, struct metric_set *
 	pvb_boost_kick(s);
 	usleep(30000);
 	*after = fifo_now(tid[0]);
-	if (moved)
-		sched_setaffinity(0, sizeof(all), &all);
+	looks_back();
 	ops->stop(&p);
 	spin_stop = 1;
 	for (int i = 0; i < 2; i++)

@@ -60,6 +60,18 @@ static const char *example_for(const char *opt, const char *placeholder)
 	return placeholder[0] >= '0' && placeholder[0] <= '9' ? placeholder : NULL;
 }
 
+/* a file of this program's, in its own test directory */
+static const char *cli_tmp(const char *name)
+{
+	static char dir[64], paths[4][128];
+	static int n;
+	if (!dir[0])
+		assert_int_equal(test_dir(dir, sizeof(dir), "cli"), 0);
+	char *p = paths[n++ % 4];
+	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
+	return p;
+}
+
 /* pvbench ARGV... with its output in a file: the exit status, and the output in out */
 static int pvbench_text(char **argv, char *out, size_t outlen)
 {
@@ -69,7 +81,7 @@ static int pvbench_text(char **argv, char *out, size_t outlen)
 	struct child_io io = { .stdout_path = path, .stderr_path = path };
 
 	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-%d.txt", (int)getpid());
+	snprintf(path, sizeof(path), "%s", cli_tmp("out.txt"));
 	for (int i = 0; argv[i] && i < 14; i++)
 		full[i + 1] = argv[i];
 	assert_int_equal(child_spawn(&c, full, &io, err, sizeof(err)), 0);
@@ -162,13 +174,13 @@ static void every_option_a_help_names_is_accepted(void **state)
 /* `pvbench run --dry-run` of an experiment file written from ini: its exit status, its output in out */
 static int dry_run(const char *ini, char *out, size_t outlen)
 {
-	char path[128];
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-%d.ini", (int)getpid());
+	char path[128], db[128];
+	snprintf(path, sizeof(path), "%s", cli_tmp("dry.ini"));
+	snprintf(db, sizeof(db), "%s", cli_tmp("none.db"));
 	FILE *f = fopen(path, "w");
 	fputs(ini, f);
 	fclose(f);
-	int rc = pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL }, out,
-			      outlen);
+	int rc = pvbench_text((char *[]){ "run", "--dry-run", "--db", db, path, NULL }, out, outlen);
 	unlink(path);
 	return rc;
 }
@@ -225,17 +237,18 @@ static void a_policy_s_needs_are_checked_before_running(void **state)
 static void set_values_are_what_is_checked(void **state)
 {
 	static char out[65536];
-	char path[128];
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-cli-set-%d.ini", (int)getpid());
+	char path[128], db[128];
+	snprintf(path, sizeof(path), "%s", cli_tmp("set.ini"));
+	snprintf(db, sizeof(db), "%s", cli_tmp("none.db"));
 	FILE *f = fopen(path, "w");
 	fputs("[global]\ntype = migration\nvcpus = 2\nwriters = 3\n", f);
 	fclose(f);
-	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", path, NULL },
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", db, path, NULL },
 				      out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "writers: at most vcpus"));
-	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", "--set",
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", db, "--set",
 						  "writers=1", path, NULL }, out, sizeof(out)), 0);
-	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", "/tmp/pvbench-test-cli-none.db", "--set",
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", db, "--set",
 						  "writers=4", path, NULL }, out, sizeof(out)), 1);
 	unlink(path);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "compare.h"
 #include "store.h"
+#include "testlib.h"
 
 /* policy x interval_us x host_load, n runs each; static halves the guest's latency on a busy
  * host and costs the host 10%; vanilla and static are equal on an idle host */
@@ -149,16 +150,10 @@ static void csv_quotes_what_holds_a_comma(void **state)
  * definition are counted in one line, and what was skipped or failed says why. */
 static void compare_from_a_real_store(void **state)
 {
-	char path[128], err[256], *buf = NULL;
+	char dir[64], path[128], err[256], *buf = NULL;
 	size_t len = 0;
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-compare-%d.db", (int)getpid());
-	/* a store an earlier run of this pid left, with its log: a -wal left beside a new store may be
-	 * replayed into it */
-	for (int i = 0; i < 3; i++) {
-		char p[160];
-		snprintf(p, sizeof(p), "%s%s", path, (const char *[]){ "", "-wal", "-shm" }[i]);
-		unlink(p);
-	}
+	assert_int_equal(test_dir(dir, sizeof(dir), "compare"), 0);
+	snprintf(path, sizeof(path), "%s/pvbench.db", dir);
 	struct store *s = store_open(path, err, sizeof(err));
 	assert_non_null(s);
 	static const char *const ids[] = { "type=null ops=1 work_us=1", "type=null ops=1 work_us=2" };

@@ -13,13 +13,16 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "config.h"
+#include "testlib.h"
 
 static const char *write_ini(const char *text)
 {
-	static char path[64];
+	static char dir[64], path[96];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-%d.ini", (int)getpid());
+	if (!dir[0])
+		assert_int_equal(test_dir(dir, sizeof(dir), "config"), 0);
+	snprintf(path, sizeof(path), "%s/t.ini", dir);
 	f = fopen(path, "w");
 	fputs(text, f);
 	fclose(f);
@@ -70,14 +73,14 @@ static const struct {
 	{ "[global]\ntype = null\nwork_us = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\n"
 	  "ops = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\n"
 	  "slowdown_pct = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\nrepeat = 25\n",
-	  ": [pvbench-test-", },
+	  ": [t]: more than 100000 runs in all (4096 variants x 25 repeats)" },
 	{ "[global]\ntype = null\nwork_us = 1,2,3,4,5,6,7,8,9,10\nops = 1,2,3,4,5,6,7,8,9,10\nrepeat = 600\n"
 	  "[j1]\n[j2]\n", ": [j2]: more than 100000 runs in all" },
 	/* a variant that does not fit is refused: cut, two variants would be one run */
 	{ "[global]\njob_args = x=" LONG50 LONG40 ", y=" LONG50 LONG40 "\n"
 	  "dvfs_cpus = " LONG50 LONG40 ", b" LONG50 LONG40 "\n"
 	  "policy = vanilla, dynamic-predictive\nhost_load = idle, busy\nguest_load = idle, busy\n",
-	  ": [pvbench-test-" },
+	  ": [t]: a run's variant is longer than 254 characters" },
 };
 
 static void every_bad_input_names_place_and_cause(void **state)
@@ -115,18 +118,17 @@ static void every_bad_input_names_place_and_cause(void **state)
 static void bom_and_dotted_names_are_read(void **state)
 {
 	struct experiment *e = malloc(sizeof(*e));
-	char err[1024], path[128];
+	char err[1024], dir[64], path[128];
 
-	snprintf(path, sizeof(path), "/tmp/.pvbench-test-%d.v2.ini", (int)getpid());
+	assert_int_equal(test_dir(dir, sizeof(dir), "config-names"), 0);
+	snprintf(path, sizeof(path), "%s/.dotted.v2.ini", dir);
 	FILE *f = fopen(path, "w");
 	fputs("\xef\xbb\xbf[global]\nvcpus = 2\n", f);
 	fclose(f);
 	if (experiment_load(path, e, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_string_equal(experiment_global(e, "vcpus"), "2");
-	char want[96];
-	snprintf(want, sizeof(want), ".pvbench-test-%d.v2", (int)getpid());
-	assert_string_equal(e->name, want);
+	assert_string_equal(e->name, ".dotted.v2");
 	unlink(path);
 	free(e);
 }

@@ -23,23 +23,36 @@
 
 #define RUNS 3
 
+/* the files this program writes, in a directory of its own */
+static const char *tmp_path(const char *name)
+{
+	static char dir[64], paths[4][128];
+	static int n;
+	if (!dir[0])
+		assert_int_equal(test_dir(dir, sizeof(dir), "host-cyclic"), 0);
+	char *p = paths[n++ % 4];
+	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
+	return p;
+}
+
 static double pvb_linux_p50(void)
 {
-	char bin[512], out[64] = "/tmp/pvbench-test-cyclic.rec", err[256];
+	char bin[512], out[160], err[256];
 	static uint8_t buf[4 << 20];
 	struct child c;
 	struct metric_set ms;
 	char *argv[] = { bin, "workload=cyclic", "cpus=1", "prio=80", "interval_us=1000",
-			 "duration_ms=2000", "out=/tmp/pvbench-test-cyclic.rec", NULL };
+			 "duration_ms=2000", out, NULL };
 	FILE *f;
 	size_t n;
 	double v;
 
 	snprintf(bin, sizeof(bin), "%s/pvb-linux", build_dir());
+	snprintf(out, sizeof(out), "out=%s", tmp_path("cyclic.rec"));
 	assert_int_equal(child_spawn(&c, argv, NULL, err, sizeof(err)), 0);
 	assert_true(child_wait(&c, 20000));
 	assert_int_equal(WEXITSTATUS(c.status), 0);
-	f = fopen(out, "rb");
+	f = fopen(out + 4, "rb");
 	assert_non_null(f);
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
@@ -53,12 +66,12 @@ static double pvb_linux_p50(void)
 
 static double cyclictest_p50(void)
 {
-	char *argv[20], bufs[5][32], err[256];
-	const char *json = "--json=/tmp/pvbench-test-cyclictest.json";
+	char *argv[20], bufs[5][32], err[256], json[160];
 	struct child c;
 	struct metric_set ms = { 0 };
 	double v;
 
+	snprintf(json, sizeof(json), "--json=%s", tmp_path("cyclictest.json"));
 	cyclictest_argv(argv, bufs, 2, 1000, 1, 80, json);
 	assert_int_equal(child_spawn(&c, argv, NULL, err, sizeof(err)), 0);
 	assert_true(child_wait(&c, 20000));
@@ -98,7 +111,7 @@ static void linux_cyclic_agrees_with_cyclictest(void **state)
 
 static void cyclictest_json_is_read(void **state)
 {
-	const char *path = "/tmp/pvbench-test-ct.json";
+	const char *path = tmp_path("ct.json");
 	FILE *f = fopen(path, "w");
 	struct metric_set ms = { 0 };
 	char err[256];

@@ -13,24 +13,17 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 #include "store.h"
+#include "testlib.h"
 
 static char path[128];
 
+/* each test's store in a directory of its own, made fresh: never one an earlier run left */
 static int setup(void **state)
 {
-	snprintf(path, sizeof(path), "/tmp/pvbench-test-store-%d.db", (int)getpid());
-	unlink(path);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char p[160];
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
+	char dir[64];
+	if (test_dir(dir, sizeof(dir), "store"))
+		return -1;
+	snprintf(path, sizeof(path), "%s/pvbench.db", dir);
 	return 0;
 }
 
@@ -322,15 +315,15 @@ static void refused_write_keeps_the_run_it_would_replace(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(fresh_store_is_migrated_and_reopens, setup, teardown),
-		cmocka_unit_test_setup_teardown(garbage_store_names_its_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(fresh_store_opened_by_many_at_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(schema_1_is_migrated, setup, teardown),
-		cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(sessions_keep_their_own_runs, setup, teardown),
-		cmocka_unit_test_setup_teardown(only_ok_runs_are_done_and_reruns_replace, setup, teardown),
-		cmocka_unit_test_setup_teardown(killed_writer_leaves_whole_runs, setup, teardown),
-		cmocka_unit_test_setup_teardown(refused_write_keeps_the_run_it_would_replace, setup, teardown),
+		cmocka_unit_test_setup(fresh_store_is_migrated_and_reopens, setup),
+		cmocka_unit_test_setup(garbage_store_names_its_file, setup),
+		cmocka_unit_test_setup(fresh_store_opened_by_many_at_once, setup),
+		cmocka_unit_test_setup(schema_1_is_migrated, setup),
+		cmocka_unit_test_setup(newer_schema_is_refused, setup),
+		cmocka_unit_test_setup(sessions_keep_their_own_runs, setup),
+		cmocka_unit_test_setup(only_ok_runs_are_done_and_reruns_replace, setup),
+		cmocka_unit_test_setup(killed_writer_leaves_whole_runs, setup),
+		cmocka_unit_test_setup(refused_write_keeps_the_run_it_would_replace, setup),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

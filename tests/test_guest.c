@@ -2,6 +2,7 @@
 /* The guest kernel under real QEMU on the real /dev/kvm (under TCG where there is none, but for
  * kvm_pvm's emulation failure): boots, runs cyclic, fails, crashes, hangs and is interrupted the
  * way pvbench promises. */
+#include <elf.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,7 +36,7 @@ static int run_guest(const char *job, int vcpus, int timeout_ms, struct vm_resul
 		assert_true(rc == 0 || test_tcg);
 		s.tsc_khz = host.tsc_khz;
 	}
-	return vm_backend_qemu.run(&s, NULL, r);
+	return vm_run("qemu", &s, NULL, r);
 }
 
 /* The histogram of one CPU, straight from the record. */
@@ -135,7 +136,9 @@ static void bad_value_names_its_key(void **state)
 	vm_result_free(&r);
 }
 
-static void crash(const char *job, int vcpus, const char *ring)
+/* job crashes with #UD in ring (its reason says which) in the guest function named by sym (the
+ * reason names it after the RIP, from the guest ELF's symbols) */
+static void crash(const char *job, int vcpus, const char *ring, const char *sym)
 {
 	struct vm_result r;
 	struct metric_set ms;
@@ -144,6 +147,8 @@ static void crash(const char *job, int vcpus, const char *ring)
 	assert_int_equal(r.outcome, RUN_CRASHED);
 	assert_non_null(strstr(r.reason, "#UD at RIP 0x"));
 	assert_non_null(strstr(r.reason, ring));
+	if (!strstr(r.reason, sym))
+		fail_msg("no %s in: %s", sym, r.reason);
 	assert_non_null(r.record);
 	metrics_from_record(r.record, &ms);
 	assert_true(metrics_find(&ms, "crash.vector", METRIC_CPU_VM)->value == 6);
@@ -153,16 +158,37 @@ static void crash(const char *job, int vcpus, const char *ring)
 	vm_result_free(&r);
 }
 
+/* The guest ELF's symbols name addresses: its entry point is entry64 (the linker script's ENTRY),
+ * an address inside it is entry64+0xN, and nothing is named outside its sections or in a file that
+ * is no ELF. */
+static void guest_symbols_name_addresses(void **state)
+{
+	char sym[96];
+	Elf64_Ehdr eh;
+	FILE *f = fopen(kernel, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(&eh, sizeof(eh), 1, f), 1);
+	fclose(f);
+	assert_int_equal(guest_symbol(kernel, eh.e_entry, sym, sizeof(sym)), 0);
+	assert_string_equal(sym, "entry64");
+	assert_int_equal(guest_symbol(kernel, eh.e_entry + 3, sym, sizeof(sym)), 0);
+	assert_string_equal(sym, "entry64+0x3");
+	assert_int_equal(guest_symbol(kernel, 0x1000, sym, sizeof(sym)), -1);
+	assert_int_equal(guest_symbol(kernel, 0xffffffff00000000ull, sym, sizeof(sym)), -1);
+	assert_int_equal(guest_symbol("configs/quick.ini", eh.e_entry, sym, sizeof(sym)), -1);
+	assert_int_equal(guest_symbol("/nonexistent", eh.e_entry, sym, sizeof(sym)), -1);
+}
+
 static void ring3_fault_is_a_crash_with_rip(void **state)
 {
 	REQUIRE_GUEST();
-	crash("workload=fault", 2, "(ring 3)");
+	crash("workload=fault", 2, "(ring 3)", "<pvb_platform_fault+0x");
 }
 
 static void ring0_fault_is_a_crash_with_rip(void **state)
 {
 	REQUIRE_GUEST();
-	crash("workload=fault where=kernel", 1, "(ring 0)");
+	crash("workload=fault where=kernel", 1, "(ring 0)", "<sys_r0fault+0x");
 }
 
 /* kvm_pvm cannot emulate lock cmpxchg16b in ring 0: QEMU stops in internal-error and stays up;
@@ -172,13 +198,14 @@ static void emulation_failure_ends_the_run_with_rip(void **state)
 	struct vm_result r;
 
 	REQUIRE_KVM(); /* kvm_pvm's emulator fails where TCG does not */
-	if (access("/sys/module/kvm_pvm", F_OK) != 0) {
-		crash("workload=fault where=emulation", 1, "(ring 0)");
+	if (!hostinfo_kvm_pvm()) {
+		crash("workload=fault where=emulation", 1, "(ring 0)", "<sys_r0fault+0x");
 		return;
 	}
 	run_guest("workload=fault where=emulation", 1, 20000, &r);
 	assert_int_equal(r.outcome, RUN_CRASHED);
 	assert_non_null(strstr(r.reason, "emulation failure at RIP 0x"));
+	assert_non_null(strstr(r.reason, "<sys_r0fault+0x"));
 	assert_int_equal(procs_matching(rundir), 0);
 	vm_result_free(&r);
 }
@@ -195,7 +222,12 @@ static void hung_guest_is_killed_at_its_timeout(void **state)
 	assert_int_equal(r.outcome, RUN_TIMEOUT);
 	assert_non_null(strstr(r.reason, "2000 ms timeout"));
 	/* and where it hung */
-	assert_non_null(strstr(r.reason, "registers.txt: vCPU 0 at 0x"));
+	const char *at = strstr(r.reason, "registers.txt: vCPU 0 at 0x");
+	assert_non_null(at);
+	/* in a function of the guest's, by name: the 16 digits of the RIP, then its symbol */
+	at += strlen("registers.txt: vCPU 0 at 0x");
+	if (strspn(at, "0123456789abcdef") != 16 || strncmp(at + 16, " <", 2))
+		fail_msg("no symbol after the RIP: %s", r.reason);
 	char regs[600];
 	snprintf(regs, sizeof(regs), "%s/registers.txt", rundir);
 	assert_int_equal(access(regs, R_OK), 0);
@@ -482,6 +514,7 @@ int main(void)
 		cmocka_unit_test(ring3_fault_is_a_crash_with_rip),
 		cmocka_unit_test(ring0_fault_is_a_crash_with_rip),
 		kvm_test(emulation_failure_ends_the_run_with_rip),
+		cmocka_unit_test(guest_symbols_name_addresses),
 		cmocka_unit_test(hung_guest_is_killed_at_its_timeout),
 		kvm_test(hang_dump_has_the_guests_tsc),
 		cmocka_unit_test(qemu_that_cannot_start_says_why),

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* What every guest run shares, whichever VMM runs it. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include "child.h"
+#include "hostinfo.h"
 #include "metrics.h"
 #include "pvb_boost.h"
 #include "pvb_progress.h"
@@ -94,6 +96,32 @@ int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_h
 	return -1;
 }
 
+/* Where a guest of pvbench's own kernel was, by name: each address (0x and at least 6 hex digits)
+ * in a failed run's reason that falls in the guest ELF gets its symbol after it, "0x100134
+ * <gk_r0_sleep_end>", so a hang or a crash says which code it was in without a disassembler. */
+static void name_addresses(const char *elf, char *reason, size_t n)
+{
+	char out[sizeof(((struct vm_result *)0)->reason)], sym[96];
+	size_t o = 0;
+	const char *p = reason;
+
+	while (*p && o + 1 < sizeof(out)) {
+		char *end;
+		unsigned long long a;
+		if (p[0] != '0' || p[1] != 'x' || (p > reason && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) ||
+		    (a = strtoull(p + 2, &end, 16), end - p < 8) || guest_symbol(elf, a, sym, sizeof(sym))) {
+			out[o++] = *p++;
+			continue;
+		}
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%.*s <%s>", (int)(end - p), p, sym);
+		if (o >= sizeof(out))
+			o = sizeof(out) - 1;
+		p = end;
+	}
+	out[o] = 0;
+	snprintf(reason, n, "%s", out);
+}
+
 int vm_run(const char *vmm, const struct vm_spec *spec, const struct vm_hooks *hooks,
 	   struct vm_result *res)
 {
@@ -103,7 +131,10 @@ int vm_run(const char *vmm, const struct vm_spec *spec, const struct vm_hooks *h
 		vm_set_reason(res, RUN_ERROR, "unknown VMM \"%s\"", vmm);
 		return -1;
 	}
-	return b->run(spec, hooks, res);
+	int rc = b->run(spec, hooks, res);
+	if (res->outcome != RUN_OK && spec->kernel && !spec->initrd)
+		name_addresses(spec->kernel, res->reason, sizeof(res->reason));
+	return rc;
 }
 
 void vm_set_reason(struct vm_result *r, enum run_status o, const char *fmt, const char *s)

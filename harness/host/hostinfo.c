@@ -75,22 +75,57 @@ int hostinfo_nested_tcg(void)
 	return 0;
 }
 
+/* Whether the CPU flags line of /proc/cpuinfo has flag. */
+static int cpu_has_flag(const char *flag)
+{
+	char line[8192], *save;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	int has = 0;
+
+	while (f && !has && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		for (char *t = strtok_r(strchr(line, ':') ? strchr(line, ':') + 1 : line, " \n", &save); t && !has;
+		     t = strtok_r(NULL, " \n", &save))
+			has = !strcmp(t, flag);
+		break; /* the first CPU's flags */
+	}
+	if (f)
+		fclose(f);
+	return has;
+}
+
+const char *hostinfo_kvm_module(void)
+{
+	/* a vendor module counts only on a CPU with its extension: a kernel may have it (and kvm_pvm)
+	 * built in, and /sys/module lists a built-in module whether or not it found its hardware
+	 * (this PVM guest lists kvm_pvm and no /dev/kvm). Where both could serve, the hardware one
+	 * does: kvm_pvm is for a VM without VMX or SVM. */
+	static const struct { const char *module, *flag; } kinds[] = {
+		{ "kvm_intel", "vmx" }, { "kvm_amd", "svm" }, { "kvm_pvm", NULL } };
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/sys/module/%s", kinds[i].module);
+		if (access(p, F_OK) == 0 && (!kinds[i].flag || cpu_has_flag(kinds[i].flag)))
+			return kinds[i].module;
+	}
+	return NULL;
+}
+
+int hostinfo_kvm_pvm(void)
+{
+	const char *m = hostinfo_kvm_module();
+	return m && !strcmp(m, "kvm_pvm");
+}
+
 int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 {
-	static const char *const backends[] = { "kvm_pvm", "kvm_intel", "kvm_amd" };
 	struct utsname u;
+	const char *module = hostinfo_kvm_module();
 
 	memset(h, 0, sizeof(*h));
-	snprintf(h->kvm_backend, sizeof(h->kvm_backend), "none");
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		char p[64];
-		snprintf(p, sizeof(p), "/sys/module/%s", backends[i]);
-		if (access(p, F_OK) == 0) {
-			snprintf(h->kvm_backend, sizeof(h->kvm_backend), "%s%s", backends[i],
-				 hostinfo_nested_tcg() ? ", nested under TCG" : "");
-			break;
-		}
-	}
+	snprintf(h->kvm_backend, sizeof(h->kvm_backend), "%s%s", module ? module : "none",
+		 module && hostinfo_nested_tcg() ? ", nested under TCG" : "");
 	if (uname(&u) == 0) {
 		snprintf(h->host_kernel, sizeof(h->host_kernel), "%s", u.release);
 		snprintf(h->host, sizeof(h->host), "%s", u.nodename);
@@ -141,6 +176,18 @@ static int read_file(const char *path, unsigned char **buf, size_t *len)
 	return *buf == MAP_FAILED ? -1 : 0;
 }
 
+/* The ELF's section headers, checked against its length; NULL if it is no 64-bit ELF. */
+static const Elf64_Shdr *elf_sections(const unsigned char *b, size_t len, int *n)
+{
+	const Elf64_Ehdr *eh = (const void *)b;
+	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_shoff > len || eh->e_shnum * (size_t)sizeof(Elf64_Shdr) > len - eh->e_shoff ||
+	    eh->e_shstrndx >= eh->e_shnum)
+		return NULL;
+	*n = eh->e_shnum;
+	return (const void *)(b + eh->e_shoff);
+}
+
 int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t errlen)
 {
 	unsigned char *b;
@@ -153,18 +200,16 @@ int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t 
 		return -1;
 	}
 	eh = (const void *)b;
-	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
-	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shoff > len ||
-	    eh->e_shnum * (size_t)sizeof(Elf64_Shdr) > len - eh->e_shoff ||
-	    eh->e_shstrndx >= eh->e_shnum) {
+	int nsh;
+	const Elf64_Shdr *sh = elf_sections(b, len, &nsh);
+	if (!sh) {
 		snprintf(err, errlen, "%s: not a 64-bit ELF", elf_path);
 		munmap(b, len);
 		return -1;
 	}
 	snprintf(g->build_id, sizeof(g->build_id), "%.12s-%08x", PVB_GIT, pvb_crc32(0, b, len));
-	const Elf64_Shdr *sh = (const void *)(b + eh->e_shoff);
 	const Elf64_Shdr *strs = &sh[eh->e_shstrndx];
-	for (int i = 0; i < eh->e_shnum; i++) {
+	for (int i = 0; i < nsh; i++) {
 		if (sh[i].sh_name >= strs->sh_size || strs->sh_offset + strs->sh_size > len ||
 		    sh[i].sh_offset + sh[i].sh_size > len)
 			continue;
@@ -188,6 +233,53 @@ int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t 
 		return -1;
 	}
 	return 0;
+}
+
+int guest_symbol(const char *elf_path, uint64_t addr, char *buf, size_t n)
+{
+	unsigned char *b;
+	size_t len;
+	int nsh, found = 0, global = 0;
+	uint64_t best = 0;
+	const char *name = NULL;
+
+	if (read_file(elf_path, &b, &len) < 0)
+		return -1;
+	const Elf64_Shdr *sh = elf_sections(b, len, &nsh);
+	for (int i = 0; sh && i < nsh; i++) {
+		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= (unsigned)nsh || sh[i].sh_offset > len ||
+		    sh[i].sh_size > len - sh[i].sh_offset)
+			continue;
+		const Elf64_Shdr *str = &sh[sh[i].sh_link];
+		if (str->sh_offset > len || str->sh_size > len - str->sh_offset)
+			continue;
+		const Elf64_Sym *sym = (const void *)(b + sh[i].sh_offset);
+		for (size_t k = 0; k < sh[i].sh_size / sizeof(*sym); k++) {
+			const Elf64_Sym *y = &sym[k];
+			int type = ELF64_ST_TYPE(y->st_info);
+			if (!y->st_name || y->st_name >= str->sh_size || y->st_shndx == SHN_UNDEF ||
+			    y->st_shndx >= nsh || (type != STT_FUNC && type != STT_NOTYPE && type != STT_OBJECT))
+				continue;
+			/* in the same section as the address: not a label before a gap */
+			const Elf64_Shdr *in = &sh[y->st_shndx];
+			if (y->st_value > addr || !(in->sh_flags & SHF_ALLOC) || addr < in->sh_addr ||
+			    addr - in->sh_addr >= in->sh_size)
+				continue;
+			const char *nm = (const char *)b + str->sh_offset + y->st_name;
+			if (!memchr(nm, 0, str->sh_size - y->st_name) || nm[0] == '.')
+				continue;
+			/* the nearest below; at one address, the first global name over a local label */
+			int g = ELF64_ST_BIND(y->st_info) == STB_GLOBAL;
+			if (!found || y->st_value > best || (y->st_value == best && g && !global))
+				found = 1, best = y->st_value, name = nm, global = g;
+		}
+	}
+	if (found && addr > best)
+		snprintf(buf, n, "%s+0x%llx", name, (unsigned long long)(addr - best));
+	else if (found)
+		snprintf(buf, n, "%s", name);
+	munmap(b, len);
+	return found ? 0 : -1;
 }
 
 const char *pvb_build_dir(void)

@@ -3,6 +3,9 @@
 #ifndef PVB_HOSTINFO_H
 #define PVB_HOSTINFO_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct hostinfo {
 	char host[64];           /* its name: $PVBENCH_HOST, else the hostname */
 	char kvm_backend[40];    /* kvm_pvm, kvm_intel, kvm_amd, or "none"; a KVM that is itself
@@ -25,10 +28,18 @@ struct guestinfo {
  * all the same, h->no_kvm says why: runs that need no KVM can go on). */
 int hostinfo_read(struct hostinfo *h, char *err, size_t errlen);
 int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t errlen);
+/* The guest ELF's symbol at or below addr, in the same section, as "name" or "name+0xoff" into
+ * buf: where a guest was when it hung or crashed. -1 where there is none. */
+int guest_symbol(const char *elf_path, uint64_t addr, char *buf, size_t n);
 
 /* 1 when this kernel is the nested KVM host scripts/kvm-nested boots under QEMU's TCG: its KVM
  * works, but every instruction is emulated, so no timing measured here means anything. */
 int hostinfo_nested_tcg(void);
+
+/* The KVM module that serves /dev/kvm here ("kvm_intel", "kvm_amd", "kvm_pvm"), NULL for none;
+ * hostinfo_kvm_pvm: it is kvm_pvm (ring-0 guest code emulated, some instructions hang). */
+const char *hostinfo_kvm_module(void);
+int hostinfo_kvm_pvm(void);
 
 /* Directory holding the pvbench binary's build outputs (the guest ELF, pvb-linux). */
 const char *pvb_build_dir(void);

@@ -13,6 +13,7 @@
 #include "dvfs_agent.h"
 #include "energy.h"
 #include "freqemu.h"
+#include "hostinfo.h"
 #include "pvb_boost.h"
 #include "pvb_record.h"
 #include "vm.h"
@@ -227,7 +228,7 @@ int dvfs_agent_prepare(struct policy *p, enum dvfs_mode mode, char *err, size_t 
 			 "vmm = pvbench", ch, !strcmp(ch, "mmio") ? "the virtual cpufreq registers" : "the utilisation hypercall");
 		return 1;
 	}
-	if (!strcmp(ch, "hypercall") && !access("/sys/module/kvm_pvm", F_OK)) {
+	if (!strcmp(ch, "hypercall") && hostinfo_kvm_pvm()) {
 		snprintf(err, errlen, "util_channel hypercall: unavailable: kvm_pvm hangs on a ring-0 VMCALL "
 			 "(see `pvbench channels`)");
 		return 1;

@@ -417,8 +417,10 @@ static void predictive_parks_a_halting_rt_vcpu(void **state)
 	       cooldowns = metrics_find(&ms, "cooldowns", METRIC_CPU_VM)->value;
 	int traced = metrics_find(&ms, "host_trace", METRIC_CPU_VM)->value == 1;
 	fprintf(stderr, "note: halting RT vCPUs, predictive: boosted at %d of %d looks; %.0f boosts, %.0f parked, "
-		"%.0f cool-downs, %.0f agent wake-ups in ~0.6 s (~1200 periods); agent %.2f%% of a CPU with 0.3 s after the "
-		"threads ended\n", fifo, looks, boosts, parks, cooldowns, wakeups, cpu);
+		"%.0f cool-downs, %.0f agent wake-ups (%.0f timer, %.0f trace) in ~0.6 s (~1200 periods); agent %.2f%% "
+		"of a CPU with 0.3 s after the threads ended\n", fifo, looks, boosts, parks, cooldowns, wakeups,
+		metrics_find(&ms, "agent_wakeups_timer", METRIC_CPU_VM)->value,
+		metrics_find(&ms, "agent_wakeups_trace", METRIC_CPU_VM)->value, cpu);
 	metrics_free(&ms);
 	ops->destroy(&p);
 	if (!traced)
@@ -510,6 +512,53 @@ static void predictive_stop(struct policy *p, pthread_t th, struct metric_set *m
 	p->ops->stop(p);
 	p->ops->counters(p, ms);
 	p->ops->destroy(p);
+}
+
+/* A vCPU thread that ends as a VM powers off mid-boost: its RT task's deadline, 60 ms on, then the
+ * task itself for 2 ms, and the thread exits with RT still published. */
+static void *ends_in_rt(void *arg)
+{
+	struct halter *hl = arg;
+	struct pvb_boost_slot *s = pvb_boost_slot(halt_region, (unsigned)hl->idx);
+	/* published before the agent starts: its first look arms the boost */
+	uint64_t now = __builtin_ia32_rdtsc(), due = mono_ns() + 60000000;
+	pvb_boost_publish(s, PVB_CLASS_NORMAL, 0, 0, now + 60 * (uint64_t)halt_khz, 0, now);
+	__atomic_store_n(&hl->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	while (mono_ns() < due)
+		;
+	pvb_boost_publish(s, PVB_CLASS_RT, 50, PVB_SF_BOOST_REQ, 0, 0, __builtin_ia32_rdtsc());
+	while (mono_ns() < due + 2000000)
+		;
+	__atomic_store_n(&hl->idx, -1, __ATOMIC_RELEASE); /* done: it exits now */
+	return NULL;
+}
+
+/* A boosted vCPU whose thread exits (its VM powered off before the policy stopped) is let go at
+ * once: its own trace event hangs up. Kept, a vCPU last seen running its RT task had the agent
+ * looking every agent_poll_us until the boost's bound, 50 ms on: ~400 wake-ups. */
+static void predictive_lets_an_ended_vcpu_go(void **state)
+{
+	struct policy p;
+	struct halter hl = { 0, 0 };
+	pthread_t th;
+	struct metric_set ms = { 0 };
+
+	if (predictive_on_a_busy_vcpu(&p, &hl, &th, ends_in_rt, "0", 0))
+		skip();
+	while (__atomic_load_n(&hl.idx, __ATOMIC_ACQUIRE) != -1)
+		usleep(1000);
+	usleep(200000);
+	predictive_stop(&p, th, &ms);
+	double boosts = metrics_find(&ms, "boosts", METRIC_CPU_VM)->value,
+	       wakeups = metrics_find(&ms, "agent_wakeups", METRIC_CPU_VM)->value;
+	int traced = metrics_find(&ms, "host_trace", METRIC_CPU_VM)->value == 1;
+	fprintf(stderr, "note: a vCPU thread that ended boosted: %.0f boosts, %.0f agent wake-ups in all\n", boosts,
+		wakeups);
+	metrics_free(&ms);
+	if (!traced)
+		skip(); /* without its own trace event nothing says the thread ended */
+	assert_true(boosts >= 1);
+	assert_true(wakeups < 150);
 }
 
 static int fifo_now(int tid)
@@ -1351,6 +1400,7 @@ int main(void)
 		cmocka_unit_test_setup(static_policy_makes_vcpu_threads_fifo, setup),
 		cmocka_unit_test_setup(rogue_guest_gets_no_more_than_static, setup),
 		cmocka_unit_test(predictive_parks_a_halting_rt_vcpu),
+		cmocka_unit_test(predictive_lets_an_ended_vcpu_go),
 		cmocka_unit_test(predictive_finds_a_busy_vcpus_first_deadline),
 		cmocka_unit_test(agent_arms_its_timers_early_by_its_own_lateness),
 		cmocka_unit_test(predictive_finds_the_clock_of_a_guest_ready_before_it),

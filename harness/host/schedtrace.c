@@ -352,6 +352,14 @@ int schedtrace_pollfds(const struct schedtrace *t, struct pollfd *pf, int max)
 	return n;
 }
 
+int schedtrace_thread_of_fd(const struct schedtrace *t, int fd)
+{
+	for (int i = 0; fd >= 0 && i < t->n; i++)
+		if (t->askfd[i] == fd)
+			return i;
+	return -1;
+}
+
 void schedtrace_wake_on_sleep(struct schedtrace *t, int i, int on)
 {
 	if (i >= 0 && i < t->n && t->askfd[i] >= 0 && t->asked[i] != !!on &&

@@ -57,6 +57,9 @@ void schedtrace_sleeping(struct schedtrace *t);
  * while the thread is boosted: an unboosted thread's sleep asks nothing of it, and it sleeps once
  * a period). Costs a syscall where it changes. */
 void schedtrace_wake_on_sleep(struct schedtrace *t, int i, int on);
+/* The thread whose own event (ASKED_SLEEPS) fd of schedtrace_pollfds() is, or -1 (a per-CPU
+ * one): that event hangs up when its thread exits. */
+int schedtrace_thread_of_fd(const struct schedtrace *t, int fd);
 /* The descriptors that become readable at each traced event (one per CPU and event, and with
  * ASKED_SLEEPS one per thread), for an agent that sleeps until the host does something to a
  * thread: up to max into pf, POLLIN. A thread's own one reports POLLHUP for good once the thread

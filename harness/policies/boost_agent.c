@@ -55,6 +55,7 @@ struct vcpu_agent {
 	uint64_t stamp;                  /* slot.stamp_tsc at the last look */
 	uint64_t stamp_seen;             /* host TSC at that look's start (0: none yet) */
 	int rang;                        /* its doorbell rang since the last look */
+	int ended;                       /* its thread has exited (the VM powered off): not looked at */
 	struct schedtrace_thread seen;   /* the trace at the last look */
 	uint64_t wake_at;                /* guest TSC the strategy asked to look again at; 0: none */
 	/* the gate (boost_gate_ms): a window of the thread's unboosted time, and its time held off */
@@ -301,6 +302,8 @@ static void step(struct agent *a, uint64_t woke_ns)
 	for (int i = 0; i < a->nr; i++) {
 		struct vcpu_agent *c = &a->v[i];
 		struct pvb_boost_view v;
+		if (c->ended)
+			continue;
 		const struct schedtrace_thread *tr = a->trace ? schedtrace_thread(a->trace, i) : NULL;
 		bound_boost(a, i, t);
 		if (pvb_boost_read(pvb_boost_slot(a->vm->boost, (unsigned)i), &lim, guest_now, &v, &a->st) ==
@@ -358,6 +361,8 @@ static void arm_timer(struct agent *a)
 		EARLIEST(now + (uint64_t)a->poll_us * 1000);
 	for (int i = 0; a->negotiated && i < a->nr; i++) {
 		const struct vcpu_agent *c = &a->v[i];
+		if (c->ended)
+			continue;
 		if (c->wake_at) { /* early by the timer's own lateness: the look lands when asked */
 			uint64_t at = guest_to_mono(a, c->wake_at, now, host);
 			EARLIEST(at > a->early_ns ? at - a->early_ns : at); /* 0: long past, none */
@@ -470,8 +475,19 @@ static void *agent_main(void *arg)
 		for (int i = 0; i < npf; i++) {
 			/* a vCPU thread's own event once the thread has exited (its VM powered off):
 			 * readable for good, it would wake this FIFO thread in a loop */
-			if (pf[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+			if (pf[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+				/* its thread's own event hangs up as it exits: that vCPU is done. Kept
+				 * boosted, its last look having caught it running, it had the agent
+				 * looking every poll_us until its bound (400 wake-ups in 50 ms) */
+				int e = a->trace ? schedtrace_thread_of_fd(a->trace, pf[i].fd) : -1;
+				if (e >= 0 && e < a->nr && !a->v[e].ended) {
+					if (a->v[e].boosted)
+						unboost(a, e, mono_ms());
+					a->v[e].ended = 1;
+					a->v[e].wake_at = 0;
+				}
 				pf[i].fd = -1;
+			}
 			if (!(pf[i].revents & POLLIN))
 				continue;
 			if (i != nkick) /* not the stop */

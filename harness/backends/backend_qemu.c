@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "child.h"
+#include "hostinfo.h"
 #include "linux_guest.h"
 #include "pvb_blob.h"
 #include "pvb_boost.h"
@@ -82,7 +83,7 @@ static int kvm_debugfs_num(const char *dir, const char *name, long long *out)
 /* Each vCPU's TSC as its guest reads it now, so a hang in a TSC-deadline sleep says whether its
  * deadline (in the halted vCPU's registers) had passed. QMP has no TSC; KVM's debugfs has each
  * vCPU's offset and scaling: guest TSC = (host TSC * ratio >> frac_bits) + offset. */
-static void guest_tsc_now(FILE *f, pid_t qemu, const struct vm_spec *s)
+static void guest_tsc_now(FILE *f, pid_t qemu, const struct vm_spec *s, uint64_t *tsc, int *have)
 {
 	const char *root = "/sys/kernel/debug/kvm";
 	char prefix[32], dir[512] = "";
@@ -113,7 +114,9 @@ static void guest_tsc_now(FILE *f, pid_t qemu, const struct vm_spec *s)
 		if (!kvm_debugfs_num(vd, "tsc-scaling-ratio", &ratio) &&
 		    !kvm_debugfs_num(vd, "tsc-scaling-ratio-frac-bits", &frac) && ratio > 0 && frac > 0 && frac < 64)
 			scaled = (scaled * (unsigned long long)ratio) >> frac;
-		fprintf(f, "vCPU %d: 0x%016" PRIx64 "\n", i, (uint64_t)scaled + (uint64_t)off);
+		tsc[i] = (uint64_t)scaled + (uint64_t)off;
+		have[i] = 1;
+		fprintf(f, "vCPU %d: 0x%016" PRIx64 "\n", i, tsc[i]);
 	}
 }
 
@@ -126,6 +129,8 @@ static void timeout_where(const struct qemu_vm *v, struct vm_result *r)
 	const struct vm_spec *s = v->s;
 	char err[256], path[1024], status[64];
 	cJSON *args = cJSON_CreateObject(), *ret;
+	uint64_t tsc[VM_MAX_VCPUS] = { 0 };
+	int have[VM_MAX_VCPUS] = { 0 };
 
 	if (qmp_status(q, status, sizeof(status), err, sizeof(err)) == 0 && strcmp(status, "running")) {
 		size_t n = strlen(r->reason); /* a VM QEMU had stopped: its clock stood still */
@@ -151,16 +156,36 @@ static void timeout_where(const struct qemu_vm *v, struct vm_result *r)
 				fprintf(f, "\n%s:\n%s", cmd, l->valuestring);
 			cJSON_Delete(l);
 		}
-		guest_tsc_now(f, v->c.pid, s);
+		guest_tsc_now(f, v->c.pid, s, tsc, have);
 		fclose(f);
 	}
+	/* the guest's TSC-deadline sleep: its deadline is in RDI at the hlt */
+	uint64_t sleep0 = 0, sleep1 = 0;
+	int in_sleep = s->kernel && !s->initrd && !guest_symbol_addr(s->kernel, "gk_r0_sleep_begin", &sleep0) &&
+		       !guest_symbol_addr(s->kernel, "gk_r0_sleep_end", &sleep1);
 	size_t n = strlen(r->reason);
-	const char *p = ret->valuestring;
-	for (int cpu = 0; (p = strstr(p, "RIP=")) && n + 40 < sizeof(r->reason); cpu++, p += 4) {
-		const char *hlt = strstr(p, "HLT=");
+	/* "info registers -a": a block per vCPU, each from its "CPU#N" line */
+	const char *p = strstr(ret->valuestring, "CPU#");
+	for (int cpu = 0; p && cpu < VM_MAX_VCPUS && n + 40 < sizeof(r->reason); cpu++) {
+		const char *next = strstr(p + 4, "CPU#");
+		size_t len = next ? (size_t)(next - p) : strlen(p);
+		char block[4096];
+		snprintf(block, sizeof(block), "%.*s", (int)len, p);
+		p = next;
+		const char *rip = strstr(block, "RIP="), *di = strstr(block, "RDI="), *hlt = strstr(block, "HLT=");
+		if (!rip)
+			continue;
+		unsigned long long pc = strtoull(rip + 4, NULL, 16), rdi = di ? strtoull(di + 4, NULL, 16) : 0;
+		char state[64] = "";
+		if (hlt && hlt[4] == '1' && in_sleep && di && have[cpu] && pc >= sleep0 && pc <= sleep1) {
+			double ahead = ((double)rdi - (double)tsc[cpu]) / (s->tsc_khz * 1e3);
+			snprintf(state, sizeof(state), " (halted, TSC deadline %s %.3f s)", ahead >= 0 ? "in" : "passed",
+				 ahead >= 0 ? ahead : -ahead);
+		} else if (hlt && hlt[4] == '1') {
+			snprintf(state, sizeof(state), " (halted)");
+		}
 		n += (size_t)snprintf(r->reason + n, sizeof(r->reason) - n, "%s vCPU %d at 0x%.16s%s",
-				      cpu ? "," : "; registers.txt:", cpu, p + 4,
-				      hlt && hlt[4] == '1' ? " (halted)" : "");
+				      cpu ? "," : "; registers.txt:", cpu, rip + 4, state);
 	}
 	cJSON_Delete(ret);
 }

@@ -235,49 +235,98 @@ int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t 
 	return 0;
 }
 
+/* The ELF's symbol table and its strings (the first SHT_SYMTAB), checked against its length. */
+struct symtab {
+	const Elf64_Shdr *sh;
+	int nsh;
+	const Elf64_Sym *sym;
+	size_t nsym;
+	const char *str;
+	size_t strsz;
+};
+
+static int symtab_of(const unsigned char *b, size_t len, struct symtab *t)
+{
+	if (!(t->sh = elf_sections(b, len, &t->nsh)))
+		return -1;
+	for (int i = 0; i < t->nsh; i++) {
+		const Elf64_Shdr *h = &t->sh[i], *str = &t->sh[h->sh_link < (unsigned)t->nsh ? h->sh_link : 0];
+		if (h->sh_type != SHT_SYMTAB || h->sh_link >= (unsigned)t->nsh || h->sh_offset > len ||
+		    h->sh_size > len - h->sh_offset || str->sh_offset > len || str->sh_size > len - str->sh_offset)
+			continue;
+		t->sym = (const void *)(b + h->sh_offset);
+		t->nsym = h->sh_size / sizeof(Elf64_Sym);
+		t->str = (const char *)b + str->sh_offset;
+		t->strsz = str->sh_size;
+		return 0;
+	}
+	return -1;
+}
+
+/* Symbol k's name, or NULL where it has none, points outside the strings or is a section's. */
+static const char *sym_name(const struct symtab *t, size_t k)
+{
+	const Elf64_Sym *y = &t->sym[k];
+	int type = ELF64_ST_TYPE(y->st_info);
+	if (!y->st_name || y->st_name >= t->strsz || y->st_shndx == SHN_UNDEF || y->st_shndx >= t->nsh ||
+	    (type != STT_FUNC && type != STT_NOTYPE && type != STT_OBJECT) ||
+	    !memchr(t->str + y->st_name, 0, t->strsz - y->st_name) || t->str[y->st_name] == '.')
+		return NULL;
+	return t->str + y->st_name;
+}
+
 int guest_symbol(const char *elf_path, uint64_t addr, char *buf, size_t n)
 {
 	unsigned char *b;
 	size_t len;
-	int nsh, found = 0, global = 0;
+	struct symtab t;
+	int found = 0, global = 0;
 	uint64_t best = 0;
 	const char *name = NULL;
 
 	if (read_file(elf_path, &b, &len) < 0)
 		return -1;
-	const Elf64_Shdr *sh = elf_sections(b, len, &nsh);
-	for (int i = 0; sh && i < nsh; i++) {
-		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= (unsigned)nsh || sh[i].sh_offset > len ||
-		    sh[i].sh_size > len - sh[i].sh_offset)
+	if (symtab_of(b, len, &t))
+		t.nsym = 0;
+	for (size_t k = 0; k < t.nsym; k++) {
+		const Elf64_Sym *y = &t.sym[k];
+		const char *nm = sym_name(&t, k);
+		if (!nm)
 			continue;
-		const Elf64_Shdr *str = &sh[sh[i].sh_link];
-		if (str->sh_offset > len || str->sh_size > len - str->sh_offset)
+		/* in the same section as the address: not a label before a gap */
+		const Elf64_Shdr *in = &t.sh[y->st_shndx];
+		if (y->st_value > addr || !(in->sh_flags & SHF_ALLOC) || addr < in->sh_addr ||
+		    addr - in->sh_addr >= in->sh_size)
 			continue;
-		const Elf64_Sym *sym = (const void *)(b + sh[i].sh_offset);
-		for (size_t k = 0; k < sh[i].sh_size / sizeof(*sym); k++) {
-			const Elf64_Sym *y = &sym[k];
-			int type = ELF64_ST_TYPE(y->st_info);
-			if (!y->st_name || y->st_name >= str->sh_size || y->st_shndx == SHN_UNDEF ||
-			    y->st_shndx >= nsh || (type != STT_FUNC && type != STT_NOTYPE && type != STT_OBJECT))
-				continue;
-			/* in the same section as the address: not a label before a gap */
-			const Elf64_Shdr *in = &sh[y->st_shndx];
-			if (y->st_value > addr || !(in->sh_flags & SHF_ALLOC) || addr < in->sh_addr ||
-			    addr - in->sh_addr >= in->sh_size)
-				continue;
-			const char *nm = (const char *)b + str->sh_offset + y->st_name;
-			if (!memchr(nm, 0, str->sh_size - y->st_name) || nm[0] == '.')
-				continue;
-			/* the nearest below; at one address, the first global name over a local label */
-			int g = ELF64_ST_BIND(y->st_info) == STB_GLOBAL;
-			if (!found || y->st_value > best || (y->st_value == best && g && !global))
-				found = 1, best = y->st_value, name = nm, global = g;
-		}
+		/* the nearest below; at one address, the first global name over a local label */
+		int g = ELF64_ST_BIND(y->st_info) == STB_GLOBAL;
+		if (!found || y->st_value > best || (y->st_value == best && g && !global))
+			found = 1, best = y->st_value, name = nm, global = g;
 	}
 	if (found && addr > best)
 		snprintf(buf, n, "%s+0x%llx", name, (unsigned long long)(addr - best));
 	else if (found)
 		snprintf(buf, n, "%s", name);
+	munmap(b, len);
+	return found ? 0 : -1;
+}
+
+int guest_symbol_addr(const char *elf_path, const char *name, uint64_t *addr)
+{
+	unsigned char *b;
+	size_t len;
+	struct symtab t;
+	int found = 0;
+
+	if (read_file(elf_path, &b, &len) < 0)
+		return -1;
+	if (symtab_of(b, len, &t))
+		t.nsym = 0;
+	for (size_t k = 0; !found && k < t.nsym; k++) {
+		const char *nm = sym_name(&t, k);
+		if (nm && !strcmp(nm, name))
+			found = 1, *addr = t.sym[k].st_value;
+	}
 	munmap(b, len);
 	return found ? 0 : -1;
 }

@@ -31,6 +31,8 @@ int guestinfo_read(const char *elf_path, struct guestinfo *g, char *err, size_t 
 /* The guest ELF's symbol at or below addr, in the same section, as "name" or "name+0xoff" into
  * buf: where a guest was when it hung or crashed. -1 where there is none. */
 int guest_symbol(const char *elf_path, uint64_t addr, char *buf, size_t n);
+/* The address of the guest ELF's symbol name into *addr; -1 where it has none. */
+int guest_symbol_addr(const char *elf_path, const char *name, uint64_t *addr);
 
 /* 1 when this kernel is the nested KVM host scripts/kvm-nested boots under QEMU's TCG: its KVM
  * works, but every instruction is emulated, so no timing measured here means anything. */

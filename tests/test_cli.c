@@ -60,18 +60,6 @@ static const char *example_for(const char *opt, const char *placeholder)
 	return placeholder[0] >= '0' && placeholder[0] <= '9' ? placeholder : NULL;
 }
 
-/* a file of this program's, in its own test directory */
-static const char *cli_tmp(const char *name)
-{
-	static char dir[64], paths[4][128];
-	static int n;
-	if (!dir[0])
-		assert_int_equal(test_dir(dir, sizeof(dir), "cli"), 0);
-	char *p = paths[n++ % 4];
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
-}
-
 /* pvbench ARGV... with its output in a file: the exit status, and the output in out */
 static int pvbench_text(char **argv, char *out, size_t outlen)
 {
@@ -81,7 +69,7 @@ static int pvbench_text(char **argv, char *out, size_t outlen)
 	struct child_io io = { .stdout_path = path, .stderr_path = path };
 
 	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
-	snprintf(path, sizeof(path), "%s", cli_tmp("out.txt"));
+	assert_int_equal(test_file(path, sizeof(path), "out.txt"), 0);
 	for (int i = 0; argv[i] && i < 14; i++)
 		full[i + 1] = argv[i];
 	assert_int_equal(child_spawn(&c, full, &io, err, sizeof(err)), 0);
@@ -175,8 +163,8 @@ static void every_option_a_help_names_is_accepted(void **state)
 static int dry_run(const char *ini, char *out, size_t outlen)
 {
 	char path[128], db[128];
-	snprintf(path, sizeof(path), "%s", cli_tmp("dry.ini"));
-	snprintf(db, sizeof(db), "%s", cli_tmp("none.db"));
+	assert_int_equal(test_file(path, sizeof(path), "dry.ini"), 0);
+	assert_int_equal(test_file(db, sizeof(db), "none.db"), 0);
 	FILE *f = fopen(path, "w");
 	fputs(ini, f);
 	fclose(f);
@@ -238,8 +226,8 @@ static void set_values_are_what_is_checked(void **state)
 {
 	static char out[65536];
 	char path[128], db[128];
-	snprintf(path, sizeof(path), "%s", cli_tmp("set.ini"));
-	snprintf(db, sizeof(db), "%s", cli_tmp("none.db"));
+	assert_int_equal(test_file(path, sizeof(path), "set.ini"), 0);
+	assert_int_equal(test_file(db, sizeof(db), "none.db"), 0);
 	FILE *f = fopen(path, "w");
 	fputs("[global]\ntype = migration\nvcpus = 2\nwriters = 3\n", f);
 	fclose(f);

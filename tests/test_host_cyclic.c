@@ -23,18 +23,6 @@
 
 #define RUNS 3
 
-/* the files this program writes, in a directory of its own */
-static const char *tmp_path(const char *name)
-{
-	static char dir[64], paths[4][128];
-	static int n;
-	if (!dir[0])
-		assert_int_equal(test_dir(dir, sizeof(dir), "host-cyclic"), 0);
-	char *p = paths[n++ % 4];
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
-}
-
 static double pvb_linux_p50(void)
 {
 	char bin[512], out[160], err[256];
@@ -48,7 +36,9 @@ static double pvb_linux_p50(void)
 	double v;
 
 	snprintf(bin, sizeof(bin), "%s/pvb-linux", build_dir());
-	snprintf(out, sizeof(out), "out=%s", tmp_path("cyclic.rec"));
+	char rec[150];
+	assert_int_equal(test_file(rec, sizeof(rec), "cyclic.rec"), 0);
+	snprintf(out, sizeof(out), "out=%s", rec);
 	assert_int_equal(child_spawn(&c, argv, NULL, err, sizeof(err)), 0);
 	assert_true(child_wait(&c, 20000));
 	assert_int_equal(WEXITSTATUS(c.status), 0);
@@ -71,7 +61,9 @@ static double cyclictest_p50(void)
 	struct metric_set ms = { 0 };
 	double v;
 
-	snprintf(json, sizeof(json), "--json=%s", tmp_path("cyclictest.json"));
+	char path[150];
+	assert_int_equal(test_file(path, sizeof(path), "cyclictest.json"), 0);
+	snprintf(json, sizeof(json), "--json=%s", path);
 	cyclictest_argv(argv, bufs, 2, 1000, 1, 80, json);
 	assert_int_equal(child_spawn(&c, argv, NULL, err, sizeof(err)), 0);
 	assert_true(child_wait(&c, 20000));
@@ -111,7 +103,8 @@ static void linux_cyclic_agrees_with_cyclictest(void **state)
 
 static void cyclictest_json_is_read(void **state)
 {
-	const char *path = tmp_path("ct.json");
+	char path[150];
+	assert_int_equal(test_file(path, sizeof(path), "ct.json"), 0);
 	FILE *f = fopen(path, "w");
 	struct metric_set ms = { 0 };
 	char err[256];

@@ -237,6 +237,18 @@ static inline int test_dir(char *buf, size_t n, const char *name)
 	return 0;
 }
 
+/* A file of this program's, NAME in a test directory made on first use and shared by all its
+ * tests (removed at exit as test_dir's): its path into buf. -1 where the directory cannot be made. */
+static inline int test_file(char *buf, size_t n, const char *name)
+{
+	static char dir[64];
+	if (!dir[0] && test_dir(dir, sizeof(dir), program_invocation_short_name) < 0) {
+		dir[0] = 0;
+		return -1;
+	}
+	return snprintf(buf, n, "%s/%s", dir, name) < (int)n ? 0 : -1;
+}
+
 /* Number of live processes whose command line contains needle (a test's unique run dir). */
 static inline int procs_matching(const char *needle)
 {

@@ -479,7 +479,7 @@ static void *agent_main(void *arg)
 				/* its thread's own event hangs up as it exits: that vCPU is done. Kept
 				 * boosted, its last look having caught it running, it had the agent
 				 * looking every poll_us until its bound (400 wake-ups in 50 ms) */
-				int e = a->trace ? schedtrace_thread_of_fd(a->trace, pf[i].fd) : -1;
+				int e = a->trace && pf[i].revents & POLLHUP ? schedtrace_thread_of_fd(a->trace, pf[i].fd) : -1;
 				if (e >= 0 && e < a->nr && !a->v[e].ended) {
 					if (a->v[e].boosted)
 						unboost(a, e, mono_ms());

@@ -176,7 +176,7 @@ static void *spinner(void *arg)
 
 /* A vCPU thread that never stops running, at f_max (performance; a 20 ms slice, so the stealer,
  * which switches it out, wakes rarely): the kernel reports its CPU time only at its 4 ms tick, in
- * lumps. The agent must still see it busy all the time: once, it capped each lump to its 1 ms
+ * lumps. The agent must still see it busy as long as it ran: once, it capped each lump to its 1 ms
  * interval and saw a quarter of it (25.3% here). */
 static void a_busy_vcpu_at_fmax_is_seen_busy(void **state)
 {
@@ -202,17 +202,27 @@ static void a_busy_vcpu_at_fmax_is_seen_busy(void **state)
 	struct vm_view vm = { .tids = &tid, .nr_vcpus = 1, .tsc_khz = 2000000, .boost = region,
 			      .boost_size = sizeof(region) };
 	assert_int_equal(ops->prepare(&p, err, sizeof(err)), 0);
+	/* what it really ran: all of the time alone, less where the machine has other work (a CPU
+	 * shared with one hog: ~50-70%) */
+	clockid_t cid;
+	struct timespec c0, c1;
+	assert_int_equal(pthread_getcpuclockid(th, &cid), 0);
 	assert_int_equal(ops->start(&p, &vm, err, sizeof(err)), 0);
+	double t0 = mono_ms();
+	clock_gettime(cid, &c0);
 	usleep(1000000);
+	clock_gettime(cid, &c1);
+	double ran = ((c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6) / (mono_ms() - t0) * 100;
 	ops->stop(&p);
 	stop_threads = 1;
 	pthread_join(th, NULL);
 	struct metric_set ms = { 0 };
 	ops->counters(&p, &ms);
 	const struct metric *b = metrics_find(&ms, "busy_pct", 0);
-	fprintf(stderr, "note: a thread spinning at f_max: %.1f%% busy as the agent saw it\n", b ? b->value : -1);
+	fprintf(stderr, "note: a thread spinning at f_max: %.1f%% busy as the agent saw it, %.1f%% of the time on a CPU\n",
+		b ? b->value : -1, ran);
 	assert_non_null(b);
-	assert_true(b->value > 90);
+	assert_true(b->value > ran - 10 && b->value < ran + 10);
 	metrics_free(&ms);
 	ops->destroy(&p);
 }

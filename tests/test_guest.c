@@ -115,7 +115,8 @@ static void unknown_workload_is_a_failed_job(void **state)
 
 	REQUIRE_GUEST();
 	run_guest("workload=nope", 1, 20000, &r);
-	assert_int_equal(r.outcome, RUN_FAILED);
+	if (r.outcome != RUN_FAILED)
+		fail_msg("outcome %d: %s", r.outcome, r.reason);
 	assert_non_null(strstr(r.reason, "workload= unknown"));
 	vm_result_free(&r);
 }

@@ -500,7 +500,11 @@ static int run_qemu(const struct vm_spec *s, const struct vm_hooks *hooks, struc
 				.dev_tid = s->iodev_mb ? v.iodev.tid : 0 };
 	started = 1;
 	if (hooks && hooks->started && hooks->started(hooks->arg, &view, err, sizeof(err))) {
-		vm_set_reason(r, RUN_ERROR, "%s", err);
+		/* the same race a step later: a policy that found the vCPU threads gone */
+		if (child_wait(&v.c, 200))
+			ended_early = 1;
+		else
+			vm_set_reason(r, RUN_ERROR, "%s", err);
 		goto reap;
 	}
 
@@ -533,7 +537,7 @@ reap:
 	r->wall_ms = vm_now_ms() - w.t0;
 	qemu_vm_outcome(&v, killed, r);
 	if (ended_early) /* the first reason stands: only a run that looked ok gets this one */
-		vm_set_reason(r, RUN_ERROR, "%s", "the guest ended before its vCPU threads could be read: no policy ran");
+		vm_set_reason(r, RUN_ERROR, "%s", "the guest ended before its policy started: no policy ran");
 	qemu_vm_stop(&v);
 	return r->outcome == RUN_OK ? 0 : -1;
 }

@@ -192,6 +192,50 @@ static void compare_from_a_real_store(void **state)
 	unlink(path);
 }
 
+/* One run has no spread: its cell shows the value and its count, no "±0.0". */
+static void a_single_run_shows_no_spread(void **state)
+{
+	char dir[64], path[128], err[256], *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(test_dir(dir, sizeof(dir), "single"), 0);
+	snprintf(path, sizeof(path), "%s/pvbench.db", dir);
+	struct store *s = store_open(path, err, sizeof(err));
+	assert_non_null(s);
+	static const char *const ids[] = { "type=null work_us=1", "type=null work_us=2" };
+	static const char *const vars[] = { "work_us=1", "work_us=2" };
+	struct store_definition d = { .experiment = "x", .type = "null", .columns = "work_us",
+				      .metrics = "op_p50", .n = 2, .identity = ids, .variant = vars };
+	assert_int_equal(store_define(s, &d, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++) { /* work_us=1 twice, work_us=2 once */
+		struct metric_set m = { 0 };
+		const char *k[] = { "work_us" }, *v[] = { i == 2 ? "2" : "1" };
+		metrics_add(&m, "op_p50", "ns", PVB_LESS, -2, i == 2 ? 2500.0 : 1000.0 + i);
+		struct store_run r = { .experiment = "x", .variant = vars[i == 2], .identity = ids[i == 2],
+				       .rep = i == 2 ? 1 : i + 1, .nr_params = 1, .param_keys = k, .param_values = v,
+				       .status = "ok", .reason = "", .sets = { &m } };
+		assert_int_equal(store_put_run(s, &r, err, sizeof(err)), 0);
+		metrics_free(&m);
+	}
+	struct cmp_input in;
+	struct cmp_opts o = { .format = CMP_TEXT };
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(compare_load(s, "x", &in, err, sizeof(err)), 0);
+	assert_int_equal(compare_render(&in, &o, f, err, sizeof(err)), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "±"));     /* the two-run cell has its spread */
+	assert_non_null(strstr(buf, " (1)")); /* the one-run cell its count */
+	for (const char *p = strstr(buf, " (1)"); p; p = strstr(p + 1, " (1)")) {
+		const char *c = p;
+		while (c > buf && c[-1] != ' ' && c[-1] != '|')
+			c--;
+		assert_null(memmem(c, (size_t)(p - c), "±", strlen("±")));
+	}
+	free(buf);
+	cmp_input_free(&in);
+	store_close(s);
+	unlink(path);
+}
+
 /* Variants left out for the same status and reason share one line; others keep their own. */
 static void left_out_runs_are_grouped_by_reason(void **state)
 {
@@ -243,6 +287,7 @@ int main(void)
 		cmocka_unit_test(significance_follows_the_exact_test),
 		cmocka_unit_test(csv_quotes_what_holds_a_comma),
 		cmocka_unit_test(compare_from_a_real_store),
+		cmocka_unit_test(a_single_run_shows_no_spread),
 		cmocka_unit_test(left_out_runs_are_grouped_by_reason),
 		cmocka_unit_test(bad_options_are_explained),
 	};

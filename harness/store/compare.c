@@ -452,6 +452,8 @@ static void cell_text(char *buf, size_t n, const struct cell *c)
 {
 	if (!c->n)
 		snprintf(buf, n, "-");
+	else if (c->n == 1) /* one run has no spread: "±0.0" would claim one */
+		snprintf(buf, n, "%.1f (1)", c->mean);
 	else
 		snprintf(buf, n, "%.1f±%.1f (%d)", c->mean, c->sd, c->n);
 }

@@ -1328,6 +1328,35 @@ static void hung_guest_is_stored_as_failed_and_the_matrix_goes_on(void **state)
 	assert_int_equal(count_runs(db, "reason LIKE '%4000 ms timeout%'"), 1);
 }
 
+/* Without KVM a guest run is skipped, and its reason says how QEMU can run it anyway (emulated);
+ * the own VMM's, which runs under KVM only, does not offer that. With KVM both run. */
+static void a_run_without_kvm_says_how_to_run_it_anyway(void **state)
+{
+	char db[300], ini[300], bin[512], err[256];
+	struct child c;
+
+	REQUIRE_GUEST();
+	snprintf(db, sizeof(db), "%s/pvbench.db", tmp);
+	snprintf(ini, sizeof(ini), "%s/nokvm.ini", tmp);
+	FILE *f = fopen(ini, "w");
+	assert_non_null(f);
+	fputs("[global]\ntype = guest\nworkload = cyclic\nduration = 1s\nvmm = qemu, pvbench\n[j]\n", f);
+	fclose(f);
+	/* not through pvbench(), which would set accel=tcg */
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	char *argv[] = { bin, "run", "--db", db, ini, NULL };
+	assert_int_equal(child_spawn(&c, argv, &(struct child_io){ .stdout_path = "/dev/null" }, err, sizeof(err)), 0);
+	assert_true(child_wait(&c, 60000));
+	if (!test_tcg) {
+		assert_int_equal(count_runs(db, "status = 'ok'"), 2);
+		return;
+	}
+	assert_int_equal(count_runs(db, "variant = 'vmm=qemu' AND status = 'skipped' AND reason LIKE "
+				       "'unavailable: /dev/kvm: %; accel = tcg runs it under QEMU''s emulator%'"), 1);
+	assert_int_equal(count_runs(db, "variant = 'vmm=pvbench' AND status = 'skipped' AND reason LIKE "
+				       "'unavailable: /dev/kvm: %' AND reason NOT LIKE '%accel = tcg%'"), 1);
+}
+
 /* processes of a process group that are not zombies (a zombie runs nothing), or children of a
  * process by command name (group = 0) */
 static int procs_where(pid_t group, pid_t parent, const char *comm, pid_t *out, int max)
@@ -1417,6 +1446,7 @@ int main(void)
 		kvm_test_setup(own_vmm_util_channels_carry_the_utilisation, setup),
 		cmocka_unit_test_setup(trace_explains_waiting_vcpu_threads, setup),
 		cmocka_unit_test_setup(hung_guest_is_stored_as_failed_and_the_matrix_goes_on, setup),
+		cmocka_unit_test_setup(a_run_without_kvm_says_how_to_run_it_anyway, setup),
 		cmocka_unit_test_setup(sigint_mid_run_leaves_nothing_behind, setup),
 		cmocka_unit_test_setup(quick_ini_end_to_end, setup),
 	};

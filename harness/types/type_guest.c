@@ -186,7 +186,9 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 		return;
 	}
 	if (!tcg && env->host->no_kvm[0]) {
-		run_fail(out, RUN_SKIPPED, "unavailable: %s", env->host->no_kvm);
+		/* QEMU can still run it, emulated: say how, as a user without KVM asks next */
+		run_fail(out, RUN_SKIPPED, "unavailable: %s%s", env->host->no_kvm,
+			 strcmp(spec_str(spec, "vmm"), "qemu") ? "" : "; accel = tcg runs it under QEMU's emulator (functional, no real timing)");
 		return;
 	}
 	c.pol.ops = policy_find(spec_str(spec, "policy"));

@@ -117,8 +117,11 @@ static const char *unavailable(const struct run_spec *r, const struct run_env *e
 	int own = !strcmp(spec_str(r, "vmm"), "pvbench");
 	if (own && tcg)
 		return "unavailable: pvbench's own VMM runs under KVM only (no TCG)";
-	if (!tcg && env->host->no_kvm[0])
-		return env->host->no_kvm;
+	if (!tcg && env->host->no_kvm[0]) {
+		snprintf(why, sizeof(why), "%s%s", env->host->no_kvm,
+			 own ? "" : "; accel = tcg runs it under QEMU's emulator (functional, no real timing)");
+		return why;
+	}
 	if (!own && !strcmp(throttle, "dirty-quota"))
 		return "unavailable: the dirty quota is pvbench's own engine's (vmm = pvbench); QEMU has no such throttle";
 	if (own && !strcmp(throttle, "dirty-limit"))

@@ -103,7 +103,7 @@ void pvb_rec_text(struct pvb_rec_writer *w, uint16_t cpu, const char *text)
 	uint32_t n = 0;
 	char *t;
 
-	while (text[n] && n < 1023)
+	while (n < 1023 && text[n])
 		n++;
 	t = sec_alloc(w, PVB_SEC_TEXT, cpu, n + 1);
 	if (!t)

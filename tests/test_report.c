@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 #include "child.h"
 #include "cli.h"
 #include "compare.h"
@@ -576,6 +577,40 @@ static void plot_draws_a_hostile_name_and_runs_nothing(void **state)
 	assert_int_equal(access(png, R_OK), 0);
 }
 
+/* A plot of emulated runs says so in its title, as their tables do under them: a picture travels
+ * without its footer. Plots of real runs carry no such line. */
+static void plots_of_emulated_runs_say_so(void **state)
+{
+	static char buf[1 << 16];
+	char ini[400], dir[400];
+	sqlite3 *h;
+
+	write_file("e.ini", "[global]\ntype = null\nwork_us = 10, 20\nops = 20\n");
+	snprintf(ini, sizeof(ini), "%s/e.ini", tmp);
+	snprintf(dir, sizeof(dir), "%s/plots", tmp);
+	assert_int_equal(pvbench("run", ini, NULL), 0);
+	assert_int_equal(pvbench("plot", "--out", dir, "e", NULL), 0);
+	read_text(out, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "bars-guest-op_p50"));
+	assert_null(strstr(buf, "not a latency measurement"));
+	assert_null(strstr(buf, "nested under TCG"));
+	/* the runs as a TCG run, then a nested KVM's, stores them */
+	static const char *const as[] = {
+		"UPDATE runs SET vmm = 'QEMU 7.2 (tcg): not a latency measurement'",
+		"UPDATE runs SET vmm = 'QEMU 7.2', kvm_backend = 'kvm_amd, nested under TCG'",
+	};
+	static const char *const says[] = { "accel=tcg: QEMU's emulator ran these guests", "KVM nested under TCG" };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(h, as[i], NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(h);
+		assert_int_equal(pvbench("plot", "--out", dir, "e", NULL), 0);
+		read_text(out, buf, sizeof(buf));
+		for (char *l = buf; *l; l += strcspn(l, "\n"), l += *l == '\n') /* on every plot's line */
+			assert_true(strstr(l, says[i]) && strstr(l, says[i]) < l + strcspn(l, "\n"));
+	}
+}
+
 /* The dashboard writes names as text and gives each its own page: a published table whose file
  * name is markup is shown escaped, and two experiments whose names differ only where a file name
  * cannot (a space and an underscore) get two pages, not one overwritten by the other. */
@@ -651,6 +686,7 @@ int main(void)
 		cmocka_unit_test_setup(reproduce_estimates_what_it_will_run, setup),
 		cmocka_unit_test(every_published_table_loads),
 		cmocka_unit_test_setup(plot_draws_a_hostile_name_and_runs_nothing, setup),
+		cmocka_unit_test_setup(plots_of_emulated_runs_say_so, setup),
 		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),
 		cmocka_unit_test_setup(readers_write_nothing, setup),
 		cmocka_unit_test_setup(ab_sessions_started_together_stay_apart, setup),

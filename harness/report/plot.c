@@ -29,6 +29,7 @@ struct pdata {
 	char metrics[256];
 	char variants[64][256];
 	int nv;
+	int tcg, nested;                 /* some runs were emulated: their times are not real */
 };
 
 #define GROW(p, n) do { void *g_ = realloc((p), ((n) + 1) * sizeof(*(p))); if (!g_) abort(); (p) = g_; } while (0)
@@ -53,6 +54,16 @@ static void v_run(void *a, const struct store_row *row)
 	if (v == d->nv && d->nv < 64)
 		snprintf(d->variants[d->nv++], sizeof(d->variants[0]), "%s", d->r[d->nr].variant);
 	d->nr++;
+	/* as the run stored it: its VMM ran under TCG, or its KVM was nested under TCG */
+	d->tcg |= row->vmm && strstr(row->vmm, "not a latency measurement") != NULL;
+	d->nested |= row->kvm_backend && strstr(row->kvm_backend, "nested under TCG") != NULL;
+}
+
+/* A plot of emulated runs says so, as their tables do: a picture travels without its footer. */
+static const char *caveat(const struct pdata *d)
+{
+	return d->tcg ? "accel=tcg: QEMU's emulator ran these guests: functional, not a latency measurement" :
+	       d->nested ? "KVM nested under TCG: functional runs, no timing is real" : NULL;
 }
 
 static int run_of(const struct pdata *d, long long id)
@@ -121,9 +132,11 @@ const char *plot_templates(void)
  * comes from the store (an experiment's name, a metric's, a path) travels as an argument that the
  * template reads as a string (ARG1..ARG5), never as gnuplot source: a name with a quote or a
  * newline in it is text, not a command. */
-static int draw(const char *dir, const char *name, const char *tmpl, const char *ttl, const char *ylab, int ncol,
-		char *err, size_t errlen)
+static int draw(const char *dir, const char *name, const char *tmpl, const char *ttl, const char *warn,
+		const char *ylab, int ncol, char *err, size_t errlen)
 {
+	char full[600];
+	snprintf(full, sizeof(full), "%s%s%s", ttl, warn ? "\n" : "", warn ? warn : ""); /* a second line */
 	static const struct { const char *term, *ext; } terms[] = {
 		{ "pngcairo size 900,540 font ',10'", "png" }, { "svg size 900,540 dynamic font ',10'", "svg" } };
 	for (int t = 0; t < 2; t++) {
@@ -136,7 +149,7 @@ static int draw(const char *dir, const char *name, const char *tmpl, const char 
 		snprintf(tp, sizeof(tp), "%s/%s.gp", plot_templates(), tmpl);
 		snprintf(log, sizeof(log), "%s/%s.log", dir, name);
 		snprintf(nc, sizeof(nc), "%d", ncol);
-		char *argv[] = { "gnuplot", "-e", e, "-c", tp, data, out, (char *)ttl, (char *)ylab, nc, NULL };
+		char *argv[] = { "gnuplot", "-e", e, "-c", tp, data, out, full, (char *)ylab, nc, NULL };
 		struct child_io io = { .stdout_path = log, .stderr_path = log };
 		if (child_spawn(&c, argv, &io, err, errlen) < 0)
 			return -1;
@@ -158,12 +171,12 @@ static int draw(const char *dir, const char *name, const char *tmpl, const char 
 	return 0;
 }
 
-static void add(struct plot_file *out, int max, int *n, const char *name, const char *title)
+static void add(struct plot_file *out, int max, int *n, const char *name, const char *title, const char *warn)
 {
 	if (*n >= max)
 		return;
 	snprintf(out[*n].name, sizeof(out[0].name), "%s", name);
-	snprintf(out[*n].title, sizeof(out[0].title), "%s", title);
+	snprintf(out[*n].title, sizeof(out[0].title), "%s%s%s%s", title, warn ? " (" : "", warn ? warn : "", warn ? ")" : "");
 	(*n)++;
 }
 
@@ -257,12 +270,12 @@ static int hist_plots(const struct pdata *d, const char *exp, const char *dir, c
 		free(tot);
 		fclose(f);
 		snprintf(ttl, sizeof(ttl), "%s: %s %s latency %s", exp, side, name, kind ? "CDF" : "histogram");
-		if (draw(dir, base, kind ? "cdf" : "hist", ttl, "", d->nv + 1, err, errlen)) {
+		if (draw(dir, base, kind ? "cdf" : "hist", ttl, caveat(d), "", d->nv + 1, err, errlen)) {
 			free(cnt);
 			free(over);
 			return -1;
 		}
-		add(out, max, n, base, ttl);
+		add(out, max, n, base, ttl, caveat(d));
 	}
 	free(cnt);
 	free(over);
@@ -309,14 +322,14 @@ static int bar_plot(const struct pdata *d, const char *exp, const char *dir, con
 	snprintf(ttl, sizeof(ttl), "%s: %s %s (%s), median and interquartile range over runs", exp, side, name, unit);
 	char ylab[200];
 	snprintf(ylab, sizeof(ylab), "%s (%s)", name, unit);
-	if (draw(dir, base, "bars", ttl, ylab, 0, err, errlen))
+	if (draw(dir, base, "bars", ttl, caveat(d), ylab, 0, err, errlen))
 		return -1;
-	add(out, max, n, base, ttl);
+	add(out, max, n, base, ttl, caveat(d));
 	return 0;
 }
 
 /* A nightly experiment: its judged history (nightly.h), one plot per series. */
-static int series_plots(struct store *st, const char *exp, const char *dir, struct plot_file *out,
+static int series_plots(struct store *st, const char *exp, const char *dir, const char *warn, struct plot_file *out,
 			int max, int *n, char *err, size_t errlen)
 {
 	struct cp_params cp = CP_PARAMS_DEFAULT;
@@ -355,9 +368,9 @@ static int series_plots(struct store *st, const char *exp, const char *dir, stru
 		snprintf(ttl, sizeof(ttl), "%s: %s %s (%s) of %s, median per night, change points marked", exp,
 			 cJSON_GetObjectItem(s, "side")->valuestring, cJSON_GetObjectItem(s, "metric")->valuestring,
 			 scale == 1 ? unit : "us", cJSON_GetObjectItem(s, "variant")->valuestring);
-		if ((rc = draw(dir, base, "series", ttl, "", 0, err, errlen)))
+		if ((rc = draw(dir, base, "series", ttl, warn, "", 0, err, errlen)))
 			break;
-		add(out, max, n, base, ttl);
+		add(out, max, n, base, ttl, warn);
 	}
 	cJSON_Delete(arr);
 	return rc;
@@ -411,7 +424,7 @@ int plot_experiment(struct store *st, const char *exp, const char *dir, struct p
 	}
 	/* a nightly experiment's history ("NAME@SUITE") */
 	sessions = strchr(exp, '@') != NULL;
-	if (sessions && series_plots(st, exp, dir, out, max, &n, err, errlen))
+	if (sessions && series_plots(st, exp, dir, caveat(&d), out, max, &n, err, errlen))
 		goto out;
 	rc = n;
 out:

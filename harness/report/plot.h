@@ -17,7 +17,7 @@ struct store;
 
 struct plot_file {
 	char name[96];           /* NAME.png, NAME.svg and NAME.dat in the output directory */
-	char title[200];
+	char title[320];
 };
 
 /* The templates' directory: PVBENCH_PLOTS, else plots/ next to the build directory. */

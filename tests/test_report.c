@@ -648,6 +648,11 @@ static void dashboard_escapes_names_and_keeps_their_pages_apart(void **state)
 	assert_int_equal(pages, 2);
 	snprintf(cmd, sizeof(cmd), "test \"$(ls '%s' | grep -c '^exp-a')\" = 2", html);
 	assert_int_equal(system(cmd), 0);
+	/* no nightly suite, no A/B session: each section says what would make one; experiments
+	 * are there, so theirs is a table */
+	assert_non_null(strstr(buf, "<h2>Nightly suites</h2>\n<p class=\"none\">None in this store (<code>pvbench nightly"));
+	assert_non_null(strstr(buf, "<h2>A/B sessions</h2>\n<p class=\"none\">None in this store (<code>pvbench ab"));
+	assert_non_null(strstr(buf, "<h2>Experiments</h2>\n<table>"));
 }
 
 /* Commands that only read leave what they were pointed at as it was: no store made where there

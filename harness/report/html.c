@@ -481,7 +481,18 @@ int report_html(struct store *st, const char *store_label, const char *dir, cons
 	}
 	fprintf(f, "</table>\n");
 	static const char *const sections[] = { "Experiments", "Nightly suites", "A/B sessions" };
+	/* an empty section says what would fill it, not a bare header */
+	static const char *const none[] = { "pvbench run EXPERIMENT.ini", "pvbench nightly SUITE",
+					    "pvbench ab EXPERIMENT.ini -a ... -b ..." };
 	for (int s = 0; s < 3; s++) {
+		int any = 0;
+		for (int i = 0; i < exps.n; i++)
+			any |= (strchr(exps.v[i][0], '@') ? 1 : strstr(exps.v[i][0], "-ab-") ? 2 : 0) == s;
+		if (!any) {
+			fprintf(f, "<h2>%s</h2>\n<p class=\"none\">None in this store (<code>%s</code> makes them).</p>\n",
+				sections[s], none[s]);
+			continue;
+		}
 		fprintf(f, "<h2>%s</h2>\n<table><tr><th>%s</th><th>type</th><th>description</th><th>hosts</th>"
 			   "<th>runs ok / all</th><th>last run</th></tr>\n", sections[s], s == 1 ? "experiment@suite" : "name");
 		for (int i = 0; i < exps.n; i++) {

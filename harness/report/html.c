@@ -378,7 +378,7 @@ static int experiment_page(struct ctx *c, const char *exp, const char *descripti
 		return -1;
 	}
 	head(f, exp);
-	fprintf(f, "<p><a href=\"index.html\">index</a> &middot; ");
+	fprintf(f, "<p><a href=\"index.html\">index</a>%s", description && *description ? " &middot; " : "");
 	esc(f, description);
 	fprintf(f, "</p>\n");
 	for (int h = 0; h < hosts.n && !rc; h++) {

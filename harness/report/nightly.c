@@ -256,7 +256,7 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 		jseries = cJSON_AddArrayToObject(jexp, "series");
 		cJSON_AddItemToArray(json, jexp);
 	} else {
-		fprintf(out, "%s: %d nights\n", exp, h.nsess);
+		fprintf(out, "%s: %d night%s\n", exp, h.nsess, h.nsess == 1 ? "" : "s");
 		fprintf(out, "  %-28s %-24s %-6s %6s %12s  %s\n", "variant", "metric", "side", "nights", "newest median", "change points");
 	}
 	for (size_t i = 0, j; i < h.nvals; i = j) {

@@ -327,7 +327,9 @@ judge:
 	ab_analyse(arms.m, arms.n, &c.p);
 	{
 		struct ab_report rep = { .experiment = name, .a = la, .b = lb, .stop = stop, .test = test,
-					 .note = arms.tcg ? "accel=tcg: QEMU's emulator ran these guests: functional, not a latency measurement" : NULL, .runs_a = arms.runs[0],
+					 .note = arms.tcg ? "accel=tcg: QEMU's emulator ran these guests: functional, not a latency measurement" :
+						 arms.nested ? "KVM nested under TCG ran these runs: functional, no timing is real" : NULL,
+					 .runs_a = arms.runs[0],
 					 .runs_a2 = arms.runs[1], .runs_b = arms.runs[2] };
 		ab_render(stdout, &rep, arms.m, arms.n, &c.p, c.json);
 	}

@@ -69,6 +69,7 @@ struct ab_arms {
 	size_t n;
 	int runs[3];                     /* A, A', B */
 	int tcg;                         /* some ran under QEMU's emulator */
+	int nested;                      /* some ran on a KVM nested under it */
 	char a[256], b[256];             /* the variants */
 };
 int ab_load(struct store *st, const char *name, const char *a_label, const char *metrics,

@@ -105,7 +105,7 @@ static size_t cell_values(const struct cmp_input *in, const cJSON *where, const 
 				best = &r->m[k];
 		if (best) {
 			out[n++] = best->value;
-			*tcg |= param(r, "accel") && !strcmp(param(r, "accel"), "tcg");
+			*tcg |= (param(r, "accel") && !strcmp(param(r, "accel"), "tcg")) | r->nested << 1;
 		}
 	}
 	return n;
@@ -178,7 +178,7 @@ struct table {
 	struct cell cells[256];
 	double raw[256];                 /* each cell's raw p (NAN: not a rank test's) */
 	size_t nc;
-	int tcg;                         /* some run was under TCG */
+	int tcg;                         /* some run was under TCG (1), on a KVM nested under it (2) */
 };
 
 /* Every cell of every group: its published values, its runs and its baseline's, and for cells
@@ -296,6 +296,8 @@ static const char *const modelled_note = "modelled: this energy is the kernel's 
 					 "not a battery: every verdict here judges the model";
 static const char *const tcg_note = "accel=tcg: QEMU's emulator ran these guests: the verdicts are functional, not a "
 				    "latency result";
+static const char *const nested_note = "KVM nested under TCG ran some of these runs: the verdicts are functional, no "
+				       "timing is real";
 
 static void table_json(const struct table *t, const char *origin, cJSON *json)
 {
@@ -311,7 +313,7 @@ static void table_json(const struct table *t, const char *origin, cJSON *json)
 	cJSON_AddStringToObject(o, "metric", t->metric);
 	cJSON_AddStringToObject(o, "unit", t->unit);
 	if (t->tcg)
-		cJSON_AddStringToObject(o, "note", tcg_note);
+		cJSON_AddStringToObject(o, "note", t->tcg & 1 ? tcg_note : nested_note);
 	if (strstr(t->metric, "_modelled"))
 		cJSON_AddStringToObject(o, "modelled", modelled_note);
 	arr = cJSON_AddArrayToObject(o, "cells");
@@ -387,8 +389,10 @@ static void table_text(const struct table *t, const char *origin, FILE *out)
 		fprintf(out, "notes: %s\n", str(ref, "notes"));
 	fprintf(out, "Absolute values differ with hardware: cells are judged on direction and size (ratio, or difference "
 		     "where a value is 0); the rules R1-R12 are in pvbench reproduce --help.\n");
-	if (t->tcg)
+	if (t->tcg & 1)
 		fprintf(out, "%s\n", tcg_note);
+	if (t->tcg & 2)
+		fprintf(out, "%s\n", nested_note);
 	if (strstr(t->metric, "_modelled"))
 		fprintf(out, "%s\n", modelled_note);
 	fprintf(out, "\n");

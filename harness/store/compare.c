@@ -90,6 +90,10 @@ static void v_run(void *a, const struct store_row *row)
 	if (!strcmp(status, "ok")) {
 		struct cmp_run *r = cmp_add_run(in, row->id);
 		r->rep = row->rep;
+		/* as hostinfo names such a KVM: its times say nothing of a KVM host's, and the tables
+		 * must not pass for them */
+		r->nested = row->kvm_backend && strstr(row->kvm_backend, "nested under TCG") != NULL;
+		in->nested += r->nested;
 		snprintf(r->variant, sizeof(r->variant), "%s", variant);
 		if (!strncmp(variant, "job=", 4)) { /* the [section]: an axis when rows or columns ask for it */
 			char job[128];
@@ -788,6 +792,7 @@ static cJSON *json_head(const struct cmp_input *in, const struct plan *pl)
 		 STATS_EXACT_MAX_N);
 	cJSON_AddStringToObject(o, "test", test);
 	cJSON_AddNumberToObject(o, "stale_runs", in->stale);
+	cJSON_AddNumberToObject(o, "nested_kvm_runs", in->nested);
 	cJSON_AddArrayToObject(o, "tables");
 	return o;
 }
@@ -873,6 +878,9 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 			"(up to %d per table, %d in all)\n", colkey, axis_val(&pl, pl.col, 0), max_cmp, total_cmp);
 	else
 		fprintf(f, "\nmean±sd (n runs)\n");
+	if (in->nested)
+		fprintf(f, "KVM nested under TCG ran %d of these %zu runs: functional only, no timing is real\n",
+			in->nested, in->n);
 	if (in->stale)
 		fprintf(f, "%d ok run%s stored under an older definition of %s %s left out\n", in->stale,
 			in->stale == 1 ? "" : "s", in->experiment, in->stale == 1 ? "is" : "are");

@@ -1329,7 +1329,8 @@ static void hung_guest_is_stored_as_failed_and_the_matrix_goes_on(void **state)
 }
 
 /* Without KVM a guest run is skipped, and its reason says how QEMU can run it anyway (emulated);
- * the own VMM's, which runs under KVM only, does not offer that. With KVM neither is skipped so. */
+ * the own VMM's, which runs under KVM only, does not offer that; both name the nested KVM where
+ * the kernel has none. With KVM neither is skipped so. */
 static void a_run_without_kvm_says_how_to_run_it_anyway(void **state)
 {
 	char db[300], ini[300], bin[512], err[256];
@@ -1356,6 +1357,9 @@ static void a_run_without_kvm_says_how_to_run_it_anyway(void **state)
 				       "'unavailable: /dev/kvm: %; accel = tcg runs it under QEMU''s emulator%'"), 1);
 	assert_int_equal(count_runs(db, "variant = 'vmm=pvbench' AND status = 'skipped' AND reason LIKE "
 				       "'unavailable: /dev/kvm: %' AND reason NOT LIKE '%accel = tcg%'"), 1);
+	/* a kernel without KVM: both point at the nested one */
+	if (access("/dev/kvm", F_OK) != 0)
+		assert_int_equal(count_runs(db, "reason LIKE '%scripts/kvm-nested CMD runs CMD on a KVM nested under TCG%'"), 2);
 }
 
 /* processes of a process group that are not zombies (a zombie runs nothing), or children of a

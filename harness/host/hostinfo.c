@@ -144,9 +144,14 @@ int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 		}
 	}
 	h->tsc_khz = 0;
-	if (access("/dev/kvm", R_OK | W_OK) != 0)
-		snprintf(h->no_kvm, sizeof(h->no_kvm), "/dev/kvm: %s (pvbench runs guests under KVM)",
-			 strerror(errno));
+	if (access("/dev/kvm", R_OK | W_OK) != 0) {
+		/* what to do about it: a kernel without KVM has the nested one; a device that is
+		 * there but closed wants its permissions */
+		int e = errno;
+		snprintf(h->no_kvm, sizeof(h->no_kvm), "/dev/kvm: %s (pvbench runs guests under KVM%s)", strerror(e),
+			 e == ENOENT ? "; scripts/kvm-nested CMD runs CMD on a KVM nested under TCG, functional only" :
+			 e == EACCES ? ": run as root or in the kvm group" : "");
+	}
 	else if (!(h->tsc_khz = kvm_tsc_khz()))
 		snprintf(h->no_kvm, sizeof(h->no_kvm),
 			 "KVM_GET_TSC_KHZ failed: the guest cannot be told its TSC rate");

@@ -15,7 +15,7 @@ struct hostinfo {
 				    CLOCK_MONOTONIC_RAW (what a TCG guest's TSC runs at) */
 	char pvbench_commit[48]; /* git revision pvbench was built from */
 	char clocksource[32];    /* the host kernel's, behind CLOCK_MONOTONIC */
-	char no_kvm[160];        /* why KVM cannot run guests here; empty when it can */
+	char no_kvm[200];        /* why KVM cannot run guests here; empty when it can */
 };
 
 struct guestinfo {

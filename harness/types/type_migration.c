@@ -112,7 +112,7 @@ void mig_runtime(struct metric_set *m, const int *tids, const int64_t *cpu0, int
 /* What this host or this pvbench cannot do is a skip with its reason; NULL if it can. */
 static const char *unavailable(const struct run_spec *r, const struct run_env *env, int tcg)
 {
-	static char why[200];
+	static char why[320];
 	const char *throttle = spec_str(r, "throttle");
 	int own = !strcmp(spec_str(r, "vmm"), "pvbench");
 	if (own && tcg)

@@ -3,12 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "config.h"
 #include "hostinfo.h"
 #include "reproduce.h"
 #include "reproduce_plan.h"
-#include "stats.h"
 #include "store.h"
 #include "util.h"
 
@@ -76,43 +74,9 @@ void repro_sets_for(const struct engine_opts *eo, const char *path, struct engin
 	}
 }
 
-/* What a run of an experiment costs this host besides its duration (booting, the host load, the
- * store): the median over the runs of it the store holds from this host, in ms; 0: none stored. */
-struct overheads { double v[4096]; int n; };
-
-static double iso_s(const char *t)
-{
-	struct tm tm = { 0 };
-	const char *end = t ? strptime(t, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
-	return end && !*end ? (double)timegm(&tm) : -1;
-}
-
-static void overhead_row(void *arg, int ncols, const char *const *vals)
-{
-	struct overheads *o = arg;
-	double a = ncols > 2 ? iso_s(vals[0]) : -1, b = ncols > 2 ? iso_s(vals[1]) : -1;
-	long long d = ncols > 2 && vals[2] ? parse_duration_ms(vals[2]) : 0; /* a type without duration: 0 */
-	if (a >= 0 && b >= a && d >= 0 && o->n < (int)(sizeof(o->v) / sizeof(o->v[0])))
-		o->v[o->n++] = (b - a) * 1000 - (double)d;
-}
-
-static double measured_overhead(struct store *st, const char *experiment, const char *host)
-{
-	static struct overheads o;
-	const char *p[] = { experiment, host };
-	char err[256];
-	o.n = 0;
-	if (!st || store_query(st, "SELECT r.started_at, r.ended_at, p.value FROM runs r LEFT JOIN run_params p ON"
-			       " p.run_id = r.id AND p.key = 'duration' WHERE r.experiment = $1 AND r.host = $2"
-			       " AND r.status = 'ok'", 2, p, overhead_row, &o, err, sizeof(err)) || !o.n)
-		return 0;
-	double m = stats_median(o.v, (size_t)o.n);
-	return m > 0 ? m : 1; /* timestamps are whole seconds: a fast host reads as none */
-}
-
 /* Before --run: what the tables' experiments cost, from their matrices and each run's duration,
  * leaving out the runs the store has; a run's overhead as measured on this host from the runs of
- * its experiment stored, else REPRO_UNMEASURED_MS. A migration counts half its deadline. */
+ * its experiment stored, else ENGINE_UNMEASURED_MS (engine_run_ms). */
 struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
 				 const struct engine_opts *eo, FILE *out)
 {
@@ -150,7 +114,7 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 		if (engine_load(exps[i], &here, &e, err, sizeof(err)) || experiment_matrix(&e, &r, &nr, err, sizeof(err)))
 			continue; /* the run itself will say why */
 		repro_judges_of(&jd, ents, nents, dir, c, exps[i]);
-		double over = measured_overhead(st, e.name, hi.host);
+		double over = engine_overhead_ms(st, e.name, hi.host);
 		measured += over > 0;
 		for (int k = 0; k < nr; k++) {
 			if (!repro_judged(&r[k], &jd))
@@ -159,13 +123,8 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 				stored++;
 				continue;
 			}
-			ms += over > 0 ? over : REPRO_UNMEASURED_MS;
+			ms += engine_run_ms(&r[k], over);
 			runs++;
-			for (int j = 0; j < r[k].nkeys; j++)
-				if (!strcmp(r[k].keys[j]->name, "duration"))
-					ms += (double)spec_int(&r[k], "duration");
-				else if (!strcmp(r[k].keys[j]->name, "deadline")) /* a migration: at most that */
-					ms += (double)spec_int(&r[k], "deadline") / 2;
 		}
 		repro_judges_free(&jd);
 		free(r);
@@ -175,7 +134,7 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 	store_close(st);
 	fprintf(out, "pvbench reproduce: %d runs the tables judge are to run (%d stored already), in %d "
 		"experiments: about %.1f min (a run's overhead measured on this host for %d of them, %.0f s for "
-		"the rest)\n", runs, stored, n, ms / 60000, measured, REPRO_UNMEASURED_MS / 1000);
+		"the rest)\n", runs, stored, n, ms / 60000, measured, ENGINE_UNMEASURED_MS / 1000);
 	for (int i = 0; i < n; i++) /* where the time goes, for a --set that scales it down */
 		if (each_runs[i])
 			fprintf(out, "  %-32s %4d runs  about %5.1f min\n", exps[i], each_runs[i], each_ms[i] / 60000);

@@ -46,9 +46,5 @@ struct repro_cost {
 };
 struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *dir, const struct choice *c,
 				 const struct engine_opts *eo, FILE *out);
-/* A run's overhead (boot, host load, store) where the store has none of its experiment from this
- * host: guest runs took 0.2-0.5 s more than their duration under TCG on a 2-core host (QEMU's boot
- * of the guest kernel takes ~70 ms under KVM); a migration's is counted from its deadline. */
-#define REPRO_UNMEASURED_MS 1000.0
 
 #endif

@@ -208,6 +208,40 @@ static void shorthand_options_are_keys(void **state)
 	assert_int_equal(count("status='ok' OR (status='skipped' AND reason LIKE 'unavailable: %')"), 1);
 }
 
+/* --dry-run lists the order, marks what the store has, says how long the rest takes, and runs
+ * and stores nothing. */
+static void dry_run_marks_the_stored_and_runs_nothing(void **state)
+{
+	char bin[512], err[256], dbopt[320], out[400], errp[400];
+	static char buf[1 << 14];
+	struct child c;
+
+	write_ini("[global]\ntype = null\nwork_us = 5, 10\nops = 20\n");
+	assert_int_equal(pvbench_run(ini, NULL), 0);
+	write_ini("[global]\ntype = null\nwork_us = 5, 10\nops = 20\nrepeat = 3\n");
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	snprintf(dbopt, sizeof(dbopt), "%s", db);
+	snprintf(out, sizeof(out), "%s/dry.out", tmp);
+	snprintf(errp, sizeof(errp), "%s/dry.err", tmp);
+	char *argv[] = { bin, "run", "--dry-run", "--db", dbopt, ini, NULL };
+	assert_int_equal(child_spawn(&c, argv, &(struct child_io){ .stdout_path = out, .stderr_path = errp }, err,
+				     sizeof(err)), 0);
+	assert_true(child_wait(&c, 60000));
+	assert_true(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+	read_text(out, buf, sizeof(buf));
+	int lines = 0, stored = 0;
+	for (char *l = buf; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] == '\n')) {
+		lines++;
+		stored += !strncmp(l + strcspn(l, "\n") - 10, "  (stored)", 10);
+	}
+	assert_int_equal(lines, 6);
+	assert_int_equal(stored, 2); /* the first repetition of each */
+	read_text(errp, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "pvbench: 6 runs, 2 stored already: 4 to run, about "));
+	assert_non_null(strstr(buf, "as measured here")); /* the stored runs gave the overhead */
+	assert_int_equal(count("1"), 2);                 /* nothing run, nothing stored */
+}
+
 /* Not an experiment: an error that names it, nothing started, nothing stored. */
 static void directories_and_empty_files_are_errors(void **state)
 {
@@ -298,6 +332,7 @@ int main(void)
 		cmocka_unit_test_setup(interrupt_stores_nothing_and_leaves_nothing, setup),
 		cmocka_unit_test_setup(one_run_of_an_experiment_at_a_time, setup),
 		cmocka_unit_test_setup(shorthand_options_are_keys, setup),
+		cmocka_unit_test_setup(dry_run_marks_the_stored_and_runs_nothing, setup),
 		cmocka_unit_test_setup(directories_and_empty_files_are_errors, setup),
 		kvm_test_setup(vmm_types_store_and_compare, setup),
 		kvm_test_setup(vmm_types_interrupted, setup),

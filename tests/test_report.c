@@ -480,7 +480,7 @@ static void reproduce_estimates_what_it_will_run(void **state)
 	assert_int_equal(c.runs, 4); /* 2 columns x 2 repeats of row 10; not work_us 300, not ops 20 */
 	assert_int_equal(c.stored, 0);
 	assert_int_equal(c.measured, 0);
-	assert_true(c.ms == 4 * REPRO_UNMEASURED_MS);
+	assert_true(c.ms == 4 * ENGINE_UNMEASURED_MS);
 
 	assert_int_equal(pvbench("reproduce", "--published", tmp, "--run", "n", NULL), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM runs WHERE status = 'ok'"), 4);

@@ -19,7 +19,9 @@
 #include "config.h"
 #include "engine.h"
 #include "hostinfo.h"
+#include "stats.h"
 #include "store.h"
+#include "util.h"
 
 /* ---- the driver ---- */
 
@@ -327,6 +329,82 @@ int engine_load(const char *path, const struct engine_opts *o, struct experiment
 	return o->nsets ? experiment_check(e, err, errlen) : 0;
 }
 
+/* ---- what runs cost here: estimates before running ---- */
+
+struct overheads { double v[4096]; int n; };
+
+static double iso_s(const char *t)
+{
+	struct tm tm = { 0 };
+	const char *end = t ? strptime(t, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	return end && !*end ? (double)timegm(&tm) : -1;
+}
+
+static void overhead_row(void *arg, int ncols, const char *const *vals)
+{
+	struct overheads *o = arg;
+	double a = ncols > 2 ? iso_s(vals[0]) : -1, b = ncols > 2 ? iso_s(vals[1]) : -1;
+	long long d = ncols > 2 && vals[2] ? parse_duration_ms(vals[2]) : 0; /* a type without duration: 0 */
+	if (a >= 0 && b >= a && d >= 0 && o->n < (int)(sizeof(o->v) / sizeof(o->v[0])))
+		o->v[o->n++] = (b - a) * 1000 - (double)d;
+}
+
+double engine_overhead_ms(struct store *st, const char *experiment, const char *host)
+{
+	static struct overheads o;
+	const char *p[] = { experiment, host };
+	char err[256];
+	o.n = 0;
+	if (!st || store_query(st, "SELECT r.started_at, r.ended_at, p.value FROM runs r LEFT JOIN run_params p ON"
+			       " p.run_id = r.id AND p.key = 'duration' WHERE r.experiment = $1 AND r.host = $2"
+			       " AND r.status = 'ok'", 2, p, overhead_row, &o, err, sizeof(err)) || !o.n)
+		return 0;
+	double m = stats_median(o.v, (size_t)o.n);
+	return m > 0 ? m : 1; /* timestamps are whole seconds: a fast host reads as none */
+}
+
+double engine_run_ms(const struct run_spec *r, double overhead_ms)
+{
+	double ms = overhead_ms > 0 ? overhead_ms : ENGINE_UNMEASURED_MS;
+	for (int j = 0; j < r->nkeys; j++)
+		if (!strcmp(r->keys[j]->name, "duration"))
+			ms += (double)spec_int(r, "duration");
+		else if (!strcmp(r->keys[j]->name, "deadline")) /* a migration: at most that */
+			ms += (double)spec_int(r, "deadline") / 2;
+	return ms;
+}
+
+/* --dry-run: the order, each run the store has already, and the time the others take here */
+static void dry_run(const struct experiment *e, const struct run_spec *runs, int nr, const struct engine_opts *o)
+{
+	struct hostinfo hi;
+	char err[256];
+	hostinfo_read(&hi, err, sizeof(err));
+	struct store *st = store_open_existing(o->db, err, sizeof(err)); /* none yet: nothing stored */
+	double over = engine_overhead_ms(st, e->name, hi.host), ms = 0;
+	int stored = 0, unwanted = 0;
+	for (int i = 0; i < nr; i++) {
+		int want = !o->want || o->want(&runs[i], o->want_arg);
+		int have = want && !o->force && st && store_run_done(st, e->name, "", runs[i].identity, runs[i].rep);
+		printf("%3d  %s  rep %d%s\n", i + 1, runs[i].variant, runs[i].rep,
+		       !want ? "  (not asked for)" : have ? "  (stored)" : "");
+		ms += want && !have ? engine_run_ms(&runs[i], over) : 0;
+		stored += have;
+		unwanted += !want;
+	}
+	store_close(st);
+	char each[80];
+	if (over > 1) /* the store's times are whole seconds: 1 ms stands for "under a second" */
+		snprintf(each, sizeof(each), "%.1f s per run besides its duration, as measured here", over / 1000);
+	else if (over > 0)
+		snprintf(each, sizeof(each), "under a second per run besides its duration, as measured here");
+	else
+		snprintf(each, sizeof(each), "%.0f s per run besides its duration: none measured here yet",
+			 ENGINE_UNMEASURED_MS / 1000);
+	fprintf(stderr, "pvbench: %d runs, %d stored already: %d to run, about %.1f min (%s)\n", nr - unwanted, stored,
+		nr - unwanted - stored, ms / 60000, each);
+}
+
 int engine_run(const char *path, const struct engine_opts *o)
 {
 	static struct experiment e;
@@ -339,8 +417,7 @@ int engine_run(const char *path, const struct engine_opts *o)
 	    experiment_matrix(&e, &runs, &nr, err, sizeof(err)))
 		goto fail;
 	if (o->dry_run) {
-		for (int i = 0; i < nr; i++)
-			printf("%3d  %s  rep %d\n", i + 1, runs[i].variant, runs[i].rep);
+		dry_run(&e, runs, nr, o);
 		free(runs);
 		return EXIT_OK;
 	}

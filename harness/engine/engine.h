@@ -142,8 +142,21 @@ struct engine_opts {
 int engine_opts_set(struct engine_opts *o, const char *cmd, char *kv);
 
 /* pvbench run: load (path may be NULL with o->name and a type from the sets), expand, run what
- * the store lacks, print the tables. Returns the process exit status. */
+ * the store lacks, print the tables. Returns the process exit status. --dry-run: the run order,
+ * what the store has already, and about how long the rest takes here. */
 int engine_run(const char *path, const struct engine_opts *o);
+
+/* What a run of EXPERIMENT costs this host besides its duration (booting, the host load, the
+ * store): the median over its ok runs from HOST that ST holds, in ms; 0: none (or no store). */
+struct store;
+double engine_overhead_ms(struct store *st, const char *experiment, const char *host);
+/* About how long run R takes: its duration (a migration: half its deadline, at most that) and
+ * OVERHEAD_MS, or ENGINE_UNMEASURED_MS where that is 0. */
+double engine_run_ms(const struct run_spec *r, double overhead_ms);
+/* A run's overhead where the store has none of its experiment from this host: guest runs took
+ * 0.2-0.5 s more than their duration under TCG on a 2-core host (QEMU's boot of the guest kernel
+ * takes ~70 ms under KVM). */
+#define ENGINE_UNMEASURED_MS 1000.0
 
 /* One run of spec, with the watchdog and child process when the type wants them; for tests and
  * for the engine. */

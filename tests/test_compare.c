@@ -192,8 +192,8 @@ static void compare_from_a_real_store(void **state)
 	unlink(path);
 }
 
-/* One run has no spread: its cell shows the value and its count, no "±0.0". A run made on a
- * nested KVM is counted under the tables: its times are not a KVM host's. */
+/* One run has no spread: its cell shows the value and its count, no "±0.0". Runs made under TCG
+ * or on a nested KVM are counted under the tables: their times are not a KVM host's. */
 static void a_single_run_shows_no_spread(void **state)
 {
 	char dir[64], path[128], err[256], *buf = NULL;
@@ -214,7 +214,8 @@ static void a_single_run_shows_no_spread(void **state)
 		struct store_run r = { .experiment = "x", .variant = vars[i == 2], .identity = ids[i == 2],
 				       .rep = i == 2 ? 1 : i + 1, .nr_params = 1, .param_keys = k, .param_values = v,
 				       .status = "ok", .reason = "", .sets = { &m },
-				       .kvm_backend = i == 1 ? "kvm_amd, nested under TCG" : "kvm_intel" };
+				       .kvm_backend = i == 1 ? "kvm_amd, nested under TCG" : i ? "kvm_intel" : "none",
+				       .vmm = i ? "QEMU 7.2" : "QEMU 7.2 (tcg): not a latency measurement" };
 		assert_int_equal(store_put_run(s, &r, err, sizeof(err)), 0);
 		metrics_free(&m);
 	}
@@ -232,7 +233,8 @@ static void a_single_run_shows_no_spread(void **state)
 			c--;
 		assert_null(memmem(c, (size_t)(p - c), "±", strlen("±")));
 	}
-	/* one of the three was made on a nested KVM: the tables say so */
+	/* one of the three was made under TCG, one on a nested KVM: the tables say so */
+	assert_non_null(strstr(buf, "\naccel=tcg: QEMU's emulator ran 1 of these 3 runs: functional only, not a latency measurement\n"));
 	assert_non_null(strstr(buf, "\nKVM nested under TCG ran 1 of these 3 runs: functional only, no timing is real\n"));
 	free(buf);
 	cmp_input_free(&in);

@@ -151,8 +151,7 @@ int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 		snprintf(h->no_kvm, sizeof(h->no_kvm), "/dev/kvm: %s (pvbench runs guests under KVM%s)", strerror(e),
 			 e == ENOENT ? "; scripts/kvm-nested CMD runs CMD on a KVM nested under TCG, functional only" :
 			 e == EACCES ? ": run as root or in the kvm group" : "");
-	}
-	else if (!(h->tsc_khz = kvm_tsc_khz()))
+	} else if (!(h->tsc_khz = kvm_tsc_khz()))
 		snprintf(h->no_kvm, sizeof(h->no_kvm),
 			 "KVM_GET_TSC_KHZ failed: the guest cannot be told its TSC rate");
 	if (h->no_kvm[0]) {

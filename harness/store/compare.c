@@ -92,7 +92,9 @@ static void v_run(void *a, const struct store_row *row)
 		r->rep = row->rep;
 		/* as hostinfo names such a KVM: its times say nothing of a KVM host's, and the tables
 		 * must not pass for them */
+		r->tcg = row->vmm && strstr(row->vmm, "not a latency measurement") != NULL;
 		r->nested = row->kvm_backend && strstr(row->kvm_backend, "nested under TCG") != NULL;
+		in->tcg += r->tcg;
 		in->nested += r->nested;
 		snprintf(r->variant, sizeof(r->variant), "%s", variant);
 		if (!strncmp(variant, "job=", 4)) { /* the [section]: an axis when rows or columns ask for it */
@@ -500,7 +502,7 @@ static void print_notes(const struct cmp_input *in, FILE *f)
 				n++, runs += in->notes[j].n;
 		int ok = !strcmp(a->status, "ok");
 		fprintf(f, ok ? "note on " : "not in the tables: ");
-		if (ok && n > 1 && n == ok_variants(in)) /* a note of every run (QEMU's emulator ran them all) */
+		if (ok && n > 1 && n == ok_variants(in)) /* a note of every run (a policy that had nothing to do) */
 			fprintf(f, "every variant");
 		else
 			for (j = i; j < in->nnotes; j++)
@@ -792,6 +794,7 @@ static cJSON *json_head(const struct cmp_input *in, const struct plan *pl)
 		 STATS_EXACT_MAX_N);
 	cJSON_AddStringToObject(o, "test", test);
 	cJSON_AddNumberToObject(o, "stale_runs", in->stale);
+	cJSON_AddNumberToObject(o, "tcg_runs", in->tcg);
 	cJSON_AddNumberToObject(o, "nested_kvm_runs", in->nested);
 	cJSON_AddArrayToObject(o, "tables");
 	return o;
@@ -878,6 +881,9 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 			"(up to %d per table, %d in all)\n", colkey, axis_val(&pl, pl.col, 0), max_cmp, total_cmp);
 	else
 		fprintf(f, "\nmean±sd (n runs)\n");
+	if (in->tcg)
+		fprintf(f, "accel=tcg: QEMU's emulator ran %d of these %zu runs: functional only, not a latency "
+			"measurement\n", in->tcg, in->n);
 	if (in->nested)
 		fprintf(f, "KVM nested under TCG ran %d of these %zu runs: functional only, no timing is real\n",
 			in->nested, in->n);

@@ -21,7 +21,7 @@ struct cmp_param { char key[32], value[128]; };
 struct cmp_run {
 	long long id;
 	int rep;
-	int nested;                      /* made on a KVM nested under TCG */
+	int tcg, nested;                 /* made under QEMU's emulator / on a KVM nested under it */
 	char variant[256];
 	struct cmp_param *p;
 	size_t np;
@@ -37,7 +37,8 @@ struct cmp_input {
 	struct cmp_run *runs;            /* ok runs of the current definition */
 	size_t n;
 	int stale;                       /* ok runs stored under an older definition: left out */
-	int nested;                      /* runs made on a KVM nested under TCG: no timing is real */
+	int tcg, nested;                 /* runs made under QEMU's emulator (accel=tcg), on a KVM nested
+					    under it: no timing is real */
 	struct cmp_note *notes;
 	size_t nnotes;
 	/* the experiment's default table (its type's, and the file's baseline) */

@@ -238,13 +238,12 @@ stop:
 	schedtrace_stop(c.trace, NULL);
 	if (c.pol.ops->counters)
 		c.pol.ops->counters(&c.pol, &out->m[SIDE_POLICY]);
-	/* an ok run keeps its notes as its reason, printed under its tables (its variant names the
-	 * policy); a later failure replaces them */
+	/* an ok run keeps its policy's note as its reason, printed under its tables (its variant names
+	 * the policy); a later failure replaces it. That TCG ran it is in its vmm, and the tables
+	 * count such runs under them */
 	const char *note = c.pol.ops->note && out->status == RUN_OK ? c.pol.ops->note(&c.pol) : NULL;
 	if (out->status == RUN_OK)
-		snprintf(out->reason, sizeof(out->reason), "%s%s%s",
-			 tcg ? "accel=tcg: QEMU's emulator ran this guest: functional, not a latency measurement" : "",
-			 tcg && note ? "; " : "", note ? note : "");
+		snprintf(out->reason, sizeof(out->reason), "%s", note ? note : "");
 	if (c.ct.pid > 0 && out->status != RUN_OK)
 		child_kill(&c.ct);
 	else if (c.ct.pid > 0 && cyclictest_collect(&c.ct, c.ct_json + 7, &out->m[SIDE_HOST], err, sizeof(err)))

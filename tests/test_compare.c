@@ -146,21 +146,42 @@ static void csv_quotes_what_holds_a_comma(void **state)
 	free(buf);
 }
 
+/* A new store in a directory of the test's own (path: its file) with experiment x of the null type
+ * defined as two variants, work_us=1 and work_us=2, of the identities IDS. */
+static const char *const vars[] = { "work_us=1", "work_us=2" };
+static struct store *two_variants(char *path, size_t n, const char *name, const char *const ids[2])
+{
+	char dir[64], err[256];
+	assert_int_equal(test_dir(dir, sizeof(dir), name), 0);
+	snprintf(path, n, "%s/pvbench.db", dir);
+	struct store *s = store_open(path, err, sizeof(err));
+	assert_non_null(s);
+	struct store_definition d = { .experiment = "x", .type = "null", .columns = "work_us",
+				      .metrics = "op_p50", .n = 2, .identity = ids, .variant = vars };
+	assert_int_equal(store_define(s, &d, err, sizeof(err)), 0);
+	return s;
+}
+
+/* x's tables as text, from the store (in is kept for its counts) */
+static char *tables_of(struct store *s, struct cmp_input *in)
+{
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	struct cmp_opts o = { .format = CMP_TEXT };
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(compare_load(s, "x", in, err, sizeof(err)), 0);
+	assert_int_equal(compare_render(in, &o, f, err, sizeof(err)), 0);
+	fclose(f);
+	return buf;
+}
+
 /* From a real store: only the current definition's runs are in the tables; runs under an older
  * definition are counted in one line, and what was skipped or failed says why. */
 static void compare_from_a_real_store(void **state)
 {
-	char dir[64], path[128], err[256], *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(test_dir(dir, sizeof(dir), "compare"), 0);
-	snprintf(path, sizeof(path), "%s/pvbench.db", dir);
-	struct store *s = store_open(path, err, sizeof(err));
-	assert_non_null(s);
+	char path[128], err[256];
 	static const char *const ids[] = { "type=null ops=1 work_us=1", "type=null ops=1 work_us=2" };
-	static const char *const vars[] = { "work_us=1", "work_us=2" };
-	struct store_definition d = { .experiment = "x", .type = "null", .columns = "work_us",
-				      .metrics = "op_p50", .n = 2, .identity = ids, .variant = vars };
-	assert_int_equal(store_define(s, &d, err, sizeof(err)), 0);
+	struct store *s = two_variants(path, sizeof(path), "compare", ids);
 	for (int i = 0; i < 8; i++) {
 		struct metric_set m = { 0 };
 		const char *k[] = { "work_us" }, *v[] = { i % 2 ? "2" : "1" };
@@ -175,13 +196,9 @@ static void compare_from_a_real_store(void **state)
 		metrics_free(&m);
 	}
 	struct cmp_input in;
-	struct cmp_opts o = { .format = CMP_TEXT };
-	FILE *f = open_memstream(&buf, &len);
-	assert_int_equal(compare_load(s, "x", &in, err, sizeof(err)), 0);
+	char *buf = tables_of(s, &in);
 	assert_int_equal(in.n, 5);          /* 6 current, one of them skipped */
 	assert_int_equal(in.stale, 2);
-	assert_int_equal(compare_render(&in, &o, f, err, sizeof(err)), 0);
-	fclose(f);
 	assert_non_null(strstr(buf, "1.0±0.0 (3)"));
 	assert_non_null(strstr(buf, "(2)"));
 	assert_non_null(strstr(buf, "2 ok runs stored under an older definition of x are left out"));
@@ -196,17 +213,9 @@ static void compare_from_a_real_store(void **state)
  * or on a nested KVM are counted under the tables: their times are not a KVM host's. */
 static void a_single_run_shows_no_spread(void **state)
 {
-	char dir[64], path[128], err[256], *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(test_dir(dir, sizeof(dir), "single"), 0);
-	snprintf(path, sizeof(path), "%s/pvbench.db", dir);
-	struct store *s = store_open(path, err, sizeof(err));
-	assert_non_null(s);
+	char path[128], err[256];
 	static const char *const ids[] = { "type=null work_us=1", "type=null work_us=2" };
-	static const char *const vars[] = { "work_us=1", "work_us=2" };
-	struct store_definition d = { .experiment = "x", .type = "null", .columns = "work_us",
-				      .metrics = "op_p50", .n = 2, .identity = ids, .variant = vars };
-	assert_int_equal(store_define(s, &d, err, sizeof(err)), 0);
+	struct store *s = two_variants(path, sizeof(path), "single", ids);
 	for (int i = 0; i < 3; i++) { /* work_us=1 twice, work_us=2 once */
 		struct metric_set m = { 0 };
 		const char *k[] = { "work_us" }, *v[] = { i == 2 ? "2" : "1" };
@@ -220,11 +229,7 @@ static void a_single_run_shows_no_spread(void **state)
 		metrics_free(&m);
 	}
 	struct cmp_input in;
-	struct cmp_opts o = { .format = CMP_TEXT };
-	FILE *f = open_memstream(&buf, &len);
-	assert_int_equal(compare_load(s, "x", &in, err, sizeof(err)), 0);
-	assert_int_equal(compare_render(&in, &o, f, err, sizeof(err)), 0);
-	fclose(f);
+	char *buf = tables_of(s, &in);
 	assert_non_null(strstr(buf, "±"));     /* the two-run cell has its spread */
 	assert_non_null(strstr(buf, " (1)")); /* the one-run cell its count */
 	for (const char *p = strstr(buf, " (1)"); p; p = strstr(p + 1, " (1)")) {

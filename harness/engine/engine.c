@@ -374,6 +374,16 @@ double engine_run_ms(const struct run_spec *r, double overhead_ms)
 	return ms;
 }
 
+/* "about N s" under two minutes, "about N.N min" above */
+static const char *about(char *buf, size_t n, double ms)
+{
+	if (ms < 120000)
+		snprintf(buf, n, "about %.0f s", ms / 1000);
+	else
+		snprintf(buf, n, "about %.1f min", ms / 60000);
+	return buf;
+}
+
 /* --dry-run: the order, each run the store has already, and the time the others take here */
 static void dry_run(const struct experiment *e, const struct run_spec *runs, int nr, const struct engine_opts *o)
 {
@@ -393,7 +403,7 @@ static void dry_run(const struct experiment *e, const struct run_spec *runs, int
 		unwanted += !want;
 	}
 	store_close(st);
-	char each[80];
+	char each[80], t[32];
 	if (over > 1) /* the store's times are whole seconds: 1 ms stands for "under a second" */
 		snprintf(each, sizeof(each), "%.1f s per run besides its duration, as measured here", over / 1000);
 	else if (over > 0)
@@ -401,8 +411,8 @@ static void dry_run(const struct experiment *e, const struct run_spec *runs, int
 	else
 		snprintf(each, sizeof(each), "%.0f s per run besides its duration: none measured here yet",
 			 ENGINE_UNMEASURED_MS / 1000);
-	fprintf(stderr, "pvbench: %d runs, %d stored already: %d to run, about %.1f min (%s)\n", nr - unwanted, stored,
-		nr - unwanted - stored, ms / 60000, each);
+	fprintf(stderr, "pvbench: %d runs, %d stored already: %d to run, %s (%s)\n", nr - unwanted, stored,
+		nr - unwanted - stored, about(t, sizeof(t), ms), each);
 }
 
 int engine_run(const char *path, const struct engine_opts *o)
@@ -436,6 +446,14 @@ int engine_run(const char *path, const struct engine_opts *o)
 		ntodo += todo[i] = want && (o->force || !store_run_done(s->st, e.name, "", runs[i].identity, runs[i].rep));
 	}
 	skipped_stored = nr - ntodo - unwanted;
+	if (ntodo) { /* before the first run's ETA: what the rest will take, as --dry-run says */
+		double over = engine_overhead_ms(s->st, e.name, s->host.host), ms = 0;
+		for (int i = 0; i < nr; i++)
+			ms += todo[i] ? engine_run_ms(&runs[i], over) : 0;
+		char t[32];
+		fprintf(stderr, "pvbench: %d to run (%d stored already), %s\n", ntodo, skipped_stored,
+			about(t, sizeof(t), ms));
+	}
 	struct progress pg;
 	progress_init(&pg, ntodo);
 	for (int i = 0, k = 0; i < nr && !pvb_interrupted; i++) {

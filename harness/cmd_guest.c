@@ -271,6 +271,8 @@ static int guest_run(int argc, char **argv)
 	print_run(&e, &host, &gi, &out, &o);
 	if (out.status != RUN_OK)
 		fprintf(stderr, "pvbench: guest %s: %s\n", run_status_name(out.status), out.reason);
+	if (out.status == RUN_SKIPPED && strstr(out.reason, "accel = tcg runs it")) /* the key, as this command spells it */
+		fprintf(stderr, "pvbench: --accel tcg runs it under QEMU's emulator (functional, no real timing)\n");
 	rc = exit_status(out.status);
 	run_result_free(&out);
 	return rc;

@@ -375,6 +375,33 @@ static void record_without_vcpu_metrics_is_reported(void **state)
 	assert_true(said);
 }
 
+/* Without /dev/kvm the one-guest command says how it would run anyway, in its own option's
+ * spelling; with KVM it just runs. */
+static void guest_run_without_kvm_names_its_option(void **state)
+{
+	char bin[512], dir[256], errp[300], err[256];
+	static char buf[8192];
+	struct child c;
+
+	REQUIRE_GUEST();
+	snprintf(bin, sizeof(bin), "%s/pvbench", build_dir());
+	assert_int_equal(test_dir(dir, sizeof(dir), "nokvm"), 0);
+	snprintf(errp, sizeof(errp), "%s/err", dir);
+	char *argv[] = { bin, "guest", "run", "--duration", "1s", "--run-dir", dir, NULL };
+	struct child_io io = { .stdout_path = "/dev/null", .stderr_path = errp };
+	assert_int_equal(child_spawn(&c, argv, &io, err, sizeof(err)), 0);
+	assert_true(child_wait(&c, 30000));
+	assert_true(WIFEXITED(c.status));
+	read_text(errp, buf, sizeof(buf));
+	if (!test_tcg) {
+		assert_int_equal(WEXITSTATUS(c.status), EXIT_OK);
+		return;
+	}
+	assert_int_equal(WEXITSTATUS(c.status), EXIT_ERROR); /* skipped: it did not run */
+	assert_non_null(strstr(buf, "pvbench: guest skipped: unavailable: /dev/kvm: "));
+	assert_non_null(strstr(buf, "\npvbench: --accel tcg runs it under QEMU's emulator"));
+}
+
 /* A guest that floods its console is stopped (an error, not a crash), well before its timeout,
  * and leaves no process; the limit is the spec's (16 KiB here, 1 MiB by default). */
 static void console_flood_is_stopped(void **state)
@@ -536,6 +563,7 @@ int main(void)
 		cmocka_unit_test(qemu_that_cannot_start_says_why),
 		cmocka_unit_test(sigint_leaves_no_qemu),
 		cmocka_unit_test(record_without_vcpu_metrics_is_reported),
+		cmocka_unit_test(guest_run_without_kvm_names_its_option),
 		cmocka_unit_test(console_flood_is_stopped),
 		cmocka_unit_test(boost_region_is_negotiated_and_published),
 		cmocka_unit_test(audioloop_accounts_for_every_period),

@@ -231,8 +231,7 @@ int ab_load(struct store *st, const char *name, const char *a_label, const char 
 		if (arm == 2)
 			snprintf(out->b, sizeof(out->b), "%s", run->variant);
 		out->runs[arm]++;
-		for (size_t i = 0; i < run->np; i++)
-			out->tcg |= !strcmp(run->p[i].key, "accel") && !strcmp(run->p[i].value, "tcg");
+		out->tcg |= run->tcg;
 		out->nested |= run->nested;
 		for (size_t i = 0; i < run->nm; i++) {
 			const struct cmp_metric *cm = &run->m[i];

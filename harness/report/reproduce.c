@@ -105,7 +105,7 @@ static size_t cell_values(const struct cmp_input *in, const cJSON *where, const 
 				best = &r->m[k];
 		if (best) {
 			out[n++] = best->value;
-			*tcg |= (param(r, "accel") && !strcmp(param(r, "accel"), "tcg")) | r->nested << 1;
+			*tcg |= r->tcg | r->nested << 1;
 		}
 	}
 	return n;

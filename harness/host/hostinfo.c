@@ -125,7 +125,7 @@ int hostinfo_read(struct hostinfo *h, char *err, size_t errlen)
 
 	memset(h, 0, sizeof(*h));
 	snprintf(h->kvm_backend, sizeof(h->kvm_backend), "%s%s", module ? module : "none",
-		 module && hostinfo_nested_tcg() ? ", nested under TCG" : "");
+		 module && hostinfo_nested_tcg() ? STORE_NESTED_MARK : "");
 	if (uname(&u) == 0) {
 		snprintf(h->host_kernel, sizeof(h->host_kernel), "%s", u.release);
 		snprintf(h->host, sizeof(h->host), "%s", u.nodename);

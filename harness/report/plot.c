@@ -54,9 +54,8 @@ static void v_run(void *a, const struct store_row *row)
 	if (v == d->nv && d->nv < 64)
 		snprintf(d->variants[d->nv++], sizeof(d->variants[0]), "%s", d->r[d->nr].variant);
 	d->nr++;
-	/* as the run stored it: its VMM ran under TCG, or its KVM was nested under TCG */
-	d->tcg |= row->vmm && strstr(row->vmm, "not a latency measurement") != NULL;
-	d->nested |= row->kvm_backend && strstr(row->kvm_backend, "nested under TCG") != NULL;
+	d->tcg |= store_row_tcg(row);
+	d->nested |= store_row_nested(row);
 }
 
 /* A plot of emulated runs says so, as their tables do: a picture travels without its footer. */

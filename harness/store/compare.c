@@ -90,10 +90,9 @@ static void v_run(void *a, const struct store_row *row)
 	if (!strcmp(status, "ok")) {
 		struct cmp_run *r = cmp_add_run(in, row->id);
 		r->rep = row->rep;
-		/* as hostinfo names such a KVM: its times say nothing of a KVM host's, and the tables
-		 * must not pass for them */
-		r->tcg = row->vmm && strstr(row->vmm, "not a latency measurement") != NULL;
-		r->nested = row->kvm_backend && strstr(row->kvm_backend, "nested under TCG") != NULL;
+		/* its times say nothing of a KVM host's, and the tables must not pass for them */
+		r->tcg = store_row_tcg(row);
+		r->nested = store_row_nested(row);
 		in->tcg += r->tcg;
 		in->nested += r->nested;
 		snprintf(r->variant, sizeof(r->variant), "%s", variant);

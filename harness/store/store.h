@@ -14,6 +14,7 @@
 #ifndef PVB_STORE_H
 #define PVB_STORE_H
 
+#include <string.h>
 #include "metrics.h"
 
 #define STORE_SCHEMA_VERSION 5
@@ -76,6 +77,20 @@ struct store_row {
 	const char *host_kernel, *kvm_backend, *vmm, *guest_build, *pvbench_commit, *run_dir;
 	int rep, current;
 };
+
+/* A run whose times are not a KVM host's says so in its labels, for every table, verdict and plot
+ * made of it: QEMU's emulator ran it (its vmm ends STORE_TCG_MARK), or a KVM nested under TCG
+ * (its kvm_backend ends STORE_NESTED_MARK). */
+#define STORE_TCG_MARK ": not a latency measurement"
+#define STORE_NESTED_MARK ", nested under TCG"
+static inline int store_row_tcg(const struct store_row *r)
+{
+	return r->vmm && strstr(r->vmm, STORE_TCG_MARK) != NULL;
+}
+static inline int store_row_nested(const struct store_row *r)
+{
+	return r->kvm_backend && strstr(r->kvm_backend, STORE_NESTED_MARK) != NULL;
+}
 struct store_visitor {
 	void *arg;
 	void (*defaults)(void *arg, const char *baseline, const char *rows, const char *columns,

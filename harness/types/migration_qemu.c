@@ -24,6 +24,7 @@
 #include "migration.h"
 #include "qemu.h"
 #include "qemu_migrate.h"
+#include "store.h"
 #include "vm.h"
 
 static void sleep_ms(double ms)
@@ -91,7 +92,7 @@ static int boot(struct mig_run *x, const struct run_env *env)
 		run_fail(x->out, RUN_ERROR, "%s", x->dr.outcome ? x->dr.reason : x->sr.reason);
 		return -1;
 	}
-	snprintf(x->out->vmm, sizeof(x->out->vmm), "%s%s", x->sr.vmm, x->tcg ? ": not a latency measurement" : "");
+	snprintf(x->out->vmm, sizeof(x->out->vmm), "%s%s", x->sr.vmm, x->tcg ? STORE_TCG_MARK : "");
 	if (qmp_vcpu_tids(x->src.q, x->tids, VM_MAX_VCPUS, err, sizeof(err)) != x->vcpus) {
 		run_fail(x->out, RUN_ERROR, "source vCPU threads: %s", err);
 		return -1;

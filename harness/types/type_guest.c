@@ -19,6 +19,7 @@
 #include "guest_linux.h"
 #include "policy.h"
 #include "schedtrace.h"
+#include "store.h"
 #include "vm.h"
 #include "workloads.h"
 
@@ -229,7 +230,7 @@ static void run(const struct run_spec *spec, const struct run_env *env, struct r
 	struct vm_hooks hooks = { .arg = &c, .tick_ms = c.pol.ops->tick_ms, .started = on_started,
 				  .tick = on_tick, .ended = on_ended };
 	vm_run(spec_str(spec, "vmm"), &vs, &hooks, &res);
-	snprintf(out->vmm, sizeof(out->vmm), "%s%s", res.vmm, tcg ? ": not a latency measurement" : "");
+	snprintf(out->vmm, sizeof(out->vmm), "%s%s", res.vmm, tcg ? STORE_TCG_MARK : "");
 	if (res.outcome != RUN_OK)
 		run_fail(out, res.outcome, "%s", res.reason);
 stop:

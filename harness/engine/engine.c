@@ -338,6 +338,32 @@ static const char *about(char *buf, size_t n, double ms)
 	return buf;
 }
 
+/* what each run of the matrix is to this invocation, and what those left to run take here */
+enum plan_mark { PLAN_UNWANTED, PLAN_STORED, PLAN_TODO };
+struct plan {
+	char *mark; /* enum plan_mark per run */
+	int todo, stored, unwanted;
+	double over, ms; /* per run besides its duration; all of the todo */
+};
+
+static void plan_runs(const struct experiment *e, const struct run_spec *runs, int nr, const struct engine_opts *o,
+		      struct store *st, const char *host, struct plan *p)
+{
+	*p = (struct plan){ .mark = calloc((size_t)nr + 1, 1) };
+	if (!p->mark)
+		abort();
+	p->over = engine_overhead_ms(st, e->name, host);
+	for (int i = 0; i < nr; i++) {
+		int want = !o->want || o->want(&runs[i], o->want_arg);
+		int have = want && !o->force && st && store_run_done(st, e->name, "", runs[i].identity, runs[i].rep);
+		p->mark[i] = !want ? PLAN_UNWANTED : have ? PLAN_STORED : PLAN_TODO;
+		p->unwanted += !want;
+		p->stored += have;
+		p->todo += want && !have;
+		p->ms += want && !have ? engine_run_ms(&runs[i], p->over) : 0;
+	}
+}
+
 /* --dry-run: the order, each run the store has already, and the time the others take here */
 static void dry_run(const struct experiment *e, const struct run_spec *runs, int nr, const struct engine_opts *o)
 {
@@ -345,28 +371,24 @@ static void dry_run(const struct experiment *e, const struct run_spec *runs, int
 	char err[256];
 	hostinfo_read(&hi, err, sizeof(err));
 	struct store *st = store_open_existing(o->db, err, sizeof(err)); /* none yet: nothing stored */
-	double over = engine_overhead_ms(st, e->name, hi.host), ms = 0;
-	int stored = 0, unwanted = 0;
-	for (int i = 0; i < nr; i++) {
-		int want = !o->want || o->want(&runs[i], o->want_arg);
-		int have = want && !o->force && st && store_run_done(st, e->name, "", runs[i].identity, runs[i].rep);
-		printf("%3d  %s  rep %d%s\n", i + 1, runs[i].variant, runs[i].rep,
-		       !want ? "  (not asked for)" : have ? "  (stored)" : "");
-		ms += want && !have ? engine_run_ms(&runs[i], over) : 0;
-		stored += have;
-		unwanted += !want;
-	}
+	struct plan p;
+	plan_runs(e, runs, nr, o, st, hi.host, &p);
 	store_close(st);
+	static const char *const say[] = { [PLAN_UNWANTED] = "  (not asked for)", [PLAN_STORED] = "  (stored)",
+					   [PLAN_TODO] = "" };
+	for (int i = 0; i < nr; i++)
+		printf("%3d  %s  rep %d%s\n", i + 1, runs[i].variant, runs[i].rep, say[(int)p.mark[i]]);
+	free(p.mark);
 	char each[80], t[32];
-	if (over > 1) /* the store's times are whole seconds: 1 ms stands for "under a second" */
-		snprintf(each, sizeof(each), "%.1f s per run besides its duration, as measured here", over / 1000);
-	else if (over > 0)
+	if (p.over > 1) /* the store's times are whole seconds: 1 ms stands for "under a second" */
+		snprintf(each, sizeof(each), "%.1f s per run besides its duration, as measured here", p.over / 1000);
+	else if (p.over > 0)
 		snprintf(each, sizeof(each), "under a second per run besides its duration, as measured here");
 	else
 		snprintf(each, sizeof(each), "%.0f s per run besides its duration: none measured here yet",
 			 ENGINE_UNMEASURED_MS / 1000);
-	fprintf(stderr, "pvbench: %d runs, %d stored already: %d to run, %s (%s)\n", nr - unwanted, stored,
-		nr - unwanted - stored, about(t, sizeof(t), ms), each);
+	fprintf(stderr, "pvbench: %d runs, %d stored already: %d to run, %s (%s)\n", nr - p.unwanted, p.stored,
+		p.todo, about(t, sizeof(t), p.ms), each);
 }
 
 int engine_run(const char *path, const struct engine_opts *o)
@@ -375,7 +397,7 @@ int engine_run(const char *path, const struct engine_opts *o)
 	struct run_spec *runs = NULL;
 	struct engine_session *s = NULL;
 	char err[1024];
-	int nr = 0, failed = 0, done = 0, skipped_stored = 0, skipped_host = 0;
+	int nr = 0, failed = 0, done = 0, skipped_host = 0;
 
 	if (engine_load(path, o, &e, err, sizeof(err)) ||
 	    experiment_matrix(&e, &runs, &nr, err, sizeof(err)))
@@ -389,31 +411,19 @@ int engine_run(const char *path, const struct engine_opts *o)
 		goto fail;
 
 	/* what is left to run: the count and the ETA are of those, not of the whole matrix */
-	char *todo = calloc((size_t)nr + 1, 1);
-	int ntodo = 0;
-	if (!todo)
-		abort();
-	int unwanted = 0;
-	for (int i = 0; i < nr; i++) {
-		int want = !o->want || o->want(&runs[i], o->want_arg);
-		unwanted += !want;
-		ntodo += todo[i] = want && (o->force || !store_run_done(s->st, e.name, "", runs[i].identity, runs[i].rep));
-	}
-	skipped_stored = nr - ntodo - unwanted;
-	if (ntodo) { /* before the first run's ETA: what the rest will take, as --dry-run says */
-		double over = engine_overhead_ms(s->st, e.name, s->host.host), ms = 0;
-		for (int i = 0; i < nr; i++)
-			ms += todo[i] ? engine_run_ms(&runs[i], over) : 0;
+	struct plan p;
+	plan_runs(&e, runs, nr, o, s->st, s->host.host, &p);
+	if (p.todo) { /* before the first run's ETA: what the rest will take, as --dry-run says */
 		char t[32];
-		fprintf(stderr, "pvbench: %d to run (%d stored already), %s\n", ntodo, skipped_stored,
-			about(t, sizeof(t), ms));
+		fprintf(stderr, "pvbench: %d to run (%d stored already), %s\n", p.todo, p.stored,
+			about(t, sizeof(t), p.ms));
 	}
 	struct progress pg;
-	progress_init(&pg, ntodo);
+	progress_init(&pg, p.todo);
 	for (int i = 0, k = 0; i < nr && !pvb_interrupted; i++) {
 		const struct run_spec *r = &runs[i];
 		char what[300];
-		if (!todo[i])
+		if (p.mark[i] != PLAN_TODO)
 			continue;
 		snprintf(what, sizeof(what), "%s rep %d", r->variant, r->rep);
 		enum run_status st = engine_session_step(s, r, &pg, k++, what, NULL, 0);
@@ -421,13 +431,13 @@ int engine_run(const char *path, const struct engine_opts *o)
 		failed += run_status_failed(st);
 		skipped_host += st == RUN_SKIPPED;
 	}
-	free(todo);
+	free(p.mark);
 	progress_finish(&pg);
 	char left[64] = "";
-	if (unwanted)
-		snprintf(left, sizeof(left), ", %d not asked for", unwanted);
+	if (p.unwanted)
+		snprintf(left, sizeof(left), ", %d not asked for", p.unwanted);
 	fprintf(stderr, "pvbench: %d runs done (%d failed, %d skipped by the host), %d already stored%s%s\n",
-		done, failed, skipped_host, skipped_stored, left, pvb_interrupted ? ", interrupted" : "");
+		done, failed, skipped_host, p.stored, left, pvb_interrupted ? ", interrupted" : "");
 
 	struct cmp_input in;
 	struct cmp_opts co = { .format = (enum cmp_format)o->format };

@@ -205,8 +205,8 @@ struct engine_session *engine_session_open(const struct experiment *e, const str
 	}
 	if (!s->st || define(s->st, e, runs, nr, err, errlen))
 		goto fail;
-	fprintf(stderr, "pvbench: %s (%s): %d runs (%s, guest %s) into %s\n", e->name, e->type->name,
-		nr, s->host.kvm_backend, s->gi.build_id, db);
+	fprintf(stderr, "pvbench: %s (%s) into %s: KVM %s, guest %s\n", e->name, e->type->name, db,
+		s->host.kvm_backend, s->gi.build_id);
 	return s;
 fail:
 	engine_session_close(s);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "child.h"
 #include "cli.h"
+#include "util.h"
 
 static const struct {
 	const char *name;
@@ -22,6 +23,12 @@ static const struct {
 	{ "memory", cmd_memory, "time for N vCPUs to write all memory: demand vs prepared (own VMM)" },
 	{ "guest", cmd_guest, "guest run: boot one guest, run one job, print its table" },
 };
+
+static const char *cmd_name(int i, const void *arg)
+{
+	(void)arg;
+	return (size_t)i < sizeof(cmds) / sizeof(cmds[0]) ? cmds[i].name : NULL;
+}
 
 static void usage(FILE *f)
 {
@@ -42,6 +49,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
+	const char *near = nearest_name(argv[1], cmd_name, NULL);
+	if (near) { /* a typo: the one line that fixes it, not the whole usage */
+		fprintf(stderr, "pvbench: unknown command \"%s\": did you mean %s?\n", argv[1], near);
+		return EXIT_ERROR;
+	}
 	fprintf(stderr, "pvbench: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return EXIT_ERROR;

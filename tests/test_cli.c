@@ -181,11 +181,13 @@ static void job_args_are_the_workload_s_declared_keys(void **state)
 	static char out[65536];
 	static const struct { const char *ini, *want; } bad[] = {
 		{ "[global]\nworkload = cyclic\n\n[rt]\njob_args = rt_prio=50 intreval_us=100\n",
-		  ":5: job_args: intreval_us: not a key of workload cyclic (its keys: interval_us, duration_ms, hist_us; every job's: rt_prio)" },
+		  ":5: job_args: intreval_us: not a key of workload cyclic: did you mean interval_us? (its keys: interval_us, duration_ms, hist_us; every job's: rt_prio)" },
 		{ "[global]\nworkload = iopath\njob_args = rw=randrw\n", ":3: job_args: rw=randrw: not one of read|write|randread|randwrite" },
 		{ "[global]\nworkload = audioloop\njob_args = load_pct=95\n", ":3: job_args: load_pct=95: takes an integer in [1, 90]" },
 		{ "[global]\nworkload = frameloop\njob_args = duration_ms=10\n", ":3: job_args: duration_ms: the experiment sets it" },
 		{ "[global]\nworkload = cyclic\njob_args = rt_prio\n", ":3: job_args: \"rt_prio\": not KEY=VALUE" },
+		/* a key of another workload is not a typo of one of these: no guess */
+		{ "[global]\nworkload = cyclic\njob_args = fps=30\n", ":3: job_args: fps: not a key of workload cyclic (its keys:" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(dry_run(bad[i].ini, out, sizeof(out)), 1);
@@ -238,7 +240,23 @@ static void set_values_are_what_is_checked(void **state)
 						  "writers=1", path, NULL }, out, sizeof(out)), 0);
 	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", db, "--set",
 						  "writers=4", path, NULL }, out, sizeof(out)), 1);
+	/* a --set error says it came from --set, and a typo's likely meaning */
+	assert_int_equal(pvbench_text((char *[]){ "run", "--dry-run", "--db", db, "--set",
+						  "writrs=1", path, NULL }, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "pvbench: --set: writrs: unknown key for type migration: did you mean writers?"));
 	unlink(path);
+}
+
+/* A mistyped command gets the one it most likely meant; one too far from any gets the list. */
+static void a_mistyped_command_is_named(void **state)
+{
+	static char out[8192];
+	assert_int_equal(pvbench_text((char *[]){ "reprodcue", NULL }, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "unknown command \"reprodcue\": did you mean reproduce?"));
+	assert_null(strstr(out, "commands:"));
+	assert_int_equal(pvbench_text((char *[]){ "benchmark", NULL }, out, sizeof(out)), 1);
+	assert_null(strstr(out, "did you mean"));
+	assert_non_null(strstr(out, "commands:"));
 }
 
 /* reproduce --run --set: a key the experiment's type does not have is left out there, and said
@@ -285,6 +303,7 @@ int main(void)
 		cmocka_unit_test(a_policy_s_needs_are_checked_before_running),
 		cmocka_unit_test(job_args_are_the_workload_s_declared_keys),
 		cmocka_unit_test(set_values_are_what_is_checked),
+		cmocka_unit_test(a_mistyped_command_is_named),
 		cmocka_unit_test(reproduce_sets_only_the_keys_a_type_has),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -36,7 +36,11 @@ static const char *write_ini(const char *text)
 static const struct {
 	const char *text, *error; /* error: expected after "<path>:" */
 } bad[] = {
-	{ "[global]\nvcpus = 2\nfrobnicate = 1\n", ":3: frobnicate: unknown key" },
+	{ "[global]\nvcpus = 2\nfrobnicate = 1\n", ":3: frobnicate: unknown key for type guest (pvbench run --keys" },
+	/* a typo (a letter dropped, two swapped) names the key or value it was most likely meant as */
+	{ "[global]\nintervl_us = 500\n", ":2: intervl_us: unknown key for type guest: did you mean interval_us? (" },
+	{ "[global]\nvpcus = 2\n", ":2: vpcus: unknown key for type guest: did you mean vcpus? (" },
+	{ "[global]\npolicy = dynamic-eagr\n", ":2: policy: unknown policy \"dynamic-eagr\": did you mean dynamic-eager? (vanilla," },
 	{ "[global]\nvcpus = two\n", ":2: vcpus: \"two\" is not a number" },
 	{ "[global]\nvcpus = 0\n", ":2: vcpus: 0 is outside [1, 16]" },
 	{ "[global]\nduration = 5 parsecs\n", ":2: duration: \"5 parsecs\" is not a duration" },

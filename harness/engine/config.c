@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <ini.h>
 #include "config.h"
+#include "util.h"
 
 #define MAX_RUNS 100000                  /* runs of one experiment, all jobs */
 
@@ -19,6 +20,12 @@ static int find_key(const struct experiment *e, const char *name)
 		if (!strcmp(e->keys[k]->name, name))
 			return k;
 	return -1;
+}
+
+static const char *key_name(int i, const void *arg)
+{
+	const struct experiment *e = arg;
+	return i < e->nkeys ? e->keys[i]->name : NULL;
 }
 
 static struct cfg_job *job_of(struct experiment *e, const char *section, int line)
@@ -45,9 +52,11 @@ static int set_value(struct experiment *e, struct cfg_job *job, const char *wher
 
 #define FAIL(...) do { int o_ = snprintf(err, errlen, "%s: %s: ", where, name); \
 		snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__); return -1; } while (0)
-	if (k < 0)
-		FAIL("unknown key for type %s (pvbench run --keys --type %s lists them)", e->type->name,
-		     e->type->name);
+	if (k < 0) {
+		const char *near = nearest_name(name, key_name, e);
+		FAIL("unknown key for type %s%s%s%s (pvbench run --keys --type %s lists them)", e->type->name,
+		     near ? ": did you mean " : "", near ? near : "", near ? "?" : "", e->type->name);
+	}
 	const struct key_def *d = e->keys[k];
 	struct cfg_values *cv = &job->vals[k];
 	if (!strcmp(name, "type") && job != &e->global)

@@ -317,14 +317,9 @@ int engine_load(const char *path, const struct engine_opts *o, struct experiment
 		   experiment_empty(o->name, o->nsets && !strcmp(o->set_key[0], "type") ? o->set_val[0] : "guest",
 				    e, err, errlen))
 		return -1;
-	for (int i = 0; i < o->nsets; i++) {
-		char origin[80];
-		snprintf(origin, sizeof(origin), "--%s", o->set_key[i]);
-		for (char *c = origin; *c; c++)
-			*c = *c == '_' ? '-' : *c;
-		if (experiment_set(e, origin, o->set_key[i], o->set_val[i], err, errlen))
+	for (int i = 0; i < o->nsets; i++)
+		if (experiment_set(e, "--set", o->set_key[i], o->set_val[i], err, errlen))
 			return -1;
-	}
 	return o->nsets ? experiment_check(e, err, errlen) : 0;
 }
 

@@ -5,7 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "util.h"
 #include "engine.h"
+
+static const char *choice_at(int i, const void *arg)
+{
+	return ((const struct key_def *)arg)->choice(i);
+}
 
 const char *key_check(const struct key_def *d, const char *v, char *why, size_t n)
 {
@@ -50,7 +56,9 @@ const char *key_check(const struct key_def *d, const char *v, char *why, size_t 
 		for (int i = 0; d->choice(i); i++)
 			if (!strcmp(d->choice(i), v))
 				return NULL;
-		snprintf(why, n, "unknown %s \"%s\" (", d->name, v);
+		const char *near = nearest_name(v, choice_at, d);
+		snprintf(why, n, "unknown %s \"%s\"%s%s%s (", d->name, v, near ? ": did you mean " : "",
+			 near ? near : "", near ? "?" : "");
 		for (int i = 0; d->choice(i); i++)
 			snprintf(why + strlen(why), n - strlen(why), "%s%s", i ? ", " : "", d->choice(i));
 		snprintf(why + strlen(why), n - strlen(why), ")");

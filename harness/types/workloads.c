@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "child.h"
 #include "hostinfo.h"
+#include "util.h"
 #include "workloads.h"
 
 static struct wl_info *cat;
@@ -127,6 +128,17 @@ static const struct wl_key *find_key(const struct wl_info *w, const char *name)
 	return NULL;
 }
 
+/* the keys of a NULL-ended list of workloads, one after the other: a workload's own and every job's */
+static const char *wl_key_name(int i, const void *arg)
+{
+	for (const struct wl_info *const *w = arg; *w; w++) {
+		if (i < (*w)->nkeys)
+			return (*w)->keys[i].name;
+		i -= (*w)->nkeys;
+	}
+	return NULL;
+}
+
 static int one_of(const char *choices, const char *v)
 {
 	size_t n = strlen(v);
@@ -160,7 +172,11 @@ int workload_check_args(const struct wl_info *w, const char *args, const char *c
 		if (!k)
 			k = find_key(every, t);
 		if (!k) {
-			size_t o = (size_t)snprintf(why, whylen, "job_args: %s: not a key of workload %s (its keys:", t, w->name);
+			const struct wl_info *both[] = { w, every, NULL };
+			const char *near = nearest_name(t, wl_key_name, both);
+			size_t o = (size_t)snprintf(why, whylen, "job_args: %s: not a key of workload %s%s%s%s (its keys:", t,
+						    w->name, near ? ": did you mean " : "", near ? near : "",
+						    near ? "?" : "");
 			for (int i = 0; i < w->nkeys && o < whylen; i++)
 				o += (size_t)snprintf(why + o, whylen - o, "%s %s", i ? "," : "", w->keys[i].name);
 			for (int i = 0; every && i < every->nkeys && o < whylen; i++)

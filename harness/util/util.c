@@ -164,3 +164,42 @@ int fd_read_all(int fd, void *p, size_t n, double deadline_ms, const volatile si
 	}
 	return 0;
 }
+
+/* Optimal string alignment distance: insertions, deletions, substitutions and a swap of two
+ * neighbours cost one each -- the typos a hand makes. Names here are short: past 63 characters
+ * a word is not a typo of anything. */
+static int edits(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	int d[64][64];
+	if (n > 63 || m > 63)
+		return 64;
+	for (size_t i = 0; i <= n; i++)
+		for (size_t j = 0; j <= m; j++) {
+			if (!i || !j) {
+				d[i][j] = (int)(i + j);
+				continue;
+			}
+			int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+			best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[n][m];
+}
+
+const char *nearest_name(const char *word, const char *(*name)(int i, const void *arg), const void *arg)
+{
+	const char *best = NULL;
+	int bestd = 3, len = (int)strlen(word);
+	for (int i = 0; name(i, arg); i++) {
+		int e = edits(word, name(i, arg));
+		if (e < bestd && 2 * e < len) {
+			bestd = e;
+			best = name(i, arg);
+		}
+	}
+	return best;
+}

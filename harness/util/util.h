@@ -24,6 +24,10 @@ int fd_write_all(int fd, const void *p, size_t n);
  * 0; -1 the deadline passed; -2 *stop was set; -3 end of file or an error. */
 int fd_read_all(int fd, void *p, size_t n, double deadline_ms, const volatile sig_atomic_t *stop);
 
+/* Of the names name(0, arg), name(1, arg), ... up to NULL, the one a typo of word most likely
+ * meant: the nearest in edits (a swap of neighbours is one), at most 2 and fewer than half of
+ * word's letters. NULL when none is that near. For "did you mean" in errors. */
+const char *nearest_name(const char *word, const char *(*name)(int i, const void *arg), const void *arg);
 
 /* Progress of a long loop on stderr: "[i/N] what  elapsed h:mm:ss  ETA h:mm:ss" -- a live line on a
  * terminal, one line per item otherwise (nightly logs), and always a line for a failure.

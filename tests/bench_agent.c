@@ -293,6 +293,8 @@ int main(int argc, char **argv)
 	int total = 0, done = 0;
 	for (size_t p = 0; p < NP; p++)
 		total += want[p] * (want_host[0] + want_host[1]) * (want_guest[0] + want_guest[1]) * reps;
+	struct progress pg;
+	progress_init(&pg, total);
 	for (int rep = 0; rep < reps; rep++) /* interleaved: every variant once per round */
 		for (int busy = 0; busy < 2; busy++) {
 			if (want_host[busy])
@@ -301,17 +303,20 @@ int main(int argc, char **argv)
 				for (size_t p = 0; p < NP; p++) {
 					if (!want_host[busy] || !want_guest[!ig] || !want[p])
 						continue;
+					char what[96];
+					snprintf(what, sizeof(what), "%s host, %s guest, %s", busy ? "busy" : "idle",
+						 ig ? "idle" : "busy", names[p]);
+					progress_begin(&pg, done, what);
 					res[busy][ig][p][rep] = one_run(names[p], busy, ig, secs);
-					fprintf(stderr, "\r[%d/%d] %s host, %s guest, %s   ", ++done, total,
-						busy ? "busy" : "idle", ig ? "idle" : "busy", names[p]);
+					progress_end(&pg, done++, what, NULL);
 				}
 		}
-	fprintf(stderr, "\n");
+	progress_finish(&pg);
 	printf("\n# boost agents on this host's scheduler: %d synthetic vCPU threads, RT task every %llu us "
-	       "(20 us of work), %s, predictive's boost_gate_ms %s; median [min..max] of %d runs of %d s\n", NV,
+	       "(20 us of work), %s, predictive's boost_gate_ms %s; median [min..max] of %d run%s of %d s\n", NV,
 	       (unsigned long long)(iv_ns / 1000),
 	       doorbell ? "kicks ring a doorbell (an eventfd per vCPU)" : "no doorbell (kicks seen at the agent's next look)",
-	       gate_ms, reps, secs);
+	       gate_ms, reps, reps == 1 ? "" : "s", secs);
 	for (int busy = 0; busy < 2; busy++)
 		for (int ig = 0; ig < 2; ig++) {
 			if (!want_host[busy] || !want_guest[!ig])

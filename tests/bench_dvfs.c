@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "stats.h"
 #include "testlib.h"
+#include "util.h"
 
 #define REPS 5
 static const unsigned slices[] = { 250, 500, 1000, 2000 };
@@ -79,9 +80,14 @@ int main(void)
 		order[j] = t;
 	}
 	int cpus[1] = { 1 };
+	struct progress pg;
+	progress_init(&pg, n);
 	for (int k = 0; k < n; k++) {
 		int s = order[k] / (ND * REPS), d = order[k] / REPS % ND, r = order[k] % REPS;
 		struct freqemu e;
+		char what[64];
+		snprintf(what, sizeof(what), "slice %u us, duty %u of 1024", slices[s], duties[d]);
+		progress_begin(&pg, k, what);
 		double full = rate(cnt, 200); /* unheld, right before: the machine's noise moves it */
 		if (freqemu_start(&e, cpus, 1, slices[s], err, sizeof(err))) {
 			printf("# bench_dvfs: %s\n", err);
@@ -92,8 +98,9 @@ int main(void)
 		double held = rate(cnt, 300);
 		freqemu_stop(&e);
 		err_pct[s][d][r] = (held / full / (duties[d] / 1024.0) - 1) * 100;
-		fprintf(stderr, "\r[%d/%d]", k + 1, n);
+		progress_end(&pg, k, what, NULL);
 	}
+	progress_finish(&pg);
 	kill(p, SIGKILL);
 	waitpid(p, NULL, 0);
 	printf("\n# emulated frequency: loop throughput / unheld throughput against f/f_max; error %%, median [min..max] of %d\n",

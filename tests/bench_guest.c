@@ -98,10 +98,8 @@ int main(int argc, char **argv)
 
 	child_signals_install();
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", pvb_build_dir());
-	if (hostinfo_read(&host, err, sizeof(err)) < 0) { /* timings under TCG would mean nothing */
-		printf("# %s: skipped: %s\n", argv[0], err);
-		return 0;
-	}
+	if (hostinfo_read(&host, err, sizeof(err)) < 0) /* timings under TCG would mean nothing */
+		return bench_skip_without_kvm(argv[0], err);
 	if (guestinfo_read(kernel, &gi, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench: %s\n", err);
 		return 1;
@@ -112,18 +110,20 @@ int main(int argc, char **argv)
 	/* 1. boot-to-workload */
 	double *boot = calloc((size_t)boots, sizeof(double)), *inner = calloc((size_t)boots, sizeof(double));
 	double *wake = calloc((size_t)boots, sizeof(double)), *nul = calloc((size_t)boots, sizeof(double));
+	struct progress pg;
+	progress_init(&pg, boots);
 	for (int i = 0; i < boots && !pvb_interrupted; i++) {
 		struct metric_set ms;
-		fprintf(stderr, isatty(2) ? "\rboot %d of %d" : "boot %d of %d\n", i + 1, boots);
+		progress_begin(&pg, i, "boot");
 		if (guest_cyclic(1, iv, 20, &ms, &boot[i]) < 0)
 			return 1;
+		progress_end(&pg, i, "boot", NULL);
 		inner[i] = metrics_find(&ms, "boot.to_workload", METRIC_CPU_VM)->value / 1e6;
 		wake[i] = metrics_find(&ms, "r0.wake_path", METRIC_CPU_VM)->value / 1e3;
 		nul[i] = metrics_find(&ms, "r0.null_syscall", METRIC_CPU_VM)->value / 1e3;
 		metrics_free(&ms);
 	}
-	if (isatty(2))
-		fprintf(stderr, "\n");
+	progress_finish(&pg);
 	double m, lo, hi;
 	printf("\n%-40s %10s %10s %10s   (n=%d, 1 vCPU, microvm)\n", "", "median", "p10", "p90", boots);
 	spread(boot, boots, &m, &lo, &hi);
@@ -152,23 +152,25 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench: %s\n", err);
 			return 1;
 		}
+		progress_init(&pg, 2 * (reps < 16 ? reps : 16));
 		for (int r = 0; r < reps && r < 16 && !pvb_interrupted; r++) {
 			for (int side = 0; side < 2; side++) {
 				struct metric_set ms = { 0 };
-				fprintf(stderr, isatty(2) ? "\r%s host, run %d of %d, %s   " : "%s host, run %d of %d, %s\n",
-					hl.name, r + 1, reps, side ? "host" : "guest");
+				char what[64];
+				snprintf(what, sizeof(what), "%s host, %s", hl.name, side ? "host cyclictest" : "guest cyclic");
+				progress_begin(&pg, 2 * r + side, what);
 				if ((side ? host_cyclictest(secs, iv, &ms) : guest_cyclic(secs, iv, 0, &ms, NULL)) < 0) {
 					hostload_stop(&hl);
 					return 1;
 				}
+				progress_end(&pg, 2 * r + side, what, NULL);
 				for (int k = 0; k < 4; k++)
 					v[side][k][r] = metrics_find(&ms, stats[k], METRIC_CPU_ALL)->value / 1e3;
 				metrics_free(&ms);
 			}
 		}
 		hostload_stop(&hl);
-		if (isatty(2))
-			fprintf(stderr, "\r%40s\r", "");
+		progress_finish(&pg);
 		for (int side = 0; side < 2; side++) {
 			printf("%-6s %-6s", hl.name, side ? "host" : "guest");
 			for (int k = 0; k < 4; k++) {

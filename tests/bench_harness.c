@@ -94,16 +94,16 @@ int main(int argc, char **argv)
 	child_signals_install();
 	mkdir_p("/tmp/pvbench-bench");
 	snprintf(kernel, sizeof(kernel), "%s/pvbench-guest.elf", pvb_build_dir());
-	if (hostinfo_read(&host, err, sizeof(err)) < 0) { /* timings under TCG would mean nothing */
-		printf("# %s: skipped: %s\n", argv[0], err);
-		return 0;
-	}
+	if (hostinfo_read(&host, err, sizeof(err)) < 0) /* timings under TCG would mean nothing */
+		return bench_skip_without_kvm(argv[0], err);
+	struct progress pg;
+	progress_init(&pg, 2 * reps);
 	for (int r = 0; r < reps && !pvb_interrupted; r++) {
 		for (int with = 0; with < 2; with++) { /* interleaved: alone, with pvbench, alone, ... */
 			struct guest_arg g = { 0 };
 			pthread_t th;
-			fprintf(stderr, isatty(2) ? "\rrun %d of %d, %s   " : "run %d of %d, %s\n", r + 1, reps,
-				with ? "with pvbench" : "alone");
+			const char *what = with ? "cyclictest with pvbench watching a guest" : "cyclictest alone";
+			progress_begin(&pg, 2 * r + with, what);
 			if (with)
 				pthread_create(&th, NULL, watch_guest, &g);
 			if (cyclictest(&avg[with][r], &p99[with][r]) < 0) {
@@ -118,10 +118,10 @@ int main(int argc, char **argv)
 				}
 				share[r] = g.cpu / g.wall * 100;
 			}
+			progress_end(&pg, 2 * r + with, what, NULL);
 		}
 	}
-	if (isatty(2))
-		fprintf(stderr, "\r%40s\r", "");
+	progress_finish(&pg);
 	printf("\n# harness benchmark: %d s per run, %d runs each, interleaved; median [min..max]\n", secs, reps);
 	double m = stats_median(share, (size_t)reps);
 	double lo = share[0], hi = share[0];

@@ -105,6 +105,16 @@ static inline void bench_refuse_nested(const char *name)
 	}
 }
 
+/* A benchmark that times guests, where there is no KVM: skipped, saying what it needs. Not the
+ * hint hostinfo gives a run (scripts/kvm-nested): bench_refuse_nested refuses that. */
+static inline int bench_skip_without_kvm(const char *name, const char *why)
+{
+	const char *hint = strstr(why, " (");
+	printf("# %s: skipped: %.*s: its timings need a host with /dev/kvm\n", name,
+	       hint ? (int)(hint - why) : (int)strlen(why), why);
+	return 0;
+}
+
 /* A benchmark's arguments: reps=N (1..max_reps) and secs=N, over the defaults in *reps, *secs;
  * a usage line and exit(1) when out of range. */
 static inline void bench_args(int argc, char **argv, const char *name, int *reps, int *secs, int max_reps)

@@ -198,7 +198,7 @@ static int one_table(struct session *z, int i, int list)
 	const char *exp = cJSON_GetObjectItem(ref, "experiment")->valuestring;
 	reproduce_experiment_name(ref, exp_name, sizeof(exp_name));
 	if (list) {
-		printf("%-28s %-24s %s\n", id, exp, cJSON_GetObjectItem(ref, "title")->valuestring);
+		printf("%-26s %-29s %s\n", id, exp, cJSON_GetObjectItem(ref, "title")->valuestring);
 		goto out;
 	}
 	if (z->run) {

@@ -247,7 +247,8 @@ static void a_single_run_shows_no_spread(void **state)
 	unlink(path);
 }
 
-/* Variants left out for the same status and reason share one line; others keep their own. */
+/* Variants left out for the same status and reason share one line; others keep their own; all
+ * of them are "every variant". */
 static void left_out_runs_are_grouped_by_reason(void **state)
 {
 	struct cmp_note notes[] = {
@@ -263,6 +264,14 @@ static void left_out_runs_are_grouped_by_reason(void **state)
 	fclose(f);
 	assert_string_equal(buf, "not in the tables: t=a; t=c: 4 skipped in all: needs KVM\n"
 				 "not in the tables: t=b: 1 failed: the guest crashed\n");
+	free(buf);
+	/* all of them skipped for one reason (a host without KVM): one short line, not a list */
+	snprintf(notes[1].status, sizeof(notes[1].status), "skipped");
+	snprintf(notes[1].reason, sizeof(notes[1].reason), "needs KVM");
+	f = open_memstream(&buf, &len);
+	assert_int_equal(compare_render(&in, &o, f, err, sizeof(err)), -1);
+	fclose(f);
+	assert_string_equal(buf, "not in the tables: every variant: 5 skipped in all: needs KVM\n");
 	free(buf);
 }
 

@@ -472,16 +472,26 @@ static void delta_text(char *buf, size_t n, const struct cell *c)
 }
 
 /* The runs not in the tables, one line per status and reason: variants that share them (every
- * dirty-limit cell skipped for the same reason) are listed on one line. */
-static int ok_variants(const struct cmp_input *in)
+ * dirty-limit cell skipped for the same reason) are listed on one line, and all of them, say a
+ * host without KVM, as "every variant". */
+static int seen(const char *v, const struct cmp_input *in, size_t runs, size_t notes)
+{
+	for (size_t k = 0; k < runs; k++)
+		if (!strcmp(in->runs[k].variant, v))
+			return 1;
+	for (size_t k = 0; k < notes; k++)
+		if (!strcmp(in->notes[k].variant, v))
+			return 1;
+	return 0;
+}
+
+static int variants(const struct cmp_input *in, int with_notes)
 {
 	int n = 0;
-	for (size_t r = 0; r < in->n; r++) {
-		size_t k = 0;
-		while (k < r && strcmp(in->runs[k].variant, in->runs[r].variant))
-			k++;
-		n += k == r;
-	}
+	for (size_t r = 0; r < in->n; r++)
+		n += !seen(in->runs[r].variant, in, r, 0);
+	for (size_t k = 0; with_notes && k < in->nnotes; k++)
+		n += !seen(in->notes[k].variant, in, in->n, k);
 	return n;
 }
 
@@ -501,7 +511,7 @@ static void print_notes(const struct cmp_input *in, FILE *f)
 				n++, runs += in->notes[j].n;
 		int ok = !strcmp(a->status, "ok");
 		fprintf(f, ok ? "note on " : "not in the tables: ");
-		if (ok && n > 1 && n == ok_variants(in)) /* a note of every run (a policy that had nothing to do) */
+		if (n > 1 && n == variants(in, !ok)) /* every ok run's (a policy with nothing to do), or all */
 			fprintf(f, "every variant");
 		else
 			for (j = i; j < in->nnotes; j++)

@@ -282,6 +282,20 @@ static void two_hosts_one_dashboard(void **state)
 	assert_true(st.st_size > 10000);
 	print_message("dashboard screenshot: %s (%lld bytes)\n", shot, (long long)st.st_size);
 
+	/* runs a host skipped (no KVM, say) are counted apart from failures: "2 / 4 (2 skipped)" */
+	char dbs[300], sini[300], site2[300];
+	snprintf(dbs, sizeof(dbs), "%s/skips.db", tmp);
+	snprintf(sini, sizeof(sini), "%s/s.ini", tmp);
+	snprintf(site2, sizeof(site2), "%s/site2", tmp);
+	f = fopen(sini, "w");
+	fputs("[global]\ntype = null\nops = 5\noutcome = ok, skipped\nrepeat = 2\n", f);
+	fclose(f);
+	assert_int_equal(pvbench("host-a", NULL, "run", "--db", dbs, sini, NULL), 0);
+	assert_int_equal(pvbench(NULL, NULL, "report", "--db", dbs, "--html", site2, NULL), 0);
+	snprintf(index, sizeof(index), "%s/index.html", site2);
+	read_text(index, body, sizeof(body));
+	assert_non_null(strstr(body, "<td>2 / 4 (2 skipped)</td>"));
+
 	/* an edited experiment: the central store's current runs are the newest definition's, as in
 	 * the host's own store (the old work_us = 100 runs stay stored, no longer current) */
 	f = fopen(ini, "w");

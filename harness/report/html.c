@@ -91,7 +91,7 @@ static void head(FILE *f, const char *title)
 		   "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}\n"
 		   "th{background:#f0f0f0}pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px}\n"
 		   ".plots figure{display:inline-block;margin:4px}.plots img{width:440px;border:1px solid #ddd}.ok{color:#060}.bad{color:#a00}\n"
-		   "h2{border-bottom:1px solid #ccc;margin-top:1.6em}.note{color:#666}\n"
+		   "h2{border-bottom:1px solid #ccc;margin-top:1.6em}.note{color:#666}td.t{white-space:nowrap}\n"
 		   "</style></head><body>\n<h1>");
 	esc(f, title);
 	fprintf(f, "</h1>\n");
@@ -240,7 +240,7 @@ static int host_facts(struct ctx *c, FILE *f, const char *exp, const char *host,
 	for (int i = 0; i < facts.n; i++) {
 		fprintf(f, "<tr>");
 		for (int k = 0; k < 6; k++) {
-			fprintf(f, "<td>");
+			fprintf(f, k == 5 ? "<td class=\"t\">" : "<td>");
 			esc(f, facts.v[i][k]);
 			fprintf(f, "</td>");
 		}
@@ -439,7 +439,8 @@ int report_html(struct store *st, const char *store_label, const char *dir, cons
 		return -1;
 	if (query(st, "SELECT r.experiment, coalesce(max(e.type), ''), coalesce(max(e.description), ''),"
 		      " count(*), sum(CASE WHEN r.status = 'ok' THEN 1 ELSE 0 END), max(r.ended_at),"
-		      " count(DISTINCT r.host) FROM runs r LEFT JOIN experiments e ON e.name = r.experiment"
+		      " count(DISTINCT r.host), sum(CASE WHEN r.status = 'skipped' THEN 1 ELSE 0 END)"
+		      " FROM runs r LEFT JOIN experiments e ON e.name = r.experiment"
 		      " GROUP BY r.experiment ORDER BY r.experiment", 0, NULL, &exps, err, errlen)) {
 		free(hosts.v);
 		return -1;
@@ -510,7 +511,10 @@ int report_html(struct store *st, const char *store_label, const char *dir, cons
 			esc(f, exps.v[i][2]);
 			fprintf(f, "</td><td>");
 			esc(f, exps.v[i][6]); /* host names: a lab's labels, text like any other */
-			fprintf(f, "</td><td>%s / %s</td><td>", exps.v[i][4], exps.v[i][3]);
+			/* skipped runs are the host's lack (no KVM), not the experiment's failures */
+			fprintf(f, "</td><td>%s / %s%s%s%s</td><td class=\"t\">", exps.v[i][4], exps.v[i][3],
+				atoi(exps.v[i][7]) ? " (" : "", atoi(exps.v[i][7]) ? exps.v[i][7] : "",
+				atoi(exps.v[i][7]) ? " skipped)" : "");
 			esc(f, exps.v[i][5]);
 			fprintf(f, "</td></tr>\n");
 		}

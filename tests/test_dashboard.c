@@ -294,7 +294,7 @@ static void two_hosts_one_dashboard(void **state)
 	assert_int_equal(pvbench(NULL, NULL, "report", "--db", dbs, "--html", site2, NULL), 0);
 	snprintf(index, sizeof(index), "%s/index.html", site2);
 	read_text(index, body, sizeof(body));
-	assert_non_null(strstr(body, "<td>2 / 4 (2 skipped)</td>"));
+	assert_non_null(strstr(body, "<td class=\"t\">2 / 4 (2 skipped)</td>"));
 
 	/* an edited experiment: the central store's current runs are the newest definition's, as in
 	 * the host's own store (the old work_us = 100 runs stay stored, no longer current) */

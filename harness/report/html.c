@@ -512,7 +512,7 @@ int report_html(struct store *st, const char *store_label, const char *dir, cons
 			fprintf(f, "</td><td>");
 			esc(f, exps.v[i][6]); /* host names: a lab's labels, text like any other */
 			/* skipped runs are the host's lack (no KVM), not the experiment's failures */
-			fprintf(f, "</td><td>%s / %s%s%s%s</td><td class=\"t\">", exps.v[i][4], exps.v[i][3],
+			fprintf(f, "</td><td class=\"t\">%s / %s%s%s%s</td><td class=\"t\">", exps.v[i][4], exps.v[i][3],
 				atoi(exps.v[i][7]) ? " (" : "", atoi(exps.v[i][7]) ? exps.v[i][7] : "",
 				atoi(exps.v[i][7]) ? " skipped)" : "");
 			esc(f, exps.v[i][5]);

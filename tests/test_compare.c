@@ -176,7 +176,8 @@ static char *tables_of(struct store *s, struct cmp_input *in)
 }
 
 /* From a real store: only the current definition's runs are in the tables; runs under an older
- * definition are counted in one line, and what was skipped or failed says why. */
+ * definition are counted in one line, and what was skipped or failed says why; a numeric column
+ * is headed with its key. */
 static void compare_from_a_real_store(void **state)
 {
 	char path[128], err[256];
@@ -201,6 +202,8 @@ static void compare_from_a_real_store(void **state)
 	assert_int_equal(in.stale, 2);
 	assert_non_null(strstr(buf, "1.0±0.0 (3)"));
 	assert_non_null(strstr(buf, "(2)"));
+	/* numbers as column heads say what they count */
+	assert_non_null(strstr(buf, "     | work_us=1    work_us=2    Δ%\n"));
 	assert_non_null(strstr(buf, "2 ok runs stored under an older definition of x are left out"));
 	assert_non_null(strstr(buf, "not in the tables: work_us=2: 1 skipped: unavailable: no reason at all"));
 	free(buf);

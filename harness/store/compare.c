@@ -636,7 +636,10 @@ static void emit_grid(FILE *f, const struct plan *pl, const struct table *t, int
 		for (int c = 0; c < ncol; c++) {
 			int k = 1 + s * (2 * ncol - 1) + (c ? 2 * c - 1 : 0);
 			snprintf(G(0, k), 48, "%s", c == 0 ? t->sides[s] : "");
-			snprintf(G(1, k), 48, "%s", *colkey ? axis_val(pl, pl->col, c) : t->sides[s]);
+			/* a number alone does not say what it counts: "vcpus=2", but "static" */
+			const char *v = *colkey ? axis_val(pl, pl->col, c) : t->sides[s];
+			snprintf(G(1, k), 48, "%s%s%s", *colkey && numeric(v) ? colkey : "",
+				 *colkey && numeric(v) ? "=" : "", v);
 			if (c)
 				snprintf(G(1, k + 1), 48, "Δ%%");
 		}

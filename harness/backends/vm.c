@@ -57,7 +57,7 @@ int vm_watch_step(struct vm_watch *w, const struct vm_spec *s, const struct vm_h
 	struct stat st;
 
 	if (pvb_interrupted) {
-		vm_set_reason(r, RUN_INTERRUPTED, "%s", "interrupted (signal)");
+		vm_set_reason(r, RUN_INTERRUPTED, "%s", "by a signal");
 		return RUN_INTERRUPTED;
 	}
 	if (now - w->t0 > s->timeout_ms) {

@@ -159,7 +159,7 @@ static void run_isolated(const struct run_spec *r, const struct run_env *env, lo
 	close(fds[0]);
 	if (pvb_interrupted || rc == -2) {
 		out->status = RUN_INTERRUPTED;
-		snprintf(out->reason, sizeof(out->reason), "interrupted (signal)");
+		snprintf(out->reason, sizeof(out->reason), "by a signal");
 	} else if (rc == -1) {
 		run_fail(out, RUN_TIMEOUT, "hangs: no result within the %lld ms watchdog; killed", timeout_ms);
 	} else if (rc != 0) {
@@ -184,7 +184,7 @@ void engine_run_one(const struct run_spec *r, const struct run_env *env, long lo
 		r->type->run(r, env, out);
 	if (pvb_interrupted && out->status != RUN_INTERRUPTED) {
 		out->status = RUN_INTERRUPTED; /* whatever it measured, it was cut short */
-		snprintf(out->reason, sizeof(out->reason), "interrupted (signal)");
+		snprintf(out->reason, sizeof(out->reason), "by a signal");
 	}
 }
 

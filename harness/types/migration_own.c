@@ -219,7 +219,7 @@ static void take_answer(struct own_run *x)
 	double deadline = mono_ms() + (double)spec_int(x->r, "run_after") + 60000;
 	if (fd_read_all(x->sock[0], &a, sizeof(a), deadline, &pvb_interrupted) || a.magic != ANSWER_MAGIC || a.record_len > (16u << 20)) {
 		run_fail(x->out, pvb_interrupted ? RUN_INTERRUPTED : RUN_ERROR, "%s",
-			 pvb_interrupted ? "interrupted (signal)" : "the destination gave no answer (see destination/console.log)");
+			 pvb_interrupted ? "by a signal" : "the destination gave no answer (see destination/console.log)");
 		return;
 	}
 	a.reason[sizeof(a.reason) - 1] = 0;

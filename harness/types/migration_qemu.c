@@ -179,7 +179,7 @@ static int migrate(struct mig_run *x)
 		fclose(wa.csv);
 	if (end == QM_FAILED || end == QM_INTERRUPTED) {
 		run_fail(x->out, end == QM_FAILED ? RUN_ERROR : RUN_INTERRUPTED, "%s",
-			 end == QM_FAILED ? err : "interrupted (signal)");
+			 end == QM_FAILED ? err : "by a signal");
 		return -1;
 	}
 	double t_done = end == QM_COMPLETED ? mono_ms() : 0;

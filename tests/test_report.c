@@ -2,6 +2,7 @@
 /* pvbench's reports end to end with the null type (no VM, no KVM): `ab` runs its session and
  * judges it, from the runs and again from the store. Asserts on exit statuses, the store and
  * the JSON reports (parsed), not on scraped text. */
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,6 +203,40 @@ static void nightly_flags_a_planted_regression(void **state)
 	snprintf(suite, sizeof(suite), "%s/long.suite", tmp);
 	assert_int_equal(pvbench("nightly", suite, NULL), 1);
 	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 10);
+}
+
+/* A member with nothing to judge says why: nothing stored yet, or every run skipped (a host
+ * without KVM) with the reason; and every suite pvbench ships loads with its members. */
+static void nightly_says_why_it_has_nothing_to_judge(void **state)
+{
+	char suite[400], text[4096];
+	write_file("skip.ini", "[global]\ntype = null\nops = 5\nwork_us = 1, 2\noutcome = skipped\nrepeat = 2\n");
+	write_file("skip.suite", "[suite]\nexperiment = skip.ini\n");
+	snprintf(suite, sizeof(suite), "%s/skip.suite", tmp);
+	assert_int_equal(pvbench("nightly", suite, "--judge", NULL), 0);
+	read_text(out, text, sizeof(text));
+	assert_non_null(strstr(text, "skip@skip: 0 nights\n  nothing to judge: no run of it is stored yet\n"));
+	assert_int_equal(pvbench("nightly", suite, NULL), 0);
+	read_text(out, text, sizeof(text));
+	assert_non_null(strstr(text, "  nothing to judge: every variant: 4 skipped in all: unavailable: "
+				     "the null type was asked to skip\n"));
+	assert_null(strstr(text, "newest median")); /* no empty table head */
+
+	DIR *d = opendir("configs");
+	struct dirent *de;
+	int suites = 0;
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n < 6 || strcmp(de->d_name + n - 6, ".suite"))
+			continue;
+		snprintf(suite, sizeof(suite), "configs/%s", de->d_name);
+		if (pvbench("nightly", suite, "--judge", NULL))
+			fail_msg("%s does not load", suite);
+		suites++;
+	}
+	closedir(d);
+	assert_true(suites >= 2);
 }
 
 /* Verdicts on fixture runs: each rule of report/reproduce.h once, from a published table and
@@ -687,6 +722,7 @@ int main(void)
 		cmocka_unit_test_setup(ab_finds_a_planted_slowdown, setup),
 		cmocka_unit_test_setup(ab_refuses_what_is_not_a_pair, setup),
 		cmocka_unit_test_setup(nightly_flags_a_planted_regression, setup),
+		cmocka_unit_test_setup(nightly_says_why_it_has_nothing_to_judge, setup),
 		cmocka_unit_test_setup(reproduce_verdicts_on_fixture_runs, setup),
 		cmocka_unit_test(reproduce_verdicts_are_right_often_enough),
 		cmocka_unit_test(reproduce_judges_unconverged_cells_on_convergence),

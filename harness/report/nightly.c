@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "nightly.h"
 #include "stats.h"
+#include "compare.h"
 #include "store.h"
 
 /* ---- history ---- */
@@ -257,13 +258,26 @@ int nightly_judge(struct store *st, const char *exp, const struct cp_params *cp,
 		cJSON_AddItemToArray(json, jexp);
 	} else {
 		fprintf(out, "%s: %d night%s\n", exp, h.nsess, h.nsess == 1 ? "" : "s");
-		fprintf(out, "  %-28s %-24s %-6s %6s %12s  %s\n", "variant", "metric", "side", "nights", "newest median", "change points");
+		if (h.nvals)
+			fprintf(out, "  %-28s %-24s %-6s %6s %12s  %s\n", "variant", "metric", "side", "nights",
+				"newest median", "change points");
 	}
 	for (size_t i = 0, j; i < h.nvals; i = j) {
 		for (j = i; j < h.nvals && !strcmp(h.vals[j].key, h.vals[i].key); j++)
 			;
 		int s = judge_series(&h, i, j, hosts, cp, out, jseries);
 		status = s > status ? s : status;
+	}
+	struct cmp_input in;
+	char why[256];
+	if (!h.nvals && !json) { /* why there is nothing to judge */
+		if (compare_load(st, exp, &in, why, sizeof(why)) || (!in.n && !in.nnotes && !in.stale))
+			fprintf(out, "  nothing to judge: no run of it is stored yet\n");
+		else if (!in.n && in.nnotes) /* skipped or failed, all of them: say why */
+			compare_print_notes(&in, "  nothing to judge: ", out);
+		else
+			fprintf(out, "  nothing to judge: no stored run of it has a metric to follow (or --metrics named none)\n");
+		cmp_input_free(&in);
 	}
 	free(c.variant);
 	history_free(&h);

@@ -495,7 +495,7 @@ static int variants(const struct cmp_input *in, int with_notes)
 	return n;
 }
 
-static void print_notes(const struct cmp_input *in, FILE *f)
+void compare_print_notes(const struct cmp_input *in, const char *lead, FILE *f)
 {
 	for (size_t i = 0; i < in->nnotes; i++) {
 		const struct cmp_note *a = &in->notes[i];
@@ -510,7 +510,7 @@ static void print_notes(const struct cmp_input *in, FILE *f)
 			if (!strcmp(in->notes[j].status, a->status) && !strcmp(in->notes[j].reason, a->reason))
 				n++, runs += in->notes[j].n;
 		int ok = !strcmp(a->status, "ok");
-		fprintf(f, ok ? "note on " : "not in the tables: ");
+		fprintf(f, "%s", ok ? "note on " : lead);
 		if (n > 1 && n == variants(in, !ok)) /* every ok run's (a policy with nothing to do), or all */
 			fprintf(f, "every variant");
 		else
@@ -850,7 +850,7 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 	cJSON *json = NULL;
 
 	if (!in->n) {
-		print_notes(in, f);
+		compare_print_notes(in, "not in the tables: ", f);
 		snprintf(err, errlen, "experiment \"%s\": no successful runs stored%s", in->experiment,
 			 in->stale ? " under its current definition" : "");
 		return -1;
@@ -902,6 +902,6 @@ int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *f
 	if (in->stale)
 		fprintf(f, "%d ok run%s stored under an older definition of %s %s left out\n", in->stale,
 			in->stale == 1 ? "" : "s", in->experiment, in->stale == 1 ? "is" : "are");
-	print_notes(in, f);
+	compare_print_notes(in, "not in the tables: ", f);
 	return 0;
 }

@@ -65,6 +65,9 @@ void cmp_add_param(struct cmp_run *r, const char *key, const char *value);
 void cmp_add_metric(struct cmp_run *r, const char *side, int cpu, const char *name, double v,
 		    const char *unit, enum pvb_better better);
 
+/* The runs not in the tables (skipped, failed: their status and reason, variants that share them
+ * on one line), each line led by lead ("not in the tables: "); ok runs' notes as "note on ..." */
+void compare_print_notes(const struct cmp_input *in, const char *lead, FILE *f);
 int compare_render(const struct cmp_input *in, const struct cmp_opts *o, FILE *out, char *err,
 		   size_t errlen);
 /* --format's value: 0, or -1 after "pvbench: --format: ..." on stderr. */

@@ -159,10 +159,23 @@ static int run_night(const struct nightly_cli *c, const struct suite *su, struct
 		     struct run_spec **runs, const int *nr, int total, const char *session, char *err, size_t errlen)
 {
 	struct progress pg;
+	struct hostinfo hi;
 	int k = 0, failed = 0;
+	double ms = 0;
+	char t[32];
 
-	fprintf(stderr, "pvbench nightly: %s: session %s, %d experiments, %d runs, under test: %s\n", su->name, session,
-		su->n, total, c->under_test ? c->under_test : "pvbench's commit");
+	/* what tonight takes, from what the nights before took here */
+	hostinfo_read(&hi, err, errlen);
+	struct store *st = store_open_existing(c->eo.db, err, errlen); /* none yet: no night before */
+	for (int i = 0; i < su->n; i++) {
+		double over = engine_overhead_ms(st, e[i].name, hi.host);
+		for (int r = 0; r < nr[i]; r++)
+			ms += engine_run_ms(&runs[i][r], over);
+	}
+	store_close(st);
+	fprintf(stderr, "pvbench nightly: %s: session %s, %d experiment%s, %d runs (%s), under test: %s\n", su->name,
+		session, su->n, su->n == 1 ? "" : "s", total, engine_about(t, sizeof(t), ms),
+		c->under_test ? c->under_test : "pvbench's commit");
 	progress_init(&pg, total);
 	for (int i = 0; i < su->n && !pvb_interrupted; i++) {
 		struct engine_session *s = engine_session_open(&e[i], runs[i], nr[i], c->eo.db, 0, err, errlen);

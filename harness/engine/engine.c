@@ -323,16 +323,6 @@ int engine_load(const char *path, const struct engine_opts *o, struct experiment
 	return o->nsets ? experiment_check(e, err, errlen) : 0;
 }
 
-/* "about N s" under two minutes, "about N.N min" above */
-static const char *about(char *buf, size_t n, double ms)
-{
-	if (ms < 120000)
-		snprintf(buf, n, "about %.0f s", ms / 1000);
-	else
-		snprintf(buf, n, "about %.1f min", ms / 60000);
-	return buf;
-}
-
 /* what each run of the matrix is to this invocation, and what those left to run take here */
 enum plan_mark { PLAN_UNWANTED, PLAN_STORED, PLAN_TODO };
 struct plan {
@@ -383,7 +373,7 @@ static void dry_run(const struct experiment *e, const struct run_spec *runs, int
 		snprintf(each, sizeof(each), "%.0f s per run besides its duration: none measured here yet",
 			 ENGINE_UNMEASURED_MS / 1000);
 	fprintf(stderr, "pvbench: %d runs, %d stored already: %d to run, %s (%s)\n", nr - p.unwanted, p.stored,
-		p.todo, about(t, sizeof(t), p.ms), each);
+		p.todo, engine_about(t, sizeof(t), p.ms), each);
 }
 
 int engine_run(const char *path, const struct engine_opts *o)
@@ -411,7 +401,7 @@ int engine_run(const char *path, const struct engine_opts *o)
 	if (p.todo) { /* before the first run's ETA: what the rest will take, as --dry-run says */
 		char t[32];
 		fprintf(stderr, "pvbench: %d to run (%d stored already), %s\n", p.todo, p.stored,
-			about(t, sizeof(t), p.ms));
+			engine_about(t, sizeof(t), p.ms));
 	}
 	struct progress pg;
 	progress_init(&pg, p.todo);

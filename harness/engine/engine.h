@@ -157,6 +157,9 @@ double engine_run_ms(const struct run_spec *r, double overhead_ms);
  * 0.2-0.5 s more than their duration under TCG on a 2-core host (QEMU's boot of the guest kernel
  * takes ~70 ms under KVM). */
 #define ENGINE_UNMEASURED_MS 1000.0
+/* ms as people say it: "under a second", "about 40 s" under two minutes, "about 8.2 min" above;
+ * returns buf */
+const char *engine_about(char *buf, size_t n, double ms);
 
 /* One run of spec, with the watchdog and child process when the type wants them; for tests and
  * for the engine. */

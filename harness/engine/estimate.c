@@ -54,3 +54,14 @@ double engine_run_ms(const struct run_spec *r, double overhead_ms)
 			ms += (double)spec_int(r, "deadline") / 2;
 	return ms;
 }
+
+const char *engine_about(char *buf, size_t n, double ms)
+{
+	if (ms < 1000)
+		snprintf(buf, n, "under a second");
+	else if (ms < 120000)
+		snprintf(buf, n, "about %.0f s", ms / 1000);
+	else
+		snprintf(buf, n, "about %.1f min", ms / 60000);
+	return buf;
+}

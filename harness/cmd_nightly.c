@@ -170,7 +170,7 @@ static int run_night(const struct nightly_cli *c, const struct suite *su, struct
 	for (int i = 0; i < su->n; i++) {
 		double over = engine_overhead_ms(st, e[i].name, hi.host);
 		for (int r = 0; r < nr[i]; r++)
-			ms += engine_run_ms(&runs[i][r], over);
+			ms += engine_run_ms(&runs[i][r], over, !hi.no_kvm[0]);
 	}
 	store_close(st);
 	fprintf(stderr, "pvbench nightly: %s: session %s, %d experiment%s, %d runs (%s), under test: %s\n", su->name,

@@ -123,7 +123,7 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 				stored++;
 				continue;
 			}
-			ms += engine_run_ms(&r[k], over);
+			ms += engine_run_ms(&r[k], over, !hi.no_kvm[0]);
 			runs++;
 		}
 		repro_judges_free(&jd);

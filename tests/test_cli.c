@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include "child.h"
 #include "cli.h"
+#include "hostinfo.h"
 #include "testlib.h"
 
 static void durations_parse_with_units(void **state)
@@ -247,6 +248,24 @@ static void set_values_are_what_is_checked(void **state)
 	unlink(path);
 }
 
+/* The time --dry-run gives leaves out what this host will skip at once (it has no KVM): the
+ * channels type always needs KVM, a guest needs it unless accel = tcg. */
+static void dry_run_counts_what_this_host_skips(void **state)
+{
+	static char out[65536];
+	struct hostinfo hi;
+	char err[256];
+	int kvm = hostinfo_read(&hi, err, sizeof(err)) == 0;
+	assert_int_equal(dry_run("[global]\ntype = channels\nchannel = none, pio\nrepeat = 2\n", out, sizeof(out)), 0);
+	if (kvm)
+		assert_null(strstr(out, "skipped at once"));
+	else
+		assert_non_null(strstr(out, "8 to run (8 skipped at once here: no KVM), under a second ("));
+	assert_int_equal(dry_run("[global]\naccel = tcg, kvm\nduration = 30s\n", out, sizeof(out)), 0);
+	if (!kvm) /* the TCG run's 30 s are still to come */
+		assert_non_null(strstr(out, "2 to run (1 skipped at once here: no KVM), about 31 s ("));
+}
+
 /* A mistyped command gets the one it most likely meant; one too far from any gets the list. */
 static void a_mistyped_command_is_named(void **state)
 {
@@ -304,6 +323,7 @@ int main(void)
 		cmocka_unit_test(job_args_are_the_workload_s_declared_keys),
 		cmocka_unit_test(set_values_are_what_is_checked),
 		cmocka_unit_test(a_mistyped_command_is_named),
+		cmocka_unit_test(dry_run_counts_what_this_host_skips),
 		cmocka_unit_test(reproduce_sets_only_the_keys_a_type_has),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -327,17 +327,17 @@ int engine_load(const char *path, const struct engine_opts *o, struct experiment
 enum plan_mark { PLAN_UNWANTED, PLAN_STORED, PLAN_TODO };
 struct plan {
 	char *mark; /* enum plan_mark per run */
-	int todo, stored, unwanted;
+	int todo, stored, unwanted, no_kvm; /* no_kvm: of the todo, those this host skips at once */
 	double over, ms; /* per run besides its duration; all of the todo */
 };
 
 static void plan_runs(const struct experiment *e, const struct run_spec *runs, int nr, const struct engine_opts *o,
-		      struct store *st, const char *host, struct plan *p)
+		      struct store *st, const struct hostinfo *host, struct plan *p)
 {
 	*p = (struct plan){ .mark = calloc((size_t)nr + 1, 1) };
 	if (!p->mark)
 		abort();
-	p->over = engine_overhead_ms(st, e->name, host);
+	p->over = engine_overhead_ms(st, e->name, host->host);
 	for (int i = 0; i < nr; i++) {
 		int want = !o->want || o->want(&runs[i], o->want_arg);
 		int have = want && !o->force && st && store_run_done(st, e->name, "", runs[i].identity, runs[i].rep);
@@ -345,7 +345,8 @@ static void plan_runs(const struct experiment *e, const struct run_spec *runs, i
 		p->unwanted += !want;
 		p->stored += have;
 		p->todo += want && !have;
-		p->ms += want && !have ? engine_run_ms(&runs[i], p->over) : 0;
+		p->no_kvm += want && !have && host->no_kvm[0] && engine_run_needs_kvm(&runs[i]);
+		p->ms += want && !have ? engine_run_ms(&runs[i], p->over, !host->no_kvm[0]) : 0;
 	}
 }
 
@@ -357,7 +358,7 @@ static void dry_run(const struct experiment *e, const struct run_spec *runs, int
 	hostinfo_read(&hi, err, sizeof(err));
 	struct store *st = store_open_existing(o->db, err, sizeof(err)); /* none yet: nothing stored */
 	struct plan p;
-	plan_runs(e, runs, nr, o, st, hi.host, &p);
+	plan_runs(e, runs, nr, o, st, &hi, &p);
 	store_close(st);
 	static const char *const say[] = { [PLAN_UNWANTED] = "  (not asked for)", [PLAN_STORED] = "  (stored)",
 					   [PLAN_TODO] = "" };
@@ -372,8 +373,11 @@ static void dry_run(const struct experiment *e, const struct run_spec *runs, int
 	else
 		snprintf(each, sizeof(each), "%.0f s per run besides its duration: none measured here yet",
 			 ENGINE_UNMEASURED_MS / 1000);
-	fprintf(stderr, "pvbench: %d runs, %d stored already: %d to run, %s (%s)\n", nr - p.unwanted, p.stored,
-		p.todo, engine_about(t, sizeof(t), p.ms), each);
+	char skip[64] = "";
+	if (p.no_kvm)
+		snprintf(skip, sizeof(skip), " (%d skipped at once here: no KVM)", p.no_kvm);
+	fprintf(stderr, "pvbench: %d runs, %d stored already: %d to run%s, %s (%s)\n", nr - p.unwanted, p.stored,
+		p.todo, skip, engine_about(t, sizeof(t), p.ms), each);
 }
 
 int engine_run(const char *path, const struct engine_opts *o)
@@ -397,10 +401,12 @@ int engine_run(const char *path, const struct engine_opts *o)
 
 	/* what is left to run: the count and the ETA are of those, not of the whole matrix */
 	struct plan p;
-	plan_runs(&e, runs, nr, o, s->st, s->host.host, &p);
+	plan_runs(&e, runs, nr, o, s->st, &s->host, &p);
 	if (p.todo) { /* before the first run's ETA: what the rest will take, as --dry-run says */
-		char t[32];
-		fprintf(stderr, "pvbench: %d to run (%d stored already), %s\n", p.todo, p.stored,
+		char t[32], skip[64] = "";
+		if (p.no_kvm)
+			snprintf(skip, sizeof(skip), ", %d skipped at once here: no KVM", p.no_kvm);
+		fprintf(stderr, "pvbench: %d to run (%d stored already%s), %s\n", p.todo, p.stored, skip,
 			engine_about(t, sizeof(t), p.ms));
 	}
 	struct progress pg;

@@ -151,8 +151,10 @@ int engine_run(const char *path, const struct engine_opts *o);
 struct store;
 double engine_overhead_ms(struct store *st, const char *experiment, const char *host);
 /* About how long run R takes: its duration (a migration: half its deadline, at most that) and
- * OVERHEAD_MS, or ENGINE_UNMEASURED_MS where that is 0. */
-double engine_run_ms(const struct run_spec *r, double overhead_ms);
+ * OVERHEAD_MS, or ENGINE_UNMEASURED_MS where that is 0. On a host without KVM (kvm 0), a run that
+ * needs it (its type does, or its accel is not tcg) is skipped at once: 0. */
+double engine_run_ms(const struct run_spec *r, double overhead_ms, int kvm);
+int engine_run_needs_kvm(const struct run_spec *r);
 /* A run's overhead where the store has none of its experiment from this host: guest runs took
  * 0.2-0.5 s more than their duration under TCG on a 2-core host (QEMU's boot of the guest kernel
  * takes ~70 ms under KVM). */

@@ -44,9 +44,19 @@ double engine_overhead_ms(struct store *st, const char *experiment, const char *
 	return m > 0 ? m : 1; /* timestamps are whole seconds: a fast host reads as none */
 }
 
-double engine_run_ms(const struct run_spec *r, double overhead_ms)
+int engine_run_needs_kvm(const struct run_spec *r)
+{
+	int needs = r->type->needs_kvm;
+	for (int j = 0; j < r->nkeys; j++)
+		needs |= !strcmp(r->keys[j]->name, "accel") && strcmp(spec_str(r, "accel"), "tcg");
+	return needs;
+}
+
+double engine_run_ms(const struct run_spec *r, double overhead_ms, int kvm)
 {
 	double ms = overhead_ms > 0 ? overhead_ms : ENGINE_UNMEASURED_MS;
+	if (!kvm && engine_run_needs_kvm(r))
+		return 0;
 	for (int j = 0; j < r->nkeys; j++)
 		if (!strcmp(r->keys[j]->name, "duration"))
 			ms += (double)spec_int(r, "duration");

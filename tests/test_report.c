@@ -530,6 +530,16 @@ static void reproduce_estimates_what_it_will_run(void **state)
 	assert_int_equal(c.stored, 4);
 	assert_int_equal(c.measured, 1);
 	assert_true(c.ms > 0 && c.ms <= 2 * 2000.0);
+	/* another host's runs of it (an hour each, in a store pulled from the lab) are not this
+	 * host's cost */
+	sqlite3 *h;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "INSERT INTO runs(experiment, variant, rep, status, started_at, ended_at,"
+				      " identity, host) SELECT experiment, variant, rep + 100, 'ok', '2026-01-01T00:00:00Z',"
+				      " '2026-01-01T01:00:00Z', identity, 'elsewhere' FROM runs", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	c = repro_estimate(ents, n, tmp, &all, &eo, devnull);
+	assert_true(c.ms > 0 && c.ms <= 2 * 2000.0);
 	free(ents[0]);
 	free(ents);
 	fclose(devnull);

@@ -726,6 +726,31 @@ static void readers_write_nothing(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master"), 1);
 }
 
+/* --html or --out naming a file, not a folder (a store, say, by a slip of the hand): refused
+ * before anything is written, the file as it was. */
+static void output_onto_a_file_is_refused(void **state)
+{
+	char file[400], text[64];
+	write_file("n.ini", "[global]\ntype = null\nops = 5\nrepeat = 2\n");
+	snprintf(file, sizeof(file), "%s/n.ini", tmp);
+	assert_int_equal(pvbench("run", file, NULL), 0);
+	snprintf(file, sizeof(file), "%s/keep.txt", tmp);
+	write_file("keep.txt", "mine\n");
+	assert_int_equal(pvbench("report", "--html", file, NULL), 1);
+	assert_int_equal(pvbench("plot", "--out", file, "n", NULL), 1);
+	/* said at once, as the folder's fault: no page attempted inside a file */
+	char cmd[1500], said[1024];
+	snprintf(cmd, sizeof(cmd), "%s/pvbench report --db %s --html %s 2>%s/said.txt", build_dir(), db, file, tmp);
+	assert_int_not_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/said.txt", tmp);
+	read_text(cmd, said, sizeof(said));
+	snprintf(cmd, sizeof(cmd), "pvbench report: %s: Not a directory\n", file);
+	assert_string_equal(said, cmd);
+	read_text(file, text, sizeof(text));
+	assert_string_equal(text, "mine\n");
+	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +768,7 @@ int main(void)
 		cmocka_unit_test_setup(plots_of_emulated_runs_say_so, setup),
 		cmocka_unit_test_setup(dashboard_escapes_names_and_keeps_their_pages_apart, setup),
 		cmocka_unit_test_setup(readers_write_nothing, setup),
+		cmocka_unit_test_setup(output_onto_a_file_is_refused, setup),
 		cmocka_unit_test_setup(ab_sessions_started_together_stay_apart, setup),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);

@@ -63,7 +63,16 @@ int mkdir_p(const char *path)
 			return -1;
 		*p = '/';
 	}
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	if (mkdir(buf, 0755) == 0)
+		return 0;
+	struct stat st;
+	if (errno != EEXIST)
+		return -1;
+	if (stat(buf, &st) == 0 && !S_ISDIR(st.st_mode)) { /* a file of that name: nothing goes in it */
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
 }
 
 static double mono_s(void)

@@ -67,6 +67,13 @@ int cmd_compare(int argc, char **argv)
 		fprintf(stderr, "pvbench: %s\n", err);
 		return EXIT_ERROR;
 	}
+	char near[128];
+	if (!store_experiment_known(st, argv[optind], near, sizeof(near))) {
+		fprintf(stderr, "pvbench: no experiment \"%s\" in %s%s%s%s\n", argv[optind], db,
+			*near ? ": did you mean " : "", near, *near ? "?" : "");
+		store_close(st);
+		return EXIT_ERROR;
+	}
 	rc = compare_load(st, argv[optind], &in, err, sizeof(err));
 	if (rc == 0)
 		rc = compare_render(&in, &co, stdout, err, sizeof(err));

@@ -44,6 +44,13 @@ int cmd_plot(int argc, char **argv)
 		dir = def;
 	}
 	struct store *st = store_open_existing(db, err, sizeof(err));
+	char near[128];
+	if (st && !store_experiment_known(st, argv[optind], near, sizeof(near))) {
+		fprintf(stderr, "pvbench plot: no experiment \"%s\" in %s%s%s%s\n", argv[optind], db,
+			*near ? ": did you mean " : "", near, *near ? "?" : "");
+		store_close(st);
+		return EXIT_ERROR;
+	}
 	if (st)
 		store_only_host(st, host);
 	int n = st ? plot_experiment(st, argv[optind], dir, files, 128, err, sizeof(err)) : -1;

@@ -9,6 +9,7 @@
 #include "store.h"
 
 #include "store_impl.h"
+#include "util.h"
 
 /* migrations[i] takes the schema from version i to i + 1 */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
@@ -533,4 +534,36 @@ int store_query(struct store *s, const char *sql, int n, const char *const *para
 	}
 	cursor_close(&c);
 	return rc < 0 ? cursor_fail(s, &c, err, errlen) : 0;
+}
+
+struct names { char v[256][128]; int n; };
+
+static void name_row(void *arg, int ncols, const char *const *vals)
+{
+	struct names *x = arg;
+	if (ncols > 0 && vals[0] && x->n < 256)
+		snprintf(x->v[x->n++], sizeof(x->v[0]), "%s", vals[0]);
+}
+
+static const char *name_at(int i, const void *arg)
+{
+	const struct names *x = arg;
+	return i < x->n ? x->v[i] : NULL;
+}
+
+int store_experiment_known(struct store *s, const char *name, char *near, size_t n)
+{
+	static struct names x;
+	char err[256];
+	x.n = 0;
+	snprintf(near, n, "%s", "");
+	if (store_query(s, "SELECT name FROM experiments UNION SELECT DISTINCT experiment FROM runs", 0, NULL,
+			name_row, &x, err, sizeof(err)))
+		return 1; /* cannot tell: the caller's own error follows */
+	for (int i = 0; i < x.n; i++)
+		if (!strcmp(x.v[i], name))
+			return 1;
+	const char *best = nearest_name(name, name_at, &x);
+	snprintf(near, n, "%s", best ? best : "");
+	return 0;
 }

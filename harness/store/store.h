@@ -114,6 +114,10 @@ int store_query(struct store *s, const char *sql, int n, const char *const *para
 		void (*row)(void *arg, int ncols, const char *const *vals), void *arg, char *err,
 		size_t errlen);
 
+/* 1 when the store has NAME (defined or with runs); else 0, and in near the stored experiment a
+ * typo of NAME most likely meant (util.h's nearest_name), or "". */
+int store_experiment_known(struct store *s, const char *name, char *near, size_t n);
+
 /* pvbench push: copies every run of the host's store into a central one, whole runs in one
  * transaction each, skipping those it has already (same key, same start, end and status), so
  * that a push repeated, or resumed after a crash, ends in the same state. Runs stored before

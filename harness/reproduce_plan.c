@@ -102,7 +102,7 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 	struct hostinfo hi;
 	hostinfo_read(&hi, err, sizeof(err));
 	struct store *st = store_open_existing(eo->db, err, sizeof(err)); /* none yet: nothing stored */
-	int stored = 0, measured = 0, each_runs[16] = { 0 };
+	int stored = 0, measured = 0, skipped = 0, each_runs[16] = { 0 };
 	double each_ms[16] = { 0 };
 	for (int i = 0; i < n; i++) {
 		struct run_spec *r;
@@ -124,6 +124,7 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 				continue;
 			}
 			ms += engine_run_ms(&r[k], over, !hi.no_kvm[0]);
+			skipped += hi.no_kvm[0] && engine_run_needs_kvm(&r[k]);
 			runs++;
 		}
 		repro_judges_free(&jd);
@@ -132,9 +133,12 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 		each_runs[i] = runs - runs0;
 	}
 	store_close(st);
-	fprintf(out, "pvbench reproduce: %d runs the tables judge are to run (%d stored already), in %d "
+	char skip[64] = "";
+	if (skipped)
+		snprintf(skip, sizeof(skip), ", %d skipped at once here: no KVM", skipped);
+	fprintf(out, "pvbench reproduce: %d runs the tables judge are to run (%d stored already%s), in %d "
 		"experiments: about %.1f min (a run's overhead measured on this host for %d of them, %.0f s for "
-		"the rest)\n", runs, stored, n, ms / 60000, measured, ENGINE_UNMEASURED_MS / 1000);
+		"the rest)\n", runs, stored, skip, n, ms / 60000, measured, ENGINE_UNMEASURED_MS / 1000);
 	for (int i = 0; i < n; i++) /* where the time goes, for a --set that scales it down */
 		if (each_runs[i])
 			fprintf(out, "  %-32s %4d runs  about %5.1f min\n", exps[i], each_runs[i], each_ms[i] / 60000);

@@ -137,8 +137,8 @@ struct repro_cost repro_estimate(struct dirent **ents, int nents, const char *di
 	if (skipped)
 		snprintf(skip, sizeof(skip), ", %d skipped at once here: no KVM", skipped);
 	fprintf(out, "pvbench reproduce: %d runs the tables judge are to run (%d stored already%s), in %d "
-		"experiments: about %.1f min (a run's overhead measured on this host for %d of them, %.0f s for "
-		"the rest)\n", runs, stored, skip, n, ms / 60000, measured, ENGINE_UNMEASURED_MS / 1000);
+		"experiment%s: about %.1f min (a run's overhead measured on this host for %d of them, %.0f s for "
+		"the rest)\n", runs, stored, skip, n, n == 1 ? "" : "s", ms / 60000, measured, ENGINE_UNMEASURED_MS / 1000);
 	for (int i = 0; i < n; i++) /* where the time goes, for a --set that scales it down */
 		if (each_runs[i])
 			fprintf(out, "  %-32s %4d runs  about %5.1f min\n", exps[i], each_runs[i], each_ms[i] / 60000);

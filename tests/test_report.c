@@ -726,44 +726,43 @@ static void readers_write_nothing(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master"), 1);
 }
 
+/* `pvbench CMD --db DB ARGS`, which must fail: what it said on stderr */
+static const char *failed_saying(const char *cmd, const char *args)
+{
+	static char said[1024];
+	char sh[1500], path[400];
+	snprintf(path, sizeof(path), "%s/said.txt", tmp);
+	snprintf(sh, sizeof(sh), "%s/pvbench %s --db %s %s 2>%s", build_dir(), cmd, db, args, path);
+	assert_int_not_equal(system(sh), 0);
+	read_text(path, said, sizeof(said));
+	return said;
+}
+
 /* --html or --out naming a file, not a folder (a store, say, by a slip of the hand): refused
  * before anything is written, the file as it was. A mistyped experiment is named too. */
 static void output_onto_a_file_is_refused(void **state)
 {
-	char file[400], text[64];
+	char file[400], text[600], want[600];
 	write_file("smoke.ini", "[global]\ntype = null\nops = 5\nrepeat = 2\n");
 	snprintf(file, sizeof(file), "%s/smoke.ini", tmp);
 	assert_int_equal(pvbench("run", file, NULL), 0);
 	snprintf(file, sizeof(file), "%s/keep.txt", tmp);
 	write_file("keep.txt", "mine\n");
-	assert_int_equal(pvbench("report", "--html", file, NULL), 1);
 	assert_int_equal(pvbench("plot", "--out", file, "smoke", NULL), 1);
 	/* said at once, as the folder's fault: no page attempted inside a file */
-	char cmd[1500], said[1024];
-	snprintf(cmd, sizeof(cmd), "%s/pvbench report --db %s --html %s 2>%s/said.txt", build_dir(), db, file, tmp);
-	assert_int_not_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "%s/said.txt", tmp);
-	read_text(cmd, said, sizeof(said));
-	snprintf(cmd, sizeof(cmd), "pvbench report: %s: Not a directory\n", file);
-	assert_string_equal(said, cmd);
+	snprintf(text, sizeof(text), "--html %s", file);
+	snprintf(want, sizeof(want), "pvbench report: %s: Not a directory\n", file);
+	assert_string_equal(failed_saying("report", text), want);
 	read_text(file, text, sizeof(text));
 	assert_string_equal(text, "mine\n");
 	assert_int_equal(sql_int("SELECT count(*) FROM runs"), 2);
 	/* an experiment the store does not have is an error that names the one meant, not an
 	 * empty plot */
 	for (int i = 0; i < 2; i++) {
-		snprintf(cmd, sizeof(cmd), "%s/pvbench %s --db %s fio 2>%s/said.txt", build_dir(),
-			 i ? "plot" : "compare", db, tmp);
-		assert_int_not_equal(system(cmd), 0);
-		snprintf(cmd, sizeof(cmd), "%s/said.txt", tmp);
-		read_text(cmd, said, sizeof(said));
+		const char *said = failed_saying(i ? "plot" : "compare", "fio");
 		assert_non_null(strstr(said, ": no experiment \"fio\" in "));
 		assert_null(strstr(said, "did you mean")); /* nothing like it stored */
-		snprintf(cmd, sizeof(cmd), "%s/pvbench %s --db %s smoek 2>%s/said.txt", build_dir(),
-			 i ? "plot" : "compare", db, tmp);
-		assert_int_not_equal(system(cmd), 0);
-		snprintf(cmd, sizeof(cmd), "%s/said.txt", tmp);
-		read_text(cmd, said, sizeof(said));
+		said = failed_saying(i ? "plot" : "compare", "smoek");
 		assert_non_null(strstr(said, ": no experiment \"smoek\" in "));
 		assert_non_null(strstr(said, ": did you mean smoke?\n"));
 	}

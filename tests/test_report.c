@@ -766,6 +766,16 @@ static void output_onto_a_file_is_refused(void **state)
 		assert_non_null(strstr(said, ": no experiment \"smoek\" in "));
 		assert_non_null(strstr(said, ": did you mean smoke?\n"));
 	}
+	/* a lab's store holds hundreds (nightly members, A/B sessions): each is still found, and
+	 * still guessed */
+	sqlite3 *h;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 400)"
+				      " INSERT INTO experiments(name, type) SELECT 'a' || i, 'null' FROM c", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(pvbench("compare", "smoke", NULL), 0);
+	assert_non_null(strstr(failed_saying("compare", "smoek"), ": did you mean smoke?\n"));
 }
 
 int main(void)

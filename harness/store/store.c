@@ -536,13 +536,18 @@ int store_query(struct store *s, const char *sql, int n, const char *const *para
 	return rc < 0 ? cursor_fail(s, &c, err, errlen) : 0;
 }
 
-struct names { char v[256][128]; int n; };
+struct names { char (*v)[128]; int n; };
 
 static void name_row(void *arg, int ncols, const char *const *vals)
 {
 	struct names *x = arg;
-	if (ncols > 0 && vals[0] && x->n < 256)
-		snprintf(x->v[x->n++], sizeof(x->v[0]), "%s", vals[0]);
+	if (ncols < 1 || !vals[0])
+		return;
+	void *g = realloc(x->v, (size_t)(x->n + 1) * sizeof(*x->v));
+	if (!g)
+		abort();
+	x->v = g;
+	snprintf(x->v[x->n++], sizeof(x->v[0]), "%s", vals[0]);
 }
 
 static const char *name_at(int i, const void *arg)
@@ -551,19 +556,30 @@ static const char *name_at(int i, const void *arg)
 	return i < x->n ? x->v[i] : NULL;
 }
 
+static void count_row(void *arg, int ncols, const char *const *vals)
+{
+	(void)ncols;
+	(void)vals;
+	++*(int *)arg;
+}
+
 int store_experiment_known(struct store *s, const char *name, char *near, size_t n)
 {
-	static struct names x;
+	struct names x = { 0 };
+	const char *p[] = { name };
 	char err[256];
-	x.n = 0;
+	int found = 0;
 	snprintf(near, n, "%s", "");
-	if (store_query(s, "SELECT name FROM experiments UNION SELECT DISTINCT experiment FROM runs", 0, NULL,
-			name_row, &x, err, sizeof(err)))
-		return 1; /* cannot tell: the caller's own error follows */
-	for (int i = 0; i < x.n; i++)
-		if (!strcmp(x.v[i], name))
-			return 1;
-	const char *best = nearest_name(name, name_at, &x);
-	snprintf(near, n, "%s", best ? best : "");
+	/* asked by name: a lab store holds more experiments (nightly members, A/B sessions) than the
+	 * list of candidates below keeps */
+	if (store_query(s, "SELECT 1 FROM experiments WHERE name = $1 UNION ALL SELECT 1 FROM runs WHERE"
+			" experiment = $1", 1, p, count_row, &found, err, sizeof(err)) || found)
+		return 1; /* or cannot tell: the caller's own error follows */
+	if (!store_query(s, "SELECT name FROM experiments UNION SELECT DISTINCT experiment FROM runs", 0, NULL,
+			 name_row, &x, err, sizeof(err))) {
+		const char *best = nearest_name(name, name_at, &x);
+		snprintf(near, n, "%s", best ? best : "");
+	}
+	free(x.v);
 	return 0;
 }
